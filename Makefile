@@ -1,0 +1,23 @@
+# Switchboard's two commands. Both install what is missing first (qemu/setup.sh).
+#   make run   build the seL4 kernel and the system, and boot it in QEMU
+#   make test  every check and test: format, lints, host tests, QEMU tests on the real kernel
+
+# Crates that only run on the host (everything else also builds for seL4 and is linted there).
+HOST_ONLY = --exclude qemu --exclude system-tests
+SEL4_TARGET = x86_64-unknown-none
+
+.PHONY: run test setup lint
+
+setup:
+	@./qemu/setup.sh
+
+run: setup
+	cargo run --quiet --package qemu -- run
+
+lint: setup
+	cargo fmt --all --check
+	cargo clippy --quiet --all-targets -- -D warnings
+	cargo clippy --quiet --workspace $(HOST_ONLY) --target $(SEL4_TARGET) -- -D warnings
+
+test: lint
+	cargo test

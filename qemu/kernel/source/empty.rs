@@ -1,0 +1,1 @@
+//! Nothing to compile: this package only names the kernel source package.

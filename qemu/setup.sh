@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Installs what building and booting Switchboard needs on a Debian machine, and only what is
+# missing: the Debian packages (kernel build, QEMU) through apt-get, and the Rust toolchain,
+# targets and components that rust-toolchain.toml names, through rustup. `make run` and
+# `make test` call it first; a second call does nothing and takes a fraction of a second.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# gcc, make, binutils (objcopy) and python3 with ply, tempita and six build the seL4 kernel
+# (its generators run on python3); xmllint checks its interface files; QEMU boots it.
+packages=(gcc make binutils python3 python3-ply python3-tempita python3-six libxml2-utils
+          qemu-system-x86)
+missing=()
+for package in "${packages[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed"; then
+        missing+=("$package")
+    fi
+done
+if ((${#missing[@]})); then
+    sudo=()
+    if [ "$(id -u)" -ne 0 ]; then sudo=(sudo); fi
+    echo "setup: installing Debian packages: ${missing[*]}"
+    "${sudo[@]}" apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends \
+        "${missing[@]}"
+fi
+
+# The machines set RUSTUP_AUTO_INSTALL=0, so cargo does not add what rust-toolchain.toml
+# lists by itself: ask rustup, which installs exactly that (and is quick when all is there).
+if ! command -v rustup >/dev/null; then
+    echo "setup: rustup is missing: install the Rust toolchain (https://rustup.rs) first" >&2
+    exit 1
+fi
+rustup toolchain install >/dev/null 2>&1 || rustup toolchain install

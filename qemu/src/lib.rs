@@ -1,0 +1,21 @@
+//! `qemu`: Switchboard's host tool. It builds the real seL4 kernel from its registry
+//! package, builds root-task images, and boots them in QEMU, watching serial for the run's
+//! verdict.
+//!
+//! - [`workspace`]: where things are (the repository, `target/`).
+//! - [`stage`]: one line per build step, with its duration or "cached".
+//! - [`kernel`]: fetch the seL4 5.0.0 source through cargo, apply our fixes and
+//!   configuration, build `kernel.elf` and the 32-bit image QEMU's multiboot loader wants.
+//! - [`image`]: build a root task (the memory manager or a test image) for seL4.
+//! - [`boot`]: run QEMU, stream or capture serial, decide the verdict, always end QEMU.
+//!
+//! The command-line front end is `src/main.rs`; tests use this library directly.
+
+pub mod boot;
+pub mod image;
+pub mod kernel;
+pub mod stage;
+pub mod workspace;
+
+pub use boot::{BootOptions, Outcome, Verdict};
+pub use workspace::Workspace;

@@ -1,0 +1,144 @@
+//! `qemu`: build the seL4 kernel and Switchboard's images, boot them, run the QEMU tests.
+//!
+//! - `qemu run`: build kernel and memory manager, boot, serial on the terminal; exits 0 when
+//!   the run passes.
+//! - `qemu test [IMAGE...]`: boot test images (default: every package under `tests/images/`),
+//!   each to its verdict or timeout, and print `N passed, N failed`; exits non-zero if any
+//!   failed, with the tail of its serial log.
+//! - `qemu build`: build the kernel and the memory manager, boot nothing.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+use qemu::{BootOptions, Workspace, image, kernel};
+
+#[derive(Parser)]
+#[command(about = "Build Switchboard's seL4 system and run it in QEMU")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Build the kernel and the memory manager, and boot them with serial on the terminal.
+    Run {
+        /// The root-task package to boot.
+        #[arg(long, default_value = image::MEMORY_MANAGER)]
+        image: String,
+        /// Seconds before the run is ended as a failure.
+        #[arg(long, default_value_t = 120)]
+        timeout: u64,
+    },
+    /// Boot test images and report each one's verdict.
+    Test {
+        /// Test-image packages to boot (default: every package under tests/images/).
+        images: Vec<String>,
+        /// Seconds each image may run before it fails with a timeout.
+        #[arg(long, default_value_t = 60)]
+        timeout: u64,
+    },
+    /// Build the kernel and the memory manager without booting.
+    Build,
+}
+
+/// How many serial lines a failure report shows.
+const TAIL_LINES: usize = 40;
+
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<ExitCode> {
+    let workspace = Workspace::current();
+    match cli.command {
+        Command::Build => {
+            kernel::ensure_built(&workspace)?;
+            image::build_root_task(&workspace, image::MEMORY_MANAGER)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Run { image, timeout } => {
+            let kernel = kernel::ensure_built(&workspace)?;
+            let root_task = image::build_root_task(&workspace, &image)?;
+            let options = BootOptions {
+                timeout: Duration::from_secs(timeout),
+                echo: true,
+            };
+            eprintln!("[boot] seL4 {} + {image} in QEMU", kernel.version);
+            let outcome = qemu::boot::boot(&kernel, &root_task, &options)?;
+            eprintln!(
+                "[boot] {:.1} s: {}",
+                outcome.duration.as_secs_f64(),
+                outcome.verdict
+            );
+            Ok(if outcome.passed() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
+        }
+        Command::Test { images, timeout } => {
+            let images = if images.is_empty() {
+                test_images(&workspace)?
+            } else {
+                images
+            };
+            let kernel = kernel::ensure_built(&workspace)?;
+            let options = BootOptions {
+                timeout: Duration::from_secs(timeout),
+                echo: false,
+            };
+            let (mut passed, mut failed) = (0, 0);
+            for name in &images {
+                let root_task = image::build_root_task(&workspace, name)?;
+                let outcome = qemu::boot::boot(&kernel, &root_task, &options)?;
+                if outcome.passed() {
+                    passed += 1;
+                    println!(
+                        "test {name} ... ok ({:.1} s)",
+                        outcome.duration.as_secs_f64()
+                    );
+                } else {
+                    failed += 1;
+                    println!("test {name} ... FAILED ({})", outcome.verdict);
+                    println!(
+                        "--- last {TAIL_LINES} lines of serial ---\n{}",
+                        outcome.tail(TAIL_LINES)
+                    );
+                    println!("---");
+                }
+            }
+            println!("{passed} passed, {failed} failed");
+            Ok(if failed == 0 {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
+        }
+    }
+}
+
+/// Every package under `tests/images/` (each folder there is one root-task test image).
+fn test_images(workspace: &Workspace) -> Result<Vec<String>> {
+    let folder: PathBuf = workspace.root().join("tests/images");
+    let mut names = Vec::new();
+    for entry in
+        std::fs::read_dir(&folder).with_context(|| format!("reading {}", folder.display()))?
+    {
+        let entry = entry?;
+        if entry.path().join("Cargo.toml").is_file() {
+            names.push(entry.file_name().to_string_lossy().into_owned());
+        }
+    }
+    names.sort();
+    Ok(names)
+}

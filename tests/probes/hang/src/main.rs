@@ -1,0 +1,14 @@
+//! A root task that never gives a verdict: the runner must end the run on its timeout.
+#![no_std]
+#![no_main]
+
+use sel4::{BootInfo, debug_println};
+
+sel4_root_task::main!(main);
+
+fn main(_bootinfo: &'static BootInfo) -> ! {
+    debug_println!("probe-hang: spinning forever");
+    loop {
+        core::hint::spin_loop();
+    }
+}
