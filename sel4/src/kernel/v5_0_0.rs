@@ -34,10 +34,78 @@ pub mod init_slot {
     pub const DOMAIN: u64 = 11;
 }
 
-/// Invocation labels (the `label` field of the message info of an invocation).
+/// Invocation labels (the `label` field of the message info of an invocation), in the
+/// order the kernel's generator emits them: generic (`api/invocation.h`), then x86_64
+/// (`arch/api/sel4_invocation.h`), then x86 (`arch/api/invocation.h`). Entries behind
+/// configuration options we leave off (SMP, hardware debug, VT-x) are absent.
 pub mod label {
+    pub const UNTYPED_RETYPE: u64 = 1;
+    pub const TCB_READ_REGISTERS: u64 = 2;
+    pub const TCB_WRITE_REGISTERS: u64 = 3;
+    pub const TCB_COPY_REGISTERS: u64 = 4;
+    pub const TCB_CONFIGURE: u64 = 5;
+    pub const TCB_SET_PRIORITY: u64 = 6;
+    pub const TCB_SET_MC_PRIORITY: u64 = 7;
+    pub const TCB_SET_IPC_BUFFER: u64 = 8;
+    pub const TCB_SET_SPACE: u64 = 9;
+    pub const TCB_SUSPEND: u64 = 10;
+    pub const TCB_RESUME: u64 = 11;
+    pub const TCB_BIND_NOTIFICATION: u64 = 12;
+    pub const TCB_UNBIND_NOTIFICATION: u64 = 13;
+    pub const CNODE_REVOKE: u64 = 14;
+    pub const CNODE_DELETE: u64 = 15;
+    pub const CNODE_CANCEL_BADGED_SENDS: u64 = 16;
+    pub const CNODE_COPY: u64 = 17;
+    pub const CNODE_MINT: u64 = 18;
+    pub const CNODE_MOVE: u64 = 19;
+    pub const CNODE_MUTATE: u64 = 20;
+    pub const CNODE_ROTATE: u64 = 21;
+    pub const CNODE_SAVE_CALLER: u64 = 22;
+    pub const IRQ_ISSUE_IRQ_HANDLER: u64 = 23;
+    pub const IRQ_ACK_IRQ: u64 = 24;
+    pub const IRQ_SET_IRQ_HANDLER: u64 = 25;
+    pub const IRQ_CLEAR_IRQ_HANDLER: u64 = 26;
+    pub const DOMAIN_SET_SET: u64 = 27;
+    pub const X86_PDPT_MAP: u64 = 28;
+    pub const X86_PDPT_UNMAP: u64 = 29;
+    pub const X86_PAGE_DIRECTORY_MAP: u64 = 30;
+    pub const X86_PAGE_DIRECTORY_UNMAP: u64 = 31;
+    pub const X86_PAGE_DIRECTORY_GET_STATUS_BITS: u64 = 32;
+    pub const X86_PAGE_TABLE_MAP: u64 = 33;
+    pub const X86_PAGE_TABLE_UNMAP: u64 = 34;
+    pub const X86_IO_PAGE_TABLE_MAP: u64 = 35;
+    pub const X86_IO_PAGE_TABLE_UNMAP: u64 = 36;
+    pub const X86_PAGE_MAP: u64 = 37;
+    pub const X86_PAGE_REMAP: u64 = 38;
+    pub const X86_PAGE_UNMAP: u64 = 39;
+    pub const X86_PAGE_MAP_IO: u64 = 40;
+    pub const X86_PAGE_GET_ADDRESS: u64 = 41;
+    pub const X86_ASID_CONTROL_MAKE_POOL: u64 = 42;
+    pub const X86_ASID_POOL_ASSIGN: u64 = 43;
     pub const X86_IO_PORT_IN8: u64 = 44;
+    pub const X86_IO_PORT_IN16: u64 = 45;
+    pub const X86_IO_PORT_IN32: u64 = 46;
     pub const X86_IO_PORT_OUT8: u64 = 47;
+    pub const X86_IO_PORT_OUT16: u64 = 48;
+    pub const X86_IO_PORT_OUT32: u64 = 49;
+    pub const X86_IRQ_ISSUE_IRQ_HANDLER_IOAPIC: u64 = 50;
+    pub const X86_IRQ_ISSUE_IRQ_HANDLER_MSI: u64 = 51;
+}
+
+/// Object types for `Untyped_Retype`, with `HUGE_PAGE` off (turning it on inserts the 1 GiB
+/// page type after PML4 and shifts every later number by one).
+pub mod object_type {
+    pub const UNTYPED: u64 = 0;
+    pub const TCB: u64 = 1;
+    pub const ENDPOINT: u64 = 2;
+    pub const NOTIFICATION: u64 = 3;
+    pub const CNODE: u64 = 4;
+    pub const X86_PDPT: u64 = 5;
+    pub const X64_PML4: u64 = 6;
+    pub const X86_4K_PAGE: u64 = 7;
+    pub const X86_LARGE_PAGE: u64 = 8;
+    pub const X86_PAGE_TABLE: u64 = 9;
+    pub const X86_PAGE_DIRECTORY: u64 = 10;
 }
 
 /// A range of slots in the root task's CNode: `start` inclusive, `end` exclusive.
