@@ -17,7 +17,9 @@ run: setup
 lint: setup
 	cargo fmt --all --check
 	cargo clippy --quiet --all-targets -- -D warnings
+	cargo clippy --quiet --package memory-manager --lib --tests -- -D warnings
 	cargo clippy --quiet --workspace $(HOST_ONLY) --target $(SEL4_TARGET) -- -D warnings
 
 test: lint
+	cargo test --package memory-manager --lib
 	cargo test

@@ -11,12 +11,15 @@
 //! `memory-manager`).
 #![no_std]
 
+#[cfg(target_os = "none")]
 use core::sync::atomic::{AtomicBool, Ordering};
 
 pub use sel4;
 use sel4::cap::IoPort;
 use sel4::kernel::init_slot;
-use sel4::{BootInfo, debug_println};
+use sel4::debug_println;
+#[cfg(target_os = "none")]
+use sel4::BootInfo;
 
 /// The size of the root task's initial stack.
 pub const STACK_BYTES: usize = 256 * 1024;
@@ -51,13 +54,16 @@ impl Verdict {
     }
 }
 
+#[cfg(target_os = "none")]
 #[repr(C, align(16))]
 struct Stack([u8; STACK_BYTES]);
 
+#[cfg(target_os = "none")]
 #[unsafe(no_mangle)]
 static mut SWITCHBOARD_ROOT_TASK_STACK: Stack = Stack([0; STACK_BYTES]);
 
 // The entry point: the kernel passes the boot-info address in rdi and leaves rsp = 0.
+#[cfg(target_os = "none")]
 core::arch::global_asm!(
     ".section .text.start, \"ax\"",
     ".global _start",
@@ -71,11 +77,13 @@ core::arch::global_asm!(
     entry = sym root_task_entry,
 );
 
+#[cfg(target_os = "none")]
 unsafe extern "Rust" {
     /// The program's main, defined by [`main!`].
     fn __switchboard_root_task_main(bootinfo: &'static BootInfo) -> !;
 }
 
+#[cfg(target_os = "none")]
 extern "C" fn root_task_entry(bootinfo_address: usize) -> ! {
     // SAFETY: `_start` passes on the boot-info address the kernel gave the root task in rdi;
     // the kernel maps that page for the root task's whole life.
@@ -107,11 +115,10 @@ pub fn exit(verdict: Verdict) -> ! {
     sel4::debug::halt()
 }
 
-static PANICKING: AtomicBool = AtomicBool::new(false);
-
 #[cfg(target_os = "none")]
 #[panic_handler]
 fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
+    static PANICKING: AtomicBool = AtomicBool::new(false);
     if PANICKING.swap(true, Ordering::Relaxed) {
         // A panic while reporting a panic: stop without formatting anything more.
         sel4::debug::halt();
