@@ -15,11 +15,11 @@
 use core::sync::atomic::{AtomicBool, Ordering};
 
 pub use sel4;
-use sel4::cap::IoPort;
-use sel4::kernel::init_slot;
-use sel4::debug_println;
 #[cfg(target_os = "none")]
 use sel4::BootInfo;
+use sel4::cap::IoPort;
+use sel4::debug_println;
+use sel4::kernel::init_slot;
 
 /// The size of the root task's initial stack.
 pub const STACK_BYTES: usize = 256 * 1024;
