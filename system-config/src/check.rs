@@ -1,0 +1,303 @@
+//! The boot-time re-check: every rule of a system description, on the decoded model.
+//!
+//! The memory manager trusts nothing it is handed, not even the output of our own build, so
+//! [`SystemConfig::check`] re-establishes every invariant that the rest of the system relies on:
+//! indices in range, one tree with the root first and parents before children, names unique
+//! and well-formed, children within their parent's budget and priority, quotas respected, and
+//! grants that make sense. It needs no allocation and never panics.
+
+use core::fmt;
+
+use crate::model::{
+    AllowedClients, Grant, MAX_SERVICES, PAGE_SIZE, Realm, RealmId, Service, SystemConfig,
+};
+use crate::names::{is_valid_name, is_valid_program_name};
+
+/// Why a configuration was refused at boot. Indices are positions in the decoded lists
+/// (`realm` in `realms`, `service` in `services`, `grant` in `grants`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum BootCheckError {
+    /// The bytes start with a format version this code does not read.
+    UnsupportedVersion { found: u8, expected: u8 },
+    /// postcard could not decode the bytes (truncated, bad UTF-8, a list over its bound...).
+    Malformed(postcard::Error),
+    /// Bytes were left over after the configuration.
+    TrailingBytes { count: usize },
+    /// The configuration declares no realm at all.
+    NoRealms,
+    /// The first realm, which must be the root, has a parent.
+    RootHasParent,
+    /// A realm other than the first has no parent: a second root.
+    SecondRoot { realm: usize },
+    /// A realm's parent is not stored before it (out of range, itself, or later: a cycle).
+    ParentNotBeforeChild { realm: usize, parent: usize },
+    /// A realm name is empty or has a character outside `a-z`, `0-9`, `-`.
+    BadRealmName { realm: usize },
+    /// Two realms have the same name.
+    DuplicateRealmName { realm: usize, first: usize },
+    /// A program name is empty or has a character outside `a-z`, `0-9`, `-`, `_`.
+    BadProgramName { realm: usize },
+    /// A memory budget is zero or not a whole number of pages.
+    BadMemorySize { realm: usize },
+    /// A realm's memory budget is larger than its parent's.
+    MemoryAboveParent { realm: usize, parent: usize },
+    /// A realm's priority is higher than its parent's.
+    PriorityAboveParent { realm: usize, parent: usize },
+    /// A realm's `max_services` is above [`MAX_SERVICES`].
+    MaxServicesOutOfRange { realm: usize },
+    /// A service name is empty or has a character outside `a-z`, `0-9`, `-`.
+    BadServiceName { service: usize },
+    /// Two services have the same name.
+    DuplicateServiceName { service: usize, first: usize },
+    /// A service names a realm that does not exist.
+    ServiceRealmOutOfRange { service: usize },
+    /// A realm provides more services than its `max_services`.
+    ServiceQuotaExceeded { realm: usize },
+    /// An entry of a service's allowed clients names a realm that does not exist.
+    AllowedClientOutOfRange { service: usize, position: usize },
+    /// A realm appears twice in a service's allowed clients.
+    DuplicateAllowedClient { service: usize, position: usize },
+    /// A grant names a client realm that does not exist.
+    GrantClientOutOfRange { grant: usize },
+    /// A grant names a service that does not exist.
+    GrantServiceOutOfRange { grant: usize },
+    /// Two grants are the same.
+    DuplicateGrant { grant: usize, first: usize },
+    /// A grant's client is not in the service's own allowed clients.
+    GrantDeniedByService { grant: usize },
+}
+
+impl fmt::Display for BootCheckError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use BootCheckError::*;
+        match self {
+            UnsupportedVersion { found, expected } => {
+                write!(f, "format version {found}, expected {expected}")
+            }
+            Malformed(error) => write!(f, "malformed configuration: {error}"),
+            TrailingBytes { count } => write!(f, "{count} bytes after the configuration"),
+            NoRealms => f.write_str("no realm is declared"),
+            RootHasParent => f.write_str("the first realm (the root) has a parent"),
+            SecondRoot { realm } => write!(f, "realm {realm} has no parent: a second root"),
+            ParentNotBeforeChild { realm, parent } => {
+                write!(
+                    f,
+                    "realm {realm} has parent {parent}, which is not stored before it"
+                )
+            }
+            BadRealmName { realm } => write!(f, "realm {realm} has a malformed name"),
+            DuplicateRealmName { realm, first } => {
+                write!(f, "realm {realm} has the same name as realm {first}")
+            }
+            BadProgramName { realm } => write!(f, "realm {realm} has a malformed program name"),
+            BadMemorySize { realm } => {
+                write!(
+                    f,
+                    "realm {realm} has a memory budget that is 0 or not whole pages"
+                )
+            }
+            MemoryAboveParent { realm, parent } => {
+                write!(f, "realm {realm} has more memory than its parent {parent}")
+            }
+            PriorityAboveParent { realm, parent } => {
+                write!(
+                    f,
+                    "realm {realm} has a higher priority than its parent {parent}"
+                )
+            }
+            MaxServicesOutOfRange { realm } => {
+                write!(f, "realm {realm} has max_services above {MAX_SERVICES}")
+            }
+            BadServiceName { service } => write!(f, "service {service} has a malformed name"),
+            DuplicateServiceName { service, first } => {
+                write!(f, "service {service} has the same name as service {first}")
+            }
+            ServiceRealmOutOfRange { service } => {
+                write!(f, "service {service} names a realm that does not exist")
+            }
+            ServiceQuotaExceeded { realm } => {
+                write!(
+                    f,
+                    "realm {realm} provides more services than its max_services"
+                )
+            }
+            AllowedClientOutOfRange { service, position } => write!(
+                f,
+                "allowed client {position} of service {service} is a realm that does not exist"
+            ),
+            DuplicateAllowedClient { service, position } => write!(
+                f,
+                "allowed client {position} of service {service} is listed before"
+            ),
+            GrantClientOutOfRange { grant } => {
+                write!(f, "grant {grant} names a client realm that does not exist")
+            }
+            GrantServiceOutOfRange { grant } => {
+                write!(f, "grant {grant} names a service that does not exist")
+            }
+            DuplicateGrant { grant, first } => write!(f, "grant {grant} repeats grant {first}"),
+            GrantDeniedByService { grant } => write!(
+                f,
+                "grant {grant} names a client that the service does not allow"
+            ),
+        }
+    }
+}
+
+impl SystemConfig {
+    /// Checks every rule of a system description; the first broken one is the error.
+    pub fn check(&self) -> Result<(), BootCheckError> {
+        check_tree(&self.realms)?;
+        for (index, realm) in self.realms.iter().enumerate() {
+            check_realm(&self.realms, index, realm)?;
+        }
+        for (index, service) in self.services.iter().enumerate() {
+            check_service(self, index, service)?;
+        }
+        check_service_quotas(self)?;
+        for (index, grant) in self.grants.iter().enumerate() {
+            check_grant(self, index, grant)?;
+        }
+        Ok(())
+    }
+}
+
+/// The root first, then every realm's parent stored before it: one tree, no cycle.
+fn check_tree(realms: &[Realm]) -> Result<(), BootCheckError> {
+    let root = realms.first().ok_or(BootCheckError::NoRealms)?;
+    if root.parent.is_some() {
+        return Err(BootCheckError::RootHasParent);
+    }
+    for (index, realm) in realms.iter().enumerate().skip(1) {
+        let parent = realm
+            .parent
+            .ok_or(BootCheckError::SecondRoot { realm: index })?;
+        if parent.index() >= index {
+            return Err(BootCheckError::ParentNotBeforeChild {
+                realm: index,
+                parent: parent.index(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// One realm's own fields, and its budget against its parent's (the tree is checked already).
+fn check_realm(realms: &[Realm], index: usize, realm: &Realm) -> Result<(), BootCheckError> {
+    if !is_valid_name(&realm.name) {
+        return Err(BootCheckError::BadRealmName { realm: index });
+    }
+    if let Some(first) = realms[..index].iter().position(|r| r.name == realm.name) {
+        return Err(BootCheckError::DuplicateRealmName {
+            realm: index,
+            first,
+        });
+    }
+    if !is_valid_program_name(&realm.program) {
+        return Err(BootCheckError::BadProgramName { realm: index });
+    }
+    if realm.memory_bytes == 0 || !realm.memory_bytes.is_multiple_of(PAGE_SIZE) {
+        return Err(BootCheckError::BadMemorySize { realm: index });
+    }
+    if usize::from(realm.max_services) > MAX_SERVICES {
+        return Err(BootCheckError::MaxServicesOutOfRange { realm: index });
+    }
+    let Some(parent_id) = realm.parent else {
+        return Ok(());
+    };
+    let parent = realms
+        .get(parent_id.index())
+        .ok_or(BootCheckError::ParentNotBeforeChild {
+            realm: index,
+            parent: parent_id.index(),
+        })?;
+    if realm.memory_bytes > parent.memory_bytes {
+        return Err(BootCheckError::MemoryAboveParent {
+            realm: index,
+            parent: parent_id.index(),
+        });
+    }
+    if realm.priority > parent.priority {
+        return Err(BootCheckError::PriorityAboveParent {
+            realm: index,
+            parent: parent_id.index(),
+        });
+    }
+    Ok(())
+}
+
+fn check_service(
+    config: &SystemConfig,
+    index: usize,
+    service: &Service,
+) -> Result<(), BootCheckError> {
+    if !is_valid_name(&service.name) {
+        return Err(BootCheckError::BadServiceName { service: index });
+    }
+    let earlier = &config.services[..index];
+    if let Some(first) = earlier.iter().position(|s| s.name == service.name) {
+        return Err(BootCheckError::DuplicateServiceName {
+            service: index,
+            first,
+        });
+    }
+    if config.realm(service.realm).is_none() {
+        return Err(BootCheckError::ServiceRealmOutOfRange { service: index });
+    }
+    if let AllowedClients::Only(clients) = &service.allowed_clients {
+        check_allowed_clients(config, index, clients)?;
+    }
+    Ok(())
+}
+
+fn check_allowed_clients(
+    config: &SystemConfig,
+    service: usize,
+    clients: &[RealmId],
+) -> Result<(), BootCheckError> {
+    for (position, &client) in clients.iter().enumerate() {
+        if config.realm(client).is_none() {
+            return Err(BootCheckError::AllowedClientOutOfRange { service, position });
+        }
+        if clients[..position].contains(&client) {
+            return Err(BootCheckError::DuplicateAllowedClient { service, position });
+        }
+    }
+    Ok(())
+}
+
+/// No realm provides more services than its `max_services` (service realms are in range).
+fn check_service_quotas(config: &SystemConfig) -> Result<(), BootCheckError> {
+    for (index, realm) in config.realms.iter().enumerate() {
+        let provided = config
+            .services
+            .iter()
+            .filter(|service| service.realm.index() == index)
+            .count();
+        if provided > usize::from(realm.max_services) {
+            return Err(BootCheckError::ServiceQuotaExceeded { realm: index });
+        }
+    }
+    Ok(())
+}
+
+fn check_grant(config: &SystemConfig, index: usize, grant: &Grant) -> Result<(), BootCheckError> {
+    if config.realm(grant.client).is_none() {
+        return Err(BootCheckError::GrantClientOutOfRange { grant: index });
+    }
+    let service = config
+        .service(grant.service)
+        .ok_or(BootCheckError::GrantServiceOutOfRange { grant: index })?;
+    if let Some(first) = config.grants[..index].iter().position(|g| g == grant) {
+        return Err(BootCheckError::DuplicateGrant {
+            grant: index,
+            first,
+        });
+    }
+    if !service.allowed_clients.permits(grant.client) {
+        return Err(BootCheckError::GrantDeniedByService { grant: index });
+    }
+    Ok(())
+}
+
+impl core::error::Error for BootCheckError {}

@@ -1,0 +1,412 @@
+//! First pass over a parsed `system.toml`: every table read into a draft, with the rules that
+//! concern one field alone (types, names, ranges, memory sizes, programs) checked on the way.
+//!
+//! Drafts keep names rather than indices and keep going past errors, so that the second pass
+//! ([`super::validate`]) can still check how the items refer to each other.
+
+use std::format;
+use std::string::String;
+use std::vec::Vec;
+
+use toml::Spanned;
+use toml::de::{DeTable, DeValue};
+
+use super::diagnostics::{Diagnostics, Located, Rule, Span};
+use super::fields::{Fields, Need, report_wrong_type};
+use super::memory_size::{memory_size_from_integer, parse_memory_size};
+use crate::model::{
+    DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_SERVICES, MAX_ALLOWED_CLIENTS, MAX_NAME_LEN, MAX_SERVICES,
+};
+use crate::names::{is_valid_name, is_valid_program_name};
+
+const REALM_FIELDS: &[&str] = &[
+    "name",
+    "program",
+    "parent",
+    "priority",
+    "memory",
+    "restartable",
+    "max_connections",
+    "max_services",
+];
+const SERVICE_FIELDS: &[&str] = &["name", "realm", "allowed_clients"];
+const GRANT_FIELDS: &[&str] = &["client", "service"];
+
+/// What a realm's `parent` field says.
+#[derive(Clone, Debug)]
+pub(crate) enum ParentField {
+    /// No `parent`: the realm claims to be the root.
+    Absent,
+    Named(Located<String>),
+    /// Present but not a string (already reported).
+    Unreadable,
+}
+
+/// One `[[realm]]` as written; `None` where a field is missing or broken (already reported).
+#[derive(Clone, Debug)]
+pub(crate) struct RealmDraft {
+    pub header: Span,
+    pub name: Option<Located<String>>,
+    pub program: Option<Located<String>>,
+    pub parent: ParentField,
+    pub priority: Option<Located<u8>>,
+    pub memory: Option<Located<u64>>,
+    pub restartable: bool,
+    pub max_connections: u8,
+    pub max_services: u8,
+}
+
+impl RealmDraft {
+    /// `realm "kv"`, for messages.
+    pub fn label(&self) -> String {
+        match &self.name {
+            Some(name) => format!("realm \"{}\"", name.value),
+            None => String::from("an unnamed realm"),
+        }
+    }
+}
+
+/// One `[[service]]` as written.
+#[derive(Clone, Debug)]
+pub(crate) struct ServiceDraft {
+    pub header: Span,
+    pub name: Option<Located<String>>,
+    pub realm: Option<Located<String>>,
+    /// Every string entry, even past [`MAX_ALLOWED_CLIENTS`] (that is reported).
+    pub allowed_clients: Option<Vec<Located<String>>>,
+}
+
+impl ServiceDraft {
+    /// `service "log"`, for messages.
+    pub fn label(&self) -> String {
+        match &self.name {
+            Some(name) => format!("service \"{}\"", name.value),
+            None => String::from("an unnamed service"),
+        }
+    }
+}
+
+/// One `[[grant]]` as written.
+#[derive(Clone, Debug)]
+pub(crate) struct GrantDraft {
+    pub header: Span,
+    pub client: Option<Located<String>>,
+    pub service: Option<Located<String>>,
+}
+
+/// Every item of the file, in file order.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Drafts {
+    pub realms: Vec<RealmDraft>,
+    pub services: Vec<ServiceDraft>,
+    pub grants: Vec<GrantDraft>,
+}
+
+/// Reads the whole document; `programs` are the programs the build has.
+pub(crate) fn read_document(
+    document: &DeTable,
+    programs: &[&str],
+    diag: &mut Diagnostics,
+) -> Drafts {
+    let mut drafts = Drafts::default();
+    for (key, value) in document.iter() {
+        let key_name: &str = key.get_ref();
+        match key_name {
+            "realm" => {
+                for (table, header) in array_of_tables("realm", value, diag) {
+                    drafts
+                        .realms
+                        .push(read_realm(table, header, programs, diag));
+                }
+            }
+            "service" => {
+                for (table, header) in array_of_tables("service", value, diag) {
+                    drafts.services.push(read_service(table, header, diag));
+                }
+            }
+            "grant" => {
+                for (table, header) in array_of_tables("grant", value, diag) {
+                    drafts.grants.push(read_grant(table, header, diag));
+                }
+            }
+            other => diag.report(
+                &key.span(),
+                Rule::UnknownField,
+                format!(
+                    "unknown top-level key `{other}`; a system.toml has only [[realm]], \
+                     [[service]] and [[grant]] tables"
+                ),
+            ),
+        }
+    }
+    drafts
+}
+
+/// The tables of `[[kind]]`, each with the span of its header.
+fn array_of_tables<'t, 'i>(
+    kind: &str,
+    value: &'t Spanned<DeValue<'i>>,
+    diag: &mut Diagnostics,
+) -> Vec<(&'t DeTable<'i>, Span)> {
+    let DeValue::Array(elements) = value.get_ref() else {
+        let what = format!("`{kind}` (write each one as a [[{kind}]] table)");
+        report_wrong_type(
+            diag,
+            &value.span(),
+            &what,
+            "an array of tables",
+            value.get_ref(),
+        );
+        return Vec::new();
+    };
+    let mut tables = Vec::new();
+    for element in elements.iter() {
+        match element.get_ref() {
+            DeValue::Table(table) => tables.push((table, element.span())),
+            other => {
+                let what = format!("each `{kind}`");
+                report_wrong_type(diag, &element.span(), &what, "a table", other);
+            }
+        }
+    }
+    tables
+}
+
+fn read_realm(
+    table: &DeTable,
+    header: Span,
+    programs: &[&str],
+    diag: &mut Diagnostics,
+) -> RealmDraft {
+    let mut fields = Fields::new(table, "realm", header.clone());
+    let name = fields.string("name", Need::Required, diag);
+    if let Some(name) = &name {
+        check_name(name, "realm", diag);
+        fields.set_subject(format!("realm \"{}\"", name.value));
+    }
+    fields.check_known(REALM_FIELDS, diag);
+    let program = fields.string("program", Need::Required, diag);
+    if let Some(program) = &program {
+        check_program(program, programs, diag);
+    }
+    RealmDraft {
+        header,
+        name,
+        program,
+        parent: read_parent(&fields, diag),
+        priority: read_priority(&fields, diag),
+        memory: read_memory(&fields, diag),
+        restartable: fields
+            .boolean("restartable", Need::Optional, diag)
+            .is_some_and(|flag| flag.value),
+        max_connections: read_quota(
+            &fields,
+            "max_connections",
+            255,
+            DEFAULT_MAX_CONNECTIONS,
+            diag,
+        ),
+        max_services: read_quota(
+            &fields,
+            "max_services",
+            MAX_SERVICES,
+            DEFAULT_MAX_SERVICES,
+            diag,
+        ),
+    }
+}
+
+fn read_service(table: &DeTable, header: Span, diag: &mut Diagnostics) -> ServiceDraft {
+    let mut fields = Fields::new(table, "service", header.clone());
+    let name = fields.string("name", Need::Required, diag);
+    if let Some(name) = &name {
+        check_name(name, "service", diag);
+        fields.set_subject(format!("service \"{}\"", name.value));
+    }
+    fields.check_known(SERVICE_FIELDS, diag);
+    let realm = fields.string("realm", Need::Required, diag);
+    let allowed_clients = fields
+        .string_array("allowed_clients", Need::Optional, diag)
+        .map(|clients| clients.value);
+    if let Some(clients) = &allowed_clients {
+        check_allowed_clients(clients, fields.subject(), diag);
+    }
+    ServiceDraft {
+        header,
+        name,
+        realm,
+        allowed_clients,
+    }
+}
+
+fn read_grant(table: &DeTable, header: Span, diag: &mut Diagnostics) -> GrantDraft {
+    let fields = Fields::new(table, "grant", header.clone());
+    fields.check_known(GRANT_FIELDS, diag);
+    GrantDraft {
+        header,
+        client: fields.string("client", Need::Required, diag),
+        service: fields.string("service", Need::Required, diag),
+    }
+}
+
+fn read_parent(fields: &Fields, diag: &mut Diagnostics) -> ParentField {
+    if fields.value("parent", Need::Optional, diag).is_none() {
+        return ParentField::Absent;
+    }
+    match fields.string("parent", Need::Optional, diag) {
+        Some(parent) => ParentField::Named(parent),
+        None => ParentField::Unreadable,
+    }
+}
+
+fn read_priority(fields: &Fields, diag: &mut Diagnostics) -> Option<Located<u8>> {
+    let priority = fields.integer("priority", Need::Required, diag)?;
+    match u8::try_from(priority.value) {
+        Ok(value) => Some(Located {
+            value,
+            span: priority.span,
+        }),
+        Err(_) => {
+            diag.report(
+                &priority.span,
+                Rule::PriorityOutOfRange,
+                format!(
+                    "priority {} of {} is out of range: seL4 priorities are 0 to 255",
+                    diag.source(&priority.span),
+                    fields.subject()
+                ),
+            );
+            None
+        }
+    }
+}
+
+fn read_memory(fields: &Fields, diag: &mut Diagnostics) -> Option<Located<u64>> {
+    let value = fields.value("memory", Need::Required, diag)?;
+    let span = value.span();
+    let bytes = match value.get_ref() {
+        DeValue::String(text) => parse_memory_size(text),
+        DeValue::Integer(_) => {
+            let integer = fields.integer("memory", Need::Required, diag)?;
+            memory_size_from_integer(integer.value)
+        }
+        other => {
+            let what = format!("field `memory` of {}", fields.subject());
+            let expected = "a size such as \"16 MiB\" or a number of bytes";
+            report_wrong_type(diag, &span, &what, expected, other);
+            return None;
+        }
+    };
+    match bytes {
+        Ok(value) => Some(Located { value, span }),
+        Err(error) => {
+            let message = error.message(diag.source(&span));
+            diag.report(&span, Rule::BadMemorySize, message);
+            None
+        }
+    }
+}
+
+/// An optional quota in `0..=max`, `default` when absent or broken (a broken one is reported).
+fn read_quota(fields: &Fields, key: &str, max: usize, default: u8, diag: &mut Diagnostics) -> u8 {
+    let Some(quota) = fields.integer(key, Need::Optional, diag) else {
+        return default;
+    };
+    let in_range = usize::try_from(quota.value).is_ok_and(|value| value <= max);
+    match u8::try_from(quota.value) {
+        Ok(value) if in_range => value,
+        _ => {
+            diag.report(
+                &quota.span,
+                Rule::QuotaOutOfRange,
+                format!(
+                    "`{key}` of {} is {}, outside 0 to {max}",
+                    fields.subject(),
+                    diag.source(&quota.span)
+                ),
+            );
+            default
+        }
+    }
+}
+
+/// `kind` is `realm` or `service`.
+fn check_name(name: &Located<String>, kind: &str, diag: &mut Diagnostics) {
+    if is_valid_name(&name.value) {
+        return;
+    }
+    let problem = name_problem(&name.value, false);
+    diag.report(
+        &name.span,
+        Rule::BadName,
+        format!(
+            "{kind} name \"{}\" {problem}: use 1 to {MAX_NAME_LEN} characters of a-z, 0-9 and -",
+            name.value
+        ),
+    );
+}
+
+fn check_program(program: &Located<String>, programs: &[&str], diag: &mut Diagnostics) {
+    if !is_valid_program_name(&program.value) {
+        let problem = name_problem(&program.value, true);
+        diag.report(
+            &program.span,
+            Rule::BadName,
+            format!(
+                "program name \"{}\" {problem}: use 1 to {MAX_NAME_LEN} characters of a-z, 0-9, \
+                 - and _",
+                program.value
+            ),
+        );
+    } else if !programs.contains(&program.value.as_str()) {
+        let known = if programs.is_empty() {
+            String::from("the build has no programs")
+        } else {
+            format!("the build has: {}", programs.join(", "))
+        };
+        diag.report(
+            &program.span,
+            Rule::UnknownProgram,
+            format!("program \"{}\" does not exist; {known}", program.value),
+        );
+    }
+}
+
+/// What is wrong with a name that is not valid: `is empty`, `has the character 'L'`...
+fn name_problem(name: &str, underscore_allowed: bool) -> String {
+    let allowed = |c: char| {
+        c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || (underscore_allowed && c == '_')
+    };
+    if name.is_empty() {
+        String::from("is empty")
+    } else if let Some(c) = name.chars().find(|&c| !allowed(c)) {
+        format!("has the character {c:?}")
+    } else {
+        format!("is {} characters long", name.len())
+    }
+}
+
+fn check_allowed_clients(clients: &[Located<String>], service: &str, diag: &mut Diagnostics) {
+    for (position, client) in clients.iter().enumerate() {
+        if position == MAX_ALLOWED_CLIENTS {
+            diag.report(
+                &client.span,
+                Rule::TooManyAllowedClients,
+                format!(
+                    "{service} lists {} allowed clients; at most {MAX_ALLOWED_CLIENTS} are allowed",
+                    clients.len()
+                ),
+            );
+        }
+        if clients[..position].iter().any(|c| c.value == client.value) {
+            diag.report(
+                &client.span,
+                Rule::DuplicateAllowedClient,
+                format!(
+                    "realm \"{}\" is listed twice in the allowed_clients of {service}",
+                    client.value
+                ),
+            );
+        }
+    }
+}

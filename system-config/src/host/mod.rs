@@ -1,0 +1,50 @@
+//! The host side (feature `host`): reads `system.toml` into a checked [`SystemConfig`],
+//! reporting every broken rule with its file, line and column.
+//!
+//! Three passes: TOML syntax (with spans), [`drafts`] (each table and field on its own),
+//! [`validate`] (how items refer to each other), then [`build`] into the bounded model.
+
+mod build;
+mod diagnostics;
+mod drafts;
+mod fields;
+mod memory_size;
+mod validate;
+
+use std::format;
+use std::vec::Vec;
+
+use toml::de::DeTable;
+
+pub use diagnostics::{ConfigError, Rule};
+
+use crate::model::SystemConfig;
+use diagnostics::Diagnostics;
+
+/// Parses and checks a system description.
+///
+/// `file_name` is only used in the errors; `programs` are the program names the build has,
+/// which `program` fields must name. On failure, returns every error found, in file order
+/// (a TOML syntax error stops the checks that would follow it).
+pub fn parse(
+    file_name: &str,
+    text: &str,
+    programs: &[&str],
+) -> Result<SystemConfig, Vec<ConfigError>> {
+    let mut diag = Diagnostics::new(file_name, text);
+    let (document, syntax_errors) = DeTable::parse_recoverable(text);
+    if !syntax_errors.is_empty() {
+        for error in syntax_errors {
+            let span = error.span().unwrap_or(0..0);
+            let message = format!("invalid TOML: {}", error.message());
+            diag.report(&span, Rule::TomlSyntax, message);
+        }
+        return Err(diag.into_errors());
+    }
+    let drafts = drafts::read_document(document.get_ref(), programs, &mut diag);
+    let resolved = validate::validate(&drafts, &mut diag);
+    if diag.has_errors() {
+        return Err(diag.into_errors());
+    }
+    build::build(&drafts, &resolved).ok_or_else(|| diag.into_errors())
+}

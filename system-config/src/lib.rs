@@ -1,0 +1,259 @@
+//! The system description of a Switchboard system: `system.toml`.
+//!
+//! One file describes the whole system: which **realms** the memory manager starts (a tree,
+//! each realm started by its parent), which **services** each realm provides, and which
+//! **grants** let a realm connect to a service. This crate defines that description, checks
+//! it, and carries it to the memory manager:
+//!
+//! - **Model** (`no_std`, always built): [`SystemConfig`] with its [`Realm`]s, [`Service`]s and
+//!   [`Grant`]s, bounded with `heapless` ([`MAX_REALMS`], [`MAX_SERVICES`], [`MAX_GRANTS`],
+//!   [`MAX_ALLOWED_CLIENTS`], [`MAX_NAME_LEN`]). Realms and services refer to each other by
+//!   index ([`RealmId`], [`ServiceId`]), never by name.
+//! - **Boot check** (`no_std`): [`decode`] reads the bytes made by [`encode`] and re-checks
+//!   every rule with [`SystemConfig::check`], trusting nothing; a broken rule is a precise
+//!   [`BootCheckError`]. It never panics, whatever the bytes.
+//! - **Host side** (feature `host`): [`parse`] reads `system.toml`, reports *every* broken rule
+//!   as a [`ConfigError`] with file, line and column, and builds the model; [`encode`] turns
+//!   the model into bytes (one [`FORMAT_VERSION`] byte, then postcard).
+//!
+//! ```text
+//! system.toml --parse--> SystemConfig --encode--> bytes --(boot image)--> decode --> SystemConfig
+//!               (host, all errors, lines)                       (seL4, re-checks every rule)
+//! ```
+//!
+//! # Why TOML
+//!
+//! It is what Rust and seL4 people already write (`Cargo.toml`, Hubris' `app.toml`), it has
+//! comments, its arrays of tables (`[[realm]]`) read as a list of declarations, and its parser
+//! gives the exact position of every key and value, so every error points at the offending
+//! value or table instead of line 1. Microkit's XML needs more noise for the same content;
+//! JSON has no comments; a custom language would need its own parser and editor support.
+//!
+//! # The format
+//!
+//! A file has only three kinds of tables, each repeatable: `[[realm]]`, `[[service]]` and
+//! `[[grant]]`, in any order. Realms, services and grants may refer to items declared later.
+//!
+//! ## `[[realm]]`
+//!
+//! | field | required | meaning |
+//! | --- | --- | --- |
+//! | `name` | yes | unique; 1 to 32 of `a-z`, `0-9`, `-` |
+//! | `program` | yes | the program it runs: one the build has (1 to 32 of `a-z`, `0-9`, `-`, `_`) |
+//! | `parent` | no | the realm that starts it; omitted for the root, and only for the root |
+//! | `priority` | yes | seL4 priority, 0 to 255, at most the parent's |
+//! | `memory` | yes | budget: bytes (`65536`) or a string with `KiB`, `MiB`, `GiB` (`"16 MiB"`, `"64KiB"`); whole 4 KiB pages, more than 0, at most the parent's |
+//! | `restartable` | no | restart the realm when it dies; default `false` |
+//! | `max_connections` | no | most connections it may hold at once, 0 to 255; default [`DEFAULT_MAX_CONNECTIONS`] |
+//! | `max_services` | no | most services it may provide, 0 to 64; default [`DEFAULT_MAX_SERVICES`]; the services declared for it count |
+//!
+//! Exactly one realm has no `parent`: the root, started by the memory manager. Every other
+//! realm hangs under it, with no cycle. A child never gets more memory or a higher priority than
+//! its parent: each child's budget is held to its parent's budget (not to what the parent's
+//! other children leave over).
+//!
+//! ## `[[service]]`
+//!
+//! | field | required | meaning |
+//! | --- | --- | --- |
+//! | `name` | yes | unique among services; 1 to 32 of `a-z`, `0-9`, `-` (services and realms have separate names) |
+//! | `realm` | yes | the realm that provides it |
+//! | `allowed_clients` | no | the service's own policy: the only realms it accepts (at most 16, no repeats); absent: any realm the rest of the policy lets through; `[]`: nobody |
+//!
+//! ## `[[grant]]`
+//!
+//! | field | required | meaning |
+//! | --- | --- | --- |
+//! | `client` | yes | the realm that may connect |
+//! | `service` | yes | the service it may connect to |
+//!
+//! A grant is never repeated and never contradicts the service's `allowed_clients`. Grants
+//! are one of several ways to reach a service: the memory manager's hierarchy rules (a child
+//! may reach its parent) and run-time grants by a parent need no `[[grant]]`.
+//!
+//! ## A full example
+//!
+//! This is `examples/demo.toml`:
+//!
+//! ```toml
+//! # Switchboard demo system: a logger, a key-value store, an application and an untrusted
+//! # plugin, all started (directly or not) by init.
+//! #
+//! #   init ─┬─ logger      provides "log"
+//! #         ├─ kv          provides "kv"     (only "app" may use it)
+//! #         └─ app         provides "plugin-api" (only "plugin" may use it)
+//! #              └─ plugin untrusted: no grant, small budget, low priority
+//!
+//! [[realm]]
+//! name = "init"
+//! program = "init"
+//! priority = 200
+//! memory = "16 MiB"
+//! max_services = 0
+//!
+//! [[realm]]
+//! name = "logger"
+//! program = "logger"
+//! parent = "init"
+//! priority = 150
+//! memory = "2 MiB"
+//! max_connections = 0      # the logger connects to nobody
+//! max_services = 1
+//!
+//! [[realm]]
+//! name = "kv"
+//! program = "kv-store"
+//! parent = "init"
+//! priority = 120
+//! memory = "4 MiB"
+//! restartable = true       # the store is restarted if it dies; clients reconnect
+//! max_services = 1
+//!
+//! [[realm]]
+//! name = "app"
+//! program = "app"
+//! parent = "init"
+//! priority = 100
+//! memory = "6 MiB"
+//! max_connections = 4
+//!
+//! [[realm]]
+//! name = "plugin"
+//! program = "plugin"
+//! parent = "app"           # the app starts it and is the only realm it may reach
+//! priority = 50
+//! memory = "512 KiB"
+//! max_connections = 1
+//! max_services = 0
+//!
+//! [[service]]
+//! name = "log"
+//! realm = "logger"
+//! allowed_clients = ["kv", "app"]
+//!
+//! [[service]]
+//! name = "kv"
+//! realm = "kv"
+//! allowed_clients = ["app"]
+//!
+//! [[service]]
+//! name = "plugin-api"
+//! realm = "app"
+//! allowed_clients = ["plugin"]
+//!
+//! [[grant]]
+//! client = "kv"
+//! service = "log"
+//!
+//! [[grant]]
+//! client = "app"
+//! service = "log"
+//!
+//! [[grant]]
+//! client = "app"
+//! service = "kv"
+//! ```
+//!
+//! # What the memory manager gets
+//!
+//! Realms are stored **parents first**: the root is [`RealmId::ROOT`] (index 0), and each
+//! other realm's parent has a smaller index than the realm. Realms keep their file order,
+//! except that a realm declared before its parent moves just after it. Services and grants
+//! keep their file order. Every value that [`decode`] returns satisfies every rule above, so
+//! the memory manager may index with the ids it finds inside (through [`SystemConfig::realm`]
+//! and [`SystemConfig::service`], which return `Option` anyway).
+//!
+//! ```
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let text = r#"
+//! [[realm]]
+//! name = "init"
+//! program = "init"
+//! priority = 200
+//! memory = "16 MiB"
+//! "#;
+//! let config = system_config::parse("system.toml", text, &["init"]).map_err(|errors| {
+//!     errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n")
+//! })?;
+//! let bytes = system_config::encode(&config)?;
+//! assert_eq!(system_config::decode(&bytes)?, config);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Errors and their rules
+//!
+//! [`parse`] reports every error it finds, in file order, each printed like
+//! `system.toml:12:8: error[duplicate-realm]: realm "kv" is declared twice (first at line 4)`.
+//! The position is that of the offending value (or key, or `[[table]]` header for an item as a
+//! whole). A TOML syntax error stops the checks, since the rest of the file cannot be trusted.
+//! Each [`Rule`] has a stable code:
+//!
+//! | code | what is wrong |
+//! | --- | --- |
+//! | `toml-syntax` | the text is not valid TOML (duplicate keys included) |
+//! | `unknown-field` | a key the format does not have, at the top level or in a table |
+//! | `missing-field` | a required key is absent (points at the table) |
+//! | `wrong-type` | a value of the wrong TOML type, or `[realm]` instead of `[[realm]]` |
+//! | `bad-name` | a realm, service or program name that is empty, too long or has a bad character |
+//! | `duplicate-realm` | two realms have the same name |
+//! | `duplicate-service` | two services have the same name |
+//! | `unknown-parent` | `parent` is not a declared realm |
+//! | `no-root-realm` | no realm is declared, or every realm has a `parent` |
+//! | `multiple-root-realms` | more than one realm has no `parent` |
+//! | `realm-cycle` | following `parent` leads back to the start |
+//! | `unknown-service-realm` | a service's `realm` is not a declared realm |
+//! | `unknown-grant-client` | a grant's `client` is not a declared realm |
+//! | `unknown-grant-service` | a grant's `service` is not a declared service |
+//! | `unknown-allowed-client` | an `allowed_clients` entry is not a declared realm |
+//! | `duplicate-allowed-client` | a realm is listed twice in one `allowed_clients` |
+//! | `duplicate-grant` | the same grant is declared twice |
+//! | `grant-denied-by-service` | a grant's client is not in the service's `allowed_clients` |
+//! | `memory-above-parent` | a realm's memory budget is above its parent's |
+//! | `priority-above-parent` | a realm's priority is above its parent's |
+//! | `unknown-program` | `program` is not one of the programs the build has |
+//! | `bad-memory-size` | a memory size that is malformed, zero, too large or not whole 4 KiB pages |
+//! | `too-many-realms` | more than [`MAX_REALMS`] realms |
+//! | `too-many-services` | more than [`MAX_SERVICES`] services |
+//! | `too-many-grants` | more than [`MAX_GRANTS`] grants |
+//! | `too-many-allowed-clients` | more than [`MAX_ALLOWED_CLIENTS`] entries in `allowed_clients` |
+//! | `priority-out-of-range` | a priority outside 0 to 255 |
+//! | `quota-out-of-range` | `max_connections` outside 0 to 255 or `max_services` outside 0 to 64 |
+//! | `service-quota-exceeded` | a realm provides more services than its `max_services` |
+//!
+//! [`decode`] checks the same rules on the decoded model (those that still make sense once
+//! names are indices), plus the binary form itself: see [`BootCheckError`].
+//!
+//! # What this crate does not do
+//!
+//! It does not decide connections at run time (the memory manager's policy does, using this
+//! description), it does not know program binaries (the build passes their names), and it has
+//! no restart limit yet (`restartable` is all-or-nothing; a `max_restarts` would be a new
+//! field and a new [`FORMAT_VERSION`]).
+
+#![cfg_attr(not(any(test, feature = "host")), no_std)]
+#![forbid(unsafe_code)]
+// The docs link to the host-side API, which only exists with feature `host`.
+#![cfg_attr(not(feature = "host"), allow(rustdoc::broken_intra_doc_links))]
+
+mod check;
+mod model;
+mod names;
+mod wire;
+
+#[cfg(feature = "host")]
+mod host;
+
+pub use check::BootCheckError;
+pub use model::{
+    AllowedClients, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_SERVICES, Grant, MAX_ALLOWED_CLIENTS,
+    MAX_GRANTS, MAX_NAME_LEN, MAX_REALMS, MAX_SERVICES, Name, PAGE_SIZE, Realm, RealmId, Service,
+    ServiceId, SystemConfig,
+};
+pub use names::{is_valid_name, is_valid_program_name};
+pub use wire::{FORMAT_VERSION, decode};
+
+#[cfg(feature = "host")]
+pub use host::{ConfigError, Rule, parse};
+#[cfg(feature = "host")]
+pub use wire::{EncodeError, encode};

@@ -1,0 +1,294 @@
+//! Property tests: `decode` never panics on any bytes, and every valid configuration survives
+//! both round trips (model -> bytes -> model, and model -> system.toml -> model).
+
+use std::fmt::Write as _;
+
+use proptest::collection::vec;
+use proptest::prelude::*;
+use system_config::{
+    AllowedClients, FORMAT_VERSION, Grant, MAX_ALLOWED_CLIENTS, MAX_GRANTS, MAX_REALMS,
+    MAX_SERVICES, Name, PAGE_SIZE, Realm, RealmId, Service, ServiceId, SystemConfig, decode,
+    encode, parse,
+};
+
+/// Random numbers from which [`build_config`] derives a valid configuration.
+#[derive(Clone, Debug)]
+struct Seeds {
+    realms: Vec<RealmSeed>,
+    services: Vec<ServiceSeed>,
+    grants: Vec<(u8, u8)>,
+}
+
+#[derive(Clone, Debug)]
+struct RealmSeed {
+    name: String,
+    program: String,
+    parent: u8,
+    priority: u8,
+    pages: u32,
+    restartable: bool,
+    max_connections: u8,
+    spare_services: u8,
+}
+
+#[derive(Clone, Debug)]
+struct ServiceSeed {
+    name: String,
+    realm: u8,
+    allowed_clients: Option<Vec<u8>>,
+}
+
+fn realm_seed() -> impl Strategy<Value = RealmSeed> {
+    (
+        "[a-z0-9-]{1,28}",
+        "[a-z0-9_-]{1,32}",
+        any::<u8>(),
+        any::<u8>(),
+        1..=1u32 << 20,
+        any::<bool>(),
+        any::<u8>(),
+        any::<u8>(),
+    )
+        .prop_map(
+            |(name, program, parent, priority, pages, restartable, max_connections, spare)| {
+                RealmSeed {
+                    name,
+                    program,
+                    parent,
+                    priority,
+                    pages,
+                    restartable,
+                    max_connections,
+                    spare_services: spare,
+                }
+            },
+        )
+}
+
+fn service_seed() -> impl Strategy<Value = ServiceSeed> {
+    (
+        "[a-z0-9-]{1,28}",
+        any::<u8>(),
+        proptest::option::of(vec(any::<u8>(), 0..=MAX_ALLOWED_CLIENTS)),
+    )
+        .prop_map(|(name, realm, allowed_clients)| ServiceSeed {
+            name,
+            realm,
+            allowed_clients,
+        })
+}
+
+fn seeds() -> impl Strategy<Value = Seeds> {
+    (
+        vec(realm_seed(), 1..=MAX_REALMS),
+        vec(service_seed(), 0..=MAX_SERVICES),
+        vec((any::<u8>(), any::<u8>()), 0..=MAX_GRANTS + 20),
+    )
+        .prop_map(|(realms, services, grants)| Seeds {
+            realms,
+            services,
+            grants,
+        })
+}
+
+fn to_name(text: &str) -> Name {
+    Name::try_from(text).expect("generated names fit")
+}
+
+/// A unique name: the seed's text, cut to leave room for `-<index>`.
+fn unique_name(seed: &str, index: usize) -> Name {
+    to_name(&format!("{}-{index}", &seed[..seed.len().min(28)]))
+}
+
+fn build_realms(seeds: &[RealmSeed]) -> Vec<Realm> {
+    let mut realms: Vec<Realm> = Vec::new();
+    for (index, seed) in seeds.iter().enumerate() {
+        let parent = (index > 0).then(|| usize::from(seed.parent) % index);
+        let (priority, memory_bytes) = match parent {
+            None => (seed.priority, u64::from(seed.pages) * PAGE_SIZE),
+            Some(parent) => (
+                seed.priority.min(realms[parent].priority),
+                (u64::from(seed.pages) * PAGE_SIZE).min(realms[parent].memory_bytes),
+            ),
+        };
+        realms.push(Realm {
+            name: unique_name(&seed.name, index),
+            program: to_name(&seed.program),
+            parent: parent.map(|parent| RealmId(parent as u8)),
+            priority,
+            memory_bytes,
+            restartable: seed.restartable,
+            max_connections: seed.max_connections,
+            max_services: 0,
+        });
+    }
+    realms
+}
+
+/// A valid configuration made from `seeds`: parents first, children within their parent's
+/// budget, quotas that fit, grants that the services' policies allow.
+fn build_config(seeds: &Seeds) -> SystemConfig {
+    let mut realms = build_realms(&seeds.realms);
+    let realm_count = realms.len();
+    let services: Vec<Service> = seeds
+        .services
+        .iter()
+        .enumerate()
+        .map(|(index, seed)| {
+            let allowed_clients = match &seed.allowed_clients {
+                None => AllowedClients::Any,
+                Some(clients) => {
+                    let mut ids: Vec<RealmId> = Vec::new();
+                    for &client in clients {
+                        let id = RealmId((usize::from(client) % realm_count) as u8);
+                        if !ids.contains(&id) {
+                            ids.push(id);
+                        }
+                    }
+                    AllowedClients::Only(heapless::Vec::from_slice(&ids).expect("at most 16"))
+                }
+            };
+            Service {
+                name: unique_name(&seed.name, index),
+                realm: RealmId((usize::from(seed.realm) % realm_count) as u8),
+                allowed_clients,
+            }
+        })
+        .collect();
+    for (index, realm) in realms.iter_mut().enumerate() {
+        let provided = services.iter().filter(|s| s.realm.index() == index).count();
+        let spare = usize::from(seeds.realms[index].spare_services) % (MAX_SERVICES - provided + 1);
+        realm.max_services = (provided + spare) as u8;
+    }
+    let mut grants: Vec<Grant> = Vec::new();
+    if !services.is_empty() {
+        for &(client, service) in &seeds.grants {
+            let service_index = usize::from(service) % services.len();
+            let client = match &services[service_index].allowed_clients {
+                AllowedClients::Any => RealmId((usize::from(client) % realm_count) as u8),
+                AllowedClients::Only(ids) if ids.is_empty() => continue,
+                AllowedClients::Only(ids) => ids[usize::from(client) % ids.len()],
+            };
+            let grant = Grant {
+                client,
+                service: ServiceId(service_index as u8),
+            };
+            if !grants.contains(&grant) && grants.len() < MAX_GRANTS {
+                grants.push(grant);
+            }
+        }
+    }
+    SystemConfig {
+        realms: heapless::Vec::from_slice(&realms).expect("at most 32"),
+        services: heapless::Vec::from_slice(&services).expect("at most 64"),
+        grants: heapless::Vec::from_slice(&grants).expect("at most 128"),
+    }
+}
+
+/// Writes `config` as a `system.toml`, with memory sizes in each accepted form.
+fn to_toml(config: &SystemConfig) -> String {
+    let mut text = String::from("# generated\n");
+    for (index, realm) in config.realms.iter().enumerate() {
+        let memory = match index % 3 {
+            0 => realm.memory_bytes.to_string(),
+            1 => format!("\"{} KiB\"", realm.memory_bytes / 1024),
+            _ => format!("\"{}\"", realm.memory_bytes),
+        };
+        writeln!(
+            text,
+            "[[realm]]\nname = \"{}\"\nprogram = \"{}\"",
+            realm.name, realm.program
+        )
+        .unwrap();
+        if let Some(parent) = realm.parent {
+            writeln!(text, "parent = \"{}\"", config.realms[parent.index()].name).unwrap();
+        }
+        writeln!(
+            text,
+            "priority = {}\nmemory = {memory}\nrestartable = {}\nmax_connections = {}\n\
+             max_services = {}\n",
+            realm.priority, realm.restartable, realm.max_connections, realm.max_services
+        )
+        .unwrap();
+    }
+    for service in &config.services {
+        let realm = &config.realms[service.realm.index()].name;
+        writeln!(
+            text,
+            "[[service]]\nname = \"{}\"\nrealm = \"{realm}\"",
+            service.name
+        )
+        .unwrap();
+        if let AllowedClients::Only(clients) = &service.allowed_clients {
+            let names: Vec<String> = clients
+                .iter()
+                .map(|id| format!("\"{}\"", config.realms[id.index()].name))
+                .collect();
+            writeln!(text, "allowed_clients = [{}]", names.join(", ")).unwrap();
+        }
+    }
+    for grant in &config.grants {
+        let client = &config.realms[grant.client.index()].name;
+        let service = &config.services[grant.service.index()].name;
+        writeln!(
+            text,
+            "[[grant]]\nclient = \"{client}\"\nservice = \"{service}\""
+        )
+        .unwrap();
+    }
+    text
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn decode_never_panics_on_arbitrary_bytes(bytes in vec(any::<u8>(), 0..2048)) {
+        let _ = decode(&bytes);
+    }
+
+    #[test]
+    fn decode_never_panics_on_arbitrary_bytes_after_the_version(
+        bytes in vec(any::<u8>(), 0..2048)
+    ) {
+        let mut input = vec![FORMAT_VERSION];
+        input.extend(bytes);
+        if let Ok(config) = decode(&input) {
+            prop_assert_eq!(config.check(), Ok(()));
+        }
+    }
+
+    #[test]
+    fn decode_never_panics_on_a_corrupted_valid_config(
+        seeds in seeds(),
+        flips in vec((any::<prop::sample::Index>(), any::<u8>()), 1..8),
+    ) {
+        let mut bytes = encode(&build_config(&seeds)).expect("valid");
+        for (position, value) in flips {
+            let position = position.index(bytes.len());
+            bytes[position] = value;
+        }
+        if let Ok(config) = decode(&bytes) {
+            prop_assert_eq!(config.check(), Ok(()));
+        }
+    }
+
+    #[test]
+    fn valid_configs_round_trip_through_bytes(seeds in seeds()) {
+        let config = build_config(&seeds);
+        prop_assert_eq!(config.check(), Ok(()));
+        let bytes = encode(&config).expect("valid configs encode");
+        prop_assert_eq!(decode(&bytes), Ok(config));
+    }
+
+    #[test]
+    fn valid_configs_round_trip_through_system_toml(seeds in seeds()) {
+        let config = build_config(&seeds);
+        let text = to_toml(&config);
+        let programs: Vec<&str> = config.realms.iter().map(|realm| realm.program.as_str()).collect();
+        match parse("generated.toml", &text, &programs) {
+            Ok(parsed) => prop_assert_eq!(parsed, config),
+            Err(errors) => prop_assert!(false, "{}\n{:#?}", text, errors),
+        }
+    }
+}

@@ -1,0 +1,683 @@
+//! One test per rule of `system.toml`: each checks the rule, the exact printed error (with
+//! the line and column it points to) and that nothing else is reported.
+
+use system_config::{ConfigError, MAX_GRANTS, MAX_REALMS, MAX_SERVICES, Rule, parse};
+
+const PROGRAMS: &[&str] = &["init", "logger", "kv-store", "app", "plugin"];
+
+/// The root realm that most tests start from: lines 1 to 5.
+const INIT: &str = r#"[[realm]]
+name = "init"
+program = "init"
+priority = 200
+memory = "16 MiB"
+"#;
+
+fn errors(text: &str) -> Vec<ConfigError> {
+    match parse("system.toml", text, PROGRAMS) {
+        Ok(config) => panic!("expected errors, got {config:#?}"),
+        Err(errors) => errors,
+    }
+}
+
+/// Asserts that `text` has exactly one error, of `rule`, printed as `printed`.
+fn assert_only_error(text: &str, rule: Rule, printed: &str) {
+    let errors = errors(text);
+    assert_eq!(errors.len(), 1, "expected one error, got {errors:#?}");
+    assert_error(&errors[0], rule, printed);
+}
+
+fn assert_error(error: &ConfigError, rule: Rule, printed: &str) {
+    assert_eq!(error.rule, rule, "{error}");
+    assert_eq!(error.to_string(), printed);
+}
+
+fn with_init(rest: &str) -> String {
+    format!("{INIT}{rest}")
+}
+
+#[test]
+fn toml_syntax() {
+    let text = "[[realm]]\nname = \n";
+    assert_only_error(
+        text,
+        Rule::TomlSyntax,
+        "system.toml:2:8: error[toml-syntax]: invalid TOML: string values must be quoted, \
+         expected literal string",
+    );
+}
+
+#[test]
+fn toml_syntax_reports_a_duplicate_key_at_the_second_key() {
+    let text = with_init("priority = 100\n");
+    assert_only_error(
+        &text,
+        Rule::TomlSyntax,
+        "system.toml:6:1: error[toml-syntax]: invalid TOML: duplicate key",
+    );
+}
+
+#[test]
+fn unknown_field_in_a_realm() {
+    let text = with_init("prio = 3\n");
+    assert_only_error(
+        &text,
+        Rule::UnknownField,
+        "system.toml:6:1: error[unknown-field]: unknown field `prio` in realm \"init\"; the fields \
+         are: name, program, parent, priority, memory, restartable, max_connections, \
+         max_services",
+    );
+}
+
+#[test]
+fn unknown_field_at_top_level() {
+    let text = with_init("\n[[realms]]\nname = \"x\"\n");
+    assert_only_error(
+        &text,
+        Rule::UnknownField,
+        "system.toml:7:3: error[unknown-field]: unknown top-level key `realms`; a system.toml \
+         has only [[realm]], [[service]] and [[grant]] tables",
+    );
+}
+
+#[test]
+fn missing_field_points_at_the_table() {
+    let text = "# the root\n[[realm]]\nname = \"init\"\nprogram = \"init\"\nmemory = \"16 MiB\"\n";
+    assert_only_error(
+        text,
+        Rule::MissingField,
+        "system.toml:2:1: error[missing-field]: realm \"init\" is missing the required field \
+         `priority`",
+    );
+}
+
+#[test]
+fn wrong_type() {
+    let text = "[[realm]]\nname = \"init\"\nprogram = \"init\"\npriority = \"high\"\nmemory = \"16 MiB\"\n";
+    assert_only_error(
+        text,
+        Rule::WrongType,
+        "system.toml:4:12: error[wrong-type]: field `priority` of realm \"init\" must be an \
+         integer, not a string",
+    );
+}
+
+#[test]
+fn wrong_type_for_a_single_table_instead_of_an_array_of_tables() {
+    let text = with_init("\n[grant]\nclient = \"init\"\n");
+    assert_only_error(
+        &text,
+        Rule::WrongType,
+        "system.toml:7:1: error[wrong-type]: `grant` (write each one as a [[grant]] table) must \
+         be an array of tables, not a table",
+    );
+}
+
+#[test]
+fn bad_realm_name() {
+    let text = with_init(
+        "\n[[realm]]\nname = \"Logger\"\nprogram = \"logger\"\nparent = \"init\"\npriority = 1\nmemory = \"4 KiB\"\n",
+    );
+    assert_only_error(
+        &text,
+        Rule::BadName,
+        "system.toml:8:8: error[bad-name]: realm name \"Logger\" has the character 'L': use 1 to \
+         32 characters of a-z, 0-9 and -",
+    );
+}
+
+#[test]
+fn bad_service_name_too_long() {
+    let name = "a".repeat(33);
+    let text = with_init(&format!(
+        "\n[[service]]\nname = \"{name}\"\nrealm = \"init\"\n"
+    ));
+    assert_only_error(
+        &text,
+        Rule::BadName,
+        &format!(
+            "system.toml:8:8: error[bad-name]: service name \"{name}\" is 33 characters long: use \
+             1 to 32 characters of a-z, 0-9 and -"
+        ),
+    );
+}
+
+#[test]
+fn bad_program_name() {
+    let text = "[[realm]]\nname = \"init\"\nprogram = \"\"\npriority = 1\nmemory = \"4 KiB\"\n";
+    assert_only_error(
+        text,
+        Rule::BadName,
+        "system.toml:3:11: error[bad-name]: program name \"\" is empty: use 1 to 32 characters \
+         of a-z, 0-9, - and _",
+    );
+}
+
+#[test]
+fn duplicate_realm() {
+    let text = with_init(
+        "\n[[realm]]\nname = \"init\"\nprogram = \"app\"\npriority = 1\nmemory = \"4 KiB\"\n",
+    );
+    let errors = errors(&text);
+    // The second "init" is also a second root: both are reported, in file order.
+    assert_eq!(errors.len(), 2, "{errors:#?}");
+    assert_error(
+        &errors[0],
+        Rule::MultipleRootRealms,
+        "system.toml:7:1: error[multiple-root-realms]: realm \"init\" has no parent, but realm \
+         \"init\" (line 1) is already the root; exactly one realm may have no `parent`",
+    );
+    assert_error(
+        &errors[1],
+        Rule::DuplicateRealm,
+        "system.toml:8:8: error[duplicate-realm]: realm \"init\" is declared twice (first at \
+         line 2)",
+    );
+}
+
+#[test]
+fn duplicate_realm_with_a_parent() {
+    let text = with_init(
+        "[[realm]]\nname = \"kv\"\nprogram = \"kv-store\"\nparent = \"init\"\npriority = 1\nmemory = \"4 KiB\"\n\
+         [[realm]]\nname = \"kv\"\nprogram = \"kv-store\"\nparent = \"init\"\npriority = 1\nmemory = \"4 KiB\"\n",
+    );
+    assert_only_error(
+        &text,
+        Rule::DuplicateRealm,
+        "system.toml:13:8: error[duplicate-realm]: realm \"kv\" is declared twice (first at line \
+         7)",
+    );
+}
+
+#[test]
+fn duplicate_service() {
+    let text = with_init(
+        "max_services = 2\n\n[[service]]\nname = \"log\"\nrealm = \"init\"\n\n[[service]]\nname = \"log\"\nrealm = \"init\"\n",
+    );
+    assert_only_error(
+        &text,
+        Rule::DuplicateService,
+        "system.toml:13:8: error[duplicate-service]: service \"log\" is declared twice (first at \
+         line 9)",
+    );
+}
+
+#[test]
+fn unknown_parent() {
+    let text = with_init(
+        "\n[[realm]]\nname = \"app\"\nprogram = \"app\"\nparent = \"inti\"\npriority = 1\nmemory = \"4 KiB\"\n",
+    );
+    assert_only_error(
+        &text,
+        Rule::UnknownParent,
+        "system.toml:10:10: error[unknown-parent]: parent \"inti\" of realm \"app\" is not a \
+         declared realm",
+    );
+}
+
+#[test]
+fn no_root_realm_in_an_empty_file() {
+    assert_only_error(
+        "# nothing yet\n",
+        Rule::NoRootRealm,
+        "system.toml:1:1: error[no-root-realm]: no realm is declared: a system needs at least a \
+         root realm, a [[realm]] without `parent`",
+    );
+}
+
+#[test]
+fn no_root_realm_when_every_realm_has_a_parent() {
+    let text = "[[realm]]\nname = \"a\"\nprogram = \"app\"\nparent = \"b\"\npriority = 1\nmemory = \"4 KiB\"\n\
+                [[realm]]\nname = \"b\"\nprogram = \"app\"\nparent = \"a\"\npriority = 1\nmemory = \"4 KiB\"\n";
+    let errors = errors(text);
+    assert_eq!(errors.len(), 2, "{errors:#?}");
+    assert_error(
+        &errors[0],
+        Rule::NoRootRealm,
+        "system.toml:1:1: error[no-root-realm]: no realm is the root of the realm tree: every \
+         realm names a `parent`, but exactly one realm must have none",
+    );
+    assert_error(
+        &errors[1],
+        Rule::RealmCycle,
+        "system.toml:4:10: error[realm-cycle]: the parents of realm \"a\" form a cycle: \"a\" -> \
+         \"b\" -> \"a\" (each arrow leads to a parent)",
+    );
+}
+
+#[test]
+fn more_than_one_root_realm() {
+    let text = with_init(
+        "\n[[realm]]\nname = \"app\"\nprogram = \"app\"\npriority = 1\nmemory = \"4 KiB\"\n",
+    );
+    assert_only_error(
+        &text,
+        Rule::MultipleRootRealms,
+        "system.toml:7:1: error[multiple-root-realms]: realm \"app\" has no parent, but realm \
+         \"init\" (line 1) is already the root; exactly one realm may have no `parent`",
+    );
+}
+
+#[test]
+fn cycle_in_the_realm_tree_below_a_valid_root() {
+    let text = with_init(
+        "[[realm]]\nname = \"a\"\nprogram = \"app\"\nparent = \"c\"\npriority = 1\nmemory = \"4 KiB\"\n\
+         [[realm]]\nname = \"b\"\nprogram = \"app\"\nparent = \"a\"\npriority = 1\nmemory = \"4 KiB\"\n\
+         [[realm]]\nname = \"c\"\nprogram = \"app\"\nparent = \"b\"\npriority = 1\nmemory = \"4 KiB\"\n",
+    );
+    assert_only_error(
+        &text,
+        Rule::RealmCycle,
+        "system.toml:9:10: error[realm-cycle]: the parents of realm \"a\" form a cycle: \"a\" -> \
+         \"c\" -> \"b\" -> \"a\" (each arrow leads to a parent)",
+    );
+}
+
+#[test]
+fn realm_that_is_its_own_parent() {
+    let text = with_init(
+        "[[realm]]\nname = \"a\"\nprogram = \"app\"\nparent = \"a\"\npriority = 1\nmemory = \"4 KiB\"\n",
+    );
+    assert_only_error(
+        &text,
+        Rule::RealmCycle,
+        "system.toml:9:10: error[realm-cycle]: realm \"a\" is its own parent",
+    );
+}
+
+#[test]
+fn service_in_an_unknown_realm() {
+    let text = with_init("\n[[service]]\nname = \"log\"\nrealm = \"logger\"\n");
+    assert_only_error(
+        &text,
+        Rule::UnknownServiceRealm,
+        "system.toml:9:9: error[unknown-service-realm]: service \"log\" is provided by realm \
+         \"logger\", which is not a declared realm",
+    );
+}
+
+#[test]
+fn grant_naming_an_unknown_realm() {
+    let text = with_init(
+        "\n[[service]]\nname = \"log\"\nrealm = \"init\"\n\n[[grant]]\nclient = \"ap\"\nservice = \"log\"\n",
+    );
+    assert_only_error(
+        &text,
+        Rule::UnknownGrantClient,
+        "system.toml:12:10: error[unknown-grant-client]: grant names client \"ap\", which is not \
+         a declared realm",
+    );
+}
+
+#[test]
+fn grant_naming_an_unknown_service() {
+    let text = with_init("\n[[grant]]\nclient = \"init\"\nservice = \"logs\"\n");
+    assert_only_error(
+        &text,
+        Rule::UnknownGrantService,
+        "system.toml:9:11: error[unknown-grant-service]: grant names service \"logs\", which is \
+         not a declared service",
+    );
+}
+
+#[test]
+fn allowed_client_naming_an_unknown_realm() {
+    let text = with_init(
+        "\n[[service]]\nname = \"log\"\nrealm = \"init\"\nallowed_clients = [\"init\", \"kv\"]\n",
+    );
+    assert_only_error(
+        &text,
+        Rule::UnknownAllowedClient,
+        "system.toml:10:28: error[unknown-allowed-client]: allowed client \"kv\" of service \
+         \"log\" is not a declared realm",
+    );
+}
+
+#[test]
+fn allowed_client_listed_twice() {
+    let text = with_init(
+        "\n[[service]]\nname = \"log\"\nrealm = \"init\"\nallowed_clients = [\"init\", \"init\"]\n",
+    );
+    assert_only_error(
+        &text,
+        Rule::DuplicateAllowedClient,
+        "system.toml:10:28: error[duplicate-allowed-client]: realm \"init\" is listed twice in \
+         the allowed_clients of service \"log\"",
+    );
+}
+
+#[test]
+fn duplicate_grant() {
+    let text = with_init(
+        "\n[[service]]\nname = \"log\"\nrealm = \"init\"\n\n[[grant]]\nclient = \"init\"\nservice = \"log\"\n\n\
+         [[grant]]\nclient = \"init\"\nservice = \"log\"\n",
+    );
+    assert_only_error(
+        &text,
+        Rule::DuplicateGrant,
+        "system.toml:15:1: error[duplicate-grant]: realm \"init\" is granted service \"log\" \
+         twice (first at line 11)",
+    );
+}
+
+#[test]
+fn grant_denied_by_the_service_policy() {
+    let text = with_init(
+        "\n[[realm]]\nname = \"app\"\nprogram = \"app\"\nparent = \"init\"\npriority = 1\nmemory = \"4 KiB\"\n\
+         \n[[service]]\nname = \"log\"\nrealm = \"init\"\nallowed_clients = [\"init\"]\n\
+         \n[[grant]]\nclient = \"app\"\nservice = \"log\"\n",
+    );
+    assert_only_error(
+        &text,
+        Rule::GrantDeniedByService,
+        "system.toml:20:10: error[grant-denied-by-service]: grant lets realm \"app\" connect to \
+         service \"log\", but that service accepts only \"init\"; add \"app\" to its \
+         allowed_clients or remove this grant",
+    );
+}
+
+#[test]
+fn grant_denied_by_a_service_that_accepts_nobody() {
+    let text = with_init(
+        "\n[[service]]\nname = \"log\"\nrealm = \"init\"\nallowed_clients = []\n\
+         \n[[grant]]\nclient = \"init\"\nservice = \"log\"\n",
+    );
+    assert_only_error(
+        &text,
+        Rule::GrantDeniedByService,
+        "system.toml:13:10: error[grant-denied-by-service]: grant lets realm \"init\" connect to \
+         service \"log\", but that service accepts no client; add \"init\" to its \
+         allowed_clients or remove this grant",
+    );
+}
+
+#[test]
+fn child_memory_budget_above_its_parent() {
+    let text = with_init(
+        "\n[[realm]]\nname = \"kv\"\nprogram = \"kv-store\"\nparent = \"init\"\npriority = 100\nmemory = \"32 MiB\"\n",
+    );
+    assert_only_error(
+        &text,
+        Rule::MemoryAboveParent,
+        "system.toml:12:10: error[memory-above-parent]: realm \"kv\" has a memory budget of 32 \
+         MiB, more than its parent realm \"init\" has (16 MiB)",
+    );
+}
+
+#[test]
+fn child_priority_above_its_parent() {
+    let text = with_init(
+        "\n[[realm]]\nname = \"kv\"\nprogram = \"kv-store\"\nparent = \"init\"\npriority = 201\nmemory = \"1 MiB\"\n",
+    );
+    assert_only_error(
+        &text,
+        Rule::PriorityAboveParent,
+        "system.toml:11:12: error[priority-above-parent]: realm \"kv\" has priority 201, above \
+         its parent realm \"init\" (200): a realm may not run above the realm that starts it",
+    );
+}
+
+#[test]
+fn program_that_does_not_exist() {
+    let text = "[[realm]]\nname = \"init\"\nprogram = \"inti\"\npriority = 1\nmemory = \"4 KiB\"\n";
+    assert_only_error(
+        text,
+        Rule::UnknownProgram,
+        "system.toml:3:11: error[unknown-program]: program \"inti\" does not exist; the build \
+         has: init, logger, kv-store, app, plugin",
+    );
+}
+
+#[test]
+fn bad_memory_size_unit() {
+    let text = "[[realm]]\nname = \"init\"\nprogram = \"init\"\npriority = 1\nmemory = \"16 MB\"\n";
+    assert_only_error(
+        text,
+        Rule::BadMemorySize,
+        "system.toml:5:10: error[bad-memory-size]: memory size \"16 MB\" is not understood: write \
+         a number of bytes, or a whole number with KiB, MiB or GiB, such as \"16 MiB\"",
+    );
+}
+
+#[test]
+fn bad_memory_size_zero_and_partial_page() {
+    let text = "[[realm]]\nname = \"init\"\nprogram = \"init\"\npriority = 1\nmemory = 6000\n\
+                [[realm]]\nname = \"app\"\nprogram = \"app\"\nparent = \"init\"\npriority = 1\nmemory = \"0 KiB\"\n";
+    let errors = errors(text);
+    assert_eq!(errors.len(), 2, "{errors:#?}");
+    assert_error(
+        &errors[0],
+        Rule::BadMemorySize,
+        "system.toml:5:10: error[bad-memory-size]: memory size 6000 is not a whole number of 4 \
+         KiB pages",
+    );
+    assert_error(
+        &errors[1],
+        Rule::BadMemorySize,
+        "system.toml:11:10: error[bad-memory-size]: memory size \"0 KiB\" is zero: a realm needs \
+         at least one 4 KiB page",
+    );
+}
+
+/// A root and `count - 1` children, all valid.
+fn realms(count: usize) -> String {
+    let mut text = String::from(INIT);
+    text.push_str("max_services = 64\n");
+    for index in 1..count {
+        text.push_str(&format!(
+            "[[realm]]\nname = \"r{index}\"\nprogram = \"app\"\nparent = \"init\"\npriority = 1\nmemory = \"4 KiB\"\nmax_services = 64\n"
+        ));
+    }
+    text
+}
+
+#[test]
+fn too_many_realms() {
+    let text = realms(MAX_REALMS + 1);
+    // INIT plus its max_services line is 6 lines; each child is 7 lines.
+    let line = 6 + 7 * (MAX_REALMS - 1) + 1;
+    assert_only_error(
+        &text,
+        Rule::TooManyRealms,
+        &format!(
+            "system.toml:{line}:1: error[too-many-realms]: too many realms: this file declares 33 \
+             and a system may have at most 32; this is number 33"
+        ),
+    );
+    assert!(parse("system.toml", &realms(MAX_REALMS), PROGRAMS).is_ok());
+}
+
+#[test]
+fn too_many_services() {
+    let mut text = realms(2);
+    for index in 0..=MAX_SERVICES {
+        let realm = if index % 2 == 0 { "init" } else { "r1" };
+        text.push_str(&format!(
+            "[[service]]\nname = \"s{index}\"\nrealm = \"{realm}\"\n"
+        ));
+    }
+    let line = 6 + 7 + 3 * MAX_SERVICES + 1;
+    assert_only_error(
+        &text,
+        Rule::TooManyServices,
+        &format!(
+            "system.toml:{line}:1: error[too-many-services]: too many services: this file \
+             declares 65 and a system may have at most 64; this is number 65"
+        ),
+    );
+}
+
+#[test]
+fn too_many_grants() {
+    let mut text = realms(3);
+    let services_needed = MAX_GRANTS / 3 + 1;
+    for index in 0..services_needed {
+        text.push_str(&format!(
+            "[[service]]\nname = \"s{index}\"\nrealm = \"init\"\n"
+        ));
+    }
+    for index in 0..=MAX_GRANTS {
+        let client = ["init", "r1", "r2"][index % 3];
+        let service = index / 3;
+        text.push_str(&format!(
+            "[[grant]]\nclient = \"{client}\"\nservice = \"s{service}\"\n"
+        ));
+    }
+    let line = 6 + 7 * 2 + 3 * services_needed + 3 * MAX_GRANTS + 1;
+    assert_only_error(
+        &text,
+        Rule::TooManyGrants,
+        &format!(
+            "system.toml:{line}:1: error[too-many-grants]: too many grants: this file declares \
+             129 and a system may have at most 128; this is number 129"
+        ),
+    );
+}
+
+#[test]
+fn too_many_allowed_clients() {
+    let mut text = realms(17);
+    let clients: Vec<String> = (1..17).map(|index| format!("\"r{index}\"")).collect();
+    text.push_str(&format!(
+        "[[service]]\nname = \"log\"\nrealm = \"init\"\nallowed_clients = [\"init\", {}]\n",
+        clients.join(", ")
+    ));
+    let line = 6 + 7 * 16 + 4;
+    // The 17th entry, "r16", starts after `allowed_clients = [` (19 characters) and 16 entries.
+    let column =
+        20 + "\"init\", ".len() + (1..16).map(|i| format!("\"r{i}\", ").len()).sum::<usize>();
+    assert_only_error(
+        &text,
+        Rule::TooManyAllowedClients,
+        &format!(
+            "system.toml:{line}:{column}: error[too-many-allowed-clients]: service \"log\" lists \
+             17 allowed clients; at most 16 are allowed"
+        ),
+    );
+}
+
+#[test]
+fn priority_out_of_range() {
+    let text = "[[realm]]\nname = \"init\"\nprogram = \"init\"\npriority = 256\nmemory = \"4 KiB\"\n\
+                [[realm]]\nname = \"app\"\nprogram = \"app\"\nparent = \"init\"\npriority = -1\nmemory = \"4 KiB\"\n";
+    let errors = errors(text);
+    assert_eq!(errors.len(), 2, "{errors:#?}");
+    assert_error(
+        &errors[0],
+        Rule::PriorityOutOfRange,
+        "system.toml:4:12: error[priority-out-of-range]: priority 256 of realm \"init\" is out \
+         of range: seL4 priorities are 0 to 255",
+    );
+    assert_error(
+        &errors[1],
+        Rule::PriorityOutOfRange,
+        "system.toml:10:12: error[priority-out-of-range]: priority -1 of realm \"app\" is out of \
+         range: seL4 priorities are 0 to 255",
+    );
+}
+
+#[test]
+fn quota_out_of_range() {
+    let text = with_init("max_connections = 256\nmax_services = 65\n");
+    let errors = errors(&text);
+    assert_eq!(errors.len(), 2, "{errors:#?}");
+    assert_error(
+        &errors[0],
+        Rule::QuotaOutOfRange,
+        "system.toml:6:19: error[quota-out-of-range]: `max_connections` of realm \"init\" is 256, \
+         outside 0 to 255",
+    );
+    assert_error(
+        &errors[1],
+        Rule::QuotaOutOfRange,
+        "system.toml:7:16: error[quota-out-of-range]: `max_services` of realm \"init\" is 65, \
+         outside 0 to 64",
+    );
+}
+
+#[test]
+fn service_quota_exceeded() {
+    let text = with_init(
+        "max_services = 1\n\n[[service]]\nname = \"log\"\nrealm = \"init\"\n\n[[service]]\nname = \"kv\"\nrealm = \"init\"\n",
+    );
+    assert_only_error(
+        &text,
+        Rule::ServiceQuotaExceeded,
+        "system.toml:14:9: error[service-quota-exceeded]: service \"kv\" is service number 2 of \
+         realm \"init\", whose max_services is 1",
+    );
+}
+
+#[test]
+fn default_service_quota_is_enforced() {
+    let mut text = String::from(INIT);
+    for index in 0..=system_config::DEFAULT_MAX_SERVICES {
+        text.push_str(&format!(
+            "[[service]]\nname = \"s{index}\"\nrealm = \"init\"\n"
+        ));
+    }
+    let errors = errors(&text);
+    assert_eq!(errors.len(), 1, "{errors:#?}");
+    assert_eq!(errors[0].rule, Rule::ServiceQuotaExceeded);
+    assert_eq!(errors[0].line, 5 + 3 * 4 + 3);
+}
+
+#[test]
+fn every_error_in_a_file_is_reported_in_file_order() {
+    let text = r#"[[realm]]
+name = "init"
+program = "init"
+priority = 200
+memory = "16 MiB"
+
+[[realm]]
+name = "Kv"
+program = "kv"
+parent = "init"
+priority = 300
+memory = "16 MB"
+
+[[service]]
+name = "kv"
+realm = "kv-realm"
+
+[[grant]]
+client = "app"
+service = "log"
+"#;
+    let found: Vec<(usize, Rule)> = errors(text)
+        .iter()
+        .map(|error| (error.line, error.rule))
+        .collect();
+    assert_eq!(
+        found,
+        [
+            (8, Rule::BadName),
+            (9, Rule::UnknownProgram),
+            (11, Rule::PriorityOutOfRange),
+            (12, Rule::BadMemorySize),
+            (16, Rule::UnknownServiceRealm),
+            (19, Rule::UnknownGrantClient),
+            (20, Rule::UnknownGrantService),
+        ]
+    );
+}
+
+#[test]
+fn rule_codes_are_unique_kebab_case_and_documented() {
+    let docs = include_str!("../src/lib.rs");
+    let mut codes: Vec<&str> = Rule::ALL.iter().map(|rule| rule.code()).collect();
+    for code in &codes {
+        assert!(
+            code.bytes().all(|b| b.is_ascii_lowercase() || b == b'-'),
+            "{code} is not kebab-case"
+        );
+        assert!(
+            docs.contains(&format!("`{code}`")),
+            "{code} is not in the crate docs"
+        );
+    }
+    codes.sort_unstable();
+    codes.dedup();
+    assert_eq!(codes.len(), Rule::ALL.len(), "two rules share a code");
+}
