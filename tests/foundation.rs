@@ -6,20 +6,19 @@ use std::time::{Duration, Instant};
 
 use qemu::Verdict;
 use system_tests::{
-    boot, boot_expecting_pass, boot_with_timeout, field, kernel, qemu_processes_mentioning,
+    assert_passed, boot, boot_system, boot_with_timeout, field, kernel, qemu_processes_mentioning,
 };
 
 /// Parses the leading unsigned number of `text`.
 fn leading_number(text: &str) -> u64 {
     let digits: String = text.chars().take_while(char::is_ascii_digit).collect();
-    digits
-        .parse()
-        .unwrap_or_else(|_| panic!("no number at the start of {text:?}"))
+    digits.parse().unwrap_or_else(|_| panic!("no number at the start of {text:?}"))
 }
 
 #[test]
 fn memory_manager_prints_the_boot_info_banner() {
-    let outcome = boot_expecting_pass("memory-manager");
+    let outcome = boot_system("system.toml");
+    assert_passed("the demo system", &outcome);
 
     let version = field(&outcome, "kernel: seL4 ").expect("kernel version line");
     assert!(
@@ -41,10 +40,7 @@ fn memory_manager_prints_the_boot_info_banner() {
 
     // QEMU gives the machine 512 MiB; the kernel keeps some and the rest is untyped RAM.
     let ram_bytes = leading_number(field(&outcome, "RAM untyped: ").expect("RAM line"));
-    assert!(
-        (400 << 20..512 << 20).contains(&ram_bytes),
-        "RAM untyped {ram_bytes} bytes"
-    );
+    assert!((400 << 20..512 << 20).contains(&ram_bytes), "RAM untyped {ram_bytes} bytes");
 
     // Our kernel configuration gives the root CNode 2^12 slots.
     let slots = field(&outcome, "free slots: ").expect("free slots line");
@@ -59,19 +55,10 @@ fn a_root_task_panic_fails_the_run_with_its_message_and_location() {
     let outcome = boot("probe-panic");
     match &outcome.verdict {
         Verdict::Panic { message } => {
-            assert!(
-                message.contains("deliberate panic number 42"),
-                "message: {message}"
-            );
-            assert!(
-                message.contains("tests/probes/panic/src/main.rs:"),
-                "location: {message}"
-            );
+            assert!(message.contains("deliberate panic number 42"), "message: {message}");
+            assert!(message.contains("tests/probes/panic/src/main.rs:"), "location: {message}");
         }
-        other => panic!(
-            "expected a panic verdict, got {other}\n{}",
-            outcome.tail(20)
-        ),
+        other => panic!("expected a panic verdict, got {other}\n{}", outcome.tail(20)),
     }
     assert_eq!(outcome.exit_status, Some(qemu::boot::EXIT_STATUS_FAIL));
 }
@@ -80,37 +67,17 @@ fn a_root_task_panic_fails_the_run_with_its_message_and_location() {
 fn qemu_test_exits_non_zero_on_a_panic_shows_the_serial_tail_and_leaves_no_qemu() {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let output = Command::new(cargo)
-        .args([
-            "run",
-            "--quiet",
-            "--package",
-            "qemu",
-            "--",
-            "test",
-            "probe-panic",
-        ])
+        .args(["run", "--quiet", "--package", "qemu", "--", "test", "probe-panic"])
         .current_dir(qemu::Workspace::current().root())
         .output()
         .expect("running qemu test");
     let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        !output.status.success(),
-        "qemu test passed a panicking image:\n{stdout}"
-    );
-    assert!(
-        stdout.contains("test probe-panic ... FAILED (root task panic: "),
-        "{stdout}"
-    );
+    assert!(!output.status.success(), "qemu test passed a panicking image:\n{stdout}");
+    assert!(stdout.contains("test probe-panic ... FAILED (root task panic: "), "{stdout}");
     assert!(stdout.contains("deliberate panic number 42"), "{stdout}");
-    assert!(
-        stdout.contains("probe-panic: "),
-        "the serial tail is missing:\n{stdout}"
-    );
+    assert!(stdout.contains("probe-panic: "), "the serial tail is missing:\n{stdout}");
     assert!(stdout.contains("0 passed, 1 failed"), "{stdout}");
-    assert_eq!(
-        qemu_processes_mentioning("release/probe-panic"),
-        Vec::<u32>::new()
-    );
+    assert_eq!(qemu_processes_mentioning("release/probe-panic"), Vec::<u32>::new());
 }
 
 #[test]
@@ -120,10 +87,7 @@ fn a_silent_root_task_times_out_and_qemu_is_killed() {
     assert_eq!(outcome.verdict, Verdict::Timeout, "{}", outcome.tail(20));
     assert!(outcome.printed("probe-hang: spinning forever"));
     assert!(started.elapsed() < Duration::from_secs(60));
-    assert_eq!(
-        qemu_processes_mentioning("release/probe-hang"),
-        Vec::<u32>::new()
-    );
+    assert_eq!(qemu_processes_mentioning("release/probe-hang"), Vec::<u32>::new());
 }
 
 #[test]
@@ -131,18 +95,9 @@ fn a_root_task_fault_fails_the_run_with_the_kernels_report() {
     let outcome = boot("probe-fault");
     match &outcome.verdict {
         Verdict::UnhandledFault { report } => {
-            assert!(
-                report.contains("vm fault on data at address 0x1000"),
-                "report: {report}"
-            )
+            assert!(report.contains("vm fault on data at address 0x1000"), "report: {report}")
         }
-        other => panic!(
-            "expected an unhandled fault, got {other}\n{}",
-            outcome.tail(20)
-        ),
+        other => panic!("expected an unhandled fault, got {other}\n{}", outcome.tail(20)),
     }
-    assert_eq!(
-        qemu_processes_mentioning("release/probe-fault"),
-        Vec::<u32>::new()
-    );
+    assert_eq!(qemu_processes_mentioning("release/probe-fault"), Vec::<u32>::new());
 }

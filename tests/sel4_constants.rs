@@ -115,11 +115,8 @@ const LABELS: &[Ours] = ours![
 ];
 
 /// The label enums in the order the kernel chains them (each starts where the last ended).
-const LABEL_ENUMS: &[&str] = &[
-    "invocation_label",
-    "sel4_arch_invocation_label",
-    "arch_invocation_label",
-];
+const LABEL_ENUMS: &[&str] =
+    &["invocation_label", "sel4_arch_invocation_label", "arch_invocation_label"];
 
 const OMITTED_LABELS: &[Omitted] = &[
     Omitted {
@@ -134,10 +131,7 @@ const OMITTED_LABELS: &[Omitted] = &[
         kernel_name: "nSeL4ArchInvocationLabels",
         why: "the end of the x86_64 labels (where the x86 labels start), not a label",
     },
-    Omitted {
-        kernel_name: "nArchInvocationLabels",
-        why: "the end of all labels, not a label",
-    },
+    Omitted { kernel_name: "nArchInvocationLabels", why: "the end of all labels, not a label" },
 ];
 
 const OBJECT_TYPES: &[Ours] = ours![
@@ -166,10 +160,7 @@ const OMITTED_OBJECT_TYPES: &[Omitted] = &[
         kernel_name: "seL4_ModeObjectTypeCount",
         why: "the end of the x86_64 types (where the x86 types start), not a type",
     },
-    Omitted {
-        kernel_name: "seL4_ObjectTypeCount",
-        why: "the end of all types, not a type",
-    },
+    Omitted { kernel_name: "seL4_ObjectTypeCount", why: "the end of all types, not a type" },
 ];
 
 const SYSCALLS: &[Ours] = ours![
@@ -196,68 +187,30 @@ const OMITTED_SYSCALLS: &[Omitted] = &[];
 /// A difference between our constants and the kernel's.
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Mismatch {
-    WrongValue {
-        ours: &'static str,
-        our_value: i128,
-        kernel_name: String,
-        kernel_value: i128,
-    },
-    NotInKernel {
-        ours: &'static str,
-        our_value: i128,
-        kernel_name: &'static str,
-    },
-    NeitherOursNorOmitted {
-        kernel_name: String,
-        kernel_value: i128,
-    },
-    OmittedButOurs {
-        kernel_name: &'static str,
-        why: &'static str,
-        ours: &'static str,
-    },
-    OmittedButNotInKernel {
-        kernel_name: &'static str,
-        why: &'static str,
-    },
+    WrongValue { ours: &'static str, our_value: i128, kernel_name: String, kernel_value: i128 },
+    NotInKernel { ours: &'static str, our_value: i128, kernel_name: &'static str },
+    NeitherOursNorOmitted { kernel_name: String, kernel_value: i128 },
+    OmittedButOurs { kernel_name: &'static str, why: &'static str, ours: &'static str },
+    OmittedButNotInKernel { kernel_name: &'static str, why: &'static str },
 }
 
 impl fmt::Display for Mismatch {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Mismatch::WrongValue {
-                ours,
-                our_value,
-                kernel_name,
-                kernel_value,
-            } => write!(
-                f,
-                "{ours} is {our_value}, the kernel's {kernel_name} is {kernel_value}"
-            ),
-            Mismatch::NotInKernel {
-                ours,
-                our_value,
-                kernel_name,
-            } => write!(
-                f,
-                "{ours} is {our_value}, but the kernel we build has no {kernel_name}"
-            ),
-            Mismatch::NeitherOursNorOmitted {
-                kernel_name,
-                kernel_value,
-            } => write!(
+            Mismatch::WrongValue { ours, our_value, kernel_name, kernel_value } => {
+                write!(f, "{ours} is {our_value}, the kernel's {kernel_name} is {kernel_value}")
+            }
+            Mismatch::NotInKernel { ours, our_value, kernel_name } => {
+                write!(f, "{ours} is {our_value}, but the kernel we build has no {kernel_name}")
+            }
+            Mismatch::NeitherOursNorOmitted { kernel_name, kernel_value } => write!(
                 f,
                 "the kernel's {kernel_name} is {kernel_value}: no constant of ours stands for it \
                  and the allow-list of omissions does not name it"
             ),
-            Mismatch::OmittedButOurs {
-                kernel_name,
-                why,
-                ours,
-            } => write!(
-                f,
-                "the allow-list omits {kernel_name} ({why}), but {ours} stands for it"
-            ),
+            Mismatch::OmittedButOurs { kernel_name, why, ours } => {
+                write!(f, "the allow-list omits {kernel_name} ({why}), but {ours} stands for it")
+            }
             Mismatch::OmittedButNotInKernel { kernel_name, why } => write!(
                 f,
                 "the allow-list omits {kernel_name} ({why}), which the kernel we build does not \
@@ -270,10 +223,7 @@ impl fmt::Display for Mismatch {
 /// Compares our constants with the kernel's enumerators, both ways (see the module doc).
 fn compare(ours: &[Ours], kernel: &[Enumerator], omitted: &[Omitted]) -> Vec<Mismatch> {
     let kernel_value = |name: &str| {
-        kernel
-            .iter()
-            .find(|enumerator| enumerator.name == name)
-            .map(|enumerator| enumerator.value)
+        kernel.iter().find(|enumerator| enumerator.name == name).map(|enumerator| enumerator.value)
     };
     let ours_for = |name: &str| ours.iter().find(|constant| constant.kernel_name == name);
     let mut mismatches = Vec::new();
@@ -295,9 +245,7 @@ fn compare(ours: &[Ours], kernel: &[Enumerator], omitted: &[Omitted]) -> Vec<Mis
         }
     }
     for enumerator in kernel {
-        let is_omitted = omitted
-            .iter()
-            .any(|omission| omission.kernel_name == enumerator.name);
+        let is_omitted = omitted.iter().any(|omission| omission.kernel_name == enumerator.name);
         if ours_for(&enumerator.name).is_none() && !is_omitted {
             mismatches.push(Mismatch::NeitherOursNorOmitted {
                 kernel_name: enumerator.name.clone(),
@@ -351,14 +299,9 @@ fn read_enums(text: &str, enum_names: &[&str]) -> Result<Vec<Enumerator>, String
                 format!("cannot evaluate the enumerator `{entry}` of enum {enum_name}")
             })?;
             if !is_identifier(name) {
-                return Err(format!(
-                    "`{entry}` in enum {enum_name} is not an enumerator"
-                ));
+                return Err(format!("`{entry}` in enum {enum_name} is not an enumerator"));
             }
-            enumerators.push(Enumerator {
-                name: name.to_string(),
-                value,
-            });
+            enumerators.push(Enumerator { name: name.to_string(), value });
             next = value + 1;
         }
     }
@@ -375,9 +318,8 @@ fn enum_body<'a>(text: &'a str, enum_name: &str) -> Result<&'a str, String> {
             continue;
         };
         if let Some(body) = after_name.trim_start().strip_prefix('{') {
-            let end = body
-                .find('}')
-                .ok_or_else(|| format!("enum {enum_name} has no closing brace"))?;
+            let end =
+                body.find('}').ok_or_else(|| format!("enum {enum_name} has no closing brace"))?;
             return Ok(&body[..end]);
         }
     }
@@ -390,9 +332,7 @@ fn without_comments_and_line_markers(text: &str) -> String {
     let mut rest = text;
     while let Some(start) = rest.find("/*") {
         code.push_str(&rest[..start]);
-        rest = rest[start..]
-            .find("*/")
-            .map_or("", |end| &rest[start + end + 2..]);
+        rest = rest[start..].find("*/").map_or("", |end| &rest[start + end + 2..]);
     }
     code.push_str(rest);
     code.lines()
@@ -405,10 +345,7 @@ fn without_comments_and_line_markers(text: &str) -> String {
 /// The value of an enumerator's initialiser: an integer or an earlier enumerator.
 fn evaluate(expression: &str, earlier: &[Enumerator]) -> Option<i128> {
     let mut expression = expression.trim();
-    while let Some(inner) = expression
-        .strip_prefix('(')
-        .and_then(|inner| inner.strip_suffix(')'))
-    {
+    while let Some(inner) = expression.strip_prefix('(').and_then(|inner| inner.strip_suffix(')')) {
         expression = inner.trim();
     }
     let (negative, magnitude) = match expression.strip_prefix('-') {
@@ -429,22 +366,15 @@ fn evaluate(expression: &str, earlier: &[Enumerator]) -> Option<i128> {
 }
 
 fn is_identifier(name: &str) -> bool {
-    name.chars()
-        .next()
-        .is_some_and(|first| first.is_ascii_alphabetic() || first == '_')
-        && name
-            .chars()
-            .all(|character| character.is_ascii_alphanumeric() || character == '_')
+    name.chars().next().is_some_and(|first| first.is_ascii_alphabetic() || first == '_')
+        && name.chars().all(|character| character.is_ascii_alphanumeric() || character == '_')
 }
 
 /// The preprocessed C file the kernel build compiled into the kernel.
 fn kernel_final_c() -> String {
     let path = kernel().build.join("kernel_final.c");
     fs::read_to_string(&path).unwrap_or_else(|error| {
-        panic!(
-            "reading {} (the kernel build's preprocessed source): {error}",
-            path.display()
-        )
+        panic!("reading {} (the kernel build's preprocessed source): {error}", path.display())
     })
 }
 
@@ -467,11 +397,7 @@ fn libsel4_object_type_headers(source: &Path) -> String {
     ];
     let mut cpp = Command::new("cpp")
         .args(["-P", "-nostdinc", "-DHAVE_AUTOCONF"])
-        .args(
-            include_dirs
-                .iter()
-                .map(|dir| format!("-I{}", dir.display())),
-        )
+        .args(include_dirs.iter().map(|dir| format!("-I{}", dir.display())))
         .arg("-")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -526,10 +452,7 @@ fn the_kernel_we_build_is_the_version_the_binding_describes() {
 #[test]
 fn invocation_labels_are_the_kernels() {
     let kernel = kernel_enums(LABEL_ENUMS);
-    assert_no_mismatches(
-        "invocation labels",
-        &compare(LABELS, &kernel, OMITTED_LABELS),
-    );
+    assert_no_mismatches("invocation labels", &compare(LABELS, &kernel, OMITTED_LABELS));
 }
 
 #[test]
@@ -555,10 +478,7 @@ fn object_types_are_libsel4s_with_our_configuration() {
 #[test]
 fn syscall_numbers_are_the_kernels() {
     let kernel = kernel_enums(SYSCALL_ENUMS);
-    assert_no_mismatches(
-        "syscall numbers",
-        &compare(SYSCALLS, &kernel, OMITTED_SYSCALLS),
-    );
+    assert_no_mismatches("syscall numbers", &compare(SYSCALLS, &kernel, OMITTED_SYSCALLS));
 }
 
 /// Every constant in our tables is in the lists above, so none escapes the comparison.
@@ -568,18 +488,8 @@ fn every_constant_of_our_tables_is_compared() {
     let version_file = format!("kernel/v{}.rs", sel4::kernel::VERSION.replace('.', "_"));
     let tables: [(&str, &str, &[Ours], &str); 4] = [
         (&version_file, "label", LABELS, "kernel::label::"),
-        (
-            &version_file,
-            "object_type",
-            OBJECT_TYPES,
-            "kernel::object_type::",
-        ),
-        (
-            &version_file,
-            "syscall_number",
-            SYSCALLS,
-            "kernel::syscall_number::",
-        ),
+        (&version_file, "object_type", OBJECT_TYPES, "kernel::object_type::"),
+        (&version_file, "syscall_number", SYSCALLS, "kernel::syscall_number::"),
         ("syscall.rs", "number", SYSCALLS, "syscall::number::"),
     ];
     for (file, module, table, prefix) in tables {
@@ -587,10 +497,7 @@ fn every_constant_of_our_tables_is_compared() {
         let text = fs::read_to_string(&path)
             .unwrap_or_else(|error| panic!("reading {}: {error}", path.display()));
         let declared = declared_constants(&text, module);
-        assert!(
-            !declared.is_empty(),
-            "no `pub mod {module}` constants in {file}"
-        );
+        assert!(!declared.is_empty(), "no `pub mod {module}` constants in {file}");
         let compared = compared_constants(table, prefix);
         let unchecked: Vec<_> = declared.difference(&compared).collect();
         let gone: Vec<_> = compared.difference(&declared).collect();
@@ -640,32 +547,15 @@ fn a_wrong_label_is_reported_exactly() {
 // The comparison and the enum reader on small inputs, without a kernel.
 
 fn enumerators(pairs: &[(&str, i128)]) -> Vec<Enumerator> {
-    pairs
-        .iter()
-        .map(|&(name, value)| Enumerator {
-            name: name.to_string(),
-            value,
-        })
-        .collect()
+    pairs.iter().map(|&(name, value)| Enumerator { name: name.to_string(), value }).collect()
 }
 
 const TWO: &[Ours] = &[
-    Ours {
-        name: "label::A",
-        value: 1,
-        kernel_name: "A",
-    },
-    Ours {
-        name: "label::B",
-        value: 2,
-        kernel_name: "B",
-    },
+    Ours { name: "label::A", value: 1, kernel_name: "A" },
+    Ours { name: "label::B", value: 2, kernel_name: "B" },
 ];
 
-const COUNT_OMITTED: &[Omitted] = &[Omitted {
-    kernel_name: "nLabels",
-    why: "a count",
-}];
+const COUNT_OMITTED: &[Omitted] = &[Omitted { kernel_name: "nLabels", why: "a count" }];
 
 #[test]
 fn compare_accepts_equal_tables() {
@@ -678,36 +568,16 @@ fn compare_reports_what_differs_both_ways() {
     let kernel = enumerators(&[("A", 1), ("Extra", 2), ("nLabels", 3)]);
     let omitted = [
         COUNT_OMITTED[0],
-        Omitted {
-            kernel_name: "A",
-            why: "stale",
-        },
-        Omitted {
-            kernel_name: "Gone",
-            why: "stale",
-        },
+        Omitted { kernel_name: "A", why: "stale" },
+        Omitted { kernel_name: "Gone", why: "stale" },
     ];
     assert_eq!(
         compare(TWO, &kernel, &omitted),
         [
-            Mismatch::NotInKernel {
-                ours: "label::B",
-                our_value: 2,
-                kernel_name: "B",
-            },
-            Mismatch::NeitherOursNorOmitted {
-                kernel_name: "Extra".to_string(),
-                kernel_value: 2,
-            },
-            Mismatch::OmittedButOurs {
-                kernel_name: "A",
-                why: "stale",
-                ours: "label::A",
-            },
-            Mismatch::OmittedButNotInKernel {
-                kernel_name: "Gone",
-                why: "stale",
-            },
+            Mismatch::NotInKernel { ours: "label::B", our_value: 2, kernel_name: "B" },
+            Mismatch::NeitherOursNorOmitted { kernel_name: "Extra".to_string(), kernel_value: 2 },
+            Mismatch::OmittedButOurs { kernel_name: "A", why: "stale", ours: "label::A" },
+            Mismatch::OmittedButNotInKernel { kernel_name: "Gone", why: "stale" },
         ]
     );
 }
@@ -751,10 +621,7 @@ fn read_enums_refuses_what_it_cannot_read() {
         read_enums("enum e { A = Unknown };", &["e"]),
         Err("cannot evaluate the enumerator `A = Unknown` of enum e".to_string())
     );
-    assert_eq!(
-        read_enums("enum e { A };", &["f"]),
-        Err("no definition of enum f".to_string())
-    );
+    assert_eq!(read_enums("enum e { A };", &["f"]), Err("no definition of enum f".to_string()));
     assert_eq!(
         read_enums("enum e { A = 1 + 2 };", &["e"]),
         Err("cannot evaluate the enumerator `A = 1 + 2` of enum e".to_string())

@@ -1,30 +1,39 @@
 //! The memory manager: Switchboard's seL4 root task.
 //!
-//! Today it reads the boot info, prints the banner (kernel version, untyped capabilities,
-//! RAM, free slots) and ends the run with a success verdict. Realms and the broker come next.
+//! It reads the boot info and prints the banner (kernel version, untyped capabilities, RAM,
+//! free slots), then reads the boot image the `qemu` tool embedded, re-checks the system
+//! configuration in it (trusting nothing the build produced) and prints the realm tree.
+//! Starting the realms comes next.
 #![no_std]
 #![no_main]
 
+use memory_manager::memory::MemoryPool;
 use sel4::{BootInfo, debug_println};
 use sel4_root_task::Verdict;
+use system_config::image::BootImage;
+use system_config::{RealmId, SystemConfig};
 
 sel4_root_task::main!(main);
 
+/// The boot image: the encoded system configuration and every realm program.
+static BOOT_IMAGE: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/boot-image.bin"));
+
 fn main(bootinfo: &'static BootInfo) -> ! {
     print_banner(bootinfo);
+    match read_system() {
+        Ok((image, config)) => print_system(&image, &config),
+        Err(reason) => {
+            debug_println!("memory manager: cannot boot the system: {reason}");
+            sel4_root_task::exit(Verdict::Fail)
+        }
+    }
     sel4_root_task::exit(Verdict::Pass)
 }
 
 fn print_banner(bootinfo: &BootInfo) {
-    let (mut ram_caps, mut ram_bytes, mut device_caps) = (0u64, 0u64, 0u64);
-    for untyped in bootinfo.untypeds() {
-        if untyped.is_device {
-            device_caps += 1;
-        } else {
-            ram_caps += 1;
-            ram_bytes += untyped.bytes();
-        }
-    }
+    let device_caps = bootinfo.untypeds().filter(|untyped| untyped.is_device).count();
+    let ram_caps = bootinfo.untypeds().count() - device_caps;
+    let ram_bytes = MemoryPool::new(bootinfo.untypeds()).free_bytes();
     let empty = bootinfo.empty_slots();
     debug_println!("Switchboard memory manager");
     debug_println!("  kernel: seL4 {} (x86_64, pc99)", sel4::kernel::VERSION);
@@ -34,15 +43,71 @@ fn print_banner(bootinfo: &BootInfo) {
         ram_caps,
         device_caps
     );
-    debug_println!(
-        "  RAM untyped: {} bytes ({} MiB)",
-        ram_bytes,
-        ram_bytes >> 20
-    );
+    debug_println!("  RAM untyped: {} bytes ({} MiB)", ram_bytes, ram_bytes >> 20);
     debug_println!(
         "  free slots: {}..{} ({} slots)",
         empty.start,
         empty.end,
         empty.end - empty.start
     );
+}
+
+/// Why the system cannot boot.
+enum BootError {
+    Image(system_config::image::ImageError),
+    Config(system_config::BootCheckError),
+    MissingProgram { realm: RealmId },
+}
+
+impl core::fmt::Display for BootError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            BootError::Image(system_config::image::ImageError::Empty) => write!(
+                f,
+                "no boot image was embedded (build the memory manager with the qemu tool)"
+            ),
+            BootError::Image(error) => write!(f, "{error}"),
+            BootError::Config(error) => write!(f, "the system configuration is invalid: {error}"),
+            BootError::MissingProgram { realm } => {
+                write!(f, "the boot image has no program for realm {}", realm.index())
+            }
+        }
+    }
+}
+
+/// Reads the boot image and re-checks everything in it.
+fn read_system() -> Result<(BootImage<'static>, SystemConfig), BootError> {
+    let image = BootImage::read(BOOT_IMAGE).map_err(BootError::Image)?;
+    let config = system_config::decode(image.config).map_err(BootError::Config)?;
+    for realm in config.realm_ids() {
+        let program = config.realm(realm).map(|realm| realm.program.as_str());
+        if program.and_then(|program| image.program(program)).is_none() {
+            return Err(BootError::MissingProgram { realm });
+        }
+    }
+    Ok((image, config))
+}
+
+fn print_system(image: &BootImage<'_>, config: &SystemConfig) {
+    debug_println!(
+        "system: {} realms, {} services, {} grants, {} programs",
+        config.realms.len(),
+        config.services.len(),
+        config.grants.len(),
+        image.programs.len()
+    );
+    for id in config.realm_ids() {
+        let Some(realm) = config.realm(id) else { continue };
+        let parent = realm.parent.and_then(|parent| config.realm(parent));
+        let elf_bytes = image.program(&realm.program).map_or(0, <[u8]>::len);
+        debug_println!(
+            "  realm {} (parent {}): program {} ({} bytes), priority {}, memory {} KiB",
+            realm.name,
+            parent.map_or("none", |parent| parent.name.as_str()),
+            realm.program,
+            elf_bytes,
+            realm.priority,
+            realm.memory_bytes >> 10
+        );
+    }
 }

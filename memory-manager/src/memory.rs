@@ -59,20 +59,11 @@ pub struct Untyped {
 
 impl Untyped {
     pub const fn new(cptr: CPtr, size_bits: u8) -> Self {
-        Self {
-            cptr,
-            size_bits,
-            next_offset: 0,
-            has_children: false,
-        }
+        Self { cptr, size_bits, next_offset: 0, has_children: false }
     }
 
     fn start(&self) -> u64 {
-        if self.has_children {
-            self.next_offset
-        } else {
-            0
-        }
+        if self.has_children { self.next_offset } else { 0 }
     }
 
     /// Where the kernel would place one object of `2^object_bits` bytes, if it fits.
@@ -115,10 +106,7 @@ pub enum Source {
     /// Retype, from `parent`, one untyped of each size in `blocks`, in order. All but the
     /// last fill an alignment gap and go to [`MemoryPool::add_spare`]; the last is the block
     /// asked for.
-    Carve {
-        parent: CPtr,
-        blocks: Vec<u8, MAX_CARVE_BLOCKS>,
-    },
+    Carve { parent: CPtr, blocks: Vec<u8, MAX_CARVE_BLOCKS> },
 }
 
 /// All untyped RAM the memory manager has not given to a realm.
@@ -143,10 +131,7 @@ impl MemoryPool {
                 }
             }
         }
-        Self {
-            boot,
-            spare: Vec::new(),
-        }
+        Self { boot, spare: Vec::new() }
     }
 
     /// Chooses where a block of `2^size_bits` bytes comes from: a spare block of that size,
@@ -156,11 +141,7 @@ impl MemoryPool {
         if !(MIN_BLOCK_BITS..=MAX_BLOCK_BITS).contains(&size_bits) {
             return Err(MemoryError::BadBlockSize { size_bits });
         }
-        if let Some(index) = self
-            .spare
-            .iter()
-            .position(|block| block.size_bits == size_bits)
-        {
+        if let Some(index) = self.spare.iter().position(|block| block.size_bits == size_bits) {
             return Ok(Source::Spare(self.spare.swap_remove(index)));
         }
         let chosen = (0..self.boot.len())
@@ -185,18 +166,13 @@ impl MemoryPool {
         }
         let _ = blocks.push(size_bits);
         parent.commit(target, size_bits);
-        Ok(Source::Carve {
-            parent: parent.cptr,
-            blocks,
-        })
+        Ok(Source::Carve { parent: parent.cptr, blocks })
     }
 
     /// Returns a block to the pool (a carve's gap block, or a stopped realm's block after
     /// the root task revoked it).
     pub fn add_spare(&mut self, block: Block) -> Result<(), MemoryError> {
-        self.spare
-            .push(block)
-            .map_err(|_| MemoryError::TooManySpareBlocks)
+        self.spare.push(block).map_err(|_| MemoryError::TooManySpareBlocks)
     }
 
     /// Bytes of RAM not given to any realm.
@@ -242,17 +218,11 @@ impl Budget {
                 return Ok(block.cptr);
             }
         }
-        Err(MemoryError::BudgetExhausted {
-            size_bits: object_bits,
-            free_bytes: self.free_bytes(),
-        })
+        Err(MemoryError::BudgetExhausted { size_bits: object_bits, free_bytes: self.free_bytes() })
     }
 
     pub fn total_bytes(&self) -> u64 {
-        self.blocks
-            .iter()
-            .map(|block| 1u64 << block.size_bits)
-            .sum()
+        self.blocks.iter().map(|block| 1u64 << block.size_bits).sum()
     }
 
     pub fn free_bytes(&self) -> u64 {
@@ -266,10 +236,7 @@ impl Budget {
 
     /// Ends the budget after its blocks were revoked, handing them back for the pool.
     pub fn into_blocks(self) -> impl Iterator<Item = Block> {
-        self.blocks.into_iter().map(|block| Block {
-            cptr: block.cptr,
-            size_bits: block.size_bits,
-        })
+        self.blocks.into_iter().map(|block| Block { cptr: block.cptr, size_bits: block.size_bits })
     }
 }
 
@@ -278,12 +245,7 @@ mod tests {
     use super::*;
 
     fn untyped(cptr: CPtr, size_bits: u8) -> sel4::bootinfo::Untyped {
-        sel4::bootinfo::Untyped {
-            cptr,
-            paddr: 0,
-            size_bits,
-            is_device: false,
-        }
+        sel4::bootinfo::Untyped { cptr, paddr: 0, size_bits, is_device: false }
     }
 
     /// Carries out a carve the way the root task does, with made-up slots.
@@ -294,17 +256,10 @@ mod tests {
                 let (last, gaps) = blocks.split_last().unwrap();
                 for &bits in gaps {
                     *next_slot += 1;
-                    pool.add_spare(Block {
-                        cptr: *next_slot,
-                        size_bits: bits,
-                    })
-                    .unwrap();
+                    pool.add_spare(Block { cptr: *next_slot, size_bits: bits }).unwrap();
                 }
                 *next_slot += 1;
-                Block {
-                    cptr: *next_slot,
-                    size_bits: *last,
-                }
+                Block { cptr: *next_slot, size_bits: *last }
             }
         }
     }
@@ -322,23 +277,11 @@ mod tests {
         let mut pool = MemoryPool::new([untyped(10, 27), untyped(11, 16), untyped(12, 20)]);
         assert_eq!(
             pool.take(16).unwrap(),
-            Source::Carve {
-                parent: 11,
-                blocks: Vec::from_slice(&[16]).unwrap()
-            }
+            Source::Carve { parent: 11, blocks: Vec::from_slice(&[16]).unwrap() }
         );
-        assert!(matches!(
-            pool.take(16).unwrap(),
-            Source::Carve { parent: 12, .. }
-        ));
-        assert_eq!(
-            pool.take(31),
-            Err(MemoryError::BadBlockSize { size_bits: 31 })
-        );
-        assert_eq!(
-            pool.take(28),
-            Err(MemoryError::OutOfMemory { size_bits: 28 })
-        );
+        assert!(matches!(pool.take(16).unwrap(), Source::Carve { parent: 12, .. }));
+        assert_eq!(pool.take(31), Err(MemoryError::BadBlockSize { size_bits: 31 }));
+        assert_eq!(pool.take(28), Err(MemoryError::OutOfMemory { size_bits: 28 }));
     }
 
     #[test]
@@ -365,10 +308,8 @@ mod tests {
         let mut pool = MemoryPool::new([untyped(1, 22), untyped(2, 24)]);
         let before = pool.free_bytes();
         let mut slot = 100;
-        let blocks: std::vec::Vec<Block> = [12, 16, 13, 20, 12]
-            .iter()
-            .map(|&bits| obtain(&mut pool, bits, &mut slot))
-            .collect();
+        let blocks: std::vec::Vec<Block> =
+            [12, 16, 13, 20, 12].iter().map(|&bits| obtain(&mut pool, bits, &mut slot)).collect();
         let given: u64 = blocks.iter().map(|block| 1u64 << block.size_bits).sum();
         assert_eq!(pool.free_bytes(), before - given);
         for block in blocks {
@@ -376,10 +317,7 @@ mod tests {
         }
         assert_eq!(pool.free_bytes(), before);
         // And a block of a size that was returned is reused, not carved again.
-        assert!(matches!(
-            pool.take(20).unwrap(),
-            Source::Spare(Block { size_bits: 20, .. })
-        ));
+        assert!(matches!(pool.take(20).unwrap(), Source::Spare(Block { size_bits: 20, .. })));
     }
 
     #[test]
@@ -395,12 +333,7 @@ mod tests {
     #[test]
     fn a_budget_is_a_hard_limit_and_revoking_it_resets_it() {
         let mut budget = Budget::default();
-        budget
-            .add_block(Block {
-                cptr: 7,
-                size_bits: 14,
-            })
-            .unwrap();
+        budget.add_block(Block { cptr: 7, size_bits: 14 }).unwrap();
         assert_eq!(budget.total_bytes(), 16 << 10);
         // A TCB (2 KiB) then pages: the kernel aligns each to its size.
         assert_eq!(budget.allocate(11), Ok(7));
@@ -409,19 +342,10 @@ mod tests {
         }
         assert_eq!(
             budget.allocate(12),
-            Err(MemoryError::BudgetExhausted {
-                size_bits: 12,
-                free_bytes: 0
-            })
+            Err(MemoryError::BudgetExhausted { size_bits: 12, free_bytes: 0 })
         );
         let mut blocks = budget.into_blocks();
-        assert_eq!(
-            blocks.next(),
-            Some(Block {
-                cptr: 7,
-                size_bits: 14
-            })
-        );
+        assert_eq!(blocks.next(), Some(Block { cptr: 7, size_bits: 14 }));
     }
 
     #[test]

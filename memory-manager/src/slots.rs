@@ -35,13 +35,7 @@ impl SlotAllocator {
     /// Manages the slots `first..end` (clamped to [`MAX_SLOTS`]).
     pub fn new(first: CPtr, end: CPtr) -> Self {
         let end = end.min(MAX_SLOTS as CPtr).max(first);
-        Self {
-            first,
-            end,
-            used: [0; WORDS],
-            in_use: 0,
-            hint: first as usize,
-        }
+        Self { first, end, used: [0; WORDS], in_use: 0, hint: first as usize }
     }
 
     /// Takes a free slot.

@@ -42,10 +42,7 @@ pub struct BootOptions {
 
 impl Default for BootOptions {
     fn default() -> Self {
-        Self {
-            timeout: Duration::from_secs(60),
-            echo: false,
-        }
+        Self { timeout: Duration::from_secs(60), echo: false }
     }
 }
 
@@ -142,14 +139,10 @@ struct Watch {
 impl Watch {
     fn observe(&mut self, line: &str) {
         if let Some(rest) = line.strip_prefix(VERDICT_PREFIX) {
-            self.verdict_line
-                .get_or_insert_with(|| rest.trim().to_string());
+            self.verdict_line.get_or_insert_with(|| rest.trim().to_string());
         } else if let Some(position) = line.find(PANIC_MARKER) {
-            let message = line[position + PANIC_MARKER.len()..]
-                .trim_start_matches(':')
-                .trim();
-            self.panic_message
-                .get_or_insert_with(|| message.to_string());
+            let message = line[position + PANIC_MARKER.len()..].trim_start_matches(':').trim();
+            self.panic_message.get_or_insert_with(|| message.to_string());
         } else if line.contains(UNHANDLED_FAULT_MARKER) {
             self.fault_report.get_or_insert_with(String::new);
         } else if let Some(report) = &mut self.fault_report {
@@ -188,14 +181,9 @@ pub fn boot(kernel: &Kernel, root_task: &Path, options: &BootOptions) -> Result<
     std::thread::spawn(move || {
         let mut reader = BufReader::new(stdout);
         let mut bytes = Vec::new();
-        while reader
-            .read_until(b'\n', &mut bytes)
-            .is_ok_and(|read| read > 0)
-        {
+        while reader.read_until(b'\n', &mut bytes).is_ok_and(|read| read > 0) {
             // The kernel's console writes "\n\r" for a newline: drop carriage returns at both ends.
-            let line = String::from_utf8_lossy(&bytes)
-                .trim_matches(['\r', '\n'])
-                .to_string();
+            let line = String::from_utf8_lossy(&bytes).trim_matches(['\r', '\n']).to_string();
             bytes.clear();
             if lines_sender.send(line).is_err() {
                 break;
@@ -236,11 +224,7 @@ pub fn boot(kernel: &Kernel, root_task: &Path, options: &BootOptions) -> Result<
         _ if !timed_out && watch.verdict_line.is_some() => {
             // Serial closed just before the exit: give QEMU a moment to report its status.
             std::thread::sleep(Duration::from_millis(200));
-            qemu.0
-                .try_wait()
-                .ok()
-                .flatten()
-                .and_then(|status| status.code())
+            qemu.0.try_wait().ok().flatten().and_then(|status| status.code())
         }
         _ => None,
     };
@@ -249,19 +233,12 @@ pub fn boot(kernel: &Kernel, root_task: &Path, options: &BootOptions) -> Result<
     serial.extend(qemu_messages.lines().map(|line| format!("qemu: {line}")));
 
     let verdict = decide(&watch, exit_status, timed_out);
-    Ok(Outcome {
-        verdict,
-        serial,
-        exit_status,
-        duration: started.elapsed(),
-    })
+    Ok(Outcome { verdict, serial, exit_status, duration: started.elapsed() })
 }
 
 fn decide(watch: &Watch, exit_status: Option<i32>, timed_out: bool) -> Verdict {
     if let Some(message) = &watch.panic_message {
-        return Verdict::Panic {
-            message: message.clone(),
-        };
+        return Verdict::Panic { message: message.clone() };
     }
     match (watch.verdict_line.as_deref(), exit_status) {
         (Some("PASS"), Some(EXIT_STATUS_PASS)) => return Verdict::Pass,
@@ -274,9 +251,7 @@ fn decide(watch: &Watch, exit_status: Option<i32>, timed_out: bool) -> Verdict {
             };
         }
         (Some(line), _) => {
-            return Verdict::Fail {
-                reason: line.to_string(),
-            };
+            return Verdict::Fail { reason: line.to_string() };
         }
         (None, Some(EXIT_STATUS_FAIL)) => {
             return Verdict::Fail {
@@ -286,9 +261,7 @@ fn decide(watch: &Watch, exit_status: Option<i32>, timed_out: bool) -> Verdict {
         (None, _) => {}
     }
     if let Some(report) = &watch.fault_report {
-        return Verdict::UnhandledFault {
-            report: report.clone(),
-        };
+        return Verdict::UnhandledFault { report: report.clone() };
     }
     if timed_out {
         return Verdict::Timeout;
@@ -314,14 +287,8 @@ mod tests {
     #[test]
     fn pass_needs_the_line_and_the_exit_status() {
         let passed = watch(&["hello", "SWITCHBOARD-VERDICT: PASS"]);
-        assert_eq!(
-            decide(&passed, Some(EXIT_STATUS_PASS), false),
-            Verdict::Pass
-        );
-        assert!(matches!(
-            decide(&passed, Some(1), false),
-            Verdict::Fail { .. }
-        ));
+        assert_eq!(decide(&passed, Some(EXIT_STATUS_PASS), false), Verdict::Pass);
+        assert!(matches!(decide(&passed, Some(1), false), Verdict::Fail { .. }));
         assert!(matches!(decide(&passed, None, false), Verdict::Fail { .. }));
         let silent = watch(&["hello"]);
         assert!(matches!(
@@ -332,15 +299,11 @@ mod tests {
 
     #[test]
     fn a_panic_is_reported_with_its_message() {
-        let panicked = watch(&[
-            "root task panicked at src/main.rs:3:5: boom",
-            "SWITCHBOARD-VERDICT: FAIL",
-        ]);
+        let panicked =
+            watch(&["root task panicked at src/main.rs:3:5: boom", "SWITCHBOARD-VERDICT: FAIL"]);
         assert_eq!(
             decide(&panicked, Some(EXIT_STATUS_FAIL), false),
-            Verdict::Panic {
-                message: "at src/main.rs:3:5: boom".into()
-            }
+            Verdict::Panic { message: "at src/main.rs:3:5: boom".into() }
         );
     }
 

@@ -83,11 +83,7 @@ fn sha256_hex(parts: &[&[u8]]) -> String {
         hasher.update((part.len() as u64).to_le_bytes());
         hasher.update(part);
     }
-    hasher
-        .finalize()
-        .iter()
-        .map(|byte| format!("{byte:02x}"))
-        .collect()
+    hasher.finalize().iter().map(|byte| format!("{byte:02x}")).collect()
 }
 
 fn stamp_matches(dir: &Path, key: &str) -> bool {
@@ -114,11 +110,7 @@ fn prepare_source(workspace: &Workspace) -> Result<((PathBuf, String), Freshness
 
     let package = fetch_source_package(workspace)?;
     let shipped = package.join("seL4");
-    ensure!(
-        shipped.join("Makefile").is_file(),
-        "{} has no seL4 Makefile",
-        shipped.display()
-    );
+    ensure!(shipped.join("Makefile").is_file(), "{} has no seL4 Makefile", shipped.display());
     if source.exists() {
         fs::remove_dir_all(&source).with_context(|| format!("removing {}", source.display()))?;
     }
@@ -140,11 +132,7 @@ fn fetch_source_package(workspace: &Workspace) -> Result<PathBuf> {
         .arg(&manifest)
         .status()
         .context("running cargo fetch")?;
-    ensure!(
-        status.success(),
-        "cargo fetch for {} failed: {status}",
-        manifest.display()
-    );
+    ensure!(status.success(), "cargo fetch for {} failed: {status}", manifest.display());
 
     let output = Command::new(&cargo)
         .args(["metadata", "--format-version", "1", "--manifest-path"])
@@ -158,9 +146,7 @@ fn fetch_source_package(workspace: &Workspace) -> Result<PathBuf> {
     );
     let metadata: serde_json::Value =
         serde_json::from_slice(&output.stdout).context("parsing cargo metadata")?;
-    let packages = metadata["packages"]
-        .as_array()
-        .context("cargo metadata lists no packages")?;
+    let packages = metadata["packages"].as_array().context("cargo metadata lists no packages")?;
     let package = packages
         .iter()
         .find(|package| {
@@ -169,13 +155,9 @@ fn fetch_source_package(workspace: &Workspace) -> Result<PathBuf> {
         .with_context(|| {
             format!("cargo metadata does not list {SOURCE_PACKAGE} {SOURCE_PACKAGE_VERSION}")
         })?;
-    let manifest_path = package["manifest_path"]
-        .as_str()
-        .context("package without manifest path")?;
-    Ok(Path::new(manifest_path)
-        .parent()
-        .context("manifest path without folder")?
-        .to_path_buf())
+    let manifest_path =
+        package["manifest_path"].as_str().context("package without manifest path")?;
+    Ok(Path::new(manifest_path).parent().context("manifest path without folder")?.to_path_buf())
 }
 
 fn copy_tree(from: &Path, to: &Path) -> Result<()> {
@@ -250,19 +232,17 @@ fn build(workspace: &Workspace, source: &Path, source_key: &str) -> Result<(Kern
         std::os::unix::fs::symlink("/usr/bin/python3", &python)
             .context("creating the python shim")?;
     }
-    let path = std::env::join_paths(std::iter::once(shim).chain(std::env::split_paths(
-        &std::env::var_os("PATH").unwrap_or_default(),
-    )))?;
+    let path = std::env::join_paths(
+        std::iter::once(shim)
+            .chain(std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())),
+    )?;
     let log_path = workspace.kernel_dir().join("build.log");
     let log = fs::File::create(&log_path)?;
     let status = Command::new("make")
         .arg("-f")
         .arg(source.join("Makefile"))
         .args(&arguments)
-        .arg(format!(
-            "-j{}",
-            std::thread::available_parallelism().map_or(1, |n| n.get())
-        ))
+        .arg(format!("-j{}", std::thread::available_parallelism().map_or(1, |n| n.get())))
         .current_dir(&build)
         .env("PATH", path)
         .stdout(log.try_clone()?)
@@ -285,10 +265,7 @@ fn build(workspace: &Workspace, source: &Path, source_key: &str) -> Result<(Kern
         .arg(&kernel.image)
         .status()
         .context("running objcopy")?;
-    ensure!(
-        status.success(),
-        "objcopy to a 32-bit kernel image failed: {status}"
-    );
+    ensure!(status.success(), "objcopy to a 32-bit kernel image failed: {status}");
     fs::write(build.join(STAMP), &key)?;
     Ok((kernel, Freshness::Built))
 }

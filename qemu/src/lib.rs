@@ -7,6 +7,7 @@
 //! - [`kernel`]: fetch the seL4 5.0.0 source through cargo, apply our fixes and
 //!   configuration, build `kernel.elf` and the 32-bit image QEMU's multiboot loader wants.
 //! - [`image`]: build a root task (the memory manager or a test image) for seL4.
+//! - [`system`]: check `system.toml`, build the realm programs, pack the boot image.
 //! - [`boot`]: run QEMU, stream or capture serial, decide the verdict, always end QEMU.
 //!
 //! The command-line front end is `src/main.rs`; tests use this library directly.
@@ -15,6 +16,7 @@ pub mod boot;
 pub mod image;
 pub mod kernel;
 pub mod stage;
+pub mod system;
 pub mod workspace;
 
 pub use boot::{BootOptions, Outcome, Verdict};

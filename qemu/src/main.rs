@@ -1,7 +1,8 @@
 //! `qemu`: build the seL4 kernel and Switchboard's images, boot them, run the QEMU tests.
 //!
-//! - `qemu run`: build kernel and memory manager, boot, serial on the terminal; exits 0 when
-//!   the run passes.
+//! - `qemu run [--system FILE]`: check the system description (default `system.toml`),
+//!   build kernel, realm programs and memory manager, boot with serial on the terminal;
+//!   exits 0 when the run passes.
 //! - `qemu test [IMAGE...]`: boot test images (default: every package under `tests/images/`),
 //!   each to its verdict or timeout, and print `N passed, N failed`; exits non-zero if any
 //!   failed, with the tail of its serial log.
@@ -26,9 +27,12 @@ struct Cli {
 enum Command {
     /// Build the kernel and the memory manager, and boot them with serial on the terminal.
     Run {
-        /// The root-task package to boot.
-        #[arg(long, default_value = image::MEMORY_MANAGER)]
-        image: String,
+        /// The system description to boot.
+        #[arg(long, default_value = qemu::system::DEFAULT_SYSTEM)]
+        system: PathBuf,
+        /// Boot this root-task package instead of the memory manager and a system.
+        #[arg(long)]
+        image: Option<String>,
         /// Seconds before the run is ended as a failure.
         #[arg(long, default_value_t = 120)]
         timeout: u64,
@@ -42,7 +46,11 @@ enum Command {
         timeout: u64,
     },
     /// Build the kernel and the memory manager without booting.
-    Build,
+    Build {
+        /// The system description to build.
+        #[arg(long, default_value = qemu::system::DEFAULT_SYSTEM)]
+        system: PathBuf,
+    },
 }
 
 /// How many serial lines a failure report shows.
@@ -61,52 +69,35 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> Result<ExitCode> {
     let workspace = Workspace::current();
     match cli.command {
-        Command::Build => {
+        Command::Build { system } => {
             kernel::ensure_built(&workspace)?;
-            image::build_root_task(&workspace, image::MEMORY_MANAGER)?;
+            qemu::system::build(&workspace, &system)?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Run { image, timeout } => {
+        Command::Run { system, image, timeout } => {
             let kernel = kernel::ensure_built(&workspace)?;
-            let root_task = image::build_root_task(&workspace, &image)?;
-            let options = BootOptions {
-                timeout: Duration::from_secs(timeout),
-                echo: true,
+            let root_task = match &image {
+                Some(image) => image::build_root_task(&workspace, image)?,
+                None => qemu::system::build(&workspace, &system)?,
             };
+            let image = image.as_deref().unwrap_or(image::MEMORY_MANAGER);
+            let options = BootOptions { timeout: Duration::from_secs(timeout), echo: true };
             eprintln!("[boot] seL4 {} + {image} in QEMU", kernel.version);
             let outcome = qemu::boot::boot(&kernel, &root_task, &options)?;
-            eprintln!(
-                "[boot] {:.1} s: {}",
-                outcome.duration.as_secs_f64(),
-                outcome.verdict
-            );
-            Ok(if outcome.passed() {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::FAILURE
-            })
+            eprintln!("[boot] {:.1} s: {}", outcome.duration.as_secs_f64(), outcome.verdict);
+            Ok(if outcome.passed() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
         }
         Command::Test { images, timeout } => {
-            let images = if images.is_empty() {
-                test_images(&workspace)?
-            } else {
-                images
-            };
+            let images = if images.is_empty() { test_images(&workspace)? } else { images };
             let kernel = kernel::ensure_built(&workspace)?;
-            let options = BootOptions {
-                timeout: Duration::from_secs(timeout),
-                echo: false,
-            };
+            let options = BootOptions { timeout: Duration::from_secs(timeout), echo: false };
             let (mut passed, mut failed) = (0, 0);
             for name in &images {
                 let root_task = image::build_root_task(&workspace, name)?;
                 let outcome = qemu::boot::boot(&kernel, &root_task, &options)?;
                 if outcome.passed() {
                     passed += 1;
-                    println!(
-                        "test {name} ... ok ({:.1} s)",
-                        outcome.duration.as_secs_f64()
-                    );
+                    println!("test {name} ... ok ({:.1} s)", outcome.duration.as_secs_f64());
                 } else {
                     failed += 1;
                     println!("test {name} ... FAILED ({})", outcome.verdict);
@@ -118,11 +109,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 }
             }
             println!("{passed} passed, {failed} failed");
-            Ok(if failed == 0 {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::FAILURE
-            })
+            Ok(if failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
         }
     }
 }

@@ -80,10 +80,7 @@ impl fmt::Display for BootCheckError {
             RootHasParent => f.write_str("the first realm (the root) has a parent"),
             SecondRoot { realm } => write!(f, "realm {realm} has no parent: a second root"),
             ParentNotBeforeChild { realm, parent } => {
-                write!(
-                    f,
-                    "realm {realm} has parent {parent}, which is not stored before it"
-                )
+                write!(f, "realm {realm} has parent {parent}, which is not stored before it")
             }
             BadRealmName { realm } => write!(f, "realm {realm} has a malformed name"),
             DuplicateRealmName { realm, first } => {
@@ -91,19 +88,13 @@ impl fmt::Display for BootCheckError {
             }
             BadProgramName { realm } => write!(f, "realm {realm} has a malformed program name"),
             BadMemorySize { realm } => {
-                write!(
-                    f,
-                    "realm {realm} has a memory budget that is 0 or not whole pages"
-                )
+                write!(f, "realm {realm} has a memory budget that is 0 or not whole pages")
             }
             MemoryAboveParent { realm, parent } => {
                 write!(f, "realm {realm} has more memory than its parent {parent}")
             }
             PriorityAboveParent { realm, parent } => {
-                write!(
-                    f,
-                    "realm {realm} has a higher priority than its parent {parent}"
-                )
+                write!(f, "realm {realm} has a higher priority than its parent {parent}")
             }
             MaxServicesOutOfRange { realm } => {
                 write!(f, "realm {realm} has max_services above {MAX_SERVICES}")
@@ -116,19 +107,15 @@ impl fmt::Display for BootCheckError {
                 write!(f, "service {service} names a realm that does not exist")
             }
             ServiceQuotaExceeded { realm } => {
-                write!(
-                    f,
-                    "realm {realm} provides more services than its max_services"
-                )
+                write!(f, "realm {realm} provides more services than its max_services")
             }
             AllowedClientOutOfRange { service, position } => write!(
                 f,
                 "allowed client {position} of service {service} is a realm that does not exist"
             ),
-            DuplicateAllowedClient { service, position } => write!(
-                f,
-                "allowed client {position} of service {service} is listed before"
-            ),
+            DuplicateAllowedClient { service, position } => {
+                write!(f, "allowed client {position} of service {service} is listed before")
+            }
             GrantClientOutOfRange { grant } => {
                 write!(f, "grant {grant} names a client realm that does not exist")
             }
@@ -136,10 +123,9 @@ impl fmt::Display for BootCheckError {
                 write!(f, "grant {grant} names a service that does not exist")
             }
             DuplicateGrant { grant, first } => write!(f, "grant {grant} repeats grant {first}"),
-            GrantDeniedByService { grant } => write!(
-                f,
-                "grant {grant} names a client that the service does not allow"
-            ),
+            GrantDeniedByService { grant } => {
+                write!(f, "grant {grant} names a client that the service does not allow")
+            }
         }
     }
 }
@@ -169,9 +155,7 @@ fn check_tree(realms: &[Realm]) -> Result<(), BootCheckError> {
         return Err(BootCheckError::RootHasParent);
     }
     for (index, realm) in realms.iter().enumerate().skip(1) {
-        let parent = realm
-            .parent
-            .ok_or(BootCheckError::SecondRoot { realm: index })?;
+        let parent = realm.parent.ok_or(BootCheckError::SecondRoot { realm: index })?;
         if parent.index() >= index {
             return Err(BootCheckError::ParentNotBeforeChild {
                 realm: index,
@@ -188,10 +172,7 @@ fn check_realm(realms: &[Realm], index: usize, realm: &Realm) -> Result<(), Boot
         return Err(BootCheckError::BadRealmName { realm: index });
     }
     if let Some(first) = realms[..index].iter().position(|r| r.name == realm.name) {
-        return Err(BootCheckError::DuplicateRealmName {
-            realm: index,
-            first,
-        });
+        return Err(BootCheckError::DuplicateRealmName { realm: index, first });
     }
     if !is_valid_program_name(&realm.program) {
         return Err(BootCheckError::BadProgramName { realm: index });
@@ -207,15 +188,9 @@ fn check_realm(realms: &[Realm], index: usize, realm: &Realm) -> Result<(), Boot
     };
     let parent = realms
         .get(parent_id.index())
-        .ok_or(BootCheckError::ParentNotBeforeChild {
-            realm: index,
-            parent: parent_id.index(),
-        })?;
+        .ok_or(BootCheckError::ParentNotBeforeChild { realm: index, parent: parent_id.index() })?;
     if realm.memory_bytes > parent.memory_bytes {
-        return Err(BootCheckError::MemoryAboveParent {
-            realm: index,
-            parent: parent_id.index(),
-        });
+        return Err(BootCheckError::MemoryAboveParent { realm: index, parent: parent_id.index() });
     }
     if realm.priority > parent.priority {
         return Err(BootCheckError::PriorityAboveParent {
@@ -236,10 +211,7 @@ fn check_service(
     }
     let earlier = &config.services[..index];
     if let Some(first) = earlier.iter().position(|s| s.name == service.name) {
-        return Err(BootCheckError::DuplicateServiceName {
-            service: index,
-            first,
-        });
+        return Err(BootCheckError::DuplicateServiceName { service: index, first });
     }
     if config.realm(service.realm).is_none() {
         return Err(BootCheckError::ServiceRealmOutOfRange { service: index });
@@ -269,11 +241,8 @@ fn check_allowed_clients(
 /// No realm provides more services than its `max_services` (service realms are in range).
 fn check_service_quotas(config: &SystemConfig) -> Result<(), BootCheckError> {
     for (index, realm) in config.realms.iter().enumerate() {
-        let provided = config
-            .services
-            .iter()
-            .filter(|service| service.realm.index() == index)
-            .count();
+        let provided =
+            config.services.iter().filter(|service| service.realm.index() == index).count();
         if provided > usize::from(realm.max_services) {
             return Err(BootCheckError::ServiceQuotaExceeded { realm: index });
         }
@@ -289,10 +258,7 @@ fn check_grant(config: &SystemConfig, index: usize, grant: &Grant) -> Result<(),
         .service(grant.service)
         .ok_or(BootCheckError::GrantServiceOutOfRange { grant: index })?;
     if let Some(first) = config.grants[..index].iter().position(|g| g == grant) {
-        return Err(BootCheckError::DuplicateGrant {
-            grant: index,
-            first,
-        });
+        return Err(BootCheckError::DuplicateGrant { grant: index, first });
     }
     if !service.allowed_clients.permits(grant.client) {
         return Err(BootCheckError::GrantDeniedByService { grant: index });

@@ -73,7 +73,7 @@
 //!
 //! ## A full example
 //!
-//! This is `examples/demo.toml`:
+//! This is the demo system, `system.toml` at the repository root:
 //!
 //! ```toml
 //! # Switchboard demo system: a logger, a key-value store, an application and an untrusted
@@ -237,6 +237,7 @@
 #![cfg_attr(not(feature = "host"), allow(rustdoc::broken_intra_doc_links))]
 
 mod check;
+pub mod image;
 mod model;
 mod names;
 mod wire;

@@ -147,10 +147,7 @@ impl SystemConfig {
 
     /// The id of the service with this name.
     pub fn find_service(&self, name: &str) -> Option<ServiceId> {
-        let index = self
-            .services
-            .iter()
-            .position(|service| service.name == name)?;
+        let index = self.services.iter().position(|service| service.name == name)?;
         Some(ServiceId(u8::try_from(index).ok()?))
     }
 

@@ -16,9 +16,9 @@ pub const FORMAT_VERSION: u8 = 1;
 /// Never panics, whatever the bytes: a wrong version, malformed or trailing bytes, and every
 /// broken rule are reported as a [`BootCheckError`].
 pub fn decode(bytes: &[u8]) -> Result<SystemConfig, BootCheckError> {
-    let (&version, body) = bytes.split_first().ok_or(BootCheckError::Malformed(
-        postcard::Error::DeserializeUnexpectedEnd,
-    ))?;
+    let (&version, body) = bytes
+        .split_first()
+        .ok_or(BootCheckError::Malformed(postcard::Error::DeserializeUnexpectedEnd))?;
     if version != FORMAT_VERSION {
         return Err(BootCheckError::UnsupportedVersion {
             found: version,

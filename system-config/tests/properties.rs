@@ -84,11 +84,7 @@ fn seeds() -> impl Strategy<Value = Seeds> {
         vec(service_seed(), 0..=MAX_SERVICES),
         vec((any::<u8>(), any::<u8>()), 0..=MAX_GRANTS + 20),
     )
-        .prop_map(|(realms, services, grants)| Seeds {
-            realms,
-            services,
-            grants,
-        })
+        .prop_map(|(realms, services, grants)| Seeds { realms, services, grants })
 }
 
 fn to_name(text: &str) -> Name {
@@ -169,10 +165,7 @@ fn build_config(seeds: &Seeds) -> SystemConfig {
                 AllowedClients::Only(ids) if ids.is_empty() => continue,
                 AllowedClients::Only(ids) => ids[usize::from(client) % ids.len()],
             };
-            let grant = Grant {
-                client,
-                service: ServiceId(service_index as u8),
-            };
+            let grant = Grant { client, service: ServiceId(service_index as u8) };
             if !grants.contains(&grant) && grants.len() < MAX_GRANTS {
                 grants.push(grant);
             }
@@ -194,12 +187,8 @@ fn to_toml(config: &SystemConfig) -> String {
             1 => format!("\"{} KiB\"", realm.memory_bytes / 1024),
             _ => format!("\"{}\"", realm.memory_bytes),
         };
-        writeln!(
-            text,
-            "[[realm]]\nname = \"{}\"\nprogram = \"{}\"",
-            realm.name, realm.program
-        )
-        .unwrap();
+        writeln!(text, "[[realm]]\nname = \"{}\"\nprogram = \"{}\"", realm.name, realm.program)
+            .unwrap();
         if let Some(parent) = realm.parent {
             writeln!(text, "parent = \"{}\"", config.realms[parent.index()].name).unwrap();
         }
@@ -213,12 +202,7 @@ fn to_toml(config: &SystemConfig) -> String {
     }
     for service in &config.services {
         let realm = &config.realms[service.realm.index()].name;
-        writeln!(
-            text,
-            "[[service]]\nname = \"{}\"\nrealm = \"{realm}\"",
-            service.name
-        )
-        .unwrap();
+        writeln!(text, "[[service]]\nname = \"{}\"\nrealm = \"{realm}\"", service.name).unwrap();
         if let AllowedClients::Only(clients) = &service.allowed_clients {
             let names: Vec<String> = clients
                 .iter()
@@ -230,11 +214,7 @@ fn to_toml(config: &SystemConfig) -> String {
     for grant in &config.grants {
         let client = &config.realms[grant.client.index()].name;
         let service = &config.services[grant.service.index()].name;
-        writeln!(
-            text,
-            "[[grant]]\nclient = \"{client}\"\nservice = \"{service}\""
-        )
-        .unwrap();
+        writeln!(text, "[[grant]]\nclient = \"{client}\"\nservice = \"{service}\"").unwrap();
     }
     text
 }

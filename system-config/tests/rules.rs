@@ -129,9 +129,7 @@ fn bad_realm_name() {
 #[test]
 fn bad_service_name_too_long() {
     let name = "a".repeat(33);
-    let text = with_init(&format!(
-        "\n[[service]]\nname = \"{name}\"\nrealm = \"init\"\n"
-    ));
+    let text = with_init(&format!("\n[[service]]\nname = \"{name}\"\nrealm = \"init\"\n"));
     assert_only_error(
         &text,
         Rule::BadName,
@@ -492,9 +490,7 @@ fn too_many_services() {
     let mut text = realms(2);
     for index in 0..=MAX_SERVICES {
         let realm = if index % 2 == 0 { "init" } else { "r1" };
-        text.push_str(&format!(
-            "[[service]]\nname = \"s{index}\"\nrealm = \"{realm}\"\n"
-        ));
+        text.push_str(&format!("[[service]]\nname = \"s{index}\"\nrealm = \"{realm}\"\n"));
     }
     let line = 6 + 7 + 3 * MAX_SERVICES + 1;
     assert_only_error(
@@ -512,16 +508,12 @@ fn too_many_grants() {
     let mut text = realms(3);
     let services_needed = MAX_GRANTS / 3 + 1;
     for index in 0..services_needed {
-        text.push_str(&format!(
-            "[[service]]\nname = \"s{index}\"\nrealm = \"init\"\n"
-        ));
+        text.push_str(&format!("[[service]]\nname = \"s{index}\"\nrealm = \"init\"\n"));
     }
     for index in 0..=MAX_GRANTS {
         let client = ["init", "r1", "r2"][index % 3];
         let service = index / 3;
-        text.push_str(&format!(
-            "[[grant]]\nclient = \"{client}\"\nservice = \"s{service}\"\n"
-        ));
+        text.push_str(&format!("[[grant]]\nclient = \"{client}\"\nservice = \"s{service}\"\n"));
     }
     let line = 6 + 7 * 2 + 3 * services_needed + 3 * MAX_GRANTS + 1;
     assert_only_error(
@@ -612,9 +604,7 @@ fn service_quota_exceeded() {
 fn default_service_quota_is_enforced() {
     let mut text = String::from(INIT);
     for index in 0..=system_config::DEFAULT_MAX_SERVICES {
-        text.push_str(&format!(
-            "[[service]]\nname = \"s{index}\"\nrealm = \"init\"\n"
-        ));
+        text.push_str(&format!("[[service]]\nname = \"s{index}\"\nrealm = \"init\"\n"));
     }
     let errors = errors(&text);
     assert_eq!(errors.len(), 1, "{errors:#?}");
@@ -645,10 +635,8 @@ realm = "kv-realm"
 client = "app"
 service = "log"
 "#;
-    let found: Vec<(usize, Rule)> = errors(text)
-        .iter()
-        .map(|error| (error.line, error.rule))
-        .collect();
+    let found: Vec<(usize, Rule)> =
+        errors(text).iter().map(|error| (error.line, error.rule)).collect();
     assert_eq!(
         found,
         [
@@ -672,10 +660,7 @@ fn rule_codes_are_unique_kebab_case_and_documented() {
             code.bytes().all(|b| b.is_ascii_lowercase() || b == b'-'),
             "{code} is not kebab-case"
         );
-        assert!(
-            docs.contains(&format!("`{code}`")),
-            "{code} is not in the crate docs"
-        );
+        assert!(docs.contains(&format!("`{code}`")), "{code} is not in the crate docs");
     }
     codes.sort_unstable();
     codes.dedup();

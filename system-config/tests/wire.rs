@@ -6,7 +6,7 @@ use system_config::{
     SystemConfig, decode, encode, parse,
 };
 
-const DEMO: &str = include_str!("../examples/demo.toml");
+const DEMO: &str = include_str!("../../system.toml");
 const DEMO_PROGRAMS: &[&str] = &["init", "logger", "kv-store", "app", "plugin"];
 
 fn demo() -> SystemConfig {
@@ -34,25 +34,17 @@ fn decode_error(config: &SystemConfig) -> BootCheckError {
 #[test]
 fn demo_parses_into_the_expected_system() {
     let config = demo();
-    let realm_names: Vec<&str> = config
-        .realms
-        .iter()
-        .map(|realm| realm.name.as_str())
-        .collect();
+    let realm_names: Vec<&str> = config.realms.iter().map(|realm| realm.name.as_str()).collect();
     assert_eq!(realm_names, ["init", "logger", "kv", "app", "plugin"]);
     let init = config.realm(RealmId::ROOT).expect("root");
     assert_eq!(init.parent, None);
     assert_eq!(init.memory_bytes, 16 * 1024 * 1024);
     let app = config.find_realm("app").expect("app");
-    let plugin = config
-        .realm(config.find_realm("plugin").expect("plugin"))
-        .expect("plugin");
+    let plugin = config.realm(config.find_realm("plugin").expect("plugin")).expect("plugin");
     assert_eq!(plugin.parent, Some(app));
     assert_eq!(plugin.memory_bytes, 512 * 1024);
     assert_eq!(plugin.max_connections, 1);
-    let kv = config
-        .realm(config.find_realm("kv").expect("kv"))
-        .expect("kv");
+    let kv = config.realm(config.find_realm("kv").expect("kv")).expect("kv");
     assert!(kv.restartable);
     assert_eq!(kv.max_connections, system_config::DEFAULT_MAX_CONNECTIONS);
     assert_eq!(kv.program, "kv-store");
@@ -68,10 +60,7 @@ fn demo_parses_into_the_expected_system() {
     assert!(config.is_granted(app, log));
     assert!(!config.is_granted(config.find_realm("plugin").expect("plugin"), log));
     assert_eq!(config.grants.len(), 3);
-    assert_eq!(
-        config.children(RealmId::ROOT).collect::<Vec<_>>(),
-        [logger, kv_realm, app]
-    );
+    assert_eq!(config.children(RealmId::ROOT).collect::<Vec<_>>(), [logger, kv_realm, app]);
 }
 
 #[test]
@@ -79,17 +68,11 @@ fn crate_docs_show_the_demo_file_as_it_is() {
     let docs = include_str!("../src/lib.rs");
     let quoted: String = DEMO
         .lines()
-        .map(|line| {
-            if line.is_empty() {
-                "//!\n".to_string()
-            } else {
-                format!("//! {line}\n")
-            }
-        })
+        .map(|line| if line.is_empty() { "//!\n".to_string() } else { format!("//! {line}\n") })
         .collect();
     assert!(
         docs.contains(&quoted),
-        "update the example in lib.rs from examples/demo.toml"
+        "update the example in lib.rs from system.toml at the repository root"
     );
 }
 
@@ -133,22 +116,12 @@ name = "api"
 realm = "app"
 "#;
     let config = parse("system.toml", text, DEMO_PROGRAMS).expect("valid");
-    let names: Vec<&str> = config
-        .realms
-        .iter()
-        .map(|realm| realm.name.as_str())
-        .collect();
+    let names: Vec<&str> = config.realms.iter().map(|realm| realm.name.as_str()).collect();
     assert_eq!(names, ["init", "app", "plugin"]);
     assert_eq!(config.realms[1].parent, Some(RealmId(0)));
     assert_eq!(config.realms[2].parent, Some(RealmId(1)));
     assert_eq!(config.services[0].realm, RealmId(1));
-    assert_eq!(
-        config.grants.as_slice(),
-        [Grant {
-            client: RealmId(2),
-            service: ServiceId(0)
-        }]
-    );
+    assert_eq!(config.grants.as_slice(), [Grant { client: RealmId(2), service: ServiceId(0) }]);
     assert_eq!(config.check(), Ok(()));
 }
 
@@ -158,10 +131,7 @@ fn encode_refuses_a_config_the_boot_check_would_refuse() {
     config.realms[1].priority = 255;
     assert_eq!(
         encode(&config),
-        Err(EncodeError::Invalid(BootCheckError::PriorityAboveParent {
-            realm: 1,
-            parent: 0
-        }))
+        Err(EncodeError::Invalid(BootCheckError::PriorityAboveParent { realm: 1, parent: 0 }))
     );
 }
 
@@ -169,10 +139,7 @@ fn encode_refuses_a_config_the_boot_check_would_refuse() {
 fn decode_refuses_empty_truncated_versioned_and_padded_bytes() {
     let bytes = encode(&demo()).expect("encodes");
     assert!(matches!(decode(&[]), Err(BootCheckError::Malformed(_))));
-    assert!(matches!(
-        decode(&bytes[..bytes.len() - 1]),
-        Err(BootCheckError::Malformed(_))
-    ));
+    assert!(matches!(decode(&bytes[..bytes.len() - 1]), Err(BootCheckError::Malformed(_))));
     let mut other_version = bytes.clone();
     other_version[0] = FORMAT_VERSION + 1;
     assert_eq!(
@@ -184,10 +151,7 @@ fn decode_refuses_empty_truncated_versioned_and_padded_bytes() {
     );
     let mut padded = bytes;
     padded.extend_from_slice(&[0, 0]);
-    assert_eq!(
-        decode(&padded),
-        Err(BootCheckError::TrailingBytes { count: 2 })
-    );
+    assert_eq!(decode(&padded), Err(BootCheckError::TrailingBytes { count: 2 }));
 }
 
 #[test]
@@ -219,40 +183,22 @@ fn decode_refuses_an_empty_system() {
 
 #[test]
 fn decode_refuses_a_broken_tree() {
-    assert_refused(
-        |c| c.realms[0].parent = Some(RealmId(1)),
-        BootCheckError::RootHasParent,
-    );
-    assert_refused(
-        |c| c.realms[3].parent = None,
-        BootCheckError::SecondRoot { realm: 3 },
-    );
+    assert_refused(|c| c.realms[0].parent = Some(RealmId(1)), BootCheckError::RootHasParent);
+    assert_refused(|c| c.realms[3].parent = None, BootCheckError::SecondRoot { realm: 3 });
     assert_refused(
         |c| c.realms[1].parent = Some(RealmId(1)),
-        BootCheckError::ParentNotBeforeChild {
-            realm: 1,
-            parent: 1,
-        },
+        BootCheckError::ParentNotBeforeChild { realm: 1, parent: 1 },
     );
     assert_refused(
         |c| c.realms[1].parent = Some(RealmId(200)),
-        BootCheckError::ParentNotBeforeChild {
-            realm: 1,
-            parent: 200,
-        },
+        BootCheckError::ParentNotBeforeChild { realm: 1, parent: 200 },
     );
 }
 
 #[test]
 fn decode_refuses_bad_and_duplicate_names() {
-    assert_refused(
-        |c| c.realms[2].name = name("KV"),
-        BootCheckError::BadRealmName { realm: 2 },
-    );
-    assert_refused(
-        |c| c.realms[2].name = name(""),
-        BootCheckError::BadRealmName { realm: 2 },
-    );
+    assert_refused(|c| c.realms[2].name = name("KV"), BootCheckError::BadRealmName { realm: 2 });
+    assert_refused(|c| c.realms[2].name = name(""), BootCheckError::BadRealmName { realm: 2 });
     assert_refused(
         |c| c.realms[3].name = name("logger"),
         BootCheckError::DuplicateRealmName { realm: 3, first: 1 },
@@ -267,36 +213,21 @@ fn decode_refuses_bad_and_duplicate_names() {
     );
     assert_refused(
         |c| c.services[2].name = name("log"),
-        BootCheckError::DuplicateServiceName {
-            service: 2,
-            first: 0,
-        },
+        BootCheckError::DuplicateServiceName { service: 2, first: 0 },
     );
 }
 
 #[test]
 fn decode_refuses_budgets_outside_the_rules() {
-    assert_refused(
-        |c| c.realms[0].memory_bytes = 0,
-        BootCheckError::BadMemorySize { realm: 0 },
-    );
-    assert_refused(
-        |c| c.realms[4].memory_bytes = 4097,
-        BootCheckError::BadMemorySize { realm: 4 },
-    );
+    assert_refused(|c| c.realms[0].memory_bytes = 0, BootCheckError::BadMemorySize { realm: 0 });
+    assert_refused(|c| c.realms[4].memory_bytes = 4097, BootCheckError::BadMemorySize { realm: 4 });
     assert_refused(
         |c| c.realms[4].memory_bytes = 64 * 1024 * 1024,
-        BootCheckError::MemoryAboveParent {
-            realm: 4,
-            parent: 3,
-        },
+        BootCheckError::MemoryAboveParent { realm: 4, parent: 3 },
     );
     assert_refused(
         |c| c.realms[4].priority = 101,
-        BootCheckError::PriorityAboveParent {
-            realm: 4,
-            parent: 3,
-        },
+        BootCheckError::PriorityAboveParent { realm: 4, parent: 3 },
     );
     assert_refused(
         |c| c.realms[3].max_services = 65,
@@ -320,17 +251,11 @@ fn decode_refuses_bad_service_references() {
     };
     assert_refused(
         |c| c.services[0].allowed_clients = only(&[2, 3, 9]),
-        BootCheckError::AllowedClientOutOfRange {
-            service: 0,
-            position: 2,
-        },
+        BootCheckError::AllowedClientOutOfRange { service: 0, position: 2 },
     );
     assert_refused(
         |c| c.services[0].allowed_clients = only(&[2, 3, 2]),
-        BootCheckError::DuplicateAllowedClient {
-            service: 0,
-            position: 2,
-        },
+        BootCheckError::DuplicateAllowedClient { service: 0, position: 2 },
     );
 }
 
@@ -357,12 +282,6 @@ fn decode_refuses_bad_grants() {
 
 #[test]
 fn boot_check_errors_print_what_is_wrong() {
-    let error = BootCheckError::MemoryAboveParent {
-        realm: 4,
-        parent: 3,
-    };
-    assert_eq!(
-        error.to_string(),
-        "realm 4 has more memory than its parent 3"
-    );
+    let error = BootCheckError::MemoryAboveParent { realm: 4, parent: 3 };
+    assert_eq!(error.to_string(), "realm 4 has more memory than its parent 3");
 }

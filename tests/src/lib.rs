@@ -19,14 +19,30 @@ pub fn kernel() -> &'static Kernel {
     })
 }
 
+/// Builds the memory manager with the system described in `system` (a path relative to the
+/// repository) and boots it.
+pub fn boot_system(system: &str) -> Outcome {
+    let workspace = Workspace::current();
+    let path = workspace.root().join(system);
+    let root_task = qemu::system::build(&workspace, &path).expect("building the system");
+    qemu::boot::boot(kernel(), &root_task, &BootOptions::default()).expect("booting QEMU")
+}
+
+/// Fails the test, with the serial tail, unless the run passed.
+pub fn assert_passed(what: &str, outcome: &Outcome) {
+    assert!(
+        outcome.passed(),
+        "{what}: {}\n--- serial tail ---\n{}",
+        outcome.verdict,
+        outcome.tail(40)
+    );
+}
+
 /// Builds root-task `package` and boots it with `timeout`.
 pub fn boot_with_timeout(package: &str, timeout: Duration) -> Outcome {
     let workspace = Workspace::current();
     let root_task = image::build_root_task(&workspace, package).expect("building the root task");
-    let options = BootOptions {
-        timeout,
-        echo: false,
-    };
+    let options = BootOptions { timeout, echo: false };
     qemu::boot::boot(kernel(), &root_task, &options).expect("booting QEMU")
 }
 
@@ -38,12 +54,7 @@ pub fn boot(package: &str) -> Outcome {
 /// Boots `package` and fails the test, with the serial tail, unless the run passes.
 pub fn boot_expecting_pass(package: &str) -> Outcome {
     let outcome = boot(package);
-    assert!(
-        outcome.passed(),
-        "{package}: {}\n--- serial tail ---\n{}",
-        outcome.verdict,
-        outcome.tail(40)
-    );
+    assert_passed(package, &outcome);
     outcome
 }
 

@@ -105,9 +105,7 @@ fn build_grant(
     realms: &HashMap<&str, RealmId>,
     resolved: &Resolved,
 ) -> Option<Grant> {
-    let service = resolved
-        .service_by_name
-        .get(draft.service.as_ref()?.value.as_str())?;
+    let service = resolved.service_by_name.get(draft.service.as_ref()?.value.as_str())?;
     Some(Grant {
         client: *realms.get(draft.client.as_ref()?.value.as_str())?,
         service: ServiceId(u8::try_from(*service).ok()?),

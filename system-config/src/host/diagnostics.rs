@@ -190,11 +190,7 @@ pub(crate) struct Diagnostics<'a> {
 
 impl<'a> Diagnostics<'a> {
     pub fn new(file: &'a str, text: &'a str) -> Self {
-        Diagnostics {
-            file,
-            text,
-            errors: Vec::new(),
-        }
+        Diagnostics { file, text, errors: Vec::new() }
     }
 
     /// Records that the item at `span` breaks `rule`.

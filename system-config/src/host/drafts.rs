@@ -114,9 +114,7 @@ pub(crate) fn read_document(
         match key_name {
             "realm" => {
                 for (table, header) in array_of_tables("realm", value, diag) {
-                    drafts
-                        .realms
-                        .push(read_realm(table, header, programs, diag));
+                    drafts.realms.push(read_realm(table, header, programs, diag));
                 }
             }
             "service" => {
@@ -150,13 +148,7 @@ fn array_of_tables<'t, 'i>(
 ) -> Vec<(&'t DeTable<'i>, Span)> {
     let DeValue::Array(elements) = value.get_ref() else {
         let what = format!("`{kind}` (write each one as a [[{kind}]] table)");
-        report_wrong_type(
-            diag,
-            &value.span(),
-            &what,
-            "an array of tables",
-            value.get_ref(),
-        );
+        report_wrong_type(diag, &value.span(), &what, "an array of tables", value.get_ref());
         return Vec::new();
     };
     let mut tables = Vec::new();
@@ -199,20 +191,8 @@ fn read_realm(
         restartable: fields
             .boolean("restartable", Need::Optional, diag)
             .is_some_and(|flag| flag.value),
-        max_connections: read_quota(
-            &fields,
-            "max_connections",
-            255,
-            DEFAULT_MAX_CONNECTIONS,
-            diag,
-        ),
-        max_services: read_quota(
-            &fields,
-            "max_services",
-            MAX_SERVICES,
-            DEFAULT_MAX_SERVICES,
-            diag,
-        ),
+        max_connections: read_quota(&fields, "max_connections", 255, DEFAULT_MAX_CONNECTIONS, diag),
+        max_services: read_quota(&fields, "max_services", MAX_SERVICES, DEFAULT_MAX_SERVICES, diag),
     }
 }
 
@@ -225,18 +205,12 @@ fn read_service(table: &DeTable, header: Span, diag: &mut Diagnostics) -> Servic
     }
     fields.check_known(SERVICE_FIELDS, diag);
     let realm = fields.string("realm", Need::Required, diag);
-    let allowed_clients = fields
-        .string_array("allowed_clients", Need::Optional, diag)
-        .map(|clients| clients.value);
+    let allowed_clients =
+        fields.string_array("allowed_clients", Need::Optional, diag).map(|clients| clients.value);
     if let Some(clients) = &allowed_clients {
         check_allowed_clients(clients, fields.subject(), diag);
     }
-    ServiceDraft {
-        header,
-        name,
-        realm,
-        allowed_clients,
-    }
+    ServiceDraft { header, name, realm, allowed_clients }
 }
 
 fn read_grant(table: &DeTable, header: Span, diag: &mut Diagnostics) -> GrantDraft {
@@ -262,10 +236,7 @@ fn read_parent(fields: &Fields, diag: &mut Diagnostics) -> ParentField {
 fn read_priority(fields: &Fields, diag: &mut Diagnostics) -> Option<Located<u8>> {
     let priority = fields.integer("priority", Need::Required, diag)?;
     match u8::try_from(priority.value) {
-        Ok(value) => Some(Located {
-            value,
-            span: priority.span,
-        }),
+        Ok(value) => Some(Located { value, span: priority.span }),
         Err(_) => {
             diag.report(
                 &priority.span,

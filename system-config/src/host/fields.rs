@@ -28,11 +28,7 @@ pub(crate) struct Fields<'t, 'i> {
 impl<'t, 'i> Fields<'t, 'i> {
     /// Starts reading `table` of kind `kind` (`realm`...), whose header is at `header`.
     pub fn new(table: &'t DeTable<'i>, kind: &str, header: Span) -> Self {
-        Fields {
-            table,
-            header,
-            subject: format!("[[{kind}]]"),
-        }
+        Fields { table, header, subject: format!("[[{kind}]]") }
     }
 
     /// Reports every key that is not in `known`.
@@ -98,13 +94,7 @@ impl<'t, 'i> Fields<'t, 'i> {
                 span: value.span(),
             }),
             other => {
-                report_wrong_type(
-                    diag,
-                    &value.span(),
-                    &self.describe(key),
-                    "an integer",
-                    other,
-                );
+                report_wrong_type(diag, &value.span(), &self.describe(key), "an integer", other);
                 None
             }
         }
@@ -113,18 +103,9 @@ impl<'t, 'i> Fields<'t, 'i> {
     pub fn boolean(&self, key: &str, need: Need, diag: &mut Diagnostics) -> Option<Located<bool>> {
         let value = self.value(key, need, diag)?;
         match value.get_ref() {
-            DeValue::Boolean(flag) => Some(Located {
-                value: *flag,
-                span: value.span(),
-            }),
+            DeValue::Boolean(flag) => Some(Located { value: *flag, span: value.span() }),
             other => {
-                report_wrong_type(
-                    diag,
-                    &value.span(),
-                    &self.describe(key),
-                    "true or false",
-                    other,
-                );
+                report_wrong_type(diag, &value.span(), &self.describe(key), "true or false", other);
                 None
             }
         }
@@ -140,24 +121,13 @@ impl<'t, 'i> Fields<'t, 'i> {
         let value = self.value(key, need, diag)?;
         let DeValue::Array(elements) = value.get_ref() else {
             let what = self.describe(key);
-            report_wrong_type(
-                diag,
-                &value.span(),
-                &what,
-                "an array of strings",
-                value.get_ref(),
-            );
+            report_wrong_type(diag, &value.span(), &what, "an array of strings", value.get_ref());
             return None;
         };
         let what = format!("each entry of {}", self.describe(key));
-        let strings = elements
-            .iter()
-            .filter_map(|element| as_string(element, &what, diag))
-            .collect();
-        Some(Located {
-            value: strings,
-            span: value.span(),
-        })
+        let strings =
+            elements.iter().filter_map(|element| as_string(element, &what, diag)).collect();
+        Some(Located { value: strings, span: value.span() })
     }
 
     /// `field `priority` of realm "kv"`, for messages.
@@ -172,10 +142,7 @@ fn as_string(
     diag: &mut Diagnostics,
 ) -> Option<Located<String>> {
     match value.get_ref() {
-        DeValue::String(text) => Some(Located {
-            value: text.to_string(),
-            span: value.span(),
-        }),
+        DeValue::String(text) => Some(Located { value: text.to_string(), span: value.span() }),
         other => {
             report_wrong_type(diag, &value.span(), what, "a string", other);
             None

@@ -44,9 +44,7 @@ impl MemorySizeError {
 /// Parses `"<digits>"`, `"<digits> KiB"`, `"<digits> MiB"` or `"<digits> GiB"` (the space is
 /// optional) into bytes.
 pub(crate) fn parse_memory_size(text: &str) -> Result<u64, MemorySizeError> {
-    let digits_end = text
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(text.len());
+    let digits_end = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
     let (digits, unit) = text.split_at(digits_end);
     if digits.is_empty() {
         return Err(MemorySizeError::Malformed);
@@ -59,9 +57,7 @@ pub(crate) fn parse_memory_size(text: &str) -> Result<u64, MemorySizeError> {
         _ => return Err(MemorySizeError::Malformed),
     };
     let count: u64 = digits.parse().map_err(|_| MemorySizeError::TooLarge)?;
-    let bytes = count
-        .checked_mul(multiplier)
-        .ok_or(MemorySizeError::TooLarge)?;
+    let bytes = count.checked_mul(multiplier).ok_or(MemorySizeError::TooLarge)?;
     check_bytes(bytes)
 }
 
@@ -109,40 +105,19 @@ mod tests {
 
     #[test]
     fn refuses_what_it_does_not_understand() {
-        for text in [
-            "", "MiB", "16 MB", "16 mib", "16  MiB", " 16 MiB", "1.5 MiB", "-4096",
-        ] {
-            assert_eq!(
-                parse_memory_size(text),
-                Err(MemorySizeError::Malformed),
-                "{text}"
-            );
+        for text in ["", "MiB", "16 MB", "16 mib", "16  MiB", " 16 MiB", "1.5 MiB", "-4096"] {
+            assert_eq!(parse_memory_size(text), Err(MemorySizeError::Malformed), "{text}");
         }
     }
 
     #[test]
     fn refuses_zero_huge_and_partial_pages() {
         assert_eq!(parse_memory_size("0 KiB"), Err(MemorySizeError::Zero));
-        assert_eq!(
-            parse_memory_size("99999999999999999999"),
-            Err(MemorySizeError::TooLarge)
-        );
-        assert_eq!(
-            parse_memory_size("17179869184 GiB"),
-            Err(MemorySizeError::TooLarge)
-        );
-        assert_eq!(
-            parse_memory_size("6 KiB"),
-            Err(MemorySizeError::NotWholePages)
-        );
-        assert_eq!(
-            memory_size_from_integer(-4096),
-            Err(MemorySizeError::Malformed)
-        );
-        assert_eq!(
-            memory_size_from_integer(i128::MAX),
-            Err(MemorySizeError::TooLarge)
-        );
+        assert_eq!(parse_memory_size("99999999999999999999"), Err(MemorySizeError::TooLarge));
+        assert_eq!(parse_memory_size("17179869184 GiB"), Err(MemorySizeError::TooLarge));
+        assert_eq!(parse_memory_size("6 KiB"), Err(MemorySizeError::NotWholePages));
+        assert_eq!(memory_size_from_integer(-4096), Err(MemorySizeError::Malformed));
+        assert_eq!(memory_size_from_integer(i128::MAX), Err(MemorySizeError::TooLarge));
         assert_eq!(memory_size_from_integer(4096), Ok(4096));
     }
 

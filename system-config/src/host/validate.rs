@@ -44,11 +44,7 @@ pub(crate) fn validate<'d>(drafts: &'d Drafts, diag: &mut Diagnostics) -> Resolv
     let service_by_name = index_names(service_names, "service", Rule::DuplicateService, diag);
     check_service_references(drafts, &realm_by_name, diag);
     check_service_quotas(drafts, &realm_by_name, diag);
-    let resolved = Resolved {
-        realm_by_name,
-        service_by_name,
-        links,
-    };
+    let resolved = Resolved { realm_by_name, service_by_name, links };
     check_grants(drafts, &resolved, diag);
     resolved
 }
@@ -57,13 +53,7 @@ fn check_counts(drafts: &Drafts, diag: &mut Diagnostics) {
     let realms = drafts.realms.iter().map(|realm| &realm.header);
     check_count(realms, MAX_REALMS, "realms", Rule::TooManyRealms, diag);
     let services = drafts.services.iter().map(|service| &service.header);
-    check_count(
-        services,
-        MAX_SERVICES,
-        "services",
-        Rule::TooManyServices,
-        diag,
-    );
+    check_count(services, MAX_SERVICES, "services", Rule::TooManyServices, diag);
     let grants = drafts.grants.iter().map(|grant| &grant.header);
     check_count(grants, MAX_GRANTS, "grants", Rule::TooManyGrants, diag);
 }
@@ -105,19 +95,13 @@ fn index_names<'d>(
             diag.report(
                 &name.span,
                 rule,
-                format!(
-                    "{kind} \"{}\" is declared twice (first at line {first_line})",
-                    name.value
-                ),
+                format!("{kind} \"{}\" is declared twice (first at line {first_line})", name.value),
             );
         } else {
             first_spans.insert(&name.value, (index, &name.span));
         }
     }
-    first_spans
-        .into_iter()
-        .map(|(name, (index, _))| (name, index))
-        .collect()
+    first_spans.into_iter().map(|(name, (index, _))| (name, index)).collect()
 }
 
 fn resolve_parents(
@@ -369,14 +353,10 @@ fn check_service_quotas(
 fn check_grants(drafts: &Drafts, resolved: &Resolved, diag: &mut Diagnostics) {
     let mut seen: HashMap<(&str, &str), &Span> = HashMap::new();
     for grant in &drafts.grants {
-        let client = grant
-            .client
-            .as_ref()
-            .filter(|client| known_grant_client(client, resolved, diag));
-        let service = grant
-            .service
-            .as_ref()
-            .and_then(|service| known_grant_service(service, resolved, diag));
+        let client =
+            grant.client.as_ref().filter(|client| known_grant_client(client, resolved, diag));
+        let service =
+            grant.service.as_ref().and_then(|service| known_grant_service(service, resolved, diag));
         let (Some(client), Some((service, service_index))) = (client, service) else {
             continue;
         };
@@ -408,10 +388,7 @@ fn known_grant_client(
         diag.report(
             &client.span,
             Rule::UnknownGrantClient,
-            format!(
-                "grant names client \"{}\", which is not a declared realm",
-                client.value
-            ),
+            format!("grant names client \"{}\", which is not a declared realm", client.value),
         );
     }
     known
@@ -452,10 +429,8 @@ fn check_grant_allowed(
     if allowed.iter().any(|allowed| allowed.value == client.value) {
         return;
     }
-    let names: Vec<String> = allowed
-        .iter()
-        .map(|allowed| format!("\"{}\"", allowed.value))
-        .collect();
+    let names: Vec<String> =
+        allowed.iter().map(|allowed| format!("\"{}\"", allowed.value)).collect();
     let accepts = if names.is_empty() {
         String::from("accepts no client")
     } else {

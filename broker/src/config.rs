@@ -1,0 +1,65 @@
+//! What the memory manager tells the broker at start: the realms (filled from the init
+//! configuration plus the CSpace layout the memory manager chose), the policy inputs, and the
+//! broker's own slot range.
+
+use core::fmt;
+
+use ipc::{Name, RealmId};
+use policy::{Grant, ServiceDecl};
+
+use crate::slots::{SlotRange, SlotRangeError};
+
+/// Per-realm limits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Quota {
+    /// How many services the realm may have registered at once.
+    pub max_services: u8,
+    /// How many connections the realm may have open at once, as a client.
+    pub max_connections: u8,
+}
+
+/// One realm. Its id is its index in [`BrokerConfig::realms`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RealmSpec {
+    pub name: Name,
+    pub parent: Option<RealmId>,
+    /// The free slots of the realm's CSpace where the broker may place caps (service
+    /// endpoints it registered, connections it opened). The realm must leave them alone.
+    pub slots: SlotRange,
+    pub quota: Quota,
+}
+
+/// Everything the broker starts from.
+#[derive(Clone, Copy, Debug)]
+pub struct BrokerConfig<'a> {
+    pub realms: &'a [RealmSpec],
+    /// Grants in the init configuration.
+    pub grants: &'a [Grant],
+    /// Services the init configuration declares (provider, allowed clients).
+    pub services: &'a [ServiceDecl],
+    /// Free slots of the memory manager's own CSpace for the broker's caps (one per service
+    /// endpoint and one per connection: `MAX_SERVICES + MAX_CONNECTIONS` is always enough).
+    pub broker_slots: SlotRange,
+}
+
+/// Why the broker refused its configuration.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConfigError {
+    Policy(policy::ConfigError),
+    DuplicateRealmName { name: Name },
+    RealmSlots { realm: RealmId, error: SlotRangeError },
+    BrokerSlots { error: SlotRangeError },
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Policy(error) => write!(f, "{error}"),
+            Self::DuplicateRealmName { name } => write!(f, "two realms are called \"{name}\""),
+            Self::RealmSlots { realm, error } => {
+                write!(f, "the broker slot range of {realm}: {error:?}")
+            }
+            Self::BrokerSlots { error } => write!(f, "the broker's own slot range: {error:?}"),
+        }
+    }
+}

@@ -1,0 +1,157 @@
+//! What the broker asks of the memory manager: kernel operations to run in order, and events
+//! to log.
+//!
+//! # The caps of a service and its connections
+//!
+//! ```text
+//! endpoint (broker slot, the original)            CreateEndpoint
+//! ├─ owner's Receive cap (owner's CSpace)          CopyToRealm, rights RECEIVE
+//! └─ broker copy, badged (broker slot)             Mint, rights ALL, badge = connection
+//!    └─ client's cap (client's CSpace)             CopyToRealm, rights CLIENT
+//! ```
+//!
+//! Before each `CopyToRealm` the broker emits `DeleteInRealm` of the target slot: a realm
+//! that parked a cap in a free slot of its broker range loses that cap, instead of making
+//! the copy fail.
+//!
+//! Each arrow is seL4's derivation (a copy of a badged cap is its child), so:
+//! - closing one connection is `Revoke` of its broker copy (which deletes the client's cap
+//!   wherever the client moved or copied it), `DeleteInRealm` of the client's slot (so the
+//!   slot is empty for reuse whatever the client put there), `CancelBadgedSends` on the copy
+//!   (client threads blocked sending on it restart and fail: the cap is gone), and `Delete`
+//!   of the copy;
+//! - removing a service is `Revoke` of the endpoint (deletes every cap above), then `Delete`
+//!   of it: the last cap, so the kernel cancels all IPC on the endpoint and no client blocks
+//!   forever, then `DeleteInRealm` of each slot the broker had filled.
+//!
+//! The broker copy has all rights because seL4 5.0.0 CancelBadgedSends requires Read, Write
+//! and Grant on the cap. The client's cap has Write and Grant because on seL4 5.0.0 a `Call`
+//! through a cap without Grant leaves the caller Inactive instead of waiting for a reply (no
+//! GrantReply right before seL4 10). Grant also lets a client send caps to the service, which
+//! the service only accepts if it sets a receive slot.
+
+use ipc::{Badge, CloseReason, ConnectionId, Malformed, Name, RealmId, Rule};
+use service_registry::{CapSlot, MAX_CONNECTIONS, MAX_SERVICES};
+
+/// Capability rights, as seL4 names them (`read` = receive, `write` = send).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Rights {
+    pub read: bool,
+    pub write: bool,
+    pub grant: bool,
+}
+
+impl Rights {
+    /// The service owner's cap: receive only.
+    pub const RECEIVE: Self = Self { read: true, write: false, grant: false };
+    /// A client's cap: send, and grant so that `Call` gets a reply on seL4 5.0.0.
+    pub const CLIENT: Self = Self { read: false, write: true, grant: true };
+    /// The broker's copies: everything (CancelBadgedSends needs it).
+    pub const ALL: Self = Self { read: true, write: true, grant: true };
+}
+
+/// A slot in a realm's CSpace.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct RealmSlot {
+    pub realm: RealmId,
+    pub slot: CapSlot,
+}
+
+/// One thing the memory manager must do. `CapSlot`s without a realm are in the memory
+/// manager's own CSpace.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KernelOp {
+    /// Retype a new endpoint object into `slot`.
+    CreateEndpoint { slot: CapSlot },
+    /// CNode Mint: a copy of the cap in `from` with `badge` and `rights`, into `into`.
+    Mint { from: CapSlot, into: CapSlot, badge: Badge, rights: Rights },
+    /// CNode Copy: the cap in `from`, with `rights`, into a realm's CSpace.
+    CopyToRealm { from: CapSlot, into: RealmSlot, rights: Rights },
+    /// CNode Revoke: delete every cap derived from the cap in `slot`.
+    Revoke { slot: CapSlot },
+    /// CNode CancelBadgedSends on the (badged, all-rights) cap in `slot`.
+    CancelBadgedSends { slot: CapSlot },
+    /// CNode Delete of `slot` in the memory manager's CSpace.
+    Delete { slot: CapSlot },
+    /// CNode Delete of a slot in a realm's CSpace (empty already, normally).
+    DeleteInRealm { slot: RealmSlot },
+    /// Nothing for the kernel: a line for the log.
+    Log(Event),
+}
+
+/// The request an event is about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Action {
+    Register,
+    Connect,
+    Grant,
+    RevokeGrant,
+}
+
+/// Something worth a log line. [`crate::Broker::log_line`] formats it with realm names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Event {
+    Registered {
+        owner: RealmId,
+        service: Name,
+        generation: u32,
+        rule: Rule,
+    },
+    Connected {
+        client: RealmId,
+        service: Name,
+        connection: ConnectionId,
+        rule: Rule,
+    },
+    /// The policy refused: who asked, for what, and which rule refused.
+    Denied {
+        realm: RealmId,
+        action: Action,
+        service: Name,
+        /// The realm a grant or revoke was for.
+        grantee: Option<RealmId>,
+        rule: Rule,
+    },
+    GrantAdded {
+        granter: RealmId,
+        grantee: RealmId,
+        service: Name,
+    },
+    GrantRevoked {
+        granter: RealmId,
+        grantee: RealmId,
+        service: Name,
+    },
+    ConnectionClosed {
+        connection: ConnectionId,
+        client: RealmId,
+        service: Name,
+        reason: CloseReason,
+    },
+    ServiceRemoved {
+        owner: RealmId,
+        service: Name,
+        generation: u32,
+    },
+    RealmDied {
+        realm: RealmId,
+    },
+    Malformed {
+        realm: RealmId,
+        reason: Malformed,
+    },
+}
+
+/// The most operations one call can produce. The worst case is a realm's death: per
+/// connection it held as a client 5 (4 kernel ops and a log), per service it owned 4, plus 2
+/// per connection to those services (each connection counted once overall), plus one log.
+pub const MAX_OPS: usize = 5 * MAX_CONNECTIONS + 4 * MAX_SERVICES + 1;
+
+/// The operations of one call, in the order they must run (about 18 KiB: 40 bytes per op).
+pub type Ops = heapless::Vec<KernelOp, MAX_OPS>;
+
+/// Appends `op`. [`MAX_OPS`] bounds every call (see there), so this never runs out; the
+/// property tests check every emitted cap is accounted for, which a lost op would break.
+pub(crate) fn emit(ops: &mut Ops, op: KernelOp) {
+    let _ = ops.push(op);
+}

@@ -1,0 +1,260 @@
+//! One handler per request kind: check, decide, record, and say what the kernel must do.
+
+use ipc::{
+    CloseReason, ConnectionId, Error, Missing, Name, RealmId, Reply, Resource, Response, Rule,
+};
+use policy::Decision;
+use service_registry::{CapSlot, ConnectionLookup, RegistryError};
+
+use crate::Broker;
+use crate::ops::{Action, Event, KernelOp, Ops, RealmSlot, Rights, emit};
+
+/// The error for a registry refusal.
+fn registry_error(error: RegistryError) -> Error {
+    match error {
+        RegistryError::AlreadyRegistered => Error::AlreadyRegistered,
+        RegistryError::ServicesFull => Error::QuotaExceeded { what: Resource::BrokerServices },
+        RegistryError::ConnectionsFull => {
+            Error::QuotaExceeded { what: Resource::BrokerConnections }
+        }
+        RegistryError::GenerationsExhausted => {
+            Error::QuotaExceeded { what: Resource::ServiceGenerations }
+        }
+        RegistryError::NoSuchService => Error::NotFound { what: Missing::Service },
+    }
+}
+
+const fn quota_exceeded(what: Resource) -> Error {
+    Error::QuotaExceeded { what }
+}
+
+impl Broker {
+    /// Logs a denial (who asked, for what, which rule refused) and returns the reply's error.
+    fn deny(
+        ops: &mut Ops,
+        realm: RealmId,
+        action: Action,
+        service: Name,
+        grantee: Option<RealmId>,
+        rule: Rule,
+    ) -> Error {
+        let denial = Event::Denied { realm, action, service, grantee, rule };
+        emit(ops, KernelOp::Log(denial));
+        Error::Denied { rule }
+    }
+
+    /// One slot from the broker's range and one from `realm`'s, or neither.
+    fn allocate_slot_pair(&mut self, realm: RealmId) -> Result<(CapSlot, RealmSlot), Error> {
+        let broker_slot =
+            self.broker_slots.allocate().ok_or(quota_exceeded(Resource::BrokerSlots))?;
+        let realm_slot = self.realm_mut(realm).and_then(|r| r.slots.allocate());
+        match realm_slot {
+            Some(slot) => Ok((broker_slot, RealmSlot { realm, slot })),
+            None => {
+                self.broker_slots.free(broker_slot);
+                Err(quota_exceeded(Resource::RealmSlots))
+            }
+        }
+    }
+
+    /// Returns a slot pair from [`Broker::allocate_slot_pair`].
+    pub(crate) fn free_slot_pair(&mut self, broker_slot: CapSlot, realm_slot: RealmSlot) {
+        self.broker_slots.free(broker_slot);
+        if let Some(realm) = self.realm_mut(realm_slot.realm) {
+            realm.slots.free(realm_slot.slot);
+        }
+    }
+
+    fn quota(&self, realm: RealmId) -> crate::Quota {
+        self.realm(realm).map_or(crate::Quota { max_services: 0, max_connections: 0 }, |r| r.quota)
+    }
+
+    pub(crate) fn register(&mut self, caller: RealmId, service: Name, ops: &mut Ops) -> Reply {
+        let rule = match self.policy.decide_register(caller, &service) {
+            Decision::Allowed { rule } => rule,
+            Decision::Denied { rule } => {
+                return Err(Self::deny(ops, caller, Action::Register, service, None, rule));
+            }
+        };
+        if self.registry.service(&service).is_some() {
+            return Err(Error::AlreadyRegistered);
+        }
+        let owned = self.registry.services_owned_by(caller);
+        if owned >= usize::from(self.quota(caller).max_services) {
+            return Err(quota_exceeded(Resource::RealmServices));
+        }
+        if !self.registry.has_room_for_service() {
+            return Err(quota_exceeded(Resource::BrokerServices));
+        }
+        let (endpoint, owner_slot) = self.allocate_slot_pair(caller)?;
+        let registered = self.registry.add_service(service, caller, endpoint, owner_slot.slot);
+        let registered = match registered {
+            Ok(registered) => registered,
+            Err(error) => {
+                self.free_slot_pair(endpoint, owner_slot);
+                return Err(registry_error(error));
+            }
+        };
+        emit(ops, KernelOp::CreateEndpoint { slot: endpoint });
+        emit(ops, KernelOp::DeleteInRealm { slot: owner_slot });
+        emit(
+            ops,
+            KernelOp::CopyToRealm { from: endpoint, into: owner_slot, rights: Rights::RECEIVE },
+        );
+        emit(
+            ops,
+            KernelOp::Log(Event::Registered {
+                owner: caller,
+                service,
+                generation: registered.generation,
+                rule,
+            }),
+        );
+        Ok(Response::Registered {
+            endpoint_slot: owner_slot.slot.0,
+            generation: registered.generation,
+        })
+    }
+
+    pub(crate) fn connect(&mut self, caller: RealmId, service: Name, ops: &mut Ops) -> Reply {
+        let target =
+            *self.registry.service(&service).ok_or(Error::NotFound { what: Missing::Service })?;
+        let rule = match self.policy.decide_connect(caller, &service, target.owner) {
+            Decision::Allowed { rule } => rule,
+            Decision::Denied { rule } => {
+                return Err(Self::deny(ops, caller, Action::Connect, service, None, rule));
+            }
+        };
+        let open = self.registry.connections_of(caller);
+        if open >= usize::from(self.quota(caller).max_connections) {
+            return Err(quota_exceeded(Resource::RealmConnections));
+        }
+        if !self.registry.has_room_for_connection() {
+            return Err(quota_exceeded(Resource::BrokerConnections));
+        }
+        let (broker_copy, client_slot) = self.allocate_slot_pair(caller)?;
+        let added = self.registry.add_connection(caller, &service, broker_copy, client_slot.slot);
+        let connection = match added {
+            Ok(connection) => connection,
+            Err(error) => {
+                self.free_slot_pair(broker_copy, client_slot);
+                return Err(registry_error(error));
+            }
+        };
+        emit(
+            ops,
+            KernelOp::Mint {
+                from: target.endpoint,
+                into: broker_copy,
+                badge: ipc::Badge::for_connection(connection.id),
+                rights: Rights::ALL,
+            },
+        );
+        emit(ops, KernelOp::DeleteInRealm { slot: client_slot });
+        emit(
+            ops,
+            KernelOp::CopyToRealm { from: broker_copy, into: client_slot, rights: Rights::CLIENT },
+        );
+        emit(
+            ops,
+            KernelOp::Log(Event::Connected {
+                client: caller,
+                service,
+                connection: connection.id,
+                rule,
+            }),
+        );
+        Ok(Response::Connected {
+            connection: connection.id,
+            slot: client_slot.slot.0,
+            service_generation: target.generation,
+        })
+    }
+
+    /// The caller's open connection `id`, or the error that says what became of it.
+    fn own_open_connection(&self, caller: RealmId, id: ConnectionId) -> Result<u32, Error> {
+        match self.registry.connection(id) {
+            ConnectionLookup::Open(connection) if connection.client == caller => {
+                Ok(connection.service_generation)
+            }
+            ConnectionLookup::Open(_) => Err(Error::NotOwner),
+            ConnectionLookup::Closed(closed) if closed.client != caller => Err(Error::NotOwner),
+            ConnectionLookup::Closed(closed) => {
+                let restarted = self
+                    .registry
+                    .service(&closed.service)
+                    .filter(|now| now.generation > closed.service_generation);
+                Err(match (closed.reason, restarted) {
+                    (CloseReason::ServiceGone, Some(now)) => {
+                        Error::ServiceRestarted { generation: now.generation }
+                    }
+                    (reason, _) => Error::Disconnected { reason },
+                })
+            }
+            ConnectionLookup::Superseded => {
+                Err(Error::Disconnected { reason: CloseReason::Unknown })
+            }
+            ConnectionLookup::Unknown => Err(Error::NotFound { what: Missing::Connection }),
+        }
+    }
+
+    pub(crate) fn disconnect(&mut self, caller: RealmId, id: ConnectionId, ops: &mut Ops) -> Reply {
+        self.own_open_connection(caller, id)?;
+        self.close_connection(id, CloseReason::ByClient, ops);
+        Ok(Response::Done)
+    }
+
+    pub(crate) fn status(&self, caller: RealmId, id: ConnectionId) -> Reply {
+        let service_generation = self.own_open_connection(caller, id)?;
+        Ok(Response::Live { service_generation })
+    }
+
+    /// The grantee of a grant or revoke from `caller`, if the policy lets `caller` act on it.
+    fn grantee(
+        &self,
+        caller: RealmId,
+        child: Name,
+        service: Name,
+        action: Action,
+        ops: &mut Ops,
+    ) -> Result<RealmId, Error> {
+        let grantee = self.realm_id(&child).ok_or(Error::NotFound { what: Missing::Realm })?;
+        match self.policy.decide_grant(caller, grantee) {
+            Decision::Allowed { .. } => Ok(grantee),
+            Decision::Denied { rule } => {
+                Err(Self::deny(ops, caller, action, service, Some(grantee), rule))
+            }
+        }
+    }
+
+    pub(crate) fn grant(
+        &mut self,
+        caller: RealmId,
+        child: Name,
+        service: Name,
+        ops: &mut Ops,
+    ) -> Reply {
+        let grantee = self.grantee(caller, child, service, Action::Grant, ops)?;
+        self.policy
+            .add_grant(grantee, &service)
+            .map_err(|_| quota_exceeded(Resource::RuntimeGrants))?;
+        emit(ops, KernelOp::Log(Event::GrantAdded { granter: caller, grantee, service }));
+        Ok(Response::Done)
+    }
+
+    pub(crate) fn revoke_grant(
+        &mut self,
+        caller: RealmId,
+        child: Name,
+        service: Name,
+        ops: &mut Ops,
+    ) -> Reply {
+        let grantee = self.grantee(caller, child, service, Action::RevokeGrant, ops)?;
+        if !self.policy.remove_grant(grantee, &service) {
+            return Err(Error::NotFound { what: Missing::Grant });
+        }
+        emit(ops, KernelOp::Log(Event::GrantRevoked { granter: caller, grantee, service }));
+        self.close_connections_no_longer_allowed(ops);
+        Ok(Response::Done)
+    }
+}

@@ -1,0 +1,440 @@
+//! Scenario tests of the broker, on this system:
+//!
+//! ```text
+//! 0 init ── 1 store (the declared provider of "kv"; allowed clients: app, plugin)
+//!        └─ 2 app ── 3 plugin
+//! 4 guest (top level)
+//! ```
+//! The init configuration grants "kv" to app.
+
+use ipc::{Badge, CloseReason, ConnectionId, Error, Missing, Resource, Response, Rule};
+use policy::{AllowedClients, Grant, ServiceDecl};
+use service_registry::CapSlot;
+
+use super::*;
+
+const INIT: RealmId = RealmId(0);
+const STORE: RealmId = RealmId(1);
+const APP: RealmId = RealmId(2);
+const PLUGIN: RealmId = RealmId(3);
+const GUEST: RealmId = RealmId(4);
+
+fn name(text: &str) -> Name {
+    Name::new(text).unwrap()
+}
+
+fn realm(text: &str, parent: Option<RealmId>, start: u64) -> RealmSpec {
+    RealmSpec {
+        name: name(text),
+        parent,
+        slots: SlotRange { start, count: 4 },
+        quota: Quota { max_services: 2, max_connections: 3 },
+    }
+}
+
+fn broker() -> Broker {
+    let realms = [
+        realm("init", None, 100),
+        realm("store", Some(INIT), 200),
+        realm("app", Some(INIT), 300),
+        realm("plugin", Some(APP), 400),
+        realm("guest", None, 500),
+    ];
+    let services = [ServiceDecl {
+        service: name("kv"),
+        provider: Some(STORE),
+        allowed_clients: Some(AllowedClients::from_slice(&[APP, PLUGIN]).unwrap()),
+    }];
+    Broker::new(&BrokerConfig {
+        realms: &realms,
+        grants: &[Grant { client: APP, service: name("kv") }],
+        services: &services,
+        broker_slots: SlotRange { start: 1000, count: 8 },
+    })
+    .unwrap()
+}
+
+fn register(broker: &mut Broker, owner: RealmId, service: &str) -> (Reply, Ops) {
+    broker.handle(owner, &Request::Register { service: name(service) })
+}
+
+fn connect(broker: &mut Broker, client: RealmId, service: &str) -> (Reply, Ops) {
+    broker.handle(client, &Request::Connect { service: name(service) })
+}
+
+fn connection_of(reply: Reply) -> ConnectionId {
+    match reply {
+        Ok(Response::Connected { connection, .. }) => connection,
+        other => panic!("not connected: {other:?}"),
+    }
+}
+
+fn log_lines(broker: &Broker, ops: &Ops) -> Vec<String> {
+    ops.iter()
+        .filter_map(|op| match op {
+            KernelOp::Log(event) => Some(broker.log_line(event).to_string()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn realm_slot(realm: RealmId, slot: u64) -> RealmSlot {
+    RealmSlot { realm, slot: CapSlot(slot) }
+}
+
+#[test]
+fn register_creates_an_endpoint_and_hands_out_a_receive_cap() {
+    let mut broker = broker();
+    let (reply, ops) = register(&mut broker, STORE, "kv");
+    assert_eq!(reply, Ok(Response::Registered { endpoint_slot: 200, generation: 1 }));
+    assert_eq!(
+        ops[..3],
+        [
+            KernelOp::CreateEndpoint { slot: CapSlot(1000) },
+            KernelOp::DeleteInRealm { slot: realm_slot(STORE, 200) },
+            KernelOp::CopyToRealm {
+                from: CapSlot(1000),
+                into: realm_slot(STORE, 200),
+                rights: Rights::RECEIVE
+            },
+        ]
+    );
+    assert_eq!(
+        log_lines(&broker, &ops),
+        ["register allowed: realm \"store\" -> service \"kv\" (generation 1): \
+             declared as the service's provider in the init configuration"]
+    );
+}
+
+#[test]
+fn register_refusals() {
+    let mut broker = broker();
+    let (reply, ops) = register(&mut broker, APP, "kv");
+    assert_eq!(reply, Err(Error::Denied { rule: Rule::NotDeclaredProvider }));
+    assert_eq!(
+        log_lines(&broker, &ops),
+        ["register denied: realm \"app\" -> service \"kv\": \
+             the init configuration declares another realm as the provider"]
+    );
+    register(&mut broker, STORE, "kv").0.unwrap();
+    assert_eq!(register(&mut broker, STORE, "kv").0, Err(Error::AlreadyRegistered));
+    register(&mut broker, STORE, "db").0.unwrap();
+    assert_eq!(
+        register(&mut broker, STORE, "log").0,
+        Err(Error::QuotaExceeded { what: Resource::RealmServices })
+    );
+}
+
+#[test]
+fn connect_mints_a_badged_copy_and_gives_the_client_a_send_cap() {
+    let mut broker = broker();
+    register(&mut broker, STORE, "kv").0.unwrap();
+    let (reply, ops) = connect(&mut broker, APP, "kv");
+    let connection = ConnectionId::new(0, 1).unwrap();
+    assert_eq!(reply, Ok(Response::Connected { connection, slot: 300, service_generation: 1 }));
+    assert_eq!(
+        ops[..3],
+        [
+            KernelOp::Mint {
+                from: CapSlot(1000),
+                into: CapSlot(1001),
+                badge: Badge::for_connection(connection),
+                rights: Rights::ALL
+            },
+            KernelOp::DeleteInRealm { slot: realm_slot(APP, 300) },
+            KernelOp::CopyToRealm {
+                from: CapSlot(1001),
+                into: realm_slot(APP, 300),
+                rights: Rights::CLIENT
+            },
+        ]
+    );
+    assert_eq!(
+        log_lines(&broker, &ops),
+        ["connect allowed: realm \"app\" -> service \"kv\" as connection 0.1: \
+             granted in the init configuration"]
+    );
+    assert_eq!(
+        broker.handle(APP, &Request::Status { connection }).0,
+        Ok(Response::Live { service_generation: 1 })
+    );
+}
+
+#[test]
+fn denied_connects_are_loud_and_mint_nothing() {
+    let mut broker = broker();
+    register(&mut broker, STORE, "kv").0.unwrap();
+    register(&mut broker, GUEST, "guestbook").0.unwrap();
+    let (reply, ops) = connect(&mut broker, INIT, "kv");
+    assert_eq!(reply, Err(Error::Denied { rule: Rule::NoRoute }));
+    assert_eq!(ops.len(), 1);
+    let (reply, ops) = connect(&mut broker, INIT, "guestbook");
+    assert_eq!(reply, Err(Error::Denied { rule: Rule::SiblingNeedsGrant }));
+    assert_eq!(
+        log_lines(&broker, &ops),
+        ["connect denied: realm \"init\" -> service \"guestbook\": siblings need a grant"]
+    );
+    assert_eq!(
+        connect(&mut broker, APP, "nothing").0,
+        Err(Error::NotFound { what: Missing::Service })
+    );
+}
+
+#[test]
+fn allowed_clients_apply_on_top_of_grants() {
+    let mut broker = broker();
+    register(&mut broker, STORE, "kv").0.unwrap();
+    register(&mut broker, INIT, "log").0.unwrap();
+    // "log" has no list: app reaches its parent's service.
+    connect(&mut broker, APP, "log").0.unwrap();
+    // plugin is on kv's list and reaches kv through app's grant.
+    let grant = Request::Grant { child: name("plugin"), service: name("kv") };
+    assert_eq!(broker.handle(APP, &grant).0, Ok(Response::Done));
+    let (reply, _) = connect(&mut broker, PLUGIN, "kv");
+    connection_of(reply);
+    // store reaches its own service, but is not on its list.
+    let (reply, ops) = connect(&mut broker, STORE, "kv");
+    assert_eq!(reply, Err(Error::Denied { rule: Rule::NotInAllowedClients }));
+    assert_eq!(
+        log_lines(&broker, &ops),
+        ["connect denied: realm \"store\" -> service \"kv\": \
+             not in the service's allowed clients"]
+    );
+}
+
+#[test]
+fn disconnect_revokes_exactly_one_connection() {
+    let mut broker = broker();
+    register(&mut broker, STORE, "kv").0.unwrap();
+    let first = connection_of(connect(&mut broker, APP, "kv").0);
+    let second = connection_of(connect(&mut broker, APP, "kv").0);
+    assert_eq!(
+        broker.handle(PLUGIN, &Request::Disconnect { connection: first }).0,
+        Err(Error::NotOwner)
+    );
+    let (reply, ops) = broker.handle(APP, &Request::Disconnect { connection: first });
+    assert_eq!(reply, Ok(Response::Done));
+    assert_eq!(
+        ops[..4],
+        [
+            KernelOp::Revoke { slot: CapSlot(1001) },
+            KernelOp::DeleteInRealm { slot: realm_slot(APP, 300) },
+            KernelOp::CancelBadgedSends { slot: CapSlot(1001) },
+            KernelOp::Delete { slot: CapSlot(1001) },
+        ]
+    );
+    assert_eq!(
+        log_lines(&broker, &ops),
+        ["connection 0.1 closed: realm \"app\" -> service \"kv\": closed by the client"]
+    );
+    let disconnected = Err(Error::Disconnected { reason: CloseReason::ByClient });
+    assert_eq!(broker.handle(APP, &Request::Disconnect { connection: first }).0, disconnected);
+    assert_eq!(broker.handle(APP, &Request::Status { connection: first }).0, disconnected);
+    assert!(broker.handle(APP, &Request::Status { connection: second }).0.is_ok());
+    assert_eq!(
+        broker.handle(APP, &Request::Status { connection: ConnectionId::new(9, 1).unwrap() }).0,
+        Err(Error::NotFound { what: Missing::Connection })
+    );
+    // The freed slots are reused.
+    let (reply, _) = connect(&mut broker, APP, "kv");
+    assert!(matches!(reply, Ok(Response::Connected { slot: 300, .. })));
+}
+
+#[test]
+fn connection_quotas_and_slots_run_out_cleanly() {
+    let mut broker = broker();
+    register(&mut broker, STORE, "kv").0.unwrap();
+    for _ in 0..3 {
+        connect(&mut broker, APP, "kv").0.unwrap();
+    }
+    assert_eq!(
+        connect(&mut broker, APP, "kv").0,
+        Err(Error::QuotaExceeded { what: Resource::RealmConnections })
+    );
+    // app has 4 slots: 3 connections and a service use them up.
+    register(&mut broker, APP, "ui").0.unwrap();
+    assert_eq!(broker.realm_slots_in_use(APP), 4);
+    assert_eq!(
+        register(&mut broker, APP, "ui2").0,
+        Err(Error::QuotaExceeded { what: Resource::RealmSlots })
+    );
+    // The refused register returned the broker slot it had taken.
+    assert_eq!(broker.broker_slots_in_use(), 5);
+}
+
+#[test]
+fn revoking_a_grant_closes_what_relied_on_it() {
+    let mut broker = broker();
+    register(&mut broker, STORE, "kv").0.unwrap();
+    let grant = Request::Grant { child: name("plugin"), service: name("kv") };
+    let (reply, ops) = broker.handle(INIT, &grant);
+    assert_eq!(reply, Err(Error::Denied { rule: Rule::NotParent }));
+    assert_eq!(
+        log_lines(&broker, &ops),
+        ["grant denied: realm \"init\" -> realm \"plugin\", service \"kv\": \
+             only a realm's parent may grant to it or revoke its grants"]
+    );
+    assert_eq!(broker.handle(APP, &grant).0, Ok(Response::Done));
+    let (reply, ops) = connect(&mut broker, PLUGIN, "kv");
+    let plugin_connection = connection_of(reply);
+    assert!(log_lines(&broker, &ops)[0].ends_with("granted at run time by the client's parent"));
+    let app_connection = connection_of(connect(&mut broker, APP, "kv").0);
+
+    let revoke = Request::RevokeGrant { child: name("plugin"), service: name("kv") };
+    let (reply, ops) = broker.handle(APP, &revoke);
+    assert_eq!(reply, Ok(Response::Done));
+    assert!(ops.contains(&KernelOp::Revoke { slot: CapSlot(1001) }));
+    assert_eq!(
+        log_lines(&broker, &ops),
+        [
+            "grant revoked: realm \"app\" no longer lets realm \"plugin\" reach service \"kv\"",
+            "connection 0.1 closed: realm \"plugin\" -> service \"kv\": \
+             the grant it relied on was revoked"
+        ]
+    );
+    assert_eq!(
+        broker.handle(PLUGIN, &Request::Status { connection: plugin_connection }).0,
+        Err(Error::Disconnected { reason: CloseReason::AccessRevoked })
+    );
+    assert!(broker.handle(APP, &Request::Status { connection: app_connection }).0.is_ok());
+    assert_eq!(broker.handle(APP, &revoke).0, Err(Error::NotFound { what: Missing::Grant }));
+    assert_eq!(
+        broker.handle(APP, &Request::Grant { child: name("nobody"), service: name("kv") }).0,
+        Err(Error::NotFound { what: Missing::Realm })
+    );
+}
+
+#[test]
+fn a_dead_service_realm_takes_its_connections_and_a_restart_is_reported() {
+    let mut broker = broker();
+    register(&mut broker, STORE, "kv").0.unwrap();
+    let connection = connection_of(connect(&mut broker, APP, "kv").0);
+    let ops = broker.realm_died(STORE);
+    assert_eq!(
+        ops.iter().filter(|op| !matches!(op, KernelOp::Log(_))).copied().collect::<Vec<_>>(),
+        [
+            KernelOp::Revoke { slot: CapSlot(1000) },
+            KernelOp::Delete { slot: CapSlot(1000) },
+            KernelOp::DeleteInRealm { slot: realm_slot(APP, 300) },
+            KernelOp::DeleteInRealm { slot: realm_slot(STORE, 200) },
+        ]
+    );
+    assert_eq!(
+        log_lines(&broker, &ops),
+        [
+            "connection 0.1 closed: realm \"app\" -> service \"kv\": the service is gone",
+            "service \"kv\" (generation 1) of realm \"store\" removed",
+            "realm \"store\" died: its services and connections are closed",
+        ]
+    );
+    assert!(broker.realm_died(STORE).is_empty());
+    assert_eq!(broker.broker_slots_in_use(), 0);
+    assert_eq!(broker.realm_slots_in_use(APP), 0);
+    assert_eq!(broker.realm_slots_in_use(STORE), 0);
+    let status = Request::Status { connection };
+    assert_eq!(
+        broker.handle(APP, &status).0,
+        Err(Error::Disconnected { reason: CloseReason::ServiceGone })
+    );
+    assert_eq!(register(&mut broker, STORE, "kv").0, Err(Error::NotFound { what: Missing::Realm }));
+    broker.realm_started(STORE).unwrap();
+    register(&mut broker, STORE, "kv").0.unwrap();
+    assert_eq!(broker.handle(APP, &status).0, Err(Error::ServiceRestarted { generation: 2 }));
+    assert_eq!(broker.realm_started(RealmId(9)), Err(UnknownRealm(RealmId(9))));
+}
+
+#[test]
+fn a_dead_client_realm_loses_its_connections() {
+    let mut broker = broker();
+    register(&mut broker, STORE, "kv").0.unwrap();
+    connect(&mut broker, APP, "kv").0.unwrap();
+    let ops = broker.realm_died(APP);
+    assert_eq!(
+        ops[..4],
+        [
+            KernelOp::Revoke { slot: CapSlot(1001) },
+            KernelOp::DeleteInRealm { slot: realm_slot(APP, 300) },
+            KernelOp::CancelBadgedSends { slot: CapSlot(1001) },
+            KernelOp::Delete { slot: CapSlot(1001) },
+        ]
+    );
+    assert!(log_lines(&broker, &ops)[0].ends_with("the client realm died"));
+    assert_eq!(broker.registry().connections().count(), 0);
+    assert!(broker.registry().service(&name("kv")).is_some());
+}
+
+#[test]
+fn withdrawing_a_service_is_a_death_of_one_service() {
+    let mut broker = broker();
+    register(&mut broker, STORE, "kv").0.unwrap();
+    connect(&mut broker, APP, "kv").0.unwrap();
+    let ops = broker.withdraw_service(&name("kv"));
+    assert_eq!(ops[0], KernelOp::Revoke { slot: CapSlot(1000) });
+    assert!(broker.registry().service(&name("kv")).is_none());
+    assert!(broker.withdraw_service(&name("kv")).is_empty());
+    assert!(broker.is_alive(STORE));
+}
+
+#[test]
+fn malformed_messages_are_refused_and_logged() {
+    let mut broker = broker();
+    let (reply, ops) = broker.handle_message(PLUGIN, 2, &[40]);
+    let reason = ipc::Malformed::BadName {
+        field: ipc::Field::ServiceName,
+        error: ipc::NameError::TooLong { length: 40 },
+    };
+    assert_eq!(reply, Err(Error::MalformedRequest { reason }));
+    assert_eq!(
+        log_lines(&broker, &ops),
+        ["malformed request from realm \"plugin\": ServiceName: \
+             the name is 40 bytes, more than 32"]
+    );
+    let message = Request::Register { service: name("kv") }.encode();
+    let (reply, _) = broker.handle_message(STORE, message.label(), message.words());
+    assert!(reply.is_ok());
+}
+
+#[test]
+fn unknown_callers_are_refused() {
+    let mut broker = broker();
+    assert_eq!(
+        register(&mut broker, RealmId(7), "kv").0,
+        Err(Error::NotFound { what: Missing::Realm })
+    );
+    assert!(broker.realm_died(RealmId(7)).is_empty());
+}
+
+#[test]
+fn bad_configurations_are_refused() {
+    let twice = [realm("a", None, 0), realm("a", None, 0)];
+    let config = |realms| BrokerConfig {
+        realms,
+        grants: &[],
+        services: &[],
+        broker_slots: SlotRange { start: 0, count: 8 },
+    };
+    assert_eq!(
+        Broker::new(&config(&twice)).unwrap_err(),
+        ConfigError::DuplicateRealmName { name: name("a") }
+    );
+    let mut wide = realm("a", None, 0);
+    wide.slots.count = 300;
+    let wide = [wide];
+    assert_eq!(
+        Broker::new(&config(&wide)).unwrap_err(),
+        ConfigError::RealmSlots {
+            realm: RealmId(0),
+            error: SlotRangeError::TooLarge { count: 300 }
+        }
+    );
+    let cyclic = [realm("a", Some(RealmId(0)), 0)];
+    assert_eq!(
+        Broker::new(&config(&cyclic)).unwrap_err(),
+        ConfigError::Policy(policy::ConfigError::ParentCycle { realm: RealmId(0) })
+    );
+    let many: Vec<RealmSpec> = (0..=MAX_REALMS).map(|i| realm(&format!("r{i}"), None, 0)).collect();
+    assert_eq!(
+        Broker::new(&config(&many)).unwrap_err(),
+        ConfigError::Policy(policy::ConfigError::TooManyRealms { count: MAX_REALMS + 1 })
+    );
+}

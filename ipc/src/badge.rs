@@ -1,0 +1,170 @@
+//! Badge layout: what the badge of a delivered message says about its sender.
+//!
+//! seL4 5.0.0 keeps 28 badge bits. Switchboard uses them as:
+//!
+//! ```text
+//!  27..24  kind      1 = realm       (badge of a realm's cap to the broker endpoint)
+//!                    2 = connection  (badge of a client's cap to a service endpoint)
+//!                    0, 3..=15 reserved (0 would also be "unbadged")
+//!  23..0   payload   realm:      bits 23..8 zero, bits 7..0 the realm id
+//!                    connection: the connection word (bits 23..8 generation, 7..0 index)
+//! ```
+//!
+//! Every badge this layout produces is non-zero, so a minted cap is always badged.
+
+use core::fmt;
+
+use crate::ids::{ConnectionId, RealmId};
+
+/// seL4 5.0.0 badges are 28 bits.
+pub const BADGE_BITS: u32 = 28;
+const KIND_SHIFT: u32 = 24;
+const PAYLOAD_MASK: u64 = (1 << KIND_SHIFT) - 1;
+const REALM_KIND: u64 = 1;
+const CONNECTION_KIND: u64 = 2;
+
+/// A badge value, as minted into a cap and as delivered by the kernel.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Badge(u64);
+
+/// What a badge identifies.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BadgeKind {
+    Realm(RealmId),
+    Connection(ConnectionId),
+}
+
+/// Why a delivered badge does not fit the layout.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BadgeError {
+    /// Badge 0: the message came through an unbadged cap.
+    Unbadged,
+    /// Bits above the 28 the kernel keeps are set.
+    TooWide { badge: u64 },
+    /// The kind field names no kind Switchboard uses.
+    UnknownKind { kind: u8 },
+    /// A realm badge with bits set between the kind and the realm id.
+    BadRealmPayload { payload: u64 },
+    /// A connection badge whose payload is not a connection word.
+    BadConnectionPayload { payload: u64 },
+    /// A valid badge of another kind than the one expected here.
+    WrongKind { found: BadgeKind },
+}
+
+impl fmt::Display for BadgeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Unbadged => write!(f, "unbadged cap"),
+            Self::TooWide { badge } => write!(f, "badge {badge:#x} is wider than 28 bits"),
+            Self::UnknownKind { kind } => write!(f, "badge kind {kind} is not used"),
+            Self::BadRealmPayload { payload } => {
+                write!(f, "realm badge payload {payload:#x} has bits above the realm id")
+            }
+            Self::BadConnectionPayload { payload } => {
+                write!(f, "connection badge payload {payload:#x} is not a connection id")
+            }
+            Self::WrongKind { found } => write!(f, "unexpected badge of kind {found:?}"),
+        }
+    }
+}
+
+impl Badge {
+    /// The badge of `realm`'s cap to the broker endpoint.
+    pub const fn for_realm(realm: RealmId) -> Self {
+        Self((REALM_KIND << KIND_SHIFT) | realm.0 as u64)
+    }
+
+    /// The badge of the client's cap for `connection`.
+    pub const fn for_connection(connection: ConnectionId) -> Self {
+        Self((CONNECTION_KIND << KIND_SHIFT) | connection.to_word())
+    }
+
+    /// The badge's value, as seL4 takes it in a mint.
+    pub const fn value(self) -> u64 {
+        self.0
+    }
+
+    /// Reads a badge the kernel delivered.
+    pub const fn decode(badge: u64) -> Result<BadgeKind, BadgeError> {
+        if badge == 0 {
+            return Err(BadgeError::Unbadged);
+        }
+        if badge >> BADGE_BITS != 0 {
+            return Err(BadgeError::TooWide { badge });
+        }
+        let payload = badge & PAYLOAD_MASK;
+        match badge >> KIND_SHIFT {
+            REALM_KIND => {
+                if payload > u8::MAX as u64 {
+                    Err(BadgeError::BadRealmPayload { payload })
+                } else {
+                    Ok(BadgeKind::Realm(RealmId(payload as u8)))
+                }
+            }
+            CONNECTION_KIND => match ConnectionId::from_word(payload) {
+                Some(connection) => Ok(BadgeKind::Connection(connection)),
+                None => Err(BadgeError::BadConnectionPayload { payload }),
+            },
+            kind => Err(BadgeError::UnknownKind { kind: kind as u8 }),
+        }
+    }
+
+    /// Reads the badge of a message on the broker endpoint: the calling realm.
+    pub const fn realm(badge: u64) -> Result<RealmId, BadgeError> {
+        match Self::decode(badge) {
+            Ok(BadgeKind::Realm(realm)) => Ok(realm),
+            Ok(found) => Err(BadgeError::WrongKind { found }),
+            Err(error) => Err(error),
+        }
+    }
+
+    /// Reads the badge of a message on a service endpoint: the connection it came on.
+    pub const fn connection(badge: u64) -> Result<ConnectionId, BadgeError> {
+        match Self::decode(badge) {
+            Ok(BadgeKind::Connection(connection)) => Ok(connection),
+            Ok(found) => Err(BadgeError::WrongKind { found }),
+            Err(error) => Err(error),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn realm_badge_layout() {
+        let badge = Badge::for_realm(RealmId(7));
+        assert_eq!(badge.value(), 0x100_0007);
+        assert_eq!(Badge::realm(badge.value()), Ok(RealmId(7)));
+    }
+
+    #[test]
+    fn connection_badge_layout() {
+        let id = ConnectionId::new(3, 0xffff).unwrap();
+        let badge = Badge::for_connection(id);
+        assert_eq!(badge.value(), 0x2ff_ff03);
+        assert_eq!(Badge::connection(badge.value()), Ok(id));
+        assert!(badge.value() < 1 << BADGE_BITS);
+    }
+
+    #[test]
+    fn rejects_badges_outside_the_layout() {
+        assert_eq!(Badge::decode(0), Err(BadgeError::Unbadged));
+        assert_eq!(Badge::decode(1 << 28), Err(BadgeError::TooWide { badge: 1 << 28 }));
+        assert_eq!(Badge::decode(0x300_0000), Err(BadgeError::UnknownKind { kind: 3 }));
+        assert_eq!(Badge::decode(0x5), Err(BadgeError::UnknownKind { kind: 0 }));
+        assert_eq!(Badge::decode(0x100_0100), Err(BadgeError::BadRealmPayload { payload: 0x100 }));
+        assert_eq!(Badge::decode(0x200_0009), Err(BadgeError::BadConnectionPayload { payload: 9 }));
+        assert_eq!(
+            Badge::realm(0x200_0109),
+            Err(BadgeError::WrongKind {
+                found: BadgeKind::Connection(ConnectionId::new(9, 1).unwrap())
+            })
+        );
+        assert_eq!(
+            Badge::connection(0x100_0001),
+            Err(BadgeError::WrongKind { found: BadgeKind::Realm(RealmId(1)) })
+        );
+    }
+}

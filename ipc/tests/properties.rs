@@ -1,0 +1,173 @@
+//! Property tests of the protocol encoding: decoding never panics on arbitrary words, and
+//! every request and reply survives an encode/decode round trip within seL4's limits.
+
+use ipc::{
+    Badge, BadgeKind, CloseReason, ConnectionId, Error, Field, MAX_NAME_BYTES, Malformed, Missing,
+    Name, NameError, RealmId, Reply, Request, Resource, Response, Rule, decode_reply, encode_reply,
+};
+use proptest::prelude::*;
+
+/// seL4 labels are 20 bits wide.
+const MAX_LABEL: u64 = (1 << 20) - 1;
+/// seL4 carries at most 120 message words.
+const MAX_MESSAGE_WORDS: usize = 120;
+
+fn name() -> impl Strategy<Value = Name> {
+    proptest::string::string_regex(&format!("[a-zA-Z0-9._-]{{1,{MAX_NAME_BYTES}}}"))
+        .unwrap()
+        .prop_map(|text| Name::new(&text).unwrap())
+}
+
+fn connection() -> impl Strategy<Value = ConnectionId> {
+    (any::<u8>(), 1..=u16::MAX)
+        .prop_map(|(index, generation)| ConnectionId::new(index, generation).unwrap())
+}
+
+fn one_of<T: Copy + std::fmt::Debug + 'static>(all: &'static [T]) -> impl Strategy<Value = T> {
+    proptest::sample::select(all)
+}
+
+fn request() -> impl Strategy<Value = Request> {
+    prop_oneof![
+        name().prop_map(|service| Request::Register { service }),
+        name().prop_map(|service| Request::Connect { service }),
+        connection().prop_map(|connection| Request::Disconnect { connection }),
+        (name(), name()).prop_map(|(child, service)| Request::Grant { child, service }),
+        (name(), name()).prop_map(|(child, service)| Request::RevokeGrant { child, service }),
+        connection().prop_map(|connection| Request::Status { connection }),
+    ]
+}
+
+fn name_error() -> impl Strategy<Value = NameError> {
+    prop_oneof![
+        Just(NameError::Empty),
+        any::<u64>().prop_map(|length| NameError::TooLong { length }),
+        (any::<u8>(), any::<u8>()).prop_map(|(index, byte)| NameError::InvalidByte { index, byte }),
+    ]
+}
+
+fn malformed() -> impl Strategy<Value = Malformed> {
+    let field = || one_of(Field::ALL);
+    prop_oneof![
+        any::<u64>().prop_map(|label| Malformed::UnknownLabel { label }),
+        (any::<u32>(), any::<u32>())
+            .prop_map(|(needed, actual)| Malformed::Truncated { needed, actual }),
+        (any::<u32>(), any::<u32>())
+            .prop_map(|(expected, actual)| Malformed::TrailingWords { expected, actual }),
+        (field(), name_error()).prop_map(|(field, error)| Malformed::BadName { field, error }),
+        field().prop_map(|field| Malformed::NamePadding { field }),
+        any::<u64>().prop_map(|value| Malformed::BadConnectionId { value }),
+        (field(), any::<u64>()).prop_map(|(field, value)| Malformed::UnknownCode { field, value }),
+        (field(), any::<u64>()).prop_map(|(field, value)| Malformed::OutOfRange { field, value }),
+    ]
+}
+
+fn reply() -> impl Strategy<Value = Reply> {
+    prop_oneof![
+        (any::<u64>(), any::<u32>()).prop_map(|(endpoint_slot, generation)| Ok(
+            Response::Registered { endpoint_slot, generation }
+        )),
+        (connection(), any::<u64>(), any::<u32>()).prop_map(
+            |(connection, slot, service_generation)| Ok(Response::Connected {
+                connection,
+                slot,
+                service_generation
+            })
+        ),
+        Just(Ok(Response::Done)),
+        any::<u32>().prop_map(|service_generation| Ok(Response::Live { service_generation })),
+        one_of(Missing::ALL).prop_map(|what| Err(Error::NotFound { what })),
+        one_of(Rule::ALL).prop_map(|rule| Err(Error::Denied { rule })),
+        Just(Err(Error::AlreadyRegistered)),
+        one_of(Resource::ALL).prop_map(|what| Err(Error::QuotaExceeded { what })),
+        malformed().prop_map(|reason| Err(Error::MalformedRequest { reason })),
+        one_of(CloseReason::ALL).prop_map(|reason| Err(Error::Disconnected { reason })),
+        any::<u32>().prop_map(|generation| Err(Error::ServiceRestarted { generation })),
+        Just(Err(Error::NotOwner)),
+    ]
+}
+
+/// Words that are often small (codes, lengths) and sometimes anything.
+fn word() -> impl Strategy<Value = u64> {
+    prop_oneof![0u64..40, any::<u64>(), (0u64..=u64::from(u8::MAX)).prop_map(|b| b << 8)]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    #[test]
+    fn requests_round_trip(request in request()) {
+        let message = request.encode();
+        prop_assert!(message.label() <= MAX_LABEL);
+        prop_assert!(message.words().len() <= MAX_MESSAGE_WORDS);
+        prop_assert_eq!(Request::decode(message.label(), message.words()), Ok(request));
+    }
+
+    #[test]
+    fn replies_round_trip(reply in reply()) {
+        let message = encode_reply(&reply);
+        prop_assert!(message.label() <= MAX_LABEL);
+        prop_assert!(message.words().len() <= MAX_MESSAGE_WORDS);
+        prop_assert_eq!(decode_reply(message.label(), message.words()), Ok(reply));
+    }
+
+    /// Arbitrary words either decode to a request that re-encodes to exactly those words,
+    /// or are refused: the encoding is canonical and decoding never panics.
+    #[test]
+    fn request_decoding_is_total_and_canonical(
+        label in prop_oneof![0u64..8, any::<u64>()],
+        words in proptest::collection::vec(word(), 0..16),
+    ) {
+        if let Ok(request) = Request::decode(label, &words) {
+            let message = request.encode();
+            prop_assert_eq!(message.label(), label);
+            prop_assert_eq!(message.words(), &words[..]);
+        }
+    }
+
+    #[test]
+    fn reply_decoding_is_total_and_canonical(
+        label in prop_oneof![0u64..25, any::<u64>()],
+        words in proptest::collection::vec(word(), 0..16),
+    ) {
+        if let Ok(reply) = decode_reply(label, &words) {
+            let message = encode_reply(&reply);
+            prop_assert_eq!(message.label(), label);
+            prop_assert_eq!(message.words(), &words[..]);
+        }
+    }
+
+    /// Truncating a valid request is always reported as truncation, never misread.
+    #[test]
+    fn truncated_requests_are_reported(request in request(), cut in 1usize..10) {
+        let message = request.encode();
+        let words = message.words();
+        let kept = words.len().saturating_sub(cut);
+        prop_assume!(kept < words.len());
+        let result = Request::decode(message.label(), &words[..kept]);
+        prop_assert!(
+            matches!(result, Err(Malformed::Truncated { actual, .. }) if actual as usize == kept),
+            "{:?}", result
+        );
+    }
+
+    #[test]
+    fn badges_round_trip(realm in any::<u8>(), connection in connection()) {
+        let realm_badge = Badge::for_realm(RealmId(realm));
+        let connection_badge = Badge::for_connection(connection);
+        prop_assert!(realm_badge.value() != 0 && realm_badge.value() < 1 << 28);
+        prop_assert!(connection_badge.value() != 0 && connection_badge.value() < 1 << 28);
+        prop_assert_eq!(Badge::decode(realm_badge.value()), Ok(BadgeKind::Realm(RealmId(realm))));
+        prop_assert_eq!(Badge::decode(connection_badge.value()), Ok(BadgeKind::Connection(connection)));
+    }
+
+    /// Any word either decodes to a badge that re-encodes to itself, or is refused.
+    #[test]
+    fn badge_decoding_is_total_and_canonical(badge in prop_oneof![any::<u64>(), 0u64..(1 << 28)]) {
+        match Badge::decode(badge) {
+            Ok(BadgeKind::Realm(realm)) => prop_assert_eq!(Badge::for_realm(realm).value(), badge),
+            Ok(BadgeKind::Connection(id)) => prop_assert_eq!(Badge::for_connection(id).value(), badge),
+            Err(_) => {}
+        }
+    }
+}

@@ -1,0 +1,372 @@
+//! `policy`: who may register, connect to and grant which service. Pure decisions, no state
+//! beyond the rules themselves.
+//!
+//! # Reaching a service
+//!
+//! A realm *reaches* a service owned by realm `O` by the first of these that applies:
+//! 1. it is `O` itself ([`Rule::SameRealm`]);
+//! 2. `O` is its parent: a child may reach its parent's services ([`Rule::ParentService`]);
+//! 3. the init configuration grants it the service ([`Rule::InitConfigGrant`]);
+//! 4. its parent granted it the service at run time **and the parent reaches the service
+//!    itself** ([`Rule::ParentGrant`]). A grant is delegation: a parent can pass on only what
+//!    it has, checked at every connect, so revoking a grant higher up also cuts off every
+//!    realm below that relied on it. If the parent cannot reach it the connect is denied with
+//!    [`Rule::GranterCannotReach`].
+//!
+//! Otherwise it is denied: [`Rule::SiblingNeedsGrant`] when client and owner share a parent
+//! (top-level realms count as siblings: the memory manager is their common parent),
+//! [`Rule::NoRoute`] in every other case (a parent does not reach its child's services by
+//! hierarchy: the configuration must grant it).
+//!
+//! # Connecting
+//!
+//! A connect is allowed when the client reaches the service **and**, if the service's
+//! declaration lists allowed clients, the client is on the list (else
+//! [`Rule::NotInAllowedClients`]). The list only restricts; it never grants.
+//!
+//! # Granting
+//!
+//! Only a realm's direct parent may grant to it or revoke its grants ([`Rule::ParentOfGrantee`],
+//! [`Rule::NotParent`]). Not any ancestor: the parent started the child and is the one that
+//! knows what it needs, and an ancestor reaches a grandchild by granting down each level,
+//! every level checked against the granter's own reach. Grants name a service, not an
+//! instance: they survive a service restart.
+//!
+//! # Registering
+//!
+//! If the init configuration names a provider for a service, only that realm may register it
+//! ([`Rule::DeclaredProvider`], [`Rule::NotDeclaredProvider`]): no realm can squat a name
+//! another realm's clients expect. A service without a declared provider may be registered by
+//! any realm ([`Rule::OpenRegistration`]).
+#![cfg_attr(not(test), no_std)]
+
+use core::fmt;
+
+pub use ipc::Rule;
+use ipc::{Name, RealmId};
+
+/// The most realms the policy knows.
+pub const MAX_REALMS: usize = 32;
+/// The most grants the init configuration may contain.
+pub const MAX_STATIC_GRANTS: usize = 64;
+/// The most services the init configuration may declare.
+pub const MAX_DECLARED_SERVICES: usize = 32;
+/// The longest allowed-clients list.
+pub const MAX_ALLOWED_CLIENTS: usize = MAX_REALMS;
+/// The most run-time grants at once.
+pub const MAX_RUNTIME_GRANTS: usize = 64;
+
+/// A service's allowed-clients list.
+pub type AllowedClients = heapless::Vec<RealmId, MAX_ALLOWED_CLIENTS>;
+
+/// A grant: `client` may reach `service` (whoever provides it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Grant {
+    pub client: RealmId,
+    pub service: Name,
+}
+
+/// What the init configuration says about one service.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServiceDecl {
+    pub service: Name,
+    /// The only realm that may register it, if set.
+    pub provider: Option<RealmId>,
+    /// If set, only these realms may connect (on top of reaching it).
+    pub allowed_clients: Option<AllowedClients>,
+}
+
+/// The init configuration's policy, indexed by realm id.
+#[derive(Clone, Copy, Debug)]
+pub struct PolicyConfig<'a> {
+    /// `parents[i]` is the parent of realm `i` (`None`: a top-level realm).
+    pub parents: &'a [Option<RealmId>],
+    pub grants: &'a [Grant],
+    pub services: &'a [ServiceDecl],
+}
+
+/// Why a configuration was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConfigError {
+    TooManyRealms { count: usize },
+    UnknownParent { realm: RealmId, parent: RealmId },
+    ParentCycle { realm: RealmId },
+    TooManyGrants { count: usize },
+    UnknownGrantClient { service: Name, client: RealmId },
+    TooManyServices { count: usize },
+    DuplicateService { service: Name },
+    UnknownProvider { service: Name, provider: RealmId },
+    UnknownAllowedClient { service: Name, client: RealmId },
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::TooManyRealms { count } => {
+                write!(f, "{count} realms, at most {MAX_REALMS} supported")
+            }
+            Self::UnknownParent { realm, parent } => {
+                write!(f, "{realm} names {parent} as parent, which does not exist")
+            }
+            Self::ParentCycle { realm } => write!(f, "{realm} is its own ancestor"),
+            Self::TooManyGrants { count } => {
+                write!(f, "{count} grants, at most {MAX_STATIC_GRANTS} supported")
+            }
+            Self::UnknownGrantClient { service, client } => {
+                write!(f, "grant of service \"{service}\" to {client}, which does not exist")
+            }
+            Self::TooManyServices { count } => {
+                write!(f, "{count} services declared, at most {MAX_DECLARED_SERVICES} supported")
+            }
+            Self::DuplicateService { service } => {
+                write!(f, "service \"{service}\" is declared twice")
+            }
+            Self::UnknownProvider { service, provider } => {
+                write!(
+                    f,
+                    "service \"{service}\" names {provider} as provider, which does not exist"
+                )
+            }
+            Self::UnknownAllowedClient { service, client } => write!(
+                f,
+                "service \"{service}\" lists {client} as allowed client, which does not exist"
+            ),
+        }
+    }
+}
+
+/// The run-time grant table is full.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct GrantTableFull;
+
+/// A decision and the rule that made it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Decision {
+    Allowed { rule: Rule },
+    Denied { rule: Rule },
+}
+
+impl Decision {
+    pub const fn rule(self) -> Rule {
+        match self {
+            Self::Allowed { rule } | Self::Denied { rule } => rule,
+        }
+    }
+
+    pub const fn is_allowed(self) -> bool {
+        matches!(self, Self::Allowed { .. })
+    }
+}
+
+/// The rules: the realm tree, the init configuration's grants and declarations, and the
+/// grants parents made at run time.
+#[derive(Clone, Debug)]
+pub struct Policy {
+    parents: heapless::Vec<Option<RealmId>, MAX_REALMS>,
+    static_grants: heapless::Vec<Grant, MAX_STATIC_GRANTS>,
+    declarations: heapless::Vec<ServiceDecl, MAX_DECLARED_SERVICES>,
+    runtime_grants: heapless::Vec<Grant, MAX_RUNTIME_GRANTS>,
+}
+
+impl Policy {
+    /// Checks `config` and builds the policy from it.
+    pub fn new(config: &PolicyConfig<'_>) -> Result<Self, ConfigError> {
+        let parents = heapless::Vec::from_slice(config.parents)
+            .map_err(|_| ConfigError::TooManyRealms { count: config.parents.len() })?;
+        let static_grants = heapless::Vec::from_slice(config.grants)
+            .map_err(|_| ConfigError::TooManyGrants { count: config.grants.len() })?;
+        let declarations = heapless::Vec::from_slice(config.services)
+            .map_err(|_| ConfigError::TooManyServices { count: config.services.len() })?;
+        let policy =
+            Self { parents, static_grants, declarations, runtime_grants: heapless::Vec::new() };
+        policy.check_tree()?;
+        policy.check_grants()?;
+        policy.check_declarations()?;
+        Ok(policy)
+    }
+
+    fn check_tree(&self) -> Result<(), ConfigError> {
+        for (index, parent) in self.parents.iter().enumerate() {
+            let realm = RealmId(index as u8);
+            if let Some(parent) = *parent
+                && !self.contains(parent)
+            {
+                return Err(ConfigError::UnknownParent { realm, parent });
+            }
+            // An acyclic chain of ancestors is shorter than the number of realms.
+            let mut ancestor = *parent;
+            for _ in 0..self.parents.len() {
+                ancestor = ancestor.and_then(|a| self.parent(a));
+            }
+            if ancestor.is_some() {
+                return Err(ConfigError::ParentCycle { realm });
+            }
+        }
+        Ok(())
+    }
+
+    fn check_grants(&self) -> Result<(), ConfigError> {
+        match self.static_grants.iter().find(|g| !self.contains(g.client)) {
+            Some(grant) => Err(ConfigError::UnknownGrantClient {
+                service: grant.service,
+                client: grant.client,
+            }),
+            None => Ok(()),
+        }
+    }
+
+    fn check_declarations(&self) -> Result<(), ConfigError> {
+        for (index, declaration) in self.declarations.iter().enumerate() {
+            let service = declaration.service;
+            let earlier = self.declarations.iter().take(index);
+            if earlier.clone().any(|d| d.service == service) {
+                return Err(ConfigError::DuplicateService { service });
+            }
+            if let Some(provider) = declaration.provider
+                && !self.contains(provider)
+            {
+                return Err(ConfigError::UnknownProvider { service, provider });
+            }
+            let clients = declaration.allowed_clients.iter().flatten();
+            if let Some(&client) = clients.clone().find(|&&c| !self.contains(c)) {
+                return Err(ConfigError::UnknownAllowedClient { service, client });
+            }
+        }
+        Ok(())
+    }
+
+    /// How many realms there are (their ids are `0..count`).
+    pub fn realm_count(&self) -> usize {
+        self.parents.len()
+    }
+
+    /// Whether `realm` exists.
+    pub fn contains(&self, realm: RealmId) -> bool {
+        usize::from(realm.0) < self.parents.len()
+    }
+
+    /// `realm`'s parent (`None` for a top-level or unknown realm).
+    pub fn parent(&self, realm: RealmId) -> Option<RealmId> {
+        self.parents.get(usize::from(realm.0)).copied().flatten()
+    }
+
+    /// The declaration of `service`, if the init configuration has one.
+    pub fn declaration(&self, service: &Name) -> Option<&ServiceDecl> {
+        self.declarations.iter().find(|d| d.service == *service)
+    }
+
+    /// The allowed-clients list of `service`, if it has one.
+    pub fn allowed_clients(&self, service: &Name) -> Option<&[RealmId]> {
+        self.declaration(service)?.allowed_clients.as_deref()
+    }
+
+    /// The grants parents made at run time.
+    pub fn runtime_grants(&self) -> &[Grant] {
+        &self.runtime_grants
+    }
+
+    /// May `realm` register `service`?
+    pub fn decide_register(&self, realm: RealmId, service: &Name) -> Decision {
+        match self.declaration(service).and_then(|d| d.provider) {
+            Some(provider) if provider == realm => {
+                Decision::Allowed { rule: Rule::DeclaredProvider }
+            }
+            Some(_) => Decision::Denied { rule: Rule::NotDeclaredProvider },
+            None => Decision::Allowed { rule: Rule::OpenRegistration },
+        }
+    }
+
+    /// May `client` connect to `service`, registered by `owner`?
+    pub fn decide_connect(&self, client: RealmId, service: &Name, owner: RealmId) -> Decision {
+        let reach = self.decide_reach(client, service, owner);
+        if !reach.is_allowed() {
+            return reach;
+        }
+        match self.allowed_clients(service) {
+            Some(list) if !list.contains(&client) => {
+                Decision::Denied { rule: Rule::NotInAllowedClients }
+            }
+            _ => reach,
+        }
+    }
+
+    /// Does `realm` reach `service`, owned by `owner` (the allowed-clients list aside)?
+    pub fn decide_reach(&self, realm: RealmId, service: &Name, owner: RealmId) -> Decision {
+        let mut current = realm;
+        let mut delegated = false;
+        // Each round climbs one level of a run-time grant; the tree is acyclic, so this ends
+        // within the number of realms.
+        for _ in 0..=self.parents.len() {
+            if let Some(rule) = self.direct_reach(current, service, owner) {
+                let rule = if delegated { Rule::ParentGrant } else { rule };
+                return Decision::Allowed { rule };
+            }
+            match self.parent(current) {
+                Some(parent) if self.has_runtime_grant(current, service) => {
+                    delegated = true;
+                    current = parent;
+                }
+                _ => break,
+            }
+        }
+        let rule = if delegated {
+            Rule::GranterCannotReach
+        } else if self.parent(realm) == self.parent(owner) {
+            Rule::SiblingNeedsGrant
+        } else {
+            Rule::NoRoute
+        };
+        Decision::Denied { rule }
+    }
+
+    /// The rule by which `realm` reaches `service` without a run-time grant, if any.
+    fn direct_reach(&self, realm: RealmId, service: &Name, owner: RealmId) -> Option<Rule> {
+        if realm == owner {
+            Some(Rule::SameRealm)
+        } else if self.parent(realm) == Some(owner) {
+            Some(Rule::ParentService)
+        } else if self.static_grants.contains(&Grant { client: realm, service: *service }) {
+            Some(Rule::InitConfigGrant)
+        } else {
+            None
+        }
+    }
+
+    fn has_runtime_grant(&self, client: RealmId, service: &Name) -> bool {
+        self.runtime_grants.contains(&Grant { client, service: *service })
+    }
+
+    /// May `granter` grant to (or revoke a grant of) `grantee`?
+    pub fn decide_grant(&self, granter: RealmId, grantee: RealmId) -> Decision {
+        if self.contains(granter) && self.parent(grantee) == Some(granter) {
+            Decision::Allowed { rule: Rule::ParentOfGrantee }
+        } else {
+            Decision::Denied { rule: Rule::NotParent }
+        }
+    }
+
+    /// Records a run-time grant (already checked with [`Policy::decide_grant`]). Granting
+    /// twice is the same as once.
+    pub fn add_grant(&mut self, grantee: RealmId, service: &Name) -> Result<(), GrantTableFull> {
+        let grant = Grant { client: grantee, service: *service };
+        if self.runtime_grants.contains(&grant) {
+            return Ok(());
+        }
+        self.runtime_grants.push(grant).map_err(|_| GrantTableFull)
+    }
+
+    /// Removes a run-time grant; whether there was one.
+    pub fn remove_grant(&mut self, grantee: RealmId, service: &Name) -> bool {
+        let grant = Grant { client: grantee, service: *service };
+        match self.runtime_grants.iter().position(|g| *g == grant) {
+            Some(index) => {
+                self.runtime_grants.swap_remove(index);
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

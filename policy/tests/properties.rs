@@ -1,0 +1,178 @@
+//! Property tests: the policy agrees with a direct, recursive reading of the rules on random
+//! realm trees, grants and allowed-clients lists; every decision's rule matches its verdict;
+//! and only acyclic realm trees are accepted.
+
+use ipc::{Name, RealmId};
+use policy::{AllowedClients, Decision, Grant, Policy, PolicyConfig, Rule, ServiceDecl};
+use proptest::prelude::*;
+
+const SERVICES: u8 = 3;
+
+fn service(n: u8) -> Name {
+    Name::new(&format!("s{n}")).unwrap()
+}
+
+/// A random forest: realm i's parent is a lower-numbered realm or none.
+fn forest() -> impl Strategy<Value = Vec<Option<RealmId>>> {
+    (2usize..9).prop_flat_map(|count| {
+        (0..count)
+            .map(|i| {
+                if i == 0 {
+                    Just(None).boxed()
+                } else {
+                    proptest::option::weighted(0.8, (0..i as u8).prop_map(RealmId)).boxed()
+                }
+            })
+            .collect::<Vec<_>>()
+    })
+}
+
+#[derive(Debug, Clone)]
+struct World {
+    parents: Vec<Option<RealmId>>,
+    static_grants: Vec<Grant>,
+    runtime_grants: Vec<Grant>,
+    lists: Vec<Option<Vec<RealmId>>>,
+}
+
+fn world() -> impl Strategy<Value = World> {
+    forest().prop_flat_map(|parents| {
+        let realms = parents.len() as u8;
+        let grant = move || {
+            (0..realms, 0..SERVICES)
+                .prop_map(|(client, s)| Grant { client: RealmId(client), service: service(s) })
+        };
+        let list =
+            proptest::option::of(proptest::collection::vec((0..realms).prop_map(RealmId), 0..4));
+        (
+            Just(parents),
+            proptest::collection::vec(grant(), 0..5),
+            proptest::collection::vec(grant(), 0..8),
+            proptest::collection::vec(list, SERVICES as usize),
+        )
+            .prop_map(|(parents, static_grants, runtime_grants, lists)| World {
+                parents,
+                static_grants,
+                runtime_grants,
+                lists,
+            })
+    })
+}
+
+impl World {
+    fn parent(&self, realm: RealmId) -> Option<RealmId> {
+        self.parents[realm.0 as usize]
+    }
+
+    /// The rules of reach, read literally (recursion instead of the policy's loop).
+    fn reaches(&self, realm: RealmId, s: u8, owner: RealmId) -> bool {
+        let grant = Grant { client: realm, service: service(s) };
+        realm == owner
+            || self.parent(realm) == Some(owner)
+            || self.static_grants.contains(&grant)
+            || (self.runtime_grants.contains(&grant)
+                && self.parent(realm).is_some_and(|p| self.reaches(p, s, owner)))
+    }
+
+    fn may_connect(&self, client: RealmId, s: u8, owner: RealmId) -> bool {
+        self.reaches(client, s, owner)
+            && self.lists[s as usize].as_ref().is_none_or(|list| list.contains(&client))
+    }
+
+    fn policy(&self) -> Policy {
+        let declarations: Vec<ServiceDecl> = (0..SERVICES)
+            .map(|s| ServiceDecl {
+                service: service(s),
+                provider: None,
+                allowed_clients: self.lists[s as usize]
+                    .as_ref()
+                    .map(|list| AllowedClients::from_slice(list).unwrap()),
+            })
+            .collect();
+        let mut policy = Policy::new(&PolicyConfig {
+            parents: &self.parents,
+            grants: &self.static_grants,
+            services: &declarations,
+        })
+        .unwrap();
+        for grant in &self.runtime_grants {
+            policy.add_grant(grant.client, &grant.service).unwrap();
+        }
+        policy
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(500))]
+
+    #[test]
+    fn connect_decisions_match_the_rules(world in world()) {
+        let policy = world.policy();
+        let realms = world.parents.len() as u8;
+        for client in (0..realms).map(RealmId) {
+            for owner in (0..realms).map(RealmId) {
+                for s in 0..SERVICES {
+                    let decision = policy.decide_connect(client, &service(s), owner);
+                    prop_assert_eq!(
+                        decision.is_allowed(),
+                        world.may_connect(client, s, owner),
+                        "{:?} -> s{} of {:?}: {:?}", client, s, owner, decision
+                    );
+                    prop_assert_eq!(decision.rule().allows(), decision.is_allowed());
+                    let grant = Grant { client, service: service(s) };
+                    match decision {
+                        Decision::Denied { rule: Rule::NotInAllowedClients } => {
+                            prop_assert!(world.reaches(client, s, owner));
+                        }
+                        Decision::Denied { rule: Rule::GranterCannotReach } |
+                        Decision::Allowed { rule: Rule::ParentGrant } => {
+                            prop_assert!(world.runtime_grants.contains(&grant));
+                        }
+                        Decision::Denied { rule: Rule::SiblingNeedsGrant } => {
+                            prop_assert_eq!(world.parent(client), world.parent(owner));
+                        }
+                        Decision::Allowed { rule: Rule::InitConfigGrant } => {
+                            prop_assert!(world.static_grants.contains(&grant));
+                        }
+                        Decision::Allowed { rule: Rule::ParentService } => {
+                            prop_assert_eq!(world.parent(client), Some(owner));
+                        }
+                        _ => {}
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn only_parents_may_grant(world in world()) {
+        let policy = world.policy();
+        let realms = world.parents.len() as u8;
+        for granter in (0..realms).map(RealmId) {
+            for grantee in (0..realms).map(RealmId) {
+                let decision = policy.decide_grant(granter, grantee);
+                prop_assert_eq!(decision.is_allowed(), world.parent(grantee) == Some(granter));
+            }
+        }
+    }
+
+    #[test]
+    fn only_acyclic_trees_are_accepted(
+        parents in proptest::collection::vec(proptest::option::of(0u8..6), 1..6)
+    ) {
+        let parents: Vec<Option<RealmId>> = parents.into_iter().map(|p| p.map(RealmId)).collect();
+        let acyclic_and_known = (0..parents.len()).all(|start| {
+            let mut current = Some(start);
+            for _ in 0..=parents.len() {
+                current = match current {
+                    None => return true,
+                    Some(i) if i >= parents.len() => return false,
+                    Some(i) => parents[i].map(|p| p.0 as usize),
+                };
+            }
+            false
+        });
+        let result = Policy::new(&PolicyConfig { parents: &parents, grants: &[], services: &[] });
+        prop_assert_eq!(result.is_ok(), acyclic_and_known, "{:?}", result.err());
+    }
+}

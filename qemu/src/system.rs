@@ -1,0 +1,110 @@
+//! The system a user describes in `system.toml`: checked, its realm programs built, and
+//! packed with them into the boot image the memory manager embeds.
+//!
+//! Realm programs are the packages under `realms/`, one folder each, named as in the
+//! configuration's `program` fields.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use system_config::SystemConfig;
+use system_config::image::{BootImage, Program};
+
+use crate::image;
+use crate::stage::{self, Freshness};
+use crate::workspace::Workspace;
+
+/// The demo system `make run` boots.
+pub const DEFAULT_SYSTEM: &str = "system.toml";
+
+/// The realm programs that exist: every folder under `realms/` with a Cargo.toml.
+pub fn realm_programs(workspace: &Workspace) -> Result<Vec<String>> {
+    let folder = workspace.root().join("realms");
+    let mut names = Vec::new();
+    for entry in fs::read_dir(&folder).with_context(|| format!("reading {}", folder.display()))? {
+        let entry = entry?;
+        if entry.path().join("Cargo.toml").is_file() {
+            names.push(entry.file_name().to_string_lossy().into_owned());
+        }
+    }
+    names.sort();
+    Ok(names)
+}
+
+/// Reads and checks a system description, printing every error with its file and line.
+pub fn check(workspace: &Workspace, path: &Path) -> Result<SystemConfig> {
+    stage::run("check system description", || {
+        let text =
+            fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let programs = realm_programs(workspace)?;
+        let programs: Vec<&str> = programs.iter().map(String::as_str).collect();
+        let shown = path.strip_prefix(workspace.root()).unwrap_or(path).display().to_string();
+        match system_config::parse(&shown, &text, &programs) {
+            Ok(config) => Ok((config, Freshness::Built)),
+            Err(errors) => {
+                for error in &errors {
+                    eprintln!("{error}");
+                }
+                bail!("{shown}: {} error(s), nothing was built", errors.len())
+            }
+        }
+    })
+}
+
+/// Checks the system description at `path`, builds its realm programs, packs the boot
+/// image and builds the memory manager with it; returns the memory manager's ELF.
+pub fn build(workspace: &Workspace, path: &Path) -> Result<PathBuf> {
+    let config = check(workspace, path)?;
+    let mut programs: Vec<&str> =
+        config.realms.iter().map(|realm| realm.program.as_str()).collect();
+    programs.sort_unstable();
+    programs.dedup();
+    let elves = image::build_realm_programs(workspace, &programs)?;
+    let boot_image = stage::run("pack boot image", || pack(workspace, &config, &programs, &elves))?;
+    image::build_memory_manager(workspace, &boot_image)
+}
+
+fn pack(
+    workspace: &Workspace,
+    config: &SystemConfig,
+    programs: &[&str],
+    elves: &[PathBuf],
+) -> Result<(PathBuf, Freshness)> {
+    let config_bytes = system_config::encode(config).context("encoding the configuration")?;
+    let elf_bytes: Vec<Vec<u8>> =
+        elves.iter().map(|path| stripped(workspace, path)).collect::<Result<_>>()?;
+    let mut image = BootImage { config: &config_bytes, programs: heapless::Vec::new() };
+    for (name, elf) in programs.iter().zip(&elf_bytes) {
+        if image.programs.push(Program { name, elf }).is_err() {
+            bail!("more than {} realm programs", system_config::image::MAX_PROGRAMS);
+        }
+    }
+    let bytes = image.write().context("writing the boot image")?;
+    let path = workspace.target_dir().join("switchboard").join("boot-image.bin");
+    // Rewrite only on change, so that an unchanged system does not rebuild the memory manager.
+    if fs::read(&path).is_ok_and(|old| old == bytes) {
+        return Ok((path, Freshness::Cached));
+    }
+    fs::create_dir_all(path.parent().unwrap_or(Path::new(".")))?;
+    fs::write(&path, bytes).with_context(|| format!("writing {}", path.display()))?;
+    Ok((path, Freshness::Built))
+}
+
+/// The program at `path` without symbols and debug information: the boot image carries only
+/// what the memory manager loads.
+fn stripped(workspace: &Workspace, path: &Path) -> Result<Vec<u8>> {
+    let folder = workspace.target_dir().join("switchboard").join("programs");
+    fs::create_dir_all(&folder)?;
+    let output = folder.join(path.file_name().context("a program path without a file name")?);
+    let status = std::process::Command::new("objcopy")
+        .arg("--strip-all")
+        .arg(path)
+        .arg(&output)
+        .status()
+        .context("running objcopy")?;
+    if !status.success() {
+        bail!("objcopy --strip-all {} failed: {status}", path.display());
+    }
+    fs::read(&output).with_context(|| format!("reading {}", output.display()))
+}

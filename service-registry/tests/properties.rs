@@ -1,0 +1,103 @@
+//! Property tests of the registry over random sequences of changes: generations only grow,
+//! an id never names two connections, and the tables never exceed their bounds.
+
+use std::collections::{HashMap, HashSet};
+
+use ipc::{CloseReason, ConnectionId, Name, RealmId};
+use proptest::prelude::*;
+use service_registry::{
+    CapSlot, ConnectionLookup, MAX_CONNECTIONS, MAX_SERVICES, Registry, RegistryError,
+};
+
+#[derive(Clone, Debug)]
+enum Change {
+    AddService { name: u8, owner: u8 },
+    RemoveService { name: u8 },
+    Connect { client: u8, service: u8 },
+    Close { pick: usize },
+}
+
+fn change() -> impl Strategy<Value = Change> {
+    prop_oneof![
+        2 => (0u8..40, 0u8..4).prop_map(|(name, owner)| Change::AddService { name, owner }),
+        1 => (0u8..40).prop_map(|name| Change::RemoveService { name }),
+        4 => (0u8..4, 0u8..40).prop_map(|(client, service)| Change::Connect { client, service }),
+        4 => any::<usize>().prop_map(|pick| Change::Close { pick }),
+    ]
+}
+
+fn service_name(n: u8) -> Name {
+    Name::new(&format!("s{n}")).unwrap()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+
+    #[test]
+    fn generations_grow_and_ids_stay_unique(changes in proptest::collection::vec(change(), 1..400)) {
+        let mut registry = Registry::new();
+        let mut last_service_generation = 0;
+        let mut issued: Vec<ConnectionId> = Vec::new();
+        let mut closed: HashSet<ConnectionId> = HashSet::new();
+        let mut slot_generation: HashMap<u8, u16> = HashMap::new();
+
+        for change in changes {
+            match change {
+                Change::AddService { name, owner } => {
+                    match registry.add_service(service_name(name), RealmId(owner), CapSlot(0), CapSlot(0)) {
+                        Ok(service) => {
+                            prop_assert!(service.generation > last_service_generation);
+                            last_service_generation = service.generation;
+                        }
+                        Err(RegistryError::AlreadyRegistered) => {
+                            prop_assert!(registry.service(&service_name(name)).is_some());
+                        }
+                        Err(RegistryError::ServicesFull) => {
+                            prop_assert_eq!(registry.services().count(), MAX_SERVICES);
+                        }
+                        Err(other) => prop_assert!(false, "unexpected {:?}", other),
+                    }
+                }
+                Change::RemoveService { name } => {
+                    let had = registry.service(&service_name(name)).copied();
+                    prop_assert_eq!(registry.remove_service(&service_name(name)), had);
+                }
+                Change::Connect { client, service } => {
+                    match registry.add_connection(RealmId(client), &service_name(service), CapSlot(1), CapSlot(2)) {
+                        Ok(connection) => {
+                            let index = connection.id.index();
+                            let previous = slot_generation.insert(index, connection.id.generation()).unwrap_or(0);
+                            prop_assert!(connection.id.generation() > previous);
+                            prop_assert!(!issued.contains(&connection.id));
+                            issued.push(connection.id);
+                        }
+                        Err(RegistryError::NoSuchService) => {
+                            prop_assert!(registry.service(&service_name(service)).is_none());
+                        }
+                        Err(RegistryError::ConnectionsFull) => {
+                            prop_assert_eq!(registry.connections().count(), MAX_CONNECTIONS);
+                        }
+                        Err(other) => prop_assert!(false, "unexpected {:?}", other),
+                    }
+                }
+                Change::Close { pick } => {
+                    if issued.is_empty() {
+                        continue;
+                    }
+                    let id = issued[pick % issued.len()];
+                    let was_open = matches!(registry.connection(id), ConnectionLookup::Open(_));
+                    let result = registry.close_connection(id, CloseReason::ByClient);
+                    prop_assert_eq!(result.is_some(), was_open);
+                    closed.insert(id);
+                }
+            }
+            // A closed id never comes back; every open connection is findable by its id.
+            for id in &closed {
+                prop_assert!(!matches!(registry.connection(*id), ConnectionLookup::Open(_)));
+            }
+            for connection in registry.connections() {
+                prop_assert_eq!(registry.connection(connection.id), ConnectionLookup::Open(connection));
+            }
+        }
+    }
+}
