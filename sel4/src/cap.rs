@@ -53,10 +53,7 @@ impl<K: kind::Kind> Copy for Cap<K> {}
 impl<K: kind::Kind> Cap<K> {
     /// Names the capability in slot `cptr`; the caller asserts its kind.
     pub const fn from_cptr(cptr: CPtr) -> Self {
-        Self {
-            cptr,
-            kind: PhantomData,
-        }
+        Self { cptr, kind: PhantomData }
     }
 
     pub const fn cptr(self) -> CPtr {
@@ -83,11 +80,7 @@ pub fn invoke<K: kind::Kind>(cap: Cap<K>, label: u64, args: &[u64]) -> Result<Re
     };
     let reply = syscall::syscall(
         syscall::number::CALL,
-        Registers {
-            cap_or_badge: cap.cptr(),
-            info: info.word(),
-            message,
-        },
+        Registers { cap_or_badge: cap.cptr(), info: info.word(), message },
     );
     Error::check(MessageInfo::from_word(reply.info).label())?;
     Ok(reply)

@@ -9,10 +9,7 @@ use crate::syscall::{self, Registers};
 pub fn put_char(byte: u8) {
     syscall::syscall(
         syscall_number::DEBUG_PUT_CHAR,
-        Registers {
-            cap_or_badge: byte as u64,
-            ..Registers::default()
-        },
+        Registers { cap_or_badge: byte as u64, ..Registers::default() },
     );
 }
 

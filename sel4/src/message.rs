@@ -39,9 +39,7 @@ impl MessageInfo {
         if extra_caps > MAX_EXTRA_CAPS {
             return Err(MessageInfoError::TooManyCaps);
         }
-        Ok(Self(
-            (label << 12) | ((extra_caps as u64) << 7) | length as u64,
-        ))
+        Ok(Self((label << 12) | ((extra_caps as u64) << 7) | length as u64))
     }
 
     /// Wraps a word the kernel returned.
@@ -88,26 +86,14 @@ mod tests {
     fn layout_matches_the_kernel() {
         // label 47 (X86IOPortOut8 on 5.0.0), no caps, two words.
         assert_eq!(MessageInfo::new(47, 0, 2).unwrap().word(), (47 << 12) | 2);
-        assert_eq!(
-            MessageInfo::new(1, 1, 0).unwrap().word(),
-            (1 << 12) | (1 << 7)
-        );
+        assert_eq!(MessageInfo::new(1, 1, 0).unwrap().word(), (1 << 12) | (1 << 7));
         assert_eq!(MessageInfo::from_word(0b101 << 9).caps_unwrapped(), 0b101);
     }
 
     #[test]
     fn limits_are_errors() {
-        assert_eq!(
-            MessageInfo::new(MAX_LABEL + 1, 0, 0),
-            Err(MessageInfoError::LabelTooLarge)
-        );
-        assert_eq!(
-            MessageInfo::new(0, 0, 121),
-            Err(MessageInfoError::TooManyWords)
-        );
-        assert_eq!(
-            MessageInfo::new(0, 4, 0),
-            Err(MessageInfoError::TooManyCaps)
-        );
+        assert_eq!(MessageInfo::new(MAX_LABEL + 1, 0, 0), Err(MessageInfoError::LabelTooLarge));
+        assert_eq!(MessageInfo::new(0, 0, 121), Err(MessageInfoError::TooManyWords));
+        assert_eq!(MessageInfo::new(0, 4, 0), Err(MessageInfoError::TooManyCaps));
     }
 }
