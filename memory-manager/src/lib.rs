@@ -4,5 +4,7 @@
 //! modules decide on.
 #![cfg_attr(not(test), no_std)]
 
+pub mod layout;
 pub mod memory;
+pub mod program;
 pub mod slots;

@@ -8,6 +8,7 @@
 #![no_main]
 
 use memory_manager::memory::MemoryPool;
+use memory_manager::program::{Program, ProgramError};
 use sel4::{BootInfo, debug_println};
 use sel4_root_task::Verdict;
 use system_config::image::BootImage;
@@ -57,6 +58,7 @@ enum BootError {
     Image(system_config::image::ImageError),
     Config(system_config::BootCheckError),
     MissingProgram { realm: RealmId },
+    BadProgram { realm: RealmId, error: ProgramError },
 }
 
 impl core::fmt::Display for BootError {
@@ -71,6 +73,9 @@ impl core::fmt::Display for BootError {
             BootError::MissingProgram { realm } => {
                 write!(f, "the boot image has no program for realm {}", realm.index())
             }
+            BootError::BadProgram { realm, error } => {
+                write!(f, "the program of realm {} cannot be loaded: {error}", realm.index())
+            }
         }
     }
 }
@@ -81,9 +86,10 @@ fn read_system() -> Result<(BootImage<'static>, SystemConfig), BootError> {
     let config = system_config::decode(image.config).map_err(BootError::Config)?;
     for realm in config.realm_ids() {
         let program = config.realm(realm).map(|realm| realm.program.as_str());
-        if program.and_then(|program| image.program(program)).is_none() {
-            return Err(BootError::MissingProgram { realm });
-        }
+        let elf = program
+            .and_then(|program| image.program(program))
+            .ok_or(BootError::MissingProgram { realm })?;
+        Program::parse(elf).map_err(|error| BootError::BadProgram { realm, error })?;
     }
     Ok((image, config))
 }
@@ -99,13 +105,16 @@ fn print_system(image: &BootImage<'_>, config: &SystemConfig) {
     for id in config.realm_ids() {
         let Some(realm) = config.realm(id) else { continue };
         let parent = realm.parent.and_then(|parent| config.realm(parent));
-        let elf_bytes = image.program(&realm.program).map_or(0, <[u8]>::len);
+        let pages = image
+            .program(&realm.program)
+            .and_then(|elf| Program::parse(elf).ok())
+            .map_or(0, |program| program.page_count());
         debug_println!(
-            "  realm {} (parent {}): program {} ({} bytes), priority {}, memory {} KiB",
+            "  realm {} (parent {}): program {} ({} pages), priority {}, memory {} KiB",
             realm.name,
             parent.map_or("none", |parent| parent.name.as_str()),
             realm.program,
-            elf_bytes,
+            pages,
             realm.priority,
             realm.memory_bytes >> 10
         );

@@ -1,0 +1,52 @@
+//! Where things go in a realm's address space and CSpace: the contract between the memory
+//! manager, which builds realms, and `realm-runtime`, which runs in them.
+//!
+//! ```text
+//! 0x0000_0000 .. 0x0040_0000   unmapped (null pointers fault)
+//! 0x0040_0000 .. 0x0f00_0000   program window: the ELF's load segments
+//! 0x0f00_0000 .. STACK_BOTTOM  unmapped guard page(s): a stack overflow faults
+//! STACK_BOTTOM .. STACK_TOP    the stack
+//! STACK_TOP   (one page)       unmapped
+//! IPC_BUFFER  (one page)       the thread's IPC buffer
+//! HEAP_START ..                pages the realm asks for at run time, within its budget
+//! ```
+
+use core::ops::Range;
+
+pub const PAGE_SIZE: u64 = 4096;
+/// Where a program's load segments may lie.
+pub const PROGRAM_WINDOW: Range<u64> = 0x0040_0000..0x0f00_0000;
+/// The initial thread's stack.
+pub const STACK_PAGES: u64 = 16;
+pub const STACK_TOP: u64 = 0x1000_0000;
+pub const STACK_BOTTOM: u64 = STACK_TOP - STACK_PAGES * PAGE_SIZE;
+/// The initial thread's IPC buffer.
+pub const IPC_BUFFER: u64 = STACK_TOP + PAGE_SIZE;
+/// Where pages asked for at run time are mapped, upwards.
+pub const HEAP_START: u64 = 0x2000_0000;
+/// The most pages a realm can ask for at run time (its budget usually ends this sooner).
+pub const HEAP_MAX_PAGES: u64 = 1 << 16;
+
+/// A realm's CNode has `2^CNODE_BITS` slots.
+pub const CNODE_BITS: u8 = 10;
+
+/// Slots of a realm's CNode the memory manager fills.
+pub mod slot {
+    /// The broker endpoint, badged with the realm's id (Send + Grant: a `Call` needs Grant
+    /// on seL4 5.0.0 to receive a reply).
+    pub const BROKER: u64 = 1;
+    /// The thread's fault endpoint, badged with the realm's id and thread. The kernel uses
+    /// it; the realm has no reason to.
+    pub const FAULT: u64 = 2;
+    /// Slots from here on are handed out by the broker (service endpoints, connections).
+    pub const FIRST_FREE: u64 = 16;
+}
+
+// The regions do not overlap, the guard pages stay unmapped, and the fixed slots fit.
+const _: () = {
+    assert!(PROGRAM_WINDOW.end < STACK_BOTTOM, "a guard page below the stack");
+    assert!(STACK_TOP < IPC_BUFFER, "a gap above the stack");
+    assert!(IPC_BUFFER + PAGE_SIZE <= HEAP_START);
+    assert!(STACK_BOTTOM.is_multiple_of(PAGE_SIZE));
+    assert!(slot::FIRST_FREE < 1 << CNODE_BITS);
+};
