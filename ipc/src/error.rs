@@ -61,6 +61,8 @@ wire_codes! {
         RuntimeGrants = 7,
         /// Service generations (a 32-bit counter) are used up.
         ServiceGenerations = 8,
+        /// The realm's memory budget.
+        RealmMemory = 9,
     }
 }
 
@@ -96,6 +98,8 @@ wire_codes! {
         Generation = 11,
         WordCount = 12,
         NameByte = 13,
+        PageCount = 14,
+        Text = 15,
     }
 }
 
@@ -263,6 +267,7 @@ impl fmt::Display for Resource {
             Self::BrokerSlots => "the broker's CSpace slots",
             Self::RuntimeGrants => "the table of run-time grants",
             Self::ServiceGenerations => "service generations",
+            Self::RealmMemory => "the realm's memory budget",
         })
     }
 }

@@ -37,6 +37,7 @@ pub mod badge;
 pub mod error;
 pub mod ids;
 pub mod name;
+pub mod realm;
 pub mod reply;
 pub mod request;
 pub mod rule;

@@ -1,0 +1,273 @@
+//! Requests a realm sends the memory manager about itself (not about services), and their
+//! replies. They travel on the same broker endpoint as [`crate::Request`]s; their labels
+//! start at 32 so the two never collide.
+//!
+//! | label | request         | words                      | reply                     |
+//! |-------|-----------------|----------------------------|---------------------------|
+//! | 32    | `WhoAmI`        | none                       | `Identity`: the name      |
+//! | 33    | `AllocatePages` | page count                 | `Pages`: address, count   |
+//! | 34    | `Exit`          | none                       | none: the realm stops     |
+//! | 35    | `Panicked`      | text (length, packed bytes)| none: the realm stops     |
+//!
+//! Errors come back as [`crate::Error`] replies (for example `QuotaExceeded` with
+//! [`crate::Resource::RealmMemory`] when a realm asks for more memory than its budget).
+
+use core::fmt;
+
+use crate::error::{Error, Field, Malformed};
+use crate::name::Name;
+use crate::reply::{decode_reply, encode_reply};
+use crate::wire::{Message, Reader};
+
+/// The longest panic text a realm reports, in bytes (the rest is cut).
+pub const MAX_TEXT_BYTES: usize = 80;
+const WORD_BYTES: usize = 8;
+
+wire_codes! {
+    /// The kind of a realm request: the label of its message.
+    pub enum RealmRequestKind {
+        WhoAmI = 32,
+        AllocatePages = 33,
+        Exit = 34,
+        Panicked = 35,
+    }
+}
+
+wire_codes! {
+    /// The kind of a successful reply to a realm request.
+    pub enum RealmReplyKind {
+        Identity = 32,
+        Pages = 33,
+    }
+}
+
+/// Free text from a realm, such as its panic message: any bytes, at most
+/// [`MAX_TEXT_BYTES`], shown as UTF-8 with invalid sequences replaced.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Text {
+    bytes: [u8; MAX_TEXT_BYTES],
+    length: u8,
+}
+
+impl Text {
+    /// The first [`MAX_TEXT_BYTES`] bytes of `text`.
+    pub fn truncated(text: &[u8]) -> Self {
+        let mut bytes = [0; MAX_TEXT_BYTES];
+        let length = text.len().min(MAX_TEXT_BYTES);
+        bytes[..length].copy_from_slice(&text[..length]);
+        Self { bytes, length: length as u8 }
+    }
+
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.bytes[..usize::from(self.length)]
+    }
+
+    fn write(&self, message: &mut Message) {
+        message.push(u64::from(self.length));
+        for chunk in self.as_bytes().chunks(WORD_BYTES) {
+            let mut word = [0u8; WORD_BYTES];
+            word[..chunk.len()].copy_from_slice(chunk);
+            message.push(u64::from_le_bytes(word));
+        }
+    }
+
+    fn read(reader: &mut Reader<'_>) -> Result<Self, Malformed> {
+        let length = reader.word()?;
+        if length > MAX_TEXT_BYTES as u64 {
+            return Err(Malformed::OutOfRange { field: Field::Text, value: length });
+        }
+        let length = length as usize;
+        let mut bytes = [0u8; MAX_TEXT_BYTES];
+        for (chunk, word) in
+            bytes.chunks_mut(WORD_BYTES).zip(reader.take(length.div_ceil(WORD_BYTES))?)
+        {
+            chunk.copy_from_slice(&word.to_le_bytes());
+        }
+        Ok(Self::truncated(&bytes[..length]))
+    }
+}
+
+impl fmt::Display for Text {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for chunk in self.as_bytes().utf8_chunks() {
+            f.write_str(chunk.valid())?;
+            if !chunk.invalid().is_empty() {
+                f.write_str("\u{fffd}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for Text {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Text(\"{self}\")")
+    }
+}
+
+/// A request a realm makes about itself.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RealmRequest {
+    /// What is my name?
+    WhoAmI,
+    /// Map `pages` more pages of memory, from my budget.
+    AllocatePages { pages: u64 },
+    /// I am done: stop me.
+    Exit,
+    /// I panicked with this message: log it and stop me.
+    Panicked { message: Text },
+}
+
+/// What a realm request achieved.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RealmResponse {
+    Identity {
+        name: Name,
+    },
+    /// `pages` pages are mapped, read-write, from `address` up.
+    Pages {
+        address: u64,
+        pages: u64,
+    },
+}
+
+impl RealmRequest {
+    pub const fn kind(&self) -> RealmRequestKind {
+        match self {
+            Self::WhoAmI => RealmRequestKind::WhoAmI,
+            Self::AllocatePages { .. } => RealmRequestKind::AllocatePages,
+            Self::Exit => RealmRequestKind::Exit,
+            Self::Panicked { .. } => RealmRequestKind::Panicked,
+        }
+    }
+
+    pub fn encode(&self) -> Message {
+        let mut message = Message::new(self.kind().code());
+        match self {
+            Self::WhoAmI | Self::Exit => {}
+            Self::AllocatePages { pages } => message.push(*pages),
+            Self::Panicked { message: text } => text.write(&mut message),
+        }
+        message
+    }
+
+    /// Decodes a realm request; `Ok(None)` when `label` is not a realm request at all (it
+    /// may be a broker request).
+    pub fn decode(label: u64, words: &[u64]) -> Result<Option<Self>, Malformed> {
+        let Some(kind) = RealmRequestKind::from_code(label) else { return Ok(None) };
+        let mut reader = Reader::new(words);
+        let request = match kind {
+            RealmRequestKind::WhoAmI => Self::WhoAmI,
+            RealmRequestKind::AllocatePages => Self::AllocatePages { pages: reader.word()? },
+            RealmRequestKind::Exit => Self::Exit,
+            RealmRequestKind::Panicked => Self::Panicked { message: Text::read(&mut reader)? },
+        };
+        reader.finish()?;
+        Ok(Some(request))
+    }
+}
+
+/// A reply to a realm request.
+pub type RealmReply = Result<RealmResponse, Error>;
+
+/// Encodes a reply to a realm request.
+pub fn encode_realm_reply(reply: &RealmReply) -> Message {
+    match reply {
+        Ok(RealmResponse::Identity { name }) => {
+            let mut message = Message::new(RealmReplyKind::Identity.code());
+            name.write(&mut message);
+            message
+        }
+        Ok(RealmResponse::Pages { address, pages }) => {
+            let mut message = Message::new(RealmReplyKind::Pages.code());
+            message.push(*address);
+            message.push(*pages);
+            message
+        }
+        Err(error) => encode_reply(&Err(*error)),
+    }
+}
+
+/// Decodes a reply to a realm request.
+pub fn decode_realm_reply(label: u64, words: &[u64]) -> Result<RealmReply, Malformed> {
+    let mut reader = Reader::new(words);
+    let response = match RealmReplyKind::from_code(label) {
+        Some(RealmReplyKind::Identity) => {
+            RealmResponse::Identity { name: Name::read(&mut reader, Field::RealmName)? }
+        }
+        Some(RealmReplyKind::Pages) => {
+            RealmResponse::Pages { address: reader.word()?, pages: reader.word()? }
+        }
+        // Not a realm response: it must be an error, shared with the broker's replies.
+        None => {
+            return match decode_reply(label, words)? {
+                Err(error) => Ok(Err(error)),
+                Ok(_) => Err(Malformed::UnknownLabel { label }),
+            };
+        }
+    };
+    reader.finish()?;
+    Ok(Ok(response))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::Resource;
+
+    #[test]
+    fn requests_round_trip() {
+        let requests = [
+            RealmRequest::WhoAmI,
+            RealmRequest::AllocatePages { pages: 7 },
+            RealmRequest::Exit,
+            RealmRequest::Panicked { message: Text::truncated(b"realms/kv/src/main.rs:3:5: boom") },
+        ];
+        for request in requests {
+            let message = request.encode();
+            assert_eq!(RealmRequest::decode(message.label(), message.words()), Ok(Some(request)));
+        }
+    }
+
+    #[test]
+    fn broker_labels_are_not_realm_requests() {
+        assert_eq!(RealmRequest::decode(2, &[]), Ok(None));
+    }
+
+    #[test]
+    fn long_text_is_cut_and_bad_lengths_refused() {
+        let long = [b'x'; 200];
+        assert_eq!(Text::truncated(&long).as_bytes().len(), MAX_TEXT_BYTES);
+        assert_eq!(
+            RealmRequest::decode(35, &[81]),
+            Err(Malformed::OutOfRange { field: Field::Text, value: 81 })
+        );
+        assert_eq!(
+            RealmRequest::decode(35, &[9, 0]),
+            Err(Malformed::Truncated { needed: 3, actual: 2 })
+        );
+        assert_eq!(
+            RealmRequest::decode(34, &[1]),
+            Err(Malformed::TrailingWords { expected: 0, actual: 1 })
+        );
+    }
+
+    #[test]
+    fn replies_round_trip_including_errors() {
+        let replies: [RealmReply; 3] = [
+            Ok(RealmResponse::Identity { name: Name::new("kv").unwrap() }),
+            Ok(RealmResponse::Pages { address: 0x2000_0000, pages: 4 }),
+            Err(Error::QuotaExceeded { what: Resource::RealmMemory }),
+        ];
+        for reply in replies {
+            let message = encode_realm_reply(&reply);
+            assert_eq!(decode_realm_reply(message.label(), message.words()), Ok(reply));
+        }
+    }
+
+    #[test]
+    fn invalid_utf8_is_shown_replaced() {
+        let text = Text::truncated(b"ok \xff end");
+        assert_eq!(std::format!("{text}"), "ok \u{fffd} end");
+    }
+}
