@@ -15,6 +15,17 @@ fn leading_number(text: &str) -> u64 {
     digits.parse().unwrap_or_else(|_| panic!("no number at the start of {text:?}"))
 }
 
+/// A numeric option of our kernel configuration.
+fn kernel_config_value(name: &str) -> u32 {
+    let path = qemu::Workspace::current().tool_dir().join("kernel/autoconf.h");
+    let config = std::fs::read_to_string(path).expect("reading autoconf.h");
+    config
+        .lines()
+        .find_map(|line| line.strip_prefix(&format!("#define {name} ")))
+        .and_then(|value| value.trim().parse().ok())
+        .unwrap_or_else(|| panic!("{name} is not a number in autoconf.h"))
+}
+
 #[test]
 fn memory_manager_prints_the_boot_info_banner() {
     let outcome = boot_system("system.toml");
@@ -42,12 +53,12 @@ fn memory_manager_prints_the_boot_info_banner() {
     let ram_bytes = leading_number(field(&outcome, "RAM untyped: ").expect("RAM line"));
     assert!((400 << 20..512 << 20).contains(&ram_bytes), "RAM untyped {ram_bytes} bytes");
 
-    // Our kernel configuration gives the root CNode 2^12 slots.
+    // Our kernel configuration (qemu/kernel/autoconf.h) sizes the root CNode.
     let slots = field(&outcome, "free slots: ").expect("free slots line");
     let (first, end) = slots.split_once("..").expect("a slot range");
     let (first, end) = (leading_number(first), leading_number(end));
     assert!(first > 11 && first < end, "free slots {first}..{end}");
-    assert_eq!(end, 1 << 12);
+    assert_eq!(end, 1 << kernel_config_value("CONFIG_ROOT_CNODE_SIZE_BITS"));
 }
 
 #[test]

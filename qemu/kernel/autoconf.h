@@ -11,6 +11,10 @@
  *   SUPPORT_PCID  hangs
  *   IOMMU         QEMU's default machine has no VT-d
  *   HUGE_PAGE     needs pdpe1gb, and shifts the x86 object type numbers by one
+ *
+ * ROOT_CNODE_SIZE_BITS is 16 (65536 slots, 2 MiB): the memory manager keeps a cap to every
+ * frame and paging structure it maps into a realm (on seL4 the mapping lives in the frame
+ * cap), so it needs far more than the usual 4096 slots.
  */
 #define AUTOCONF_INCLUDED
 #define CONFIG_KERNEL_MASTER 1
@@ -33,7 +37,7 @@
 #define CONFIG_XSAVE_SIZE 512
 #define CONFIG_FSGSBASE_MSR 1
 #define CONFIG_MULTIBOOT_GRAPHICS_MODE_NONE 1
-#define CONFIG_ROOT_CNODE_SIZE_BITS 12
+#define CONFIG_ROOT_CNODE_SIZE_BITS 16
 #define CONFIG_TIMER_TICK_MS 2
 #define CONFIG_TIME_SLICE 5
 #define CONFIG_RETYPE_FAN_OUT_LIMIT 256
