@@ -70,16 +70,17 @@ fn run(cli: Cli) -> Result<ExitCode> {
     let workspace = Workspace::current();
     match cli.command {
         Command::Build { system } => {
-            kernel::ensure_built(&workspace)?;
             qemu::system::build(&workspace, &system)?;
+            kernel::ensure_built(&workspace)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Run { system, image, timeout } => {
-            let kernel = kernel::ensure_built(&workspace)?;
+            // The system first: a bad description fails before anything slow happens.
             let root_task = match &image {
                 Some(image) => image::build_root_task(&workspace, image)?,
                 None => qemu::system::build(&workspace, &system)?,
             };
+            let kernel = kernel::ensure_built(&workspace)?;
             let image = image.as_deref().unwrap_or(image::MEMORY_MANAGER);
             let options = BootOptions { timeout: Duration::from_secs(timeout), echo: true };
             eprintln!("[boot] seL4 {} + {image} in QEMU", kernel.version);
