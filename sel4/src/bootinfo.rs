@@ -4,9 +4,14 @@
 //! every kernel the same accessors.
 
 use core::ops::Range;
+use core::sync::atomic::{AtomicBool, Ordering};
 
 use crate::cap::CPtr;
+use crate::ipc_buffer::IpcBuffer;
 use crate::kernel::{RawBootInfo, SlotRegion, UntypedDesc};
+
+/// Whether the root task's IPC buffer has been handed out.
+static ROOT_IPC_BUFFER_TAKEN: AtomicBool = AtomicBool::new(false);
 
 /// The boot information page.
 #[repr(transparent)]
@@ -50,6 +55,18 @@ impl BootInfo {
         self.0.ipc_buffer
     }
 
+    /// The root task's IPC buffer, for its initial thread: the first call returns it, every
+    /// later call `None` (so there is only ever one `&mut` to it).
+    pub fn take_ipc_buffer(&self) -> Option<&'static mut IpcBuffer> {
+        if ROOT_IPC_BUFFER_TAKEN.swap(true, Ordering::AcqRel) {
+            return None;
+        }
+        // SAFETY: a `BootInfo` only exists through `from_address`, whose contract makes this
+        // the kernel's boot info: `ipc_buffer` is then the root task's IPC buffer, mapped
+        // read-write for the program's life, and the flag above hands it out only once.
+        unsafe { IpcBuffer::from_address(self.0.ipc_buffer as usize) }
+    }
+
     /// Slots of the root CNode that hold no capability.
     pub fn empty_slots(&self) -> Range<CPtr> {
         slots(self.0.empty)
@@ -58,6 +75,12 @@ impl BootInfo {
     /// Slots holding the frames of the root task's own image.
     pub fn user_image_frames(&self) -> Range<CPtr> {
         slots(self.0.user_image_frames)
+    }
+
+    /// Slots holding the paging structures (PDPTs, page directories, page tables) of the root
+    /// task's address space.
+    pub fn user_image_paging(&self) -> Range<CPtr> {
+        slots(self.0.user_image_paging)
     }
 
     /// Slots holding the untyped capabilities.

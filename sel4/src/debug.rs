@@ -1,9 +1,65 @@
-//! Printing through the kernel's debug console (a debug kernel's serial port), and halting.
+//! The debug syscalls of a debug kernel: printing through the kernel's console (its serial
+//! port), halting, identifying the capability in a slot, and naming a thread (the name shows
+//! in the kernel's error and fault reports).
 
 use core::fmt;
 
-use crate::kernel::syscall_number;
+use crate::cap::{CPtr, Tcb};
+use crate::ipc_buffer::{IpcBuffer, NameError};
+use crate::kernel::{self, syscall_number};
 use crate::syscall::{self, Registers};
+
+/// The type of the capability in a slot, as `DebugCapIdentify` reports it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CapType {
+    Null,
+    Untyped,
+    Endpoint,
+    Notification,
+    Reply,
+    CNode,
+    Tcb,
+    IrqControl,
+    IrqHandler,
+    Zombie,
+    Domain,
+    /// A frame of any size.
+    Frame,
+    PageTable,
+    PageDirectory,
+    Pdpt,
+    Pml4,
+    AsidControl,
+    AsidPool,
+    IoSpace,
+    IoPageTable,
+    IoPort,
+    /// A tag this binding does not name.
+    Other(u64),
+}
+
+/// The type of the capability at `cptr` in the caller's CSpace ([`CapType::Null`] for an
+/// empty slot or a CPtr that resolves to none).
+pub fn cap_identify(cptr: CPtr) -> CapType {
+    let out = syscall::syscall(
+        syscall_number::DEBUG_CAP_IDENTIFY,
+        Registers { cap_or_badge: cptr, ..Registers::default() },
+    );
+    kernel::cap_type_from_tag(out.cap_or_badge)
+}
+
+/// Names thread `tcb` for the kernel's reports. The name goes through the caller's IPC
+/// buffer. The kernel halts the system when `tcb` is not a TCB capability; the name is
+/// checked here (at most 959 bytes, no NUL) so that it cannot make the kernel halt.
+pub fn name_thread(ipc: &mut IpcBuffer, tcb: Tcb, name: &str) -> Result<(), NameError> {
+    ipc.write_c_string(name)?;
+    syscall::syscall_with_buffer(
+        syscall_number::DEBUG_NAME_THREAD,
+        Registers { cap_or_badge: tcb.cptr(), ..Registers::default() },
+        core::ptr::from_mut(ipc),
+    );
+    Ok(())
+}
 
 /// Writes one byte to the kernel's debug console.
 pub fn put_char(byte: u8) {

@@ -32,13 +32,26 @@ pub struct Registers {
 }
 
 /// Performs system call `number` with `registers`, and returns what the kernel left in them.
+/// For the calls that read or write the caller's IPC buffer, use [`syscall_with_buffer`].
 #[inline(always)]
 pub fn syscall(number: i64, registers: Registers) -> Registers {
+    syscall_with_buffer(number, registers, core::ptr::null_mut())
+}
+
+/// Performs system call `number` with `registers`; the kernel may read and write the calling
+/// thread's IPC buffer, which `buffer` points to (handing the pointer to the asm tells the
+/// compiler that memory behind it may change).
+#[inline(always)]
+pub fn syscall_with_buffer(
+    number: i64,
+    registers: Registers,
+    buffer: *mut crate::ipc_buffer::IpcBuffer,
+) -> Registers {
     let mut out = registers;
     // SAFETY: the asm only moves rsp through rbx around `syscall` and puts both back; every
     // register the kernel may change is declared as an output or clobber. It does not touch
-    // the stack. The kernel may write memory we gave it (the IPC buffer), so memory is not
-    // declared untouched.
+    // the stack. The kernel may write memory we gave it (the IPC buffer, passed in rax so
+    // that it counts as exposed to the asm), so memory is not declared untouched.
     unsafe {
         core::arch::asm!(
             "mov r12, rbx",
@@ -53,6 +66,7 @@ pub fn syscall(number: i64, registers: Registers) -> Registers {
             inout("r8") out.message[1],
             inout("r9") out.message[2],
             inout("r15") out.message[3],
+            inout("rax") buffer => _,
             out("r12") _,
             lateout("rcx") _,
             lateout("r11") _,
