@@ -3,7 +3,7 @@
 
 use std::process::Command;
 
-use system_tests::{assert_passed, boot_system};
+use system_tests::{assert_passed, boot_system, field};
 
 #[test]
 fn the_memory_manager_rechecks_the_system_description_at_boot() {
@@ -16,6 +16,55 @@ fn the_memory_manager_rechecks_the_system_description_at_boot() {
         let line = format!("realm {realm} (parent {parent}): program ");
         assert!(outcome.printed(&line), "missing {line:?}\n{}", outcome.tail(20));
     }
+}
+
+#[test]
+fn realms_run_in_their_own_spaces_and_misbehaving_ones_are_stopped_and_reclaimed() {
+    let outcome = boot_system("tests/systems/realms.toml");
+    assert_passed("tests/systems/realms.toml", &outcome);
+
+    // Three realms run one program: the same static address, their own marks, unchanged.
+    let marks: Vec<(&str, &str)> = ["red", "green", "blue"]
+        .iter()
+        .map(|realm| {
+            let line = field(&outcome, &format!("[{realm}] address space: mark "))
+                .unwrap_or_else(|| panic!("{realm} did not report\n{}", outcome.tail(40)));
+            assert!(line.ends_with(", still mine"), "{realm}: {line}");
+            let (mark, rest) = line.split_once(" at ").expect("mark and address");
+            (mark, rest.split(',').next().expect("address"))
+        })
+        .collect();
+    assert!(marks.iter().all(|(_, address)| *address == marks[0].1), "{marks:?}");
+    assert!(marks[0].0 != marks[1].0 && marks[1].0 != marks[2].0 && marks[0].0 != marks[2].0);
+
+    // A bad address: reported with the realm's name and the address; the others go on.
+    assert!(
+        outcome
+            .printed("memory manager: realm crasher faulted: bad memory access at address 0x1000")
+    );
+    assert!(outcome.printed("memory manager: realm crasher faulted and is stopped"));
+    assert!(outcome.printed("[greedy] got 16384 bytes at 0x20000000, written and read back: true"));
+
+    // Beyond the budget: an error the realm prints, and it keeps running.
+    assert!(
+        outcome.printed("[greedy] asking for 4 GiB: quota exceeded: the realm's memory budget")
+    );
+    assert!(outcome.printed("[greedy] still running after the refusal"));
+
+    // A panic: logged by the memory manager with the realm's name, message and location.
+    let panic = field(&outcome, "memory manager: realm quitter panicked at ").expect("the panic");
+    assert!(panic.contains("tests/realms/panic-probe/src/main.rs:"), "{panic}");
+    assert!(panic.contains("quitter gives up on purpose"), "{panic}");
+
+    // Everything comes back: the same free RAM and slots as before the realms started.
+    let before =
+        field(&outcome, "memory manager: ").filter(|line| line.contains("before the realms start"));
+    let before = before.expect("free resources before the realms");
+    let after = field(&outcome, "memory manager: every realm has stopped: ")
+        .expect("free resources at the end");
+    let free_bytes = |text: &str| text.split(" bytes").next().unwrap_or("").to_string();
+    assert_eq!(free_bytes(before), free_bytes(after), "before: {before}; after: {after}");
+    assert!(outcome.printed("memory manager: everything the realms used is back"));
 }
 
 #[test]

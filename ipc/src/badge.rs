@@ -5,8 +5,9 @@
 //! ```text
 //!  27..24  kind      1 = realm       (badge of a realm's cap to the broker endpoint)
 //!                    2 = connection  (badge of a client's cap to a service endpoint)
-//!                    0, 3..=15 reserved (0 would also be "unbadged")
-//!  23..0   payload   realm:      bits 23..8 zero, bits 7..0 the realm id
+//!                    3 = fault       (badge of a realm thread's fault endpoint)
+//!                    0, 4..=15 reserved (0 would also be "unbadged")
+//!  23..0   payload   realm, fault: bits 23..8 zero, bits 7..0 the realm id
 //!                    connection: the connection word (bits 23..8 generation, 7..0 index)
 //! ```
 //!
@@ -22,6 +23,7 @@ const KIND_SHIFT: u32 = 24;
 const PAYLOAD_MASK: u64 = (1 << KIND_SHIFT) - 1;
 const REALM_KIND: u64 = 1;
 const CONNECTION_KIND: u64 = 2;
+const FAULT_KIND: u64 = 3;
 
 /// A badge value, as minted into a cap and as delivered by the kernel.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -32,6 +34,9 @@ pub struct Badge(u64);
 pub enum BadgeKind {
     Realm(RealmId),
     Connection(ConnectionId),
+    /// A fault of a thread of this realm (the kernel sends faults on the thread's fault
+    /// endpoint, the broker endpoint minted with this badge).
+    Fault(RealmId),
 }
 
 /// Why a delivered badge does not fit the layout.
@@ -74,6 +79,11 @@ impl Badge {
         Self((REALM_KIND << KIND_SHIFT) | realm.0 as u64)
     }
 
+    /// The badge of the fault endpoint of `realm`'s threads.
+    pub const fn for_fault(realm: RealmId) -> Self {
+        Self((FAULT_KIND << KIND_SHIFT) | realm.0 as u64)
+    }
+
     /// The badge of the client's cap for `connection`.
     pub const fn for_connection(connection: ConnectionId) -> Self {
         Self((CONNECTION_KIND << KIND_SHIFT) | connection.to_word())
@@ -94,11 +104,13 @@ impl Badge {
         }
         let payload = badge & PAYLOAD_MASK;
         match badge >> KIND_SHIFT {
-            REALM_KIND => {
+            kind @ (REALM_KIND | FAULT_KIND) => {
                 if payload > u8::MAX as u64 {
                     Err(BadgeError::BadRealmPayload { payload })
-                } else {
+                } else if kind == REALM_KIND {
                     Ok(BadgeKind::Realm(RealmId(payload as u8)))
+                } else {
+                    Ok(BadgeKind::Fault(RealmId(payload as u8)))
                 }
             }
             CONNECTION_KIND => match ConnectionId::from_word(payload) {
@@ -140,6 +152,17 @@ mod tests {
     }
 
     #[test]
+    fn fault_badge_layout() {
+        let badge = Badge::for_fault(RealmId(7));
+        assert_eq!(badge.value(), 0x300_0007);
+        assert_eq!(Badge::decode(badge.value()), Ok(BadgeKind::Fault(RealmId(7))));
+        assert_eq!(
+            Badge::realm(badge.value()),
+            Err(BadgeError::WrongKind { found: BadgeKind::Fault(RealmId(7)) })
+        );
+    }
+
+    #[test]
     fn connection_badge_layout() {
         let id = ConnectionId::new(3, 0xffff).unwrap();
         let badge = Badge::for_connection(id);
@@ -152,7 +175,7 @@ mod tests {
     fn rejects_badges_outside_the_layout() {
         assert_eq!(Badge::decode(0), Err(BadgeError::Unbadged));
         assert_eq!(Badge::decode(1 << 28), Err(BadgeError::TooWide { badge: 1 << 28 }));
-        assert_eq!(Badge::decode(0x300_0000), Err(BadgeError::UnknownKind { kind: 3 }));
+        assert_eq!(Badge::decode(0x400_0000), Err(BadgeError::UnknownKind { kind: 4 }));
         assert_eq!(Badge::decode(0x5), Err(BadgeError::UnknownKind { kind: 0 }));
         assert_eq!(Badge::decode(0x100_0100), Err(BadgeError::BadRealmPayload { payload: 0x100 }));
         assert_eq!(Badge::decode(0x200_0009), Err(BadgeError::BadConnectionPayload { payload: 9 }));

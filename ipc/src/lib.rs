@@ -33,6 +33,7 @@
 #[macro_use]
 mod wire;
 
+pub mod abi;
 pub mod badge;
 pub mod error;
 pub mod ids;

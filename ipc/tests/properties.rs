@@ -167,6 +167,7 @@ proptest! {
         match Badge::decode(badge) {
             Ok(BadgeKind::Realm(realm)) => prop_assert_eq!(Badge::for_realm(realm).value(), badge),
             Ok(BadgeKind::Connection(id)) => prop_assert_eq!(Badge::for_connection(id).value(), badge),
+            Ok(BadgeKind::Fault(realm)) => prop_assert_eq!(Badge::for_fault(realm).value(), badge),
             Err(_) => {}
         }
     }

@@ -4,7 +4,6 @@
 //! modules decide on.
 #![cfg_attr(not(test), no_std)]
 
-pub mod layout;
 pub mod memory;
 pub mod program;
 pub mod slots;

@@ -175,6 +175,11 @@ impl MemoryPool {
         self.spare.push(block).map_err(|_| MemoryError::TooManySpareBlocks)
     }
 
+    /// How many spare blocks the pool holds (each in a slot of the memory manager).
+    pub fn spare_blocks(&self) -> usize {
+        self.spare.len()
+    }
+
     /// Bytes of RAM not given to any realm.
     pub fn free_bytes(&self) -> u64 {
         let boot: u64 = self.boot.iter().map(Untyped::free_bytes).sum();

@@ -10,7 +10,7 @@ use elf::abi::{EM_X86_64, ET_EXEC, PF_W, PF_X, PT_LOAD};
 use elf::endian::LittleEndian;
 use heapless::Vec;
 
-use crate::layout::{PAGE_SIZE, PROGRAM_WINDOW};
+use ipc::abi::{PAGE_SIZE, PROGRAM_WINDOW};
 
 /// The most load segments a program may have.
 pub const MAX_SEGMENTS: usize = 8;

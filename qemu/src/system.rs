@@ -1,7 +1,7 @@
 //! The system a user describes in `system.toml`: checked, its realm programs built, and
 //! packed with them into the boot image the memory manager embeds.
 //!
-//! Realm programs are the packages under `realms/`, one folder each, named as in the
+//! Realm programs are the packages in [`PROGRAM_FOLDERS`], one folder each, named as in the
 //! configuration's `program` fields.
 
 use std::fs;
@@ -18,14 +18,22 @@ use crate::workspace::Workspace;
 /// The demo system `make run` boots.
 pub const DEFAULT_SYSTEM: &str = "system.toml";
 
-/// The realm programs that exist: every folder under `realms/` with a Cargo.toml.
+/// Where realm programs live: one package per folder, named as in `program` fields. The
+/// demo's programs are in `realms/`, those of the tests in `tests/realms/`.
+pub const PROGRAM_FOLDERS: &[&str] = &["realms", "tests/realms"];
+
+/// The realm programs that exist.
 pub fn realm_programs(workspace: &Workspace) -> Result<Vec<String>> {
-    let folder = workspace.root().join("realms");
     let mut names = Vec::new();
-    for entry in fs::read_dir(&folder).with_context(|| format!("reading {}", folder.display()))? {
-        let entry = entry?;
-        if entry.path().join("Cargo.toml").is_file() {
-            names.push(entry.file_name().to_string_lossy().into_owned());
+    for folder in PROGRAM_FOLDERS {
+        let folder = workspace.root().join(folder);
+        for entry in
+            fs::read_dir(&folder).with_context(|| format!("reading {}", folder.display()))?
+        {
+            let entry = entry?;
+            if entry.path().join("Cargo.toml").is_file() {
+                names.push(entry.file_name().to_string_lossy().into_owned());
+            }
         }
     }
     names.sort();
@@ -61,19 +69,37 @@ pub fn build(workspace: &Workspace, path: &Path) -> Result<PathBuf> {
     programs.sort_unstable();
     programs.dedup();
     let elves = image::build_realm_programs(workspace, &programs)?;
-    let boot_image = stage::run("pack boot image", || pack(workspace, &config, &programs, &elves))?;
-    image::build_memory_manager(workspace, &boot_image)
+
+    // The memory manager is one cargo artifact whatever system it embeds: building two
+    // systems at once (parallel tests) takes turns, and each system keeps its own copy.
+    let folder =
+        workspace.target_dir().join("switchboard").join(system_folder_name(workspace, path));
+    fs::create_dir_all(&folder).with_context(|| format!("creating {}", folder.display()))?;
+    let lock = fs::File::create(workspace.target_dir().join("switchboard").join(".lock"))?;
+    lock.lock().context("taking the system build lock")?;
+    let boot_image = folder.join("boot-image.bin");
+    stage::run("pack boot image", || pack(&boot_image, &config, &programs, &elves))?;
+    let built = image::build_memory_manager(workspace, &boot_image)?;
+    let memory_manager = folder.join(image::MEMORY_MANAGER);
+    fs::copy(&built, &memory_manager).with_context(|| format!("copying {}", built.display()))?;
+    Ok(memory_manager)
+}
+
+/// A folder name for the system at `path`: its path in the repository, `/` made `-`.
+fn system_folder_name(workspace: &Workspace, path: &Path) -> String {
+    let relative = path.strip_prefix(workspace.root()).unwrap_or(path);
+    relative.with_extension("").to_string_lossy().replace(['/', '\\', '.'], "-")
 }
 
 fn pack(
-    workspace: &Workspace,
+    path: &Path,
     config: &SystemConfig,
     programs: &[&str],
     elves: &[PathBuf],
-) -> Result<(PathBuf, Freshness)> {
+) -> Result<((), Freshness)> {
     let config_bytes = system_config::encode(config).context("encoding the configuration")?;
     let elf_bytes: Vec<Vec<u8>> =
-        elves.iter().map(|path| stripped(workspace, path)).collect::<Result<_>>()?;
+        elves.iter().map(|elf| stripped(path, elf)).collect::<Result<_>>()?;
     let mut image = BootImage { config: &config_bytes, programs: heapless::Vec::new() };
     for (name, elf) in programs.iter().zip(&elf_bytes) {
         if image.programs.push(Program { name, elf }).is_err() {
@@ -81,20 +107,18 @@ fn pack(
         }
     }
     let bytes = image.write().context("writing the boot image")?;
-    let path = workspace.target_dir().join("switchboard").join("boot-image.bin");
     // Rewrite only on change, so that an unchanged system does not rebuild the memory manager.
-    if fs::read(&path).is_ok_and(|old| old == bytes) {
-        return Ok((path, Freshness::Cached));
+    if fs::read(path).is_ok_and(|old| old == bytes) {
+        return Ok(((), Freshness::Cached));
     }
-    fs::create_dir_all(path.parent().unwrap_or(Path::new(".")))?;
-    fs::write(&path, bytes).with_context(|| format!("writing {}", path.display()))?;
-    Ok((path, Freshness::Built))
+    fs::write(path, bytes).with_context(|| format!("writing {}", path.display()))?;
+    Ok(((), Freshness::Built))
 }
 
 /// The program at `path` without symbols and debug information: the boot image carries only
 /// what the memory manager loads.
-fn stripped(workspace: &Workspace, path: &Path) -> Result<Vec<u8>> {
-    let folder = workspace.target_dir().join("switchboard").join("programs");
+fn stripped(boot_image: &Path, path: &Path) -> Result<Vec<u8>> {
+    let folder = boot_image.parent().unwrap_or(Path::new(".")).join("programs");
     fs::create_dir_all(&folder)?;
     let output = folder.join(path.file_name().context("a program path without a file name")?);
     let status = std::process::Command::new("objcopy")

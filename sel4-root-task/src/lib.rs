@@ -7,9 +7,13 @@
 //!   `isa-debug-exit` device (I/O port 0xf4), which the `qemu` tool turns into its exit code.
 //! - The panic handler: prints the message and location, then exits with a failure verdict.
 //!
+//! - [`scratch`]: a window in the root task's address space for reading and writing frames.
+//!
 //! Build the binary with the linker script `root-task.ld` of this crate (see the build.rs of
 //! `memory-manager`).
 #![no_std]
+
+pub mod scratch;
 
 #[cfg(target_os = "none")]
 use core::sync::atomic::{AtomicBool, Ordering};

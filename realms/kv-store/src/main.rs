@@ -1,10 +1,15 @@
-//! Demo realm `kv-store`. For now it announces itself; its part in the demo's story comes with
+//! Demo realm `kv-store`. For now it says who it is; its part in the demo's story comes with
 //! the broker.
 #![no_std]
 #![no_main]
 
+use realm_runtime::{Realm, sel4::debug_println};
+
 realm_runtime::main!(main);
 
-fn main() {
-    realm_runtime::sel4::debug_println!("[kv-store] running");
+fn main(realm: &mut Realm) {
+    match realm.name() {
+        Ok(name) => debug_println!("[{name}] running program kv-store"),
+        Err(error) => debug_println!("[?] program kv-store cannot learn its name: {error}"),
+    }
 }

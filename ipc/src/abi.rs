@@ -1,5 +1,6 @@
-//! Where things go in a realm's address space and CSpace: the contract between the memory
-//! manager, which builds realms, and `realm-runtime`, which runs in them.
+//! The realm start-up contract: where things go in a realm's address space and CSpace, as
+//! the memory manager builds it and `realm-runtime` expects it. The thread starts at the
+//! program's ELF entry with rsp at [`STACK_TOP`] and rdi holding [`IPC_BUFFER`].
 //!
 //! ```text
 //! 0x0000_0000 .. 0x0040_0000   unmapped (null pointers fault)

@@ -1,0 +1,474 @@
+//! Realms on the kernel: building one from its program and budget, serving its requests
+//! about itself, and stopping it so that everything it used comes back.
+//!
+//! Every object of a realm is made from its budget blocks and its caps live in the realm's
+//! own range of the memory manager's slots, so stopping a realm is: suspend its thread,
+//! revoke its blocks (the kernel destroys every object made from them and every cap to
+//! them, wherever it was copied), hand the blocks back to the pool, forget the slot range.
+
+use heapless::Vec;
+use ipc::Badge;
+use ipc::abi::{self, PAGE_SIZE, slot};
+use memory_manager::memory::{Budget, MemoryError, MemoryPool, Source, budget_blocks};
+use memory_manager::program::{Program, ProgramError};
+use memory_manager::slots::{SlotAllocator, SlotError};
+use sel4::cap::tcb::{IpcBufferFrame, TcbConfig};
+use sel4::cap::vspace::VmAttributes;
+use sel4::cap::{
+    CNode, CNodeGuard, CPtr, CSlot, Cap, Endpoint, Frame, ObjectType, PageDirectory, PageTable,
+    RetypeTarget, Rights, Tcb, Untyped, VSpace, init,
+};
+use sel4::ipc_buffer::IpcBuffer;
+use sel4::kernel::UserContext;
+use sel4_root_task::scratch::ScratchWindow;
+use system_config::{Name, RealmId, SystemConfig};
+
+/// Slots of the memory manager's CNode each realm gets for the caps of its objects.
+pub const REALM_SLOTS: u64 = 1536;
+/// Where the realms' slot ranges start (realm `i` has `i * REALM_SLOTS ..` from here).
+pub const REALM_SLOTS_BASE: u64 = (1 << 16) - system_config::MAX_REALMS as u64 * REALM_SLOTS;
+/// A page whose contents are all zero (fresh frames are).
+const NO_CONTENTS: (usize, &[u8]) = (0, &[]);
+/// Paging structures one realm may have.
+const MAX_TABLES: usize = 64;
+
+/// Why a realm could not be started or served.
+#[derive(Clone, Copy, Debug)]
+pub enum RealmError {
+    Memory(MemoryError),
+    Slots(SlotError),
+    /// The realm's range of the memory manager's slots is used up.
+    RealmSlotsUsedUp,
+    /// The realm has used its [`MAX_TABLES`] paging structures.
+    TooManyTables,
+    Program(ProgramError),
+    /// The kernel refused a step.
+    Kernel {
+        step: &'static str,
+        error: sel4::Error,
+    },
+}
+
+impl From<MemoryError> for RealmError {
+    fn from(error: MemoryError) -> Self {
+        RealmError::Memory(error)
+    }
+}
+
+impl From<SlotError> for RealmError {
+    fn from(error: SlotError) -> Self {
+        RealmError::Slots(error)
+    }
+}
+
+impl core::fmt::Display for RealmError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            RealmError::Memory(MemoryError::BudgetExhausted { size_bits, free_bytes }) => write!(
+                f,
+                "its memory budget is used up ({} bytes asked, {free_bytes} free)",
+                1u64 << size_bits
+            ),
+            RealmError::Memory(error) => write!(f, "memory: {error:?}"),
+            RealmError::Slots(error) => write!(f, "the memory manager's slots: {error:?}"),
+            RealmError::RealmSlotsUsedUp => {
+                write!(f, "its {REALM_SLOTS} capability slots are used up")
+            }
+            RealmError::TooManyTables => write!(f, "it has {MAX_TABLES} paging structures already"),
+            RealmError::Program(error) => write!(f, "its program: {error}"),
+            RealmError::Kernel { step, error } => write!(f, "{step}: {error}"),
+        }
+    }
+}
+
+/// Tags a kernel result with the step it belongs to.
+trait Step<T> {
+    fn step(self, step: &'static str) -> Result<T, RealmError>;
+}
+
+impl<T> Step<T> for Result<T, sel4::Error> {
+    fn step(self, step: &'static str) -> Result<T, RealmError> {
+        self.map_err(|error| RealmError::Kernel { step, error })
+    }
+}
+
+/// The paging levels below the PML4, with the address bits each entry covers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Level {
+    Pdpt = 39,
+    PageDirectory = 30,
+    PageTable = 21,
+}
+
+/// How a realm ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ending {
+    Exited,
+    Faulted,
+    Panicked,
+}
+
+/// A realm the memory manager started.
+pub struct Realm {
+    pub id: RealmId,
+    pub name: Name,
+    pub running: bool,
+    budget: Budget,
+    /// Next free slot of the realm's range, and its end.
+    next_slot: CPtr,
+    end_slot: CPtr,
+    vspace: VSpace,
+    cnode: CNode,
+    tcb: Tcb,
+    /// Paging structures made so far: level and the address bits above the level's shift.
+    tables: Vec<(Level, u64), MAX_TABLES>,
+    /// Where the next pages asked for at run time go.
+    heap_next: u64,
+}
+
+/// What building and serving realms needs from the memory manager.
+pub struct Kernel<'a> {
+    pub ipc: &'a mut IpcBuffer,
+    pub pool: &'a mut MemoryPool,
+    pub slots: &'a mut SlotAllocator,
+    pub window: &'a mut ScratchWindow,
+    /// The memory manager's endpoint (the original, unbadged cap).
+    pub endpoint: Endpoint,
+}
+
+impl Realm {
+    /// Builds realm `id` of `config` from `elf` and starts its thread.
+    pub fn start(
+        kernel: &mut Kernel<'_>,
+        config: &SystemConfig,
+        id: RealmId,
+        elf: &[u8],
+    ) -> Result<Realm, RealmError> {
+        let spec = config.realm(id).ok_or(RealmError::Program(ProgramError::NotElf))?;
+        let program = Program::parse(elf).map_err(RealmError::Program)?;
+        let first_slot = REALM_SLOTS_BASE + u64::from(id.0) * REALM_SLOTS;
+        let mut realm = Realm {
+            id,
+            name: spec.name.clone(),
+            running: false,
+            budget: Budget::default(),
+            next_slot: first_slot,
+            end_slot: first_slot + REALM_SLOTS,
+            vspace: Cap::from_cptr(0),
+            cnode: Cap::from_cptr(0),
+            tcb: Cap::from_cptr(0),
+            tables: Vec::new(),
+            heap_next: abi::HEAP_START,
+        };
+        // From here on, a failure must give back what was taken: `stop` does.
+        match realm.build(kernel, spec, &program) {
+            Ok(()) => {
+                realm.running = true;
+                Ok(realm)
+            }
+            Err(error) => {
+                realm.reclaim(kernel);
+                Err(error)
+            }
+        }
+    }
+
+    fn build(
+        &mut self,
+        kernel: &mut Kernel<'_>,
+        spec: &system_config::Realm,
+        program: &Program<'_>,
+    ) -> Result<(), RealmError> {
+        for size_bits in budget_blocks(spec.memory_bytes) {
+            let block = take_block(kernel, size_bits)?;
+            self.budget.add_block(block)?;
+        }
+        self.cnode = self.make(kernel, ObjectType::CNode { slot_bits: abi::CNODE_BITS })?.cast();
+        self.vspace = self.make(kernel, ObjectType::Pml4)?.cast();
+        init::ASID_POOL.assign(kernel.ipc, self.vspace).step("assigning an ASID")?;
+
+        for segment in &program.segments {
+            let rights = if segment.writable { Rights::READ_WRITE } else { Rights::READ };
+            for page in segment.pages().step_by(PAGE_SIZE as usize) {
+                self.page(kernel, page, rights, segment.bytes_on_page(page))?;
+            }
+        }
+        for page in (abi::STACK_BOTTOM..abi::STACK_TOP).step_by(PAGE_SIZE as usize) {
+            self.page(kernel, page, Rights::READ_WRITE, NO_CONTENTS)?;
+        }
+        let ipc_buffer = self.page(kernel, abi::IPC_BUFFER, Rights::READ_WRITE, NO_CONTENTS)?;
+
+        let broker = realm_slot(self.cnode, slot::BROKER);
+        broker
+            .mint_from(
+                kernel.ipc,
+                own(kernel.endpoint.cptr()),
+                Rights::WRITE.with_grant(),
+                badge(Badge::for_realm(ipc_id(self.id))),
+            )
+            .step("minting the broker endpoint")?;
+        let fault = realm_slot(self.cnode, slot::FAULT);
+        fault
+            .mint_from(
+                kernel.ipc,
+                own(kernel.endpoint.cptr()),
+                Rights::WRITE.with_grant(),
+                badge(Badge::for_fault(ipc_id(self.id))),
+            )
+            .step("minting the fault endpoint")?;
+
+        self.tcb = self.make(kernel, ObjectType::Tcb)?.cast();
+        // The CNode resolves a whole 64-bit CPtr: a zero guard covers the bits above its index.
+        let guard = CNodeGuard::new(0, 64 - abi::CNODE_BITS).map_err(|_| RealmError::Kernel {
+            step: "the CSpace guard",
+            error: sel4::Error::InvalidArgument,
+        })?;
+        let config = TcbConfig {
+            fault_endpoint: Some(Cap::from_cptr(slot::FAULT)),
+            priority: spec.priority,
+            max_controlled_priority: spec.priority,
+            cspace_root: self.cnode,
+            cspace_root_guard: Some(guard),
+            vspace_root: self.vspace,
+            ipc_buffer: Some(IpcBufferFrame { address: abi::IPC_BUFFER, frame: ipc_buffer }),
+        };
+        self.tcb.configure(kernel.ipc, &config).step("configuring the thread")?;
+        let registers =
+            UserContext::function_call(program.entry, abi::STACK_TOP, [abi::IPC_BUFFER, 0]);
+        self.tcb.write_registers(kernel.ipc, true, &registers).step("starting the thread")?;
+        Ok(())
+    }
+
+    /// The next slot of the realm's range.
+    fn slot(&mut self) -> Result<CPtr, RealmError> {
+        if self.next_slot >= self.end_slot {
+            return Err(RealmError::RealmSlotsUsedUp);
+        }
+        self.next_slot += 1;
+        Ok(self.next_slot - 1)
+    }
+
+    /// Makes one object from the budget; its cap goes into the realm's slot range.
+    fn make(
+        &mut self,
+        kernel: &mut Kernel<'_>,
+        object: ObjectType,
+    ) -> Result<Cap<sel4::cap::kind::Null>, RealmError> {
+        let untyped: Untyped = Cap::from_cptr(self.budget.allocate(object_bits(object))?);
+        let slot = self.slot()?;
+        untyped
+            .retype(kernel.ipc, object, RetypeTarget::slots_of(init::CNODE, slot), 1)
+            .step("making an object from the realm's budget")?;
+        Ok(Cap::from_cptr(slot))
+    }
+
+    /// Makes a frame, writes `contents` (bytes at an offset) into it, and maps it at
+    /// `address` with `rights`, making the paging structures above it first if they do not
+    /// exist yet. (A frame cap maps once: the contents go in through the scratch window
+    /// before the frame is mapped into the realm.)
+    fn page(
+        &mut self,
+        kernel: &mut Kernel<'_>,
+        address: u64,
+        rights: Rights,
+        (offset, bytes): (usize, &[u8]),
+    ) -> Result<Frame, RealmError> {
+        for level in [Level::Pdpt, Level::PageDirectory, Level::PageTable] {
+            let key = (level, address >> level as u64);
+            if self.tables.contains(&key) {
+                continue;
+            }
+            if self.tables.is_full() {
+                return Err(RealmError::TooManyTables);
+            }
+            let (object, step) = match level {
+                Level::Pdpt => (ObjectType::Pdpt, "mapping a PDPT"),
+                Level::PageDirectory => (ObjectType::PageDirectory, "mapping a page directory"),
+                Level::PageTable => (ObjectType::PageTable, "mapping a page table"),
+            };
+            let table = self.make(kernel, object)?;
+            let result = match level {
+                Level::Pdpt => table.cast::<sel4::cap::kind::Pdpt>().map(
+                    kernel.ipc,
+                    self.vspace,
+                    address,
+                    VmAttributes::DEFAULT,
+                ),
+                Level::PageDirectory => table.cast::<sel4::cap::kind::PageDirectory>().map(
+                    kernel.ipc,
+                    self.vspace,
+                    address,
+                    VmAttributes::DEFAULT,
+                ),
+                Level::PageTable => table.cast::<sel4::cap::kind::PageTable>().map(
+                    kernel.ipc,
+                    self.vspace,
+                    address,
+                    VmAttributes::DEFAULT,
+                ),
+            };
+            result.step(step)?;
+            let _ = self.tables.push(key);
+        }
+        let frame: Frame = self.make(kernel, ObjectType::Frame)?.cast();
+        if !bytes.is_empty() {
+            kernel
+                .window
+                .with_frame(kernel.ipc, frame, |page| {
+                    if let Some(target) = page.get_mut(offset..offset + bytes.len()) {
+                        target.copy_from_slice(bytes);
+                    }
+                })
+                .step("loading the program")?;
+        }
+        frame
+            .map(kernel.ipc, self.vspace, address, rights, VmAttributes::DEFAULT)
+            .step("mapping a page")?;
+        Ok(frame)
+    }
+
+    /// Maps `pages` more pages for the realm, read-write, and returns where they start.
+    pub fn allocate_pages(
+        &mut self,
+        kernel: &mut Kernel<'_>,
+        pages: u64,
+    ) -> Result<u64, RealmError> {
+        let bytes = pages.saturating_mul(PAGE_SIZE);
+        let end = self.heap_next.saturating_add(bytes);
+        if bytes > self.budget.free_bytes()
+            || end > abi::HEAP_START + abi::HEAP_MAX_PAGES * PAGE_SIZE
+        {
+            return Err(RealmError::Memory(MemoryError::BudgetExhausted {
+                size_bits: 63u8.saturating_sub(bytes.leading_zeros() as u8),
+                free_bytes: self.budget.free_bytes(),
+            }));
+        }
+        let start = self.heap_next;
+        for page in (start..end).step_by(PAGE_SIZE as usize) {
+            self.page(kernel, page, Rights::READ_WRITE, NO_CONTENTS)?;
+            self.heap_next = page + PAGE_SIZE;
+        }
+        Ok(start)
+    }
+
+    /// Stops the realm and takes back everything it used.
+    pub fn stop(&mut self, kernel: &mut Kernel<'_>) {
+        if self.tcb.cptr() != 0 {
+            let _ = self.tcb.suspend();
+        }
+        self.reclaim(kernel);
+        self.running = false;
+    }
+
+    /// Revokes the budget blocks (destroying every object made from them and every cap to
+    /// them) and gives them back to the pool.
+    fn reclaim(&mut self, kernel: &mut Kernel<'_>) {
+        let budget = core::mem::take(&mut self.budget);
+        for block in budget.into_blocks() {
+            if let Err(error) = own(block.cptr).revoke() {
+                sel4::debug_println!(
+                    "memory manager: revoking a block of realm {}: {error}",
+                    self.name
+                );
+                continue;
+            }
+            if kernel.pool.add_spare(block).is_err() {
+                sel4::debug_println!(
+                    "memory manager: the spare list is full; a block of realm {} is lost",
+                    self.name
+                );
+            }
+        }
+        self.next_slot = self.end_slot - REALM_SLOTS;
+        self.tables.clear();
+        self.tcb = Cap::from_cptr(0);
+    }
+}
+
+/// Slot `index` of a realm's CNode, as the memory manager addresses it (its cap to the
+/// CNode has no guard, so the index is `CNODE_BITS` deep).
+fn realm_slot(cnode: CNode, index: CPtr) -> CSlot {
+    CSlot::new(cnode, index, abi::CNODE_BITS)
+}
+
+/// The size of `object` as a power of two (every object type we make is at most 2^47 bytes).
+fn object_bits(object: ObjectType) -> u8 {
+    u8::try_from(object.size_bits()).unwrap_or(u8::MAX)
+}
+
+/// Slot `cptr` of the memory manager's own CNode.
+fn own(cptr: CPtr) -> CSlot {
+    init::CNODE.slot(cptr)
+}
+
+fn ipc_id(id: RealmId) -> ipc::RealmId {
+    ipc::RealmId(id.0)
+}
+
+fn badge(badge: Badge) -> sel4::cap::Badge {
+    // Badges from `ipc::Badge` are below 2^28 by construction.
+    sel4::cap::Badge::new(badge.value()).unwrap_or(sel4::cap::Badge::NONE)
+}
+
+/// Obtains a block of `2^size_bits` bytes from the pool, carving it if needed.
+pub fn take_block(
+    kernel: &mut Kernel<'_>,
+    size_bits: u8,
+) -> Result<memory_manager::memory::Block, RealmError> {
+    match kernel.pool.take(size_bits)? {
+        Source::Spare(block) => Ok(block),
+        Source::Carve { parent, blocks } => {
+            let parent: Untyped = Cap::from_cptr(parent);
+            let mut last = None;
+            for (index, &bits) in blocks.iter().enumerate() {
+                let slot = kernel.slots.allocate()?;
+                parent
+                    .retype(
+                        kernel.ipc,
+                        ObjectType::Untyped { size_bits: bits },
+                        RetypeTarget::slots_of(init::CNODE, slot),
+                        1,
+                    )
+                    .step("carving untyped memory")?;
+                let block = memory_manager::memory::Block { cptr: slot, size_bits: bits };
+                if index + 1 == blocks.len() {
+                    last = Some(block);
+                } else {
+                    kernel.pool.add_spare(block)?;
+                }
+            }
+            last.ok_or(RealmError::Memory(MemoryError::OutOfMemory { size_bits }))
+        }
+    }
+}
+
+/// Makes one object for the memory manager itself from `block`, into a new slot.
+pub fn make_own(
+    kernel: &mut Kernel<'_>,
+    budget: &mut Budget,
+    object: ObjectType,
+) -> Result<CPtr, RealmError> {
+    let untyped: Untyped = Cap::from_cptr(budget.allocate(object_bits(object))?);
+    let slot = kernel.slots.allocate()?;
+    untyped
+        .retype(kernel.ipc, object, RetypeTarget::slots_of(init::CNODE, slot), 1)
+        .step("making an object for the memory manager")?;
+    Ok(slot)
+}
+
+/// Maps the paging structures that cover the scratch window in the memory manager's own
+/// address space (its image sits in the first 2 MiB region of the first GiB; the window is
+/// at 2 GiB and needs a page directory and a page table).
+pub fn map_scratch_tables(kernel: &mut Kernel<'_>, budget: &mut Budget) -> Result<(), RealmError> {
+    let address = ScratchWindow::ADDRESS;
+    let directory: PageDirectory =
+        Cap::from_cptr(make_own(kernel, budget, ObjectType::PageDirectory)?);
+    directory
+        .map(kernel.ipc, init::VSPACE, address, VmAttributes::DEFAULT)
+        .step("mapping the scratch page directory")?;
+    let table: PageTable = Cap::from_cptr(make_own(kernel, budget, ObjectType::PageTable)?);
+    table
+        .map(kernel.ipc, init::VSPACE, address, VmAttributes::DEFAULT)
+        .step("mapping the scratch page table")?;
+    Ok(())
+}
