@@ -1,18 +1,22 @@
 # Switchboard's two commands. Both install what is missing first (qemu/setup.sh).
 #   make run   build the seL4 kernel and the system, and boot it in QEMU
 #   make test  every check and test: format, lints, host tests, QEMU tests on the real kernel
+#   make bench the benchmark on the real kernel in QEMU: prints a table
 
 # Crates that only run on the host (everything else also builds for seL4 and is linted there).
 HOST_ONLY = --exclude qemu --exclude system-tests
 SEL4_TARGET = x86_64-unknown-none
 
-.PHONY: run test setup lint
+.PHONY: run test bench setup lint
 
 setup:
 	@./qemu/setup.sh
 
 run: setup
 	cargo run --quiet --package qemu -- run
+
+bench: setup
+	cargo run --quiet --package qemu -- bench
 
 lint: setup
 	cargo fmt --all --check

@@ -38,10 +38,9 @@ fn realms_run_in_their_own_spaces_and_misbehaving_ones_are_stopped_and_reclaimed
     assert!(marks[0].0 != marks[1].0 && marks[1].0 != marks[2].0 && marks[0].0 != marks[2].0);
 
     // A bad address: reported with the realm's name and the address; the others go on.
-    assert!(
-        outcome
-            .printed("memory manager: realm crasher faulted: bad memory access at address 0x1000")
-    );
+    assert!(outcome.printed(
+        "memory manager: realm crasher (main thread) faulted: bad memory access at address 0x1000"
+    ));
     assert!(outcome.printed("memory manager: realm crasher faulted and is stopped"));
     assert!(outcome.printed("[greedy] got 16384 bytes at 0x20000000, written and read back: true"));
 

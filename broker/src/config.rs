@@ -9,13 +9,14 @@ use policy::{Grant, ServiceDecl};
 
 use crate::slots::{SlotRange, SlotRangeError};
 
-/// Per-realm limits.
+/// Per-realm limits. A realm's slot range needs `max_services + max_connections` slots for
+/// the realm never to run out of slots before it runs out of quota.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Quota {
     /// How many services the realm may have registered at once.
-    pub max_services: u8,
+    pub max_services: u16,
     /// How many connections the realm may have open at once, as a client.
-    pub max_connections: u8,
+    pub max_connections: u16,
 }
 
 /// One realm. Its id is its index in [`BrokerConfig::realms`].
@@ -38,7 +39,7 @@ pub struct BrokerConfig<'a> {
     /// Services the init configuration declares (provider, allowed clients).
     pub services: &'a [ServiceDecl],
     /// Free slots of the memory manager's own CSpace for the broker's caps (one per service
-    /// endpoint and one per connection: `MAX_SERVICES + MAX_CONNECTIONS` is always enough).
+    /// endpoint and one per connection: [`crate::BROKER_SLOTS_NEEDED`] is always enough).
     pub broker_slots: SlotRange,
 }
 

@@ -1,13 +1,77 @@
 //! `broker`: the memory manager's service broker, sans-IO.
 //!
 //! Requests come in with the caller's realm (taken by the memory manager from the badge the
-//! kernel delivered, never from the message); out go a [`Reply`] for the caller and a list of
-//! [`KernelOp`]s the memory manager runs against seL4 in order, interleaved with [`Event`]s
-//! for the log. The broker never touches the kernel, so all of its logic is tested on the host.
+//! kernel delivered, never from the message); out go a [`Reply`] for the caller and, one at a
+//! time as they are produced, the [`KernelOp`]s the memory manager runs against seL4 in order
+//! and the [`Event`]s for the log, both through an [`OpSink`] the caller passes in. The
+//! broker never touches the kernel, so all of its logic is tested on the host.
 //!
 //! The broker ties together the `policy` (decisions), the `service-registry` (tables), a
 //! bounded slot allocator per CSpace (the broker's own and one range per realm), and per-realm
 //! quotas. See [`ops`] for which caps exist and how they are revoked.
+//!
+//! # Holding it
+//!
+//! The whole state is one [`Broker`] value of about 180 KiB (`size_of::<Broker>()`; the
+//! tables for [`MAX_SERVICES`] services and [`MAX_CONNECTIONS`] connections). It is made by
+//! the `const fn` [`Broker::empty`], so the memory manager keeps it in a static without ever
+//! building it on its stack, and fills it in place with [`Broker::configure`]:
+//!
+//! ```
+//! # use std::sync::Mutex; // the memory manager would use `spin::Mutex`
+//! use broker::{Broker, BrokerConfig, KernelOp, LogLine, OpSink, Quota, RealmSpec};
+//! use broker::{Request, SlotRange};
+//! use ipc::{Name, RealmId};
+//!
+//! static BROKER: Mutex<Broker> = Mutex::new(Broker::empty());
+//!
+//! /// Runs each op against seL4 as it comes, prints each log line.
+//! struct Executor;
+//!
+//! impl OpSink for Executor {
+//!     fn run(&mut self, _op: KernelOp) {
+//!         // CreateEndpoint: retype; Mint, CopyToRealm: CNode mint and copy; ...
+//!     }
+//!     fn log(&mut self, line: LogLine<'_>) {
+//!         println!("{line}");
+//!     }
+//! }
+//!
+//! // At boot, from the system description and the CSpace layout the memory manager chose.
+//! let realms = [RealmSpec {
+//!     name: Name::new("init").unwrap(),
+//!     parent: None,
+//!     slots: SlotRange { start: 100, count: 64 },
+//!     quota: Quota { max_services: 4, max_connections: 16 },
+//! }];
+//! let config = BrokerConfig {
+//!     realms: &realms,
+//!     grants: &[],
+//!     services: &[],
+//!     broker_slots: SlotRange { start: 5000, count: broker::BROKER_SLOTS_NEEDED as u16 },
+//! };
+//! let mut broker = BROKER.lock().unwrap();
+//! broker.configure(&config).unwrap();
+//!
+//! // For each message on the broker endpoint: the caller from the badge, then the message,
+//! // decoded first when its words are in the IPC buffer that running the ops reuses.
+//! let message = Request::Register { service: Name::new("kv").unwrap() }.encode();
+//! let request = Request::decode(message.label(), message.words());
+//! let reply = broker.handle_decoded(RealmId(0), request, &mut Executor);
+//! assert!(reply.is_ok());
+//! ```
+//!
+//! No call builds a large value on the stack: the ops go straight to the sink, and teardowns
+//! walk the tables by index instead of collecting what they close. `handle_message` and the
+//! largest `realm_died` (every table full) run in less than 16 KiB of stack, the sink's
+//! formatting included (`tests/footprint.rs`).
+//!
+//! # Cost of a connect
+//!
+//! A connect finds the service by binary search (at most 11 name comparisons with 1000
+//! services registered), decides with a few binary searches in the policy's sorted tables,
+//! checks quotas against kept counts and takes two slots and a connection slot in O(1). None
+//! of it scans the services: its cost does not grow with their number.
 //!
 //! Every kernel op is expected to succeed. The one that needs kernel memory is
 //! `CreateEndpoint`: if it fails, the memory manager runs [`Broker::withdraw_service`] for the
@@ -24,16 +88,21 @@ mod teardown;
 pub use config::{BrokerConfig, ConfigError, Quota, RealmSpec};
 pub use ipc::{Reply, Request};
 pub use log::LogLine;
-pub use ops::{Action, Event, KernelOp, MAX_OPS, Ops, RealmSlot, Rights};
+pub use ops::{Action, Event, KernelOp, OpSink, RealmSlot, Rights};
 pub use policy::MAX_REALMS;
+pub use service_registry::{MAX_CONNECTIONS, MAX_SERVICES};
 pub use slots::{MAX_SLOTS_PER_RANGE, SlotRange, SlotRangeError};
 
-use ipc::{Error, Missing, Name, RealmId};
+use ipc::{Error, Malformed, Missing, Name, RealmId};
 use policy::{Policy, PolicyConfig};
 use service_registry::Registry;
 
-use crate::ops::emit;
 use crate::slots::SlotAllocator;
+
+/// A broker slot range of this many slots never runs out: one slot per service endpoint and
+/// one per connection's badged copy.
+pub const BROKER_SLOTS_NEEDED: usize = MAX_SERVICES + MAX_CONNECTIONS;
+const _: () = assert!(BROKER_SLOTS_NEEDED <= MAX_SLOTS_PER_RANGE);
 
 /// What the broker knows of one realm.
 #[derive(Clone, Debug)]
@@ -44,7 +113,7 @@ struct Realm {
     quota: Quota,
 }
 
-/// The broker's whole state (about 17 KiB): the memory manager keeps it in a static.
+/// The broker's whole state. Keep it in a static: see the crate documentation.
 #[derive(Clone, Debug)]
 pub struct Broker {
     realms: heapless::Vec<Realm, MAX_REALMS>,
@@ -57,60 +126,85 @@ pub struct Broker {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct UnknownRealm(pub RealmId);
 
+impl Default for Broker {
+    fn default() -> Self {
+        Self::empty()
+    }
+}
+
 impl Broker {
-    /// Checks `config` and starts the broker, every realm alive.
-    pub fn new(config: &BrokerConfig<'_>) -> Result<Self, ConfigError> {
+    /// A broker that knows no realm (so it refuses every request) until
+    /// [`Broker::configure`]. `const`, so that a static can hold it.
+    pub const fn empty() -> Self {
+        Self {
+            realms: heapless::Vec::new(),
+            policy: Policy::empty(),
+            registry: Registry::new(),
+            broker_slots: SlotAllocator::EMPTY,
+        }
+    }
+
+    /// Checks `config` and (re)starts the broker from it, in place: every realm alive, no
+    /// service, no connection. If `config` is refused, the broker is left empty.
+    pub fn configure(&mut self, config: &BrokerConfig<'_>) -> Result<(), ConfigError> {
+        self.clear();
+        let result = self.fill(config);
+        if result.is_err() {
+            self.clear();
+        }
+        result
+    }
+
+    /// Forgets everything, in place (no stack temporary of the tables' size).
+    fn clear(&mut self) {
+        self.realms.clear();
+        self.policy.clear();
+        self.registry.clear();
+        let _ = self.broker_slots.configure(SlotRange { start: 0, count: 0 });
+    }
+
+    fn fill(&mut self, config: &BrokerConfig<'_>) -> Result<(), ConfigError> {
+        let count = config.realms.len();
+        if count > MAX_REALMS {
+            return Err(ConfigError::Policy(policy::ConfigError::TooManyRealms { count }));
+        }
         let mut parents = heapless::Vec::<_, MAX_REALMS>::new();
-        let mut realms = heapless::Vec::new();
         for (index, spec) in config.realms.iter().enumerate() {
             let id = RealmId(index as u8);
             if config.realms.iter().take(index).any(|r| r.name == spec.name) {
                 return Err(ConfigError::DuplicateRealmName { name: spec.name });
             }
-            let slots = SlotAllocator::new(spec.slots)
-                .map_err(|error| ConfigError::RealmSlots { realm: id, error })?;
-            let realm = Realm { name: spec.name, alive: true, slots, quota: spec.quota };
-            let too_many = ConfigError::Policy(policy::ConfigError::TooManyRealms {
-                count: config.realms.len(),
-            });
-            parents.push(spec.parent).map_err(|_| too_many)?;
-            realms.push(realm).map_err(|_| too_many)?;
-        }
-        let policy = Policy::new(&PolicyConfig {
-            parents: &parents,
-            grants: config.grants,
-            services: config.services,
-        })
-        .map_err(ConfigError::Policy)?;
-        let broker_slots = SlotAllocator::new(config.broker_slots)
-            .map_err(|error| ConfigError::BrokerSlots { error })?;
-        Ok(Self { realms, policy, registry: Registry::new(), broker_slots })
-    }
-
-    /// Handles one request from `caller`.
-    pub fn handle(&mut self, caller: RealmId, request: &Request) -> (Reply, Ops) {
-        let mut ops = Ops::new();
-        let reply = match self.live_realm(caller) {
-            Err(error) => Err(error),
-            Ok(()) => self.dispatch(caller, request, &mut ops),
-        };
-        (reply, ops)
-    }
-
-    /// Decodes and handles one message from `caller` (`label` from its message-info word).
-    /// A malformed message gets `MalformedRequest` and a log event.
-    pub fn handle_message(&mut self, caller: RealmId, label: u64, words: &[u64]) -> (Reply, Ops) {
-        match Request::decode(label, words) {
-            Ok(request) => self.handle(caller, &request),
-            Err(reason) => {
-                let mut ops = Ops::new();
-                emit(&mut ops, KernelOp::Log(Event::Malformed { realm: caller, reason }));
-                (Err(Error::MalformedRequest { reason }), ops)
+            let too_many = || ConfigError::Policy(policy::ConfigError::TooManyRealms { count });
+            parents.push(spec.parent).map_err(|_| too_many())?;
+            let realm = Realm {
+                name: spec.name,
+                alive: true,
+                slots: SlotAllocator::EMPTY,
+                quota: spec.quota,
+            };
+            self.realms.push(realm).map_err(|_| too_many())?;
+            if let Some(realm) = self.realms.last_mut() {
+                realm
+                    .slots
+                    .configure(spec.slots)
+                    .map_err(|error| ConfigError::RealmSlots { realm: id, error })?;
             }
         }
+        self.policy
+            .configure(&PolicyConfig {
+                parents: &parents,
+                grants: config.grants,
+                services: config.services,
+            })
+            .map_err(ConfigError::Policy)?;
+        self.broker_slots
+            .configure(config.broker_slots)
+            .map_err(|error| ConfigError::BrokerSlots { error })
     }
 
-    fn dispatch(&mut self, caller: RealmId, request: &Request, ops: &mut Ops) -> Reply {
+    /// Handles one request from `caller`; the kernel ops and log events go to `ops`.
+    pub fn handle(&mut self, caller: RealmId, request: &Request, ops: &mut dyn OpSink) -> Reply {
+        self.live_realm(caller)?;
         match *request {
             Request::Register { service } => self.register(caller, service, ops),
             Request::Connect { service } => self.connect(caller, service, ops),
@@ -123,19 +217,47 @@ impl Broker {
         }
     }
 
+    /// Decodes and handles one message from `caller` (`label` from its message-info word).
+    /// A malformed message gets `MalformedRequest` and a log event.
+    pub fn handle_message(
+        &mut self,
+        caller: RealmId,
+        label: u64,
+        words: &[u64],
+        ops: &mut dyn OpSink,
+    ) -> Reply {
+        self.handle_decoded(caller, Request::decode(label, words), ops)
+    }
+
+    /// Handles a message from `caller` that was decoded with [`Request::decode`]: the same as
+    /// [`Broker::handle_message`], for a caller whose message words live where the sink
+    /// needs to write (the IPC buffer, which running kernel ops reuses): decode, then handle.
+    pub fn handle_decoded(
+        &mut self,
+        caller: RealmId,
+        decoded: Result<Request, Malformed>,
+        ops: &mut dyn OpSink,
+    ) -> Reply {
+        match decoded {
+            Ok(request) => self.handle(caller, &request, ops),
+            Err(reason) => {
+                self.log(ops, Event::Malformed { realm: caller, reason });
+                Err(Error::MalformedRequest { reason })
+            }
+        }
+    }
+
     /// `realm` died: close its connections, remove its services (closing every connection to
     /// them) and refuse its requests until [`Broker::realm_started`]. Run the ops before
-    /// tearing down the realm's CSpace. A realm already dead (or unknown) yields no ops.
-    pub fn realm_died(&mut self, realm: RealmId) -> Ops {
-        let mut ops = Ops::new();
+    /// tearing down the realm's CSpace. A realm already dead (or unknown) yields nothing.
+    pub fn realm_died(&mut self, realm: RealmId, ops: &mut dyn OpSink) {
         match self.realm_mut(realm) {
             Some(state) if state.alive => state.alive = false,
-            _ => return ops,
+            _ => return,
         }
-        self.close_connections_of(realm, &mut ops);
-        self.remove_services_of(realm, &mut ops);
-        emit(&mut ops, KernelOp::Log(Event::RealmDied { realm }));
-        ops
+        self.close_connections_of(realm, ops);
+        self.remove_services_of(realm, ops);
+        self.log(ops, Event::RealmDied { realm });
     }
 
     /// `realm` was started again (with a fresh CSpace, the same broker slot range).
@@ -146,12 +268,10 @@ impl Broker {
     }
 
     /// Removes the service `service` as if its realm had died: every connection to it is
-    /// closed. For the memory manager when creating its endpoint failed. No ops if there is
-    /// no such service.
-    pub fn withdraw_service(&mut self, service: &Name) -> Ops {
-        let mut ops = Ops::new();
-        self.remove_service(service, &mut ops);
-        ops
+    /// closed. For the memory manager when creating its endpoint failed. Nothing happens if
+    /// there is no such service.
+    pub fn withdraw_service(&mut self, service: &Name, ops: &mut dyn OpSink) {
+        self.remove_service(service, ops);
     }
 
     /// The registry (read only).
@@ -190,6 +310,11 @@ impl Broker {
     /// `event` as one log line, with realm names.
     pub fn log_line<'a>(&'a self, event: &'a Event) -> LogLine<'a> {
         LogLine { broker: self, event }
+    }
+
+    /// Hands `event` to the sink as a log line.
+    fn log(&self, ops: &mut dyn OpSink, event: Event) {
+        ops.log(self.log_line(&event));
     }
 
     fn realm(&self, realm: RealmId) -> Option<&Realm> {

@@ -32,9 +32,17 @@ impl fmt::Display for Action {
 }
 
 /// An event ready to print as one log line.
+#[derive(Clone, Copy)]
 pub struct LogLine<'a> {
     pub(crate) broker: &'a Broker,
     pub(crate) event: &'a Event,
+}
+
+impl<'a> LogLine<'a> {
+    /// The event the line is about.
+    pub fn event(&self) -> &'a Event {
+        self.event
+    }
 }
 
 impl fmt::Display for LogLine<'_> {

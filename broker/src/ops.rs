@@ -1,5 +1,5 @@
 //! What the broker asks of the memory manager: kernel operations to run in order, and events
-//! to log.
+//! to log, delivered one at a time to an [`OpSink`] as they are produced.
 //!
 //! # The caps of a service and its connections
 //!
@@ -29,9 +29,18 @@
 //! through a cap without Grant leaves the caller Inactive instead of waiting for a reply (no
 //! GrantReply right before seL4 10). Grant also lets a client send caps to the service, which
 //! the service only accepts if it sets a receive slot.
+//!
+//! # How many
+//!
+//! A register emits 3 kernel ops, a connect 3, a disconnect 4. A realm's death emits 4 per
+//! connection it held as a client, 3 per service it owned plus 1 per connection to those
+//! services, and one log event per connection, per service and for the death: with the
+//! tables full, several thousand. They are never collected: each goes to the sink at once.
 
 use ipc::{Badge, CloseReason, ConnectionId, Malformed, Name, RealmId, Rule};
-use service_registry::{CapSlot, MAX_CONNECTIONS, MAX_SERVICES};
+use service_registry::CapSlot;
+
+use crate::log::LogLine;
 
 /// Capability rights, as seL4 names them (`read` = receive, `write` = send).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -75,8 +84,6 @@ pub enum KernelOp {
     Delete { slot: CapSlot },
     /// CNode Delete of a slot in a realm's CSpace (empty already, normally).
     DeleteInRealm { slot: RealmSlot },
-    /// Nothing for the kernel: a line for the log.
-    Log(Event),
 }
 
 /// The request an event is about.
@@ -142,16 +149,18 @@ pub enum Event {
     },
 }
 
-/// The most operations one call can produce. The worst case is a realm's death: per
-/// connection it held as a client 5 (4 kernel ops and a log), per service it owned 4, plus 2
-/// per connection to those services (each connection counted once overall), plus one log.
-pub const MAX_OPS: usize = 5 * MAX_CONNECTIONS + 4 * MAX_SERVICES + 1;
-
-/// The operations of one call, in the order they must run (about 18 KiB: 40 bytes per op).
-pub type Ops = heapless::Vec<KernelOp, MAX_OPS>;
-
-/// Appends `op`. [`MAX_OPS`] bounds every call (see there), so this never runs out; the
-/// property tests check every emitted cap is accounted for, which a lost op would break.
-pub(crate) fn emit(ops: &mut Ops, op: KernelOp) {
-    let _ = ops.push(op);
+/// Where the broker's output goes, one item at a time, as it is produced.
+///
+/// The memory manager implements it on its executor: [`OpSink::run`] runs the op against
+/// seL4 at once, [`OpSink::log`] prints the line. The ops of one call arrive in the order they
+/// must run. Every op is expected to succeed; the one that can fail for want of resources is
+/// `CreateEndpoint` (kernel memory): the sink notes it, and once the call has returned the
+/// memory manager runs [`crate::Broker::withdraw_service`] for the service and replies with
+/// its own error. The register's later ops then fail or do nothing, harmlessly, so a sink may
+/// simply run every op it gets. Tests implement it on a recorder or a model of the kernel.
+pub trait OpSink {
+    /// Runs one kernel operation.
+    fn run(&mut self, op: KernelOp);
+    /// Logs one event; `line` formats it with realm names and gives the [`Event`] itself.
+    fn log(&mut self, line: LogLine<'_>);
 }

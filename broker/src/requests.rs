@@ -6,8 +6,8 @@ use ipc::{
 use policy::Decision;
 use service_registry::{CapSlot, ConnectionLookup, RegistryError};
 
-use crate::Broker;
-use crate::ops::{Action, Event, KernelOp, Ops, RealmSlot, Rights, emit};
+use crate::ops::{Action, Event, KernelOp, OpSink, RealmSlot, Rights};
+use crate::{Broker, Quota};
 
 /// The error for a registry refusal.
 fn registry_error(error: RegistryError) -> Error {
@@ -31,15 +31,15 @@ const fn quota_exceeded(what: Resource) -> Error {
 impl Broker {
     /// Logs a denial (who asked, for what, which rule refused) and returns the reply's error.
     fn deny(
-        ops: &mut Ops,
+        &self,
+        ops: &mut dyn OpSink,
         realm: RealmId,
         action: Action,
         service: Name,
         grantee: Option<RealmId>,
         rule: Rule,
     ) -> Error {
-        let denial = Event::Denied { realm, action, service, grantee, rule };
-        emit(ops, KernelOp::Log(denial));
+        self.log(ops, Event::Denied { realm, action, service, grantee, rule });
         Error::Denied { rule }
     }
 
@@ -65,15 +65,20 @@ impl Broker {
         }
     }
 
-    fn quota(&self, realm: RealmId) -> crate::Quota {
-        self.realm(realm).map_or(crate::Quota { max_services: 0, max_connections: 0 }, |r| r.quota)
+    fn quota(&self, realm: RealmId) -> Quota {
+        self.realm(realm).map_or(Quota { max_services: 0, max_connections: 0 }, |r| r.quota)
     }
 
-    pub(crate) fn register(&mut self, caller: RealmId, service: Name, ops: &mut Ops) -> Reply {
+    pub(crate) fn register(
+        &mut self,
+        caller: RealmId,
+        service: Name,
+        ops: &mut dyn OpSink,
+    ) -> Reply {
         let rule = match self.policy.decide_register(caller, &service) {
             Decision::Allowed { rule } => rule,
             Decision::Denied { rule } => {
-                return Err(Self::deny(ops, caller, Action::Register, service, None, rule));
+                return Err(self.deny(ops, caller, Action::Register, service, None, rule));
             }
         };
         if self.registry.service(&service).is_some() {
@@ -95,34 +100,35 @@ impl Broker {
                 return Err(registry_error(error));
             }
         };
-        emit(ops, KernelOp::CreateEndpoint { slot: endpoint });
-        emit(ops, KernelOp::DeleteInRealm { slot: owner_slot });
-        emit(
-            ops,
-            KernelOp::CopyToRealm { from: endpoint, into: owner_slot, rights: Rights::RECEIVE },
-        );
-        emit(
-            ops,
-            KernelOp::Log(Event::Registered {
-                owner: caller,
-                service,
-                generation: registered.generation,
-                rule,
-            }),
-        );
+        ops.run(KernelOp::CreateEndpoint { slot: endpoint });
+        ops.run(KernelOp::DeleteInRealm { slot: owner_slot });
+        ops.run(KernelOp::CopyToRealm {
+            from: endpoint,
+            into: owner_slot,
+            rights: Rights::RECEIVE,
+        });
+        let generation = registered.generation;
+        self.log(ops, Event::Registered { owner: caller, service, generation, rule });
         Ok(Response::Registered {
             endpoint_slot: owner_slot.slot.0,
             generation: registered.generation,
         })
     }
 
-    pub(crate) fn connect(&mut self, caller: RealmId, service: Name, ops: &mut Ops) -> Reply {
-        let target =
-            *self.registry.service(&service).ok_or(Error::NotFound { what: Missing::Service })?;
+    pub(crate) fn connect(
+        &mut self,
+        caller: RealmId,
+        service: Name,
+        ops: &mut dyn OpSink,
+    ) -> Reply {
+        // The only lookup by name: the key reaches the service again in O(1).
+        let not_found = Error::NotFound { what: Missing::Service };
+        let key = self.registry.find(&service).ok_or(not_found)?;
+        let target = *self.registry.get(key).ok_or(not_found)?;
         let rule = match self.policy.decide_connect(caller, &service, target.owner) {
             Decision::Allowed { rule } => rule,
             Decision::Denied { rule } => {
-                return Err(Self::deny(ops, caller, Action::Connect, service, None, rule));
+                return Err(self.deny(ops, caller, Action::Connect, service, None, rule));
             }
         };
         let open = self.registry.connections_of(caller);
@@ -133,7 +139,7 @@ impl Broker {
             return Err(quota_exceeded(Resource::BrokerConnections));
         }
         let (broker_copy, client_slot) = self.allocate_slot_pair(caller)?;
-        let added = self.registry.add_connection(caller, &service, broker_copy, client_slot.slot);
+        let added = self.registry.add_connection(caller, key, broker_copy, client_slot.slot);
         let connection = match added {
             Ok(connection) => connection,
             Err(error) => {
@@ -141,29 +147,20 @@ impl Broker {
                 return Err(registry_error(error));
             }
         };
-        emit(
-            ops,
-            KernelOp::Mint {
-                from: target.endpoint,
-                into: broker_copy,
-                badge: ipc::Badge::for_connection(connection.id),
-                rights: Rights::ALL,
-            },
-        );
-        emit(ops, KernelOp::DeleteInRealm { slot: client_slot });
-        emit(
-            ops,
-            KernelOp::CopyToRealm { from: broker_copy, into: client_slot, rights: Rights::CLIENT },
-        );
-        emit(
-            ops,
-            KernelOp::Log(Event::Connected {
-                client: caller,
-                service,
-                connection: connection.id,
-                rule,
-            }),
-        );
+        ops.run(KernelOp::Mint {
+            from: target.endpoint,
+            into: broker_copy,
+            badge: ipc::Badge::for_connection(connection.id),
+            rights: Rights::ALL,
+        });
+        ops.run(KernelOp::DeleteInRealm { slot: client_slot });
+        ops.run(KernelOp::CopyToRealm {
+            from: broker_copy,
+            into: client_slot,
+            rights: Rights::CLIENT,
+        });
+        let id = connection.id;
+        self.log(ops, Event::Connected { client: caller, service, connection: id, rule });
         Ok(Response::Connected {
             connection: connection.id,
             slot: client_slot.slot.0,
@@ -198,7 +195,12 @@ impl Broker {
         }
     }
 
-    pub(crate) fn disconnect(&mut self, caller: RealmId, id: ConnectionId, ops: &mut Ops) -> Reply {
+    pub(crate) fn disconnect(
+        &mut self,
+        caller: RealmId,
+        id: ConnectionId,
+        ops: &mut dyn OpSink,
+    ) -> Reply {
         self.own_open_connection(caller, id)?;
         self.close_connection(id, CloseReason::ByClient, ops);
         Ok(Response::Done)
@@ -216,13 +218,13 @@ impl Broker {
         child: Name,
         service: Name,
         action: Action,
-        ops: &mut Ops,
+        ops: &mut dyn OpSink,
     ) -> Result<RealmId, Error> {
         let grantee = self.realm_id(&child).ok_or(Error::NotFound { what: Missing::Realm })?;
         match self.policy.decide_grant(caller, grantee) {
             Decision::Allowed { .. } => Ok(grantee),
             Decision::Denied { rule } => {
-                Err(Self::deny(ops, caller, action, service, Some(grantee), rule))
+                Err(self.deny(ops, caller, action, service, Some(grantee), rule))
             }
         }
     }
@@ -232,13 +234,13 @@ impl Broker {
         caller: RealmId,
         child: Name,
         service: Name,
-        ops: &mut Ops,
+        ops: &mut dyn OpSink,
     ) -> Reply {
         let grantee = self.grantee(caller, child, service, Action::Grant, ops)?;
         self.policy
             .add_grant(grantee, &service)
             .map_err(|_| quota_exceeded(Resource::RuntimeGrants))?;
-        emit(ops, KernelOp::Log(Event::GrantAdded { granter: caller, grantee, service }));
+        self.log(ops, Event::GrantAdded { granter: caller, grantee, service });
         Ok(Response::Done)
     }
 
@@ -247,13 +249,13 @@ impl Broker {
         caller: RealmId,
         child: Name,
         service: Name,
-        ops: &mut Ops,
+        ops: &mut dyn OpSink,
     ) -> Reply {
         let grantee = self.grantee(caller, child, service, Action::RevokeGrant, ops)?;
         if !self.policy.remove_grant(grantee, &service) {
             return Err(Error::NotFound { what: Missing::Grant });
         }
-        emit(ops, KernelOp::Log(Event::GrantRevoked { granter: caller, grantee, service }));
+        self.log(ops, Event::GrantRevoked { granter: caller, grantee, service });
         self.close_connections_no_longer_allowed(ops);
         Ok(Response::Done)
     }

@@ -1,22 +1,23 @@
 //! Taking access away: closing connections and removing services, with the kernel ops that
 //! make the caps go away (see [`crate::ops`] for why these ops, in this order).
+//!
+//! Nothing is collected on the way: closing a connection never moves another in the
+//! connection table, so teardowns walk the table by index and close as they go, and stop as
+//! soon as the registry's counts say nothing is left to close.
 
 use ipc::{CloseReason, ConnectionId, Name, RealmId};
-use service_registry::{Connection, MAX_CONNECTIONS, MAX_SERVICES};
+use service_registry::{Connection, MAX_CONNECTIONS};
 
 use crate::Broker;
-use crate::ops::{Event, KernelOp, Ops, RealmSlot, emit};
+use crate::ops::{Event, KernelOp, OpSink, RealmSlot};
 
-/// Ids of connections picked for closing (collected first: closing changes the table).
-type ConnectionIds = heapless::Vec<ConnectionId, MAX_CONNECTIONS>;
-
-fn closed_event(connection: &Connection, reason: CloseReason) -> KernelOp {
-    KernelOp::Log(Event::ConnectionClosed {
+fn closed_event(connection: &Connection, reason: CloseReason) -> Event {
+    Event::ConnectionClosed {
         connection: connection.id,
         client: connection.client,
         service: connection.service,
         reason,
-    })
+    }
 }
 
 const fn client_slot(connection: &Connection) -> RealmSlot {
@@ -24,14 +25,13 @@ const fn client_slot(connection: &Connection) -> RealmSlot {
 }
 
 impl Broker {
-    /// The open connections `select` picks.
-    fn pick_connections(&self, select: impl Fn(&Connection) -> bool) -> ConnectionIds {
-        let mut ids = ConnectionIds::new();
-        for connection in self.registry.connections().filter(|c| select(c)) {
-            // At most MAX_CONNECTIONS are open: this always fits.
-            let _ = ids.push(connection.id);
-        }
-        ids
+    /// The id of the open connection in slot `index` of the table, if `select` picks it.
+    fn pick_connection(
+        &self,
+        index: usize,
+        select: impl Fn(&Connection) -> bool,
+    ) -> Option<ConnectionId> {
+        self.registry.open_connection_at(index).filter(|c| select(c)).map(|c| c.id)
     }
 
     /// Closes one open connection: revoke the broker copy (and so the client's cap), clear
@@ -40,81 +40,91 @@ impl Broker {
         &mut self,
         id: ConnectionId,
         reason: CloseReason,
-        ops: &mut Ops,
+        ops: &mut dyn OpSink,
     ) {
         let Some(connection) = self.registry.close_connection(id, reason) else {
             return;
         };
         let copy = connection.broker_copy;
-        emit(ops, KernelOp::Revoke { slot: copy });
-        emit(ops, KernelOp::DeleteInRealm { slot: client_slot(&connection) });
-        emit(ops, KernelOp::CancelBadgedSends { slot: copy });
-        emit(ops, KernelOp::Delete { slot: copy });
+        ops.run(KernelOp::Revoke { slot: copy });
+        ops.run(KernelOp::DeleteInRealm { slot: client_slot(&connection) });
+        ops.run(KernelOp::CancelBadgedSends { slot: copy });
+        ops.run(KernelOp::Delete { slot: copy });
         self.free_slot_pair(copy, client_slot(&connection));
-        emit(ops, closed_event(&connection, reason));
+        self.log(ops, closed_event(&connection, reason));
     }
 
     /// Closes every connection `realm` holds as a client.
-    pub(crate) fn close_connections_of(&mut self, realm: RealmId, ops: &mut Ops) {
-        for id in self.pick_connections(|c| c.client == realm) {
-            self.close_connection(id, CloseReason::ClientDied, ops);
+    pub(crate) fn close_connections_of(&mut self, realm: RealmId, ops: &mut dyn OpSink) {
+        for index in 0..MAX_CONNECTIONS {
+            if self.registry.connections_of(realm) == 0 {
+                return;
+            }
+            if let Some(id) = self.pick_connection(index, |c| c.client == realm) {
+                self.close_connection(id, CloseReason::ClientDied, ops);
+            }
         }
     }
 
     /// Closes every connection the policy no longer allows (after a grant was revoked).
-    pub(crate) fn close_connections_no_longer_allowed(&mut self, ops: &mut Ops) {
-        let registry = &self.registry;
-        let policy = &self.policy;
-        let disallowed = self.pick_connections(|c| {
-            registry
-                .service(&c.service)
-                .is_none_or(|s| !policy.decide_connect(c.client, &c.service, s.owner).is_allowed())
-        });
-        for id in disallowed {
-            self.close_connection(id, CloseReason::AccessRevoked, ops);
+    pub(crate) fn close_connections_no_longer_allowed(&mut self, ops: &mut dyn OpSink) {
+        for index in 0..MAX_CONNECTIONS {
+            let registry = &self.registry;
+            let policy = &self.policy;
+            let disallowed = self.pick_connection(index, |c| {
+                registry.service(&c.service).is_none_or(|s| {
+                    !policy.decide_connect(c.client, &c.service, s.owner).is_allowed()
+                })
+            });
+            if let Some(id) = disallowed {
+                self.close_connection(id, CloseReason::AccessRevoked, ops);
+            }
         }
     }
 
     /// Removes the service `name` and closes every connection to it: revoke the endpoint
     /// (every cap derived from it goes), delete it (the last cap: the kernel cancels all IPC
-    /// on it), then clear the slots the broker had filled in realms.
-    pub(crate) fn remove_service(&mut self, name: &Name, ops: &mut Ops) {
+    /// on it), then clear the slots the broker had filled in realms. Whether there was such
+    /// a service.
+    pub(crate) fn remove_service(&mut self, name: &Name, ops: &mut dyn OpSink) -> bool {
         let Some(service) = self.registry.remove_service(name) else {
-            return;
+            return false;
         };
-        emit(ops, KernelOp::Revoke { slot: service.endpoint });
-        emit(ops, KernelOp::Delete { slot: service.endpoint });
-        for id in self.pick_connections(|c| c.service == *name) {
+        ops.run(KernelOp::Revoke { slot: service.endpoint });
+        ops.run(KernelOp::Delete { slot: service.endpoint });
+        let mut left = service.open_connections;
+        for index in 0..MAX_CONNECTIONS {
+            if left == 0 {
+                break;
+            }
+            let reaches_it =
+                |c: &Connection| c.service == *name && c.service_generation == service.generation;
+            let Some(id) = self.pick_connection(index, reaches_it) else {
+                continue;
+            };
             let Some(connection) = self.registry.close_connection(id, CloseReason::ServiceGone)
             else {
                 continue;
             };
-            emit(ops, KernelOp::DeleteInRealm { slot: client_slot(&connection) });
+            left -= 1;
+            ops.run(KernelOp::DeleteInRealm { slot: client_slot(&connection) });
             self.free_slot_pair(connection.broker_copy, client_slot(&connection));
-            emit(ops, closed_event(&connection, CloseReason::ServiceGone));
+            self.log(ops, closed_event(&connection, CloseReason::ServiceGone));
         }
         let owner_slot = RealmSlot { realm: service.owner, slot: service.owner_slot };
-        emit(ops, KernelOp::DeleteInRealm { slot: owner_slot });
+        ops.run(KernelOp::DeleteInRealm { slot: owner_slot });
         self.free_slot_pair(service.endpoint, owner_slot);
-        emit(
-            ops,
-            KernelOp::Log(Event::ServiceRemoved {
-                owner: service.owner,
-                service: service.name,
-                generation: service.generation,
-            }),
-        );
+        let (owner, generation) = (service.owner, service.generation);
+        self.log(ops, Event::ServiceRemoved { owner, service: service.name, generation });
+        true
     }
 
-    /// Removes every service `realm` owns.
-    pub(crate) fn remove_services_of(&mut self, realm: RealmId, ops: &mut Ops) {
-        let mut names = heapless::Vec::<Name, MAX_SERVICES>::new();
-        for service in self.registry.services().filter(|s| s.owner == realm) {
-            // At most MAX_SERVICES are registered: this always fits.
-            let _ = names.push(service.name);
-        }
-        for name in &names {
-            self.remove_service(name, ops);
+    /// Removes every service `realm` owns, in one pass over the service table.
+    pub(crate) fn remove_services_of(&mut self, realm: RealmId, ops: &mut dyn OpSink) {
+        let mut from = 0;
+        while let Some((position, name)) = self.registry.find_service_owned_by(realm, from) {
+            // A removal moves the last service into `position`: look there again.
+            from = if self.remove_service(&name, ops) { position } else { position + 1 };
         }
     }
 }

@@ -32,7 +32,7 @@ fn realm(text: &str, parent: Option<RealmId>, start: u64) -> RealmSpec {
     }
 }
 
-fn broker() -> Broker {
+fn broker() -> Box<Broker> {
     let realms = [
         realm("init", None, 100),
         realm("store", Some(INIT), 200),
@@ -45,21 +45,61 @@ fn broker() -> Broker {
         provider: Some(STORE),
         allowed_clients: Some(AllowedClients::from_slice(&[APP, PLUGIN]).unwrap()),
     }];
-    Broker::new(&BrokerConfig {
-        realms: &realms,
-        grants: &[Grant { client: APP, service: name("kv") }],
-        services: &services,
-        broker_slots: SlotRange { start: 1000, count: 8 },
-    })
-    .unwrap()
+    let mut broker = Box::new(Broker::empty());
+    broker
+        .configure(&BrokerConfig {
+            realms: &realms,
+            grants: &[Grant { client: APP, service: name("kv") }],
+            services: &services,
+            broker_slots: SlotRange { start: 1000, count: 8 },
+        })
+        .unwrap();
+    broker
 }
 
-fn register(broker: &mut Broker, owner: RealmId, service: &str) -> (Reply, Ops) {
-    broker.handle(owner, &Request::Register { service: name(service) })
+/// What one call produced: its kernel ops, and its log events and their lines.
+#[derive(Default, Debug)]
+struct Output {
+    ops: Vec<KernelOp>,
+    events: Vec<Event>,
+    lines: Vec<String>,
 }
 
-fn connect(broker: &mut Broker, client: RealmId, service: &str) -> (Reply, Ops) {
-    broker.handle(client, &Request::Connect { service: name(service) })
+impl OpSink for Output {
+    fn run(&mut self, op: KernelOp) {
+        self.ops.push(op);
+    }
+
+    fn log(&mut self, line: LogLine<'_>) {
+        self.events.push(*line.event());
+        self.lines.push(line.to_string());
+    }
+}
+
+impl Output {
+    fn is_empty(&self) -> bool {
+        self.ops.is_empty() && self.events.is_empty()
+    }
+}
+
+fn handle(broker: &mut Broker, caller: RealmId, request: Request) -> (Reply, Output) {
+    let mut output = Output::default();
+    let reply = broker.handle(caller, &request, &mut output);
+    (reply, output)
+}
+
+fn register(broker: &mut Broker, owner: RealmId, service: &str) -> (Reply, Output) {
+    handle(broker, owner, Request::Register { service: name(service) })
+}
+
+fn connect(broker: &mut Broker, client: RealmId, service: &str) -> (Reply, Output) {
+    handle(broker, client, Request::Connect { service: name(service) })
+}
+
+fn died(broker: &mut Broker, realm: RealmId) -> Output {
+    let mut output = Output::default();
+    broker.realm_died(realm, &mut output);
+    output
 }
 
 fn connection_of(reply: Reply) -> ConnectionId {
@@ -69,15 +109,6 @@ fn connection_of(reply: Reply) -> ConnectionId {
     }
 }
 
-fn log_lines(broker: &Broker, ops: &Ops) -> Vec<String> {
-    ops.iter()
-        .filter_map(|op| match op {
-            KernelOp::Log(event) => Some(broker.log_line(event).to_string()),
-            _ => None,
-        })
-        .collect()
-}
-
 fn realm_slot(realm: RealmId, slot: u64) -> RealmSlot {
     RealmSlot { realm, slot: CapSlot(slot) }
 }
@@ -85,10 +116,10 @@ fn realm_slot(realm: RealmId, slot: u64) -> RealmSlot {
 #[test]
 fn register_creates_an_endpoint_and_hands_out_a_receive_cap() {
     let mut broker = broker();
-    let (reply, ops) = register(&mut broker, STORE, "kv");
+    let (reply, out) = register(&mut broker, STORE, "kv");
     assert_eq!(reply, Ok(Response::Registered { endpoint_slot: 200, generation: 1 }));
     assert_eq!(
-        ops[..3],
+        out.ops[..3],
         [
             KernelOp::CreateEndpoint { slot: CapSlot(1000) },
             KernelOp::DeleteInRealm { slot: realm_slot(STORE, 200) },
@@ -100,7 +131,7 @@ fn register_creates_an_endpoint_and_hands_out_a_receive_cap() {
         ]
     );
     assert_eq!(
-        log_lines(&broker, &ops),
+        out.lines,
         ["register allowed: realm \"store\" -> service \"kv\" (generation 1): \
              declared as the service's provider in the init configuration"]
     );
@@ -109,10 +140,10 @@ fn register_creates_an_endpoint_and_hands_out_a_receive_cap() {
 #[test]
 fn register_refusals() {
     let mut broker = broker();
-    let (reply, ops) = register(&mut broker, APP, "kv");
+    let (reply, out) = register(&mut broker, APP, "kv");
     assert_eq!(reply, Err(Error::Denied { rule: Rule::NotDeclaredProvider }));
     assert_eq!(
-        log_lines(&broker, &ops),
+        out.lines,
         ["register denied: realm \"app\" -> service \"kv\": \
              the init configuration declares another realm as the provider"]
     );
@@ -129,11 +160,11 @@ fn register_refusals() {
 fn connect_mints_a_badged_copy_and_gives_the_client_a_send_cap() {
     let mut broker = broker();
     register(&mut broker, STORE, "kv").0.unwrap();
-    let (reply, ops) = connect(&mut broker, APP, "kv");
+    let (reply, out) = connect(&mut broker, APP, "kv");
     let connection = ConnectionId::new(0, 1).unwrap();
     assert_eq!(reply, Ok(Response::Connected { connection, slot: 300, service_generation: 1 }));
     assert_eq!(
-        ops[..3],
+        out.ops[..3],
         [
             KernelOp::Mint {
                 from: CapSlot(1000),
@@ -150,12 +181,12 @@ fn connect_mints_a_badged_copy_and_gives_the_client_a_send_cap() {
         ]
     );
     assert_eq!(
-        log_lines(&broker, &ops),
+        out.lines,
         ["connect allowed: realm \"app\" -> service \"kv\" as connection 0.1: \
              granted in the init configuration"]
     );
     assert_eq!(
-        broker.handle(APP, &Request::Status { connection }).0,
+        handle(&mut broker, APP, Request::Status { connection }).0,
         Ok(Response::Live { service_generation: 1 })
     );
 }
@@ -165,13 +196,14 @@ fn denied_connects_are_loud_and_mint_nothing() {
     let mut broker = broker();
     register(&mut broker, STORE, "kv").0.unwrap();
     register(&mut broker, GUEST, "guestbook").0.unwrap();
-    let (reply, ops) = connect(&mut broker, INIT, "kv");
+    let (reply, out) = connect(&mut broker, INIT, "kv");
     assert_eq!(reply, Err(Error::Denied { rule: Rule::NoRoute }));
-    assert_eq!(ops.len(), 1);
-    let (reply, ops) = connect(&mut broker, INIT, "guestbook");
+    assert!(out.ops.is_empty());
+    assert_eq!(out.events.len(), 1);
+    let (reply, out) = connect(&mut broker, INIT, "guestbook");
     assert_eq!(reply, Err(Error::Denied { rule: Rule::SiblingNeedsGrant }));
     assert_eq!(
-        log_lines(&broker, &ops),
+        out.lines,
         ["connect denied: realm \"init\" -> service \"guestbook\": siblings need a grant"]
     );
     assert_eq!(
@@ -189,14 +221,14 @@ fn allowed_clients_apply_on_top_of_grants() {
     connect(&mut broker, APP, "log").0.unwrap();
     // plugin is on kv's list and reaches kv through app's grant.
     let grant = Request::Grant { child: name("plugin"), service: name("kv") };
-    assert_eq!(broker.handle(APP, &grant).0, Ok(Response::Done));
+    assert_eq!(handle(&mut broker, APP, grant).0, Ok(Response::Done));
     let (reply, _) = connect(&mut broker, PLUGIN, "kv");
     connection_of(reply);
     // store reaches its own service, but is not on its list.
-    let (reply, ops) = connect(&mut broker, STORE, "kv");
+    let (reply, out) = connect(&mut broker, STORE, "kv");
     assert_eq!(reply, Err(Error::Denied { rule: Rule::NotInAllowedClients }));
     assert_eq!(
-        log_lines(&broker, &ops),
+        out.lines,
         ["connect denied: realm \"store\" -> service \"kv\": \
              not in the service's allowed clients"]
     );
@@ -209,13 +241,13 @@ fn disconnect_revokes_exactly_one_connection() {
     let first = connection_of(connect(&mut broker, APP, "kv").0);
     let second = connection_of(connect(&mut broker, APP, "kv").0);
     assert_eq!(
-        broker.handle(PLUGIN, &Request::Disconnect { connection: first }).0,
+        handle(&mut broker, PLUGIN, Request::Disconnect { connection: first }).0,
         Err(Error::NotOwner)
     );
-    let (reply, ops) = broker.handle(APP, &Request::Disconnect { connection: first });
+    let (reply, out) = handle(&mut broker, APP, Request::Disconnect { connection: first });
     assert_eq!(reply, Ok(Response::Done));
     assert_eq!(
-        ops[..4],
+        out.ops[..4],
         [
             KernelOp::Revoke { slot: CapSlot(1001) },
             KernelOp::DeleteInRealm { slot: realm_slot(APP, 300) },
@@ -224,15 +256,16 @@ fn disconnect_revokes_exactly_one_connection() {
         ]
     );
     assert_eq!(
-        log_lines(&broker, &ops),
+        out.lines,
         ["connection 0.1 closed: realm \"app\" -> service \"kv\": closed by the client"]
     );
     let disconnected = Err(Error::Disconnected { reason: CloseReason::ByClient });
-    assert_eq!(broker.handle(APP, &Request::Disconnect { connection: first }).0, disconnected);
-    assert_eq!(broker.handle(APP, &Request::Status { connection: first }).0, disconnected);
-    assert!(broker.handle(APP, &Request::Status { connection: second }).0.is_ok());
+    assert_eq!(handle(&mut broker, APP, Request::Disconnect { connection: first }).0, disconnected);
+    assert_eq!(handle(&mut broker, APP, Request::Status { connection: first }).0, disconnected);
+    assert!(handle(&mut broker, APP, Request::Status { connection: second }).0.is_ok());
     assert_eq!(
-        broker.handle(APP, &Request::Status { connection: ConnectionId::new(9, 1).unwrap() }).0,
+        handle(&mut broker, APP, Request::Status { connection: ConnectionId::new(9, 1).unwrap() })
+            .0,
         Err(Error::NotFound { what: Missing::Connection })
     );
     // The freed slots are reused.
@@ -267,25 +300,25 @@ fn revoking_a_grant_closes_what_relied_on_it() {
     let mut broker = broker();
     register(&mut broker, STORE, "kv").0.unwrap();
     let grant = Request::Grant { child: name("plugin"), service: name("kv") };
-    let (reply, ops) = broker.handle(INIT, &grant);
+    let (reply, out) = handle(&mut broker, INIT, grant);
     assert_eq!(reply, Err(Error::Denied { rule: Rule::NotParent }));
     assert_eq!(
-        log_lines(&broker, &ops),
+        out.lines,
         ["grant denied: realm \"init\" -> realm \"plugin\", service \"kv\": \
              only a realm's parent may grant to it or revoke its grants"]
     );
-    assert_eq!(broker.handle(APP, &grant).0, Ok(Response::Done));
-    let (reply, ops) = connect(&mut broker, PLUGIN, "kv");
+    assert_eq!(handle(&mut broker, APP, grant).0, Ok(Response::Done));
+    let (reply, out) = connect(&mut broker, PLUGIN, "kv");
     let plugin_connection = connection_of(reply);
-    assert!(log_lines(&broker, &ops)[0].ends_with("granted at run time by the client's parent"));
+    assert!(out.lines[0].ends_with("granted at run time by the client's parent"));
     let app_connection = connection_of(connect(&mut broker, APP, "kv").0);
 
     let revoke = Request::RevokeGrant { child: name("plugin"), service: name("kv") };
-    let (reply, ops) = broker.handle(APP, &revoke);
+    let (reply, out) = handle(&mut broker, APP, revoke);
     assert_eq!(reply, Ok(Response::Done));
-    assert!(ops.contains(&KernelOp::Revoke { slot: CapSlot(1001) }));
+    assert!(out.ops.contains(&KernelOp::Revoke { slot: CapSlot(1001) }));
     assert_eq!(
-        log_lines(&broker, &ops),
+        out.lines,
         [
             "grant revoked: realm \"app\" no longer lets realm \"plugin\" reach service \"kv\"",
             "connection 0.1 closed: realm \"plugin\" -> service \"kv\": \
@@ -293,13 +326,13 @@ fn revoking_a_grant_closes_what_relied_on_it() {
         ]
     );
     assert_eq!(
-        broker.handle(PLUGIN, &Request::Status { connection: plugin_connection }).0,
+        handle(&mut broker, PLUGIN, Request::Status { connection: plugin_connection }).0,
         Err(Error::Disconnected { reason: CloseReason::AccessRevoked })
     );
-    assert!(broker.handle(APP, &Request::Status { connection: app_connection }).0.is_ok());
-    assert_eq!(broker.handle(APP, &revoke).0, Err(Error::NotFound { what: Missing::Grant }));
+    assert!(handle(&mut broker, APP, Request::Status { connection: app_connection }).0.is_ok());
+    assert_eq!(handle(&mut broker, APP, revoke).0, Err(Error::NotFound { what: Missing::Grant }));
     assert_eq!(
-        broker.handle(APP, &Request::Grant { child: name("nobody"), service: name("kv") }).0,
+        handle(&mut broker, APP, Request::Grant { child: name("nobody"), service: name("kv") }).0,
         Err(Error::NotFound { what: Missing::Realm })
     );
 }
@@ -309,9 +342,9 @@ fn a_dead_service_realm_takes_its_connections_and_a_restart_is_reported() {
     let mut broker = broker();
     register(&mut broker, STORE, "kv").0.unwrap();
     let connection = connection_of(connect(&mut broker, APP, "kv").0);
-    let ops = broker.realm_died(STORE);
+    let out = died(&mut broker, STORE);
     assert_eq!(
-        ops.iter().filter(|op| !matches!(op, KernelOp::Log(_))).copied().collect::<Vec<_>>(),
+        out.ops,
         [
             KernelOp::Revoke { slot: CapSlot(1000) },
             KernelOp::Delete { slot: CapSlot(1000) },
@@ -320,26 +353,26 @@ fn a_dead_service_realm_takes_its_connections_and_a_restart_is_reported() {
         ]
     );
     assert_eq!(
-        log_lines(&broker, &ops),
+        out.lines,
         [
             "connection 0.1 closed: realm \"app\" -> service \"kv\": the service is gone",
             "service \"kv\" (generation 1) of realm \"store\" removed",
             "realm \"store\" died: its services and connections are closed",
         ]
     );
-    assert!(broker.realm_died(STORE).is_empty());
+    assert!(died(&mut broker, STORE).is_empty());
     assert_eq!(broker.broker_slots_in_use(), 0);
     assert_eq!(broker.realm_slots_in_use(APP), 0);
     assert_eq!(broker.realm_slots_in_use(STORE), 0);
     let status = Request::Status { connection };
     assert_eq!(
-        broker.handle(APP, &status).0,
+        handle(&mut broker, APP, status).0,
         Err(Error::Disconnected { reason: CloseReason::ServiceGone })
     );
     assert_eq!(register(&mut broker, STORE, "kv").0, Err(Error::NotFound { what: Missing::Realm }));
     broker.realm_started(STORE).unwrap();
     register(&mut broker, STORE, "kv").0.unwrap();
-    assert_eq!(broker.handle(APP, &status).0, Err(Error::ServiceRestarted { generation: 2 }));
+    assert_eq!(handle(&mut broker, APP, status).0, Err(Error::ServiceRestarted { generation: 2 }));
     assert_eq!(broker.realm_started(RealmId(9)), Err(UnknownRealm(RealmId(9))));
 }
 
@@ -348,9 +381,9 @@ fn a_dead_client_realm_loses_its_connections() {
     let mut broker = broker();
     register(&mut broker, STORE, "kv").0.unwrap();
     connect(&mut broker, APP, "kv").0.unwrap();
-    let ops = broker.realm_died(APP);
+    let out = died(&mut broker, APP);
     assert_eq!(
-        ops[..4],
+        out.ops[..4],
         [
             KernelOp::Revoke { slot: CapSlot(1001) },
             KernelOp::DeleteInRealm { slot: realm_slot(APP, 300) },
@@ -358,7 +391,7 @@ fn a_dead_client_realm_loses_its_connections() {
             KernelOp::Delete { slot: CapSlot(1001) },
         ]
     );
-    assert!(log_lines(&broker, &ops)[0].ends_with("the client realm died"));
+    assert!(out.lines[0].ends_with("the client realm died"));
     assert_eq!(broker.registry().connections().count(), 0);
     assert!(broker.registry().service(&name("kv")).is_some());
 }
@@ -368,30 +401,44 @@ fn withdrawing_a_service_is_a_death_of_one_service() {
     let mut broker = broker();
     register(&mut broker, STORE, "kv").0.unwrap();
     connect(&mut broker, APP, "kv").0.unwrap();
-    let ops = broker.withdraw_service(&name("kv"));
-    assert_eq!(ops[0], KernelOp::Revoke { slot: CapSlot(1000) });
+    let mut out = Output::default();
+    broker.withdraw_service(&name("kv"), &mut out);
+    assert_eq!(out.ops[0], KernelOp::Revoke { slot: CapSlot(1000) });
     assert!(broker.registry().service(&name("kv")).is_none());
-    assert!(broker.withdraw_service(&name("kv")).is_empty());
+    let mut again = Output::default();
+    broker.withdraw_service(&name("kv"), &mut again);
+    assert!(again.is_empty());
     assert!(broker.is_alive(STORE));
 }
 
 #[test]
 fn malformed_messages_are_refused_and_logged() {
     let mut broker = broker();
-    let (reply, ops) = broker.handle_message(PLUGIN, 2, &[40]);
+    let mut out = Output::default();
+    let reply = broker.handle_message(PLUGIN, 2, &[40], &mut out);
     let reason = ipc::Malformed::BadName {
         field: ipc::Field::ServiceName,
         error: ipc::NameError::TooLong { length: 40 },
     };
     assert_eq!(reply, Err(Error::MalformedRequest { reason }));
     assert_eq!(
-        log_lines(&broker, &ops),
+        out.lines,
         ["malformed request from realm \"plugin\": ServiceName: \
              the name is 40 bytes, more than 32"]
     );
     let message = Request::Register { service: name("kv") }.encode();
-    let (reply, _) = broker.handle_message(STORE, message.label(), message.words());
+    let reply = broker.handle_message(STORE, message.label(), message.words(), &mut out);
     assert!(reply.is_ok());
+    // Decoding first and handling after is the same.
+    let decoded = Request::decode(2, &[40]);
+    let mut again = Output::default();
+    assert_eq!(
+        broker.handle_decoded(PLUGIN, decoded, &mut again),
+        Err(Error::MalformedRequest { reason })
+    );
+    assert_eq!(again.lines, out.lines[..1]);
+    let connect = Request::decode(2, Request::Connect { service: name("kv") }.encode().words());
+    assert!(broker.handle_decoded(APP, connect, &mut again).is_ok());
 }
 
 #[test]
@@ -401,11 +448,13 @@ fn unknown_callers_are_refused() {
         register(&mut broker, RealmId(7), "kv").0,
         Err(Error::NotFound { what: Missing::Realm })
     );
-    assert!(broker.realm_died(RealmId(7)).is_empty());
+    assert!(died(&mut broker, RealmId(7)).is_empty());
 }
 
 #[test]
-fn bad_configurations_are_refused() {
+fn bad_configurations_are_refused_and_leave_the_broker_empty() {
+    let mut broker = broker();
+    register(&mut broker, STORE, "kv").0.unwrap();
     let twice = [realm("a", None, 0), realm("a", None, 0)];
     let config = |realms| BrokerConfig {
         realms,
@@ -414,27 +463,93 @@ fn bad_configurations_are_refused() {
         broker_slots: SlotRange { start: 0, count: 8 },
     };
     assert_eq!(
-        Broker::new(&config(&twice)).unwrap_err(),
-        ConfigError::DuplicateRealmName { name: name("a") }
+        broker.configure(&config(&twice)),
+        Err(ConfigError::DuplicateRealmName { name: name("a") })
     );
+    // Refused: nothing of the old configuration is left.
+    assert_eq!(broker.realm_id(&name("store")), None);
+    assert_eq!(broker.registry().service_count(), 0);
+    assert_eq!(broker.policy().realm_count(), 0);
+    assert_eq!(register(&mut broker, STORE, "kv").0, Err(Error::NotFound { what: Missing::Realm }));
+    let too_large = MAX_SLOTS_PER_RANGE as u16 + 1;
     let mut wide = realm("a", None, 0);
-    wide.slots.count = 300;
+    wide.slots.count = too_large;
     let wide = [wide];
     assert_eq!(
-        Broker::new(&config(&wide)).unwrap_err(),
-        ConfigError::RealmSlots {
+        broker.configure(&config(&wide)),
+        Err(ConfigError::RealmSlots {
             realm: RealmId(0),
-            error: SlotRangeError::TooLarge { count: 300 }
-        }
+            error: SlotRangeError::TooLarge { count: too_large }
+        })
     );
     let cyclic = [realm("a", Some(RealmId(0)), 0)];
     assert_eq!(
-        Broker::new(&config(&cyclic)).unwrap_err(),
-        ConfigError::Policy(policy::ConfigError::ParentCycle { realm: RealmId(0) })
+        broker.configure(&config(&cyclic)),
+        Err(ConfigError::Policy(policy::ConfigError::ParentCycle { realm: RealmId(0) }))
     );
     let many: Vec<RealmSpec> = (0..=MAX_REALMS).map(|i| realm(&format!("r{i}"), None, 0)).collect();
     assert_eq!(
-        Broker::new(&config(&many)).unwrap_err(),
-        ConfigError::Policy(policy::ConfigError::TooManyRealms { count: MAX_REALMS + 1 })
+        broker.configure(&config(&many)),
+        Err(ConfigError::Policy(policy::ConfigError::TooManyRealms { count: MAX_REALMS + 1 }))
     );
+    let mut wide_broker = config(&[]);
+    wide_broker.broker_slots.count = too_large;
+    assert_eq!(
+        broker.configure(&wide_broker),
+        Err(ConfigError::BrokerSlots { error: SlotRangeError::TooLarge { count: too_large } })
+    );
+}
+
+#[test]
+fn configure_starts_over_in_place() {
+    let mut broker = broker();
+    register(&mut broker, STORE, "kv").0.unwrap();
+    connect(&mut broker, APP, "kv").0.unwrap();
+    let grant = Request::Grant { child: name("plugin"), service: name("kv") };
+    handle(&mut broker, APP, grant).0.unwrap();
+    assert!(died(&mut broker, GUEST).events.len() == 1);
+    let fresh = self::broker();
+    let realms: Vec<RealmSpec> = (0..5)
+        .map(|i| {
+            let id = RealmId(i as u8);
+            RealmSpec {
+                name: *fresh.realm_name(id).unwrap(),
+                parent: fresh.policy().parent(id),
+                slots: SlotRange { start: 100 * (i + 1), count: 4 },
+                quota: Quota { max_services: 2, max_connections: 3 },
+            }
+        })
+        .collect();
+    let services = [ServiceDecl {
+        service: name("kv"),
+        provider: Some(STORE),
+        allowed_clients: Some(AllowedClients::from_slice(&[APP, PLUGIN]).unwrap()),
+    }];
+    broker
+        .configure(&BrokerConfig {
+            realms: &realms,
+            grants: &[Grant { client: APP, service: name("kv") }],
+            services: &services,
+            broker_slots: SlotRange { start: 1000, count: 8 },
+        })
+        .unwrap();
+    assert!(broker.is_alive(GUEST));
+    assert_eq!(broker.registry().service_count(), 0);
+    assert_eq!(broker.registry().connections().count(), 0);
+    assert!(broker.policy().runtime_grants().is_empty());
+    assert_eq!((broker.broker_slots_in_use(), broker.realm_slots_in_use(APP)), (0, 0));
+    // The same as a broker configured once: the same slots, generations from 1 again.
+    let (reply, out) = register(&mut broker, STORE, "kv");
+    assert_eq!(reply, Ok(Response::Registered { endpoint_slot: 200, generation: 1 }));
+    assert_eq!(out.ops[0], KernelOp::CreateEndpoint { slot: CapSlot(1000) });
+}
+
+#[test]
+fn the_broker_is_an_empty_static_until_configured() {
+    static EMPTY: Broker = Broker::empty();
+    assert_eq!(EMPTY.realm_name(INIT), None);
+    assert_eq!(EMPTY.registry().service_count(), 0);
+    let mut broker = Box::new(EMPTY.clone());
+    assert_eq!(register(&mut broker, INIT, "kv").0, Err(Error::NotFound { what: Missing::Realm }));
+    assert!(died(&mut broker, INIT).is_empty());
 }

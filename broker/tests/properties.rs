@@ -11,12 +11,15 @@
 //!   a revoke or a death nothing refers to a dead service or connection;
 //! - a mint happens only for a connect that a literal model of the policy allows, and every
 //!   open connection is still allowed by it; denials carry the model's verdict and are logged;
-//! - generations only grow; slot accounting matches; nothing panics; no call fills its op list.
+//! - generations only grow; slot accounting matches; nothing panics.
+//!
+//! The kernel model is the broker's [`OpSink`]: each op runs against it the moment the broker
+//! produces it, as in the memory manager.
 
 use std::collections::{HashMap, HashSet};
 
 use broker::{
-    Broker, BrokerConfig, Event, KernelOp, MAX_OPS, Ops, Quota, RealmSpec, Rights, SlotRange,
+    Broker, BrokerConfig, Event, KernelOp, LogLine, OpSink, Quota, RealmSpec, Rights, SlotRange,
 };
 use ipc::{Badge, ConnectionId, Error, Missing, Name, RealmId, Reply, Request, Response};
 use policy::{AllowedClients, Grant, ServiceDecl};
@@ -157,7 +160,6 @@ impl Kernel {
                 self.delete(realm(slot));
                 Ok(())
             }
-            KernelOp::Log(_) => Ok(()),
         }
     }
 
@@ -179,6 +181,58 @@ impl Kernel {
         for at in addresses {
             self.delete(at);
         }
+    }
+}
+
+/// The broker's sink in these tests: runs every op against the kernel model at once, and
+/// records the ops, the events, and the first op the model refused.
+struct Output<'k> {
+    kernel: &'k mut Kernel,
+    ops: Vec<KernelOp>,
+    events: Vec<Event>,
+    refused: Option<String>,
+}
+
+impl<'k> Output<'k> {
+    fn new(kernel: &'k mut Kernel) -> Self {
+        Self { kernel, ops: Vec::new(), events: Vec::new(), refused: None }
+    }
+
+    /// What the call produced, or the kernel model's refusal.
+    fn finish(self) -> Result<Record, TestCaseError> {
+        match self.refused {
+            Some(problem) => Err(TestCaseError::fail(problem)),
+            None => Ok(Record { ops: self.ops, events: self.events }),
+        }
+    }
+}
+
+impl OpSink for Output<'_> {
+    fn run(&mut self, op: KernelOp) {
+        if let Err(problem) = self.kernel.apply(&op)
+            && self.refused.is_none()
+        {
+            self.refused = Some(format!("kernel refused {op:?}: {problem}"));
+        }
+        self.ops.push(op);
+    }
+
+    fn log(&mut self, line: LogLine<'_>) {
+        // Every event can be formatted.
+        assert!(!line.to_string().is_empty());
+        self.events.push(*line.event());
+    }
+}
+
+/// What one broker call produced.
+struct Record {
+    ops: Vec<KernelOp>,
+    events: Vec<Event>,
+}
+
+impl Record {
+    fn is_empty(&self) -> bool {
+        self.ops.is_empty() && self.events.is_empty()
     }
 }
 
@@ -258,7 +312,7 @@ impl Model {
     }
 }
 
-fn build(setup: &Setup) -> Broker {
+fn build(setup: &Setup) -> Box<Broker> {
     let realms: Vec<RealmSpec> = (0..REALMS)
         .map(|r| RealmSpec {
             name: realm_name(r),
@@ -282,13 +336,16 @@ fn build(setup: &Setup) -> Broker {
             }),
         })
         .collect();
-    Broker::new(&BrokerConfig {
-        realms: &realms,
-        grants: &grants,
-        services: &services,
-        broker_slots: SlotRange { start: 1, count: 14 },
-    })
-    .unwrap()
+    let mut broker = Box::new(Broker::empty());
+    broker
+        .configure(&BrokerConfig {
+            realms: &realms,
+            grants: &grants,
+            services: &services,
+            broker_slots: SlotRange { start: 1, count: 14 },
+        })
+        .unwrap();
+    broker
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -373,7 +430,7 @@ fn step() -> impl Strategy<Value = Step> {
 // The run.
 
 struct Run {
-    broker: Broker,
+    broker: Box<Broker>,
     kernel: Kernel,
     model: Model,
     /// Every connection id ever issued, and a few never issued.
@@ -381,19 +438,21 @@ struct Run {
     /// Endpoint object of each live service, by name.
     endpoints: HashMap<Name, u32>,
     last_service_generation: u32,
-    last_connection_generation: HashMap<u8, u16>,
+    last_connection_generation: HashMap<u16, u16>,
     /// Realms that moved caps around: their slots may be empty by their own doing.
     tampered: HashSet<u8>,
 }
 
-fn ops_contain_mint(ops: &Ops) -> bool {
-    ops.iter().any(|op| matches!(op, KernelOp::Mint { .. }))
+fn ops_contain_mint(record: &Record) -> bool {
+    record.ops.iter().any(|op| matches!(op, KernelOp::Mint { .. }))
 }
 
-fn denial_rules(ops: &Ops) -> Vec<policy::Rule> {
-    ops.iter()
-        .filter_map(|op| match op {
-            KernelOp::Log(Event::Denied { rule, .. }) => Some(*rule),
+fn denial_rules(record: &Record) -> Vec<policy::Rule> {
+    record
+        .events
+        .iter()
+        .filter_map(|event| match event {
+            Event::Denied { rule, .. } => Some(*rule),
             _ => None,
         })
         .collect()
@@ -413,14 +472,14 @@ impl Run {
         }
     }
 
-    fn execute(&mut self, ops: &Ops) -> Result<(), TestCaseError> {
-        prop_assert!(ops.len() < MAX_OPS, "an op list filled up: ops may have been lost");
-        for op in ops {
-            if let Err(problem) = self.kernel.apply(op) {
-                return Err(TestCaseError::fail(format!("kernel refused {op:?}: {problem}")));
-            }
-        }
-        Ok(())
+    /// Runs one broker call with the kernel model as its sink.
+    fn call<R>(
+        &mut self,
+        call: impl FnOnce(&mut Broker, &mut dyn OpSink) -> R,
+    ) -> Result<(R, Record), TestCaseError> {
+        let mut output = Output::new(&mut self.kernel);
+        let result = call(&mut self.broker, &mut output);
+        Ok((result, output.finish()?))
     }
 
     fn pick(&self, pick: usize) -> ConnectionId {
@@ -451,10 +510,10 @@ impl Run {
             ),
             Step::Die { realm } => {
                 let was_alive = self.broker.is_alive(RealmId(realm));
-                let ops = self.broker.realm_died(RealmId(realm));
-                prop_assert_eq!(ops.is_empty(), !was_alive);
-                prop_assert!(!ops_contain_mint(&ops));
-                self.execute(&ops)?;
+                let ((), record) =
+                    self.call(|broker, ops| broker.realm_died(RealmId(realm), ops))?;
+                prop_assert_eq!(record.is_empty(), !was_alive);
+                prop_assert!(!ops_contain_mint(&record));
                 if was_alive {
                     self.kernel.destroy(Space::Realm(realm));
                     self.tampered.remove(&realm);
@@ -471,12 +530,18 @@ impl Run {
             }
             Step::Garbage { realm, label, words } => {
                 let decoded = Request::decode(label, &words);
-                let (reply, ops) = self.broker.handle_message(RealmId(realm), label, &words);
+                let (reply, record) = self.call(|broker, ops| {
+                    broker.handle_message(RealmId(realm), label, &words, ops)
+                })?;
                 match decoded {
-                    Ok(request) => self.check_request(realm, request, reply, ops),
+                    Ok(request) => self.check_request(realm, request, reply, record),
                     Err(reason) => {
                         prop_assert_eq!(reply, Err(Error::MalformedRequest { reason }));
-                        prop_assert_eq!(ops.len(), 1);
+                        prop_assert!(record.ops.is_empty());
+                        prop_assert_eq!(
+                            record.events,
+                            vec![Event::Malformed { realm: RealmId(realm), reason }]
+                        );
                         Ok(())
                     }
                 }
@@ -507,32 +572,33 @@ impl Run {
     }
 
     fn request(&mut self, realm: u8, request: Request) -> Result<(), TestCaseError> {
-        let (reply, ops) = self.broker.handle(RealmId(realm), &request);
-        self.check_request(realm, request, reply, ops)
+        let (reply, record) =
+            self.call(|broker, ops| broker.handle(RealmId(realm), &request, ops))?;
+        self.check_request(realm, request, reply, record)
     }
 
-    /// Checks one handled request against the model, then runs its ops.
+    /// Checks one handled request (whose ops the kernel model ran) against the model.
     fn check_request(
         &mut self,
         realm: u8,
         request: Request,
         reply: Reply,
-        ops: Ops,
+        record: Record,
     ) -> Result<(), TestCaseError> {
         let alive = self.broker.is_alive(RealmId(realm));
         // A mint only for an allowed connect.
-        if ops_contain_mint(&ops) {
+        if ops_contain_mint(&record) {
             prop_assert!(matches!(request, Request::Connect { .. }), "mint for {:?}", request);
             prop_assert!(matches!(reply, Ok(Response::Connected { .. })), "mint with {:?}", reply);
         }
         // Every denial is logged with its rule.
         match reply {
-            Err(Error::Denied { rule }) => prop_assert_eq!(denial_rules(&ops), vec![rule]),
-            _ => prop_assert!(denial_rules(&ops).is_empty()),
+            Err(Error::Denied { rule }) => prop_assert_eq!(denial_rules(&record), vec![rule]),
+            _ => prop_assert!(denial_rules(&record).is_empty()),
         }
         if !alive {
             prop_assert_eq!(reply, Err(Error::NotFound { what: Missing::Realm }));
-            prop_assert!(ops.is_empty());
+            prop_assert!(record.is_empty());
             return Ok(());
         }
         match request {
@@ -550,7 +616,6 @@ impl Run {
                 prop_assert!(!matches!(reply, Err(Error::Denied { .. })), "{:?}", reply);
             }
         }
-        self.execute(&ops)?;
         if let Ok(Response::Registered { generation, .. }) = reply {
             let Request::Register { service: name } = request else { unreachable!() };
             let endpoint = self.broker.registry().service(&name).unwrap().endpoint;
@@ -764,50 +829,65 @@ proptest! {
     }
 }
 
-/// The worst case for one call's op list: a realm with the most services and connections
-/// dies. Everything is accounted for in the kernel model afterwards.
+/// The largest teardown: a realm with the most services and connections dies. Its parent
+/// provides "base"; it owns every other service and holds half the connections (to "base");
+/// its child holds the other half, to its services. Every op is valid for the kernel model,
+/// nothing is left behind, and the op count is exactly the documented one.
 #[test]
-fn the_largest_teardown_fits_in_one_op_list() {
-    use service_registry::{MAX_CONNECTIONS, MAX_SERVICES};
-    // 0 provides "base"; 1, its child, owns every other service and every connection.
-    let spec = |name: &str, parent, start| RealmSpec {
+fn the_largest_teardown_leaves_nothing_behind() {
+    use broker::{BROKER_SLOTS_NEEDED, MAX_CONNECTIONS, MAX_SERVICES};
+    let held = MAX_CONNECTIONS / 2;
+    let spec = |name: &str, parent, start, count: usize| RealmSpec {
         name: Name::new(name).unwrap(),
         parent,
-        slots: SlotRange { start, count: 256 },
-        quota: Quota { max_services: u8::MAX, max_connections: u8::MAX },
+        slots: SlotRange { start, count: count as u16 },
+        quota: Quota { max_services: u16::MAX, max_connections: u16::MAX },
     };
-    let realms = [spec("base", None, 1000), spec("heavy", Some(RealmId(0)), 2000)];
-    let mut broker = Broker::new(&BrokerConfig {
-        realms: &realms,
-        grants: &[],
-        services: &[],
-        broker_slots: SlotRange { start: 1, count: 256 },
-    })
-    .unwrap();
+    let realms = [
+        spec("base", None, 10_000, 1),
+        spec("heavy", Some(RealmId(0)), 20_000, MAX_SERVICES - 1 + held),
+        spec("leaf", Some(RealmId(1)), 30_000, MAX_CONNECTIONS - held),
+    ];
+    let mut broker = Box::new(Broker::empty());
+    broker
+        .configure(&BrokerConfig {
+            realms: &realms,
+            grants: &[],
+            services: &[],
+            broker_slots: SlotRange { start: 1, count: BROKER_SLOTS_NEEDED as u16 },
+        })
+        .unwrap();
     let mut kernel = Kernel::default();
     let mut run = |broker: &mut Broker, realm: u8, request: Request| {
-        let (reply, ops) = broker.handle(RealmId(realm), &request);
-        for op in &ops {
-            kernel.apply(op).unwrap();
-        }
-        reply.unwrap();
+        let mut output = Output::new(&mut kernel);
+        broker.handle(RealmId(realm), &request, &mut output).unwrap();
+        output.finish().unwrap();
     };
+    let service = |i: usize| Name::new(&format!("s{i}")).unwrap();
     run(&mut broker, 0, Request::Register { service: Name::new("base").unwrap() });
     for i in 1..MAX_SERVICES {
-        let service = Name::new(&format!("s{i}")).unwrap();
-        run(&mut broker, 1, Request::Register { service });
+        run(&mut broker, 1, Request::Register { service: service(i) });
     }
-    for _ in 0..MAX_CONNECTIONS {
-        run(&mut broker, 1, Request::Connect { service: Name::new("base").unwrap() });
+    for i in 0..MAX_CONNECTIONS {
+        if i < held {
+            run(&mut broker, 1, Request::Connect { service: Name::new("base").unwrap() });
+        } else {
+            run(&mut broker, 2, Request::Connect { service: service(1 + i % (MAX_SERVICES - 1)) });
+        }
     }
-    let ops = broker.realm_died(RealmId(1));
-    assert!(ops.len() < MAX_OPS, "{} ops", ops.len());
-    assert_eq!(ops.len(), 5 * MAX_CONNECTIONS + 4 * (MAX_SERVICES - 1) + 1);
-    for op in &ops {
-        kernel.apply(op).unwrap();
-    }
+    assert_eq!(broker.broker_slots_in_use(), BROKER_SLOTS_NEEDED);
+
+    let mut output = Output::new(&mut kernel);
+    broker.realm_died(RealmId(1), &mut output);
+    let record = output.finish().unwrap();
+    let others = MAX_CONNECTIONS - held;
+    assert_eq!(record.ops.len(), 4 * held + 3 * (MAX_SERVICES - 1) + others);
+    assert_eq!(record.events.len(), held + (MAX_SERVICES - 1) + others + 1);
     kernel.destroy(Space::Realm(1));
     // Only base's endpoint and base's receive cap are left.
     assert_eq!(kernel.slots.len(), 2);
     assert_eq!(broker.broker_slots_in_use(), 1);
+    assert_eq!(broker.realm_slots_in_use(RealmId(2)), 0);
+    assert_eq!(broker.registry().connections().count(), 0);
+    assert_eq!(broker.registry().service_count(), 1);
 }

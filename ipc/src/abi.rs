@@ -29,7 +29,7 @@ pub const HEAP_START: u64 = 0x2000_0000;
 pub const HEAP_MAX_PAGES: u64 = 1 << 16;
 
 /// A realm's CNode has `2^CNODE_BITS` slots.
-pub const CNODE_BITS: u8 = 10;
+pub const CNODE_BITS: u8 = 11;
 
 /// Slots of a realm's CNode the memory manager fills.
 pub mod slot {

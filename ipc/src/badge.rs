@@ -8,10 +8,16 @@
 //!                    3 = fault       (badge of a realm thread's fault endpoint)
 //!                    0, 4..=15 reserved (0 would also be "unbadged")
 //!  23..0   payload   realm, fault: bits 23..8 zero, bits 7..0 the realm id
-//!                    connection: the connection word (bits 23..8 generation, 7..0 index)
+//!                    connection: the connection word (bits 23..10 generation, 9..0 index)
 //! ```
 //!
 //! Every badge this layout produces is non-zero, so a minted cap is always badged.
+//!
+//! The connection word used to be a 16-bit generation over an 8-bit index (256 connections).
+//! It is now a 14-bit generation over a 10-bit index, so that a broker can track 1024
+//! connections, as many as it tracks services. The number of ids a broker can issue before it
+//! runs out (2^24, less the never-issued generation 0 of each slot) is the same in both
+//! layouts: fewer reuses of each slot, but four times the slots.
 
 use core::fmt;
 
@@ -164,9 +170,9 @@ mod tests {
 
     #[test]
     fn connection_badge_layout() {
-        let id = ConnectionId::new(3, 0xffff).unwrap();
+        let id = ConnectionId::new(3, ConnectionId::MAX_GENERATION).unwrap();
         let badge = Badge::for_connection(id);
-        assert_eq!(badge.value(), 0x2ff_ff03);
+        assert_eq!(badge.value(), 0x2ff_fc03);
         assert_eq!(Badge::connection(badge.value()), Ok(id));
         assert!(badge.value() < 1 << BADGE_BITS);
     }
@@ -180,7 +186,7 @@ mod tests {
         assert_eq!(Badge::decode(0x100_0100), Err(BadgeError::BadRealmPayload { payload: 0x100 }));
         assert_eq!(Badge::decode(0x200_0009), Err(BadgeError::BadConnectionPayload { payload: 9 }));
         assert_eq!(
-            Badge::realm(0x200_0109),
+            Badge::realm(0x200_0409),
             Err(BadgeError::WrongKind {
                 found: BadgeKind::Connection(ConnectionId::new(9, 1).unwrap())
             })

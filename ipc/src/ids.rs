@@ -17,25 +17,41 @@ impl fmt::Display for RealmId {
 /// grows each time the slot is reused, so an old id never names a newer connection.
 ///
 /// On the wire (and in the low 24 bits of a connection badge) it is one word:
-/// bits 23..8 generation (never 0), bits 7..0 index; every other bit zero.
+/// bits 23..10 generation (1 to [`ConnectionId::MAX_GENERATION`]), bits 9..0 index (below
+/// [`ConnectionId::INDEX_LIMIT`]); every other bit zero.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct ConnectionId {
-    index: u8,
+    index: u16,
     generation: u16,
 }
 
-/// Where the generation sits in a connection word.
-const GENERATION_SHIFT: u32 = 8;
+/// How many bits of a connection word the index takes.
+const INDEX_BITS: u32 = 10;
+/// How many bits of a connection word the generation takes.
+const GENERATION_BITS: u32 = 24 - INDEX_BITS;
 /// The bits a connection word may use.
 const CONNECTION_WORD_BITS: u64 = (1 << 24) - 1;
 
 impl ConnectionId {
-    /// A connection id; generation 0 is never issued, so it is refused.
-    pub const fn new(index: u8, generation: u16) -> Option<Self> {
-        if generation == 0 { None } else { Some(Self { index, generation }) }
+    /// Connection indices are `0..INDEX_LIMIT`: the most connections a broker can track.
+    pub const INDEX_LIMIT: usize = 1 << INDEX_BITS;
+    /// The largest generation; a table slot that reached it is never reused.
+    pub const MAX_GENERATION: u16 = (1 << GENERATION_BITS) - 1;
+
+    /// A connection id. Generation 0 is never issued, and the index and the generation must
+    /// fit their bits, so anything else is refused.
+    pub const fn new(index: u16, generation: u16) -> Option<Self> {
+        if generation == 0
+            || generation > Self::MAX_GENERATION
+            || index as usize >= Self::INDEX_LIMIT
+        {
+            None
+        } else {
+            Some(Self { index, generation })
+        }
     }
 
-    pub const fn index(self) -> u8 {
+    pub const fn index(self) -> u16 {
         self.index
     }
 
@@ -45,7 +61,7 @@ impl ConnectionId {
 
     /// The id as one word (see the type's documentation).
     pub const fn to_word(self) -> u64 {
-        ((self.generation as u64) << GENERATION_SHIFT) | self.index as u64
+        ((self.generation as u64) << INDEX_BITS) | self.index as u64
     }
 
     /// The id from one word, if the word is a valid connection word.
@@ -53,7 +69,8 @@ impl ConnectionId {
         if word & !CONNECTION_WORD_BITS != 0 {
             return None;
         }
-        Self::new(word as u8, (word >> GENERATION_SHIFT) as u16)
+        let index = word & ((1 << INDEX_BITS) - 1);
+        Self::new(index as u16, (word >> INDEX_BITS) as u16)
     }
 }
 
@@ -70,15 +87,21 @@ mod tests {
     #[test]
     fn connection_word_layout() {
         let id = ConnectionId::new(5, 0x1234).unwrap();
-        assert_eq!(id.to_word(), 0x12_3405);
-        assert_eq!(ConnectionId::from_word(0x12_3405), Some(id));
+        assert_eq!(id.to_word(), 0x48_d005);
+        assert_eq!(ConnectionId::from_word(0x48_d005), Some(id));
+        let last = ConnectionId::new(1023, ConnectionId::MAX_GENERATION).unwrap();
+        assert_eq!(last.to_word(), 0xff_ffff);
+        assert_eq!(ConnectionId::from_word(0xff_ffff), Some(last));
     }
 
     #[test]
     fn connection_word_rejects_zero_generation_and_high_bits() {
         assert_eq!(ConnectionId::new(1, 0), None);
+        assert_eq!(ConnectionId::new(1024, 1), None);
+        assert_eq!(ConnectionId::new(0, ConnectionId::MAX_GENERATION + 1), None);
         assert_eq!(ConnectionId::from_word(0x00_0007), None);
-        assert_eq!(ConnectionId::from_word(0x100_0107), None);
+        assert_eq!(ConnectionId::from_word(0x00_03ff), None);
+        assert_eq!(ConnectionId::from_word(0x100_0407), None);
         assert_eq!(ConnectionId::from_word(u64::MAX), None);
     }
 }

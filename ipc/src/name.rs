@@ -17,7 +17,11 @@ const WORD_BYTES: usize = 8;
 
 /// A service or realm name: 1 to [`MAX_NAME_BYTES`] bytes of ASCII letters, digits, `-`, `_`
 /// and `.`.
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+///
+/// Names are ordered byte by byte, as their text is (a name never holds a zero byte, so the
+/// zero padding sorts a prefix first): the broker keeps its tables sorted by name and finds a
+/// name by binary search.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Name {
     /// The name's bytes; every byte past `length` is zero, so derived equality is exact.
     bytes: [u8; MAX_NAME_BYTES],
@@ -159,6 +163,16 @@ mod tests {
         assert_eq!(
             Name::from_bytes(&[b'a', 0xff]),
             Err(NameError::InvalidByte { index: 1, byte: 0xff })
+        );
+    }
+
+    #[test]
+    fn orders_as_text() {
+        let mut names = ["kv-store", "kv", "a", "kv.2", "Z", "kvs"].map(|t| Name::new(t).unwrap());
+        names.sort();
+        assert_eq!(
+            names.map(|n| n.as_str().to_owned()),
+            ["Z", "a", "kv", "kv-store", "kv.2", "kvs"]
         );
     }
 

@@ -8,6 +8,12 @@
 //! | 33    | `AllocatePages` | page count                 | `Pages`: address, count   |
 //! | 34    | `Exit`          | none                       | none: the realm stops     |
 //! | 35    | `Panicked`      | text (length, packed bytes)| none: the realm stops     |
+//! | 36    | `Serving`       | none                       | `Done`                    |
+//! | 37    | `Peer`          | connection word            | `Identity`: client's name |
+//!
+//! `Serving` says the realm now only answers requests on its services: once every realm has
+//! stopped or is serving, nothing can start new work, and the memory manager may shut the
+//! system down. `Peer` asks which realm is the client of one of the caller's connections.
 //!
 //! Errors come back as [`crate::Error`] replies (for example `QuotaExceeded` with
 //! [`crate::Resource::RealmMemory`] when a realm asks for more memory than its budget).
@@ -15,8 +21,10 @@
 use core::fmt;
 
 use crate::error::{Error, Field, Malformed};
+use crate::ids::ConnectionId;
 use crate::name::Name;
 use crate::reply::{decode_reply, encode_reply};
+use crate::request::read_connection;
 use crate::wire::{Message, Reader};
 
 /// The longest panic text a realm reports, in bytes (the rest is cut).
@@ -30,6 +38,8 @@ wire_codes! {
         AllocatePages = 33,
         Exit = 34,
         Panicked = 35,
+        Serving = 36,
+        Peer = 37,
     }
 }
 
@@ -38,6 +48,7 @@ wire_codes! {
     pub enum RealmReplyKind {
         Identity = 32,
         Pages = 33,
+        Done = 34,
     }
 }
 
@@ -116,6 +127,10 @@ pub enum RealmRequest {
     Exit,
     /// I panicked with this message: log it and stop me.
     Panicked { message: Text },
+    /// From now on I only answer requests on my services.
+    Serving,
+    /// Which realm is the client of my service's connection `connection`?
+    Peer { connection: ConnectionId },
 }
 
 /// What a realm request achieved.
@@ -129,6 +144,8 @@ pub enum RealmResponse {
         address: u64,
         pages: u64,
     },
+    /// Noted.
+    Done,
 }
 
 impl RealmRequest {
@@ -138,13 +155,16 @@ impl RealmRequest {
             Self::AllocatePages { .. } => RealmRequestKind::AllocatePages,
             Self::Exit => RealmRequestKind::Exit,
             Self::Panicked { .. } => RealmRequestKind::Panicked,
+            Self::Serving => RealmRequestKind::Serving,
+            Self::Peer { .. } => RealmRequestKind::Peer,
         }
     }
 
     pub fn encode(&self) -> Message {
         let mut message = Message::new(self.kind().code());
         match self {
-            Self::WhoAmI | Self::Exit => {}
+            Self::WhoAmI | Self::Exit | Self::Serving => {}
+            Self::Peer { connection } => message.push(connection.to_word()),
             Self::AllocatePages { pages } => message.push(*pages),
             Self::Panicked { message: text } => text.write(&mut message),
         }
@@ -161,6 +181,8 @@ impl RealmRequest {
             RealmRequestKind::AllocatePages => Self::AllocatePages { pages: reader.word()? },
             RealmRequestKind::Exit => Self::Exit,
             RealmRequestKind::Panicked => Self::Panicked { message: Text::read(&mut reader)? },
+            RealmRequestKind::Serving => Self::Serving,
+            RealmRequestKind::Peer => Self::Peer { connection: read_connection(&mut reader)? },
         };
         reader.finish()?;
         Ok(Some(request))
@@ -184,6 +206,7 @@ pub fn encode_realm_reply(reply: &RealmReply) -> Message {
             message.push(*pages);
             message
         }
+        Ok(RealmResponse::Done) => Message::new(RealmReplyKind::Done.code()),
         Err(error) => encode_reply(&Err(*error)),
     }
 }
@@ -198,6 +221,7 @@ pub fn decode_realm_reply(label: u64, words: &[u64]) -> Result<RealmReply, Malfo
         Some(RealmReplyKind::Pages) => {
             RealmResponse::Pages { address: reader.word()?, pages: reader.word()? }
         }
+        Some(RealmReplyKind::Done) => RealmResponse::Done,
         // Not a realm response: it must be an error, shared with the broker's replies.
         None => {
             return match decode_reply(label, words)? {
@@ -222,6 +246,8 @@ mod tests {
             RealmRequest::AllocatePages { pages: 7 },
             RealmRequest::Exit,
             RealmRequest::Panicked { message: Text::truncated(b"realms/kv/src/main.rs:3:5: boom") },
+            RealmRequest::Serving,
+            RealmRequest::Peer { connection: ConnectionId::new(3, 9).unwrap() },
         ];
         for request in requests {
             let message = request.encode();
@@ -254,8 +280,9 @@ mod tests {
 
     #[test]
     fn replies_round_trip_including_errors() {
-        let replies: [RealmReply; 3] = [
+        let replies: [RealmReply; 4] = [
             Ok(RealmResponse::Identity { name: Name::new("kv").unwrap() }),
+            Ok(RealmResponse::Done),
             Ok(RealmResponse::Pages { address: 0x2000_0000, pages: 4 }),
             Err(Error::QuotaExceeded { what: Resource::RealmMemory }),
         ];

@@ -162,7 +162,7 @@ mod tests {
         let message =
             encode_reply(&Ok(Response::Connected { connection, slot: 40, service_generation: 3 }));
         assert_eq!(message.label(), 2);
-        assert_eq!(message.words(), &[0x702, 40, 3]);
+        assert_eq!(message.words(), &[0x1c02, 40, 3]);
     }
 
     #[test]

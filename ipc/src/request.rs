@@ -150,7 +150,7 @@ mod tests {
             Err(Malformed::BadName { field: Field::ServiceName, error: NameError::Empty })
         );
         assert_eq!(
-            Request::decode(3, &[0x105, 0]),
+            Request::decode(3, &[0x405, 0]),
             Err(Malformed::TrailingWords { expected: 1, actual: 2 })
         );
         assert_eq!(Request::decode(6, &[0x5]), Err(Malformed::BadConnectionId { value: 5 }));

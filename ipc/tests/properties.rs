@@ -19,7 +19,7 @@ fn name() -> impl Strategy<Value = Name> {
 }
 
 fn connection() -> impl Strategy<Value = ConnectionId> {
-    (any::<u8>(), 1..=u16::MAX)
+    (0..ConnectionId::INDEX_LIMIT as u16, 1..=ConnectionId::MAX_GENERATION)
         .prop_map(|(index, generation)| ConnectionId::new(index, generation).unwrap())
 }
 

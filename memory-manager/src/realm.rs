@@ -106,6 +106,8 @@ pub enum Ending {
     Exited,
     Faulted,
     Panicked,
+    /// Stopped at shutdown while it only served.
+    Shutdown,
 }
 
 /// A realm the memory manager started.
@@ -113,6 +115,8 @@ pub struct Realm {
     pub id: RealmId,
     pub name: Name,
     pub running: bool,
+    /// The realm said it now only answers requests on its services.
+    pub serving: bool,
     budget: Budget,
     /// Next free slot of the realm's range, and its end.
     next_slot: CPtr,
@@ -129,6 +133,9 @@ pub struct Realm {
 /// What building and serving realms needs from the memory manager.
 pub struct Kernel<'a> {
     pub ipc: &'a mut IpcBuffer,
+    /// Memory for the memory manager's own objects (its endpoint, the scratch window's
+    /// tables, service endpoints).
+    pub own: Budget,
     pub pool: &'a mut MemoryPool,
     pub slots: &'a mut SlotAllocator,
     pub window: &'a mut ScratchWindow,
@@ -151,6 +158,7 @@ impl Realm {
             id,
             name: spec.name.clone(),
             running: false,
+            serving: false,
             budget: Budget::default(),
             next_slot: first_slot,
             end_slot: first_slot + REALM_SLOTS,
@@ -202,7 +210,7 @@ impl Realm {
         broker
             .mint_from(
                 kernel.ipc,
-                own(kernel.endpoint.cptr()),
+                own_slot(kernel.endpoint.cptr()),
                 Rights::WRITE.with_grant(),
                 badge(Badge::for_realm(ipc_id(self.id))),
             )
@@ -211,7 +219,7 @@ impl Realm {
         fault
             .mint_from(
                 kernel.ipc,
-                own(kernel.endpoint.cptr()),
+                own_slot(kernel.endpoint.cptr()),
                 Rights::WRITE.with_grant(),
                 badge(Badge::for_fault(ipc_id(self.id))),
             )
@@ -239,8 +247,13 @@ impl Realm {
         Ok(())
     }
 
+    /// Slot `index` of the realm's CNode.
+    pub fn slot(&self, index: CPtr) -> CSlot {
+        realm_slot(self.cnode, index)
+    }
+
     /// The next slot of the realm's range.
-    fn slot(&mut self) -> Result<CPtr, RealmError> {
+    fn next_slot(&mut self) -> Result<CPtr, RealmError> {
         if self.next_slot >= self.end_slot {
             return Err(RealmError::RealmSlotsUsedUp);
         }
@@ -255,7 +268,7 @@ impl Realm {
         object: ObjectType,
     ) -> Result<Cap<sel4::cap::kind::Null>, RealmError> {
         let untyped: Untyped = Cap::from_cptr(self.budget.allocate(object_bits(object))?);
-        let slot = self.slot()?;
+        let slot = self.next_slot()?;
         untyped
             .retype(kernel.ipc, object, RetypeTarget::slots_of(init::CNODE, slot), 1)
             .step("making an object from the realm's budget")?;
@@ -365,7 +378,7 @@ impl Realm {
     fn reclaim(&mut self, kernel: &mut Kernel<'_>) {
         let budget = core::mem::take(&mut self.budget);
         for block in budget.into_blocks() {
-            if let Err(error) = own(block.cptr).revoke() {
+            if let Err(error) = own_slot(block.cptr).revoke() {
                 sel4::debug_println!(
                     "memory manager: revoking a block of realm {}: {error}",
                     self.name
@@ -397,7 +410,7 @@ fn object_bits(object: ObjectType) -> u8 {
 }
 
 /// Slot `cptr` of the memory manager's own CNode.
-fn own(cptr: CPtr) -> CSlot {
+pub fn own_slot(cptr: CPtr) -> CSlot {
     init::CNODE.slot(cptr)
 }
 
@@ -442,31 +455,35 @@ pub fn take_block(
     }
 }
 
-/// Makes one object for the memory manager itself from `block`, into a new slot.
-pub fn make_own(
-    kernel: &mut Kernel<'_>,
-    budget: &mut Budget,
-    object: ObjectType,
-) -> Result<CPtr, RealmError> {
-    let untyped: Untyped = Cap::from_cptr(budget.allocate(object_bits(object))?);
-    let slot = kernel.slots.allocate()?;
+/// Makes one object for the memory manager itself, from its own memory, into its `slot`.
+pub fn make_own(kernel: &mut Kernel<'_>, object: ObjectType, slot: CPtr) -> Result<(), RealmError> {
+    let untyped: Untyped = Cap::from_cptr(kernel.own.allocate(object_bits(object))?);
     untyped
         .retype(kernel.ipc, object, RetypeTarget::slots_of(init::CNODE, slot), 1)
-        .step("making an object for the memory manager")?;
+        .step("making an object for the memory manager")
+}
+
+/// Makes one object for the memory manager itself into a new slot, and returns the slot.
+pub fn make_own_in_new_slot(
+    kernel: &mut Kernel<'_>,
+    object: ObjectType,
+) -> Result<CPtr, RealmError> {
+    let slot = kernel.slots.allocate()?;
+    make_own(kernel, object, slot)?;
     Ok(slot)
 }
 
 /// Maps the paging structures that cover the scratch window in the memory manager's own
 /// address space (its image sits in the first 2 MiB region of the first GiB; the window is
 /// at 2 GiB and needs a page directory and a page table).
-pub fn map_scratch_tables(kernel: &mut Kernel<'_>, budget: &mut Budget) -> Result<(), RealmError> {
+pub fn map_scratch_tables(kernel: &mut Kernel<'_>) -> Result<(), RealmError> {
     let address = ScratchWindow::ADDRESS;
     let directory: PageDirectory =
-        Cap::from_cptr(make_own(kernel, budget, ObjectType::PageDirectory)?);
+        Cap::from_cptr(make_own_in_new_slot(kernel, ObjectType::PageDirectory)?);
     directory
         .map(kernel.ipc, init::VSPACE, address, VmAttributes::DEFAULT)
         .step("mapping the scratch page directory")?;
-    let table: PageTable = Cap::from_cptr(make_own(kernel, budget, ObjectType::PageTable)?);
+    let table: PageTable = Cap::from_cptr(make_own_in_new_slot(kernel, ObjectType::PageTable)?);
     table
         .map(kernel.ipc, init::VSPACE, address, VmAttributes::DEFAULT)
         .step("mapping the scratch page table")?;

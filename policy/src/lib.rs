@@ -38,6 +38,19 @@
 //! ([`Rule::DeclaredProvider`], [`Rule::NotDeclaredProvider`]): no realm can squat a name
 //! another realm's clients expect. A service without a declared provider may be registered by
 //! any realm ([`Rule::OpenRegistration`]).
+//!
+//! # Bounds and costs
+//!
+//! The tables are bounded (`heapless`) and at least as large as everything the system
+//! description (`system-config`) accepts: 32 realms, 64 declared services, 128 grants, 16
+//! allowed clients per service. Run-time grants are bounded by [`MAX_RUNTIME_GRANTS`];
+//! running out is an error. Grants and declarations are kept sorted, so a decision costs a
+//! few binary searches (plus one climb of the realm tree for delegated grants), whatever the
+//! number of services registered.
+//!
+//! The [`Policy`] is about 18 KiB. It is made by the `const` [`Policy::empty`] and filled in
+//! place by [`Policy::configure`], so that its owner (the broker, in a static of the memory
+//! manager) never builds it on the stack.
 #![cfg_attr(not(test), no_std)]
 
 use core::fmt;
@@ -45,22 +58,23 @@ use core::fmt;
 pub use ipc::Rule;
 use ipc::{Name, RealmId};
 
-/// The most realms the policy knows.
+/// The most realms the policy knows (the system description allows 32).
 pub const MAX_REALMS: usize = 32;
-/// The most grants the init configuration may contain.
-pub const MAX_STATIC_GRANTS: usize = 64;
-/// The most services the init configuration may declare.
-pub const MAX_DECLARED_SERVICES: usize = 32;
-/// The longest allowed-clients list.
+/// The most grants the init configuration may contain (the system description allows 128).
+pub const MAX_STATIC_GRANTS: usize = 128;
+/// The most services the init configuration may declare (the system description allows 64).
+pub const MAX_DECLARED_SERVICES: usize = 64;
+/// The longest allowed-clients list: every realm once (the system description allows 16).
 pub const MAX_ALLOWED_CLIENTS: usize = MAX_REALMS;
-/// The most run-time grants at once.
-pub const MAX_RUNTIME_GRANTS: usize = 64;
+/// The most run-time grants at once: eight for each realm on average.
+pub const MAX_RUNTIME_GRANTS: usize = 256;
 
 /// A service's allowed-clients list.
 pub type AllowedClients = heapless::Vec<RealmId, MAX_ALLOWED_CLIENTS>;
 
-/// A grant: `client` may reach `service` (whoever provides it).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// A grant: `client` may reach `service` (whoever provides it). Grants are ordered by client,
+/// then service, so that the policy can keep them sorted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Grant {
     pub client: RealmId,
     pub service: Name,
@@ -163,26 +177,75 @@ impl Decision {
 #[derive(Clone, Debug)]
 pub struct Policy {
     parents: heapless::Vec<Option<RealmId>, MAX_REALMS>,
+    /// Sorted, so that a lookup is a binary search.
     static_grants: heapless::Vec<Grant, MAX_STATIC_GRANTS>,
+    /// Sorted by service name.
     declarations: heapless::Vec<ServiceDecl, MAX_DECLARED_SERVICES>,
+    /// Sorted, no duplicates.
     runtime_grants: heapless::Vec<Grant, MAX_RUNTIME_GRANTS>,
 }
 
+impl Default for Policy {
+    fn default() -> Self {
+        Self::empty()
+    }
+}
+
 impl Policy {
-    /// Checks `config` and builds the policy from it.
+    /// A policy without realms, grants or declarations. `const`, so that a static can hold
+    /// it without building it on the stack first.
+    pub const fn empty() -> Self {
+        Self {
+            parents: heapless::Vec::new(),
+            static_grants: heapless::Vec::new(),
+            declarations: heapless::Vec::new(),
+            runtime_grants: heapless::Vec::new(),
+        }
+    }
+
+    /// Checks `config` and builds the policy from it. The policy is returned by value (about
+    /// 18 KiB): on the root task's stack, prefer [`Policy::configure`] on a static.
     pub fn new(config: &PolicyConfig<'_>) -> Result<Self, ConfigError> {
-        let parents = heapless::Vec::from_slice(config.parents)
-            .map_err(|_| ConfigError::TooManyRealms { count: config.parents.len() })?;
-        let static_grants = heapless::Vec::from_slice(config.grants)
-            .map_err(|_| ConfigError::TooManyGrants { count: config.grants.len() })?;
-        let declarations = heapless::Vec::from_slice(config.services)
-            .map_err(|_| ConfigError::TooManyServices { count: config.services.len() })?;
-        let policy =
-            Self { parents, static_grants, declarations, runtime_grants: heapless::Vec::new() };
-        policy.check_tree()?;
-        policy.check_grants()?;
-        policy.check_declarations()?;
+        let mut policy = Self::empty();
+        policy.configure(config)?;
         Ok(policy)
+    }
+
+    /// Checks `config` and replaces the whole policy with it, in place (run-time grants
+    /// included). If `config` is refused, the policy is left empty.
+    pub fn configure(&mut self, config: &PolicyConfig<'_>) -> Result<(), ConfigError> {
+        self.clear();
+        let result = self.fill(config);
+        if result.is_err() {
+            self.clear();
+        }
+        result
+    }
+
+    /// Forgets everything, in place: the policy is [`Policy::empty`] again.
+    pub fn clear(&mut self) {
+        self.parents.clear();
+        self.static_grants.clear();
+        self.declarations.clear();
+        self.runtime_grants.clear();
+    }
+
+    fn fill(&mut self, config: &PolicyConfig<'_>) -> Result<(), ConfigError> {
+        self.parents
+            .extend_from_slice(config.parents)
+            .map_err(|_| ConfigError::TooManyRealms { count: config.parents.len() })?;
+        self.static_grants
+            .extend_from_slice(config.grants)
+            .map_err(|_| ConfigError::TooManyGrants { count: config.grants.len() })?;
+        self.declarations
+            .extend_from_slice(config.services)
+            .map_err(|_| ConfigError::TooManyServices { count: config.services.len() })?;
+        self.check_tree()?;
+        self.check_grants()?;
+        self.check_declarations()?;
+        self.static_grants.sort_unstable();
+        self.declarations.sort_unstable_by_key(|d| d.service);
+        self.check_no_duplicate_declarations()
     }
 
     fn check_tree(&self) -> Result<(), ConfigError> {
@@ -215,13 +278,10 @@ impl Policy {
         }
     }
 
+    /// Providers and allowed clients must be realms (checked in the configuration's order).
     fn check_declarations(&self) -> Result<(), ConfigError> {
-        for (index, declaration) in self.declarations.iter().enumerate() {
+        for declaration in &self.declarations {
             let service = declaration.service;
-            let earlier = self.declarations.iter().take(index);
-            if earlier.clone().any(|d| d.service == service) {
-                return Err(ConfigError::DuplicateService { service });
-            }
             if let Some(provider) = declaration.provider
                 && !self.contains(provider)
             {
@@ -233,6 +293,14 @@ impl Policy {
             }
         }
         Ok(())
+    }
+
+    /// No service is declared twice (checked once the declarations are sorted).
+    fn check_no_duplicate_declarations(&self) -> Result<(), ConfigError> {
+        match self.declarations.windows(2).find(|pair| pair[0].service == pair[1].service) {
+            Some(pair) => Err(ConfigError::DuplicateService { service: pair[0].service }),
+            None => Ok(()),
+        }
     }
 
     /// How many realms there are (their ids are `0..count`).
@@ -252,7 +320,8 @@ impl Policy {
 
     /// The declaration of `service`, if the init configuration has one.
     pub fn declaration(&self, service: &Name) -> Option<&ServiceDecl> {
-        self.declarations.iter().find(|d| d.service == *service)
+        let index = self.declarations.binary_search_by(|d| d.service.cmp(service)).ok()?;
+        self.declarations.get(index)
     }
 
     /// The allowed-clients list of `service`, if it has one.
@@ -260,7 +329,7 @@ impl Policy {
         self.declaration(service)?.allowed_clients.as_deref()
     }
 
-    /// The grants parents made at run time.
+    /// The grants parents made at run time, sorted (by client, then service).
     pub fn runtime_grants(&self) -> &[Grant] {
         &self.runtime_grants
     }
@@ -325,7 +394,11 @@ impl Policy {
             Some(Rule::SameRealm)
         } else if self.parent(realm) == Some(owner) {
             Some(Rule::ParentService)
-        } else if self.static_grants.contains(&Grant { client: realm, service: *service }) {
+        } else if self
+            .static_grants
+            .binary_search(&Grant { client: realm, service: *service })
+            .is_ok()
+        {
             Some(Rule::InitConfigGrant)
         } else {
             None
@@ -333,7 +406,7 @@ impl Policy {
     }
 
     fn has_runtime_grant(&self, client: RealmId, service: &Name) -> bool {
-        self.runtime_grants.contains(&Grant { client, service: *service })
+        self.runtime_grants.binary_search(&Grant { client, service: *service }).is_ok()
     }
 
     /// May `granter` grant to (or revoke a grant of) `grantee`?
@@ -349,21 +422,23 @@ impl Policy {
     /// twice is the same as once.
     pub fn add_grant(&mut self, grantee: RealmId, service: &Name) -> Result<(), GrantTableFull> {
         let grant = Grant { client: grantee, service: *service };
-        if self.runtime_grants.contains(&grant) {
-            return Ok(());
+        match self.runtime_grants.binary_search(&grant) {
+            Ok(_) => Ok(()),
+            Err(position) => {
+                self.runtime_grants.insert(position, grant).map_err(|_| GrantTableFull)
+            }
         }
-        self.runtime_grants.push(grant).map_err(|_| GrantTableFull)
     }
 
     /// Removes a run-time grant; whether there was one.
     pub fn remove_grant(&mut self, grantee: RealmId, service: &Name) -> bool {
         let grant = Grant { client: grantee, service: *service };
-        match self.runtime_grants.iter().position(|g| *g == grant) {
-            Some(index) => {
-                self.runtime_grants.swap_remove(index);
+        match self.runtime_grants.binary_search(&grant) {
+            Ok(position) => {
+                self.runtime_grants.remove(position);
                 true
             }
-            None => false,
+            Err(_) => false,
         }
     }
 }

@@ -187,3 +187,89 @@ fn bad_configurations_are_refused_precisely() {
         ConfigError::UnknownAllowedClient { service: kv, client: RealmId(9) }
     );
 }
+
+/// Checked when the tests build: a policy bound below the system description's fails it.
+#[test]
+fn bounds_cover_the_system_description() {
+    const {
+        assert!(MAX_REALMS >= system_config::MAX_REALMS);
+        assert!(MAX_STATIC_GRANTS >= system_config::MAX_GRANTS);
+        assert!(MAX_DECLARED_SERVICES >= system_config::MAX_SERVICES);
+        assert!(MAX_ALLOWED_CLIENTS >= system_config::MAX_ALLOWED_CLIENTS);
+    }
+}
+
+/// A configuration at every bound of the system description at once: 32 realms, 128 grants,
+/// 64 declared services with 16 allowed clients each.
+#[test]
+fn accepts_the_largest_system_description() {
+    let realms = system_config::MAX_REALMS;
+    let parents: Vec<Option<RealmId>> =
+        (0..realms).map(|i| if i == 0 { None } else { Some(RealmId(0)) }).collect();
+    let service = |i: usize| Name::new(&format!("service-{i}")).unwrap();
+    let grants: Vec<Grant> = (0..system_config::MAX_GRANTS)
+        .map(|i| Grant { client: RealmId((i % realms) as u8), service: service(i / realms) })
+        .collect();
+    let declarations: Vec<ServiceDecl> = (0..system_config::MAX_SERVICES)
+        .map(|i| {
+            let list: Vec<RealmId> = (0..system_config::MAX_ALLOWED_CLIENTS)
+                .map(|c| RealmId(((i + c) % realms) as u8))
+                .collect();
+            ServiceDecl {
+                service: service(i),
+                provider: Some(RealmId((i % realms) as u8)),
+                allowed_clients: clients(&list),
+            }
+        })
+        .collect();
+    let p =
+        Policy::new(&PolicyConfig { parents: &parents, grants: &grants, services: &declarations })
+            .unwrap();
+    assert_eq!(p.realm_count(), realms);
+    // Services 0 to 3 are granted to every realm; service-1 is provided by realm 1 and lists
+    // realms 1 to 16; service-10 is granted to nobody.
+    assert_eq!(
+        p.decide_connect(RealmId(5), &service(1), RealmId(1)),
+        allowed(Rule::InitConfigGrant)
+    );
+    assert_eq!(
+        p.decide_connect(RealmId(20), &service(1), RealmId(1)),
+        denied(Rule::NotInAllowedClients)
+    );
+    assert_eq!(
+        p.decide_connect(RealmId(12), &service(10), RealmId(10)),
+        denied(Rule::SiblingNeedsGrant)
+    );
+    assert_eq!(p.decide_register(RealmId(1), &service(1)), allowed(Rule::DeclaredProvider));
+    assert_eq!(p.decide_register(RealmId(2), &service(1)), denied(Rule::NotDeclaredProvider));
+    assert_eq!(p.allowed_clients(&service(63)).map(<[RealmId]>::len), Some(16));
+    // Kept sorted by name ("service-10" before "service-2"), every declaration is found.
+    for i in 0..system_config::MAX_SERVICES {
+        let declaration = p.declaration(&service(i)).unwrap();
+        assert_eq!(declaration.provider, Some(RealmId((i % realms) as u8)));
+    }
+    assert_eq!(p.declaration(&service(64)), None);
+}
+
+#[test]
+fn configure_replaces_everything_and_a_refused_configuration_leaves_it_empty() {
+    let kv = name("kv");
+    let mut p = Policy::empty();
+    assert_eq!(p.realm_count(), 0);
+    assert_eq!(p.decide_grant(APP, PLUGIN), denied(Rule::NotParent));
+    let grants = [Grant { client: APP, service: kv }];
+    p.configure(&PolicyConfig { parents: &PARENTS, grants: &grants, services: &[] }).unwrap();
+    p.add_grant(PLUGIN, &kv).unwrap();
+    assert_eq!(p.decide_connect(PLUGIN, &kv, STORE), allowed(Rule::ParentGrant));
+    // Configuring again forgets the run-time grants.
+    p.configure(&PolicyConfig { parents: &PARENTS, grants: &grants, services: &[] }).unwrap();
+    assert!(p.runtime_grants().is_empty());
+    assert_eq!(p.decide_connect(PLUGIN, &kv, STORE), denied(Rule::NoRoute));
+    let refused = [None, Some(RealmId(1)), Some(RealmId(1))];
+    assert_eq!(
+        p.configure(&PolicyConfig { parents: &refused, grants: &[], services: &[] }),
+        Err(ConfigError::ParentCycle { realm: RealmId(1) })
+    );
+    assert_eq!(p.realm_count(), 0);
+    assert_eq!(p.decide_connect(APP, &kv, STORE), denied(Rule::SiblingNeedsGrant));
+}

@@ -6,6 +6,7 @@
 //! - `qemu test [IMAGE...]`: boot test images (default: every package under `tests/images/`),
 //!   each to its verdict or timeout, and print `N passed, N failed`; exits non-zero if any
 //!   failed, with the tail of its serial log.
+//! - `qemu bench`: boot the benchmark system (`bench/system.toml`) and print its table.
 //! - `qemu build`: build the kernel and the memory manager, boot nothing.
 
 use std::path::PathBuf;
@@ -45,6 +46,15 @@ enum Command {
         #[arg(long, default_value_t = 60)]
         timeout: u64,
     },
+    /// Boot the benchmark system and print its table.
+    Bench {
+        /// The benchmark system description.
+        #[arg(long, default_value = "bench/system.toml")]
+        system: PathBuf,
+        /// Seconds before the run is ended as a failure.
+        #[arg(long, default_value_t = 600)]
+        timeout: u64,
+    },
     /// Build the kernel and the memory manager without booting.
     Build {
         /// The system description to build.
@@ -52,6 +62,9 @@ enum Command {
         system: PathBuf,
     },
 }
+
+/// The prefix of the lines the benchmark realm prints its table with.
+const BENCH_PREFIX: &str = "[bench] ";
 
 /// How many serial lines a failure report shows.
 const TAIL_LINES: usize = 40;
@@ -87,6 +100,26 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let outcome = qemu::boot::boot(&kernel, &root_task, &options)?;
             eprintln!("[boot] {:.1} s: {}", outcome.duration.as_secs_f64(), outcome.verdict);
             Ok(if outcome.passed() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+        }
+        Command::Bench { system, timeout } => {
+            let root_task = qemu::system::build(&workspace, &system)?;
+            let kernel = kernel::ensure_built(&workspace)?;
+            let options = BootOptions { timeout: Duration::from_secs(timeout), echo: false };
+            let outcome = qemu::boot::boot(&kernel, &root_task, &options)?;
+            if !outcome.passed() {
+                println!(
+                    "the benchmark run failed ({})\n{}",
+                    outcome.verdict,
+                    outcome.tail(TAIL_LINES)
+                );
+                return Ok(ExitCode::FAILURE);
+            }
+            for line in &outcome.serial {
+                if let Some(row) = line.strip_prefix(BENCH_PREFIX) {
+                    println!("{row}");
+                }
+            }
+            Ok(ExitCode::SUCCESS)
         }
         Command::Test { images, timeout } => {
             let images = if images.is_empty() { test_images(&workspace)? } else { images };

@@ -19,8 +19,9 @@ use crate::workspace::Workspace;
 pub const DEFAULT_SYSTEM: &str = "system.toml";
 
 /// Where realm programs live: one package per folder, named as in `program` fields. The
-/// demo's programs are in `realms/`, those of the tests in `tests/realms/`.
-pub const PROGRAM_FOLDERS: &[&str] = &["realms", "tests/realms"];
+/// demo's programs are in `realms/`, those of the tests in `tests/realms/`, those of the
+/// benchmark in `bench/realms/`.
+pub const PROGRAM_FOLDERS: &[&str] = &["realms", "tests/realms", "bench/realms"];
 
 /// The realm programs that exist.
 pub fn realm_programs(workspace: &Workspace) -> Result<Vec<String>> {
@@ -31,7 +32,8 @@ pub fn realm_programs(workspace: &Workspace) -> Result<Vec<String>> {
             fs::read_dir(&folder).with_context(|| format!("reading {}", folder.display()))?
         {
             let entry = entry?;
-            if entry.path().join("Cargo.toml").is_file() {
+            // A program has a main; a shared library beside them (protocols) does not.
+            if entry.path().join("src/main.rs").is_file() {
                 names.push(entry.file_name().to_string_lossy().into_owned());
             }
         }

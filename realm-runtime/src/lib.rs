@@ -6,18 +6,24 @@
 //! badged cap to the memory manager's endpoint.
 //!
 //! A program declares `fn main(realm: &mut Realm)` with [`main!`]. [`Realm`] is the realm's
-//! handle on the system: its name, more memory from its budget, and (with the broker)
-//! services. When main returns the realm exits; a panic is printed on the debug console and
-//! reported to the memory manager, which logs it with the realm's name and stops the realm.
-#![no_std]
+//! handle on the system: its name, more memory from its budget, and services ([`service`]):
+//! `register` then `serve`, or `connect` then `call`, with requests and responses of any
+//! serde type ([`payload`]). When main returns the realm exits; a panic is reported to the
+//! memory manager, which logs it with the realm's name and stops the realm.
+#![cfg_attr(not(test), no_std)]
 
-use core::sync::atomic::{AtomicUsize, Ordering};
+#[cfg(target_os = "none")]
+mod entry;
+pub mod payload;
+pub mod service;
+
+pub use service::{CallError, Caller, Connection, Service};
 
 pub use ipc;
 pub use sel4;
 
 use ipc::abi::{PAGE_SIZE, slot};
-use ipc::realm::{RealmReply, RealmRequest, RealmResponse, Text, decode_realm_reply};
+use ipc::realm::{RealmReply, RealmRequest, RealmResponse, decode_realm_reply};
 use ipc::{Malformed, Message, Name};
 use sel4::cap::Endpoint;
 use sel4::ipc_buffer::IpcBuffer;
@@ -29,6 +35,8 @@ pub enum Error {
     Refused(ipc::Error),
     /// The memory manager's reply could not be decoded.
     BadReply(Malformed),
+    /// The memory manager answered with a reply of another kind than the request's.
+    UnexpectedReply,
 }
 
 impl core::fmt::Display for Error {
@@ -37,6 +45,9 @@ impl core::fmt::Display for Error {
             Error::Refused(error) => write!(f, "{error}"),
             Error::BadReply(reason) => {
                 write!(f, "the memory manager's reply is malformed: {reason:?}")
+            }
+            Error::UnexpectedReply => {
+                write!(f, "the memory manager's reply does not answer the request")
             }
         }
     }
@@ -47,33 +58,60 @@ pub struct Realm {
     ipc: &'static mut IpcBuffer,
 }
 
-/// The address of this realm's IPC buffer, for the panic handler (0 until the entry ran).
-static IPC_BUFFER_ADDRESS: AtomicUsize = AtomicUsize::new(0);
-
 impl Realm {
     fn broker() -> Endpoint {
         Endpoint::from_cptr(slot::BROKER)
     }
 
-    /// Sends `message` to the memory manager and decodes its reply.
-    fn request(&mut self, message: Message) -> Result<RealmResponse, Error> {
+    /// Sends `message` to the memory manager and returns the reply's label and words.
+    fn exchange(&mut self, message: Message) -> Result<(u64, &[u64]), Error> {
         let info = self
             .ipc
             .set_message(message.label(), message.words(), &[])
             .map_err(|_| Error::BadReply(Malformed::UnknownLabel { label: message.label() }))?;
         let reply = Self::broker().call(self.ipc, info);
-        let decoded: RealmReply =
-            decode_realm_reply(reply.label(), self.ipc.message(reply)).map_err(Error::BadReply)?;
+        Ok((reply.label(), self.ipc.message(reply)))
+    }
+
+    /// Sends a request about this realm and decodes the reply.
+    fn request(&mut self, message: Message) -> Result<RealmResponse, Error> {
+        let (label, words) = self.exchange(message)?;
+        let decoded: RealmReply = decode_realm_reply(label, words).map_err(Error::BadReply)?;
         decoded.map_err(Error::Refused)
+    }
+
+    /// Sends a request to the broker and decodes the reply.
+    fn broker_request(&mut self, request: ipc::Request) -> Result<ipc::Response, Error> {
+        let (label, words) = self.exchange(request.encode())?;
+        let decoded: ipc::Reply = ipc::decode_reply(label, words).map_err(Error::BadReply)?;
+        decoded.map_err(Error::Refused)
+    }
+
+    /// Tells the memory manager that this realm now only serves requests (`serve` does it;
+    /// a realm with its own receive loop calls it before the loop).
+    pub fn announce_serving(&mut self) {
+        let _ = self.request(RealmRequest::Serving.encode());
+    }
+
+    /// The name of the realm on the other end of `caller`'s connection (one of this realm's
+    /// services' connections).
+    pub fn peer(&mut self, caller: Caller) -> Result<Name, Error> {
+        match self.request(RealmRequest::Peer { connection: caller.connection }.encode())? {
+            RealmResponse::Identity { name } => Ok(name),
+            _ => Err(Error::UnexpectedReply),
+        }
+    }
+
+    /// The thread's IPC buffer, for using the seL4 binding directly (raw IPC, benchmarks).
+    pub fn ipc_buffer(&mut self) -> &mut IpcBuffer {
+        self.ipc
     }
 
     /// This realm's name, as the system description gives it.
     pub fn name(&mut self) -> Result<Name, Error> {
         match self.request(RealmRequest::WhoAmI.encode())? {
             RealmResponse::Identity { name } => Ok(name),
-            RealmResponse::Pages { .. } => {
-                Err(Error::BadReply(Malformed::UnknownLabel { label: 33 }))
-            }
+            _ => Err(Error::UnexpectedReply),
         }
     }
 
@@ -87,7 +125,7 @@ impl Realm {
                 // so nothing else refers to them.
                 Ok(unsafe { core::slice::from_raw_parts_mut(address as *mut u8, bytes) })
             }
-            _ => Err(Error::BadReply(Malformed::UnknownLabel { label: 33 })),
+            _ => Err(Error::UnexpectedReply),
         }
     }
 
@@ -111,38 +149,6 @@ pub fn stop() -> ! {
     }
 }
 
-// The entry point: rsp and rdi were set by the memory manager.
-#[cfg(target_os = "none")]
-core::arch::global_asm!(
-    ".section .text.start, \"ax\"",
-    ".global _start",
-    "_start:",
-    "    and rsp, -16",
-    "    xor rbp, rbp",
-    "    call {entry}",
-    "    ud2",
-    entry = sym realm_entry,
-);
-
-#[cfg(target_os = "none")]
-unsafe extern "Rust" {
-    /// The program's main, defined by [`main!`].
-    fn __switchboard_realm_main(realm: &mut Realm);
-}
-
-#[cfg(target_os = "none")]
-extern "C" fn realm_entry(ipc_buffer: usize) -> ! {
-    // SAFETY: the memory manager passes this thread's IPC buffer in rdi (see `ipc::abi`),
-    // mapped read-write for the realm's life; it is claimed once, here.
-    let Some(ipc) = (unsafe { IpcBuffer::from_address(ipc_buffer) }) else { stop() };
-    IPC_BUFFER_ADDRESS.store(ipc_buffer, Ordering::Relaxed);
-    let mut realm = Realm { ipc };
-    // SAFETY: `main!` defines this symbol with exactly this signature; a program that does
-    // not use `main!` fails to link rather than reaching here.
-    unsafe { __switchboard_realm_main(&mut realm) };
-    realm.exit()
-}
-
 /// Declares the realm's main: `fn(&mut Realm)`. When it returns, the realm exits.
 #[macro_export]
 macro_rules! main {
@@ -153,49 +159,4 @@ macro_rules! main {
             main(realm)
         }
     };
-}
-
-/// Formats into a fixed buffer, cutting what does not fit.
-struct TextWriter {
-    bytes: [u8; ipc::realm::MAX_TEXT_BYTES],
-    length: usize,
-}
-
-impl core::fmt::Write for TextWriter {
-    fn write_str(&mut self, text: &str) -> core::fmt::Result {
-        let room = self.bytes.len() - self.length;
-        let taken = text.len().min(room);
-        self.bytes[self.length..self.length + taken].copy_from_slice(&text.as_bytes()[..taken]);
-        self.length += taken;
-        Ok(())
-    }
-}
-
-#[cfg(target_os = "none")]
-#[panic_handler]
-fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
-    use core::fmt::Write;
-    let mut text = TextWriter { bytes: [0; ipc::realm::MAX_TEXT_BYTES], length: 0 };
-    let _ = match info.location() {
-        Some(location) => write!(
-            text,
-            "{}:{}:{}: {}",
-            location.file(),
-            location.line(),
-            location.column(),
-            info.message()
-        ),
-        None => write!(text, "{}", info.message()),
-    };
-    let address = IPC_BUFFER_ADDRESS.swap(0, Ordering::Relaxed);
-    // SAFETY: panics abort, so the `Realm` that held this buffer in main is never used
-    // again; swapping the address to 0 makes a panic inside this handler stop at once
-    // instead of claiming the buffer twice.
-    let Some(ipc) = (unsafe { IpcBuffer::from_address(address) }) else { stop() };
-    let message =
-        RealmRequest::Panicked { message: Text::truncated(&text.bytes[..text.length]) }.encode();
-    if let Ok(request) = ipc.set_message(message.label(), message.words(), &[]) {
-        Endpoint::from_cptr(slot::BROKER).call(ipc, request);
-    }
-    stop()
 }

@@ -32,6 +32,7 @@ pub mod ipc_buffer;
 pub mod kernel;
 pub mod message;
 pub mod syscall;
+pub mod timestamp;
 
 pub use bootinfo::BootInfo;
 pub use cap::{CPtr, CSlot, Cap};

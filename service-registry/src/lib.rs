@@ -4,24 +4,41 @@
 //! touches no kernel object (that is the memory manager, driven by `broker`). Cap slots are
 //! opaque [`CapSlot`] handles here.
 //!
-//! - Services are found by name. Each registration gets a new generation from one counter
-//!   that only grows, so a restarted service is always newer than the one it replaces.
+//! - Services are found by name with a binary search over an index sorted by name: a lookup
+//!   compares at most 11 names with [`MAX_SERVICES`] services registered
+//!   ([`Registry::lookup_cost`] says how many exactly), never scans the table, and no choice
+//!   of names by a realm can make it slower. Each registration gets a new generation from one
+//!   counter that only grows, so a restarted service is always newer than the one it replaces.
 //! - Connections live in a fixed table of [`MAX_CONNECTIONS`] slots. A slot's generation
 //!   grows each time it is reused, so a [`ConnectionId`] (slot index + generation) never names
-//!   a later connection. A slot whose 16-bit generation is used up is retired, never reused.
-//!   A closed connection stays on record in its slot (for [`Registry::connection`]) until the
-//!   slot is reused; free slots are reused before closed ones.
+//!   a later connection. A slot whose generation reached [`ConnectionId::MAX_GENERATION`] is
+//!   retired, never reused. A closed connection stays on record in its slot (for
+//!   [`Registry::connection`]) until the slot is reused: never-used slots are taken first,
+//!   then closed ones, least recently closed first, so records are kept as long as possible.
+//! - Per-realm counts (services owned, connections held) are kept up to date, so quota checks
+//!   cost nothing.
 //!
-//! Running out of room is an error, never a panic.
+//! Every operation on one service or connection is O(1) or O(log n); registering or removing
+//! a service also moves at most [`MAX_SERVICES`] two-byte index entries. Running out of room
+//! is an error, never a panic.
+//!
+//! The [`Registry`] is about 140 KiB: keep it in a static (its constructor is `const`) and
+//! reset it in place with [`Registry::clear`].
 #![cfg_attr(not(test), no_std)]
+
+use core::cmp::Ordering;
 
 use ipc::{CloseReason, ConnectionId, Name, RealmId};
 
 /// How many services can be registered at once.
-pub const MAX_SERVICES: usize = 32;
-/// How many connections can be open at once (at most 256: the badge keeps an 8-bit index).
-pub const MAX_CONNECTIONS: usize = 64;
-const _: () = assert!(MAX_CONNECTIONS <= 256);
+pub const MAX_SERVICES: usize = 1024;
+/// How many connections can be open at once: one per index of a connection badge.
+pub const MAX_CONNECTIONS: usize = ConnectionId::INDEX_LIMIT;
+// Table positions are kept as u16.
+const _: () = assert!(MAX_SERVICES <= 1 << 16 && MAX_CONNECTIONS <= 1 << 16);
+
+/// Realm ids are bytes: the per-realm counters cover them all.
+const REALM_IDS: usize = 1 << u8::BITS;
 
 /// A slot in some CSpace, opaque to the registry.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -38,6 +55,17 @@ pub struct Service {
     pub endpoint: CapSlot,
     /// Where the owner's Receive cap to the endpoint is, in the owner's CSpace.
     pub owner_slot: CapSlot,
+    /// How many open connections reach this instance.
+    pub open_connections: u16,
+}
+
+/// A registered service instance as [`Registry::find`] found it: reaches it again in O(1),
+/// without comparing names, until a service is removed (a removal may move it; the key then
+/// finds nothing rather than another service, since generations are never reused).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ServiceKey {
+    position: u16,
+    generation: u32,
 }
 
 /// An open connection.
@@ -108,20 +136,26 @@ struct ConnectionSlot {
 
 impl ConnectionSlot {
     const UNUSED: Self = Self { generation: 0, state: SlotState::Free };
-
-    /// Whether a new connection may take this slot.
-    const fn reusable(&self) -> bool {
-        !matches!(self.state, SlotState::Open(_)) && self.generation < u16::MAX
-    }
 }
 
 /// The tables.
 #[derive(Clone, Debug)]
 pub struct Registry {
+    /// The services, in no particular order: a removal moves the last one into the gap.
     services: heapless::Vec<Service, MAX_SERVICES>,
+    /// Positions in `services`, sorted by the name of the service there.
+    by_name: heapless::Vec<u16, MAX_SERVICES>,
+    /// The generation of the last registration (0: none yet).
+    last_service_generation: u32,
+    /// How many services each realm owns, by realm id.
+    services_owned: [u16; REALM_IDS],
     connections: [ConnectionSlot; MAX_CONNECTIONS],
-    /// The generation the next registration gets.
-    next_service_generation: u32,
+    /// Slots `never_used..MAX_CONNECTIONS` have never held a connection.
+    never_used: u16,
+    /// Slots whose connection was closed and that may be reused, least recently closed first.
+    reusable: heapless::Deque<u16, MAX_CONNECTIONS>,
+    /// How many open connections each realm holds as a client, by realm id.
+    connections_held: [u16; REALM_IDS],
 }
 
 impl Default for Registry {
@@ -130,28 +164,116 @@ impl Default for Registry {
     }
 }
 
+/// Adds one to a counter of a bounded table (it never exceeds the table's size).
+fn increment(counter: &mut u16) {
+    *counter = counter.saturating_add(1);
+}
+
+fn decrement(counter: &mut u16) {
+    *counter = counter.saturating_sub(1);
+}
+
 impl Registry {
+    /// Empty tables. `const`, so that a static can hold them without a stack temporary.
     pub const fn new() -> Self {
         Self {
             services: heapless::Vec::new(),
+            by_name: heapless::Vec::new(),
+            last_service_generation: 0,
+            services_owned: [0; REALM_IDS],
             connections: [ConnectionSlot::UNUSED; MAX_CONNECTIONS],
-            next_service_generation: 1,
+            never_used: 0,
+            reusable: heapless::Deque::new(),
+            connections_held: [0; REALM_IDS],
         }
+    }
+
+    /// Empties the tables in place and starts generations over.
+    pub fn clear(&mut self) {
+        self.services.clear();
+        self.by_name.clear();
+        self.last_service_generation = 0;
+        self.services_owned = [0; REALM_IDS];
+        for slot in &mut self.connections {
+            *slot = ConnectionSlot::UNUSED;
+        }
+        self.never_used = 0;
+        self.reusable.clear();
+        self.connections_held = [0; REALM_IDS];
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Services.
+
+    /// Binary search of `by_name` for `name`: `Ok(i)` if `by_name[i]` is its position in
+    /// `services`, else `Err(i)` where it would go. `on_compare` runs for each name compared.
+    fn search(&self, name: &Name, mut on_compare: impl FnMut()) -> Result<usize, usize> {
+        self.by_name.binary_search_by(|&position| {
+            on_compare();
+            self.services.get(usize::from(position)).map_or(Ordering::Less, |s| s.name.cmp(name))
+        })
+    }
+
+    /// The position in `services` of the service called `name`.
+    fn position(&self, name: &Name) -> Option<usize> {
+        let entry = self.search(name, || {}).ok()?;
+        self.by_name.get(entry).map(|&position| usize::from(position))
     }
 
     /// The registered service called `name`.
     pub fn service(&self, name: &Name) -> Option<&Service> {
-        self.services.iter().find(|service| service.name == *name)
+        self.services.get(self.position(name)?)
     }
 
-    /// Every registered service.
+    /// The key of the registered service called `name`: one binary search.
+    pub fn find(&self, name: &Name) -> Option<ServiceKey> {
+        let position = self.position(name)?;
+        let generation = self.services.get(position)?.generation;
+        Some(ServiceKey { position: position as u16, generation })
+    }
+
+    /// The service `key` was made for, if it is still registered where the key says.
+    pub fn get(&self, key: ServiceKey) -> Option<&Service> {
+        self.services.get(usize::from(key.position)).filter(|s| s.generation == key.generation)
+    }
+
+    fn service_mut(&mut self, name: &Name) -> Option<&mut Service> {
+        let position = self.position(name)?;
+        self.services.get_mut(position)
+    }
+
+    /// How many registered names a lookup of `name` compares with: at most
+    /// ⌈log2(n + 1)⌉ + 1 for n registered services (11 for 1000), whatever the names. For
+    /// tests and benchmarks of what a connect costs.
+    pub fn lookup_cost(&self, name: &Name) -> usize {
+        let mut comparisons = 0;
+        let _ = self.search(name, || comparisons += 1);
+        comparisons
+    }
+
+    /// Every registered service, in no particular order.
     pub fn services(&self) -> impl Iterator<Item = &Service> {
         self.services.iter()
     }
 
+    /// How many services are registered.
+    pub fn service_count(&self) -> usize {
+        self.services.len()
+    }
+
     /// How many services `realm` has registered.
     pub fn services_owned_by(&self, realm: RealmId) -> usize {
-        self.services().filter(|s| s.owner == realm).count()
+        usize::from(self.services_owned[usize::from(realm.0)])
+    }
+
+    /// The first service owned by `realm` at or after position `from` of the service table,
+    /// with its position. Positions are `0..service_count()`; removing a service moves the
+    /// last one into its position, so to remove every service of a realm, search again from
+    /// the position of the one just removed.
+    pub fn find_service_owned_by(&self, realm: RealmId, from: usize) -> Option<(usize, Name)> {
+        let rest = self.services.get(from..)?;
+        let offset = rest.iter().position(|s| s.owner == realm)?;
+        Some((from + offset, rest.get(offset)?.name))
     }
 
     /// Whether one more service fits.
@@ -167,25 +289,53 @@ impl Registry {
         endpoint: CapSlot,
         owner_slot: CapSlot,
     ) -> Result<Service, RegistryError> {
-        if self.service(&name).is_some() {
+        let Err(entry) = self.search(&name, || {}) else {
             return Err(RegistryError::AlreadyRegistered);
-        }
+        };
         if !self.has_room_for_service() {
             return Err(RegistryError::ServicesFull);
         }
-        let generation = self.next_service_generation;
-        let next = generation.checked_add(1).ok_or(RegistryError::GenerationsExhausted)?;
-        let service = Service { name, owner, generation, endpoint, owner_slot };
-        self.services.push(service).map_err(|_| RegistryError::ServicesFull)?;
-        self.next_service_generation = next;
+        let generation = self
+            .last_service_generation
+            .checked_add(1)
+            .ok_or(RegistryError::GenerationsExhausted)?;
+        let service =
+            Service { name, owner, generation, endpoint, owner_slot, open_connections: 0 };
+        let position = self.services.len() as u16;
+        self.by_name.insert(entry, position).map_err(|_| RegistryError::ServicesFull)?;
+        if self.services.push(service).is_err() {
+            self.by_name.remove(entry);
+            return Err(RegistryError::ServicesFull);
+        }
+        self.last_service_generation = generation;
+        increment(&mut self.services_owned[usize::from(owner.0)]);
         Ok(service)
     }
 
-    /// Forgets the service called `name` (its connections are the caller's to close first).
+    /// Forgets the service called `name` (its connections are the caller's to close first,
+    /// or right after: see [`Service::open_connections`]).
     pub fn remove_service(&mut self, name: &Name) -> Option<Service> {
-        let index = self.services.iter().position(|s| s.name == *name)?;
-        Some(self.services.swap_remove(index))
+        let entry = self.search(name, || {}).ok()?;
+        let position = usize::from(*self.by_name.get(entry)?);
+        let last = self.services.len().checked_sub(1)?;
+        if position > last {
+            return None;
+        }
+        if position != last {
+            // The last service will move into `position`: point its index entry there, while
+            // every entry still names the service it was made for.
+            let moved = self.services.get(last)?.name;
+            let moved_entry = self.search(&moved, || {}).ok()?;
+            *self.by_name.get_mut(moved_entry)? = position as u16;
+        }
+        self.by_name.remove(entry);
+        let service = self.services.swap_remove(position);
+        decrement(&mut self.services_owned[usize::from(service.owner.0)]);
+        Some(service)
     }
+
+    // -----------------------------------------------------------------------------------------
+    // Connections.
 
     /// Every open connection.
     pub fn connections(&self) -> impl Iterator<Item = &Connection> {
@@ -195,50 +345,66 @@ impl Registry {
         })
     }
 
+    /// The open connection in slot `index` of the connection table (`0..MAX_CONNECTIONS`).
+    /// Closing a connection never moves another, so a caller can walk the table by index
+    /// while closing connections.
+    pub fn open_connection_at(&self, index: usize) -> Option<&Connection> {
+        match &self.connections.get(index)?.state {
+            SlotState::Open(connection) => Some(connection),
+            _ => None,
+        }
+    }
+
     /// How many connections `realm` has open as a client.
     pub fn connections_of(&self, realm: RealmId) -> usize {
-        self.connections().filter(|c| c.client == realm).count()
+        usize::from(self.connections_held[usize::from(realm.0)])
     }
 
     /// Whether one more connection fits.
     pub fn has_room_for_connection(&self) -> bool {
-        self.connections.iter().any(ConnectionSlot::reusable)
+        usize::from(self.never_used) < MAX_CONNECTIONS || !self.reusable.is_empty()
     }
 
-    /// The slot a new connection takes: a never-used or freed one first, so closed records
-    /// are kept as long as possible.
-    fn slot_for_new_connection(&self) -> Option<usize> {
-        let free = self
-            .connections
-            .iter()
-            .position(|slot| slot.reusable() && slot.state == SlotState::Free);
-        free.or_else(|| self.connections.iter().position(ConnectionSlot::reusable))
+    /// The slot a new connection takes: a never-used one first, then the least recently
+    /// closed one, so closed records are kept as long as possible.
+    fn take_connection_slot(&mut self) -> Option<u16> {
+        if usize::from(self.never_used) < MAX_CONNECTIONS {
+            let index = self.never_used;
+            self.never_used += 1;
+            return Some(index);
+        }
+        self.reusable.pop_front()
     }
 
-    /// Opens a connection from `client` to the registered service `service`.
+    /// Opens a connection from `client` to the registered service `service` (found with
+    /// [`Registry::find`]; `NoSuchService` if the key no longer finds it).
     pub fn add_connection(
         &mut self,
         client: RealmId,
-        service: &Name,
+        service: ServiceKey,
         broker_copy: CapSlot,
         client_slot: CapSlot,
     ) -> Result<Connection, RegistryError> {
-        let service_generation =
-            self.service(service).ok_or(RegistryError::NoSuchService)?.generation;
-        let index = self.slot_for_new_connection().ok_or(RegistryError::ConnectionsFull)?;
-        let slot = self.connections.get_mut(index).ok_or(RegistryError::ConnectionsFull)?;
+        let target = *self.get(service).ok_or(RegistryError::NoSuchService)?;
+        let index = self.take_connection_slot().ok_or(RegistryError::ConnectionsFull)?;
+        let slot =
+            self.connections.get_mut(usize::from(index)).ok_or(RegistryError::ConnectionsFull)?;
         let generation = slot.generation + 1;
-        let id =
-            ConnectionId::new(index as u8, generation).ok_or(RegistryError::ConnectionsFull)?;
+        // Only slots below the last generation are ever taken, so this always succeeds.
+        let id = ConnectionId::new(index, generation).ok_or(RegistryError::ConnectionsFull)?;
         let connection = Connection {
             id,
             client,
-            service: *service,
-            service_generation,
+            service: target.name,
+            service_generation: target.generation,
             broker_copy,
             client_slot,
         };
         *slot = ConnectionSlot { generation, state: SlotState::Open(connection) };
+        increment(&mut self.connections_held[usize::from(client.0)]);
+        if let Some(target) = self.services.get_mut(usize::from(service.position)) {
+            increment(&mut target.open_connections);
+        }
         Ok(connection)
     }
 
@@ -266,20 +432,30 @@ impl Registry {
         id: ConnectionId,
         reason: CloseReason,
     ) -> Option<Connection> {
-        let slot = self.connections.get_mut(usize::from(id.index()))?;
-        match slot.state {
-            SlotState::Open(connection) if connection.id == id => {
-                slot.state = SlotState::Closed(ClosedConnection {
-                    id,
-                    client: connection.client,
-                    service: connection.service,
-                    service_generation: connection.service_generation,
-                    reason,
-                });
-                Some(connection)
-            }
-            _ => None,
+        let index = id.index();
+        let slot = self.connections.get_mut(usize::from(index))?;
+        let connection = match slot.state {
+            SlotState::Open(connection) if connection.id == id => connection,
+            _ => return None,
+        };
+        slot.state = SlotState::Closed(ClosedConnection {
+            id,
+            client: connection.client,
+            service: connection.service,
+            service_generation: connection.service_generation,
+            reason,
+        });
+        if slot.generation < ConnectionId::MAX_GENERATION {
+            // Each slot is queued at most once: only when its open connection closes.
+            let _ = self.reusable.push_back(index);
         }
+        decrement(&mut self.connections_held[usize::from(connection.client.0)]);
+        if let Some(service) = self.service_mut(&connection.service)
+            && service.generation == connection.service_generation
+        {
+            decrement(&mut service.open_connections);
+        }
+        Some(connection)
     }
 }
 
@@ -289,6 +465,11 @@ mod tests {
 
     fn name(text: &str) -> Name {
         Name::new(text).unwrap()
+    }
+
+    /// The key of `text`, or one that finds nothing.
+    fn key(registry: &Registry, text: &str) -> ServiceKey {
+        registry.find(&name(text)).unwrap_or(ServiceKey { position: 0, generation: 0 })
     }
 
     #[test]
@@ -324,8 +505,9 @@ mod tests {
     fn connection_ids_are_never_reused() {
         let mut registry = Registry::new();
         registry.add_service(name("kv"), RealmId(1), CapSlot(1), CapSlot(1)).unwrap();
-        let first =
-            registry.add_connection(RealmId(2), &name("kv"), CapSlot(2), CapSlot(3)).unwrap();
+        let first = registry
+            .add_connection(RealmId(2), key(&registry, "kv"), CapSlot(2), CapSlot(3))
+            .unwrap();
         assert_eq!(registry.connection(first.id), ConnectionLookup::Open(&first));
         registry.close_connection(first.id, CloseReason::ByClient).unwrap();
         assert!(matches!(
@@ -336,8 +518,9 @@ mod tests {
         // Fill every slot: the closed one is reused last, with a newer generation.
         let mut ids = Vec::new();
         for _ in 0..MAX_CONNECTIONS {
-            let c =
-                registry.add_connection(RealmId(2), &name("kv"), CapSlot(2), CapSlot(3)).unwrap();
+            let c = registry
+                .add_connection(RealmId(2), key(&registry, "kv"), CapSlot(2), CapSlot(3))
+                .unwrap();
             ids.push(c.id);
         }
         let reused = ids.last().unwrap();
@@ -345,7 +528,7 @@ mod tests {
         assert!(reused.generation() > first.id.generation());
         assert_eq!(registry.connection(first.id), ConnectionLookup::Superseded);
         assert_eq!(
-            registry.add_connection(RealmId(2), &name("kv"), CapSlot(2), CapSlot(3)),
+            registry.add_connection(RealmId(2), key(&registry, "kv"), CapSlot(2), CapSlot(3)),
             Err(RegistryError::ConnectionsFull)
         );
         let never = ConnectionId::new(1, 9).unwrap();
@@ -356,26 +539,150 @@ mod tests {
     fn a_slot_with_its_generations_used_up_is_retired() {
         let mut registry = Registry::new();
         registry.add_service(name("kv"), RealmId(1), CapSlot(1), CapSlot(1)).unwrap();
-        registry.connections[0].generation = u16::MAX - 1;
-        let last =
-            registry.add_connection(RealmId(2), &name("kv"), CapSlot(2), CapSlot(3)).unwrap();
-        assert_eq!((last.id.index(), last.id.generation()), (0, u16::MAX));
+        registry.connections[0].generation = ConnectionId::MAX_GENERATION - 1;
+        let last = registry
+            .add_connection(RealmId(2), key(&registry, "kv"), CapSlot(2), CapSlot(3))
+            .unwrap();
+        assert_eq!((last.id.index(), last.id.generation()), (0, ConnectionId::MAX_GENERATION));
         registry.close_connection(last.id, CloseReason::ByClient).unwrap();
-        let next =
-            registry.add_connection(RealmId(2), &name("kv"), CapSlot(2), CapSlot(3)).unwrap();
+        let next = registry
+            .add_connection(RealmId(2), key(&registry, "kv"), CapSlot(2), CapSlot(3))
+            .unwrap();
         assert_eq!(next.id.index(), 1);
-        for slot in registry.connections.iter_mut().skip(1) {
-            slot.generation = u16::MAX;
-            slot.state = SlotState::Free;
-        }
+        // Pretend every slot has been used: only closed slots below the last generation come
+        // back, so slot 0 never does.
+        registry.never_used = MAX_CONNECTIONS as u16;
         assert!(!registry.has_room_for_connection());
+        registry.close_connection(next.id, CloseReason::ByClient).unwrap();
+        assert!(registry.has_room_for_connection());
+        let again = registry
+            .add_connection(RealmId(2), key(&registry, "kv"), CapSlot(2), CapSlot(3))
+            .unwrap();
+        assert_eq!((again.id.index(), again.id.generation()), (1, 2));
+        assert!(!registry.has_room_for_connection());
+    }
+
+    /// The smallest k with 2^k > n: the depth of a binary search over n names.
+    fn search_depth(n: usize) -> usize {
+        (usize::BITS - n.leading_zeros()) as usize
+    }
+
+    #[test]
+    fn a_lookup_compares_a_logarithmic_number_of_names() {
+        for count in [1, 2, 100, 1000, MAX_SERVICES] {
+            let mut registry = Registry::new();
+            // Names that share long prefixes, registered in an order that is not sorted.
+            let service =
+                |i: usize| name(&format!("a-long-common-prefix-{:05}", (i * 7919) % 100_000));
+            for i in 0..count {
+                registry
+                    .add_service(service(i), RealmId(0), CapSlot(i as u64), CapSlot(0))
+                    .unwrap();
+            }
+            let bound = search_depth(count) + 1;
+            for i in 0..count {
+                assert!(
+                    registry.service(&service(i)).is_some_and(|s| s.endpoint == CapSlot(i as u64))
+                );
+                assert!(registry.lookup_cost(&service(i)) <= bound);
+            }
+            for absent in ["0", "a-long-common-prefix-", "zzz", "a-long-common-prefix-99999x"] {
+                assert_eq!(registry.service(&name(absent)), None);
+                assert!(registry.lookup_cost(&name(absent)) <= bound);
+            }
+        }
+        // 1000 services: at most 11 comparisons, against 1 for one service.
+        assert_eq!(search_depth(1000) + 1, 11);
+        assert_eq!(search_depth(1) + 1, 2);
+    }
+
+    #[test]
+    fn removals_keep_every_other_service_findable() {
+        let mut registry = Registry::new();
+        let service = |i: usize| name(&format!("s{i}"));
+        for i in 0..50 {
+            registry
+                .add_service(service(i), RealmId((i % 3) as u8), CapSlot(i as u64), CapSlot(0))
+                .unwrap();
+        }
+        for removed in [0, 49, 17, 18, 3, 48, 25] {
+            assert_eq!(
+                registry.remove_service(&service(removed)).unwrap().endpoint.0,
+                removed as u64
+            );
+            assert_eq!(registry.remove_service(&service(removed)), None);
+        }
+        let gone = [0, 49, 17, 18, 3, 48, 25];
+        for i in (0..50).filter(|i| !gone.contains(i)) {
+            assert_eq!(registry.service(&service(i)).unwrap().endpoint.0, i as u64);
+        }
+        assert_eq!(registry.service_count(), 43);
+        // A key finds its service until a removal moves it, and never finds another one.
+        let moving = registry.services().last().unwrap().name;
+        let stale = registry.find(&moving).unwrap();
+        let first = registry.services().next().unwrap().name;
+        let removed_key = registry.find(&first).unwrap();
+        assert_eq!(registry.get(stale).unwrap().name, moving);
+        registry.remove_service(&first).unwrap();
+        assert_eq!(registry.get(stale), None);
+        assert_eq!(registry.get(registry.find(&moving).unwrap()).unwrap().name, moving);
+        registry.add_service(first, RealmId(0), CapSlot(0), CapSlot(0)).unwrap();
+        assert_eq!(registry.get(removed_key), None);
+        registry.remove_service(&first).unwrap();
+        // Removing every service of realm 1, searching again from each removed position.
+        let mut from = 0;
+        while let Some((position, found)) = registry.find_service_owned_by(RealmId(1), from) {
+            assert_eq!(registry.remove_service(&found).unwrap().owner, RealmId(1));
+            from = position;
+        }
+        assert_eq!(registry.services_owned_by(RealmId(1)), 0);
+        assert!(registry.services().all(|s| s.owner != RealmId(1)));
+        assert_eq!(
+            registry.service_count(),
+            registry.services_owned_by(RealmId(0)) + registry.services_owned_by(RealmId(2))
+        );
+    }
+
+    #[test]
+    fn counts_follow_every_change() {
+        let mut registry = Registry::new();
+        registry.add_service(name("kv"), RealmId(1), CapSlot(1), CapSlot(1)).unwrap();
+        let a = registry
+            .add_connection(RealmId(2), key(&registry, "kv"), CapSlot(2), CapSlot(3))
+            .unwrap();
+        registry.add_connection(RealmId(2), key(&registry, "kv"), CapSlot(4), CapSlot(5)).unwrap();
+        registry.add_connection(RealmId(3), key(&registry, "kv"), CapSlot(6), CapSlot(7)).unwrap();
+        assert_eq!(registry.services_owned_by(RealmId(1)), 1);
+        assert_eq!(registry.connections_of(RealmId(2)), 2);
+        assert_eq!(registry.service(&name("kv")).unwrap().open_connections, 3);
+        registry.close_connection(a.id, CloseReason::ByClient).unwrap();
+        assert_eq!(registry.connections_of(RealmId(2)), 1);
+        assert_eq!(registry.service(&name("kv")).unwrap().open_connections, 2);
+        // A connection to a removed instance does not count against its successor.
+        let removed = registry.remove_service(&name("kv")).unwrap();
+        assert_eq!(removed.open_connections, 2);
+        registry.add_service(name("kv"), RealmId(1), CapSlot(1), CapSlot(1)).unwrap();
+        for index in 0..MAX_CONNECTIONS {
+            if let Some(id) = registry.open_connection_at(index).map(|c| c.id) {
+                registry.close_connection(id, CloseReason::ServiceGone).unwrap();
+            }
+        }
+        assert_eq!(registry.service(&name("kv")).unwrap().open_connections, 0);
+        assert_eq!(registry.connections_of(RealmId(2)), 0);
+        assert_eq!(registry.connections_of(RealmId(3)), 0);
+        registry.clear();
+        assert_eq!(registry.service_count(), 0);
+        assert_eq!(registry.services_owned_by(RealmId(1)), 0);
+        assert_eq!(registry.connection(a.id), ConnectionLookup::Unknown);
+        let fresh = registry.add_service(name("kv"), RealmId(1), CapSlot(1), CapSlot(1)).unwrap();
+        assert_eq!(fresh.generation, 1);
     }
 
     #[test]
     fn connecting_needs_a_registered_service() {
         let mut registry = Registry::new();
         assert_eq!(
-            registry.add_connection(RealmId(2), &name("kv"), CapSlot(2), CapSlot(3)),
+            registry.add_connection(RealmId(2), key(&registry, "kv"), CapSlot(2), CapSlot(3)),
             Err(RegistryError::NoSuchService)
         );
     }

@@ -1,5 +1,7 @@
 //! Property tests of the registry over random sequences of changes: generations only grow,
-//! an id never names two connections, and the tables never exceed their bounds.
+//! an id never names two connections, the tables never exceed their bounds, every service is
+//! found by name through the sorted index, and the per-realm and per-service counts match
+//! the tables.
 
 use std::collections::{HashMap, HashSet};
 
@@ -39,7 +41,7 @@ proptest! {
         let mut last_service_generation = 0;
         let mut issued: Vec<ConnectionId> = Vec::new();
         let mut closed: HashSet<ConnectionId> = HashSet::new();
-        let mut slot_generation: HashMap<u8, u16> = HashMap::new();
+        let mut slot_generation: HashMap<u16, u16> = HashMap::new();
 
         for change in changes {
             match change {
@@ -63,16 +65,18 @@ proptest! {
                     prop_assert_eq!(registry.remove_service(&service_name(name)), had);
                 }
                 Change::Connect { client, service } => {
-                    match registry.add_connection(RealmId(client), &service_name(service), CapSlot(1), CapSlot(2)) {
+                    let Some(key) = registry.find(&service_name(service)) else {
+                        prop_assert!(registry.service(&service_name(service)).is_none());
+                        continue;
+                    };
+                    prop_assert_eq!(registry.get(key), registry.service(&service_name(service)));
+                    match registry.add_connection(RealmId(client), key, CapSlot(1), CapSlot(2)) {
                         Ok(connection) => {
                             let index = connection.id.index();
                             let previous = slot_generation.insert(index, connection.id.generation()).unwrap_or(0);
                             prop_assert!(connection.id.generation() > previous);
                             prop_assert!(!issued.contains(&connection.id));
                             issued.push(connection.id);
-                        }
-                        Err(RegistryError::NoSuchService) => {
-                            prop_assert!(registry.service(&service_name(service)).is_none());
                         }
                         Err(RegistryError::ConnectionsFull) => {
                             prop_assert_eq!(registry.connections().count(), MAX_CONNECTIONS);
@@ -98,6 +102,36 @@ proptest! {
             for connection in registry.connections() {
                 prop_assert_eq!(registry.connection(connection.id), ConnectionLookup::Open(connection));
             }
+            check_tables(&registry)?;
         }
     }
+}
+
+/// Every service is found by its name within a binary search's comparisons; nothing else is
+/// found; the counts match the tables.
+fn check_tables(registry: &Registry) -> Result<(), TestCaseError> {
+    let count = registry.service_count();
+    let depth = (usize::BITS - count.leading_zeros()) as usize;
+    for n in 0..40 {
+        let name = service_name(n);
+        let found = registry.service(&name);
+        prop_assert_eq!(found, registry.services().find(|s| s.name == name));
+        prop_assert!(registry.lookup_cost(&name) <= depth + 1);
+    }
+    prop_assert_eq!(registry.services().count(), count);
+    for owner in 0..4 {
+        let realm = RealmId(owner);
+        let owned = registry.services().filter(|s| s.owner == realm).count();
+        prop_assert_eq!(registry.services_owned_by(realm), owned);
+        let held = registry.connections().filter(|c| c.client == realm).count();
+        prop_assert_eq!(registry.connections_of(realm), held);
+    }
+    for service in registry.services() {
+        let open = registry
+            .connections()
+            .filter(|c| c.service == service.name && c.service_generation == service.generation)
+            .count();
+        prop_assert_eq!(usize::from(service.open_connections), open);
+    }
+    Ok(())
 }

@@ -9,7 +9,7 @@
 use core::fmt;
 
 use crate::model::{
-    AllowedClients, Grant, MAX_SERVICES, PAGE_SIZE, Realm, RealmId, Service, SystemConfig,
+    AllowedClients, Grant, MAX_REALM_SERVICES, PAGE_SIZE, Realm, RealmId, Service, SystemConfig,
 };
 use crate::names::{is_valid_name, is_valid_program_name};
 
@@ -43,7 +43,7 @@ pub enum BootCheckError {
     MemoryAboveParent { realm: usize, parent: usize },
     /// A realm's priority is higher than its parent's.
     PriorityAboveParent { realm: usize, parent: usize },
-    /// A realm's `max_services` is above [`MAX_SERVICES`].
+    /// A realm's `max_services` is above [`MAX_REALM_SERVICES`].
     MaxServicesOutOfRange { realm: usize },
     /// A service name is empty or has a character outside `a-z`, `0-9`, `-`.
     BadServiceName { service: usize },
@@ -97,7 +97,7 @@ impl fmt::Display for BootCheckError {
                 write!(f, "realm {realm} has a higher priority than its parent {parent}")
             }
             MaxServicesOutOfRange { realm } => {
-                write!(f, "realm {realm} has max_services above {MAX_SERVICES}")
+                write!(f, "realm {realm} has max_services above {MAX_REALM_SERVICES}")
             }
             BadServiceName { service } => write!(f, "service {service} has a malformed name"),
             DuplicateServiceName { service, first } => {
@@ -180,7 +180,7 @@ fn check_realm(realms: &[Realm], index: usize, realm: &Realm) -> Result<(), Boot
     if realm.memory_bytes == 0 || !realm.memory_bytes.is_multiple_of(PAGE_SIZE) {
         return Err(BootCheckError::BadMemorySize { realm: index });
     }
-    if usize::from(realm.max_services) > MAX_SERVICES {
+    if usize::from(realm.max_services) > MAX_REALM_SERVICES {
         return Err(BootCheckError::MaxServicesOutOfRange { realm: index });
     }
     let Some(parent_id) = realm.parent else {

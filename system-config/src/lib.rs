@@ -45,7 +45,7 @@
 //! | `memory` | yes | budget: bytes (`65536`) or a string with `KiB`, `MiB`, `GiB` (`"16 MiB"`, `"64KiB"`); whole 4 KiB pages, more than 0, at most the parent's |
 //! | `restartable` | no | restart the realm when it dies; default `false` |
 //! | `max_connections` | no | most connections it may hold at once, 0 to 255; default [`DEFAULT_MAX_CONNECTIONS`] |
-//! | `max_services` | no | most services it may provide, 0 to 64; default [`DEFAULT_MAX_SERVICES`]; the services declared for it count |
+//! | `max_services` | no | most services it may have registered at once (declared here or not), 0 to 1024; default [`DEFAULT_MAX_SERVICES`]; the services declared for it count |
 //!
 //! Exactly one realm has no `parent`: the root, started by the memory manager. Every other
 //! realm hangs under it, with no cycle. A child never gets more memory or a higher priority than
@@ -218,7 +218,7 @@
 //! | `too-many-grants` | more than [`MAX_GRANTS`] grants |
 //! | `too-many-allowed-clients` | more than [`MAX_ALLOWED_CLIENTS`] entries in `allowed_clients` |
 //! | `priority-out-of-range` | a priority outside 0 to 255 |
-//! | `quota-out-of-range` | `max_connections` outside 0 to 255 or `max_services` outside 0 to 64 |
+//! | `quota-out-of-range` | `max_connections` outside 0 to 255 or `max_services` outside 0 to 1024 |
 //! | `service-quota-exceeded` | a realm provides more services than its `max_services` |
 //!
 //! [`decode`] checks the same rules on the decoded model (those that still make sense once
@@ -248,8 +248,8 @@ mod host;
 pub use check::BootCheckError;
 pub use model::{
     AllowedClients, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_SERVICES, Grant, MAX_ALLOWED_CLIENTS,
-    MAX_GRANTS, MAX_NAME_LEN, MAX_REALMS, MAX_SERVICES, Name, PAGE_SIZE, Realm, RealmId, Service,
-    ServiceId, SystemConfig,
+    MAX_GRANTS, MAX_NAME_LEN, MAX_REALM_SERVICES, MAX_REALMS, MAX_SERVICES, Name, PAGE_SIZE, Realm,
+    RealmId, Service, ServiceId, SystemConfig,
 };
 pub use names::{is_valid_name, is_valid_program_name};
 pub use wire::{FORMAT_VERSION, decode};

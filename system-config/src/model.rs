@@ -22,9 +22,12 @@ pub const MAX_NAME_LEN: usize = 32;
 /// Memory budgets are whole pages of this size (the x86_64 small page).
 pub const PAGE_SIZE: u64 = 4096;
 /// `max_connections` of a realm that does not set it.
+/// The most services one realm may have registered at once (`max_services`): declared ones
+/// and those it registers at run time under names the configuration does not declare.
+pub const MAX_REALM_SERVICES: usize = 1024;
 pub const DEFAULT_MAX_CONNECTIONS: u8 = 16;
 /// `max_services` of a realm that does not set it.
-pub const DEFAULT_MAX_SERVICES: u8 = 4;
+pub const DEFAULT_MAX_SERVICES: u16 = 4;
 
 /// A realm, service or program name: 1 to [`MAX_NAME_LEN`] ASCII characters.
 pub type Name = String<MAX_NAME_LEN>;
@@ -75,7 +78,7 @@ pub struct Realm {
     /// Most connections to services this realm may hold at once.
     pub max_connections: u8,
     /// Most services this realm may register at once; at most [`MAX_SERVICES`].
-    pub max_services: u8,
+    pub max_services: u16,
 }
 
 /// Which realms a service itself accepts, on top of the system's grant policy.

@@ -154,7 +154,7 @@ fn build_config(seeds: &Seeds) -> SystemConfig {
     for (index, realm) in realms.iter_mut().enumerate() {
         let provided = services.iter().filter(|s| s.realm.index() == index).count();
         let spare = usize::from(seeds.realms[index].spare_services) % (MAX_SERVICES - provided + 1);
-        realm.max_services = (provided + spare) as u8;
+        realm.max_services = (provided + spare) as u16;
     }
     let mut grants: Vec<Grant> = Vec::new();
     if !services.is_empty() {

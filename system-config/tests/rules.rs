@@ -570,7 +570,7 @@ fn priority_out_of_range() {
 
 #[test]
 fn quota_out_of_range() {
-    let text = with_init("max_connections = 256\nmax_services = 65\n");
+    let text = with_init("max_connections = 256\nmax_services = 1025\n");
     let errors = errors(&text);
     assert_eq!(errors.len(), 2, "{errors:#?}");
     assert_error(
@@ -582,8 +582,8 @@ fn quota_out_of_range() {
     assert_error(
         &errors[1],
         Rule::QuotaOutOfRange,
-        "system.toml:7:16: error[quota-out-of-range]: `max_services` of realm \"init\" is 65, \
-         outside 0 to 64",
+        "system.toml:7:16: error[quota-out-of-range]: `max_services` of realm \"init\" is 1025, \
+         outside 0 to 1024",
     );
 }
 

@@ -230,7 +230,7 @@ fn decode_refuses_budgets_outside_the_rules() {
         BootCheckError::PriorityAboveParent { realm: 4, parent: 3 },
     );
     assert_refused(
-        |c| c.realms[3].max_services = 65,
+        |c| c.realms[3].max_services = 1025,
         BootCheckError::MaxServicesOutOfRange { realm: 3 },
     );
     assert_refused(

@@ -1,15 +1,51 @@
-//! Demo realm `app`. For now it says who it is; its part in the demo's story comes with
-//! the broker.
+//! Demo realm `app`: uses the store and the logger, then offers `plugin-api` to its
+//! untrusted plugin, doing on its behalf what the plugin may not do itself.
 #![no_std]
 #![no_main]
 
+use demo_protocols::{KvRequest, KvResponse, LogLine, PluginRequest, PluginResponse, text};
 use realm_runtime::{Realm, sel4::debug_println};
 
 realm_runtime::main!(main);
 
 fn main(realm: &mut Realm) {
-    match realm.name() {
-        Ok(name) => debug_println!("[{name}] running program app"),
-        Err(error) => debug_println!("[?] program app cannot learn its name: {error}"),
-    }
+    let log = realm.connect("log").expect("connecting to log");
+    let kv = realm.connect("kv").expect("connecting to kv");
+    debug_println!("[app] connected to \"log\" and \"kv\"");
+    let _: () = realm.call(&log, &LogLine(text("app started"))).expect("logging");
+    let put = KvRequest::Put { key: text("greeting"), value: text("hello from the app") };
+    let stored: KvResponse = realm.call(&kv, &put).expect("storing");
+    let found: KvResponse =
+        realm.call(&kv, &KvRequest::Get { key: text("greeting") }).expect("reading");
+    debug_println!("[app] kv put -> {stored:?}, get -> {found:?}");
+
+    let api = realm.register("plugin-api").expect("registering plugin-api");
+    debug_println!("[app] serving \"plugin-api\" for its plugin");
+    realm.serve(&api, move |realm, caller, request: PluginRequest| {
+        let plugin = realm.peer(caller).map(|name| text(name.as_str())).unwrap_or_default();
+        match request {
+            PluginRequest::Log(line) => {
+                let mut relayed = text("on behalf of ");
+                let _ = relayed.push_str(&plugin);
+                let _ = relayed.push_str(": ");
+                let _ = relayed.push_str(&line);
+                match realm.call::<_, ()>(&log, &LogLine(relayed)) {
+                    Ok(()) => PluginResponse::Logged,
+                    Err(error) => PluginResponse::Failed(failure(error)),
+                }
+            }
+            PluginRequest::Lookup(key) => match realm.call(&kv, &KvRequest::Get { key }) {
+                Ok(KvResponse::Found(value)) => PluginResponse::Value(Some(value)),
+                Ok(_) => PluginResponse::Value(None),
+                Err(error) => PluginResponse::Failed(failure(error)),
+            },
+        }
+    })
+}
+
+fn failure(error: realm_runtime::CallError) -> demo_protocols::Text {
+    use core::fmt::Write;
+    let mut text = demo_protocols::Text::new();
+    let _ = write!(text, "{error}");
+    text
 }

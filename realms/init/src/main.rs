@@ -1,5 +1,5 @@
-//! Demo realm `init`. For now it says who it is; its part in the demo's story comes with
-//! the broker.
+//! Demo realm `init`: the root of the realm tree. It says the system is up, and leaves the
+//! rest to its children.
 #![no_std]
 #![no_main]
 
@@ -9,7 +9,7 @@ realm_runtime::main!(main);
 
 fn main(realm: &mut Realm) {
     match realm.name() {
-        Ok(name) => debug_println!("[{name}] running program init"),
-        Err(error) => debug_println!("[?] program init cannot learn its name: {error}"),
+        Ok(name) => debug_println!("[{name}] the system is up"),
+        Err(error) => debug_println!("[init] cannot learn its name: {error}"),
     }
 }

@@ -1,15 +1,18 @@
-//! Demo realm `logger`. For now it says who it is; its part in the demo's story comes with
-//! the broker.
+//! Demo realm `logger`: serves `log`, printing each line with the name of the realm that
+//! sent it (which it learns from the connection's badge, not from the message).
 #![no_std]
 #![no_main]
 
+use demo_protocols::LogLine;
 use realm_runtime::{Realm, sel4::debug_println};
 
 realm_runtime::main!(main);
 
 fn main(realm: &mut Realm) {
-    match realm.name() {
-        Ok(name) => debug_println!("[{name}] running program logger"),
-        Err(error) => debug_println!("[?] program logger cannot learn its name: {error}"),
-    }
+    let service = realm.register("log").expect("registering log");
+    debug_println!("[logger] serving \"log\" (generation {})", service.generation);
+    realm.serve(&service, |realm, caller, LogLine(line): LogLine| match realm.peer(caller) {
+        Ok(client) => debug_println!("[log] {client}: {line}"),
+        Err(error) => debug_println!("[log] ({error}): {line}"),
+    })
 }

@@ -15,7 +15,8 @@ use super::diagnostics::{Diagnostics, Located, Rule, Span};
 use super::fields::{Fields, Need, report_wrong_type};
 use super::memory_size::{memory_size_from_integer, parse_memory_size};
 use crate::model::{
-    DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_SERVICES, MAX_ALLOWED_CLIENTS, MAX_NAME_LEN, MAX_SERVICES,
+    DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_SERVICES, MAX_ALLOWED_CLIENTS, MAX_NAME_LEN,
+    MAX_REALM_SERVICES,
 };
 use crate::names::{is_valid_name, is_valid_program_name};
 
@@ -53,7 +54,7 @@ pub(crate) struct RealmDraft {
     pub memory: Option<Located<u64>>,
     pub restartable: bool,
     pub max_connections: u8,
-    pub max_services: u8,
+    pub max_services: u16,
 }
 
 impl RealmDraft {
@@ -191,8 +192,22 @@ fn read_realm(
         restartable: fields
             .boolean("restartable", Need::Optional, diag)
             .is_some_and(|flag| flag.value),
-        max_connections: read_quota(&fields, "max_connections", 255, DEFAULT_MAX_CONNECTIONS, diag),
-        max_services: read_quota(&fields, "max_services", MAX_SERVICES, DEFAULT_MAX_SERVICES, diag),
+        max_connections: read_quota(
+            &fields,
+            "max_connections",
+            255,
+            DEFAULT_MAX_CONNECTIONS.into(),
+            diag,
+        )
+        .try_into()
+        .unwrap_or(DEFAULT_MAX_CONNECTIONS),
+        max_services: read_quota(
+            &fields,
+            "max_services",
+            MAX_REALM_SERVICES,
+            DEFAULT_MAX_SERVICES,
+            diag,
+        ),
     }
 }
 
@@ -279,12 +294,12 @@ fn read_memory(fields: &Fields, diag: &mut Diagnostics) -> Option<Located<u64>> 
 }
 
 /// An optional quota in `0..=max`, `default` when absent or broken (a broken one is reported).
-fn read_quota(fields: &Fields, key: &str, max: usize, default: u8, diag: &mut Diagnostics) -> u8 {
+fn read_quota(fields: &Fields, key: &str, max: usize, default: u16, diag: &mut Diagnostics) -> u16 {
     let Some(quota) = fields.integer(key, Need::Optional, diag) else {
         return default;
     };
     let in_range = usize::try_from(quota.value).is_ok_and(|value| value <= max);
-    match u8::try_from(quota.value) {
+    match u16::try_from(quota.value) {
         Ok(value) if in_range => value,
         _ => {
             diag.report(

@@ -1,0 +1,144 @@
+//! The benchmark: in one run on seL4, the cycles of a round trip over a broker-minted cap
+//! with raw seL4 Call/ReplyRecv and with `realm-runtime`'s typed call (same bytes on the
+//! wire), and the cycles of `connect` with few and with many services registered. Prints a
+//! table; ratios taken in the same run are what counts (absolute cycles under QEMU's
+//! emulation are noise).
+#![no_std]
+#![no_main]
+
+use core::fmt::Write;
+
+use realm_runtime::payload::{self, Status};
+use realm_runtime::sel4::{MessageInfo, debug_println, ipc::yield_now, timestamp};
+use realm_runtime::{Connection, Realm};
+
+realm_runtime::main!(main);
+
+#[derive(Clone, Copy, serde::Serialize, serde::Deserialize)]
+enum Payload {
+    Small(u64),
+    Large([u64; 8]),
+}
+
+/// Round trips per batch, and batches (the median batch is reported).
+const ROUNDS: u64 = 400;
+const BATCHES: usize = 9;
+/// Connects measured at each service count (the median is reported).
+const CONNECTS: usize = 15;
+/// Services registered when connect is measured.
+const SERVICE_COUNTS: [usize; 3] = [1, 100, 1000];
+
+fn median<const N: usize>(mut samples: [u64; N]) -> u64 {
+    samples.sort_unstable();
+    samples[N / 2]
+}
+
+/// Connects to `service`, letting its server run until it has registered it.
+fn connect_when_ready(realm: &mut Realm, service: &str) -> Connection {
+    loop {
+        match realm.connect(service) {
+            Ok(connection) => return connection,
+            Err(_) => yield_now(),
+        }
+    }
+}
+
+/// Median cycles per round trip of raw Calls carrying the typed encoding of `value`.
+fn raw_round_trip(realm: &mut Realm, raw: &Connection, value: Payload) -> u64 {
+    let buffer = realm.ipc_buffer();
+    let words =
+        payload::encode(&value, Status::Ok, &mut buffer.msg_mut()[..]).expect("the payload fits");
+    let info = MessageInfo::new(0, 0, words).expect("a short message");
+    let mut batches = [0; BATCHES];
+    for batch in &mut batches {
+        let start = timestamp::now();
+        for _ in 0..ROUNDS {
+            let reply = raw.endpoint().call(buffer, info);
+            assert_eq!(reply.length(), words, "raw-echo answered with another length");
+        }
+        *batch = (timestamp::now() - start) / ROUNDS;
+    }
+    median(batches)
+}
+
+/// Median cycles per round trip of typed calls of `value`.
+fn typed_round_trip(realm: &mut Realm, echo: &Connection, value: Payload) -> u64 {
+    let mut batches = [0; BATCHES];
+    for batch in &mut batches {
+        let start = timestamp::now();
+        for _ in 0..ROUNDS {
+            let _: Payload = realm.call(echo, &value).expect("echo answers");
+        }
+        *batch = (timestamp::now() - start) / ROUNDS;
+    }
+    median(batches)
+}
+
+/// Median cycles of one connect to `service` (each followed by a disconnect, not timed).
+fn connect_cost(realm: &mut Realm, service: &str) -> u64 {
+    let mut samples = [0; CONNECTS];
+    for sample in &mut samples {
+        let start = timestamp::now();
+        let connection = realm.connect(service).expect("connecting");
+        *sample = timestamp::now() - start;
+        realm.disconnect(connection).expect("disconnecting");
+    }
+    median(samples)
+}
+
+fn ratio(numerator: u64, denominator: u64) -> Ratio {
+    Ratio(numerator * 1000 / denominator.max(1))
+}
+
+/// A ratio in thousandths, printed with two decimals.
+struct Ratio(u64);
+
+impl core::fmt::Display for Ratio {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "{}.{:02}", self.0 / 1000, self.0 % 1000 / 10)
+    }
+}
+
+fn main(realm: &mut Realm) {
+    let raw = connect_when_ready(realm, "raw-echo");
+    let echo = connect_when_ready(realm, "echo");
+
+    debug_println!(
+        "[bench] round trip over a broker-minted cap, cycles (median of {BATCHES} batches of {ROUNDS})"
+    );
+    debug_println!("[bench] payload          raw seL4   realm-runtime   ratio");
+    for (label, value) in
+        [("u64 (2 words)", Payload::Small(7)), ("[u64; 8] (10 words)", Payload::Large([7; 8]))]
+    {
+        let raw_cycles = raw_round_trip(realm, &raw, value);
+        let typed_cycles = typed_round_trip(realm, &echo, value);
+        debug_println!(
+            "[bench] {label:<16} {raw_cycles:>9}   {typed_cycles:>13}   {}",
+            ratio(typed_cycles, raw_cycles)
+        );
+    }
+
+    debug_println!("[bench] connect, cycles (median of {CONNECTS})");
+    debug_println!("[bench] services registered   connect   ratio to the first");
+    let mut first = 0;
+    let mut registered = 2; // echo and raw-echo
+    let mut fillers = heapless::Vec::<realm_runtime::Service, 1024>::new();
+    for count in SERVICE_COUNTS {
+        while registered < count {
+            let mut name = heapless::String::<32>::new();
+            let _ = write!(name, "filler-{}", fillers.len());
+            let service = realm.register(&name).expect("registering a filler service");
+            let _ = fillers.push(service);
+            registered += 1;
+        }
+        let cost = connect_cost(realm, "echo");
+        if first == 0 {
+            first = cost;
+        }
+        debug_println!(
+            "[bench] {:>19}   {cost:>7}   {}",
+            registered.max(count),
+            ratio(cost, first)
+        );
+    }
+}

@@ -1,0 +1,101 @@
+//! What the memory manager reads at boot: the banner from the kernel's boot info, and the
+//! system from the boot image the `qemu` tool embedded, re-checked rule by rule.
+
+use memory_manager::memory::MemoryPool;
+use memory_manager::program::{Program, ProgramError};
+use sel4::{BootInfo, debug_println};
+use system_config::image::BootImage;
+use system_config::{RealmId, SystemConfig};
+
+/// The boot image: the encoded system configuration and every realm program.
+static BOOT_IMAGE: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/boot-image.bin"));
+
+pub fn print_banner(bootinfo: &BootInfo) {
+    let device_caps = bootinfo.untypeds().filter(|untyped| untyped.is_device).count();
+    let ram_caps = bootinfo.untypeds().count() - device_caps;
+    let ram_bytes = MemoryPool::new(bootinfo.untypeds()).free_bytes();
+    let empty = bootinfo.empty_slots();
+    debug_println!("Switchboard memory manager");
+    debug_println!("  kernel: seL4 {} (x86_64, pc99)", sel4::kernel::VERSION);
+    debug_println!(
+        "  untyped caps: {} ({} RAM, {} device)",
+        ram_caps + device_caps,
+        ram_caps,
+        device_caps
+    );
+    debug_println!("  RAM untyped: {} bytes ({} MiB)", ram_bytes, ram_bytes >> 20);
+    debug_println!(
+        "  free slots: {}..{} ({} slots)",
+        empty.start,
+        empty.end,
+        empty.end - empty.start
+    );
+}
+
+/// Why the system cannot boot.
+pub enum BootError {
+    Image(system_config::image::ImageError),
+    Config(system_config::BootCheckError),
+    MissingProgram { realm: RealmId },
+    BadProgram { realm: RealmId, error: ProgramError },
+}
+
+impl core::fmt::Display for BootError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            BootError::Image(system_config::image::ImageError::Empty) => write!(
+                f,
+                "no boot image was embedded (build the memory manager with the qemu tool)"
+            ),
+            BootError::Image(error) => write!(f, "{error}"),
+            BootError::Config(error) => write!(f, "the system configuration is invalid: {error}"),
+            BootError::MissingProgram { realm } => {
+                write!(f, "the boot image has no program for realm {}", realm.index())
+            }
+            BootError::BadProgram { realm, error } => {
+                write!(f, "the program of realm {} cannot be loaded: {error}", realm.index())
+            }
+        }
+    }
+}
+
+/// Reads the boot image and re-checks everything in it.
+pub fn read_system() -> Result<(BootImage<'static>, SystemConfig), BootError> {
+    let image = BootImage::read(BOOT_IMAGE).map_err(BootError::Image)?;
+    let config = system_config::decode(image.config).map_err(BootError::Config)?;
+    for realm in config.realm_ids() {
+        let program = config.realm(realm).map(|realm| realm.program.as_str());
+        let elf = program
+            .and_then(|program| image.program(program))
+            .ok_or(BootError::MissingProgram { realm })?;
+        Program::parse(elf).map_err(|error| BootError::BadProgram { realm, error })?;
+    }
+    Ok((image, config))
+}
+
+pub fn print_system(image: &BootImage<'_>, config: &SystemConfig) {
+    debug_println!(
+        "system: {} realms, {} services, {} grants, {} programs",
+        config.realms.len(),
+        config.services.len(),
+        config.grants.len(),
+        image.programs.len()
+    );
+    for id in config.realm_ids() {
+        let Some(realm) = config.realm(id) else { continue };
+        let parent = realm.parent.and_then(|parent| config.realm(parent));
+        let pages = image
+            .program(&realm.program)
+            .and_then(|elf| Program::parse(elf).ok())
+            .map_or(0, |program| program.page_count());
+        debug_println!(
+            "  realm {} (parent {}): program {} ({} pages), priority {}, memory {} KiB",
+            realm.name,
+            parent.map_or("none", |parent| parent.name.as_str()),
+            realm.program,
+            pages,
+            realm.priority,
+            realm.memory_bytes >> 10
+        );
+    }
+}

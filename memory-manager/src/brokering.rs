@@ -1,0 +1,168 @@
+//! The broker inside the memory manager: its configuration taken from the system
+//! description, and the kernel operations it decides on carried out against seL4.
+//!
+//! The broker itself (`broker` crate) never touches the kernel; this module is the only
+//! place where its decisions become capabilities.
+
+use broker::{Broker, BrokerConfig, KernelOp, LogLine, OpSink, Quota, RealmSpec, SlotRange};
+use heapless::Vec;
+use ipc::abi;
+use policy::{Grant, ServiceDecl};
+use sel4::cap::{ObjectType, Rights};
+use sel4::debug_println;
+use system_config::{AllowedClients, MAX_GRANTS, MAX_REALMS, MAX_SERVICES, SystemConfig};
+
+use crate::realm::{Kernel, Realm, RealmError, make_own, own_slot};
+
+/// Slots of a realm's CNode where the broker places caps (its services' endpoints and its
+/// connections): from `abi::slot::FIRST_FREE` to the end of the CNode.
+pub const REALM_BROKER_SLOTS: u16 = (1 << abi::CNODE_BITS) - abi::slot::FIRST_FREE as u16;
+/// Slots of the memory manager's CNode for the broker's own caps: enough for every service
+/// and connection the broker can hold.
+pub const BROKER_SLOTS: u16 = broker::BROKER_SLOTS_NEEDED as u16;
+
+/// Why the broker could not be started.
+#[derive(Debug)]
+pub enum BrokerSetupError {
+    Name(ipc::NameError),
+    Config(broker::ConfigError),
+}
+
+impl core::fmt::Display for BrokerSetupError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            BrokerSetupError::Name(error) => write!(f, "a name of the system description: {error}"),
+            BrokerSetupError::Config(error) => write!(f, "{error}"),
+        }
+    }
+}
+
+fn name(text: &str) -> Result<ipc::Name, BrokerSetupError> {
+    ipc::Name::new(text).map_err(BrokerSetupError::Name)
+}
+
+fn realm_id(id: system_config::RealmId) -> ipc::RealmId {
+    ipc::RealmId(id.0)
+}
+
+/// Configures `broker` (held in a static: it is large) with the realms, services and grants
+/// of `config`; its own caps go in the memory manager's slots from `first_slot` on.
+pub fn configure_broker(
+    broker: &mut Broker,
+    config: &SystemConfig,
+    first_slot: u64,
+) -> Result<(), BrokerSetupError> {
+    let mut realms: Vec<RealmSpec, MAX_REALMS> = Vec::new();
+    for realm in &config.realms {
+        let spec = RealmSpec {
+            name: name(&realm.name)?,
+            parent: realm.parent.map(realm_id),
+            slots: SlotRange { start: abi::slot::FIRST_FREE, count: REALM_BROKER_SLOTS },
+            quota: Quota {
+                max_services: realm.max_services,
+                max_connections: u16::from(realm.max_connections),
+            },
+        };
+        let _ = realms.push(spec);
+    }
+    let mut grants: Vec<Grant, MAX_GRANTS> = Vec::new();
+    for grant in &config.grants {
+        let Some(service) = config.service(grant.service) else { continue };
+        let _ =
+            grants.push(Grant { client: realm_id(grant.client), service: name(&service.name)? });
+    }
+    let mut services: Vec<ServiceDecl, MAX_SERVICES> = Vec::new();
+    for service in &config.services {
+        let allowed_clients = match &service.allowed_clients {
+            AllowedClients::Any => None,
+            AllowedClients::Only(clients) => {
+                Some(clients.iter().map(|&client| realm_id(client)).collect())
+            }
+        };
+        let declaration = ServiceDecl {
+            service: name(&service.name)?,
+            provider: Some(realm_id(service.realm)),
+            allowed_clients,
+        };
+        let _ = services.push(declaration);
+    }
+    let broker_config = BrokerConfig {
+        realms: &realms,
+        grants: &grants,
+        services: &services,
+        broker_slots: SlotRange { start: first_slot, count: BROKER_SLOTS },
+    };
+    broker.configure(&broker_config).map_err(BrokerSetupError::Config)
+}
+
+fn rights(rights: broker::Rights) -> Rights {
+    Rights { read: rights.read, write: rights.write, grant: rights.grant }
+}
+
+fn badge(badge: ipc::Badge) -> sel4::cap::Badge {
+    // Badges of the `ipc` layout are below 2^28 by construction.
+    sel4::cap::Badge::new(badge.value()).unwrap_or(sel4::cap::Badge::NONE)
+}
+
+/// Carries out the broker's operations as it produces them, and logs its events. A failed
+/// operation is logged and the rest go on: the broker's tables already say what should
+/// exist, and the next revoke of the same caps cleans up.
+pub struct Executor<'k, 'a> {
+    pub kernel: &'k mut Kernel<'a>,
+    pub realms: &'k [Realm],
+    /// The first operation that failed, if any.
+    pub failure: Option<RealmError>,
+}
+
+impl OpSink for Executor<'_, '_> {
+    fn run(&mut self, op: KernelOp) {
+        if let Err(error) = self.execute(op) {
+            debug_println!("memory manager: a broker operation failed: {error}");
+            self.failure.get_or_insert(error);
+        }
+    }
+
+    fn log(&mut self, line: LogLine<'_>) {
+        debug_println!("broker: {line}");
+    }
+}
+
+impl Executor<'_, '_> {
+    fn realm(&self, id: ipc::RealmId) -> Option<&Realm> {
+        self.realms.iter().find(|realm| realm.id.0 == id.0 && realm.running)
+    }
+
+    fn execute(&mut self, op: KernelOp) -> Result<(), RealmError> {
+        let kernel = &mut *self.kernel;
+        let failed = |step| move |error| RealmError::Kernel { step, error };
+        match op {
+            KernelOp::CreateEndpoint { slot } => make_own(kernel, ObjectType::Endpoint, slot.0),
+            KernelOp::Mint { from, into, badge: minted, rights: allowed } => own_slot(into.0)
+                .mint_from(kernel.ipc, own_slot(from.0), rights(allowed), badge(minted))
+                .map_err(failed("minting a connection")),
+            KernelOp::CopyToRealm { from, into, rights: allowed } => match self.realm(into.realm) {
+                Some(realm) => realm
+                    .slot(into.slot.0)
+                    .copy_from(self.kernel.ipc, own_slot(from.0), rights(allowed))
+                    .map_err(failed("copying a cap into a realm")),
+                None => Ok(()),
+            },
+            KernelOp::Revoke { slot } => own_slot(slot.0).revoke().map_err(failed("revoking")),
+            KernelOp::CancelBadgedSends { slot } => {
+                own_slot(slot.0).cancel_badged_sends().map_err(failed("cancelling badged sends"))
+            }
+            KernelOp::Delete { slot } => own_slot(slot.0).delete().map_err(failed("deleting")),
+            KernelOp::DeleteInRealm { slot } => match self.realm(slot.realm) {
+                Some(realm) => {
+                    realm.slot(slot.slot.0).delete().map_err(failed("deleting in a realm"))
+                }
+                None => Ok(()),
+            },
+        }
+    }
+}
+
+/// The realm id of a realm of the system description, as the broker knows it.
+pub fn broker_id(id: system_config::RealmId) -> ipc::RealmId {
+    realm_id(id)
+}

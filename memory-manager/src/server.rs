@@ -1,0 +1,228 @@
+//! The memory manager's event loop: every message on its endpoint is a realm's request
+//! (about itself, or to the broker) or a realm thread's fault, told apart by the badge the
+//! kernel delivered, never by what the message says.
+//!
+//! A realm that exits, panics or faults is stopped: the broker first withdraws its services
+//! and connections (so no client waits on a dead service), then its memory comes back. When
+//! every realm has stopped or only serves, nothing can start new work: the memory manager
+//! stops the servers the same way and the run ends.
+
+use broker::{Broker, Request};
+use ipc::realm::{RealmReply, RealmRequest, RealmResponse, encode_realm_reply};
+use ipc::{Badge, BadgeKind, Message};
+use sel4::fault::Fault;
+use sel4::{MessageInfo, debug_println};
+use service_registry::ConnectionLookup;
+
+use crate::brokering::{Executor, broker_id};
+use crate::realm::{Ending, Kernel, Realm};
+
+/// The realms and the broker, served from one endpoint.
+pub struct Server<'r> {
+    pub realms: &'r mut [Realm],
+    pub broker: &'r mut Broker,
+}
+
+impl Server<'_> {
+    /// Serves until every realm has stopped or only serves; then stops the servers.
+    pub fn run(&mut self, kernel: &mut Kernel<'_>) {
+        while self.realms.iter().any(|realm| realm.running && !realm.serving) {
+            let received = kernel.endpoint.recv(kernel.ipc);
+            match Badge::decode(received.badge) {
+                Ok(BadgeKind::Realm(id)) => match self.running(id) {
+                    Some(index) => self.handle_request(kernel, index, received.info),
+                    None => debug_println!(
+                        "memory manager: a message from realm {} that is not running; ignored",
+                        id.0
+                    ),
+                },
+                Ok(BadgeKind::Fault(id)) => match self.running(id) {
+                    Some(index) => self.handle_fault(kernel, index, received.info),
+                    None => debug_println!(
+                        "memory manager: a fault of realm {} that is not running; ignored",
+                        id.0
+                    ),
+                },
+                Ok(other) => {
+                    debug_println!("memory manager: a message with badge {other:?}; ignored")
+                }
+                Err(error) => {
+                    debug_println!("memory manager: a message with a bad badge ({error}); ignored")
+                }
+            }
+        }
+        let servers = self.realms.iter().filter(|realm| realm.running).count();
+        if servers > 0 {
+            debug_println!(
+                "memory manager: every client is done; stopping the {servers} realms that only serve"
+            );
+        }
+        for index in 0..self.realms.len() {
+            if self.realms[index].running {
+                self.stop(kernel, index, Ending::Shutdown);
+            }
+        }
+    }
+
+    fn running(&self, id: ipc::RealmId) -> Option<usize> {
+        self.realms.iter().position(|realm| realm.running && realm.id.0 == id.0)
+    }
+
+    fn handle_fault(&mut self, kernel: &mut Kernel<'_>, index: usize, info: MessageInfo) {
+        let name = self.realms[index].name.clone();
+        match Fault::decode(info, kernel.ipc.message(info)) {
+            Ok(fault) => {
+                debug_println!(
+                    "memory manager: realm {name} (main thread) faulted: {}",
+                    describe(&fault)
+                );
+                self.stop(kernel, index, Ending::Faulted);
+            }
+            // Not a fault the kernel sends: the realm wrote to its own fault endpoint.
+            Err(error) => {
+                debug_println!(
+                    "memory manager: realm {name} sent a non-fault on its fault endpoint ({error:?}); ignored"
+                );
+                reply(
+                    kernel,
+                    &ipc::encode_reply(&Err(ipc::Error::MalformedRequest {
+                        reason: ipc::Malformed::UnknownLabel { label: info.label() },
+                    })),
+                );
+            }
+        }
+    }
+
+    /// Handles one request of realm `index`, replying unless the realm is gone.
+    fn handle_request(&mut self, kernel: &mut Kernel<'_>, index: usize, info: MessageInfo) {
+        let realm_request = RealmRequest::decode(info.label(), kernel.ipc.message(info));
+        let name = self.realms[index].name.clone();
+        let answer: RealmReply = match realm_request {
+            Ok(None) => return self.handle_broker_request(kernel, index, info),
+            Ok(Some(RealmRequest::WhoAmI)) => match ipc::Name::new(&name) {
+                Ok(name) => Ok(RealmResponse::Identity { name }),
+                Err(_) => Err(ipc::Error::NotFound { what: ipc::Missing::Realm }),
+            },
+            Ok(Some(RealmRequest::AllocatePages { pages })) => {
+                match self.realms[index].allocate_pages(kernel, pages) {
+                    Ok(address) => Ok(RealmResponse::Pages { address, pages }),
+                    Err(error) => {
+                        debug_println!(
+                            "memory manager: realm {name} asked for {pages} pages: refused, {error}"
+                        );
+                        Err(ipc::Error::QuotaExceeded { what: ipc::Resource::RealmMemory })
+                    }
+                }
+            }
+            Ok(Some(RealmRequest::Exit)) => return self.stop(kernel, index, Ending::Exited),
+            Ok(Some(RealmRequest::Panicked { message })) => {
+                debug_println!("memory manager: realm {name} panicked at {message}");
+                return self.stop(kernel, index, Ending::Panicked);
+            }
+            Ok(Some(RealmRequest::Serving)) => {
+                self.realms[index].serving = true;
+                Ok(RealmResponse::Done)
+            }
+            Ok(Some(RealmRequest::Peer { connection })) => self.peer(index, connection),
+            Err(reason) => {
+                debug_println!("memory manager: realm {name} sent a malformed request: {reason:?}");
+                Err(ipc::Error::MalformedRequest { reason })
+            }
+        };
+        reply(kernel, &encode_realm_reply(&answer));
+    }
+
+    /// Which realm is the client of `connection`, asked by the owner of its service.
+    fn peer(&self, index: usize, connection: ipc::ConnectionId) -> RealmReply {
+        let registry = self.broker.registry();
+        let ConnectionLookup::Open(open) = registry.connection(connection) else {
+            return Err(ipc::Error::NotFound { what: ipc::Missing::Connection });
+        };
+        let owner = registry.service(&open.service).map(|service| service.owner);
+        if owner != Some(broker_id(self.realms[index].id)) {
+            return Err(ipc::Error::NotOwner);
+        }
+        match self.broker.realm_name(open.client) {
+            Some(&name) => Ok(RealmResponse::Identity { name }),
+            None => Err(ipc::Error::NotFound { what: ipc::Missing::Realm }),
+        }
+    }
+
+    fn handle_broker_request(&mut self, kernel: &mut Kernel<'_>, index: usize, info: MessageInfo) {
+        let caller = broker_id(self.realms[index].id);
+        let request = Request::decode(info.label(), kernel.ipc.message(info));
+        let mut executor = Executor { kernel, realms: self.realms, failure: None };
+        let answer = self.broker.handle_decoded(caller, request, &mut executor);
+        if let Some(error) = executor.failure {
+            debug_println!(
+                "memory manager: carrying out realm {}'s request: {error}",
+                self.realms[index].name
+            );
+        }
+        reply(kernel, &ipc::encode_reply(&answer));
+    }
+
+    /// Stops realm `index`: the broker withdraws its services and connections, then the
+    /// realm's memory and slots come back.
+    fn stop(&mut self, kernel: &mut Kernel<'_>, index: usize, ending: Ending) {
+        let mut executor = Executor { kernel, realms: self.realms, failure: None };
+        self.broker.realm_died(broker_id(self.realms[index].id), &mut executor);
+        if let Some(error) = executor.failure {
+            debug_println!(
+                "memory manager: withdrawing realm {}'s caps: {error}",
+                self.realms[index].name
+            );
+        }
+        let realm = &mut self.realms[index];
+        realm.stop(kernel);
+        let how = match ending {
+            Ending::Exited => "exited",
+            Ending::Faulted => "faulted",
+            Ending::Panicked => "panicked",
+            Ending::Shutdown => "was serving",
+        };
+        debug_println!(
+            "memory manager: realm {} {how} and is stopped; {} bytes of RAM free now",
+            realm.name,
+            kernel.pool.free_bytes()
+        );
+    }
+}
+
+/// Replies to the message being handled.
+fn reply(kernel: &mut Kernel<'_>, message: &Message) {
+    match kernel.ipc.set_message(message.label(), message.words(), &[]) {
+        Ok(info) => sel4::ipc::reply(kernel.ipc, info),
+        Err(error) => debug_println!("memory manager: cannot encode a reply: {error:?}"),
+    }
+}
+
+/// One line about a fault, for the log.
+fn describe(fault: &Fault) -> DescribeFault<'_> {
+    DescribeFault(fault)
+}
+
+struct DescribeFault<'a>(&'a Fault);
+
+impl core::fmt::Display for DescribeFault<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match *self.0 {
+            Fault::VmFault { ip, address, prefetch, fsr } => write!(
+                f,
+                "{} at address {address:#x} (instruction {ip:#x}, status {fsr:#x})",
+                if prefetch { "bad instruction fetch" } else { "bad memory access" }
+            ),
+            Fault::CapFault { ip, address, in_receive_phase, lookup_failure } => write!(
+                f,
+                "capability fault on cptr {address:#x}{} (instruction {ip:#x}): {lookup_failure:?}",
+                if in_receive_phase { " while receiving" } else { "" }
+            ),
+            Fault::UnknownSyscall { ip, syscall, .. } => {
+                write!(f, "unknown system call {syscall:#x} (instruction {ip:#x})")
+            }
+            Fault::UserException { ip, number, code, .. } => {
+                write!(f, "processor exception {number} code {code:#x} (instruction {ip:#x})")
+            }
+        }
+    }
+}

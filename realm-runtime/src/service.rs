@@ -1,0 +1,200 @@
+//! Services: register one and serve it, or connect to one and call it. After `connect` the
+//! client holds a badged cap to the service's endpoint and every `call` is one direct seL4
+//! Call to the service: the memory manager is not in the path.
+
+use ipc::{CloseReason, ConnectionId, Malformed, Name, Request, Response};
+use sel4::MessageInfo;
+use sel4::cap::Endpoint;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::payload::{self, MAX_WORDS, PayloadError, Status};
+use crate::{Error, Realm};
+
+/// A service this realm registered: it receives on the service's endpoint.
+#[derive(Debug)]
+pub struct Service {
+    endpoint: Endpoint,
+    pub name: Name,
+    /// This instance's generation: a service registered again gets a larger one.
+    pub generation: u32,
+}
+
+impl Service {
+    /// The endpoint, for a receive loop of one's own with the seL4 binding.
+    pub fn endpoint(&self) -> Endpoint {
+        self.endpoint
+    }
+}
+
+/// A connection to a service: a badged Send cap to its endpoint.
+#[derive(Debug)]
+pub struct Connection {
+    endpoint: Endpoint,
+    pub id: ConnectionId,
+    pub service: Name,
+}
+
+impl Connection {
+    /// The endpoint cap, for raw seL4 calls with the binding.
+    pub fn endpoint(&self) -> Endpoint {
+        self.endpoint
+    }
+}
+
+/// Who sent a request to a service.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Caller {
+    /// The connection the request came on (from the badge the kernel delivered).
+    pub connection: ConnectionId,
+}
+
+/// Why a call to a service failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CallError {
+    /// The request or the response does not fit in one message.
+    Payload(PayloadError),
+    /// The service could not decode the request.
+    Rejected,
+    /// The connection is closed; the reason, when the broker still knows it.
+    Disconnected(CloseReason),
+    /// The service died and was registered again with this generation: connect again.
+    ServiceRestarted { generation: u32 },
+    /// The call did not reach a service and the broker could not say why.
+    Unreachable(Error),
+}
+
+impl core::fmt::Display for CallError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            CallError::Payload(error) => write!(f, "{error}"),
+            CallError::Rejected => write!(f, "the service could not decode the request"),
+            CallError::Disconnected(reason) => write!(f, "disconnected: {reason}"),
+            CallError::ServiceRestarted { generation } => {
+                write!(f, "the service restarted (generation {generation}): connect again")
+            }
+            CallError::Unreachable(error) => write!(f, "the service is unreachable: {error}"),
+        }
+    }
+}
+
+fn name(text: &str) -> Result<Name, Error> {
+    Name::new(text).map_err(|error| {
+        Error::Refused(ipc::Error::MalformedRequest {
+            reason: Malformed::BadName { field: ipc::Field::ServiceName, error },
+        })
+    })
+}
+
+impl Realm {
+    /// Registers the service `service`: the broker creates its endpoint and gives this realm
+    /// a Receive cap to it.
+    pub fn register(&mut self, service: &str) -> Result<Service, Error> {
+        let service = name(service)?;
+        match self.broker_request(Request::Register { service })? {
+            Response::Registered { endpoint_slot, generation } => Ok(Service {
+                endpoint: Endpoint::from_cptr(endpoint_slot),
+                name: service,
+                generation,
+            }),
+            _ => Err(Error::UnexpectedReply),
+        }
+    }
+
+    /// Connects to the service `service`, if the policy allows it.
+    pub fn connect(&mut self, service: &str) -> Result<Connection, Error> {
+        let service = name(service)?;
+        match self.broker_request(Request::Connect { service })? {
+            Response::Connected { connection, slot, .. } => {
+                Ok(Connection { endpoint: Endpoint::from_cptr(slot), id: connection, service })
+            }
+            _ => Err(Error::UnexpectedReply),
+        }
+    }
+
+    /// Closes a connection.
+    pub fn disconnect(&mut self, connection: Connection) -> Result<(), Error> {
+        self.broker_request(Request::Disconnect { connection: connection.id }).map(|_| ())
+    }
+
+    /// As `child`'s parent, lets it reach `service`.
+    pub fn grant(&mut self, child: &str, service: &str) -> Result<(), Error> {
+        let (child, service) = (name(child)?, name(service)?);
+        self.broker_request(Request::Grant { child, service }).map(|_| ())
+    }
+
+    /// As `child`'s parent, takes a grant back; its connections that relied on it close.
+    pub fn revoke_grant(&mut self, child: &str, service: &str) -> Result<(), Error> {
+        let (child, service) = (name(child)?, name(service)?);
+        self.broker_request(Request::RevokeGrant { child, service }).map(|_| ())
+    }
+
+    /// Sends `request` on `connection` and waits for the service's response: one seL4 Call.
+    pub fn call<Q: Serialize, R: DeserializeOwned>(
+        &mut self,
+        connection: &Connection,
+        request: &Q,
+    ) -> Result<R, CallError> {
+        let length = payload::encode(request, Status::Ok, &mut self.ipc.msg_mut()[..MAX_WORDS])
+            .map_err(CallError::Payload)?;
+        let info = MessageInfo::new(0, 0, length)
+            .map_err(|_| CallError::Payload(PayloadError::TooLarge))?;
+        let reply = connection.endpoint.call(self.ipc, info);
+        if reply.label() != 0 {
+            // The kernel answered: the cap no longer reaches the service. Ask the broker why.
+            return Err(self.why_unreachable(connection.id));
+        }
+        match payload::decode::<R>(self.ipc.message(reply)).map_err(CallError::Payload)? {
+            (Status::Ok, Some(response)) => Ok(response),
+            (Status::BadRequest, _) => Err(CallError::Rejected),
+            _ => Err(CallError::Payload(PayloadError::TooLarge)),
+        }
+    }
+
+    fn why_unreachable(&mut self, connection: ConnectionId) -> CallError {
+        match self.broker_request(Request::Status { connection }) {
+            Err(Error::Refused(ipc::Error::Disconnected { reason })) => {
+                CallError::Disconnected(reason)
+            }
+            Err(Error::Refused(ipc::Error::ServiceRestarted { generation })) => {
+                CallError::ServiceRestarted { generation }
+            }
+            Err(error) => CallError::Unreachable(error),
+            Ok(_) => CallError::Disconnected(CloseReason::Unknown),
+        }
+    }
+
+    /// Answers requests on `service` for ever: each request is decoded, handed to `handler`
+    /// with its caller, and the handler's response is the reply. The handler may use the
+    /// realm (to call other services, say). Tells the memory manager first that this realm
+    /// now only serves.
+    pub fn serve<Q: DeserializeOwned, R: Serialize>(
+        &mut self,
+        service: &Service,
+        mut handler: impl FnMut(&mut Realm, Caller, Q) -> R,
+    ) -> ! {
+        self.announce_serving();
+        let mut received = service.endpoint.recv(self.ipc);
+        loop {
+            let request = payload::decode::<Q>(self.ipc.message(received.info));
+            let caller =
+                ipc::Badge::connection(received.badge).ok().map(|connection| Caller { connection });
+            let reply_length = match (request, caller) {
+                (Ok((Status::Ok, Some(request))), Some(caller)) => {
+                    let response = handler(self, caller, request);
+                    let words = &mut self.ipc.msg_mut()[..MAX_WORDS];
+                    payload::encode(&response, Status::Ok, words)
+                        .or_else(|_| payload::encode_bytes(&[], Status::ResponseTooLarge, words))
+                }
+                _ => payload::encode_bytes(
+                    &[],
+                    Status::BadRequest,
+                    &mut self.ipc.msg_mut()[..MAX_WORDS],
+                ),
+            };
+            let info = MessageInfo::new(0, 0, reply_length.unwrap_or(1))
+                .unwrap_or(MessageInfo::from_word(1));
+            received = service.endpoint.reply_recv(self.ipc, info);
+        }
+    }
+}

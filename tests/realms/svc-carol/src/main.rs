@@ -1,0 +1,15 @@
+//! Test realm `carol`, a child of `bob`: the hierarchy would let her reach her parent's
+//! `shop`, but the service's own allowed-clients list does not name her.
+#![no_std]
+#![no_main]
+
+use realm_runtime::{Realm, sel4::debug_println};
+
+realm_runtime::main!(main);
+
+fn main(realm: &mut Realm) {
+    match realm.connect("shop") {
+        Ok(_) => debug_println!("[carol] connected to \"shop\": WRONG"),
+        Err(error) => debug_println!("[carol] connect \"shop\" refused: {error}"),
+    }
+}

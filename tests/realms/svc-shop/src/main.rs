@@ -1,0 +1,14 @@
+//! Test realm `bob`: serves `shop`, which doubles numbers. Its allowed clients are set in
+//! tests/systems/services.toml.
+#![no_std]
+#![no_main]
+
+use realm_runtime::{Realm, sel4::debug_println};
+
+realm_runtime::main!(main);
+
+fn main(realm: &mut Realm) {
+    let shop = realm.register("shop").expect("registering shop");
+    debug_println!("[bob] serving \"shop\"");
+    realm.serve(&shop, |_realm, _caller, number: u64| number * 2)
+}

@@ -1,0 +1,66 @@
+//! Services on the real kernel, one test per case, all from one boot of
+//! tests/systems/services.toml (see its header for who is who).
+
+use std::sync::OnceLock;
+
+use qemu::Outcome;
+use system_tests::{assert_passed, boot_system};
+
+/// The one boot every test here looks at.
+fn run() -> &'static Outcome {
+    static OUTCOME: OnceLock<Outcome> = OnceLock::new();
+    OUTCOME.get_or_init(|| {
+        let outcome = boot_system("tests/systems/services.toml");
+        assert_passed("tests/systems/services.toml", &outcome);
+        outcome
+    })
+}
+
+fn assert_printed(text: &str) {
+    let outcome = run();
+    assert!(outcome.printed(text), "missing {text:?}\n--- serial tail ---\n{}", outcome.tail(60));
+}
+
+#[test]
+fn an_allowed_connect_and_call() {
+    assert_printed("broker: connect allowed: realm \"alice\" -> service \"desk\"");
+    assert_printed("[alice] connected to her parent's \"desk\"");
+    assert_printed("[init] granted alice access to \"shop\"");
+}
+
+#[test]
+fn a_sibling_is_denied_with_the_rule_in_the_log() {
+    assert_printed("broker: connect denied: realm \"alice\" -> service \"shop\"");
+    assert_printed("[alice] connect \"shop\" refused: ");
+}
+
+#[test]
+fn a_parent_grant_lets_the_same_connect_succeed() {
+    assert_printed("broker: grant: realm \"init\" lets realm \"alice\" reach service \"shop\"");
+    assert_printed("broker: connect allowed: realm \"alice\" -> service \"shop\"");
+    assert_printed("[alice] after the grant: shop doubled 21 into 42");
+}
+
+#[test]
+fn the_services_allowed_clients_are_enforced() {
+    assert_printed(
+        "broker: connect denied: realm \"carol\" -> service \"shop\": not in the service's allowed clients",
+    );
+    assert_printed("[carol] connect \"shop\" refused: ");
+}
+
+#[test]
+fn malformed_requests_get_errors_and_the_broker_goes_on() {
+    let outcome = run();
+    let answers =
+        outcome.serial.iter().filter(|line| line.starts_with("[mallory] request ")).count();
+    assert_eq!(answers, 5, "{}", outcome.tail(60));
+    assert!(!outcome.printed("unexpected"), "{}", outcome.tail(60));
+    // Realms that ran after mallory were served.
+    assert_printed("[alice] after the grant: shop doubled 21 into 42");
+}
+
+#[test]
+fn no_slot_reaches_a_service_without_a_cap() {
+    assert_printed("[mallory] tried 2046 slots, 0 reached anything");
+}
