@@ -38,11 +38,15 @@ pub struct BootOptions {
     pub timeout: Duration,
     /// Copy serial to this process's stdout as it arrives.
     pub echo: bool,
+    /// Count instructions instead of running freely (QEMU's `-icount`): the time-stamp
+    /// counter then advances one tick per guest instruction, so cycle counts are instruction
+    /// counts and a benchmark gives the same figures every run.
+    pub count_instructions: bool,
 }
 
 impl Default for BootOptions {
     fn default() -> Self {
-        Self { timeout: Duration::from_secs(60), echo: false }
+        Self { timeout: Duration::from_secs(60), echo: false, count_instructions: false }
     }
 }
 
@@ -115,8 +119,11 @@ impl Drop for Qemu {
 }
 
 /// The QEMU command line for `kernel` with `root_task` as the first multiboot module.
-pub fn qemu_command(kernel: &Kernel, root_task: &Path) -> Command {
+pub fn qemu_command(kernel: &Kernel, root_task: &Path, options: &BootOptions) -> Command {
     let mut command = Command::new("qemu-system-x86_64");
+    if options.count_instructions {
+        command.args(["-icount", "shift=0,align=off,sleep=off"]);
+    }
     command
         .args(["-machine", "pc", "-m", "512", "-nographic", "-no-reboot"])
         .args(["-serial", "mon:stdio"])
@@ -162,7 +169,7 @@ impl Watch {
 /// Boots `root_task` on `kernel` and watches it to its verdict.
 pub fn boot(kernel: &Kernel, root_task: &Path, options: &BootOptions) -> Result<Outcome> {
     let started = Instant::now();
-    let child = qemu_command(kernel, root_task)
+    let child = qemu_command(kernel, root_task, options)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

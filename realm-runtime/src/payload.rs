@@ -7,9 +7,13 @@
 //! word 0  bits 31..0 the payload length in bytes, bits 39..32 the status
 //! word 1.. the payload, eight bytes a word, little-endian, the last word zero-padded
 //! ```
+//!
+//! Encoding and decoding work on the message words in place (zerocopy views them as bytes):
+//! no staging buffer is filled or copied on either side of a call.
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use zerocopy::IntoBytes;
 
 /// Words one message can carry.
 pub const MAX_WORDS: usize = 120;
@@ -56,19 +60,31 @@ impl core::fmt::Display for PayloadError {
     }
 }
 
-/// Encodes `value` with `status` into `words`; returns how many words the message has.
+/// The header word for `length` payload bytes with `status`.
+const fn header(length: usize, status: Status) -> u64 {
+    ((status as u64) << 32) | length as u64
+}
+
+/// Encodes `value` with `status` into `words`, in place (postcard writes straight into the
+/// message words); returns how many words the message has.
+#[inline]
 pub fn encode<T: Serialize>(
     value: &T,
     status: Status,
     words: &mut [u64],
 ) -> Result<usize, PayloadError> {
-    let mut bytes = [0u8; MAX_PAYLOAD_BYTES];
-    let used = match postcard::to_slice(value, &mut bytes) {
+    let (head, payload) = words.split_first_mut().ok_or(PayloadError::TooLarge)?;
+    let room = payload.len().min(MAX_WORDS - 1);
+    let bytes = payload[..room].as_mut_bytes();
+    let used = match postcard::to_slice(value, bytes) {
         Ok(used) => used.len(),
         Err(postcard::Error::SerializeBufferFull) => return Err(PayloadError::TooLarge),
         Err(_) => return Err(PayloadError::Encode),
     };
-    encode_bytes(&bytes[..used], status, words)
+    // Zero the rest of the last word, so the same value always gives the same words.
+    bytes[used..used.next_multiple_of(8)].fill(0);
+    *head = header(used, status);
+    Ok(1 + used.div_ceil(8))
 }
 
 /// Packs raw payload bytes with `status` into `words`.
@@ -81,22 +97,17 @@ pub fn encode_bytes(
     if bytes.len() > MAX_PAYLOAD_BYTES || 1 + payload_words > words.len() {
         return Err(PayloadError::TooLarge);
     }
-    words[0] = ((status as u64) << 32) | bytes.len() as u64;
-    for (word, chunk) in words[1..].iter_mut().zip(bytes.chunks(8)) {
-        let mut packed = [0u8; 8];
-        packed[..chunk.len()].copy_from_slice(chunk);
-        *word = u64::from_le_bytes(packed);
-    }
+    words[0] = header(bytes.len(), status);
+    let target = words[1..=payload_words].as_mut_bytes();
+    target[..bytes.len()].copy_from_slice(bytes);
+    target[bytes.len()..].fill(0);
     Ok(1 + payload_words)
 }
 
-/// Reads the header and unpacks the payload bytes into `bytes`; returns the status and the
-/// payload.
-pub fn decode_bytes<'b>(
-    words: &[u64],
-    bytes: &'b mut [u8; MAX_PAYLOAD_BYTES],
-) -> Result<(Status, &'b [u8]), PayloadError> {
-    let header = *words.first().ok_or(PayloadError::BadHeader { header: 0 })?;
+/// Reads the header; returns the status and the payload bytes, viewed in place.
+#[inline]
+pub fn decode_bytes(words: &[u64]) -> Result<(Status, &[u8]), PayloadError> {
+    let (&header, payload) = words.split_first().ok_or(PayloadError::BadHeader { header: 0 })?;
     let length = (header & 0xffff_ffff) as usize;
     let status = match header >> 32 {
         0 => Status::Ok,
@@ -104,19 +115,15 @@ pub fn decode_bytes<'b>(
         2 => Status::ResponseTooLarge,
         _ => return Err(PayloadError::BadHeader { header }),
     };
-    if length > MAX_PAYLOAD_BYTES || 1 + length.div_ceil(8) > words.len() {
-        return Err(PayloadError::BadHeader { header });
-    }
-    for (chunk, word) in bytes.chunks_mut(8).zip(&words[1..]) {
-        chunk.copy_from_slice(&word.to_le_bytes());
-    }
-    Ok((status, &bytes[..length]))
+    let bytes = payload.as_bytes().get(..length).filter(|_| length <= MAX_PAYLOAD_BYTES);
+    let bytes = bytes.ok_or(PayloadError::BadHeader { header })?;
+    Ok((status, bytes))
 }
 
 /// Decodes a payload of type `T` from `words`, with its status.
+#[inline]
 pub fn decode<T: DeserializeOwned>(words: &[u64]) -> Result<(Status, Option<T>), PayloadError> {
-    let mut bytes = [0u8; MAX_PAYLOAD_BYTES];
-    let (status, payload) = decode_bytes(words, &mut bytes)?;
+    let (status, payload) = decode_bytes(words)?;
     if status != Status::Ok {
         return Ok((status, None));
     }

@@ -130,6 +130,7 @@ impl Realm {
     }
 
     /// Sends `request` on `connection` and waits for the service's response: one seL4 Call.
+    #[inline]
     pub fn call<Q: Serialize, R: DeserializeOwned>(
         &mut self,
         connection: &Connection,

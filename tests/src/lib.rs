@@ -42,7 +42,7 @@ pub fn assert_passed(what: &str, outcome: &Outcome) {
 pub fn boot_with_timeout(package: &str, timeout: Duration) -> Outcome {
     let workspace = Workspace::current();
     let root_task = image::build_root_task(&workspace, package).expect("building the root task");
-    let options = BootOptions { timeout, echo: false };
+    let options = BootOptions { timeout, ..BootOptions::default() };
     qemu::boot::boot(kernel(), &root_task, &options).expect("booting QEMU")
 }
 

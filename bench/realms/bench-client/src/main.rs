@@ -43,8 +43,9 @@ fn connect_when_ready(realm: &mut Realm, service: &str) -> Connection {
     }
 }
 
-/// Median cycles per round trip of raw Calls carrying the typed encoding of `value`.
-fn raw_round_trip(realm: &mut Realm, raw: &Connection, value: Payload) -> u64 {
+/// Median cycles per round trip of raw Calls carrying the typed encoding of `value`, and the
+/// message's length in words.
+fn raw_round_trip(realm: &mut Realm, raw: &Connection, value: Payload) -> (u64, usize) {
     let buffer = realm.ipc_buffer();
     let words =
         payload::encode(&value, Status::Ok, &mut buffer.msg_mut()[..]).expect("the payload fits");
@@ -58,7 +59,7 @@ fn raw_round_trip(realm: &mut Realm, raw: &Connection, value: Payload) -> u64 {
         }
         *batch = (timestamp::now() - start) / ROUNDS;
     }
-    median(batches)
+    (median(batches), words)
 }
 
 /// Median cycles per round trip of typed calls of `value`.
@@ -106,14 +107,19 @@ fn main(realm: &mut Realm) {
     debug_println!(
         "[bench] round trip over a broker-minted cap, cycles (median of {BATCHES} batches of {ROUNDS})"
     );
-    debug_println!("[bench] payload          raw seL4   realm-runtime   ratio");
-    for (label, value) in
-        [("u64 (2 words)", Payload::Small(7)), ("[u64; 8] (10 words)", Payload::Large([7; 8]))]
-    {
-        let raw_cycles = raw_round_trip(realm, &raw, value);
+    debug_println!("[bench] payload        message    raw seL4   realm-runtime   ratio");
+    // Postcard writes integers as varints: small values are one byte, u64::MAX ten.
+    let payloads = [
+        ("u64 = 7", Payload::Small(7)),
+        ("u64::MAX", Payload::Small(u64::MAX)),
+        ("[u64; 8] = 7", Payload::Large([7; 8])),
+        ("[u64::MAX; 8]", Payload::Large([u64::MAX; 8])),
+    ];
+    for (label, value) in payloads {
+        let (raw_cycles, words) = raw_round_trip(realm, &raw, value);
         let typed_cycles = typed_round_trip(realm, &echo, value);
         debug_println!(
-            "[bench] {label:<16} {raw_cycles:>9}   {typed_cycles:>13}   {}",
+            "[bench] {label:<14} {words:>2} words {raw_cycles:>10}   {typed_cycles:>13}   {}",
             ratio(typed_cycles, raw_cycles)
         );
     }
