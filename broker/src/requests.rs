@@ -195,14 +195,28 @@ impl Broker {
         }
     }
 
+    /// Closes a connection: its client may, and so may the realm that owns its service (to
+    /// revoke that one client's access).
     pub(crate) fn disconnect(
         &mut self,
         caller: RealmId,
         id: ConnectionId,
         ops: &mut dyn OpSink,
     ) -> Reply {
-        self.own_open_connection(caller, id)?;
-        self.close_connection(id, CloseReason::ByClient, ops);
+        let by_service = match self.registry.connection(id) {
+            ConnectionLookup::Open(connection) if connection.client != caller => self
+                .registry
+                .service(&connection.service)
+                .is_some_and(|service| service.owner == caller),
+            _ => false,
+        };
+        let reason = if by_service {
+            CloseReason::ByService
+        } else {
+            self.own_open_connection(caller, id)?;
+            CloseReason::ByClient
+        };
+        self.close_connection(id, reason, ops);
         Ok(Response::Done)
     }
 

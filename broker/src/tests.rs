@@ -235,6 +235,29 @@ fn allowed_clients_apply_on_top_of_grants() {
 }
 
 #[test]
+fn the_service_owner_may_close_one_clients_connection() {
+    let mut broker = broker();
+    register(&mut broker, STORE, "kv").0.unwrap();
+    let kicked = connection_of(connect(&mut broker, APP, "kv").0);
+    let kept = connection_of(connect(&mut broker, APP, "kv").0);
+    let (reply, out) = handle(&mut broker, STORE, Request::Disconnect { connection: kicked });
+    assert_eq!(reply, Ok(Response::Done));
+    assert_eq!(out.ops[0], KernelOp::Revoke { slot: CapSlot(1001) });
+    assert_eq!(
+        out.lines,
+        ["connection 0.1 closed: realm \"app\" -> service \"kv\": closed by the service"]
+    );
+    let closed = Err(Error::Disconnected { reason: CloseReason::ByService });
+    assert_eq!(handle(&mut broker, APP, Request::Status { connection: kicked }).0, closed);
+    assert!(handle(&mut broker, APP, Request::Status { connection: kept }).0.is_ok());
+    // Anyone else is still refused.
+    assert_eq!(
+        handle(&mut broker, PLUGIN, Request::Disconnect { connection: kept }).0,
+        Err(Error::NotOwner)
+    );
+}
+
+#[test]
 fn disconnect_revokes_exactly_one_connection() {
     let mut broker = broker();
     register(&mut broker, STORE, "kv").0.unwrap();

@@ -43,6 +43,19 @@ pub mod slot {
     pub const FIRST_FREE: u64 = 16;
 }
 
+/// Why a realm's thread is (re)started at its entry point: the second argument (rsi).
+pub mod start {
+    /// The realm starts: run its main.
+    pub const RUN: u64 = 0;
+    /// The memory manager is stopping the realm (it faulted or panicked) while it may owe a
+    /// client a reply: answer that client with [`super::ABORTED_LABEL`], then exit.
+    pub const ABORT: u64 = 1;
+}
+
+/// The label of the reply a client gets when the service handling its call was stopped: any
+/// non-zero label tells the client that its call did not complete (the broker says why).
+pub const ABORTED_LABEL: u64 = 0xdead;
+
 // The regions do not overlap, the guard pages stay unmapped, and the fixed slots fit.
 const _: () = {
     assert!(PROGRAM_WINDOW.end < STACK_BOTTOM, "a guard page below the stack");

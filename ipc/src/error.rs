@@ -79,6 +79,8 @@ wire_codes! {
         ClientDied = 4,
         /// The broker no longer remembers: the connection's table slot was reused since.
         Unknown = 5,
+        /// The service's realm closed it (it revoked this one client's access).
+        ByService = 6,
     }
 }
 
@@ -280,6 +282,7 @@ impl fmt::Display for CloseReason {
             Self::ServiceGone => "the service is gone",
             Self::ClientDied => "the client realm died",
             Self::Unknown => "closed (no longer remembered why)",
+            Self::ByService => "closed by the service",
         })
     }
 }

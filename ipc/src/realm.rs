@@ -10,6 +10,7 @@
 //! | 35    | `Panicked`      | text (length, packed bytes)| none: the realm stops     |
 //! | 36    | `Serving`       | none                       | `Done`                    |
 //! | 37    | `Peer`          | connection word            | `Identity`: client's name |
+//! | 38    | `Resources`     | none                       | `Resources`: free RAM bytes, free slots |
 //!
 //! `Serving` says the realm now only answers requests on its services: once every realm has
 //! stopped or is serving, nothing can start new work, and the memory manager may shut the
@@ -40,6 +41,7 @@ wire_codes! {
         Panicked = 35,
         Serving = 36,
         Peer = 37,
+        Resources = 38,
     }
 }
 
@@ -49,6 +51,7 @@ wire_codes! {
         Identity = 32,
         Pages = 33,
         Done = 34,
+        Resources = 35,
     }
 }
 
@@ -131,6 +134,8 @@ pub enum RealmRequest {
     Serving,
     /// Which realm is the client of my service's connection `connection`?
     Peer { connection: ConnectionId },
+    /// How much RAM and how many capability slots does the memory manager have free?
+    Resources,
 }
 
 /// What a realm request achieved.
@@ -146,6 +151,11 @@ pub enum RealmResponse {
     },
     /// Noted.
     Done,
+    /// The memory manager's free RAM and free slots.
+    Resources {
+        free_bytes: u64,
+        free_slots: u64,
+    },
 }
 
 impl RealmRequest {
@@ -157,13 +167,14 @@ impl RealmRequest {
             Self::Panicked { .. } => RealmRequestKind::Panicked,
             Self::Serving => RealmRequestKind::Serving,
             Self::Peer { .. } => RealmRequestKind::Peer,
+            Self::Resources => RealmRequestKind::Resources,
         }
     }
 
     pub fn encode(&self) -> Message {
         let mut message = Message::new(self.kind().code());
         match self {
-            Self::WhoAmI | Self::Exit | Self::Serving => {}
+            Self::WhoAmI | Self::Exit | Self::Serving | Self::Resources => {}
             Self::Peer { connection } => message.push(connection.to_word()),
             Self::AllocatePages { pages } => message.push(*pages),
             Self::Panicked { message: text } => text.write(&mut message),
@@ -183,6 +194,7 @@ impl RealmRequest {
             RealmRequestKind::Panicked => Self::Panicked { message: Text::read(&mut reader)? },
             RealmRequestKind::Serving => Self::Serving,
             RealmRequestKind::Peer => Self::Peer { connection: read_connection(&mut reader)? },
+            RealmRequestKind::Resources => Self::Resources,
         };
         reader.finish()?;
         Ok(Some(request))
@@ -207,6 +219,12 @@ pub fn encode_realm_reply(reply: &RealmReply) -> Message {
             message
         }
         Ok(RealmResponse::Done) => Message::new(RealmReplyKind::Done.code()),
+        Ok(RealmResponse::Resources { free_bytes, free_slots }) => {
+            let mut message = Message::new(RealmReplyKind::Resources.code());
+            message.push(*free_bytes);
+            message.push(*free_slots);
+            message
+        }
         Err(error) => encode_reply(&Err(*error)),
     }
 }
@@ -222,6 +240,9 @@ pub fn decode_realm_reply(label: u64, words: &[u64]) -> Result<RealmReply, Malfo
             RealmResponse::Pages { address: reader.word()?, pages: reader.word()? }
         }
         Some(RealmReplyKind::Done) => RealmResponse::Done,
+        Some(RealmReplyKind::Resources) => {
+            RealmResponse::Resources { free_bytes: reader.word()?, free_slots: reader.word()? }
+        }
         // Not a realm response: it must be an error, shared with the broker's replies.
         None => {
             return match decode_reply(label, words)? {
@@ -247,6 +268,7 @@ mod tests {
             RealmRequest::Exit,
             RealmRequest::Panicked { message: Text::truncated(b"realms/kv/src/main.rs:3:5: boom") },
             RealmRequest::Serving,
+            RealmRequest::Resources,
             RealmRequest::Peer { connection: ConnectionId::new(3, 9).unwrap() },
         ];
         for request in requests {
@@ -280,9 +302,10 @@ mod tests {
 
     #[test]
     fn replies_round_trip_including_errors() {
-        let replies: [RealmReply; 4] = [
+        let replies: [RealmReply; 5] = [
             Ok(RealmResponse::Identity { name: Name::new("kv").unwrap() }),
             Ok(RealmResponse::Done),
+            Ok(RealmResponse::Resources { free_bytes: 1 << 20, free_slots: 77 }),
             Ok(RealmResponse::Pages { address: 0x2000_0000, pages: 4 }),
             Err(Error::QuotaExceeded { what: Resource::RealmMemory }),
         ];

@@ -91,7 +91,8 @@ fn main(bootinfo: &'static BootInfo) -> ! {
             }
         }
     }
-    Server { realms: &mut realms, broker: &mut broker }.run(&mut kernel);
+    Server { realms: &mut realms, broker: &mut broker, config: &config, image: &image }
+        .run(&mut kernel);
 
     let at_end = Resources::of(&kernel);
     debug_println!(

@@ -117,6 +117,14 @@ pub struct Realm {
     pub running: bool,
     /// The realm said it now only answers requests on its services.
     pub serving: bool,
+    /// It faulted or panicked and is answering its last caller before it stops.
+    pub aborting: bool,
+    /// How it crashed, while it is aborting.
+    pub crash: Option<Ending>,
+    /// How many times it has been restarted.
+    pub restarts: u8,
+    /// The program's entry point.
+    entry: u64,
     budget: Budget,
     /// Next free slot of the realm's range, and its end.
     next_slot: CPtr,
@@ -159,6 +167,10 @@ impl Realm {
             name: spec.name.clone(),
             running: false,
             serving: false,
+            aborting: false,
+            crash: None,
+            restarts: 0,
+            entry: program.entry,
             budget: Budget::default(),
             next_slot: first_slot,
             end_slot: first_slot + REALM_SLOTS,
@@ -241,8 +253,11 @@ impl Realm {
             ipc_buffer: Some(IpcBufferFrame { address: abi::IPC_BUFFER, frame: ipc_buffer }),
         };
         self.tcb.configure(kernel.ipc, &config).step("configuring the thread")?;
-        let registers =
-            UserContext::function_call(program.entry, abi::STACK_TOP, [abi::IPC_BUFFER, 0]);
+        let registers = UserContext::function_call(
+            program.entry,
+            abi::STACK_TOP,
+            [abi::IPC_BUFFER, abi::start::RUN],
+        );
         self.tcb.write_registers(kernel.ipc, true, &registers).step("starting the thread")?;
         Ok(())
     }
@@ -338,6 +353,22 @@ impl Realm {
             .map(kernel.ipc, self.vspace, address, rights, VmAttributes::DEFAULT)
             .step("mapping a page")?;
         Ok(frame)
+    }
+
+    /// Sends the realm's thread back to its entry point to answer the client it may owe a
+    /// reply (see `ipc::abi::start::ABORT`); it then asks to exit. Its services and
+    /// connections must already be withdrawn.
+    pub fn abort(&mut self, kernel: &mut Kernel<'_>) -> Result<(), RealmError> {
+        let registers = UserContext::function_call(
+            self.entry,
+            abi::STACK_TOP,
+            [abi::IPC_BUFFER, abi::start::ABORT],
+        );
+        self.tcb
+            .write_registers(kernel.ipc, true, &registers)
+            .step("sending the thread to abort")?;
+        self.aborting = true;
+        Ok(())
     }
 
     /// Maps `pages` more pages for the realm, read-write, and returns where they start.

@@ -14,13 +14,20 @@ use sel4::fault::Fault;
 use sel4::{MessageInfo, debug_println};
 use service_registry::ConnectionLookup;
 
-use crate::brokering::{Executor, broker_id};
+use heapless::Vec;
+use system_config::image::BootImage;
+use system_config::{MAX_REALMS, SystemConfig};
+
+use crate::brokering::{BROKER_SLOTS, Executor, broker_id};
 use crate::realm::{Ending, Kernel, Realm};
 
 /// The realms and the broker, served from one endpoint.
 pub struct Server<'r> {
-    pub realms: &'r mut [Realm],
+    pub realms: &'r mut Vec<Realm, MAX_REALMS>,
     pub broker: &'r mut Broker,
+    /// For restarting realms.
+    pub config: &'r SystemConfig,
+    pub image: &'r BootImage<'r>,
 }
 
 impl Server<'_> {
@@ -76,7 +83,7 @@ impl Server<'_> {
                     "memory manager: realm {name} (main thread) faulted: {}",
                     describe(&fault)
                 );
-                self.stop(kernel, index, Ending::Faulted);
+                self.crash(kernel, index, Ending::Faulted);
             }
             // Not a fault the kernel sends: the realm wrote to its own fault endpoint.
             Err(error) => {
@@ -114,10 +121,22 @@ impl Server<'_> {
                     }
                 }
             }
-            Ok(Some(RealmRequest::Exit)) => return self.stop(kernel, index, Ending::Exited),
+            Ok(Some(RealmRequest::Exit)) => {
+                let ending = self.realms[index].crash.unwrap_or(Ending::Exited);
+                return self.stop(kernel, index, ending);
+            }
             Ok(Some(RealmRequest::Panicked { message })) => {
                 debug_println!("memory manager: realm {name} panicked at {message}");
-                return self.stop(kernel, index, Ending::Panicked);
+                return self.crash(kernel, index, Ending::Panicked);
+            }
+            Ok(Some(RealmRequest::Resources)) => {
+                let free_slots = kernel.slots.free_count()
+                    + kernel.pool.spare_blocks()
+                    + usize::from(BROKER_SLOTS).saturating_sub(self.broker.broker_slots_in_use());
+                Ok(RealmResponse::Resources {
+                    free_bytes: kernel.pool.free_bytes(),
+                    free_slots: free_slots as u64,
+                })
             }
             Ok(Some(RealmRequest::Serving)) => {
                 self.realms[index].serving = true;
@@ -162,8 +181,37 @@ impl Server<'_> {
         reply(kernel, &ipc::encode_reply(&answer));
     }
 
+    /// Realm `index` faulted or panicked. A realm that serves may owe a client a reply: its
+    /// services are withdrawn at once (so its clients learn it is gone), and its thread is
+    /// sent back to its entry to answer that client; it then exits and is stopped. Any other
+    /// realm, or one that crashes again while doing so, is stopped at once.
+    fn crash(&mut self, kernel: &mut Kernel<'_>, index: usize, ending: Ending) {
+        let realm = &self.realms[index];
+        if !realm.serving || realm.aborting {
+            return self.stop(kernel, index, ending);
+        }
+        let mut executor = Executor { kernel, realms: self.realms, failure: None };
+        self.broker.realm_died(broker_id(self.realms[index].id), &mut executor);
+        if let Some(error) = executor.failure {
+            debug_println!(
+                "memory manager: withdrawing realm {}'s caps: {error}",
+                self.realms[index].name
+            );
+        }
+        let realm = &mut self.realms[index];
+        realm.crash = Some(ending);
+        if let Err(error) = realm.abort(kernel) {
+            debug_println!(
+                "memory manager: cannot let realm {} answer its caller: {error}",
+                realm.name
+            );
+            self.stop(kernel, index, ending);
+        }
+    }
+
     /// Stops realm `index`: the broker withdraws its services and connections, then the
-    /// realm's memory and slots come back.
+    /// realm's memory and slots come back. A restartable realm that crashed is started again,
+    /// up to its `max_restarts`.
     fn stop(&mut self, kernel: &mut Kernel<'_>, index: usize, ending: Ending) {
         let mut executor = Executor { kernel, realms: self.realms, failure: None };
         self.broker.realm_died(broker_id(self.realms[index].id), &mut executor);
@@ -186,6 +234,43 @@ impl Server<'_> {
             realm.name,
             kernel.pool.free_bytes()
         );
+        if matches!(ending, Ending::Faulted | Ending::Panicked) {
+            self.restart(kernel, index);
+        }
+    }
+
+    /// Starts a stopped realm again if it is restartable and has restarts left.
+    fn restart(&mut self, kernel: &mut Kernel<'_>, index: usize) {
+        let id = self.realms[index].id;
+        let Some(spec) = self.config.realm(id) else { return };
+        if !spec.restartable {
+            return;
+        }
+        let restarts = self.realms[index].restarts;
+        if restarts >= spec.max_restarts {
+            debug_println!(
+                "memory manager: realm {} has been restarted {restarts} times, its max_restarts: it stays stopped",
+                spec.name
+            );
+            return;
+        }
+        let elf = self.image.program(&spec.program).unwrap_or_default();
+        match Realm::start(kernel, self.config, id, elf) {
+            Ok(mut realm) => {
+                realm.restarts = restarts + 1;
+                let _ = self.broker.realm_started(broker_id(id));
+                debug_println!(
+                    "memory manager: restarted realm {} ({} of {} restarts)",
+                    spec.name,
+                    realm.restarts,
+                    spec.max_restarts
+                );
+                self.realms[index] = realm;
+            }
+            Err(error) => {
+                debug_println!("memory manager: cannot restart realm {}: {error}", spec.name)
+            }
+        }
     }
 }
 

@@ -2,8 +2,9 @@
 
 use core::sync::atomic::{AtomicUsize, Ordering};
 
-use ipc::abi::slot;
+use ipc::abi::{ABORTED_LABEL, slot, start};
 use ipc::realm::{RealmRequest, Text};
+use sel4::MessageInfo;
 use sel4::cap::Endpoint;
 use sel4::ipc_buffer::IpcBuffer;
 
@@ -29,12 +30,18 @@ unsafe extern "Rust" {
     fn __switchboard_realm_main(realm: &mut Realm);
 }
 
-extern "C" fn realm_entry(ipc_buffer: usize) -> ! {
+extern "C" fn realm_entry(ipc_buffer: usize, reason: u64) -> ! {
     // SAFETY: the memory manager passes this thread's IPC buffer in rdi (see `ipc::abi`),
     // mapped read-write for the realm's life; it is claimed once, here.
     let Some(ipc) = (unsafe { IpcBuffer::from_address(ipc_buffer) }) else { stop() };
     IPC_BUFFER_ADDRESS.store(ipc_buffer, Ordering::Relaxed);
     let mut realm = Realm { ipc };
+    if reason == start::ABORT {
+        // Stopped while perhaps answering a request: the client must not wait for ever.
+        let info = MessageInfo::new(ABORTED_LABEL, 0, 0).unwrap_or(MessageInfo::from_word(0));
+        sel4::ipc::reply(realm.ipc, info);
+        realm.exit()
+    }
     // SAFETY: `main!` defines this symbol with exactly this signature; a program that does
     // not use `main!` fails to link rather than reaching here.
     unsafe { __switchboard_realm_main(&mut realm) };

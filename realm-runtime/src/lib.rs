@@ -107,6 +107,15 @@ impl Realm {
         self.ipc
     }
 
+    /// The memory manager's free RAM (bytes) and free capability slots: what a leak would
+    /// show in.
+    pub fn resources(&mut self) -> Result<(u64, u64), Error> {
+        match self.request(RealmRequest::Resources.encode())? {
+            RealmResponse::Resources { free_bytes, free_slots } => Ok((free_bytes, free_slots)),
+            _ => Err(Error::UnexpectedReply),
+        }
+    }
+
     /// This realm's name, as the system description gives it.
     pub fn name(&mut self) -> Result<Name, Error> {
         match self.request(RealmRequest::WhoAmI.encode())? {

@@ -117,6 +117,12 @@ impl Realm {
         self.broker_request(Request::Disconnect { connection: connection.id }).map(|_| ())
     }
 
+    /// As a service's owner, closes one client's connection (revokes that client's access;
+    /// its next call fails with `disconnected`, the service's other clients go on).
+    pub fn close(&mut self, caller: Caller) -> Result<(), Error> {
+        self.broker_request(Request::Disconnect { connection: caller.connection }).map(|_| ())
+    }
+
     /// As `child`'s parent, lets it reach `service`.
     pub fn grant(&mut self, child: &str, service: &str) -> Result<(), Error> {
         let (child, service) = (name(child)?, name(service)?);

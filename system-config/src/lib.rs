@@ -43,7 +43,8 @@
 //! | `parent` | no | the realm that starts it; omitted for the root, and only for the root |
 //! | `priority` | yes | seL4 priority, 0 to 255, at most the parent's |
 //! | `memory` | yes | budget: bytes (`65536`) or a string with `KiB`, `MiB`, `GiB` (`"16 MiB"`, `"64KiB"`); whole 4 KiB pages, more than 0, at most the parent's |
-//! | `restartable` | no | restart the realm when it dies; default `false` |
+//! | `restartable` | no | restart the realm when it faults or panics; default `false` |
+//! | `max_restarts` | no | how many times a restartable realm is restarted, 0 to 255; default 3 |
 //! | `max_connections` | no | most connections it may hold at once, 0 to 255; default [`DEFAULT_MAX_CONNECTIONS`] |
 //! | `max_services` | no | most services it may have registered at once (declared here or not), 0 to 1024; default [`DEFAULT_MAX_SERVICES`]; the services declared for it count |
 //!
@@ -227,9 +228,7 @@
 //! # What this crate does not do
 //!
 //! It does not decide connections at run time (the memory manager's policy does, using this
-//! description), it does not know program binaries (the build passes their names), and it has
-//! no restart limit yet (`restartable` is all-or-nothing; a `max_restarts` would be a new
-//! field and a new [`FORMAT_VERSION`]).
+//! description), and it does not know program binaries (the build passes their names).
 
 #![cfg_attr(not(any(test, feature = "host")), no_std)]
 #![forbid(unsafe_code)]
@@ -247,9 +246,9 @@ mod host;
 
 pub use check::BootCheckError;
 pub use model::{
-    AllowedClients, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_SERVICES, Grant, MAX_ALLOWED_CLIENTS,
-    MAX_GRANTS, MAX_NAME_LEN, MAX_REALM_SERVICES, MAX_REALMS, MAX_SERVICES, Name, PAGE_SIZE, Realm,
-    RealmId, Service, ServiceId, SystemConfig,
+    AllowedClients, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_RESTARTS, DEFAULT_MAX_SERVICES, Grant,
+    MAX_ALLOWED_CLIENTS, MAX_GRANTS, MAX_NAME_LEN, MAX_REALM_SERVICES, MAX_REALMS, MAX_SERVICES,
+    Name, PAGE_SIZE, Realm, RealmId, Service, ServiceId, SystemConfig,
 };
 pub use names::{is_valid_name, is_valid_program_name};
 pub use wire::{FORMAT_VERSION, decode};

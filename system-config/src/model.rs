@@ -25,6 +25,8 @@ pub const PAGE_SIZE: u64 = 4096;
 /// The most services one realm may have registered at once (`max_services`): declared ones
 /// and those it registers at run time under names the configuration does not declare.
 pub const MAX_REALM_SERVICES: usize = 1024;
+/// `max_restarts` of a realm that does not set it.
+pub const DEFAULT_MAX_RESTARTS: u8 = 3;
 pub const DEFAULT_MAX_CONNECTIONS: u8 = 16;
 /// `max_services` of a realm that does not set it.
 pub const DEFAULT_MAX_SERVICES: u16 = 4;
@@ -75,6 +77,9 @@ pub struct Realm {
     pub memory_bytes: u64,
     /// Whether the memory manager restarts the realm when it dies.
     pub restartable: bool,
+    /// How many times a restartable realm is started again after it died; then it stays
+    /// stopped.
+    pub max_restarts: u8,
     /// Most connections to services this realm may hold at once.
     pub max_connections: u8,
     /// Most services this realm may register at once; at most [`MAX_SERVICES`].

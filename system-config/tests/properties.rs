@@ -114,6 +114,7 @@ fn build_realms(seeds: &[RealmSeed]) -> Vec<Realm> {
             priority,
             memory_bytes,
             restartable: seed.restartable,
+            max_restarts: 3,
             max_connections: seed.max_connections,
             max_services: 0,
         });

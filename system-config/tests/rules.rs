@@ -64,8 +64,8 @@ fn unknown_field_in_a_realm() {
         &text,
         Rule::UnknownField,
         "system.toml:6:1: error[unknown-field]: unknown field `prio` in realm \"init\"; the fields \
-         are: name, program, parent, priority, memory, restartable, max_connections, \
-         max_services",
+         are: name, program, parent, priority, memory, restartable, max_restarts, \
+         max_connections, max_services",
     );
 }
 

@@ -77,6 +77,7 @@ fn build_realm(draft: &RealmDraft, parent: Option<RealmId>) -> Option<Realm> {
         priority: draft.priority.as_ref()?.value,
         memory_bytes: draft.memory.as_ref()?.value,
         restartable: draft.restartable,
+        max_restarts: draft.max_restarts,
         max_connections: draft.max_connections,
         max_services: draft.max_services,
     })

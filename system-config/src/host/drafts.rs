@@ -15,8 +15,8 @@ use super::diagnostics::{Diagnostics, Located, Rule, Span};
 use super::fields::{Fields, Need, report_wrong_type};
 use super::memory_size::{memory_size_from_integer, parse_memory_size};
 use crate::model::{
-    DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_SERVICES, MAX_ALLOWED_CLIENTS, MAX_NAME_LEN,
-    MAX_REALM_SERVICES,
+    DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_RESTARTS, DEFAULT_MAX_SERVICES, MAX_ALLOWED_CLIENTS,
+    MAX_NAME_LEN, MAX_REALM_SERVICES,
 };
 use crate::names::{is_valid_name, is_valid_program_name};
 
@@ -27,6 +27,7 @@ const REALM_FIELDS: &[&str] = &[
     "priority",
     "memory",
     "restartable",
+    "max_restarts",
     "max_connections",
     "max_services",
 ];
@@ -53,6 +54,7 @@ pub(crate) struct RealmDraft {
     pub priority: Option<Located<u8>>,
     pub memory: Option<Located<u64>>,
     pub restartable: bool,
+    pub max_restarts: u8,
     pub max_connections: u8,
     pub max_services: u16,
 }
@@ -192,6 +194,9 @@ fn read_realm(
         restartable: fields
             .boolean("restartable", Need::Optional, diag)
             .is_some_and(|flag| flag.value),
+        max_restarts: read_quota(&fields, "max_restarts", 255, DEFAULT_MAX_RESTARTS.into(), diag)
+            .try_into()
+            .unwrap_or(DEFAULT_MAX_RESTARTS),
         max_connections: read_quota(
             &fields,
             "max_connections",

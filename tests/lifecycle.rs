@@ -1,0 +1,83 @@
+//! Revocation, service death and restart, quotas and leaks on the real kernel, one test per
+//! case, all from one boot of tests/systems/lifecycle.toml (see its header).
+
+use std::sync::OnceLock;
+
+use qemu::Outcome;
+use system_tests::{assert_passed, boot_system};
+
+/// The one boot every test here looks at.
+fn run() -> &'static Outcome {
+    static OUTCOME: OnceLock<Outcome> = OnceLock::new();
+    OUTCOME.get_or_init(|| {
+        let outcome = boot_system("tests/systems/lifecycle.toml");
+        assert_passed("tests/systems/lifecycle.toml", &outcome);
+        outcome
+    })
+}
+
+fn assert_printed(text: &str) {
+    let outcome = run();
+    assert!(outcome.printed(text), "missing {text:?}\n--- serial tail ---\n{}", outcome.tail(60));
+}
+
+#[test]
+fn the_service_revokes_one_connection_of_two() {
+    assert_printed("[alpha] asked keeper to close its first connection: Ok(Done)");
+    assert_printed("[alpha] first connection: disconnected: closed by the service");
+    assert_printed("[alpha] second connection still works: Done");
+}
+
+#[test]
+fn a_parent_revokes_a_grant_and_the_childs_connection_closes() {
+    assert_printed(
+        "broker: grant revoked: realm \"init\" no longer lets realm \"alpha\" reach service \"echo\"",
+    );
+    assert_printed(
+        "[alpha] echo after the grant was revoked: disconnected: the grant it relied on was revoked",
+    );
+}
+
+#[test]
+fn a_client_blocked_in_a_call_to_a_crashing_service_returns() {
+    assert_printed("[echo] crashing while a client waits");
+    assert_printed(
+        "memory manager: realm echo (main thread) faulted: bad memory access at address 0x1000",
+    );
+    assert_printed(
+        "[beta] the call in progress when echo crashed: the service restarted (generation 3)",
+    );
+    assert_printed(
+        "[beta] the call in progress at the second crash: disconnected: the service is gone",
+    );
+}
+
+#[test]
+fn a_restartable_service_restarts_and_its_client_reconnects_within_the_limit() {
+    assert_printed("memory manager: restarted realm echo (1 of 1 restarts)");
+    assert_printed("[echo] serving \"echo\", generation 3");
+    assert_printed("[beta] reconnected: echo answers Ok(3005)");
+    assert_printed(
+        "memory manager: realm echo has been restarted 1 times, its max_restarts: it stays stopped",
+    );
+    assert_printed("[beta] connect after the restart limit: not found: no such service");
+}
+
+#[test]
+fn a_realm_over_its_connection_quota_is_refused_and_the_others_go_on() {
+    assert_printed("[gamma] connection 3 refused: quota exceeded: the realm's connection quota");
+    assert_printed("[gamma] its first connection still works: Ok(Done)");
+    assert_printed("[delta] 1000 connect/disconnect cycles");
+}
+
+#[test]
+fn a_thousand_connect_disconnect_cycles_leave_free_slots_and_memory_as_they_were() {
+    let outcome = run();
+    let line = outcome
+        .serial
+        .iter()
+        .find(|line| line.starts_with("[delta] 1000 connect/disconnect cycles"))
+        .unwrap_or_else(|| panic!("delta did not report\n{}", outcome.tail(40)));
+    assert!(line.ends_with(": the same"), "{line}");
+    assert_printed("memory manager: everything the realms used is back");
+}

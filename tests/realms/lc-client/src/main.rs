@@ -1,0 +1,126 @@
+//! The clients of tests/systems/lifecycle.toml; what each does depends on its name:
+//! - `alpha`: a parent grant then its revocation; one of its two connections revoked by
+//!   the service while the other goes on;
+//! - `beta`: a call in progress when the service crashes; reconnecting to the restarted
+//!   service; a second crash past the restart limit;
+//! - `gamma`: opens connections until its quota says no, and the old one still works;
+//! - `delta`: 1000 connect/disconnect cycles, with the memory manager's free RAM and slots
+//!   before and after.
+#![no_std]
+#![no_main]
+
+use realm_runtime::{CallError, Connection, Realm, sel4::debug_println};
+use test_protocols::{CRASH, KeeperRequest, KeeperResponse, name};
+
+realm_runtime::main!(main);
+
+fn main(realm: &mut Realm) {
+    let me = realm.name().expect("the memory manager knows this realm's name");
+    match me.as_str() {
+        "alpha" => alpha(realm),
+        "beta" => beta(realm),
+        "gamma" => gamma(realm),
+        "delta" => delta(realm),
+        other => debug_println!("[{other}] has no part in this test"),
+    }
+}
+
+fn keeper(realm: &mut Realm, request: KeeperRequest) -> Result<KeeperResponse, CallError> {
+    let keeper = realm.connect("keeper").expect("a child reaches its parent's keeper");
+    let response = realm.call(&keeper, &request);
+    let _ = realm.disconnect(keeper);
+    response
+}
+
+fn grant(realm: &mut Realm, child: &str) {
+    let request = KeeperRequest::Grant { child: name(child), service: name("echo") };
+    assert_eq!(keeper(realm, request), Ok(KeeperResponse::Done), "init grants {child} echo");
+}
+
+fn echo(realm: &mut Realm, connection: &Connection, value: u64) -> Result<u64, CallError> {
+    realm.call(connection, &value)
+}
+
+fn alpha(realm: &mut Realm) {
+    grant(realm, "alpha");
+    let echo_connection = realm.connect("echo").expect("the granted connect");
+    debug_println!("[alpha] echo answers {:?}", echo(realm, &echo_connection, 1));
+    let revoke = KeeperRequest::Revoke { child: name("alpha"), service: name("echo") };
+    assert_eq!(keeper(realm, revoke), Ok(KeeperResponse::Done));
+    match echo(realm, &echo_connection, 2) {
+        Ok(value) => debug_println!("[alpha] echo still answers after the revoke: {value} WRONG"),
+        Err(error) => debug_println!("[alpha] echo after the grant was revoked: {error}"),
+    }
+
+    let first = realm.connect("keeper").expect("connecting to keeper");
+    let second = realm.connect("keeper").expect("connecting to keeper again");
+    let kicked: Result<KeeperResponse, _> = realm.call(&first, &KeeperRequest::Kick);
+    debug_println!("[alpha] asked keeper to close its first connection: {kicked:?}");
+    match realm.call::<_, KeeperResponse>(&first, &KeeperRequest::Kick) {
+        Ok(response) => debug_println!("[alpha] first connection still works: {response:?} WRONG"),
+        Err(error) => debug_println!("[alpha] first connection: {error}"),
+    }
+    let grant_again = KeeperRequest::Grant { child: name("alpha"), service: name("echo") };
+    match realm.call::<_, KeeperResponse>(&second, &grant_again) {
+        Ok(response) => debug_println!("[alpha] second connection still works: {response:?}"),
+        Err(error) => debug_println!("[alpha] second connection: {error} WRONG"),
+    }
+}
+
+fn beta(realm: &mut Realm) {
+    grant(realm, "beta");
+    let first = realm.connect("echo").expect("the granted connect");
+    debug_println!("[beta] echo answers {:?}", echo(realm, &first, 5));
+    match echo(realm, &first, CRASH) {
+        Ok(value) => debug_println!("[beta] the crashing call returned {value} WRONG"),
+        Err(error) => debug_println!("[beta] the call in progress when echo crashed: {error}"),
+    }
+    let second = realm.connect("echo").expect("reconnecting to the restarted echo");
+    debug_println!("[beta] reconnected: echo answers {:?}", echo(realm, &second, 5));
+    match echo(realm, &second, CRASH) {
+        Ok(value) => debug_println!("[beta] the second crashing call returned {value} WRONG"),
+        Err(error) => debug_println!("[beta] the call in progress at the second crash: {error}"),
+    }
+    match realm.connect("echo") {
+        Ok(_) => debug_println!("[beta] echo is back after its last restart WRONG"),
+        Err(error) => debug_println!("[beta] connect after the restart limit: {error}"),
+    }
+}
+
+fn gamma(realm: &mut Realm) {
+    let mut open: heapless::Vec<Connection, 8> = heapless::Vec::new();
+    let refusal = loop {
+        match realm.connect("keeper") {
+            Ok(connection) => {
+                if open.push(connection).is_err() {
+                    break None;
+                }
+            }
+            Err(error) => break Some(error),
+        }
+    };
+    match refusal {
+        Some(error) => debug_println!("[gamma] connection {} refused: {error}", open.len() + 1),
+        None => debug_println!("[gamma] opened {} connections without a refusal WRONG", open.len()),
+    }
+    let grant_request = KeeperRequest::Grant { child: name("gamma"), service: name("echo") };
+    let still = realm.call::<_, KeeperResponse>(&open[0], &grant_request);
+    debug_println!("[gamma] its first connection still works: {still:?}");
+}
+
+fn delta(realm: &mut Realm) {
+    let before = realm.resources().expect("asking for resources");
+    for _ in 0..1000 {
+        let connection = realm.connect("keeper").expect("connecting");
+        realm.disconnect(connection).expect("disconnecting");
+    }
+    let after = realm.resources().expect("asking for resources");
+    let verdict = if before == after { "the same" } else { "DIFFERENT" };
+    debug_println!(
+        "[delta] 1000 connect/disconnect cycles: free RAM {} -> {} bytes, free slots {} -> {}: {verdict}",
+        before.0,
+        after.0,
+        before.1,
+        after.1
+    );
+}

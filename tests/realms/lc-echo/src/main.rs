@@ -1,0 +1,27 @@
+//! Test realm `echo`: serves `echo`, answering `generation * 1000 + value`; the value
+//! `CRASH` makes it read an unmapped address while its client waits for the answer.
+#![no_std]
+#![no_main]
+
+use realm_runtime::{Realm, sel4::debug_println};
+use test_protocols::CRASH;
+
+realm_runtime::main!(main);
+
+/// Below the program window: mapped in no realm (see `ipc::abi`).
+const UNMAPPED: usize = 0x1000;
+
+fn main(realm: &mut Realm) {
+    let service = realm.register("echo").expect("registering echo");
+    let generation = u64::from(service.generation);
+    debug_println!("[echo] serving \"echo\", generation {generation}");
+    realm.serve(&service, move |_realm, _caller, value: u64| {
+        if value == CRASH {
+            debug_println!("[echo] crashing while a client waits");
+            let pointer = core::hint::black_box(UNMAPPED) as *const u64;
+            // SAFETY: deliberately unsound: the read faults, which is what this test needs.
+            return unsafe { core::ptr::read_volatile(pointer) };
+        }
+        generation * 1000 + value
+    })
+}
