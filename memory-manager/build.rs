@@ -1,14 +1,9 @@
-//! Links the root task with the shared root-task linker script, and embeds the boot image
-//! (system configuration and realm programs) that the `qemu` tool packed and named in
-//! `SWITCHBOARD_BOOT_IMAGE`. Built without it (by `cargo clippy`, say), the image is empty
-//! and the memory manager says so at boot.
+//! Embeds the boot image (system configuration and realm programs) that the `qemu` tool
+//! packed and named in `SWITCHBOARD_BOOT_IMAGE`. Built without it (by `cargo clippy`, say),
+//! the image is empty and the memory manager says so at boot.
 use std::path::PathBuf;
 
 fn main() {
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../sel4-root-task/root-task.ld");
-    println!("cargo:rustc-link-arg-bins=-T{script}");
-    println!("cargo:rerun-if-changed={script}");
-
     println!("cargo:rerun-if-env-changed=SWITCHBOARD_BOOT_IMAGE");
     let out_dir = PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
     let embedded = out_dir.join("boot-image.bin");

@@ -9,8 +9,8 @@
 //!
 //! - [`scratch`]: a window in the root task's address space for reading and writing frames.
 //!
-//! Build the binary with the linker script `root-task.ld` of this crate (see the build.rs of
-//! `memory-manager`).
+//! Every seL4 program of the workspace is linked with this crate's `root-task.ld` (named in
+//! `.cargo/config.toml`).
 #![no_std]
 
 pub mod scratch;
