@@ -117,9 +117,8 @@ pub struct Realm {
     pub running: bool,
     /// The realm said it now only answers requests on its services.
     pub serving: bool,
-    /// It faulted or panicked and is answering its last caller before it stops.
-    pub aborting: bool,
-    /// How it crashed, while it is aborting.
+    /// How it crashed (it faulted or panicked), while it answers its last caller before it
+    /// stops.
     pub crash: Option<Ending>,
     /// How many times it has been restarted.
     pub restarts: u8,
@@ -167,7 +166,7 @@ impl Realm {
             name: spec.name.clone(),
             running: false,
             serving: false,
-            aborting: false,
+
             crash: None,
             restarts: 0,
             entry: program.entry,
@@ -355,6 +354,11 @@ impl Realm {
         Ok(frame)
     }
 
+    /// Whether it crashed and is answering its last caller.
+    pub fn aborting(&self) -> bool {
+        self.crash.is_some()
+    }
+
     /// Sends the realm's thread back to its entry point to answer the client it may owe a
     /// reply (see `ipc::abi::start::ABORT`); it then asks to exit. Its services and
     /// connections must already be withdrawn.
@@ -367,7 +371,6 @@ impl Realm {
         self.tcb
             .write_registers(kernel.ipc, true, &registers)
             .step("sending the thread to abort")?;
-        self.aborting = true;
         Ok(())
     }
 

@@ -8,13 +8,12 @@
 //! stops the servers the same way and the run ends.
 
 use broker::{Broker, Request};
+use heapless::Vec;
 use ipc::realm::{RealmReply, RealmRequest, RealmResponse, encode_realm_reply};
 use ipc::{Badge, BadgeKind, Message};
 use sel4::fault::Fault;
 use sel4::{MessageInfo, debug_println};
 use service_registry::ConnectionLookup;
-
-use heapless::Vec;
 use system_config::image::BootImage;
 use system_config::{MAX_REALMS, SystemConfig};
 
@@ -33,7 +32,8 @@ pub struct Server<'r> {
 impl Server<'_> {
     /// Serves until every realm has stopped or only serves; then stops the servers.
     pub fn run(&mut self, kernel: &mut Kernel<'_>) {
-        while self.realms.iter().any(|realm| realm.running && !realm.serving) {
+        let busy = |realm: &Realm| realm.running && (!realm.serving || realm.aborting());
+        while self.realms.iter().any(busy) {
             let received = kernel.endpoint.recv(kernel.ipc);
             match Badge::decode(received.badge) {
                 Ok(BadgeKind::Realm(id)) => match self.running(id) {
@@ -187,7 +187,7 @@ impl Server<'_> {
     /// realm, or one that crashes again while doing so, is stopped at once.
     fn crash(&mut self, kernel: &mut Kernel<'_>, index: usize, ending: Ending) {
         let realm = &self.realms[index];
-        if !realm.serving || realm.aborting {
+        if !realm.serving || realm.aborting() {
             return self.stop(kernel, index, ending);
         }
         let mut executor = Executor { kernel, realms: self.realms, failure: None };
