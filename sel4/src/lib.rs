@@ -18,6 +18,7 @@
 //! - [`fault`]: fault messages decoded into [`Fault`].
 //! - [`bootinfo`]: a typed view of the boot information the kernel hands the root task.
 //! - [`debug`]: the debug syscalls: console, halt, capability identification, thread names.
+//! - [`timestamp`]: the time-stamp counter, for benchmarks.
 //!
 //! `unsafe` lives only here and in the entry crates; each block says why it is sound.
 #![cfg_attr(not(test), no_std)]
