@@ -97,6 +97,10 @@ impl Text {
         {
             chunk.copy_from_slice(&word.to_le_bytes());
         }
+        // The bytes after the text in its last word must be zero: one text, one encoding.
+        if bytes[length..length.next_multiple_of(WORD_BYTES)].iter().any(|&byte| byte != 0) {
+            return Err(Malformed::NamePadding { field: Field::Text });
+        }
         Ok(Self::truncated(&bytes[..length]))
     }
 }
