@@ -45,7 +45,7 @@ fn a_client_blocked_in_a_call_to_a_crashing_service_returns() {
         "memory manager: realm echo (main thread) faulted: bad memory access at address 0x1000",
     );
     assert_printed(
-        "[beta] the call in progress when echo crashed: the service restarted (generation 3)",
+        "[beta] the call in progress when echo crashed: the service restarted (generation 4)",
     );
     assert_printed(
         "[beta] the call in progress at the second crash: disconnected: the service is gone",
@@ -53,10 +53,18 @@ fn a_client_blocked_in_a_call_to_a_crashing_service_returns() {
 }
 
 #[test]
+fn a_client_waiting_on_a_service_that_exits_mid_request_returns() {
+    assert_printed("[once] exiting while a client waits");
+    assert_printed(
+        "[delta] the call in progress when once exited: disconnected: the service is gone",
+    );
+}
+
+#[test]
 fn a_restartable_service_restarts_and_its_client_reconnects_within_the_limit() {
     assert_printed("memory manager: restarted realm echo (1 of 1 restarts)");
-    assert_printed("[echo] serving \"echo\", generation 3");
-    assert_printed("[beta] reconnected: echo answers Ok(3005)");
+    assert_printed("[echo] serving \"echo\", generation 4");
+    assert_printed("[beta] reconnected: echo answers Ok(4005)");
     assert_printed(
         "memory manager: realm echo has been restarted 1 times, its max_restarts: it stays stopped",
     );

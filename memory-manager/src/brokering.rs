@@ -12,7 +12,7 @@ use sel4::cap::{ObjectType, Rights};
 use sel4::debug_println;
 use system_config::{AllowedClients, MAX_GRANTS, MAX_REALMS, MAX_SERVICES, SystemConfig};
 
-use crate::realm::{Kernel, Realm, RealmError, make_own, own_slot};
+use crate::realm::{Kernel, Realm, RealmError, own_slot};
 
 /// Slots of a realm's CNode where the broker places caps (its services' endpoints and its
 /// connections): from `abi::slot::FIRST_FREE` to the end of the CNode.
@@ -109,16 +109,23 @@ fn badge(badge: ipc::Badge) -> sel4::cap::Badge {
 /// exist, and the next revoke of the same caps cleans up.
 pub struct Executor<'k, 'a> {
     pub kernel: &'k mut Kernel<'a>,
-    pub realms: &'k [Realm],
+    pub realms: &'k mut [Realm],
+    /// The realm whose request is being carried out: a service endpoint is made from its
+    /// budget (so it is charged to it, and destroyed with it).
+    pub caller: Option<usize>,
     /// The first operation that failed, if any.
     pub failure: Option<RealmError>,
+    /// Whether making a service endpoint failed: the broker must then withdraw the service.
+    pub endpoint_failed: bool,
 }
 
 impl OpSink for Executor<'_, '_> {
     fn run(&mut self, op: KernelOp) {
+        let creates_endpoint = matches!(op, KernelOp::CreateEndpoint { .. });
         if let Err(error) = self.execute(op) {
             debug_println!("memory manager: a broker operation failed: {error}");
             self.failure.get_or_insert(error);
+            self.endpoint_failed |= creates_endpoint;
         }
     }
 
@@ -127,7 +134,12 @@ impl OpSink for Executor<'_, '_> {
     }
 }
 
-impl Executor<'_, '_> {
+impl<'k, 'a> Executor<'k, 'a> {
+    /// An executor for the operations of a request of realm `caller` (or of none).
+    pub fn new(kernel: &'k mut Kernel<'a>, realms: &'k mut [Realm], caller: Option<usize>) -> Self {
+        Self { kernel, realms, caller, failure: None, endpoint_failed: false }
+    }
+
     fn realm(&self, id: ipc::RealmId) -> Option<&Realm> {
         self.realms.iter().find(|realm| realm.id.0 == id.0 && realm.running)
     }
@@ -136,7 +148,15 @@ impl Executor<'_, '_> {
         let kernel = &mut *self.kernel;
         let failed = |step| move |error| RealmError::Kernel { step, error };
         match op {
-            KernelOp::CreateEndpoint { slot } => make_own(kernel, ObjectType::Endpoint, slot.0),
+            KernelOp::CreateEndpoint { slot } => {
+                match self.caller.and_then(|index| self.realms.get_mut(index)) {
+                    Some(realm) => realm.make_into(kernel, ObjectType::Endpoint, slot.0),
+                    None => Err(RealmError::Kernel {
+                        step: "making an endpoint for no realm",
+                        error: sel4::Error::InvalidArgument,
+                    }),
+                }
+            }
             KernelOp::Mint { from, into, badge: minted, rights: allowed } => own_slot(into.0)
                 .mint_from(kernel.ipc, own_slot(from.0), rights(allowed), badge(minted))
                 .map_err(failed("minting a connection")),

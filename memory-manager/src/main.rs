@@ -53,7 +53,17 @@ fn main(bootinfo: &'static BootInfo) -> ! {
     let Some(ipc) = bootinfo.take_ipc_buffer() else { fail(format_args!("no IPC buffer")) };
     let Some(mut window) = ScratchWindow::claim() else { fail(format_args!("no scratch window")) };
     let empty = bootinfo.empty_slots();
-    let mut slots = SlotAllocator::new(empty.start, empty.end.min(BROKER_FIRST_SLOT));
+    // The broker's and the realms' slot ranges are fixed: they must be free slots of a
+    // 2^16-slot CNode (our kernel configuration), or caps would land on boot caps.
+    if bootinfo.cnode_size_bits() != 16 || empty.start > BROKER_FIRST_SLOT || empty.end < 1 << 16 {
+        fail(format_args!(
+            "the root CNode (2^{} slots, free {}..{}) does not leave slots {BROKER_FIRST_SLOT}..65536 free",
+            bootinfo.cnode_size_bits(),
+            empty.start,
+            empty.end
+        ));
+    }
+    let mut slots = SlotAllocator::new(empty.start, BROKER_FIRST_SLOT);
     let mut pool = MemoryPool::new(bootinfo.untypeds());
     let mut kernel = Kernel {
         ipc,

@@ -289,6 +289,20 @@ impl Realm {
         Ok(Cap::from_cptr(slot))
     }
 
+    /// Makes one object from the realm's budget into slot `slot` of the memory manager's
+    /// CNode (a service endpoint the broker keeps: charged to the realm, destroyed with it).
+    pub fn make_into(
+        &mut self,
+        kernel: &mut Kernel<'_>,
+        object: ObjectType,
+        slot: CPtr,
+    ) -> Result<(), RealmError> {
+        let untyped: Untyped = Cap::from_cptr(self.budget.allocate(object_bits(object))?);
+        untyped
+            .retype(kernel.ipc, object, RetypeTarget::slots_of(init::CNODE, slot), 1)
+            .step("making an object from the realm's budget")
+    }
+
     /// Makes a frame, writes `contents` (bytes at an offset) into it, and maps it at
     /// `address` with `rights`, making the paging structures above it first if they do not
     /// exist yet. (A frame cap maps once: the contents go in through the scratch window

@@ -83,7 +83,7 @@ impl Server<'_> {
                     "memory manager: realm {name} (main thread) faulted: {}",
                     describe(&fault)
                 );
-                self.crash(kernel, index, Ending::Faulted);
+                self.end(kernel, index, Ending::Faulted);
             }
             // Not a fault the kernel sends: the realm wrote to its own fault endpoint.
             Err(error) => {
@@ -121,13 +121,10 @@ impl Server<'_> {
                     }
                 }
             }
-            Ok(Some(RealmRequest::Exit)) => {
-                let ending = self.realms[index].crash.unwrap_or(Ending::Exited);
-                return self.stop(kernel, index, ending);
-            }
+            Ok(Some(RealmRequest::Exit)) => return self.end(kernel, index, Ending::Exited),
             Ok(Some(RealmRequest::Panicked { message })) => {
                 debug_println!("memory manager: realm {name} panicked at {message}");
-                return self.crash(kernel, index, Ending::Panicked);
+                return self.end(kernel, index, Ending::Panicked);
             }
             Ok(Some(RealmRequest::Resources)) => {
                 let free_slots = kernel.slots.free_count()
@@ -170,28 +167,46 @@ impl Server<'_> {
     fn handle_broker_request(&mut self, kernel: &mut Kernel<'_>, index: usize, info: MessageInfo) {
         let caller = broker_id(self.realms[index].id);
         let request = Request::decode(info.label(), kernel.ipc.message(info));
-        let mut executor = Executor { kernel, realms: self.realms, failure: None };
-        let answer = self.broker.handle_decoded(caller, request, &mut executor);
-        if let Some(error) = executor.failure {
+        let mut executor = Executor::new(kernel, self.realms, Some(index));
+        let mut answer = self.broker.handle_decoded(caller, request, &mut executor);
+        let (failure, endpoint_failed) = (executor.failure, executor.endpoint_failed);
+        if let Some(error) = failure {
             debug_println!(
                 "memory manager: carrying out realm {}'s request: {error}",
                 self.realms[index].name
             );
         }
+        // A service whose endpoint could not be made (its realm's budget is spent) must not
+        // stay registered: the broker withdraws it and the realm hears why.
+        if let (true, Ok(Request::Register { service })) = (endpoint_failed, request) {
+            let mut executor = Executor::new(kernel, self.realms, Some(index));
+            self.broker.withdraw_service(&service, &mut executor);
+            answer = Err(ipc::Error::QuotaExceeded { what: ipc::Resource::RealmMemory });
+        }
         reply(kernel, &ipc::encode_reply(&answer));
     }
 
-    /// Realm `index` faulted or panicked. A realm that serves may owe a client a reply: its
-    /// services are withdrawn at once (so its clients learn it is gone), and its thread is
-    /// sent back to its entry to answer that client; it then exits and is stopped. Any other
-    /// realm, or one that crashes again while doing so, is stopped at once.
-    fn crash(&mut self, kernel: &mut Kernel<'_>, index: usize, ending: Ending) {
+    /// Whether realm `index` may owe a client a reply: it serves, or it has a service.
+    fn may_owe_a_reply(&self, index: usize) -> bool {
         let realm = &self.realms[index];
-        if !realm.serving || realm.aborting() {
+        realm.serving || self.broker.registry().services_owned_by(broker_id(realm.id)) > 0
+    }
+
+    /// Realm `index` exited, faulted or panicked. If it may owe a client a reply (seL4 would
+    /// never wake that client once the realm is gone), its services are withdrawn at once, so
+    /// its clients learn it is gone, and its thread is sent back to its entry to answer that
+    /// client; it then exits again and is stopped. Any other realm, or one that ends again
+    /// while doing so, is stopped at once.
+    fn end(&mut self, kernel: &mut Kernel<'_>, index: usize, ending: Ending) {
+        if let Some(first) = self.realms[index].crash {
+            return self.stop(kernel, index, first);
+        }
+        if !self.may_owe_a_reply(index) {
             return self.stop(kernel, index, ending);
         }
-        let mut executor = Executor { kernel, realms: self.realms, failure: None };
-        self.broker.realm_died(broker_id(self.realms[index].id), &mut executor);
+        let id = broker_id(self.realms[index].id);
+        let mut executor = Executor::new(kernel, self.realms, None);
+        self.broker.realm_died(id, &mut executor);
         if let Some(error) = executor.failure {
             debug_println!(
                 "memory manager: withdrawing realm {}'s caps: {error}",
@@ -213,8 +228,9 @@ impl Server<'_> {
     /// realm's memory and slots come back. A restartable realm that crashed is started again,
     /// up to its `max_restarts`.
     fn stop(&mut self, kernel: &mut Kernel<'_>, index: usize, ending: Ending) {
-        let mut executor = Executor { kernel, realms: self.realms, failure: None };
-        self.broker.realm_died(broker_id(self.realms[index].id), &mut executor);
+        let id = broker_id(self.realms[index].id);
+        let mut executor = Executor::new(kernel, self.realms, None);
+        self.broker.realm_died(id, &mut executor);
         if let Some(error) = executor.failure {
             debug_println!(
                 "memory manager: withdrawing realm {}'s caps: {error}",

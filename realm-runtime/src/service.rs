@@ -2,6 +2,8 @@
 //! client holds a badged cap to the service's endpoint and every `call` is one direct seL4
 //! Call to the service: the memory manager is not in the path.
 
+use core::cell::Cell;
+
 use ipc::{CloseReason, ConnectionId, Malformed, Name, Request, Response};
 use sel4::MessageInfo;
 use sel4::cap::Endpoint;
@@ -33,6 +35,9 @@ pub struct Connection {
     endpoint: Endpoint,
     pub id: ConnectionId,
     pub service: Name,
+    /// Set when a call found the connection closed: later calls fail the same way without
+    /// using the slot, which the broker may have given to a newer connection since.
+    closed: Cell<Option<CallError>>,
 }
 
 impl Connection {
@@ -62,6 +67,9 @@ pub enum CallError {
     ServiceRestarted { generation: u32 },
     /// The call did not reach a service and the broker could not say why.
     Unreachable(Error),
+    /// The connection is open but the reply is not a realm-runtime reply (a misbehaving
+    /// service, or one answering with another protocol).
+    BadReply,
 }
 
 impl core::fmt::Display for CallError {
@@ -74,6 +82,7 @@ impl core::fmt::Display for CallError {
                 write!(f, "the service restarted (generation {generation}): connect again")
             }
             CallError::Unreachable(error) => write!(f, "the service is unreachable: {error}"),
+            CallError::BadReply => write!(f, "the service's reply is not a realm-runtime reply"),
         }
     }
 }
@@ -105,9 +114,12 @@ impl Realm {
     pub fn connect(&mut self, service: &str) -> Result<Connection, Error> {
         let service = name(service)?;
         match self.broker_request(Request::Connect { service })? {
-            Response::Connected { connection, slot, .. } => {
-                Ok(Connection { endpoint: Endpoint::from_cptr(slot), id: connection, service })
-            }
+            Response::Connected { connection, slot, .. } => Ok(Connection {
+                endpoint: Endpoint::from_cptr(slot),
+                id: connection,
+                service,
+                closed: Cell::new(None),
+            }),
             _ => Err(Error::UnexpectedReply),
         }
     }
@@ -142,6 +154,9 @@ impl Realm {
         connection: &Connection,
         request: &Q,
     ) -> Result<R, CallError> {
+        if let Some(error) = connection.closed.get() {
+            return Err(error);
+        }
         let length = payload::encode(request, Status::Ok, &mut self.ipc.msg_mut()[..MAX_WORDS])
             .map_err(CallError::Payload)?;
         let info = MessageInfo::new(0, 0, length)
@@ -149,7 +164,11 @@ impl Realm {
         let reply = connection.endpoint.call(self.ipc, info);
         if reply.label() != 0 {
             // The kernel answered: the cap no longer reaches the service. Ask the broker why.
-            return Err(self.why_unreachable(connection.id));
+            let error = self.why_unreachable(connection.id);
+            if matches!(error, CallError::Disconnected(_) | CallError::ServiceRestarted { .. }) {
+                connection.closed.set(Some(error));
+            }
+            return Err(error);
         }
         match payload::decode::<R>(self.ipc.message(reply)).map_err(CallError::Payload)? {
             (Status::Ok, Some(response)) => Ok(response),
@@ -167,7 +186,7 @@ impl Realm {
                 CallError::ServiceRestarted { generation }
             }
             Err(error) => CallError::Unreachable(error),
-            Ok(_) => CallError::Disconnected(CloseReason::Unknown),
+            Ok(_) => CallError::BadReply,
         }
     }
 

@@ -4,13 +4,13 @@
 //! - `beta`: a call in progress when the service crashes; reconnecting to the restarted
 //!   service; a second crash past the restart limit;
 //! - `gamma`: opens connections until its quota says no, and the old one still works;
-//! - `delta`: 1000 connect/disconnect cycles, with the memory manager's free RAM and slots
-//!   before and after.
+//! - `delta`: a call in progress when its service exits; then 1000 connect/disconnect
+//!   cycles, with the memory manager's free RAM and slots before and after.
 #![no_std]
 #![no_main]
 
 use realm_runtime::{CallError, Connection, Realm, sel4::debug_println};
-use test_protocols::{CRASH, KeeperRequest, KeeperResponse, name};
+use test_protocols::{CRASH, KeeperRequest, KeeperResponse, QUIT, name};
 
 realm_runtime::main!(main);
 
@@ -109,6 +109,13 @@ fn gamma(realm: &mut Realm) {
 }
 
 fn delta(realm: &mut Realm) {
+    let once = realm.connect("once").expect("delta is granted once");
+    match echo(realm, &once, QUIT) {
+        Ok(value) => {
+            debug_println!("[delta] the call to the exiting service returned {value} WRONG")
+        }
+        Err(error) => debug_println!("[delta] the call in progress when once exited: {error}"),
+    }
     let before = realm.resources().expect("asking for resources");
     for _ in 0..1000 {
         let connection = realm.connect("keeper").expect("connecting");

@@ -1,10 +1,11 @@
-//! Test realm `echo`: serves `echo`, answering `generation * 1000 + value`; the value
-//! `CRASH` makes it read an unmapped address while its client waits for the answer.
+//! Test realms `echo` and `once`: each serves a service named after itself, answering
+//! `generation * 1000 + value`; the value `CRASH` makes it read an unmapped address, and
+//! `QUIT` makes it exit, while its client waits for the answer.
 #![no_std]
 #![no_main]
 
 use realm_runtime::{Realm, sel4::debug_println};
-use test_protocols::CRASH;
+use test_protocols::{CRASH, QUIT};
 
 realm_runtime::main!(main);
 
@@ -12,10 +13,15 @@ realm_runtime::main!(main);
 const UNMAPPED: usize = 0x1000;
 
 fn main(realm: &mut Realm) {
-    let service = realm.register("echo").expect("registering echo");
+    let name = realm.name().expect("the memory manager knows this realm's name");
+    let service = realm.register(name.as_str()).expect("registering its service");
     let generation = u64::from(service.generation);
-    debug_println!("[echo] serving \"echo\", generation {generation}");
-    realm.serve(&service, move |_realm, _caller, value: u64| {
+    debug_println!("[{name}] serving \"{name}\", generation {generation}");
+    realm.serve(&service, move |realm, _caller, value: u64| {
+        if value == QUIT {
+            debug_println!("[{name}] exiting while a client waits");
+            realm.exit();
+        }
         if value == CRASH {
             debug_println!("[echo] crashing while a client waits");
             let pointer = core::hint::black_box(UNMAPPED) as *const u64;

@@ -40,5 +40,7 @@ pub enum KeeperResponse {
     Refused,
 }
 
-/// `echo`: returns `generation * 1000 + value`; the value [`CRASH`] makes it fault instead.
+/// `echo`: returns `generation * 1000 + value`; the value [`CRASH`] makes it fault instead,
+/// and [`QUIT`] makes it exit in the middle of the request.
 pub const CRASH: u64 = u64::MAX;
+pub const QUIT: u64 = u64::MAX - 1;
