@@ -9,7 +9,8 @@
 use core::fmt;
 
 use crate::model::{
-    AllowedClients, Grant, MAX_REALM_SERVICES, PAGE_SIZE, Realm, RealmId, Service, SystemConfig,
+    AllowedClients, BROKER_CONNECTIONS, BROKER_SERVICES, Grant, MAX_REALM_SERVICES, PAGE_SIZE,
+    Realm, RealmId, Service, SystemConfig,
 };
 use crate::names::{is_valid_name, is_valid_program_name};
 
@@ -53,6 +54,8 @@ pub enum BootCheckError {
     ServiceRealmOutOfRange { service: usize },
     /// A realm provides more services than its `max_services`.
     ServiceQuotaExceeded { realm: usize },
+    /// The realms' `max_services` or `max_connections` add up to more than the broker holds.
+    QuotasExceedBroker,
     /// An entry of a service's allowed clients names a realm that does not exist.
     AllowedClientOutOfRange { service: usize, position: usize },
     /// A realm appears twice in a service's allowed clients.
@@ -106,6 +109,9 @@ impl fmt::Display for BootCheckError {
             ServiceRealmOutOfRange { service } => {
                 write!(f, "service {service} names a realm that does not exist")
             }
+            QuotasExceedBroker => {
+                write!(f, "the realms' quotas add up to more than the broker's tables hold")
+            }
             ServiceQuotaExceeded { realm } => {
                 write!(f, "realm {realm} provides more services than its max_services")
             }
@@ -141,6 +147,12 @@ impl SystemConfig {
             check_service(self, index, service)?;
         }
         check_service_quotas(self)?;
+        let services: usize = self.realms.iter().map(|realm| usize::from(realm.max_services)).sum();
+        let connections: usize =
+            self.realms.iter().map(|realm| usize::from(realm.max_connections)).sum();
+        if services > BROKER_SERVICES || connections > BROKER_CONNECTIONS {
+            return Err(BootCheckError::QuotasExceedBroker);
+        }
         for (index, grant) in self.grants.iter().enumerate() {
             check_grant(self, index, grant)?;
         }

@@ -221,6 +221,7 @@
 //! | `priority-out-of-range` | a priority outside 0 to 255 |
 //! | `quota-out-of-range` | `max_connections` outside 0 to 255 or `max_services` outside 0 to 1024 |
 //! | `service-quota-exceeded` | a realm provides more services than its `max_services` |
+//! | `quotas-exceed-broker` | all realms' `max_services` (or `max_connections`) add up to more than the broker's 1024 |
 //!
 //! [`decode`] checks the same rules on the decoded model (those that still make sense once
 //! names are indices), plus the binary form itself: see [`BootCheckError`].
@@ -246,9 +247,10 @@ mod host;
 
 pub use check::BootCheckError;
 pub use model::{
-    AllowedClients, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_RESTARTS, DEFAULT_MAX_SERVICES, Grant,
-    MAX_ALLOWED_CLIENTS, MAX_GRANTS, MAX_NAME_LEN, MAX_REALM_SERVICES, MAX_REALMS, MAX_SERVICES,
-    Name, PAGE_SIZE, Realm, RealmId, Service, ServiceId, SystemConfig,
+    AllowedClients, BROKER_CONNECTIONS, BROKER_SERVICES, DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_MAX_RESTARTS, DEFAULT_MAX_SERVICES, Grant, MAX_ALLOWED_CLIENTS, MAX_GRANTS,
+    MAX_NAME_LEN, MAX_REALM_SERVICES, MAX_REALMS, MAX_SERVICES, Name, PAGE_SIZE, Realm, RealmId,
+    Service, ServiceId, SystemConfig,
 };
 pub use names::{is_valid_name, is_valid_program_name};
 pub use wire::{FORMAT_VERSION, decode};

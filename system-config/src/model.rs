@@ -25,6 +25,10 @@ pub const PAGE_SIZE: u64 = 4096;
 /// The most services one realm may have registered at once (`max_services`): declared ones
 /// and those it registers at run time under names the configuration does not declare.
 pub const MAX_REALM_SERVICES: usize = 1024;
+/// The broker's tables: every realm's `max_services` together, and every realm's
+/// `max_connections` together, must fit in them, so that no realm can starve the others.
+pub const BROKER_SERVICES: usize = 1024;
+pub const BROKER_CONNECTIONS: usize = 1024;
 /// `max_restarts` of a realm that does not set it.
 pub const DEFAULT_MAX_RESTARTS: u8 = 3;
 pub const DEFAULT_MAX_CONNECTIONS: u8 = 16;

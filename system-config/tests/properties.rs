@@ -46,7 +46,9 @@ fn realm_seed() -> impl Strategy<Value = RealmSeed> {
         any::<u8>(),
         1..=1u32 << 20,
         any::<bool>(),
-        any::<u8>(),
+        // At most 32 each, and at most 30 spare services each: 32 realms' quotas then fit
+        // the broker's 1024 connections and services (with the at most 64 declared).
+        0u8..=32,
         any::<u8>(),
     )
         .prop_map(
@@ -154,7 +156,7 @@ fn build_config(seeds: &Seeds) -> SystemConfig {
         .collect();
     for (index, realm) in realms.iter_mut().enumerate() {
         let provided = services.iter().filter(|s| s.realm.index() == index).count();
-        let spare = usize::from(seeds.realms[index].spare_services) % (MAX_SERVICES - provided + 1);
+        let spare = usize::from(seeds.realms[index].spare_services) % 31;
         realm.max_services = (provided + spare) as u16;
     }
     let mut grants: Vec<Grant> = Vec::new();

@@ -458,15 +458,21 @@ fn bad_memory_size_zero_and_partial_page() {
 }
 
 /// A root and `count - 1` children, all valid.
-fn realms(count: usize) -> String {
+/// `init` and `count - 1` children; each child may provide `child_services` services (the
+/// quotas of all realms together must fit the broker's 1024).
+fn realms_with_quota(count: usize, child_services: usize) -> String {
     let mut text = String::from(INIT);
     text.push_str("max_services = 64\n");
     for index in 1..count {
         text.push_str(&format!(
-            "[[realm]]\nname = \"r{index}\"\nprogram = \"app\"\nparent = \"init\"\npriority = 1\nmemory = \"4 KiB\"\nmax_services = 64\n"
+            "[[realm]]\nname = \"r{index}\"\nprogram = \"app\"\nparent = \"init\"\npriority = 1\nmemory = \"4 KiB\"\nmax_services = {child_services}\n"
         ));
     }
     text
+}
+
+fn realms(count: usize) -> String {
+    realms_with_quota(count, 16)
 }
 
 #[test]
@@ -487,7 +493,7 @@ fn too_many_realms() {
 
 #[test]
 fn too_many_services() {
-    let mut text = realms(2);
+    let mut text = realms_with_quota(2, 64);
     for index in 0..=MAX_SERVICES {
         let realm = if index % 2 == 0 { "init" } else { "r1" };
         text.push_str(&format!("[[service]]\nname = \"s{index}\"\nrealm = \"{realm}\"\n"));
@@ -597,6 +603,23 @@ fn service_quota_exceeded() {
         Rule::ServiceQuotaExceeded,
         "system.toml:14:9: error[service-quota-exceeded]: service \"kv\" is service number 2 of \
          realm \"init\", whose max_services is 1",
+    );
+}
+
+#[test]
+fn quotas_exceed_broker() {
+    let child = |name: &str| {
+        format!(
+            "[[realm]]\nname = \"{name}\"\nprogram = \"app\"\nparent = \"init\"\npriority = 1\n\
+             memory = \"4 KiB\"\nmax_services = 600\n"
+        )
+    };
+    let text = format!("{INIT}{}{}", child("a"), child("b"));
+    assert_only_error(
+        &text,
+        Rule::QuotasExceedBroker,
+        "system.toml:13:1: error[quotas-exceed-broker]: the realms' max_services add up to 1204 \
+         at realm \"b\", more than the broker's 1024",
     );
 }
 

@@ -78,11 +78,13 @@ pub enum Rule {
     QuotaOutOfRange,
     /// A realm provides more services than its `max_services`.
     ServiceQuotaExceeded,
+    /// The realms' `max_services` (or `max_connections`) add up to more than the broker holds.
+    QuotasExceedBroker,
 }
 
 impl Rule {
     /// Every rule, in the order of the format's documentation.
-    pub const ALL: [Rule; 29] = [
+    pub const ALL: [Rule; 30] = [
         Rule::TomlSyntax,
         Rule::UnknownField,
         Rule::MissingField,
@@ -112,6 +114,7 @@ impl Rule {
         Rule::PriorityOutOfRange,
         Rule::QuotaOutOfRange,
         Rule::ServiceQuotaExceeded,
+        Rule::QuotasExceedBroker,
     ];
 
     /// The rule's stable code, as printed in `error[code]`.
@@ -146,6 +149,7 @@ impl Rule {
             Rule::PriorityOutOfRange => "priority-out-of-range",
             Rule::QuotaOutOfRange => "quota-out-of-range",
             Rule::ServiceQuotaExceeded => "service-quota-exceeded",
+            Rule::QuotasExceedBroker => "quotas-exceed-broker",
         }
     }
 }

@@ -11,7 +11,7 @@ use std::vec::Vec;
 use super::diagnostics::{Diagnostics, Located, Rule, Span};
 use super::drafts::{Drafts, ParentField, RealmDraft};
 use super::memory_size::format_memory_size;
-use crate::model::{MAX_GRANTS, MAX_REALMS, MAX_SERVICES};
+use crate::model::{BROKER_CONNECTIONS, BROKER_SERVICES, MAX_GRANTS, MAX_REALMS, MAX_SERVICES};
 
 /// Where a realm hangs in the tree, as far as its `parent` field tells.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -44,6 +44,7 @@ pub(crate) fn validate<'d>(drafts: &'d Drafts, diag: &mut Diagnostics) -> Resolv
     let service_by_name = index_names(service_names, "service", Rule::DuplicateService, diag);
     check_service_references(drafts, &realm_by_name, diag);
     check_service_quotas(drafts, &realm_by_name, diag);
+    check_quota_sums(drafts, diag);
     let resolved = Resolved { realm_by_name, service_by_name, links };
     check_grants(drafts, &resolved, diag);
     resolved
@@ -344,6 +345,36 @@ fn check_service_quotas(
                     realm.max_services
                 ),
             );
+        }
+    }
+}
+
+/// All realms' quotas together fit the broker's tables.
+fn check_quota_sums(drafts: &Drafts, diag: &mut Diagnostics) {
+    let services = drafts.realms.iter().map(|realm| usize::from(realm.max_services));
+    check_quota_sum(drafts, services, "max_services", BROKER_SERVICES, diag);
+    let connections = drafts.realms.iter().map(|realm| usize::from(realm.max_connections));
+    check_quota_sum(drafts, connections, "max_connections", BROKER_CONNECTIONS, diag);
+}
+
+/// Reports at the realm whose `field` makes the running sum exceed `capacity`.
+fn check_quota_sum(
+    drafts: &Drafts,
+    quotas: impl Iterator<Item = usize>,
+    field: &str,
+    capacity: usize,
+    diag: &mut Diagnostics,
+) {
+    let mut sum = 0;
+    for (realm, quota) in drafts.realms.iter().zip(quotas) {
+        sum += quota;
+        if sum > capacity {
+            let message = format!(
+                "the realms' {field} add up to {sum} at {}, more than the broker's {capacity}",
+                realm.label()
+            );
+            diag.report(&realm.header, Rule::QuotasExceedBroker, message);
+            return;
         }
     }
 }
