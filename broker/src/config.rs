@@ -10,7 +10,8 @@ use policy::{Grant, ServiceDecl};
 use crate::slots::{SlotRange, SlotRangeError};
 
 /// Per-realm limits. A realm's slot range needs `max_services + max_connections` slots for
-/// the realm never to run out of slots before it runs out of quota.
+/// the realm never to run out of slots before it runs out of quota, as long as it lets go
+/// (`Disconnect`) of the connections closed for it: until then each keeps its slot reserved.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Quota {
     /// How many services the realm may have registered at once.

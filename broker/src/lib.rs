@@ -247,15 +247,17 @@ impl Broker {
         }
     }
 
-    /// `realm` died: close its connections, remove its services (closing every connection to
-    /// them) and refuse its requests until [`Broker::realm_started`]. Run the ops before
-    /// tearing down the realm's CSpace. A realm already dead (or unknown) yields nothing.
+    /// `realm` died: close its connections, free the slots its closed connections reserved,
+    /// remove its services (closing every connection to them) and refuse its requests until
+    /// [`Broker::realm_started`]. Run the ops before tearing down the realm's CSpace. A realm
+    /// already dead (or unknown) yields nothing.
     pub fn realm_died(&mut self, realm: RealmId, ops: &mut dyn OpSink) {
         match self.realm_mut(realm) {
             Some(state) if state.alive => state.alive = false,
             _ => return,
         }
         self.close_connections_of(realm, ops);
+        self.release_reserved_slots_of(realm);
         self.remove_services_of(realm, ops);
         self.log(ops, Event::RealmDied { realm });
     }
@@ -297,7 +299,8 @@ impl Broker {
         self.realm(realm).is_some_and(|r| r.alive)
     }
 
-    /// How many of `realm`'s broker slots hold a cap the broker placed.
+    /// How many of `realm`'s broker slots are taken: those that hold a cap the broker placed,
+    /// and the (empty) client slots that closed connections reserve.
     pub fn realm_slots_in_use(&self, realm: RealmId) -> usize {
         self.realm(realm).map_or(0, |r| r.slots.in_use())
     }

@@ -141,7 +141,13 @@ impl Broker {
         let (broker_copy, client_slot) = self.allocate_slot_pair(caller)?;
         let added = self.registry.add_connection(caller, key, broker_copy, client_slot.slot);
         let connection = match added {
-            Ok(connection) => connection,
+            Ok(added) => {
+                // The record it replaced no longer reserves its client's slot.
+                if let Some(released) = added.released {
+                    self.free_released_slot(released);
+                }
+                added.connection
+            }
             Err(error) => {
                 self.free_slot_pair(broker_copy, client_slot);
                 return Err(registry_error(error));
@@ -196,7 +202,9 @@ impl Broker {
     }
 
     /// Closes a connection: its client may, and so may the realm that owns its service (to
-    /// revoke that one client's access).
+    /// revoke that one client's access). The client of a connection closed for it lets go of
+    /// it the same way: the slot the connection still reserved is freed (once; after that,
+    /// the closure is reported as for any closed connection).
     pub(crate) fn disconnect(
         &mut self,
         caller: RealmId,
@@ -208,6 +216,12 @@ impl Broker {
                 .registry
                 .service(&connection.service)
                 .is_some_and(|service| service.owner == caller),
+            ConnectionLookup::Closed(closed) if closed.client == caller && closed.reserved => {
+                if let Some(released) = self.registry.release_reserved_slot(id) {
+                    self.free_released_slot(released);
+                }
+                return Ok(Response::Done);
+            }
             _ => false,
         };
         let reason = if by_service {

@@ -1,12 +1,20 @@
 //! Taking access away: closing connections and removing services, with the kernel ops that
-//! make the caps go away (see [`crate::ops`] for why these ops, in this order).
+//! make the caps go away (see [`crate::ops`] for why these ops, in this order), and giving
+//! back the client slots that closed connections reserve.
+//!
+//! When a connection closes for a reason its client did not choose (its service closed it,
+//! a grant it relied on was revoked, its service is gone), its caps go as for any closure,
+//! but the client's slot stays reserved, empty: the client still holds a handle naming that
+//! slot, and a newer connection in the same slot would make a call through the stale handle
+//! reach another service. The slot is freed when the client lets go (a `Disconnect` of the
+//! closed connection), when the record's table slot is reused, or when the client dies.
 //!
 //! Nothing is collected on the way: closing a connection never moves another in the
 //! connection table, so teardowns walk the table by index and close as they go, and stop as
 //! soon as the registry's counts say nothing is left to close.
 
 use ipc::{CloseReason, ConnectionId, Name, RealmId};
-use service_registry::{Connection, MAX_CONNECTIONS};
+use service_registry::{Connection, MAX_CONNECTIONS, ReservedSlot};
 
 use crate::Broker;
 use crate::ops::{Event, KernelOp, OpSink, RealmSlot};
@@ -24,6 +32,15 @@ const fn client_slot(connection: &Connection) -> RealmSlot {
     RealmSlot { realm: connection.client, slot: connection.client_slot }
 }
 
+/// Whether a connection closed for `reason` keeps its client's slot reserved: only when the
+/// client did not choose the closure (and is alive to hold a stale handle).
+pub(crate) const fn reserves_client_slot(reason: CloseReason) -> bool {
+    match reason {
+        CloseReason::ByService | CloseReason::AccessRevoked | CloseReason::ServiceGone => true,
+        CloseReason::ByClient | CloseReason::ClientDied | CloseReason::Unknown => false,
+    }
+}
+
 impl Broker {
     /// The id of the open connection in slot `index` of the table, if `select` picks it.
     fn pick_connection(
@@ -35,14 +52,16 @@ impl Broker {
     }
 
     /// Closes one open connection: revoke the broker copy (and so the client's cap), clear
-    /// the client's slot, unblock senders on that badge, delete the broker copy.
+    /// the client's slot, unblock senders on that badge, delete the broker copy. The client's
+    /// slot is freed, or kept reserved (see the module documentation).
     pub(crate) fn close_connection(
         &mut self,
         id: ConnectionId,
         reason: CloseReason,
         ops: &mut dyn OpSink,
     ) {
-        let Some(connection) = self.registry.close_connection(id, reason) else {
+        let reserve = reserves_client_slot(reason);
+        let Some(connection) = self.registry.close_connection(id, reason, reserve) else {
             return;
         };
         let copy = connection.broker_copy;
@@ -50,8 +69,42 @@ impl Broker {
         ops.run(KernelOp::DeleteInRealm { slot: client_slot(&connection) });
         ops.run(KernelOp::CancelBadgedSends { slot: copy });
         ops.run(KernelOp::Delete { slot: copy });
-        self.free_slot_pair(copy, client_slot(&connection));
+        self.free_closed_connection_slots(&connection, reserve);
         self.log(ops, closed_event(&connection, reason));
+    }
+
+    /// Frees the broker copy's slot of a connection just closed, and its client's slot
+    /// unless the closure reserved it.
+    fn free_closed_connection_slots(&mut self, connection: &Connection, reserved: bool) {
+        if reserved {
+            self.broker_slots.free(connection.broker_copy);
+        } else {
+            self.free_slot_pair(connection.broker_copy, client_slot(connection));
+        }
+    }
+
+    /// Frees a client slot that a closed connection no longer reserves.
+    pub(crate) fn free_released_slot(&mut self, released: ReservedSlot) {
+        if let Some(realm) = self.realm_mut(released.client) {
+            realm.slots.free(released.slot);
+        }
+    }
+
+    /// Frees every client slot that `realm`'s closed connections reserve (it died: no handle
+    /// of it is left).
+    pub(crate) fn release_reserved_slots_of(&mut self, realm: RealmId) {
+        for index in 0..MAX_CONNECTIONS {
+            if self.registry.reserved_slots_of(realm) == 0 {
+                return;
+            }
+            let reserving = self.registry.reserving_connection_at(index);
+            let Some(id) = reserving.filter(|closed| closed.client == realm).map(|c| c.id) else {
+                continue;
+            };
+            if let Some(released) = self.registry.release_reserved_slot(id) {
+                self.free_released_slot(released);
+            }
+        }
     }
 
     /// Closes every connection `realm` holds as a client.
@@ -102,14 +155,15 @@ impl Broker {
             let Some(id) = self.pick_connection(index, reaches_it) else {
                 continue;
             };
-            let Some(connection) = self.registry.close_connection(id, CloseReason::ServiceGone)
-            else {
+            let reason = CloseReason::ServiceGone;
+            let reserve = reserves_client_slot(reason);
+            let Some(connection) = self.registry.close_connection(id, reason, reserve) else {
                 continue;
             };
             left -= 1;
             ops.run(KernelOp::DeleteInRealm { slot: client_slot(&connection) });
-            self.free_slot_pair(connection.broker_copy, client_slot(&connection));
-            self.log(ops, closed_event(&connection, CloseReason::ServiceGone));
+            self.free_closed_connection_slots(&connection, reserve);
+            self.log(ops, closed_event(&connection, reason));
         }
         let owner_slot = RealmSlot { realm: service.owner, slot: service.owner_slot };
         ops.run(KernelOp::DeleteInRealm { slot: owner_slot });

@@ -258,6 +258,131 @@ fn the_service_owner_may_close_one_clients_connection() {
 }
 
 #[test]
+fn a_connection_closed_by_its_service_keeps_the_client_slot_until_the_client_lets_go() {
+    let mut broker = broker();
+    register(&mut broker, STORE, "kv").0.unwrap();
+    let (reply, _) = connect(&mut broker, APP, "kv");
+    assert!(matches!(reply, Ok(Response::Connected { slot: 300, .. })));
+    let kicked = connection_of(reply);
+    let (reply, out) = handle(&mut broker, STORE, Request::Disconnect { connection: kicked });
+    assert_eq!(reply, Ok(Response::Done));
+    // The caps go exactly as for any closure; the broker copy's slot is free again.
+    assert_eq!(
+        out.ops,
+        [
+            KernelOp::Revoke { slot: CapSlot(1001) },
+            KernelOp::DeleteInRealm { slot: realm_slot(APP, 300) },
+            KernelOp::CancelBadgedSends { slot: CapSlot(1001) },
+            KernelOp::Delete { slot: CapSlot(1001) },
+        ]
+    );
+    assert_eq!(broker.broker_slots_in_use(), 1);
+    // app's slot 300 is still taken: its stale handle names it, so a new connection goes
+    // elsewhere.
+    assert_eq!(broker.realm_slots_in_use(APP), 1);
+    let (reply, _) = connect(&mut broker, APP, "kv");
+    assert!(matches!(reply, Ok(Response::Connected { slot: 301, .. })), "{reply:?}");
+    // Status reads and releases nothing.
+    let status = Request::Status { connection: kicked };
+    let closed = Err(Error::Disconnected { reason: CloseReason::ByService });
+    assert_eq!(handle(&mut broker, APP, status).0, closed);
+    assert_eq!(broker.realm_slots_in_use(APP), 2);
+    // Only the client lets go, once, with no kernel op.
+    let let_go = Request::Disconnect { connection: kicked };
+    assert_eq!(handle(&mut broker, PLUGIN, let_go).0, Err(Error::NotOwner));
+    assert_eq!(handle(&mut broker, STORE, let_go).0, Err(Error::NotOwner));
+    let (reply, out) = handle(&mut broker, APP, let_go);
+    assert_eq!(reply, Ok(Response::Done));
+    assert!(out.is_empty());
+    assert_eq!(broker.realm_slots_in_use(APP), 1);
+    assert_eq!(broker.registry().reserved_slots_of(APP), 0);
+    assert_eq!(handle(&mut broker, APP, let_go).0, closed);
+    assert_eq!(handle(&mut broker, APP, status).0, closed);
+    assert_eq!(broker.realm_slots_in_use(APP), 1);
+    // Now slot 300 is free for the next connection.
+    let (reply, _) = connect(&mut broker, APP, "kv");
+    assert!(matches!(reply, Ok(Response::Connected { slot: 300, .. })), "{reply:?}");
+}
+
+#[test]
+fn closures_the_client_chose_or_its_death_free_the_slot_at_once() {
+    let mut broker = broker();
+    register(&mut broker, STORE, "kv").0.unwrap();
+    let mine = connection_of(connect(&mut broker, APP, "kv").0);
+    assert_eq!(
+        handle(&mut broker, APP, Request::Disconnect { connection: mine }).0,
+        Ok(Response::Done)
+    );
+    assert_eq!(broker.realm_slots_in_use(APP), 0);
+    assert_eq!(broker.registry().reserved_slots_of(APP), 0);
+    connect(&mut broker, APP, "kv").0.unwrap();
+    died(&mut broker, APP);
+    assert_eq!(broker.realm_slots_in_use(APP), 0);
+    assert_eq!(broker.registry().reserved_slots_of(APP), 0);
+}
+
+#[test]
+fn a_dead_client_realm_frees_the_slots_its_closed_connections_reserved() {
+    let mut broker = broker();
+    register(&mut broker, STORE, "kv").0.unwrap();
+    register(&mut broker, INIT, "log").0.unwrap();
+    let kicked = connection_of(connect(&mut broker, APP, "kv").0);
+    connect(&mut broker, APP, "log").0.unwrap();
+    handle(&mut broker, STORE, Request::Disconnect { connection: kicked }).0.unwrap();
+    let mut out = Output::default();
+    broker.withdraw_service(&name("log"), &mut out);
+    assert_eq!(broker.realm_slots_in_use(APP), 2);
+    assert_eq!(broker.registry().reserved_slots_of(APP), 2);
+    let out = died(&mut broker, APP);
+    // Nothing of app's was left to close: releasing needs no kernel op.
+    assert!(out.ops.is_empty());
+    assert_eq!(broker.realm_slots_in_use(APP), 0);
+    assert_eq!(broker.registry().reserved_slots_of(APP), 0);
+    // Restarted, app has its whole range and the old connection is reported as closed.
+    broker.realm_started(APP).unwrap();
+    let let_go = Request::Disconnect { connection: kicked };
+    assert_eq!(
+        handle(&mut broker, APP, let_go).0,
+        Err(Error::Disconnected { reason: CloseReason::ByService })
+    );
+    let (reply, _) = connect(&mut broker, APP, "kv");
+    assert!(matches!(reply, Ok(Response::Connected { slot: 300, .. })), "{reply:?}");
+}
+
+#[test]
+fn reusing_a_closed_connections_table_entry_frees_the_slot_it_reserved() {
+    let mut broker = broker();
+    register(&mut broker, STORE, "kv").0.unwrap();
+    let grant = Request::Grant { child: name("plugin"), service: name("kv") };
+    handle(&mut broker, APP, grant).0.unwrap();
+    // plugin's connection takes table entry 0 and keeps plugin's slot 400 once kicked.
+    let kicked = connection_of(connect(&mut broker, PLUGIN, "kv").0);
+    assert_eq!(kicked.index(), 0);
+    handle(&mut broker, STORE, Request::Disconnect { connection: kicked }).0.unwrap();
+    assert_eq!(broker.realm_slots_in_use(PLUGIN), 1);
+    // app uses every other entry once; entry 0, the least recently closed, comes next.
+    for _ in 1..MAX_CONNECTIONS {
+        let connection = connection_of(connect(&mut broker, APP, "kv").0);
+        handle(&mut broker, APP, Request::Disconnect { connection }).0.unwrap();
+    }
+    assert_eq!(broker.realm_slots_in_use(PLUGIN), 1);
+    let reuse = connection_of(connect(&mut broker, APP, "kv").0);
+    assert_eq!(reuse.index(), 0);
+    assert_eq!(broker.realm_slots_in_use(PLUGIN), 0);
+    assert_eq!(broker.registry().reserved_slots_of(PLUGIN), 0);
+    assert_eq!(broker.realm_slots_in_use(APP), 1);
+    // The old id is superseded: letting go of it now is an error and frees nothing twice.
+    let let_go = Request::Disconnect { connection: kicked };
+    assert_eq!(
+        handle(&mut broker, PLUGIN, let_go).0,
+        Err(Error::Disconnected { reason: CloseReason::Unknown })
+    );
+    let (reply, _) = connect(&mut broker, PLUGIN, "kv");
+    assert!(matches!(reply, Ok(Response::Connected { slot: 400, .. })), "{reply:?}");
+    assert_eq!(broker.realm_slots_in_use(PLUGIN), 1);
+}
+
+#[test]
 fn disconnect_revokes_exactly_one_connection() {
     let mut broker = broker();
     register(&mut broker, STORE, "kv").0.unwrap();
@@ -353,6 +478,11 @@ fn revoking_a_grant_closes_what_relied_on_it() {
         Err(Error::Disconnected { reason: CloseReason::AccessRevoked })
     );
     assert!(handle(&mut broker, APP, Request::Status { connection: app_connection }).0.is_ok());
+    // plugin's slot stays reserved until it lets go of the connection.
+    assert_eq!(broker.realm_slots_in_use(PLUGIN), 1);
+    let let_go = Request::Disconnect { connection: plugin_connection };
+    assert_eq!(handle(&mut broker, PLUGIN, let_go).0, Ok(Response::Done));
+    assert_eq!(broker.realm_slots_in_use(PLUGIN), 0);
     assert_eq!(handle(&mut broker, APP, revoke).0, Err(Error::NotFound { what: Missing::Grant }));
     assert_eq!(
         handle(&mut broker, APP, Request::Grant { child: name("nobody"), service: name("kv") }).0,
@@ -385,7 +515,9 @@ fn a_dead_service_realm_takes_its_connections_and_a_restart_is_reported() {
     );
     assert!(died(&mut broker, STORE).is_empty());
     assert_eq!(broker.broker_slots_in_use(), 0);
-    assert_eq!(broker.realm_slots_in_use(APP), 0);
+    // app's slot stays reserved until it lets go of the connection.
+    assert_eq!(broker.realm_slots_in_use(APP), 1);
+    assert_eq!(broker.registry().reserved_slots_of(APP), 1);
     assert_eq!(broker.realm_slots_in_use(STORE), 0);
     let status = Request::Status { connection };
     assert_eq!(

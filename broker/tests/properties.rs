@@ -11,7 +11,11 @@
 //!   a revoke or a death nothing refers to a dead service or connection;
 //! - a mint happens only for a connect that a literal model of the policy allows, and every
 //!   open connection is still allowed by it; denials carry the model's verdict and are logged;
-//! - generations only grow; slot accounting matches; nothing panics.
+//! - a connection closed for a reason its client did not choose (by its service, a revoked
+//!   grant, its service gone) keeps its client's slot reserved and empty: no later connect or
+//!   register gets it, until the client lets go (`Disconnect` answers `Done` once), the
+//!   record's table entry is reused, or the client dies;
+//! - generations only grow; slot accounting (reserved slots included) matches; nothing panics.
 //!
 //! The kernel model is the broker's [`OpSink`]: each op runs against it the moment the broker
 //! produces it, as in the memory manager.
@@ -21,7 +25,9 @@ use std::collections::{HashMap, HashSet};
 use broker::{
     Broker, BrokerConfig, Event, KernelOp, LogLine, OpSink, Quota, RealmSpec, Rights, SlotRange,
 };
-use ipc::{Badge, ConnectionId, Error, Missing, Name, RealmId, Reply, Request, Response};
+use ipc::{
+    Badge, CloseReason, ConnectionId, Error, Missing, Name, RealmId, Reply, Request, Response,
+};
 use policy::{AllowedClients, Grant, ServiceDecl};
 use proptest::prelude::*;
 use service_registry::CapSlot;
@@ -441,6 +447,16 @@ struct Run {
     last_connection_generation: HashMap<u16, u16>,
     /// Realms that moved caps around: their slots may be empty by their own doing.
     tampered: HashSet<u8>,
+    /// The client realm and slot of each open connection, from the connect's reply.
+    client_slots: HashMap<ConnectionId, (u8, u64)>,
+    /// The client realm and slot that each closed connection still reserves.
+    reserved: HashMap<ConnectionId, (u8, u64)>,
+}
+
+/// Whether a connection closed for `reason` keeps its client's slot reserved: when the
+/// client did not choose the closure.
+fn reserves_client_slot(reason: CloseReason) -> bool {
+    matches!(reason, CloseReason::ByService | CloseReason::AccessRevoked | CloseReason::ServiceGone)
 }
 
 fn ops_contain_mint(record: &Record) -> bool {
@@ -469,6 +485,8 @@ impl Run {
             last_service_generation: 0,
             last_connection_generation: HashMap::new(),
             tampered: HashSet::new(),
+            client_slots: HashMap::new(),
+            reserved: HashMap::new(),
         }
     }
 
@@ -514,6 +532,9 @@ impl Run {
                     self.call(|broker, ops| broker.realm_died(RealmId(realm), ops))?;
                 prop_assert_eq!(record.is_empty(), !was_alive);
                 prop_assert!(!ops_contain_mint(&record));
+                self.track_closures(&record);
+                // A dead client holds no handle: the slots its closed connections kept go.
+                self.reserved.retain(|_, (client, _)| *client != realm);
                 if was_alive {
                     self.kernel.destroy(Space::Realm(realm));
                     self.tampered.remove(&realm);
@@ -577,6 +598,19 @@ impl Run {
         self.check_request(realm, request, reply, record)
     }
 
+    /// Follows the closures a call logged: each closed connection's client slot is freed or,
+    /// if the client did not choose the closure, reserved.
+    fn track_closures(&mut self, record: &Record) {
+        for event in &record.events {
+            if let Event::ConnectionClosed { connection, reason, .. } = *event
+                && let Some(client_slot) = self.client_slots.remove(&connection)
+                && reserves_client_slot(reason)
+            {
+                self.reserved.insert(connection, client_slot);
+            }
+        }
+    }
+
     /// Checks one handled request (whose ops the kernel model ran) against the model.
     fn check_request(
         &mut self,
@@ -586,6 +620,14 @@ impl Run {
         record: Record,
     ) -> Result<(), TestCaseError> {
         let alive = self.broker.is_alive(RealmId(realm));
+        // Whether this is the client of a closed connection that reserved its slot, letting go.
+        let letting_go = match request {
+            Request::Disconnect { connection } => {
+                alive && self.reserved.get(&connection).is_some_and(|(client, _)| *client == realm)
+            }
+            _ => false,
+        };
+        self.track_closures(&record);
         // A mint only for an allowed connect.
         if ops_contain_mint(&record) {
             prop_assert!(matches!(request, Request::Connect { .. }), "mint for {:?}", request);
@@ -612,7 +654,10 @@ impl Run {
                 matches!(request, Request::Grant { .. }),
                 reply,
             )?,
-            Request::Disconnect { .. } | Request::Status { .. } => {
+            Request::Disconnect { connection } => {
+                self.check_disconnect(connection, letting_go, &reply, &record)?;
+            }
+            Request::Status { .. } => {
                 prop_assert!(!matches!(reply, Err(Error::Denied { .. })), "{:?}", reply);
             }
         }
@@ -623,6 +668,35 @@ impl Run {
             self.endpoints.insert(name, node.object);
             prop_assert!(generation > self.last_service_generation);
             self.last_service_generation = generation;
+        }
+        Ok(())
+    }
+
+    /// A disconnect closes an open connection, or frees the slot a closed one reserved (once,
+    /// with no kernel op), or changes nothing.
+    fn check_disconnect(
+        &mut self,
+        connection: ConnectionId,
+        letting_go: bool,
+        reply: &Reply,
+        record: &Record,
+    ) -> Result<(), TestCaseError> {
+        prop_assert!(!matches!(reply, Err(Error::Denied { .. })), "{:?}", reply);
+        let closed_now = record.events.iter().any(|event| {
+            matches!(event, Event::ConnectionClosed { connection: closed, .. } if *closed == connection)
+        });
+        if letting_go {
+            prop_assert_eq!(reply, &Ok(Response::Done));
+            prop_assert!(record.is_empty());
+            self.reserved.remove(&connection);
+        } else if *reply == Ok(Response::Done) {
+            prop_assert!(
+                closed_now,
+                "disconnect of {} answered Done and closed nothing",
+                connection
+            );
+        } else {
+            prop_assert!(record.is_empty());
         }
         Ok(())
     }
@@ -654,8 +728,11 @@ impl Run {
         let allowed = self.model.may_connect(realm, Self::number(&name), owner);
         match reply {
             Err(Error::Denied { .. }) => prop_assert!(!allowed),
-            Ok(Response::Connected { connection, .. }) => {
+            Ok(Response::Connected { connection, slot, .. }) => {
                 prop_assert!(allowed, "connect r{} -> {} (owner r{}) minted", realm, name, owner);
+                // Reusing a closed connection's table entry frees the slot it reserved.
+                self.reserved.retain(|id, _| id.index() != connection.index());
+                self.client_slots.insert(connection, (realm, slot));
                 let previous = self
                     .last_connection_generation
                     .insert(connection.index(), connection.generation());
@@ -791,7 +868,15 @@ impl Run {
         }
         let owned = services.values().filter(|s| s.owner == realm).count();
         let open = connections.values().filter(|c| c.client == realm).count();
-        prop_assert_eq!(self.broker.realm_slots_in_use(realm), owned + open);
+        let reserved: Vec<(ConnectionId, u64)> = self
+            .reserved
+            .iter()
+            .filter(|(_, (client, _))| *client == r)
+            .map(|(id, (_, slot))| (*id, *slot))
+            .collect();
+        prop_assert_eq!(self.broker.realm_slots_in_use(realm), owned + open + reserved.len());
+        prop_assert_eq!(self.broker.registry().reserved_slots_of(realm), reserved.len());
+        self.check_reserved_slots(r, &reserved, services, connections)?;
         if !self.tampered.contains(&r) {
             for s in services.values().filter(|s| s.owner == realm) {
                 let cap =
@@ -807,6 +892,42 @@ impl Run {
                     "r{} lost its client cap",
                     r
                 );
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Run {
+    /// The slots `r`'s closed connections reserve are recorded as reserved, held by no open
+    /// connection or service, and (unless `r` moved caps around) empty.
+    fn check_reserved_slots(
+        &self,
+        r: u8,
+        reserved: &[(ConnectionId, u64)],
+        services: &HashMap<Name, service_registry::Service>,
+        connections: &HashMap<u64, service_registry::Connection>,
+    ) -> Result<(), TestCaseError> {
+        let realm = RealmId(r);
+        for &(id, slot) in reserved {
+            let lookup = self.broker.registry().connection(id);
+            prop_assert!(
+                matches!(
+                    lookup,
+                    service_registry::ConnectionLookup::Closed(closed)
+                        if closed.reserved && closed.client_slot == CapSlot(slot)
+                ),
+                "{} should reserve r{} slot {}: {:?}",
+                id,
+                r,
+                slot,
+                lookup
+            );
+            let taken = connections.values().any(|c| c.client == realm && c.client_slot.0 == slot)
+                || services.values().any(|s| s.owner == realm && s.owner_slot.0 == slot);
+            prop_assert!(!taken, "r{} slot {} is reserved by {} and in use", r, slot, id);
+            if !self.tampered.contains(&r) {
+                prop_assert!(self.kernel.cap((Space::Realm(r), slot)).is_none());
             }
         }
         Ok(())
@@ -887,7 +1008,18 @@ fn the_largest_teardown_leaves_nothing_behind() {
     // Only base's endpoint and base's receive cap are left.
     assert_eq!(kernel.slots.len(), 2);
     assert_eq!(broker.broker_slots_in_use(), 1);
-    assert_eq!(broker.realm_slots_in_use(RealmId(2)), 0);
     assert_eq!(broker.registry().connections().count(), 0);
     assert_eq!(broker.registry().service_count(), 1);
+    // leaf's connections were closed for it: their slots stay reserved until it lets go.
+    assert_eq!(broker.realm_slots_in_use(RealmId(2)), others);
+    assert_eq!(broker.registry().reserved_slots_of(RealmId(2)), others);
+    for index in held..MAX_CONNECTIONS {
+        let connection = ConnectionId::new(index as u16, 1).unwrap();
+        let mut output = Output::new(&mut kernel);
+        let reply = broker.handle(RealmId(2), &Request::Disconnect { connection }, &mut output);
+        assert_eq!(reply, Ok(Response::Done));
+        assert!(output.finish().unwrap().is_empty());
+    }
+    assert_eq!(broker.realm_slots_in_use(RealmId(2)), 0);
+    assert_eq!(broker.registry().reserved_slots_of(RealmId(2)), 0);
 }

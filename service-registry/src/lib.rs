@@ -15,6 +15,11 @@
 //!   retired, never reused. A closed connection stays on record in its slot (for
 //!   [`Registry::connection`]) until the slot is reused: never-used slots are taken first,
 //!   then closed ones, least recently closed first, so records are kept as long as possible.
+//! - A closed connection's record can keep its client's slot reserved (the broker does so
+//!   when the client did not choose the closure, so that the client's stale handle never
+//!   names a newer connection): [`Registry::release_reserved_slot`] gives it back when the
+//!   client lets go, and reusing the record's table slot hands it back too
+//!   ([`NewConnection::released`]), so the broker can free it and none is ever lost.
 //! - Per-realm counts (services owned, connections held) are kept up to date, so quota checks
 //!   cost nothing.
 //!
@@ -90,6 +95,27 @@ pub struct ClosedConnection {
     pub service: Name,
     pub service_generation: u32,
     pub reason: CloseReason,
+    /// Where the client's Send cap was, in the client's CSpace.
+    pub client_slot: CapSlot,
+    /// Whether `client_slot` is still reserved for this connection (empty, not to be reused
+    /// until the client lets go, the record is overwritten, or the client realm dies).
+    pub reserved: bool,
+}
+
+/// A client slot that a closed connection no longer reserves: the broker's to free.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ReservedSlot {
+    pub client: RealmId,
+    pub slot: CapSlot,
+}
+
+/// A connection just opened by [`Registry::add_connection`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NewConnection {
+    pub connection: Connection,
+    /// The slot the closed connection whose record it replaced still reserved, if any: no
+    /// longer reserved, the caller's to free.
+    pub released: Option<ReservedSlot>,
 }
 
 /// What a connection id names now.
@@ -156,6 +182,8 @@ pub struct Registry {
     reusable: heapless::Deque<u16, MAX_CONNECTIONS>,
     /// How many open connections each realm holds as a client, by realm id.
     connections_held: [u16; REALM_IDS],
+    /// How many client slots closed connections reserve in each realm, by realm id.
+    slots_reserved: [u16; REALM_IDS],
 }
 
 impl Default for Registry {
@@ -185,6 +213,7 @@ impl Registry {
             never_used: 0,
             reusable: heapless::Deque::new(),
             connections_held: [0; REALM_IDS],
+            slots_reserved: [0; REALM_IDS],
         }
     }
 
@@ -200,6 +229,7 @@ impl Registry {
         self.never_used = 0;
         self.reusable.clear();
         self.connections_held = [0; REALM_IDS];
+        self.slots_reserved = [0; REALM_IDS];
     }
 
     // -----------------------------------------------------------------------------------------
@@ -377,14 +407,16 @@ impl Registry {
     }
 
     /// Opens a connection from `client` to the registered service `service` (found with
-    /// [`Registry::find`]; `NoSuchService` if the key no longer finds it).
+    /// [`Registry::find`]; `NoSuchService` if the key no longer finds it). If the table slot
+    /// it takes held a closed connection that reserved a client slot, that slot comes back
+    /// in [`NewConnection::released`].
     pub fn add_connection(
         &mut self,
         client: RealmId,
         service: ServiceKey,
         broker_copy: CapSlot,
         client_slot: CapSlot,
-    ) -> Result<Connection, RegistryError> {
+    ) -> Result<NewConnection, RegistryError> {
         let target = *self.get(service).ok_or(RegistryError::NoSuchService)?;
         let index = self.take_connection_slot().ok_or(RegistryError::ConnectionsFull)?;
         let slot =
@@ -400,12 +432,22 @@ impl Registry {
             broker_copy,
             client_slot,
         };
-        *slot = ConnectionSlot { generation, state: SlotState::Open(connection) };
+        let evicted = core::mem::replace(
+            slot,
+            ConnectionSlot { generation, state: SlotState::Open(connection) },
+        );
+        let released = match evicted.state {
+            SlotState::Closed(closed) if closed.reserved => {
+                decrement(&mut self.slots_reserved[usize::from(closed.client.0)]);
+                Some(ReservedSlot { client: closed.client, slot: closed.client_slot })
+            }
+            _ => None,
+        };
         increment(&mut self.connections_held[usize::from(client.0)]);
         if let Some(target) = self.services.get_mut(usize::from(service.position)) {
             increment(&mut target.open_connections);
         }
-        Ok(connection)
+        Ok(NewConnection { connection, released })
     }
 
     /// What `id` names now.
@@ -426,11 +468,14 @@ impl Registry {
         }
     }
 
-    /// Closes the open connection `id`, remembering `reason`; returns what it was.
+    /// Closes the open connection `id`, remembering `reason` and, if `reserve_client_slot`,
+    /// keeping its client slot reserved (see [`ClosedConnection::reserved`]); returns what
+    /// it was.
     pub fn close_connection(
         &mut self,
         id: ConnectionId,
         reason: CloseReason,
+        reserve_client_slot: bool,
     ) -> Option<Connection> {
         let index = id.index();
         let slot = self.connections.get_mut(usize::from(index))?;
@@ -444,7 +489,12 @@ impl Registry {
             service: connection.service,
             service_generation: connection.service_generation,
             reason,
+            client_slot: connection.client_slot,
+            reserved: reserve_client_slot,
         });
+        if reserve_client_slot {
+            increment(&mut self.slots_reserved[usize::from(connection.client.0)]);
+        }
         if slot.generation < ConnectionId::MAX_GENERATION {
             // Each slot is queued at most once: only when its open connection closes.
             let _ = self.reusable.push_back(index);
@@ -456,6 +506,35 @@ impl Registry {
             decrement(&mut service.open_connections);
         }
         Some(connection)
+    }
+
+    /// Stops reserving the client slot of the closed connection `id`; returns it if it was
+    /// reserved (the caller's to free), else nothing (so it is released at most once).
+    pub fn release_reserved_slot(&mut self, id: ConnectionId) -> Option<ReservedSlot> {
+        let slot = self.connections.get_mut(usize::from(id.index()))?;
+        match &mut slot.state {
+            SlotState::Closed(closed) if closed.id == id && closed.reserved => {
+                closed.reserved = false;
+                decrement(&mut self.slots_reserved[usize::from(closed.client.0)]);
+                Some(ReservedSlot { client: closed.client, slot: closed.client_slot })
+            }
+            _ => None,
+        }
+    }
+
+    /// The closed connection in slot `index` of the connection table, if it still reserves
+    /// its client slot. Releasing a slot never moves a record, so a caller can walk the
+    /// table by index while releasing.
+    pub fn reserving_connection_at(&self, index: usize) -> Option<&ClosedConnection> {
+        match &self.connections.get(index)?.state {
+            SlotState::Closed(closed) if closed.reserved => Some(closed),
+            _ => None,
+        }
+    }
+
+    /// How many client slots of `realm` closed connections reserve.
+    pub fn reserved_slots_of(&self, realm: RealmId) -> usize {
+        usize::from(self.slots_reserved[usize::from(realm.0)])
     }
 }
 
@@ -507,20 +586,22 @@ mod tests {
         registry.add_service(name("kv"), RealmId(1), CapSlot(1), CapSlot(1)).unwrap();
         let first = registry
             .add_connection(RealmId(2), key(&registry, "kv"), CapSlot(2), CapSlot(3))
-            .unwrap();
+            .unwrap()
+            .connection;
         assert_eq!(registry.connection(first.id), ConnectionLookup::Open(&first));
-        registry.close_connection(first.id, CloseReason::ByClient).unwrap();
+        registry.close_connection(first.id, CloseReason::ByClient, false).unwrap();
         assert!(matches!(
             registry.connection(first.id),
             ConnectionLookup::Closed(closed) if closed.reason == CloseReason::ByClient
         ));
-        assert_eq!(registry.close_connection(first.id, CloseReason::ByClient), None);
+        assert_eq!(registry.close_connection(first.id, CloseReason::ByClient, false), None);
         // Fill every slot: the closed one is reused last, with a newer generation.
         let mut ids = Vec::new();
         for _ in 0..MAX_CONNECTIONS {
             let c = registry
                 .add_connection(RealmId(2), key(&registry, "kv"), CapSlot(2), CapSlot(3))
-                .unwrap();
+                .unwrap()
+                .connection;
             ids.push(c.id);
         }
         let reused = ids.last().unwrap();
@@ -542,22 +623,25 @@ mod tests {
         registry.connections[0].generation = ConnectionId::MAX_GENERATION - 1;
         let last = registry
             .add_connection(RealmId(2), key(&registry, "kv"), CapSlot(2), CapSlot(3))
-            .unwrap();
+            .unwrap()
+            .connection;
         assert_eq!((last.id.index(), last.id.generation()), (0, ConnectionId::MAX_GENERATION));
-        registry.close_connection(last.id, CloseReason::ByClient).unwrap();
+        registry.close_connection(last.id, CloseReason::ByClient, false).unwrap();
         let next = registry
             .add_connection(RealmId(2), key(&registry, "kv"), CapSlot(2), CapSlot(3))
-            .unwrap();
+            .unwrap()
+            .connection;
         assert_eq!(next.id.index(), 1);
         // Pretend every slot has been used: only closed slots below the last generation come
         // back, so slot 0 never does.
         registry.never_used = MAX_CONNECTIONS as u16;
         assert!(!registry.has_room_for_connection());
-        registry.close_connection(next.id, CloseReason::ByClient).unwrap();
+        registry.close_connection(next.id, CloseReason::ByClient, false).unwrap();
         assert!(registry.has_room_for_connection());
         let again = registry
             .add_connection(RealmId(2), key(&registry, "kv"), CapSlot(2), CapSlot(3))
-            .unwrap();
+            .unwrap()
+            .connection;
         assert_eq!((again.id.index(), again.id.generation()), (1, 2));
         assert!(!registry.has_room_for_connection());
     }
@@ -649,13 +733,14 @@ mod tests {
         registry.add_service(name("kv"), RealmId(1), CapSlot(1), CapSlot(1)).unwrap();
         let a = registry
             .add_connection(RealmId(2), key(&registry, "kv"), CapSlot(2), CapSlot(3))
-            .unwrap();
+            .unwrap()
+            .connection;
         registry.add_connection(RealmId(2), key(&registry, "kv"), CapSlot(4), CapSlot(5)).unwrap();
         registry.add_connection(RealmId(3), key(&registry, "kv"), CapSlot(6), CapSlot(7)).unwrap();
         assert_eq!(registry.services_owned_by(RealmId(1)), 1);
         assert_eq!(registry.connections_of(RealmId(2)), 2);
         assert_eq!(registry.service(&name("kv")).unwrap().open_connections, 3);
-        registry.close_connection(a.id, CloseReason::ByClient).unwrap();
+        registry.close_connection(a.id, CloseReason::ByClient, false).unwrap();
         assert_eq!(registry.connections_of(RealmId(2)), 1);
         assert_eq!(registry.service(&name("kv")).unwrap().open_connections, 2);
         // A connection to a removed instance does not count against its successor.
@@ -664,7 +749,7 @@ mod tests {
         registry.add_service(name("kv"), RealmId(1), CapSlot(1), CapSlot(1)).unwrap();
         for index in 0..MAX_CONNECTIONS {
             if let Some(id) = registry.open_connection_at(index).map(|c| c.id) {
-                registry.close_connection(id, CloseReason::ServiceGone).unwrap();
+                registry.close_connection(id, CloseReason::ServiceGone, false).unwrap();
             }
         }
         assert_eq!(registry.service(&name("kv")).unwrap().open_connections, 0);
@@ -676,6 +761,59 @@ mod tests {
         assert_eq!(registry.connection(a.id), ConnectionLookup::Unknown);
         let fresh = registry.add_service(name("kv"), RealmId(1), CapSlot(1), CapSlot(1)).unwrap();
         assert_eq!(fresh.generation, 1);
+    }
+
+    #[test]
+    fn a_reserved_client_slot_is_handed_back_once() {
+        let mut registry = Registry::new();
+        registry.add_service(name("kv"), RealmId(1), CapSlot(1), CapSlot(1)).unwrap();
+        let add = |registry: &mut Registry, client: RealmId, client_slot: u64| {
+            registry
+                .add_connection(client, key(registry, "kv"), CapSlot(2), CapSlot(client_slot))
+                .unwrap()
+        };
+        let kept = add(&mut registry, RealmId(2), 30).connection;
+        let let_go = add(&mut registry, RealmId(2), 31).connection;
+        let freed = add(&mut registry, RealmId(3), 40).connection;
+        registry.close_connection(kept.id, CloseReason::ByService, true).unwrap();
+        registry.close_connection(let_go.id, CloseReason::ServiceGone, true).unwrap();
+        registry.close_connection(freed.id, CloseReason::ByClient, false).unwrap();
+        assert_eq!(registry.reserved_slots_of(RealmId(2)), 2);
+        assert_eq!(registry.reserved_slots_of(RealmId(3)), 0);
+        assert!(matches!(
+            registry.connection(kept.id),
+            ConnectionLookup::Closed(closed) if closed.reserved && closed.client_slot == CapSlot(30)
+        ));
+        assert_eq!(
+            registry.reserving_connection_at(usize::from(kept.id.index())).unwrap().id,
+            kept.id
+        );
+        assert_eq!(registry.reserving_connection_at(usize::from(freed.id.index())), None);
+        // The client lets go: once.
+        let slot = ReservedSlot { client: RealmId(2), slot: CapSlot(31) };
+        assert_eq!(registry.release_reserved_slot(let_go.id), Some(slot));
+        assert_eq!(registry.release_reserved_slot(let_go.id), None);
+        assert_eq!(registry.release_reserved_slot(freed.id), None);
+        assert_eq!(registry.reserved_slots_of(RealmId(2)), 1);
+        // Reusing the table slot of the record that still reserves hands its slot back.
+        registry.never_used = MAX_CONNECTIONS as u16;
+        let first_reuse = add(&mut registry, RealmId(3), 41);
+        assert_eq!(first_reuse.connection.id.index(), kept.id.index());
+        assert_eq!(
+            first_reuse.released,
+            Some(ReservedSlot { client: RealmId(2), slot: CapSlot(30) })
+        );
+        assert_eq!(registry.reserved_slots_of(RealmId(2)), 0);
+        assert_eq!(registry.release_reserved_slot(kept.id), None);
+        // Records that reserve nothing hand nothing back.
+        assert_eq!(add(&mut registry, RealmId(3), 42).released, None);
+        assert_eq!(add(&mut registry, RealmId(3), 43).released, None);
+        // `clear` forgets reservations.
+        let reused = first_reuse.connection.id;
+        registry.close_connection(reused, CloseReason::AccessRevoked, true).unwrap();
+        assert_eq!(registry.reserved_slots_of(RealmId(3)), 1);
+        registry.clear();
+        assert_eq!(registry.reserved_slots_of(RealmId(3)), 0);
     }
 
     #[test]

@@ -1,14 +1,15 @@
 //! Property tests of the registry over random sequences of changes: generations only grow,
 //! an id never names two connections, the tables never exceed their bounds, every service is
-//! found by name through the sorted index, and the per-realm and per-service counts match
-//! the tables.
+//! found by name through the sorted index, the per-realm and per-service counts match
+//! the tables, and a reserved client slot is handed back exactly once (released, or when its
+//! record is overwritten).
 
 use std::collections::{HashMap, HashSet};
 
 use ipc::{CloseReason, ConnectionId, Name, RealmId};
 use proptest::prelude::*;
 use service_registry::{
-    CapSlot, ConnectionLookup, MAX_CONNECTIONS, MAX_SERVICES, Registry, RegistryError,
+    CapSlot, ConnectionLookup, MAX_CONNECTIONS, MAX_SERVICES, Registry, RegistryError, ReservedSlot,
 };
 
 #[derive(Clone, Debug)]
@@ -16,7 +17,8 @@ enum Change {
     AddService { name: u8, owner: u8 },
     RemoveService { name: u8 },
     Connect { client: u8, service: u8 },
-    Close { pick: usize },
+    Close { pick: usize, reserve: bool },
+    Release { pick: usize },
 }
 
 fn change() -> impl Strategy<Value = Change> {
@@ -24,7 +26,8 @@ fn change() -> impl Strategy<Value = Change> {
         2 => (0u8..40, 0u8..4).prop_map(|(name, owner)| Change::AddService { name, owner }),
         1 => (0u8..40).prop_map(|name| Change::RemoveService { name }),
         4 => (0u8..4, 0u8..40).prop_map(|(client, service)| Change::Connect { client, service }),
-        4 => any::<usize>().prop_map(|pick| Change::Close { pick }),
+        4 => (any::<usize>(), any::<bool>()).prop_map(|(pick, reserve)| Change::Close { pick, reserve }),
+        2 => any::<usize>().prop_map(|pick| Change::Release { pick }),
     ]
 }
 
@@ -42,6 +45,9 @@ proptest! {
         let mut issued: Vec<ConnectionId> = Vec::new();
         let mut closed: HashSet<ConnectionId> = HashSet::new();
         let mut slot_generation: HashMap<u16, u16> = HashMap::new();
+        // Each connection's client slot is its position in `issued`; the reserved ones.
+        let mut clients: HashMap<ConnectionId, ReservedSlot> = HashMap::new();
+        let mut reserved: HashMap<ConnectionId, ReservedSlot> = HashMap::new();
 
         for change in changes {
             match change {
@@ -70,8 +76,17 @@ proptest! {
                         continue;
                     };
                     prop_assert_eq!(registry.get(key), registry.service(&service_name(service)));
-                    match registry.add_connection(RealmId(client), key, CapSlot(1), CapSlot(2)) {
-                        Ok(connection) => {
+                    let client_slot = CapSlot(issued.len() as u64);
+                    match registry.add_connection(RealmId(client), key, CapSlot(1), client_slot) {
+                        Ok(added) => {
+                            let connection = added.connection;
+                            // The record it replaced hands back its reserved slot, if any.
+                            let evicted = reserved
+                                .keys()
+                                .copied()
+                                .find(|id| id.index() == connection.id.index());
+                            prop_assert_eq!(added.released, evicted.and_then(|id| reserved.remove(&id)));
+                            clients.insert(connection.id, ReservedSlot { client: RealmId(client), slot: client_slot });
                             let index = connection.id.index();
                             let previous = slot_generation.insert(index, connection.id.generation()).unwrap_or(0);
                             prop_assert!(connection.id.generation() > previous);
@@ -84,15 +99,25 @@ proptest! {
                         Err(other) => prop_assert!(false, "unexpected {:?}", other),
                     }
                 }
-                Change::Close { pick } => {
+                Change::Close { pick, reserve } => {
                     if issued.is_empty() {
                         continue;
                     }
                     let id = issued[pick % issued.len()];
                     let was_open = matches!(registry.connection(id), ConnectionLookup::Open(_));
-                    let result = registry.close_connection(id, CloseReason::ByClient);
+                    let result = registry.close_connection(id, CloseReason::ByClient, reserve);
                     prop_assert_eq!(result.is_some(), was_open);
+                    if was_open && reserve {
+                        reserved.insert(id, clients[&id]);
+                    }
                     closed.insert(id);
+                }
+                Change::Release { pick } => {
+                    if issued.is_empty() {
+                        continue;
+                    }
+                    let id = issued[pick % issued.len()];
+                    prop_assert_eq!(registry.release_reserved_slot(id), reserved.remove(&id));
                 }
             }
             // A closed id never comes back; every open connection is findable by its id.
@@ -103,6 +128,16 @@ proptest! {
                 prop_assert_eq!(registry.connection(connection.id), ConnectionLookup::Open(connection));
             }
             check_tables(&registry)?;
+            for owner in 0..4 {
+                let realm = RealmId(owner);
+                let count = reserved.values().filter(|r| r.client == realm).count();
+                prop_assert_eq!(registry.reserved_slots_of(realm), count);
+            }
+            for (id, slot) in &reserved {
+                let index = usize::from(id.index());
+                let record = registry.reserving_connection_at(index);
+                prop_assert!(record.is_some_and(|r| r.id == *id && r.client_slot == slot.slot));
+            }
         }
     }
 }
