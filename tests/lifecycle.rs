@@ -45,7 +45,7 @@ fn a_client_blocked_in_a_call_to_a_crashing_service_returns() {
         "memory manager: realm echo (main thread) faulted: bad memory access at address 0x1000",
     );
     assert_printed(
-        "[beta] the call in progress when echo crashed: the service restarted (generation 4)",
+        "[beta] the call in progress when echo crashed: the service restarted (generation 5)",
     );
     assert_printed(
         "[beta] the call in progress at the second crash: disconnected: the service is gone",
@@ -61,12 +61,20 @@ fn a_client_waiting_on_a_service_that_exits_mid_request_returns() {
 }
 
 #[test]
-fn a_restartable_service_restarts_and_its_client_reconnects_within_the_limit() {
-    assert_printed("memory manager: restarted realm echo (1 of 1 restarts)");
-    assert_printed("[echo] serving \"echo\", generation 4");
-    assert_printed("[beta] reconnected: echo answers Ok(4005)");
+fn a_client_woken_before_the_restarted_service_is_back_hears_it_is_restarting() {
     assert_printed(
-        "memory manager: realm echo has been restarted 1 times, its max_restarts: it stays stopped",
+        "[omega] the call in progress when echo crashed: the service is restarting: connect again once it is back",
+    );
+    assert_printed("memory manager: restarted realm echo (1 of 2 restarts)");
+}
+
+#[test]
+fn a_restartable_service_restarts_and_its_client_reconnects_within_the_limit() {
+    assert_printed("memory manager: restarted realm echo (2 of 2 restarts)");
+    assert_printed("[echo] serving \"echo\", generation 5");
+    assert_printed("[beta] reconnected: echo answers Ok(5005)");
+    assert_printed(
+        "memory manager: realm echo has been restarted 2 times, its max_restarts: it stays stopped",
     );
     assert_printed("[beta] connect after the restart limit: not found: no such service");
 }

@@ -109,6 +109,8 @@ const _: () = assert!(BROKER_SLOTS_NEEDED <= MAX_SLOTS_PER_RANGE);
 struct Realm {
     name: Name,
     alive: bool,
+    /// It died and the memory manager is starting it again: its services will be back.
+    restarting: bool,
     slots: SlotAllocator,
     quota: Quota,
 }
@@ -179,6 +181,7 @@ impl Broker {
             let realm = Realm {
                 name: spec.name,
                 alive: true,
+                restarting: false,
                 slots: SlotAllocator::EMPTY,
                 quota: spec.quota,
             };
@@ -260,6 +263,15 @@ impl Broker {
         self.release_reserved_slots_of(realm);
         self.remove_services_of(realm, ops);
         self.log(ops, Event::RealmDied { realm });
+    }
+
+    /// Whether `realm`, which died, is being restarted by the memory manager: until it
+    /// registers a service again, clients of its closed connections hear
+    /// `ServiceRestarting` rather than that the service is gone.
+    pub fn set_restarting(&mut self, realm: RealmId, restarting: bool) -> Result<(), UnknownRealm> {
+        let state = self.realm_mut(realm).ok_or(UnknownRealm(realm))?;
+        state.restarting = restarting;
+        Ok(())
     }
 
     /// `realm` was started again (with a fresh CSpace, the same broker slot range).

@@ -84,6 +84,10 @@ impl Broker {
         if self.registry.service(&service).is_some() {
             return Err(Error::AlreadyRegistered);
         }
+        // A restarted realm registering again: its services are back, not restarting.
+        if let Some(realm) = self.realm_mut(caller) {
+            realm.restarting = false;
+        }
         let owned = self.registry.services_owned_by(caller);
         if owned >= usize::from(self.quota(caller).max_services) {
             return Err(quota_exceeded(Resource::RealmServices));
@@ -187,10 +191,18 @@ impl Broker {
                     .registry
                     .service(&closed.service)
                     .filter(|now| now.generation > closed.service_generation);
+                // A declared service whose provider is being restarted will be back.
+                let restarting = self
+                    .policy
+                    .declaration(&closed.service)
+                    .and_then(|declaration| declaration.provider)
+                    .and_then(|provider| self.realm(provider))
+                    .is_some_and(|provider| provider.restarting);
                 Err(match (closed.reason, restarted) {
                     (CloseReason::ServiceGone, Some(now)) => {
                         Error::ServiceRestarted { generation: now.generation }
                     }
+                    (CloseReason::ServiceGone, None) if restarting => Error::ServiceRestarting,
                     (reason, _) => Error::Disconnected { reason },
                 })
             }

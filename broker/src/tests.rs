@@ -525,7 +525,11 @@ fn a_dead_service_realm_takes_its_connections_and_a_restart_is_reported() {
         Err(Error::Disconnected { reason: CloseReason::ServiceGone })
     );
     assert_eq!(register(&mut broker, STORE, "kv").0, Err(Error::NotFound { what: Missing::Realm }));
+    // The memory manager restarts store: until kv is registered again, it is restarting.
+    broker.set_restarting(STORE, true).unwrap();
+    assert_eq!(handle(&mut broker, APP, status).0, Err(Error::ServiceRestarting));
     broker.realm_started(STORE).unwrap();
+    assert_eq!(handle(&mut broker, APP, status).0, Err(Error::ServiceRestarting));
     register(&mut broker, STORE, "kv").0.unwrap();
     assert_eq!(handle(&mut broker, APP, status).0, Err(Error::ServiceRestarted { generation: 2 }));
     assert_eq!(broker.realm_started(RealmId(9)), Err(UnknownRealm(RealmId(9))));

@@ -24,6 +24,9 @@ pub enum Error {
     /// The connection's service died and a new instance registered under the same name
     /// with `generation`: connect again to reach it.
     ServiceRestarted { generation: u32 },
+    /// The connection's service died and its realm is being restarted: connect again once
+    /// it has registered the service anew.
+    ServiceRestarting,
     /// The connection belongs to another realm.
     NotOwner,
 }
@@ -321,6 +324,9 @@ impl fmt::Display for Error {
             Self::Disconnected { reason } => write!(f, "disconnected: {reason}"),
             Self::ServiceRestarted { generation } => {
                 write!(f, "the service restarted (now generation {generation}): connect again")
+            }
+            Self::ServiceRestarting => {
+                write!(f, "the service is restarting: connect again once it is back")
             }
             Self::NotOwner => write!(f, "the connection belongs to another realm"),
         }

@@ -16,6 +16,7 @@
 //! | 21    | `Disconnected`      | [`CloseReason`] code                               |
 //! | 22    | `ServiceRestarted`  | new generation                                     |
 //! | 23    | `NotOwner`          | none                                               |
+//! | 24    | `ServiceRestarting` | none                                               |
 //!
 //! Generations are 32-bit values carried in one word each.
 
@@ -57,7 +58,8 @@ wire_codes! {
         MalformedRequest = 20,
         Disconnected = 21,
         ServiceRestarted = 22,
-        NotOwner = 23,
+                NotOwner = 23,
+        ServiceRestarting = 24,
     }
 }
 
@@ -76,6 +78,7 @@ pub const fn reply_kind(reply: &Reply) -> ReplyKind {
         Err(Error::Disconnected { .. }) => ReplyKind::Disconnected,
         Err(Error::ServiceRestarted { .. }) => ReplyKind::ServiceRestarted,
         Err(Error::NotOwner) => ReplyKind::NotOwner,
+        Err(Error::ServiceRestarting) => ReplyKind::ServiceRestarting,
     }
 }
 
@@ -99,7 +102,10 @@ pub fn encode_reply(reply: &Reply) -> Message {
         Err(Error::MalformedRequest { reason }) => reason.write(&mut message),
         Err(Error::Disconnected { reason }) => message.push(reason.code()),
         Err(Error::ServiceRestarted { generation }) => message.push(generation.into()),
-        Ok(Response::Done) | Err(Error::AlreadyRegistered) | Err(Error::NotOwner) => {}
+        Ok(Response::Done)
+        | Err(Error::AlreadyRegistered)
+        | Err(Error::NotOwner)
+        | Err(Error::ServiceRestarting) => {}
     }
     message
 }
@@ -149,6 +155,7 @@ fn read_fields(kind: ReplyKind, reader: &mut Reader<'_>) -> Result<Reply, Malfor
             Err(Error::ServiceRestarted { generation: reader.u32(Field::Generation)? })
         }
         ReplyKind::NotOwner => Err(Error::NotOwner),
+        ReplyKind::ServiceRestarting => Err(Error::ServiceRestarting),
     })
 }
 

@@ -84,6 +84,7 @@ fn reply() -> impl Strategy<Value = Reply> {
         one_of(CloseReason::ALL).prop_map(|reason| Err(Error::Disconnected { reason })),
         any::<u32>().prop_map(|generation| Err(Error::ServiceRestarted { generation })),
         Just(Err(Error::NotOwner)),
+        Just(Err(Error::ServiceRestarting)),
     ]
 }
 

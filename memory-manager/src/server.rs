@@ -213,6 +213,9 @@ impl Server<'_> {
                 self.realms[index].name
             );
         }
+        if self.will_restart(index, ending) {
+            let _ = self.broker.set_restarting(id, true);
+        }
         let realm = &mut self.realms[index];
         realm.crash = Some(ending);
         if let Err(error) = realm.abort(kernel) {
@@ -255,6 +258,14 @@ impl Server<'_> {
         }
     }
 
+    /// Whether realm `index`, ending this way, will be started again.
+    fn will_restart(&self, index: usize, ending: Ending) -> bool {
+        let realm = &self.realms[index];
+        let crashed = matches!(ending, Ending::Faulted | Ending::Panicked);
+        let spec = self.config.realm(realm.id);
+        crashed && spec.is_some_and(|spec| spec.restartable && realm.restarts < spec.max_restarts)
+    }
+
     /// Starts a stopped realm again if it is restartable and has restarts left.
     fn restart(&mut self, kernel: &mut Kernel<'_>, index: usize) {
         let id = self.realms[index].id;
@@ -264,6 +275,7 @@ impl Server<'_> {
         }
         let restarts = self.realms[index].restarts;
         if restarts >= spec.max_restarts {
+            let _ = self.broker.set_restarting(broker_id(id), false);
             debug_println!(
                 "memory manager: realm {} has been restarted {restarts} times, its max_restarts: it stays stopped",
                 spec.name
@@ -284,6 +296,7 @@ impl Server<'_> {
                 self.realms[index] = realm;
             }
             Err(error) => {
+                let _ = self.broker.set_restarting(broker_id(id), false);
                 debug_println!("memory manager: cannot restart realm {}: {error}", spec.name)
             }
         }

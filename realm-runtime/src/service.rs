@@ -65,6 +65,8 @@ pub enum CallError {
     Disconnected(CloseReason),
     /// The service died and was registered again with this generation: connect again.
     ServiceRestarted { generation: u32 },
+    /// The service died and its realm is being restarted: connect again once it is back.
+    ServiceRestarting,
     /// The call did not reach a service and the broker could not say why.
     Unreachable(Error),
     /// The connection is open but the reply is not a realm-runtime reply (a misbehaving
@@ -80,6 +82,9 @@ impl core::fmt::Display for CallError {
             CallError::Disconnected(reason) => write!(f, "disconnected: {reason}"),
             CallError::ServiceRestarted { generation } => {
                 write!(f, "the service restarted (generation {generation}): connect again")
+            }
+            CallError::ServiceRestarting => {
+                write!(f, "the service is restarting: connect again once it is back")
             }
             CallError::Unreachable(error) => write!(f, "the service is unreachable: {error}"),
             CallError::BadReply => write!(f, "the service's reply is not a realm-runtime reply"),
@@ -165,7 +170,13 @@ impl Realm {
         if reply.label() != 0 {
             // The kernel answered: the cap no longer reaches the service. Ask the broker why.
             let error = self.why_unreachable(connection.id);
-            if matches!(error, CallError::Disconnected(_) | CallError::ServiceRestarted { .. }) {
+            let closed = matches!(
+                error,
+                CallError::Disconnected(_)
+                    | CallError::ServiceRestarted { .. }
+                    | CallError::ServiceRestarting
+            );
+            if closed {
                 connection.closed.set(Some(error));
             }
             return Err(error);
@@ -185,6 +196,7 @@ impl Realm {
             Err(Error::Refused(ipc::Error::ServiceRestarted { generation })) => {
                 CallError::ServiceRestarted { generation }
             }
+            Err(Error::Refused(ipc::Error::ServiceRestarting)) => CallError::ServiceRestarting,
             Err(error) => CallError::Unreachable(error),
             Ok(_) => CallError::BadReply,
         }

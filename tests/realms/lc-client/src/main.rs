@@ -4,6 +4,7 @@
 //! - `beta`: a call in progress when the service crashes; reconnecting to the restarted
 //!   service; a second crash past the restart limit;
 //! - `gamma`: opens connections until its quota says no, and the old one still works;
+//! - `omega`: at echo's priority, a call in progress when echo crashes: "restarting";
 //! - `delta`: a call in progress when its service exits; then 1000 connect/disconnect
 //!   cycles, with the memory manager's free RAM and slots before and after.
 #![no_std]
@@ -21,6 +22,7 @@ fn main(realm: &mut Realm) {
         "beta" => beta(realm),
         "gamma" => gamma(realm),
         "delta" => delta(realm),
+        "omega" => omega(realm),
         other => debug_println!("[{other}] has no part in this test"),
     }
 }
@@ -84,6 +86,23 @@ fn beta(realm: &mut Realm) {
     match realm.connect("echo") {
         Ok(_) => debug_println!("[beta] echo is back after its last restart WRONG"),
         Err(error) => debug_println!("[beta] connect after the restart limit: {error}"),
+    }
+}
+
+/// Runs at echo's priority, so that when echo crashes under its call it runs again before
+/// the restarted echo has registered: it hears that echo is restarting.
+fn omega(realm: &mut Realm) {
+    grant(realm, "omega");
+    let connection = loop {
+        match realm.connect("echo") {
+            Ok(connection) => break connection,
+            // echo has not registered yet: let it run (same priority).
+            Err(_) => realm_runtime::sel4::ipc::yield_now(),
+        }
+    };
+    match echo(realm, &connection, CRASH) {
+        Ok(value) => debug_println!("[omega] the crashing call returned {value} WRONG"),
+        Err(error) => debug_println!("[omega] the call in progress when echo crashed: {error}"),
     }
 }
 
