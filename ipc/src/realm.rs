@@ -7,7 +7,7 @@
 //! | 32    | `WhoAmI`        | none                       | `Identity`: the name      |
 //! | 33    | `AllocatePages` | page count                 | `Pages`: address, count   |
 //! | 34    | `Exit`          | none                       | none: the realm stops     |
-//! | 35    | `Panicked`      | text (length, packed bytes)| none: the realm stops     |
+//! | 35    | `Panicked`      | part of the panic text     | `Done`; after the last part none: the realm stops |
 //! | 36    | `Serving`       | none                       | `Done`                    |
 //! | 37    | `Peer`          | connection word            | `Identity`: client's name |
 //! | 38    | `Resources`     | none                       | `Resources`: free RAM bytes, free slots |
@@ -30,6 +30,10 @@ use crate::wire::{Message, Reader};
 
 /// The longest panic text a realm reports, in bytes (the rest is cut).
 pub const MAX_TEXT_BYTES: usize = 80;
+/// Panic text travels in parts of at most this many bytes: a part and its header fill the
+/// four message registers, so a panicking realm never touches its IPC buffer (the frame that
+/// panicked may still hold a borrow of it).
+pub const PANIC_PART_BYTES: usize = 24;
 const WORD_BYTES: usize = 8;
 
 wire_codes! {
@@ -75,34 +79,6 @@ impl Text {
     pub fn as_bytes(&self) -> &[u8] {
         &self.bytes[..usize::from(self.length)]
     }
-
-    fn write(&self, message: &mut Message) {
-        message.push(u64::from(self.length));
-        for chunk in self.as_bytes().chunks(WORD_BYTES) {
-            let mut word = [0u8; WORD_BYTES];
-            word[..chunk.len()].copy_from_slice(chunk);
-            message.push(u64::from_le_bytes(word));
-        }
-    }
-
-    fn read(reader: &mut Reader<'_>) -> Result<Self, Malformed> {
-        let length = reader.word()?;
-        if length > MAX_TEXT_BYTES as u64 {
-            return Err(Malformed::OutOfRange { field: Field::Text, value: length });
-        }
-        let length = length as usize;
-        let mut bytes = [0u8; MAX_TEXT_BYTES];
-        for (chunk, word) in
-            bytes.chunks_mut(WORD_BYTES).zip(reader.take(length.div_ceil(WORD_BYTES))?)
-        {
-            chunk.copy_from_slice(&word.to_le_bytes());
-        }
-        // The bytes after the text in its last word must be zero: one text, one encoding.
-        if bytes[length..length.next_multiple_of(WORD_BYTES)].iter().any(|&byte| byte != 0) {
-            return Err(Malformed::NamePadding { field: Field::Text });
-        }
-        Ok(Self::truncated(&bytes[..length]))
-    }
 }
 
 impl fmt::Display for Text {
@@ -123,6 +99,59 @@ impl fmt::Debug for Text {
     }
 }
 
+/// Part of a panic message: up to [`PANIC_PART_BYTES`] bytes, and whether it is the last.
+/// On the wire: one word with the length (bits 7..0) and the last flag (bit 8), then three
+/// words of bytes, zero-padded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PanicPart {
+    bytes: [u8; PANIC_PART_BYTES],
+    length: u8,
+    pub last: bool,
+}
+
+impl PanicPart {
+    /// The first [`PANIC_PART_BYTES`] bytes of `bytes`.
+    pub fn new(bytes: &[u8], last: bool) -> Self {
+        let mut part = Self { bytes: [0; PANIC_PART_BYTES], length: 0, last };
+        let length = bytes.len().min(PANIC_PART_BYTES);
+        part.bytes[..length].copy_from_slice(&bytes[..length]);
+        part.length = length as u8;
+        part
+    }
+
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.bytes[..usize::from(self.length)]
+    }
+
+    fn write(&self, message: &mut Message) {
+        message.push(u64::from(self.length) | (u64::from(self.last) << 8));
+        for chunk in self.bytes.chunks(WORD_BYTES) {
+            let mut word = [0u8; WORD_BYTES];
+            word.copy_from_slice(chunk);
+            message.push(u64::from_le_bytes(word));
+        }
+    }
+
+    fn read(reader: &mut Reader<'_>) -> Result<Self, Malformed> {
+        let header = reader.word()?;
+        let length = (header & 0xff) as usize;
+        if header >> 9 != 0 || length > PANIC_PART_BYTES {
+            return Err(Malformed::OutOfRange { field: Field::Text, value: header });
+        }
+        let mut bytes = [0u8; PANIC_PART_BYTES];
+        for (chunk, word) in
+            bytes.chunks_mut(WORD_BYTES).zip(reader.take(PANIC_PART_BYTES / WORD_BYTES)?)
+        {
+            chunk.copy_from_slice(&word.to_le_bytes());
+        }
+        // The bytes after the text must be zero: one part, one encoding.
+        if bytes[length..].iter().any(|&byte| byte != 0) {
+            return Err(Malformed::NamePadding { field: Field::Text });
+        }
+        Ok(Self { bytes, length: length as u8, last: header & (1 << 8) != 0 })
+    }
+}
+
 /// A request a realm makes about itself.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RealmRequest {
@@ -132,8 +161,8 @@ pub enum RealmRequest {
     AllocatePages { pages: u64 },
     /// I am done: stop me.
     Exit,
-    /// I panicked with this message: log it and stop me.
-    Panicked { message: Text },
+    /// I panicked; this is part of the message. After the last part: log it and stop me.
+    Panicked { part: PanicPart },
     /// From now on I only answer requests on my services.
     Serving,
     /// Which realm is the client of my service's connection `connection`?
@@ -181,7 +210,7 @@ impl RealmRequest {
             Self::WhoAmI | Self::Exit | Self::Serving | Self::Resources => {}
             Self::Peer { connection } => message.push(connection.to_word()),
             Self::AllocatePages { pages } => message.push(*pages),
-            Self::Panicked { message: text } => text.write(&mut message),
+            Self::Panicked { part } => part.write(&mut message),
         }
         message
     }
@@ -195,7 +224,7 @@ impl RealmRequest {
             RealmRequestKind::WhoAmI => Self::WhoAmI,
             RealmRequestKind::AllocatePages => Self::AllocatePages { pages: reader.word()? },
             RealmRequestKind::Exit => Self::Exit,
-            RealmRequestKind::Panicked => Self::Panicked { message: Text::read(&mut reader)? },
+            RealmRequestKind::Panicked => Self::Panicked { part: PanicPart::read(&mut reader)? },
             RealmRequestKind::Serving => Self::Serving,
             RealmRequestKind::Peer => Self::Peer { connection: read_connection(&mut reader)? },
             RealmRequestKind::Resources => Self::Resources,
@@ -270,7 +299,8 @@ mod tests {
             RealmRequest::WhoAmI,
             RealmRequest::AllocatePages { pages: 7 },
             RealmRequest::Exit,
-            RealmRequest::Panicked { message: Text::truncated(b"realms/kv/src/main.rs:3:5: boom") },
+            RealmRequest::Panicked { part: PanicPart::new(b"realms/kv/src/main.rs:3", false) },
+            RealmRequest::Panicked { part: PanicPart::new(b":5: boom", true) },
             RealmRequest::Serving,
             RealmRequest::Resources,
             RealmRequest::Peer { connection: ConnectionId::new(3, 9).unwrap() },
@@ -287,16 +317,30 @@ mod tests {
     }
 
     #[test]
-    fn long_text_is_cut_and_bad_lengths_refused() {
+    fn long_text_is_cut_and_bad_parts_refused() {
         let long = [b'x'; 200];
         assert_eq!(Text::truncated(&long).as_bytes().len(), MAX_TEXT_BYTES);
+        assert_eq!(PanicPart::new(&long, true).as_bytes().len(), PANIC_PART_BYTES);
+        // A part and its header fit the four message registers.
         assert_eq!(
-            RealmRequest::decode(35, &[81]),
-            Err(Malformed::OutOfRange { field: Field::Text, value: 81 })
+            RealmRequest::Panicked { part: PanicPart::new(&long, true) }.encode().words().len(),
+            4
+        );
+        assert_eq!(
+            RealmRequest::decode(35, &[25, 0, 0, 0]),
+            Err(Malformed::OutOfRange { field: Field::Text, value: 25 })
+        );
+        assert_eq!(
+            RealmRequest::decode(35, &[1 << 9, 0, 0, 0]),
+            Err(Malformed::OutOfRange { field: Field::Text, value: 1 << 9 })
         );
         assert_eq!(
             RealmRequest::decode(35, &[9, 0]),
-            Err(Malformed::Truncated { needed: 3, actual: 2 })
+            Err(Malformed::Truncated { needed: 4, actual: 2 })
+        );
+        assert_eq!(
+            RealmRequest::decode(35, &[1, 0x6161, 0, 0]),
+            Err(Malformed::NamePadding { field: Field::Text })
         );
         assert_eq!(
             RealmRequest::decode(34, &[1]),

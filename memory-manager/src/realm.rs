@@ -120,6 +120,8 @@ pub struct Realm {
     /// How it crashed (it faulted or panicked), while it answers its last caller before it
     /// stops.
     pub crash: Option<Ending>,
+    /// The panic message so far (it arrives in parts).
+    pub panic_text: Vec<u8, { ipc::realm::MAX_TEXT_BYTES }>,
     /// How many times it has been restarted.
     pub restarts: u8,
     /// The program's entry point.
@@ -168,6 +170,8 @@ impl Realm {
             serving: false,
 
             crash: None,
+            panic_text: Vec::new(),
+
             restarts: 0,
             entry: program.entry,
             budget: Budget::default(),

@@ -122,9 +122,17 @@ impl Server<'_> {
                 }
             }
             Ok(Some(RealmRequest::Exit)) => return self.end(kernel, index, Ending::Exited),
-            Ok(Some(RealmRequest::Panicked { message })) => {
-                debug_println!("memory manager: realm {name} panicked at {message}");
-                return self.end(kernel, index, Ending::Panicked);
+            Ok(Some(RealmRequest::Panicked { part })) => {
+                let text = &mut self.realms[index].panic_text;
+                let room = text.capacity() - text.len();
+                let _ = text.extend_from_slice(&part.as_bytes()[..part.as_bytes().len().min(room)]);
+                if !part.last {
+                    Ok(RealmResponse::Done)
+                } else {
+                    let message = ipc::realm::Text::truncated(text);
+                    debug_println!("memory manager: realm {name} panicked at {message}");
+                    return self.end(kernel, index, Ending::Panicked);
+                }
             }
             Ok(Some(RealmRequest::Resources)) => {
                 let free_slots = kernel.slots.free_count()

@@ -1,17 +1,14 @@
 //! The realm's entry point and panic handler (seL4 only).
 
-use core::sync::atomic::{AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicBool, Ordering};
 
 use ipc::abi::{ABORTED_LABEL, slot, start};
-use ipc::realm::{RealmRequest, Text};
+use ipc::realm::{PANIC_PART_BYTES, PanicPart, RealmRequest};
 use sel4::MessageInfo;
-use sel4::cap::Endpoint;
 use sel4::ipc_buffer::IpcBuffer;
+use sel4::syscall::Registers;
 
 use crate::{Realm, stop};
-
-/// The address of this realm's IPC buffer, for the panic handler (0 until the entry ran).
-static IPC_BUFFER_ADDRESS: AtomicUsize = AtomicUsize::new(0);
 
 // The entry point: rsp and rdi were set by the memory manager.
 core::arch::global_asm!(
@@ -34,7 +31,6 @@ extern "C" fn realm_entry(ipc_buffer: usize, reason: u64) -> ! {
     // SAFETY: the memory manager passes this thread's IPC buffer in rdi (see `ipc::abi`),
     // mapped read-write for the realm's life; it is claimed once, here.
     let Some(ipc) = (unsafe { IpcBuffer::from_address(ipc_buffer) }) else { stop() };
-    IPC_BUFFER_ADDRESS.store(ipc_buffer, Ordering::Relaxed);
     let mut realm = Realm { ipc };
     if reason == start::ABORT {
         // Stopped while perhaps answering a request: the client must not wait for ever.
@@ -67,6 +63,11 @@ impl core::fmt::Write for TextWriter {
 #[panic_handler]
 fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
     use core::fmt::Write;
+    // A panic while reporting a panic (a message whose formatting panics): just stop.
+    static PANICKING: AtomicBool = AtomicBool::new(false);
+    if PANICKING.swap(true, Ordering::Relaxed) {
+        stop()
+    }
     let mut text = TextWriter { bytes: [0; ipc::realm::MAX_TEXT_BYTES], length: 0 };
     let _ = match info.location() {
         Some(location) => write!(
@@ -79,15 +80,21 @@ fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
         ),
         None => write!(text, "{}", info.message()),
     };
-    let address = IPC_BUFFER_ADDRESS.swap(0, Ordering::Relaxed);
-    // SAFETY: panics abort, so the `Realm` that held this buffer in main is never used
-    // again; swapping the address to 0 makes a panic inside this handler stop at once
-    // instead of claiming the buffer twice.
-    let Some(ipc) = (unsafe { IpcBuffer::from_address(address) }) else { stop() };
-    let message =
-        RealmRequest::Panicked { message: Text::truncated(&text.bytes[..text.length]) }.encode();
-    if let Ok(request) = ipc.set_message(message.label(), message.words(), &[]) {
-        Endpoint::from_cptr(slot::BROKER).call(ipc, request);
+    // The message goes in parts that fit the message registers: the IPC buffer is not
+    // touched, as the frame that panicked may still hold a borrow of it.
+    let text = &text.bytes[..text.length];
+    let parts = text.len().div_ceil(PANIC_PART_BYTES).max(1);
+    for index in 0..parts {
+        let chunk = text.get(index * PANIC_PART_BYTES..).unwrap_or(&[]);
+        let part = PanicPart::new(chunk, index + 1 == parts);
+        let message = RealmRequest::Panicked { part }.encode();
+        let mut registers = Registers { cap_or_badge: slot::BROKER, ..Registers::default() };
+        registers.message[..message.words().len()].copy_from_slice(message.words());
+        match MessageInfo::new(message.label(), 0, message.words().len()) {
+            Ok(info) => registers.info = info.word(),
+            Err(_) => break,
+        }
+        sel4::syscall::syscall(sel4::syscall::number::CALL, registers);
     }
     stop()
 }
