@@ -230,6 +230,16 @@ impl Budget {
         self.blocks.iter().map(|block| 1u64 << block.size_bits).sum()
     }
 
+    /// How many more objects of `2^object_bits` bytes fit, counting the alignment each
+    /// block's next placement needs.
+    pub fn room_for(&self, object_bits: u8) -> u64 {
+        let size = 1u64 << object_bits;
+        let room = |block: &Untyped| {
+            block.place(object_bits).map_or(0, |offset| ((1u64 << block.size_bits) - offset) / size)
+        };
+        self.blocks.iter().map(room).sum()
+    }
+
     pub fn free_bytes(&self) -> u64 {
         self.blocks.iter().map(Untyped::free_bytes).sum()
     }
@@ -351,6 +361,22 @@ mod tests {
         );
         let mut blocks = budget.into_blocks();
         assert_eq!(blocks.next(), Some(Block { cptr: 7, size_bits: 14 }));
+    }
+
+    #[test]
+    fn room_counts_whole_aligned_objects() {
+        let mut budget = Budget::default();
+        budget.add_block(Block { cptr: 7, size_bits: 14 }).unwrap();
+        budget.add_block(Block { cptr: 8, size_bits: 12 }).unwrap();
+        assert_eq!(budget.room_for(12), 5);
+        // A 2 KiB TCB leaves the first block room for only three more pages, not 3.5.
+        budget.allocate(11).unwrap();
+        assert_eq!(budget.room_for(12), 4);
+        assert_eq!(budget.room_for(11), 9);
+        for _ in 0..4 {
+            budget.allocate(12).unwrap();
+        }
+        assert_eq!(budget.room_for(12), 0);
     }
 
     #[test]

@@ -399,16 +399,37 @@ impl Realm {
         pages: u64,
     ) -> Result<u64, RealmError> {
         let bytes = pages.saturating_mul(PAGE_SIZE);
-        let end = self.heap_next.saturating_add(bytes);
-        if bytes > self.budget.free_bytes()
-            || end > abi::HEAP_START + abi::HEAP_MAX_PAGES * PAGE_SIZE
-        {
+        let start = self.heap_next;
+        let end = start.saturating_add(bytes);
+        if end > abi::HEAP_START + abi::HEAP_MAX_PAGES * PAGE_SIZE {
             return Err(RealmError::Memory(MemoryError::BudgetExhausted {
                 size_bits: 63u8.saturating_sub(bytes.leading_zeros() as u8),
                 free_bytes: self.budget.free_bytes(),
             }));
         }
-        let start = self.heap_next;
+        // Everything is checked before anything is mapped, so a refusal leaves nothing
+        // behind: the pages, the page tables they need (one per 2 MiB; the directory above
+        // the heap exists since the start), and a slot for each.
+        if pages == 0 {
+            return Ok(start);
+        }
+        let regions = (start >> Level::PageTable as u64)..=((end - 1) >> Level::PageTable as u64);
+        let new_tables = regions
+            .filter(|&region| !self.tables.contains(&(Level::PageTable, region)))
+            .count() as u64;
+        let objects = pages + new_tables;
+        if self.budget.room_for(object_bits(ObjectType::Frame)) < objects {
+            return Err(RealmError::Memory(MemoryError::BudgetExhausted {
+                size_bits: 63u8.saturating_sub(bytes.leading_zeros() as u8),
+                free_bytes: self.budget.free_bytes(),
+            }));
+        }
+        if self.end_slot - self.next_slot < objects {
+            return Err(RealmError::RealmSlotsUsedUp);
+        }
+        if self.tables.len() as u64 + new_tables > MAX_TABLES as u64 {
+            return Err(RealmError::TooManyTables);
+        }
         for page in (start..end).step_by(PAGE_SIZE as usize) {
             self.page(kernel, page, Rights::READ_WRITE, NO_CONTENTS)?;
             self.heap_next = page + PAGE_SIZE;
