@@ -13,7 +13,7 @@
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use zerocopy::IntoBytes;
+use zerocopy::{FromBytes, Immutable, IntoBytes};
 
 /// Words one message can carry.
 pub const MAX_WORDS: usize = 120;
@@ -131,6 +131,29 @@ pub fn decode<T: DeserializeOwned>(words: &[u64]) -> Result<(Status, Option<T>),
     Ok((status, Some(value)))
 }
 
+/// Encodes a plain-data value (a fixed layout with no padding, such as `[u64; 8]` or a
+/// struct deriving zerocopy's `IntoBytes` and `Immutable`): its bytes as they are, no
+/// serialisation. The fast path for fixed-layout messages.
+#[inline]
+pub fn encode_plain<T: IntoBytes + Immutable>(
+    value: &T,
+    status: Status,
+    words: &mut [u64],
+) -> Result<usize, PayloadError> {
+    encode_bytes(value.as_bytes(), status, words)
+}
+
+/// Decodes a plain-data value: the payload must be exactly its size.
+#[inline]
+pub fn decode_plain<T: FromBytes>(words: &[u64]) -> Result<(Status, Option<T>), PayloadError> {
+    let (status, payload) = decode_bytes(words)?;
+    if status != Status::Ok {
+        return Ok((status, None));
+    }
+    let value = T::read_from_bytes(payload).map_err(|_| PayloadError::Decode)?;
+    Ok((status, Some(value)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -177,6 +200,17 @@ mod tests {
             encode_bytes(&[0; 16], Status::Ok, &mut words[..2]),
             Err(PayloadError::TooLarge)
         );
+    }
+
+    #[test]
+    fn plain_values_are_their_bytes() {
+        let value: [u64; 3] = [1, u64::MAX, 7];
+        let mut words = [0u64; 8];
+        assert_eq!(encode_plain(&value, Status::Ok, &mut words), Ok(4));
+        assert_eq!(&words[..4], &[24, 1, u64::MAX, 7]);
+        assert_eq!(decode_plain::<[u64; 3]>(&words[..4]), Ok((Status::Ok, Some(value))));
+        // A payload of another size is not that type.
+        assert_eq!(decode_plain::<[u64; 2]>(&words[..4]), Err(PayloadError::Decode));
     }
 
     #[test]

@@ -9,6 +9,7 @@ use sel4::MessageInfo;
 use sel4::cap::Endpoint;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use zerocopy::{FromBytes, Immutable, IntoBytes};
 
 use crate::payload::{self, MAX_WORDS, PayloadError, Status};
 use crate::{Error, Realm};
@@ -153,17 +154,47 @@ impl Realm {
     }
 
     /// Sends `request` on `connection` and waits for the service's response: one seL4 Call.
+    /// Any serde types, as postcard bytes.
     #[inline]
     pub fn call<Q: Serialize, R: DeserializeOwned>(
         &mut self,
         connection: &Connection,
         request: &Q,
     ) -> Result<R, CallError> {
+        self.call_with(
+            connection,
+            |words| payload::encode(request, Status::Ok, words),
+            payload::decode,
+        )
+    }
+
+    /// [`Realm::call`] for plain-data types (zerocopy's `IntoBytes`/`FromBytes`, such as
+    /// `[u64; 8]`): their bytes travel as they are, with no serialisation. The service
+    /// answers with [`Realm::serve_plain`].
+    #[inline]
+    pub fn call_plain<Q: IntoBytes + Immutable, R: FromBytes>(
+        &mut self,
+        connection: &Connection,
+        request: &Q,
+    ) -> Result<R, CallError> {
+        self.call_with(
+            connection,
+            |words| payload::encode_plain(request, Status::Ok, words),
+            payload::decode_plain,
+        )
+    }
+
+    #[inline]
+    fn call_with<R>(
+        &mut self,
+        connection: &Connection,
+        encode: impl FnOnce(&mut [u64]) -> Result<usize, PayloadError>,
+        decode: impl FnOnce(&[u64]) -> Result<(Status, Option<R>), PayloadError>,
+    ) -> Result<R, CallError> {
         if let Some(error) = connection.closed.get() {
             return Err(error);
         }
-        let length = payload::encode(request, Status::Ok, &mut self.ipc.msg_mut()[..MAX_WORDS])
-            .map_err(CallError::Payload)?;
+        let length = encode(&mut self.ipc.msg_mut()[..MAX_WORDS]).map_err(CallError::Payload)?;
         let info = MessageInfo::new(0, 0, length)
             .map_err(|_| CallError::Payload(PayloadError::TooLarge))?;
         let reply = connection.endpoint.call(self.ipc, info);
@@ -181,7 +212,7 @@ impl Realm {
             }
             return Err(error);
         }
-        match payload::decode::<R>(self.ipc.message(reply)).map_err(CallError::Payload)? {
+        match decode(self.ipc.message(reply)).map_err(CallError::Payload)? {
             (Status::Ok, Some(response)) => Ok(response),
             (Status::BadRequest, _) => Err(CallError::Rejected),
             _ => Err(CallError::Payload(PayloadError::TooLarge)),
@@ -205,23 +236,53 @@ impl Realm {
     /// Answers requests on `service` for ever: each request is decoded, handed to `handler`
     /// with its caller, and the handler's response is the reply. The handler may use the
     /// realm (to call other services, say). Tells the memory manager first that this realm
-    /// now only serves.
+    /// now only serves. Any serde types, as postcard bytes.
     pub fn serve<Q: DeserializeOwned, R: Serialize>(
         &mut self,
         service: &Service,
+        handler: impl FnMut(&mut Realm, Caller, Q) -> R,
+    ) -> ! {
+        self.serve_with(
+            service,
+            payload::decode,
+            |response, words| payload::encode(response, Status::Ok, words),
+            handler,
+        )
+    }
+
+    /// [`Realm::serve`] for plain-data types: their bytes as they are (see
+    /// [`Realm::call_plain`]).
+    pub fn serve_plain<Q: FromBytes, R: IntoBytes + Immutable>(
+        &mut self,
+        service: &Service,
+        handler: impl FnMut(&mut Realm, Caller, Q) -> R,
+    ) -> ! {
+        self.serve_with(
+            service,
+            payload::decode_plain,
+            |response, words| payload::encode_plain(response, Status::Ok, words),
+            handler,
+        )
+    }
+
+    fn serve_with<Q, R>(
+        &mut self,
+        service: &Service,
+        decode: impl Fn(&[u64]) -> Result<(Status, Option<Q>), PayloadError>,
+        encode: impl Fn(&R, &mut [u64]) -> Result<usize, PayloadError>,
         mut handler: impl FnMut(&mut Realm, Caller, Q) -> R,
     ) -> ! {
         self.announce_serving();
         let mut received = service.endpoint.recv(self.ipc);
         loop {
-            let request = payload::decode::<Q>(self.ipc.message(received.info));
+            let request = decode(self.ipc.message(received.info));
             let caller =
                 ipc::Badge::connection(received.badge).ok().map(|connection| Caller { connection });
-            let reply_length = match (request, caller) {
+            let words = match (request, caller) {
                 (Ok((Status::Ok, Some(request))), Some(caller)) => {
                     let response = handler(self, caller, request);
                     let words = &mut self.ipc.msg_mut()[..MAX_WORDS];
-                    payload::encode(&response, Status::Ok, words)
+                    encode(&response, words)
                         .or_else(|_| payload::encode_bytes(&[], Status::ResponseTooLarge, words))
                 }
                 _ => payload::encode_bytes(
@@ -230,8 +291,9 @@ impl Realm {
                     &mut self.ipc.msg_mut()[..MAX_WORDS],
                 ),
             };
-            let info = MessageInfo::new(0, 0, reply_length.unwrap_or(1))
-                .unwrap_or(MessageInfo::from_word(1));
+            // An empty payload always fits: one header word.
+            let info =
+                MessageInfo::new(0, 0, words.unwrap_or(1)).unwrap_or(MessageInfo::from_word(1));
             received = service.endpoint.reply_recv(self.ipc, info);
         }
     }

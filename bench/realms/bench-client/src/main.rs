@@ -49,6 +49,12 @@ fn raw_round_trip(realm: &mut Realm, raw: &Connection, value: Payload) -> (u64, 
     let buffer = realm.ipc_buffer();
     let words =
         payload::encode(&value, Status::Ok, &mut buffer.msg_mut()[..]).expect("the payload fits");
+    (raw_words_round_trip(realm, raw, words), words)
+}
+
+/// Median cycles per round trip of raw Calls carrying the `words` already in the buffer.
+fn raw_words_round_trip(realm: &mut Realm, raw: &Connection, words: usize) -> u64 {
+    let buffer = realm.ipc_buffer();
     let info = MessageInfo::new(0, 0, words).expect("a short message");
     let mut batches = [0; BATCHES];
     for batch in &mut batches {
@@ -59,7 +65,7 @@ fn raw_round_trip(realm: &mut Realm, raw: &Connection, value: Payload) -> (u64, 
         }
         *batch = (timestamp::now() - start) / ROUNDS;
     }
-    (median(batches), words)
+    median(batches)
 }
 
 /// Median cycles per round trip of typed calls of `value`.
@@ -103,6 +109,7 @@ impl core::fmt::Display for Ratio {
 fn main(realm: &mut Realm) {
     let raw = connect_when_ready(realm, "raw-echo");
     let echo = connect_when_ready(realm, "echo");
+    let plain = connect_when_ready(realm, "plain-echo");
 
     debug_println!(
         "[bench] round trip over a broker-minted cap, cycles (median of {BATCHES} batches of {ROUNDS})"
@@ -123,6 +130,26 @@ fn main(realm: &mut Realm) {
             ratio(typed_cycles, raw_cycles)
         );
     }
+
+    // Plain data: the same eight words, as bytes, with no serialisation.
+    let value = [u64::MAX; 8];
+    let buffer = realm.ipc_buffer();
+    let words = payload::encode_plain(&value, Status::Ok, &mut buffer.msg_mut()[..]).expect("fits");
+    let raw_cycles = raw_words_round_trip(realm, &raw, words);
+    let mut batches = [0; BATCHES];
+    for batch in &mut batches {
+        let start = timestamp::now();
+        for _ in 0..ROUNDS {
+            let _: [u64; 8] = realm.call_plain(&plain, &value).expect("plain-echo answers");
+        }
+        *batch = (timestamp::now() - start) / ROUNDS;
+    }
+    let plain_cycles = median(batches);
+    debug_println!(
+        "[bench] {:<14} {words:>2} words {raw_cycles:>10}   {plain_cycles:>13}   {}",
+        "plain [u64; 8]",
+        ratio(plain_cycles, raw_cycles)
+    );
 
     debug_println!("[bench] connect, cycles (median of {CONNECTS})");
     debug_println!("[bench] services registered   connect   ratio to the first");
