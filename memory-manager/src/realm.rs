@@ -285,11 +285,8 @@ impl Realm {
         kernel: &mut Kernel<'_>,
         object: ObjectType,
     ) -> Result<Cap<sel4::cap::kind::Null>, RealmError> {
-        let untyped: Untyped = Cap::from_cptr(self.budget.allocate(object_bits(object))?);
         let slot = self.next_slot()?;
-        untyped
-            .retype(kernel.ipc, object, RetypeTarget::slots_of(init::CNODE, slot), 1)
-            .step("making an object from the realm's budget")?;
+        self.make_into(kernel, object, slot)?;
         Ok(Cap::from_cptr(slot))
     }
 
@@ -301,10 +298,13 @@ impl Realm {
         object: ObjectType,
         slot: CPtr,
     ) -> Result<(), RealmError> {
-        let untyped: Untyped = Cap::from_cptr(self.budget.allocate(object_bits(object))?);
-        untyped
-            .retype(kernel.ipc, object, RetypeTarget::slots_of(init::CNODE, slot), 1)
-            .step("making an object from the realm's budget")
+        retype_from(
+            kernel.ipc,
+            &mut self.budget,
+            object,
+            slot,
+            "making an object from the realm's budget",
+        )
     }
 
     /// Makes a frame, writes `contents` (bytes at an offset) into it, and maps it at
@@ -528,12 +528,17 @@ pub fn take_block(
     }
 }
 
-/// Makes one object for the memory manager itself, from its own memory, into its `slot`.
-pub fn make_own(kernel: &mut Kernel<'_>, object: ObjectType, slot: CPtr) -> Result<(), RealmError> {
-    let untyped: Untyped = Cap::from_cptr(kernel.own.allocate(object_bits(object))?);
-    untyped
-        .retype(kernel.ipc, object, RetypeTarget::slots_of(init::CNODE, slot), 1)
-        .step("making an object for the memory manager")
+/// Makes one object from `budget` into slot `slot` of the memory manager's CNode; `step`
+/// names it if the kernel refuses.
+fn retype_from(
+    ipc: &mut IpcBuffer,
+    budget: &mut Budget,
+    object: ObjectType,
+    slot: CPtr,
+    step: &'static str,
+) -> Result<(), RealmError> {
+    let untyped: Untyped = Cap::from_cptr(budget.allocate(object_bits(object))?);
+    untyped.retype(ipc, object, RetypeTarget::slots_of(init::CNODE, slot), 1).step(step)
 }
 
 /// Makes one object for the memory manager itself into a new slot, and returns the slot.
@@ -542,7 +547,13 @@ pub fn make_own_in_new_slot(
     object: ObjectType,
 ) -> Result<CPtr, RealmError> {
     let slot = kernel.slots.allocate()?;
-    make_own(kernel, object, slot)?;
+    retype_from(
+        kernel.ipc,
+        &mut kernel.own,
+        object,
+        slot,
+        "making an object for the memory manager",
+    )?;
     Ok(slot)
 }
 
