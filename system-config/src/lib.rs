@@ -31,8 +31,16 @@
 //!
 //! # The format
 //!
-//! A file has only three kinds of tables, each repeatable: `[[realm]]`, `[[service]]` and
-//! `[[grant]]`, in any order. Realms, services and grants may refer to items declared later.
+//! A file has one optional `[system]` table and three kinds of tables, each repeatable:
+//! `[[realm]]`, `[[service]]` and `[[grant]]`, in any order. Realms, services and grants may
+//! refer to items declared later.
+//!
+//! ## `[system]`
+//!
+//! | field | required | meaning |
+//! | --- | --- | --- |
+//! | `run` | no | `"forever"` (default): the memory manager serves its realms until the machine is switched off; `"until-idle"`: once every realm has stopped or only serves, it stops the servers, checks that all memory and slots are back and ends the run with its verdict (tests, demos, benchmarks) |
+//! | `log` | no | how much the console prints: `"all"` (default) every decision and the realms' lines; `"denials"` refusals, faults, panics and the realms' lines; `"quiet"` only refusals, faults and panics. Refusals are always printed; identical ones that repeat are summarised with a count |
 //!
 //! ## `[[realm]]`
 //!
@@ -222,6 +230,7 @@
 //! | `quota-out-of-range` | `max_connections` outside 0 to 255 or `max_services` outside 0 to 1024 |
 //! | `service-quota-exceeded` | a realm provides more services than its `max_services` |
 //! | `quotas-exceed-broker` | all realms' `max_services` (or `max_connections`) add up to more than the broker's 1024 |
+//! | `bad-setting` | a `[system]` setting that is not one of its choices |
 //!
 //! [`decode`] checks the same rules on the decoded model (those that still make sense once
 //! names are indices), plus the binary form itself: see [`BootCheckError`].
@@ -248,9 +257,9 @@ mod host;
 pub use check::BootCheckError;
 pub use model::{
     AllowedClients, BROKER_CONNECTIONS, BROKER_SERVICES, DEFAULT_MAX_CONNECTIONS,
-    DEFAULT_MAX_RESTARTS, DEFAULT_MAX_SERVICES, Grant, MAX_ALLOWED_CLIENTS, MAX_GRANTS,
+    DEFAULT_MAX_RESTARTS, DEFAULT_MAX_SERVICES, Grant, LogLevel, MAX_ALLOWED_CLIENTS, MAX_GRANTS,
     MAX_NAME_LEN, MAX_REALM_SERVICES, MAX_REALMS, MAX_SERVICES, Name, PAGE_SIZE, Realm, RealmId,
-    Service, ServiceId, SystemConfig,
+    RunPolicy, Service, ServiceId, Settings, SystemConfig,
 };
 pub use names::{is_valid_name, is_valid_program_name};
 pub use wire::{FORMAT_VERSION, decode};

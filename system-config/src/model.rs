@@ -129,9 +129,47 @@ pub struct Grant {
     pub service: ServiceId,
 }
 
+/// How long the memory manager runs the system (`[system] run`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RunPolicy {
+    /// `"forever"` (the default): the memory manager serves its realms until the machine is
+    /// switched off. Realms that exit or crash are stopped (and restarted if restartable);
+    /// the rest go on.
+    #[default]
+    Forever,
+    /// `"until-idle"`: once every realm has stopped or only serves, nothing can start new
+    /// work, so the memory manager stops the servers, checks that every byte of memory and
+    /// every capability slot is back, and ends the run with its verdict. For tests, demos and
+    /// benchmarks.
+    UntilIdle,
+}
+
+/// How much the console prints (`[system] log`). Denials, faults and panics always print.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum LogLevel {
+    /// `"all"` (the default): every decision of the broker and the memory manager, and the
+    /// realms' own lines.
+    #[default]
+    All,
+    /// `"denials"`: refusals (denied connects and grants, refused quotas), faults, panics and
+    /// the realms' own lines; allowed decisions are not printed.
+    Denials,
+    /// `"quiet"`: only refusals, faults and panics; the realms' own lines are not printed.
+    Quiet,
+}
+
+/// The system-wide settings of the `[system]` table.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Settings {
+    pub run: RunPolicy,
+    pub log: LogLevel,
+}
+
 /// The whole system: what the memory manager starts and which connections it allows.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SystemConfig {
+    /// The `[system]` table (defaults when the file has none).
+    pub settings: Settings,
     /// All realms, parents before children; the root is first.
     pub realms: Vec<Realm, MAX_REALMS>,
     /// All services, in file order.

@@ -175,6 +175,7 @@ fn build_config(seeds: &Seeds) -> SystemConfig {
         }
     }
     SystemConfig {
+        settings: system_config::Settings::default(),
         realms: heapless::Vec::from_slice(&realms).expect("at most 32"),
         services: heapless::Vec::from_slice(&services).expect("at most 64"),
         grants: heapless::Vec::from_slice(&grants).expect("at most 128"),

@@ -76,7 +76,50 @@ fn unknown_field_at_top_level() {
         &text,
         Rule::UnknownField,
         "system.toml:7:3: error[unknown-field]: unknown top-level key `realms`; a system.toml \
-         has only [[realm]], [[service]] and [[grant]] tables",
+         has only a [system] table and [[realm]], [[service]] and [[grant]] tables",
+    );
+}
+
+#[test]
+fn bad_setting_names_the_choices() {
+    let text = with_init("\n[system]\nrun = \"sometimes\"\nlog = \"loud\"\n");
+    let errors = errors(&text);
+    assert_eq!(errors.len(), 2, "{errors:#?}");
+    assert_error(
+        &errors[0],
+        Rule::BadSetting,
+        "system.toml:8:7: error[bad-setting]: `run` of [system] is \"sometimes\"; it must be one \
+         of \"forever\", \"until-idle\"",
+    );
+    assert_error(
+        &errors[1],
+        Rule::BadSetting,
+        "system.toml:9:7: error[bad-setting]: `log` of [system] is \"loud\"; it must be one of \
+         \"all\", \"denials\", \"quiet\"",
+    );
+}
+
+#[test]
+fn unknown_field_in_the_system_table() {
+    let text = with_init("\n[system]\nrun_forever = true\n");
+    assert_only_error(
+        &text,
+        Rule::UnknownField,
+        "system.toml:8:1: error[unknown-field]: unknown field `run_forever` in [system]; the \
+         fields are: run, log",
+    );
+}
+
+#[test]
+fn the_system_table_sets_run_and_log_and_defaults_to_forever_and_all() {
+    use system_config::{LogLevel, RunPolicy};
+    let config = parse("system.toml", INIT, PROGRAMS).expect("valid");
+    assert_eq!((config.settings.run, config.settings.log), (RunPolicy::Forever, LogLevel::All));
+    let text = with_init("\n[system]\nrun = \"until-idle\"\nlog = \"denials\"\n");
+    let config = parse("system.toml", &text, PROGRAMS).expect("valid");
+    assert_eq!(
+        (config.settings.run, config.settings.log),
+        (RunPolicy::UntilIdle, LogLevel::Denials)
     );
 }
 

@@ -24,6 +24,7 @@ pub(crate) fn build(drafts: &Drafts, resolved: &Resolved) -> Option<SystemConfig
         .collect();
 
     let mut config = SystemConfig {
+        settings: drafts.settings,
         realms: heapless::Vec::new(),
         services: heapless::Vec::new(),
         grants: heapless::Vec::new(),

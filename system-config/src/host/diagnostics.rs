@@ -80,11 +80,13 @@ pub enum Rule {
     ServiceQuotaExceeded,
     /// The realms' `max_services` (or `max_connections`) add up to more than the broker holds.
     QuotasExceedBroker,
+    /// A `[system]` setting outside its choices (`run`, `log`).
+    BadSetting,
 }
 
 impl Rule {
     /// Every rule, in the order of the format's documentation.
-    pub const ALL: [Rule; 30] = [
+    pub const ALL: [Rule; 31] = [
         Rule::TomlSyntax,
         Rule::UnknownField,
         Rule::MissingField,
@@ -115,6 +117,7 @@ impl Rule {
         Rule::QuotaOutOfRange,
         Rule::ServiceQuotaExceeded,
         Rule::QuotasExceedBroker,
+        Rule::BadSetting,
     ];
 
     /// The rule's stable code, as printed in `error[code]`.
@@ -150,6 +153,7 @@ impl Rule {
             Rule::QuotaOutOfRange => "quota-out-of-range",
             Rule::ServiceQuotaExceeded => "service-quota-exceeded",
             Rule::QuotasExceedBroker => "quotas-exceed-broker",
+            Rule::BadSetting => "bad-setting",
         }
     }
 }

@@ -15,8 +15,8 @@ use super::diagnostics::{Diagnostics, Located, Rule, Span};
 use super::fields::{Fields, Need, report_wrong_type};
 use super::memory_size::{memory_size_from_integer, parse_memory_size};
 use crate::model::{
-    DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_RESTARTS, DEFAULT_MAX_SERVICES, MAX_ALLOWED_CLIENTS,
-    MAX_NAME_LEN, MAX_REALM_SERVICES,
+    DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_RESTARTS, DEFAULT_MAX_SERVICES, LogLevel,
+    MAX_ALLOWED_CLIENTS, MAX_NAME_LEN, MAX_REALM_SERVICES, RunPolicy, Settings,
 };
 use crate::names::{is_valid_name, is_valid_program_name};
 
@@ -33,6 +33,7 @@ const REALM_FIELDS: &[&str] = &[
 ];
 const SERVICE_FIELDS: &[&str] = &["name", "realm", "allowed_clients"];
 const GRANT_FIELDS: &[&str] = &["client", "service"];
+const SYSTEM_FIELDS: &[&str] = &["run", "log"];
 
 /// What a realm's `parent` field says.
 #[derive(Clone, Debug)]
@@ -100,6 +101,8 @@ pub(crate) struct GrantDraft {
 /// Every item of the file, in file order.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Drafts {
+    /// The `[system]` table's settings (defaults where absent or broken: already reported).
+    pub settings: Settings,
     pub realms: Vec<RealmDraft>,
     pub services: Vec<ServiceDraft>,
     pub grants: Vec<GrantDraft>,
@@ -130,12 +133,19 @@ pub(crate) fn read_document(
                     drafts.grants.push(read_grant(table, header, diag));
                 }
             }
+            "system" => match value.get_ref() {
+                DeValue::Table(table) => drafts.settings = read_settings(table, value.span(), diag),
+                other => {
+                    let what = "`system` (write it as one [system] table)";
+                    report_wrong_type(diag, &value.span(), what, "a table", other);
+                }
+            },
             other => diag.report(
                 &key.span(),
                 Rule::UnknownField,
                 format!(
-                    "unknown top-level key `{other}`; a system.toml has only [[realm]], \
-                     [[service]] and [[grant]] tables"
+                    "unknown top-level key `{other}`; a system.toml has only a [system] table \
+                     and [[realm]], [[service]] and [[grant]] tables"
                 ),
             ),
         }
@@ -241,6 +251,51 @@ fn read_grant(table: &DeTable, header: Span, diag: &mut Diagnostics) -> GrantDra
         client: fields.string("client", Need::Required, diag),
         service: fields.string("service", Need::Required, diag),
     }
+}
+
+fn read_settings(table: &DeTable, header: Span, diag: &mut Diagnostics) -> Settings {
+    let mut fields = Fields::new(table, "system", header);
+    fields.set_subject(String::from("[system]"));
+    fields.check_known(SYSTEM_FIELDS, diag);
+    let defaults = Settings::default();
+    let run = read_choice(
+        &fields,
+        "run",
+        &[("forever", RunPolicy::Forever), ("until-idle", RunPolicy::UntilIdle)],
+        diag,
+    );
+    let log = read_choice(
+        &fields,
+        "log",
+        &[("all", LogLevel::All), ("denials", LogLevel::Denials), ("quiet", LogLevel::Quiet)],
+        diag,
+    );
+    Settings { run: run.unwrap_or(defaults.run), log: log.unwrap_or(defaults.log) }
+}
+
+/// An optional string field that must be one of `choices`; a value outside them is reported
+/// with the choices ([`Rule::BadSetting`]).
+fn read_choice<T: Copy>(
+    fields: &Fields,
+    key: &str,
+    choices: &[(&str, T)],
+    diag: &mut Diagnostics,
+) -> Option<T> {
+    let value = fields.string(key, Need::Optional, diag)?;
+    if let Some(&(_, choice)) = choices.iter().find(|(name, _)| *name == value.value) {
+        return Some(choice);
+    }
+    let names: Vec<String> = choices.iter().map(|(name, _)| format!("\"{name}\"")).collect();
+    diag.report(
+        &value.span,
+        Rule::BadSetting,
+        format!(
+            "`{key}` of [system] is \"{}\"; it must be one of {}",
+            value.value,
+            names.join(", ")
+        ),
+    );
+    None
 }
 
 fn read_parent(fields: &Fields, diag: &mut Diagnostics) -> ParentField {
