@@ -35,6 +35,7 @@ mod wire;
 
 pub mod abi;
 pub mod badge;
+pub mod console;
 pub mod error;
 pub mod ids;
 pub mod name;

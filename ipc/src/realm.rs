@@ -11,6 +11,7 @@
 //! | 36    | `Serving`       | none                       | `Done`                    |
 //! | 37    | `Peer`          | connection word            | `Identity`: client's name |
 //! | 38    | `Resources`     | none                       | `Resources`: free RAM bytes, free slots |
+//! | 39    | `Print`         | one line of text ([`crate::console`]) | `Done`          |
 //!
 //! `Serving` says the realm now only answers requests on its services: once every realm has
 //! stopped or is serving, nothing can start new work, and the memory manager may shut the
@@ -21,6 +22,7 @@
 
 use core::fmt;
 
+use crate::console::LineHeader;
 use crate::error::{Error, Field, Malformed};
 use crate::ids::ConnectionId;
 use crate::name::Name;
@@ -46,6 +48,7 @@ wire_codes! {
         Serving = 36,
         Peer = 37,
         Resources = 38,
+        Print = 39,
     }
 }
 
@@ -169,6 +172,10 @@ pub enum RealmRequest {
     Peer { connection: ConnectionId },
     /// How much RAM and how many capability slots does the memory manager have free?
     Resources,
+    /// Print this line on the console. The text follows the header in the message words:
+    /// [`crate::console::line_text`] reads it. Encoded with [`crate::console::encode_line`],
+    /// not [`RealmRequest::encode`] (it needs more words than a [`Message`] holds).
+    Print { line: LineHeader },
 }
 
 /// What a realm request achieved.
@@ -201,13 +208,19 @@ impl RealmRequest {
             Self::Serving => RealmRequestKind::Serving,
             Self::Peer { .. } => RealmRequestKind::Peer,
             Self::Resources => RealmRequestKind::Resources,
+            Self::Print { .. } => RealmRequestKind::Print,
         }
     }
 
+    /// The request as a message. A `Print` request gives its header word only: its text is
+    /// written with [`crate::console::encode_line`].
     pub fn encode(&self) -> Message {
         let mut message = Message::new(self.kind().code());
         match self {
             Self::WhoAmI | Self::Exit | Self::Serving | Self::Resources => {}
+            Self::Print { line } => {
+                message.push(u64::from(line.length) | if line.cut { 1 << 16 } else { 0 })
+            }
             Self::Peer { connection } => message.push(connection.to_word()),
             Self::AllocatePages { pages } => message.push(*pages),
             Self::Panicked { part } => part.write(&mut message),
@@ -228,6 +241,7 @@ impl RealmRequest {
             RealmRequestKind::Serving => Self::Serving,
             RealmRequestKind::Peer => Self::Peer { connection: read_connection(&mut reader)? },
             RealmRequestKind::Resources => Self::Resources,
+            RealmRequestKind::Print => Self::Print { line: LineHeader::read(&mut reader)? },
         };
         reader.finish()?;
         Ok(Some(request))

@@ -11,6 +11,7 @@
 
 mod boot;
 mod brokering;
+mod console;
 mod realm;
 mod server;
 

@@ -148,6 +148,12 @@ impl Server<'_> {
                 Ok(RealmResponse::Done)
             }
             Ok(Some(RealmRequest::Peer { connection })) => self.peer(index, connection),
+            Ok(Some(RealmRequest::Print { line })) => {
+                let mut text = [0u8; ipc::console::MAX_LINE_BYTES];
+                let text = ipc::console::line_text(kernel.ipc.message(info), line, &mut text);
+                crate::console::print_realm_line(&name, text, line.cut);
+                Ok(RealmResponse::Done)
+            }
             Err(reason) => {
                 debug_println!("memory manager: realm {name} sent a malformed request: {reason:?}");
                 Err(ipc::Error::MalformedRequest { reason })

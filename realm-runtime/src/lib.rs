@@ -12,6 +12,7 @@
 //! memory manager, which logs it with the realm's name and stops the realm.
 #![cfg_attr(not(test), no_std)]
 
+mod console;
 #[cfg(target_os = "none")]
 mod entry;
 pub mod payload;
@@ -138,6 +139,22 @@ impl Realm {
         }
     }
 
+    /// Prints one line on the console, which the memory manager shows prefixed with this
+    /// realm's name: one request per line (see [`println!`]). A line longer than
+    /// [`ipc::console::MAX_LINE_BYTES`] (952 bytes) is cut and shown marked as cut. Printing
+    /// never fails and never blocks for long: when the console cannot keep up, the memory
+    /// manager drops the realm's lines and reports how many.
+    pub fn print_line(&mut self, args: core::fmt::Arguments<'_>) {
+        let mut line = console::LineBuffer::new();
+        let _ = core::fmt::Write::write_fmt(&mut line, args);
+        let mut words = [0u64; ipc::console::LINE_WORDS];
+        let used = ipc::console::encode_line(line.bytes(), &mut words);
+        let label = ipc::realm::RealmRequestKind::Print.code();
+        if let Ok(info) = self.ipc.set_message(label, &words[..used], &[]) {
+            Self::broker().call(self.ipc, info);
+        }
+    }
+
     /// Ends the realm: the memory manager stops it and takes back all it used.
     pub fn exit(&mut self) -> ! {
         let message = RealmRequest::Exit.encode();
@@ -156,6 +173,19 @@ pub fn stop() -> ! {
         // fault message to the memory manager and never resumes this thread.
         unsafe { core::arch::asm!("ud2", options(nomem, nostack)) };
     }
+}
+
+/// Prints a line on the console through the memory manager: `println!(realm, "format", args)`,
+/// where `realm` is the `&mut Realm`. See [`Realm::print_line`].
+#[macro_export]
+macro_rules! println {
+    ($realm:expr) => { $realm.print_line(format_args!("")) };
+    // The arguments are evaluated first, so they may use the realm too.
+    ($realm:expr, $($arg:tt)*) => {
+        match format_args!($($arg)*) {
+            args => $crate::Realm::print_line($realm, args),
+        }
+    };
 }
 
 /// Declares the realm's main: `fn(&mut Realm)`. When it returns, the realm exits.

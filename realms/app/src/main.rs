@@ -4,23 +4,23 @@
 #![no_main]
 
 use demo_protocols::{KvRequest, KvResponse, LogLine, PluginRequest, PluginResponse, text};
-use realm_runtime::{Realm, sel4::debug_println};
+use realm_runtime::{Realm, println};
 
 realm_runtime::main!(main);
 
 fn main(realm: &mut Realm) {
     let log = realm.connect("log").expect("connecting to log");
     let kv = realm.connect("kv").expect("connecting to kv");
-    debug_println!("[app] connected to \"log\" and \"kv\"");
+    println!(realm, "connected to \"log\" and \"kv\"");
     let _: () = realm.call(&log, &LogLine(text("app started"))).expect("logging");
     let put = KvRequest::Put { key: text("greeting"), value: text("hello from the app") };
     let stored: KvResponse = realm.call(&kv, &put).expect("storing");
     let found: KvResponse =
         realm.call(&kv, &KvRequest::Get { key: text("greeting") }).expect("reading");
-    debug_println!("[app] kv put -> {stored:?}, get -> {found:?}");
+    println!(realm, "kv put -> {stored:?}, get -> {found:?}");
 
     let api = realm.register("plugin-api").expect("registering plugin-api");
-    debug_println!("[app] serving \"plugin-api\" for its plugin");
+    println!(realm, "serving \"plugin-api\" for its plugin");
     realm.serve(&api, move |realm, caller, request: PluginRequest| {
         let plugin = realm.peer(caller).map(|name| text(name.as_str())).unwrap_or_default();
         match request {

@@ -3,13 +3,10 @@
 #![no_std]
 #![no_main]
 
-use realm_runtime::{Realm, sel4::debug_println};
+use realm_runtime::{Realm, println};
 
 realm_runtime::main!(main);
 
 fn main(realm: &mut Realm) {
-    match realm.name() {
-        Ok(name) => debug_println!("[{name}] the system is up"),
-        Err(error) => debug_println!("[init] cannot learn its name: {error}"),
-    }
+    println!(realm, "the system is up");
 }

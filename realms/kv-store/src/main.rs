@@ -7,14 +7,14 @@ use core::fmt::Write;
 
 use demo_protocols::{KvRequest, KvResponse, LogLine, Text};
 use heapless::index_map::FnvIndexMap;
-use realm_runtime::{Realm, sel4::debug_println};
+use realm_runtime::{Realm, println};
 
 realm_runtime::main!(main);
 
 fn main(realm: &mut Realm) {
     let log = realm.connect("log").expect("connecting to log");
     let service = realm.register("kv").expect("registering kv");
-    debug_println!("[kv] serving \"kv\", logging to \"log\"");
+    println!(realm, "serving \"kv\", logging to \"log\"");
     let mut store: FnvIndexMap<Text, Text, 16> = FnvIndexMap::new();
     realm.serve(&service, move |realm, _caller, request: KvRequest| {
         let mut line = Text::new();
@@ -35,7 +35,7 @@ fn main(realm: &mut Realm) {
             }
         };
         if let Err(error) = realm.call::<_, ()>(&log, &LogLine(line)) {
-            debug_println!("[kv] cannot log: {error}");
+            println!(realm, "cannot log: {error}");
         }
         response
     })

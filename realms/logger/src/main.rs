@@ -4,15 +4,15 @@
 #![no_main]
 
 use demo_protocols::LogLine;
-use realm_runtime::{Realm, sel4::debug_println};
+use realm_runtime::{Realm, println};
 
 realm_runtime::main!(main);
 
 fn main(realm: &mut Realm) {
     let service = realm.register("log").expect("registering log");
-    debug_println!("[logger] serving \"log\" (generation {})", service.generation);
+    println!(realm, "serving \"log\" (generation {})", service.generation);
     realm.serve(&service, |realm, caller, LogLine(line): LogLine| match realm.peer(caller) {
-        Ok(client) => debug_println!("[log] {client}: {line}"),
-        Err(error) => debug_println!("[log] ({error}): {line}"),
+        Ok(client) => println!(realm, "{client}: {line}"),
+        Err(error) => println!(realm, "({error}): {line}"),
     })
 }

@@ -9,7 +9,8 @@
 use core::fmt::Write;
 
 use realm_runtime::payload::{self, Status};
-use realm_runtime::sel4::{MessageInfo, debug_println, ipc::yield_now, timestamp};
+use realm_runtime::println;
+use realm_runtime::sel4::{MessageInfo, ipc::yield_now, timestamp};
 use realm_runtime::{Connection, Realm};
 
 realm_runtime::main!(main);
@@ -111,10 +112,11 @@ fn main(realm: &mut Realm) {
     let echo = connect_when_ready(realm, "echo");
     let plain = connect_when_ready(realm, "plain-echo");
 
-    debug_println!(
-        "[bench] round trip over a broker-minted cap, cycles (median of {BATCHES} batches of {ROUNDS})"
+    println!(
+        realm,
+        "round trip over a broker-minted cap, cycles (median of {BATCHES} batches of {ROUNDS})"
     );
-    debug_println!("[bench] payload        message    raw seL4   realm-runtime   ratio");
+    println!(realm, "payload        message    raw seL4   realm-runtime   ratio");
     // Postcard writes integers as varints: small values are one byte, u64::MAX ten.
     let payloads = [
         ("u64 = 7", Payload::Small(7)),
@@ -125,8 +127,9 @@ fn main(realm: &mut Realm) {
     for (label, value) in payloads {
         let (raw_cycles, words) = raw_round_trip(realm, &raw, value);
         let typed_cycles = typed_round_trip(realm, &echo, value);
-        debug_println!(
-            "[bench] {label:<14} {words:>2} words {raw_cycles:>10}   {typed_cycles:>13}   {}",
+        println!(
+            realm,
+            "{label:<14} {words:>2} words {raw_cycles:>10}   {typed_cycles:>13}   {}",
             ratio(typed_cycles, raw_cycles)
         );
     }
@@ -145,14 +148,15 @@ fn main(realm: &mut Realm) {
         *batch = (timestamp::now() - start) / ROUNDS;
     }
     let plain_cycles = median(batches);
-    debug_println!(
-        "[bench] {:<14} {words:>2} words {raw_cycles:>10}   {plain_cycles:>13}   {}",
+    println!(
+        realm,
+        "{:<14} {words:>2} words {raw_cycles:>10}   {plain_cycles:>13}   {}",
         "plain [u64; 8]",
         ratio(plain_cycles, raw_cycles)
     );
 
-    debug_println!("[bench] connect, cycles (median of {CONNECTS})");
-    debug_println!("[bench] services registered   connect   ratio to the first");
+    println!(realm, "connect, cycles (median of {CONNECTS})");
+    println!(realm, "services registered   connect   ratio to the first");
     let mut first = 0;
     let mut registered = 2; // echo and raw-echo
     let mut fillers = heapless::Vec::<realm_runtime::Service, 1024>::new();
@@ -168,10 +172,6 @@ fn main(realm: &mut Realm) {
         if first == 0 {
             first = cost;
         }
-        debug_println!(
-            "[bench] {:>19}   {cost:>7}   {}",
-            registered.max(count),
-            ratio(cost, first)
-        );
+        println!(realm, "{:>19}   {cost:>7}   {}", registered.max(count), ratio(cost, first));
     }
 }

@@ -7,7 +7,8 @@
 use core::sync::atomic::{AtomicU64, Ordering};
 
 use realm_runtime::Realm;
-use realm_runtime::sel4::{debug_println, ipc::yield_now};
+use realm_runtime::println;
+use realm_runtime::sel4::ipc::yield_now;
 
 realm_runtime::main!(main);
 
@@ -30,5 +31,5 @@ fn main(realm: &mut Realm) {
     }
     let found = MARK.load(Ordering::SeqCst);
     let verdict = if found == mark { "still mine" } else { "OVERWRITTEN" };
-    debug_println!("[{name}] address space: mark {found:#018x} at {:p}, {verdict}", &MARK);
+    println!(realm, "address space: mark {found:#018x} at {:p}, {verdict}", &MARK);
 }

@@ -4,7 +4,7 @@
 #![no_main]
 
 use realm_runtime::Realm;
-use realm_runtime::sel4::debug_println;
+use realm_runtime::println;
 
 realm_runtime::main!(main);
 
@@ -12,8 +12,8 @@ realm_runtime::main!(main);
 const UNMAPPED: usize = 0x1000;
 
 fn main(realm: &mut Realm) {
-    let name = realm.name().expect("the memory manager knows this realm's name");
-    debug_println!("[{name}] reading {UNMAPPED:#x}");
+    realm.name().expect("the memory manager knows this realm's name");
+    println!(realm, "reading {UNMAPPED:#x}");
     let pointer = core::hint::black_box(UNMAPPED) as *const u64;
     // SAFETY: deliberately unsound: this probe exists to fault. The read goes to an
     // address nothing maps, so the kernel stops the thread before a value is produced.

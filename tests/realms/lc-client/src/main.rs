@@ -10,7 +10,7 @@
 #![no_std]
 #![no_main]
 
-use realm_runtime::{CallError, Connection, Realm, sel4::debug_println};
+use realm_runtime::{CallError, Connection, Realm, println};
 use test_protocols::{CRASH, KeeperRequest, KeeperResponse, QUIT, name};
 
 realm_runtime::main!(main);
@@ -23,7 +23,7 @@ fn main(realm: &mut Realm) {
         "gamma" => gamma(realm),
         "delta" => delta(realm),
         "omega" => omega(realm),
-        other => debug_println!("[{other}] has no part in this test"),
+        _ => println!(realm, "has no part in this test"),
     }
 }
 
@@ -46,46 +46,46 @@ fn echo(realm: &mut Realm, connection: &Connection, value: u64) -> Result<u64, C
 fn alpha(realm: &mut Realm) {
     grant(realm, "alpha");
     let echo_connection = realm.connect("echo").expect("the granted connect");
-    debug_println!("[alpha] echo answers {:?}", echo(realm, &echo_connection, 1));
+    println!(realm, "echo answers {:?}", echo(realm, &echo_connection, 1));
     let revoke = KeeperRequest::Revoke { child: name("alpha"), service: name("echo") };
     assert_eq!(keeper(realm, revoke), Ok(KeeperResponse::Done));
     match echo(realm, &echo_connection, 2) {
-        Ok(value) => debug_println!("[alpha] echo still answers after the revoke: {value} WRONG"),
-        Err(error) => debug_println!("[alpha] echo after the grant was revoked: {error}"),
+        Ok(value) => println!(realm, "echo still answers after the revoke: {value} WRONG"),
+        Err(error) => println!(realm, "echo after the grant was revoked: {error}"),
     }
 
     let first = realm.connect("keeper").expect("connecting to keeper");
     let second = realm.connect("keeper").expect("connecting to keeper again");
     let kicked: Result<KeeperResponse, _> = realm.call(&first, &KeeperRequest::Kick);
-    debug_println!("[alpha] asked keeper to close its first connection: {kicked:?}");
+    println!(realm, "asked keeper to close its first connection: {kicked:?}");
     match realm.call::<_, KeeperResponse>(&first, &KeeperRequest::Kick) {
-        Ok(response) => debug_println!("[alpha] first connection still works: {response:?} WRONG"),
-        Err(error) => debug_println!("[alpha] first connection: {error}"),
+        Ok(response) => println!(realm, "first connection still works: {response:?} WRONG"),
+        Err(error) => println!(realm, "first connection: {error}"),
     }
     let grant_again = KeeperRequest::Grant { child: name("alpha"), service: name("echo") };
     match realm.call::<_, KeeperResponse>(&second, &grant_again) {
-        Ok(response) => debug_println!("[alpha] second connection still works: {response:?}"),
-        Err(error) => debug_println!("[alpha] second connection: {error} WRONG"),
+        Ok(response) => println!(realm, "second connection still works: {response:?}"),
+        Err(error) => println!(realm, "second connection: {error} WRONG"),
     }
 }
 
 fn beta(realm: &mut Realm) {
     grant(realm, "beta");
     let first = realm.connect("echo").expect("the granted connect");
-    debug_println!("[beta] echo answers {:?}", echo(realm, &first, 5));
+    println!(realm, "echo answers {:?}", echo(realm, &first, 5));
     match echo(realm, &first, CRASH) {
-        Ok(value) => debug_println!("[beta] the crashing call returned {value} WRONG"),
-        Err(error) => debug_println!("[beta] the call in progress when echo crashed: {error}"),
+        Ok(value) => println!(realm, "the crashing call returned {value} WRONG"),
+        Err(error) => println!(realm, "the call in progress when echo crashed: {error}"),
     }
     let second = realm.connect("echo").expect("reconnecting to the restarted echo");
-    debug_println!("[beta] reconnected: echo answers {:?}", echo(realm, &second, 5));
+    println!(realm, "reconnected: echo answers {:?}", echo(realm, &second, 5));
     match echo(realm, &second, CRASH) {
-        Ok(value) => debug_println!("[beta] the second crashing call returned {value} WRONG"),
-        Err(error) => debug_println!("[beta] the call in progress at the second crash: {error}"),
+        Ok(value) => println!(realm, "the second crashing call returned {value} WRONG"),
+        Err(error) => println!(realm, "the call in progress at the second crash: {error}"),
     }
     match realm.connect("echo") {
-        Ok(_) => debug_println!("[beta] echo is back after its last restart WRONG"),
-        Err(error) => debug_println!("[beta] connect after the restart limit: {error}"),
+        Ok(_) => println!(realm, "echo is back after its last restart WRONG"),
+        Err(error) => println!(realm, "connect after the restart limit: {error}"),
     }
 }
 
@@ -101,8 +101,8 @@ fn omega(realm: &mut Realm) {
         }
     };
     match echo(realm, &connection, CRASH) {
-        Ok(value) => debug_println!("[omega] the crashing call returned {value} WRONG"),
-        Err(error) => debug_println!("[omega] the call in progress when echo crashed: {error}"),
+        Ok(value) => println!(realm, "the crashing call returned {value} WRONG"),
+        Err(error) => println!(realm, "the call in progress when echo crashed: {error}"),
     }
 }
 
@@ -119,21 +119,21 @@ fn gamma(realm: &mut Realm) {
         }
     };
     match refusal {
-        Some(error) => debug_println!("[gamma] connection {} refused: {error}", open.len() + 1),
-        None => debug_println!("[gamma] opened {} connections without a refusal WRONG", open.len()),
+        Some(error) => println!(realm, "connection {} refused: {error}", open.len() + 1),
+        None => println!(realm, "opened {} connections without a refusal WRONG", open.len()),
     }
     let grant_request = KeeperRequest::Grant { child: name("gamma"), service: name("echo") };
     let still = realm.call::<_, KeeperResponse>(&open[0], &grant_request);
-    debug_println!("[gamma] its first connection still works: {still:?}");
+    println!(realm, "its first connection still works: {still:?}");
 }
 
 fn delta(realm: &mut Realm) {
     let once = realm.connect("once").expect("delta is granted once");
     match echo(realm, &once, QUIT) {
         Ok(value) => {
-            debug_println!("[delta] the call to the exiting service returned {value} WRONG")
+            println!(realm, "the call to the exiting service returned {value} WRONG")
         }
-        Err(error) => debug_println!("[delta] the call in progress when once exited: {error}"),
+        Err(error) => println!(realm, "the call in progress when once exited: {error}"),
     }
     let before = realm.resources().expect("asking for resources");
     for _ in 0..1000 {
@@ -142,8 +142,9 @@ fn delta(realm: &mut Realm) {
     }
     let after = realm.resources().expect("asking for resources");
     let verdict = if before == after { "the same" } else { "DIFFERENT" };
-    debug_println!(
-        "[delta] 1000 connect/disconnect cycles: free RAM {} -> {} bytes, free slots {} -> {}: {verdict}",
+    println!(
+        realm,
+        "1000 connect/disconnect cycles: free RAM {} -> {} bytes, free slots {} -> {}: {verdict}",
         before.0,
         after.0,
         before.1,

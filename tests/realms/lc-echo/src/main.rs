@@ -4,7 +4,7 @@
 #![no_std]
 #![no_main]
 
-use realm_runtime::{Realm, sel4::debug_println};
+use realm_runtime::{Realm, println};
 use test_protocols::{CRASH, QUIT};
 
 realm_runtime::main!(main);
@@ -16,14 +16,14 @@ fn main(realm: &mut Realm) {
     let name = realm.name().expect("the memory manager knows this realm's name");
     let service = realm.register(name.as_str()).expect("registering its service");
     let generation = u64::from(service.generation);
-    debug_println!("[{name}] serving \"{name}\", generation {generation}");
+    println!(realm, "serving \"{name}\", generation {generation}");
     realm.serve(&service, move |realm, _caller, value: u64| {
         if value == QUIT {
-            debug_println!("[{name}] exiting while a client waits");
+            println!(realm, "exiting while a client waits");
             realm.exit();
         }
         if value == CRASH {
-            debug_println!("[echo] crashing while a client waits");
+            println!(realm, "crashing while a client waits");
             let pointer = core::hint::black_box(UNMAPPED) as *const u64;
             // SAFETY: deliberately unsound: the read faults, which is what this test needs.
             return unsafe { core::ptr::read_volatile(pointer) };

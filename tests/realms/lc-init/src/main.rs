@@ -3,7 +3,7 @@
 #![no_std]
 #![no_main]
 
-use realm_runtime::{Realm, sel4::debug_println};
+use realm_runtime::{Realm, println};
 use test_protocols::{KeeperRequest, KeeperResponse};
 
 realm_runtime::main!(main);
@@ -18,11 +18,11 @@ fn main(realm: &mut Realm) {
         };
         match done {
             Ok(()) => {
-                debug_println!("[init] {request:?}: done");
+                println!(realm, "{request:?}: done");
                 KeeperResponse::Done
             }
             Err(error) => {
-                debug_println!("[init] {request:?}: {error}");
+                println!(realm, "{request:?}: {error}");
                 KeeperResponse::Refused
             }
         }

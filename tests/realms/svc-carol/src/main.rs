@@ -3,13 +3,13 @@
 #![no_std]
 #![no_main]
 
-use realm_runtime::{Realm, sel4::debug_println};
+use realm_runtime::{Realm, println};
 
 realm_runtime::main!(main);
 
 fn main(realm: &mut Realm) {
     match realm.connect("shop") {
-        Ok(_) => debug_println!("[carol] connected to \"shop\": WRONG"),
-        Err(error) => debug_println!("[carol] connect \"shop\" refused: {error}"),
+        Ok(_) => println!(realm, "connected to \"shop\": WRONG"),
+        Err(error) => println!(realm, "connect \"shop\" refused: {error}"),
     }
 }

@@ -4,8 +4,9 @@
 #![no_std]
 #![no_main]
 
+use realm_runtime::println;
+use realm_runtime::sel4::MessageInfo;
 use realm_runtime::sel4::cap::Endpoint;
-use realm_runtime::sel4::{MessageInfo, debug_println};
 use realm_runtime::{Realm, ipc};
 
 const BROKER: Endpoint = Endpoint::from_cptr(ipc::abi::slot::BROKER);
@@ -27,8 +28,8 @@ fn main(realm: &mut Realm) {
         let info = buffer.set_message(label, words, &[]).expect("a small message");
         let reply = BROKER.call(buffer, info);
         match ipc::decode_reply(reply.label(), buffer.message(reply)) {
-            Ok(Err(error)) => debug_println!("[mallory] request {label} {words:?}: {error}"),
-            other => debug_println!("[mallory] request {label} {words:?}: unexpected {other:?}"),
+            Ok(Err(error)) => println!(realm, "request {label} {words:?}: {error}"),
+            other => println!(realm, "request {label} {words:?}: unexpected {other:?}"),
         }
     }
     let mut reached = 0;
@@ -40,8 +41,8 @@ fn main(realm: &mut Realm) {
         let info = MessageInfo::new(0, 0, 1).expect("a one-word message");
         if Endpoint::from_cptr(slot).call(realm.ipc_buffer(), info).label() == 0 {
             reached += 1;
-            debug_println!("[mallory] slot {slot} reached something");
+            println!(realm, "slot {slot} reached something");
         }
     }
-    debug_println!("[mallory] tried {tried} slots, {reached} reached anything");
+    println!(realm, "tried {tried} slots, {reached} reached anything");
 }

@@ -4,13 +4,13 @@
 #![no_main]
 
 use demo_protocols::{PluginRequest, PluginResponse, text};
-use realm_runtime::{Realm, sel4::debug_println};
+use realm_runtime::{Realm, println};
 
 realm_runtime::main!(main);
 
 fn main(realm: &mut Realm) {
     let desk = realm.register("desk").expect("registering desk");
-    debug_println!("[init] serving \"desk\"");
+    println!(realm, "serving \"desk\"");
     // `Lookup(service)` asks: grant me `service`.
     realm.serve(&desk, |realm, caller, request: PluginRequest| {
         let PluginRequest::Lookup(service) = request else {
@@ -21,11 +21,11 @@ fn main(realm: &mut Realm) {
         };
         match realm.grant(child.as_str(), &service) {
             Ok(()) => {
-                debug_println!("[init] granted {child} access to \"{service}\"");
+                println!(realm, "granted {child} access to \"{service}\"");
                 PluginResponse::Logged
             }
             Err(error) => {
-                debug_println!("[init] cannot grant {child} \"{service}\": {error}");
+                println!(realm, "cannot grant {child} \"{service}\": {error}");
                 PluginResponse::Failed(text("refused"))
             }
         }

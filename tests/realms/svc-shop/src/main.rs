@@ -3,12 +3,12 @@
 #![no_std]
 #![no_main]
 
-use realm_runtime::{Realm, sel4::debug_println};
+use realm_runtime::{Realm, println};
 
 realm_runtime::main!(main);
 
 fn main(realm: &mut Realm) {
     let shop = realm.register("shop").expect("registering shop");
-    debug_println!("[bob] serving \"shop\"");
+    println!(realm, "serving \"shop\"");
     realm.serve(&shop, |_realm, _caller, number: u64| number * 2)
 }
