@@ -15,7 +15,7 @@ use sel4::fault::Fault;
 use sel4::{MessageInfo, debug_println};
 use service_registry::ConnectionLookup;
 use system_config::image::BootImage;
-use system_config::{MAX_REALMS, SystemConfig};
+use system_config::{MAX_REALMS, RunPolicy, SystemConfig};
 
 use crate::brokering::{BROKER_SLOTS, Executor, broker_id};
 use crate::realm::{Ending, Kernel, Realm};
@@ -30,34 +30,47 @@ pub struct Server<'r> {
 }
 
 impl Server<'_> {
-    /// Serves until every realm has stopped or only serves; then stops the servers.
+    /// Serves the realms. With `run = "forever"` this never returns. With `run =
+    /// "until-idle"` it returns once every realm has stopped or only serves, after stopping
+    /// the servers.
     pub fn run(&mut self, kernel: &mut Kernel<'_>) {
+        let forever = self.config.settings.run == RunPolicy::Forever;
         let busy = |realm: &Realm| realm.running && (!realm.serving || realm.aborting());
-        while self.realms.iter().any(busy) {
-            let received = kernel.endpoint.recv(kernel.ipc);
-            match Badge::decode(received.badge) {
-                Ok(BadgeKind::Realm(id)) => match self.running(id) {
-                    Some(index) => self.handle_request(kernel, index, received.info),
-                    None => debug_println!(
-                        "memory manager: a message from realm {} that is not running; ignored",
-                        id.0
-                    ),
-                },
-                Ok(BadgeKind::Fault(id)) => match self.running(id) {
-                    Some(index) => self.handle_fault(kernel, index, received.info),
-                    None => debug_println!(
-                        "memory manager: a fault of realm {} that is not running; ignored",
-                        id.0
-                    ),
-                },
-                Ok(other) => {
-                    debug_println!("memory manager: a message with badge {other:?}; ignored")
-                }
-                Err(error) => {
-                    debug_println!("memory manager: a message with a bad badge ({error}); ignored")
-                }
+        while forever || self.realms.iter().any(busy) {
+            self.serve_one(kernel);
+        }
+        self.shut_down(kernel);
+    }
+
+    /// Receives one message on the memory manager's endpoint and handles it.
+    fn serve_one(&mut self, kernel: &mut Kernel<'_>) {
+        let received = kernel.endpoint.recv(kernel.ipc);
+        match Badge::decode(received.badge) {
+            Ok(BadgeKind::Realm(id)) => match self.running(id) {
+                Some(index) => self.handle_request(kernel, index, received.info),
+                None => debug_println!(
+                    "memory manager: a message from realm {} that is not running; ignored",
+                    id.0
+                ),
+            },
+            Ok(BadgeKind::Fault(id)) => match self.running(id) {
+                Some(index) => self.handle_fault(kernel, index, received.info),
+                None => debug_println!(
+                    "memory manager: a fault of realm {} that is not running; ignored",
+                    id.0
+                ),
+            },
+            Ok(other) => {
+                debug_println!("memory manager: a message with badge {other:?}; ignored")
+            }
+            Err(error) => {
+                debug_println!("memory manager: a message with a bad badge ({error}); ignored")
             }
         }
+    }
+
+    /// Stops every realm still running (they only serve: nothing can start new work).
+    fn shut_down(&mut self, kernel: &mut Kernel<'_>) {
         let servers = self.realms.iter().filter(|realm| realm.running).count();
         if servers > 0 {
             debug_println!(

@@ -42,11 +42,19 @@ pub struct BootOptions {
     /// counter then advances one tick per guest instruction, so cycle counts are instruction
     /// counts and a benchmark gives the same figures every run.
     pub count_instructions: bool,
+    /// End the run as soon as a serial line contains this text (for systems that run for
+    /// ever): the run's verdict is then [`Verdict::Watched`].
+    pub stop_at: Option<String>,
 }
 
 impl Default for BootOptions {
     fn default() -> Self {
-        Self { timeout: Duration::from_secs(60), echo: false, count_instructions: false }
+        Self {
+            timeout: Duration::from_secs(60),
+            echo: false,
+            count_instructions: false,
+            stop_at: None,
+        }
     }
 }
 
@@ -65,6 +73,9 @@ pub enum Verdict {
     Timeout,
     /// QEMU ended without a verdict.
     NoVerdict { reason: String },
+    /// The runner ended the run itself, on the line [`BootOptions::stop_at`] waited for,
+    /// with no verdict, panic or fault before it.
+    Watched,
 }
 
 impl std::fmt::Display for Verdict {
@@ -76,6 +87,7 @@ impl std::fmt::Display for Verdict {
             Verdict::UnhandledFault { report } => write!(f, "unhandled fault: {report}"),
             Verdict::Timeout => write!(f, "timeout: no verdict"),
             Verdict::NoVerdict { reason } => write!(f, "no verdict: {reason}"),
+            Verdict::Watched => write!(f, "ended by the runner on the line it waited for"),
         }
     }
 }
@@ -141,10 +153,16 @@ struct Watch {
     verdict_line: Option<String>,
     panic_message: Option<String>,
     fault_report: Option<String>,
+    /// The text that ends the run when a line contains it, and whether one did.
+    stop_at: Option<String>,
+    stopped: bool,
 }
 
 impl Watch {
     fn observe(&mut self, line: &str) {
+        if self.stop_at.as_deref().is_some_and(|text| line.contains(text)) {
+            self.stopped = true;
+        }
         if let Some(rest) = line.strip_prefix(VERDICT_PREFIX) {
             self.verdict_line.get_or_insert_with(|| rest.trim().to_string());
         } else if let Some(position) = line.find(PANIC_MARKER) {
@@ -199,7 +217,7 @@ pub fn boot(kernel: &Kernel, root_task: &Path, options: &BootOptions) -> Result<
     });
 
     let mut serial = Vec::new();
-    let mut watch = Watch::default();
+    let mut watch = Watch { stop_at: options.stop_at.clone(), ..Watch::default() };
     let mut deadline = started + options.timeout;
     let mut timed_out = false;
     loop {
@@ -216,6 +234,9 @@ pub fn boot(kernel: &Kernel, root_task: &Path, options: &BootOptions) -> Result<
                 let had_ended = watch.ended();
                 watch.observe(&line);
                 serial.push(line);
+                if watch.stopped {
+                    break;
+                }
                 if !had_ended && watch.ended() {
                     deadline = deadline.min(Instant::now() + GRACE);
                 }
@@ -269,6 +290,9 @@ fn decide(watch: &Watch, exit_status: Option<i32>, timed_out: bool) -> Verdict {
     }
     if let Some(report) = &watch.fault_report {
         return Verdict::UnhandledFault { report: report.clone() };
+    }
+    if watch.stopped {
+        return Verdict::Watched;
     }
     if timed_out {
         return Verdict::Timeout;

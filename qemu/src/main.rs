@@ -123,6 +123,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     timeout: Duration::from_secs(timeout),
                     echo: false,
                     count_instructions,
+                    stop_at: None,
                 };
                 let outcome = qemu::boot::boot(&kernel, &root_task, &options)?;
                 if !outcome.passed() {

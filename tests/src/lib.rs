@@ -28,6 +28,16 @@ pub fn boot_system(system: &str) -> Outcome {
     qemu::boot::boot(kernel(), &root_task, &BootOptions::default()).expect("booting QEMU")
 }
 
+/// Builds the memory manager with the system in `system` and boots it until a serial line
+/// contains `stop_at` (or the default timeout): for systems that run for ever.
+pub fn boot_system_until(system: &str, stop_at: &str) -> Outcome {
+    let workspace = Workspace::current();
+    let path = workspace.root().join(system);
+    let root_task = qemu::system::build(&workspace, &path).expect("building the system");
+    let options = BootOptions { stop_at: Some(stop_at.to_string()), ..BootOptions::default() };
+    qemu::boot::boot(kernel(), &root_task, &options).expect("booting QEMU")
+}
+
 /// Fails the test, with the serial tail, unless the run passed.
 pub fn assert_passed(what: &str, outcome: &Outcome) {
     assert!(
