@@ -3,7 +3,7 @@
 //! that makes them.
 
 use qemu::Verdict;
-use system_tests::{assert_passed, boot_system, boot_system_until};
+use system_tests::boot_system_until;
 
 /// What `late` prints once its calls are answered (tests/realms/run-client).
 const LATE_DONE: &str = "[late] 5 of 5 calls answered";
