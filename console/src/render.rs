@@ -110,7 +110,7 @@ pub fn drop_report<S: SourceNames + ?Sized>(
     }
     let plural = if count == 1 { "line" } else { "lines" };
     let more = if count == u32::MAX { " or more" } else { "" };
-    let _ = write!(Sink(sink), "{count}{more} {plural} dropped\n");
+    let _ = writeln!(Sink(sink), "{count}{more} {plural} dropped");
     let mut out = Sink(sink);
     let _ = (|| {
         let mut event = EventLine::start(&mut out, "lines-dropped")?;
