@@ -12,13 +12,20 @@
 //!
 //! # The contract: one producer, one consumer
 //!
-//! [`LineQueue::producer`] and [`LineQueue::consumer`] each hand out their handle once; the
-//! handles' methods take `&mut self`, so safe code cannot have two producers or two
-//! consumers. [`Producer::split_off`]-style tricks do not exist. Were the contract broken
-//! anyway (say, two queues' handles mixed up by a bug elsewhere), nothing unsound can happen:
-//! every byte is an atomic, every index is masked into the array, and the consumer checks
-//! every record header before trusting it, discarding what is queued (and resetting the
-//! per-source counts) when one does not make sense. At worst text is garbled or lost.
+//! [`LineQueue::producer`] and [`LineQueue::consumer`] each hand out their handle once (the
+//! first call gets it, later calls get `None`); the handles are neither `Clone` nor usable
+//! through a shared reference (their methods take `&mut self`), so safe code cannot have two
+//! producers or two consumers of one queue. A handle may move to another thread. The
+//! producer never blocks and never waits for the consumer; the consumer never waits for the
+//! producer (on seL4 it waits on a notification the producer signals after pushing, which is
+//! the caller's business).
+//!
+//! Were the contract broken anyway (by a later change that hands out a second producer, say),
+//! nothing unsound can happen: there is no `unsafe`, every byte is an atomic, every index is
+//! masked into the array, and the consumer checks every record header (length, source, flags,
+//! that it lies within the published bytes) before trusting it, discarding what is queued and
+//! resetting the per-source counts when one does not make sense. At worst text is garbled,
+//! lost, or counted in the wrong source's share.
 //!
 //! # Memory ordering
 //!
@@ -269,11 +276,13 @@ impl<const N: usize> Producer<'_, N> {
             cut = true;
             // Do not leave half a character at the cut.
             if line.first_excess.is_some_and(is_continuation) {
-                while length > 0 && is_continuation(queue.byte(start.wrapping_add(length - 1))) {
-                    length -= 1;
+                let byte_before = |back: usize| queue.byte(start.wrapping_add(length - 1 - back));
+                let mut back = 0;
+                while back < 3 && back < length && is_continuation(byte_before(back)) {
+                    back += 1;
                 }
-                if length > 0 && queue.byte(start.wrapping_add(length - 1)) >= 0xc0 {
-                    length -= 1;
+                if back < length && byte_before(back) >= 0xc0 {
+                    length -= back + 1;
                 }
             }
         }
@@ -689,6 +698,11 @@ mod tests {
             String::from_utf8(out).unwrap(),
             format!("{} [cut]\n", "a".repeat(MAX_TEXT - 1))
         );
+        // A 4-byte character starting three bytes before the limit goes whole.
+        let text = format!("{}\u{1f600}", "c".repeat(MAX_TEXT - 3));
+        producer.push(realm(1), text.as_bytes(), false).unwrap();
+        let record = consumer.write_next(&NAMES, |_| {}).unwrap();
+        assert_eq!((record.cut, record.text_length), (true, MAX_TEXT - 3));
         // Exactly MAX_TEXT is not cut.
         producer.push(realm(1), &[b'b'; MAX_TEXT], false).unwrap();
         assert!(!consumer.write_next(&NAMES, |_| {}).unwrap().cut);
