@@ -118,6 +118,17 @@ impl Outcome {
     pub fn printed(&self, text: &str) -> bool {
         self.serial.iter().any(|line| line.contains(text))
     }
+
+    /// The machine-readable event lines on serial, in order.
+    pub fn events(&self) -> Vec<crate::events::Event> {
+        self.serial.iter().filter_map(|line| crate::events::parse_event(line)).collect()
+    }
+
+    /// Whether serial has a `kind` event with every `(key, value)` of `fields`, for example
+    /// `has_event("connect-denied", &[("realm", "plugin"), ("service", "kv")])`.
+    pub fn has_event(&self, kind: &str, fields: &[(&str, &str)]) -> bool {
+        self.events().iter().any(|event| event.matches(kind, fields))
+    }
 }
 
 /// A running QEMU that is killed and reaped when dropped, whatever happens to the caller.

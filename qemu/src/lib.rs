@@ -9,10 +9,12 @@
 //! - [`image`]: build a root task (the memory manager or a test image) for seL4.
 //! - [`system`]: check `system.toml`, build the realm programs, pack the boot image.
 //! - [`boot`]: run QEMU, stream or capture serial, decide the verdict, always end QEMU.
+//! - [`events`]: parse the memory manager's machine-readable event lines from serial.
 //!
 //! The command-line front end is `src/main.rs`; tests use this library directly.
 
 pub mod boot;
+pub mod events;
 pub mod image;
 pub mod kernel;
 pub mod stage;
@@ -20,4 +22,5 @@ pub mod system;
 pub mod workspace;
 
 pub use boot::{BootOptions, Outcome, Verdict};
+pub use events::{Event, parse_event};
 pub use workspace::Workspace;
