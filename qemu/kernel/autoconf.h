@@ -5,6 +5,15 @@
  * kernel source: the kernel Makefile searches that folder before the build folder, so the
  * verification configuration shipped there would otherwise always win.
  *
+ * Two kernels come from this one file (qemu/src/kernel.rs, `Variant`):
+ *   debug    this file as it is, built with DEBUG=1.
+ *   release  (the default) this file without the four debug-only parts below, built without
+ *            DEBUG=1: CONFIG_DEBUG_BUILD, CONFIG_PRINTING, CONFIG_IRQ_REPORTING and the
+ *            CONFIG_USER_STACK_TRACE_LENGTH block. The tool removes exactly those lines
+ *            (`DEBUG_ONLY_LINES`) and refuses to build if one is missing or repeated, so keep
+ *            them as they are written here. A release kernel has no debug system calls and
+ *            prints nothing after the bootloader.
+ *
  * Off on purpose (each measured under QEMU software emulation):
  *   X2APIC        refused by the emulated CPU
  *   FSGSBASE_INST hangs on QEMU's default CPU (we use the MSR variant)

@@ -8,6 +8,10 @@
 //!   failed, with the tail of its serial log.
 //! - `qemu bench`: boot the benchmark system (`bench/system.toml`) and print its table.
 //! - `qemu build`: build the kernel and the memory manager, boot nothing.
+//!
+//! Each takes `--kernel release|debug` (default `release`, see `qemu::kernel::Variant`). A test
+//! image that needs one kernel names it in its `Cargo.toml` (`image::required_kernel`), and
+//! `qemu test` boots it on that kernel whatever `--kernel` says.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -15,6 +19,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
+use qemu::kernel::Variant;
 use qemu::{BootOptions, Workspace, image, kernel};
 
 #[derive(Parser)]
@@ -37,6 +42,9 @@ enum Command {
         /// Seconds before the run is ended as a failure.
         #[arg(long, default_value_t = 120)]
         timeout: u64,
+        /// The kernel to build and boot: release (no debug system calls, silent) or debug.
+        #[arg(long, value_enum, default_value_t)]
+        kernel: Variant,
     },
     /// Boot test images and report each one's verdict.
     Test {
@@ -45,6 +53,9 @@ enum Command {
         /// Seconds each image may run before it fails with a timeout.
         #[arg(long, default_value_t = 60)]
         timeout: u64,
+        /// The kernel for images that do not name the one they need in their Cargo.toml.
+        #[arg(long, value_enum, default_value_t)]
+        kernel: Variant,
     },
     /// Boot the benchmark system and print its table.
     Bench {
@@ -54,12 +65,18 @@ enum Command {
         /// Seconds before the run is ended as a failure.
         #[arg(long, default_value_t = 600)]
         timeout: u64,
+        /// The kernel to build and boot: release (no debug system calls, silent) or debug.
+        #[arg(long, value_enum, default_value_t)]
+        kernel: Variant,
     },
     /// Build the kernel and the memory manager without booting.
     Build {
         /// The system description to build.
         #[arg(long, default_value = qemu::system::DEFAULT_SYSTEM)]
         system: PathBuf,
+        /// The kernel to build: release (no debug system calls, silent) or debug.
+        #[arg(long, value_enum, default_value_t)]
+        kernel: Variant,
     },
 }
 
@@ -82,32 +99,33 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> Result<ExitCode> {
     let workspace = Workspace::current();
     match cli.command {
-        Command::Build { system } => {
+        Command::Build { system, kernel } => {
             qemu::system::build(&workspace, &system)?;
-            kernel::ensure_built(&workspace)?;
+            kernel::ensure_built(&workspace, kernel)?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Run { system, image, timeout } => {
+        Command::Run { system, image, timeout, kernel } => {
             // The system first: a bad description fails before anything slow happens.
             let root_task = match &image {
                 Some(image) => image::build_root_task(&workspace, image)?,
                 None => qemu::system::build(&workspace, &system)?,
             };
-            let kernel = kernel::ensure_built(&workspace)?;
+            let kernel = kernel::ensure_built(&workspace, kernel)?;
             let image = image.as_deref().unwrap_or(image::MEMORY_MANAGER);
             let options = BootOptions {
                 timeout: Duration::from_secs(timeout),
                 echo: true,
                 ..BootOptions::default()
             };
-            eprintln!("[boot] seL4 {} + {image} in QEMU", kernel.version);
+            eprintln!("[boot] seL4 {} ({}) + {image} in QEMU", kernel.version, kernel.variant);
             let outcome = qemu::boot::boot(&kernel, &root_task, &options)?;
             eprintln!("[boot] {:.1} s: {}", outcome.duration.as_secs_f64(), outcome.verdict);
             Ok(if outcome.passed() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
         }
-        Command::Bench { system, timeout } => {
+        Command::Bench { system, timeout, kernel } => {
             let root_task = qemu::system::build(&workspace, &system)?;
-            let kernel = kernel::ensure_built(&workspace)?;
+            let kernel = kernel::ensure_built(&workspace, kernel)?;
+            println!("== seL4 {} ({} kernel)", kernel.version, kernel.variant);
             // Twice: counting instructions (the same figures every run), then running freely
             // (cycles of emulated time: noisy, but kernel entries cost what emulation makes
             // them cost, closer to hardware than a count of instructions).
@@ -142,21 +160,26 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Test { images, timeout } => {
+        Command::Test { images, timeout, kernel } => {
             let images = if images.is_empty() { test_images(&workspace)? } else { images };
-            let kernel = kernel::ensure_built(&workspace)?;
             let options =
                 BootOptions { timeout: Duration::from_secs(timeout), ..BootOptions::default() };
             let (mut passed, mut failed) = (0, 0);
             for name in &images {
+                let (variant, why) = match image::required_kernel(&workspace, name)? {
+                    Some(required) => (required.variant, format!(": {}", required.why)),
+                    None => (kernel, String::new()),
+                };
+                let kernel = kernel::ensure_built(&workspace, variant)?;
                 let root_task = image::build_root_task(&workspace, name)?;
                 let outcome = qemu::boot::boot(&kernel, &root_task, &options)?;
+                let on = format!("{variant} kernel{why}");
                 if outcome.passed() {
                     passed += 1;
-                    println!("test {name} ... ok ({:.1} s)", outcome.duration.as_secs_f64());
+                    println!("test {name} ... ok ({:.1} s, {on})", outcome.duration.as_secs_f64());
                 } else {
                     failed += 1;
-                    println!("test {name} ... FAILED ({})", outcome.verdict);
+                    println!("test {name} ... FAILED ({}; {on})", outcome.verdict);
                     println!(
                         "--- last {TAIL_LINES} lines of serial ---\n{}",
                         outcome.tail(TAIL_LINES)

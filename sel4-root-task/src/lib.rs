@@ -1,10 +1,14 @@
 //! `sel4-root-task`: what a program needs to run as seL4's root task.
 //!
 //! - `_start`: the kernel starts the root task with the boot-info address in rdi and no
-//!   stack (rsp = 0); the entry code points rsp at a static stack and calls the program's
-//!   main, declared with [`main!`].
+//!   stack (rsp = 0); the entry code points rsp at a static stack, sets up the serial port
+//!   ([`serial::init`]) and calls the program's main, declared with [`main!`].
+//! - [`serial`], [`print!`] and [`println!`]: output on COM1, written by the root task itself
+//!   through its IOPort capability. A release kernel prints nothing and has no debug system
+//!   calls, so this is how a root task talks on either kernel.
 //! - [`exit`]: prints the run's verdict line on serial and ends the QEMU run through the
 //!   `isa-debug-exit` device (I/O port 0xf4), which the `qemu` tool turns into its exit code.
+//! - [`stop`]: stops the root task without a debug system call.
 //! - The panic handler: prints the message and location, then exits with a failure verdict.
 //!
 //! - [`scratch`]: a window in the root task's address space for reading and writing frames.
@@ -14,6 +18,7 @@
 #![no_std]
 
 pub mod scratch;
+pub mod serial;
 
 #[cfg(target_os = "none")]
 use core::sync::atomic::{AtomicBool, Ordering};
@@ -21,8 +26,7 @@ use core::sync::atomic::{AtomicBool, Ordering};
 pub use sel4;
 #[cfg(target_os = "none")]
 use sel4::BootInfo;
-use sel4::cap::IoPort;
-use sel4::debug_println;
+use sel4::cap::{IoPort, Tcb};
 use sel4::kernel::init_slot;
 
 /// The size of the root task's initial stack.
@@ -92,6 +96,9 @@ extern "C" fn root_task_entry(bootinfo_address: usize) -> ! {
     // SAFETY: `_start` passes on the boot-info address the kernel gave the root task in rdi;
     // the kernel maps that page for the root task's whole life.
     let bootinfo = unsafe { BootInfo::from_address(bootinfo_address) };
+    // Without the IOPort capability nothing can be printed, nor the run ended: go on, and
+    // let the run end on its timeout.
+    let _ = serial::init();
     // SAFETY: `main!` defines this symbol with exactly this signature; a program that does
     // not use `main!` fails to link rather than reaching here.
     unsafe { __switchboard_root_task_main(bootinfo) }
@@ -109,14 +116,27 @@ macro_rules! main {
     };
 }
 
-/// Prints the verdict line and ends the QEMU run with it.
+/// Prints the verdict line and ends the QEMU run with it. Should QEMU not exit (no
+/// `isa-debug-exit` device, or no IOPort capability), the root task [`stop`]s.
 pub fn exit(verdict: Verdict) -> ! {
-    debug_println!("{VERDICT_PREFIX} {}", verdict.word());
+    println!("{VERDICT_PREFIX} {}", verdict.word());
     let io_port = IoPort::from_cptr(init_slot::IO_PORT);
     if let Err(error) = io_port.out8(DEBUG_EXIT_PORT, verdict.exit_code()) {
-        debug_println!("cannot reach the debug-exit port: {error}; halting");
+        println!("cannot reach the debug-exit port: {error}; stopping the root task");
     }
-    sel4::debug::halt()
+    stop()
+}
+
+/// Stops the root task for good: suspends its initial thread (`init_slot::TCB`), then, should
+/// that return (a thread other than the initial one calling this, or a missing capability),
+/// yields for ever. Unlike `sel4::debug::halt`, this needs no debug system call: on a release
+/// kernel `DebugHalt` does not exist, and the root task, which has no fault handler, would just
+/// fault.
+pub fn stop() -> ! {
+    let _ = Tcb::from_cptr(init_slot::TCB).suspend();
+    loop {
+        sel4::ipc::yield_now();
+    }
 }
 
 #[cfg(target_os = "none")]
@@ -125,17 +145,17 @@ fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
     static PANICKING: AtomicBool = AtomicBool::new(false);
     if PANICKING.swap(true, Ordering::Relaxed) {
         // A panic while reporting a panic: stop without formatting anything more.
-        sel4::debug::halt();
+        stop();
     }
     match info.location() {
-        Some(location) => debug_println!(
+        Some(location) => println!(
             "root task panicked at {}:{}:{}: {}",
             location.file(),
             location.line(),
             location.column(),
             info.message()
         ),
-        None => debug_println!("root task panicked: {}", info.message()),
+        None => println!("root task panicked: {}", info.message()),
     }
     exit(Verdict::Fail)
 }

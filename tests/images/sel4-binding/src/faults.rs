@@ -3,10 +3,11 @@
 //! (send and receive phase), an unknown syscall answered by the handler, and an invalid opcode
 //! the handler skips.
 
+use sel4::Fault;
 use sel4::cap::{Endpoint, ObjectType, init};
 use sel4::fault::{self, LookupFailure, SyscallRegisters};
 use sel4::kernel::{CALL_RIGHTS, UserContext};
-use sel4::{Fault, debug_println};
+use sel4_root_task::println;
 
 use crate::Root;
 use crate::threads::{self, Thread, load};
@@ -220,7 +221,7 @@ fn resumed_faults(root: &mut Root, faulter: &Thread, handler: Handler) {
         panic!("the end of the fault chain gave {fault:?}")
     };
     assert_eq!(syscall, threads::CHAIN_DONE_SYSCALL as u64, "the chain's last syscall");
-    debug_println!("sel4-binding: the faulting thread ran to the end of its chain");
+    println!("sel4-binding: the faulting thread ran to the end of its chain");
     root.pass(
         "fault-user-exception",
         format_args!(

@@ -18,8 +18,9 @@ use core::fmt;
 use sel4::cap::kind::Kind;
 use sel4::cap::{self, CPtr, Cap, ObjectType, RetypeTarget, Rights, init};
 use sel4::debug::{self, CapType};
-use sel4::{BootInfo, Error, IpcBuffer, debug_println};
+use sel4::{BootInfo, Error, IpcBuffer};
 use sel4_root_task::Verdict;
+use sel4_root_task::println;
 
 sel4_root_task::main!(main);
 
@@ -124,7 +125,7 @@ impl Root {
     /// Prints the line of a passed check.
     pub fn pass(&mut self, name: &str, details: fmt::Arguments<'_>) {
         self.checks_passed += 1;
-        debug_println!("check {name}: ok ({details})");
+        println!("check {name}: ok ({details})");
     }
 }
 
@@ -145,7 +146,7 @@ pub fn expect_error<T: fmt::Debug>(result: Result<T, Error>, expected: Error, wh
 
 fn main(bootinfo: &'static BootInfo) -> ! {
     let mut root = Root::new(bootinfo);
-    debug_println!(
+    println!(
         "sel4-binding: objects from untyped slot {} ({} KiB at {:#x}); free slots {}..{}",
         root.untyped_info.cptr,
         root.untyped_info.bytes() / 1024,
@@ -185,6 +186,6 @@ fn main(bootinfo: &'static BootInfo) -> ! {
 
     faults::faults(&mut root);
 
-    debug_println!("sel4-binding: all {} checks passed", root.checks_passed);
+    println!("sel4-binding: all {} checks passed", root.checks_passed);
     sel4_root_task::exit(Verdict::Pass)
 }

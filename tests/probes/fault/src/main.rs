@@ -3,7 +3,8 @@
 #![no_std]
 #![no_main]
 
-use sel4::{BootInfo, debug_println};
+use sel4::BootInfo;
+use sel4_root_task::println;
 
 sel4_root_task::main!(main);
 
@@ -11,7 +12,7 @@ sel4_root_task::main!(main);
 const UNMAPPED: usize = 0x1000;
 
 fn main(_bootinfo: &'static BootInfo) -> ! {
-    debug_println!("probe-fault: reading {UNMAPPED:#x}");
+    println!("probe-fault: reading {UNMAPPED:#x}");
     let pointer = core::hint::black_box(UNMAPPED) as *const u64;
     // SAFETY: deliberately unsound: this probe exists to fault. The read goes to an address
     // nothing maps, so the kernel stops the thread before any value is produced.

@@ -2,12 +2,13 @@
 #![no_std]
 #![no_main]
 
-use sel4::{BootInfo, debug_println};
+use sel4::BootInfo;
+use sel4_root_task::println;
 
 sel4_root_task::main!(main);
 
 fn main(_bootinfo: &'static BootInfo) -> ! {
-    debug_println!("probe-hang: spinning forever");
+    println!("probe-hang: spinning forever");
     loop {
         core::hint::spin_loop();
     }

@@ -2,11 +2,12 @@
 #![no_std]
 #![no_main]
 
-use sel4::{BootInfo, debug_println};
+use sel4::BootInfo;
+use sel4_root_task::println;
 
 sel4_root_task::main!(main);
 
 fn main(bootinfo: &'static BootInfo) -> ! {
-    debug_println!("probe-panic: {} untyped caps, about to panic", bootinfo.untypeds().count());
+    println!("probe-panic: {} untyped caps, about to panic", bootinfo.untypeds().count());
     panic!("deliberate panic number {}", bootinfo.untypeds().count().min(1) + 41)
 }
