@@ -101,3 +101,106 @@ impl fmt::Display for LogLine<'_> {
         }
     }
 }
+
+/// A realm's bare name for an event field (`#3` if the broker does not know it).
+struct BareName<'a>(&'a Broker, RealmId);
+
+impl fmt::Display for BareName<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0.realm_name(self.1) {
+            Some(name) => write!(f, "{name}"),
+            None => write!(f, "#{}", self.1.0),
+        }
+    }
+}
+
+/// A connection id as `index.generation`.
+struct ConnectionField(ipc::ConnectionId);
+
+impl fmt::Display for ConnectionField {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}", self.0.index(), self.0.generation())
+    }
+}
+
+/// Visits one field of an event record: its key and its value.
+pub type FieldVisitor<'v> = dyn FnMut(&'static str, &dyn fmt::Display) -> fmt::Result + 'v;
+
+impl LogLine<'_> {
+    /// The event's stable kind for machine-readable event lines: `service-registered`,
+    /// `connect-allowed`, `register-denied`, `connect-denied`, `grant-denied`,
+    /// `revoke-grant-denied`, `grant-added`, `grant-revoked`, `connection-closed`,
+    /// `service-removed`, `realm-withdrawn` or `malformed-request`.
+    pub fn kind(&self) -> &'static str {
+        match *self.event {
+            Event::Registered { .. } => "service-registered",
+            Event::Connected { .. } => "connect-allowed",
+            Event::Denied { action: Action::Register, .. } => "register-denied",
+            Event::Denied { action: Action::Connect, .. } => "connect-denied",
+            Event::Denied { action: Action::Grant, .. } => "grant-denied",
+            Event::Denied { action: Action::RevokeGrant, .. } => "revoke-grant-denied",
+            Event::GrantAdded { .. } => "grant-added",
+            Event::GrantRevoked { .. } => "grant-revoked",
+            Event::ConnectionClosed { .. } => "connection-closed",
+            Event::ServiceRemoved { .. } => "service-removed",
+            Event::RealmDied { .. } => "realm-withdrawn",
+            Event::Malformed { .. } => "malformed-request",
+        }
+    }
+
+    /// Whether the event is a refusal: refusals are always printed, whatever the log level.
+    pub fn is_refusal(&self) -> bool {
+        matches!(self.event, Event::Denied { .. } | Event::Malformed { .. })
+    }
+
+    /// Hands `visit` each field of the event, in a fixed order: realms by bare name
+    /// (`realm`, `client`, `owner`, `granter`, `grantee`), `service`, `connection` as
+    /// `index.generation`, `generation`, `rule`, `reason` and `field` as kebab-case codes.
+    pub fn fields(&self, visit: &mut FieldVisitor<'_>) -> fmt::Result {
+        let name = |id| BareName(self.broker, id);
+        match *self.event {
+            Event::Registered { owner, service, generation, rule } => {
+                visit("realm", &name(owner))?;
+                visit("service", &service)?;
+                visit("generation", &generation)?;
+                visit("rule", &rule.name())
+            }
+            Event::Connected { client, service, connection, rule } => {
+                visit("realm", &name(client))?;
+                visit("service", &service)?;
+                visit("connection", &ConnectionField(connection))?;
+                visit("rule", &rule.name())
+            }
+            Event::Denied { realm, service, grantee, rule, .. } => {
+                visit("realm", &name(realm))?;
+                if let Some(grantee) = grantee {
+                    visit("grantee", &name(grantee))?;
+                }
+                visit("service", &service)?;
+                visit("rule", &rule.name())
+            }
+            Event::GrantAdded { granter, grantee, service }
+            | Event::GrantRevoked { granter, grantee, service } => {
+                visit("realm", &name(granter))?;
+                visit("grantee", &name(grantee))?;
+                visit("service", &service)
+            }
+            Event::ConnectionClosed { connection, client, service, reason } => {
+                visit("realm", &name(client))?;
+                visit("service", &service)?;
+                visit("connection", &ConnectionField(connection))?;
+                visit("reason", &reason.name())
+            }
+            Event::ServiceRemoved { owner, service, generation } => {
+                visit("realm", &name(owner))?;
+                visit("service", &service)?;
+                visit("generation", &generation)
+            }
+            Event::RealmDied { realm } => visit("realm", &name(realm)),
+            Event::Malformed { realm, reason } => {
+                visit("realm", &name(realm))?;
+                visit("reason", &reason)
+            }
+        }
+    }
+}

@@ -332,3 +332,34 @@ impl fmt::Display for Error {
         }
     }
 }
+
+impl CloseReason {
+    /// The stable kebab-case name used in machine-readable event lines.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::ByClient => "by-client",
+            Self::AccessRevoked => "access-revoked",
+            Self::ServiceGone => "service-gone",
+            Self::ClientDied => "client-died",
+            Self::Unknown => "unknown",
+            Self::ByService => "by-service",
+        }
+    }
+}
+
+impl Resource {
+    /// The stable kebab-case name used in machine-readable event lines.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::RealmServices => "realm-services",
+            Self::RealmConnections => "realm-connections",
+            Self::RealmSlots => "realm-slots",
+            Self::BrokerServices => "broker-services",
+            Self::BrokerConnections => "broker-connections",
+            Self::BrokerSlots => "broker-slots",
+            Self::RuntimeGrants => "runtime-grants",
+            Self::ServiceGenerations => "service-generations",
+            Self::RealmMemory => "realm-memory",
+        }
+    }
+}

@@ -41,6 +41,25 @@ wire_codes! {
 }
 
 impl Rule {
+    /// The stable kebab-case name used in machine-readable event lines.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::SameRealm => "same-realm",
+            Self::ParentService => "parent-service",
+            Self::InitConfigGrant => "init-config-grant",
+            Self::ParentGrant => "parent-grant",
+            Self::SiblingNeedsGrant => "sibling-needs-grant",
+            Self::NoRoute => "no-route",
+            Self::GranterCannotReach => "granter-cannot-reach",
+            Self::NotInAllowedClients => "not-in-allowed-clients",
+            Self::DeclaredProvider => "declared-provider",
+            Self::OpenRegistration => "open-registration",
+            Self::NotDeclaredProvider => "not-declared-provider",
+            Self::ParentOfGrantee => "parent-of-grantee",
+            Self::NotParent => "not-parent",
+        }
+    }
+
     /// Whether this rule lets a request through (otherwise it refuses one).
     pub const fn allows(self) -> bool {
         matches!(

@@ -1,9 +1,11 @@
 //! What the memory manager reads at boot: the banner from the kernel's boot info, and the
 //! system from the boot image the `qemu` tool embedded, re-checked rule by rule.
 
+use crate::mm_println;
+use ::console::Class;
 use memory_manager::memory::MemoryPool;
 use memory_manager::program::{Program, ProgramError};
-use sel4::{BootInfo, debug_println};
+use sel4::BootInfo;
 use system_config::image::BootImage;
 use system_config::{RealmId, SystemConfig};
 
@@ -15,16 +17,18 @@ pub fn print_banner(bootinfo: &BootInfo) {
     let ram_caps = bootinfo.untypeds().count() - device_caps;
     let ram_bytes = MemoryPool::new(bootinfo.untypeds()).free_bytes();
     let empty = bootinfo.empty_slots();
-    debug_println!("Switchboard memory manager");
-    debug_println!("  kernel: seL4 {} (x86_64, pc99)", sel4::kernel::VERSION);
-    debug_println!(
+    mm_println!(Class::System, "Switchboard memory manager");
+    mm_println!(Class::System, "  kernel: seL4 {} (x86_64, pc99)", sel4::kernel::VERSION);
+    mm_println!(
+        Class::System,
         "  untyped caps: {} ({} RAM, {} device)",
         ram_caps + device_caps,
         ram_caps,
         device_caps
     );
-    debug_println!("  RAM untyped: {} bytes ({} MiB)", ram_bytes, ram_bytes >> 20);
-    debug_println!(
+    mm_println!(Class::System, "  RAM untyped: {} bytes ({} MiB)", ram_bytes, ram_bytes >> 20);
+    mm_println!(
+        Class::System,
         "  free slots: {}..{} ({} slots)",
         empty.start,
         empty.end,
@@ -74,7 +78,8 @@ pub fn read_system() -> Result<(BootImage<'static>, SystemConfig), BootError> {
 }
 
 pub fn print_system(image: &BootImage<'_>, config: &SystemConfig) {
-    debug_println!(
+    mm_println!(
+        Class::System,
         "system: {} realms, {} services, {} grants, {} programs",
         config.realms.len(),
         config.services.len(),
@@ -88,7 +93,8 @@ pub fn print_system(image: &BootImage<'_>, config: &SystemConfig) {
             .program(&realm.program)
             .and_then(|elf| Program::parse(elf).ok())
             .map_or(0, |program| program.page_count());
-        debug_println!(
+        mm_println!(
+            Class::System,
             "  realm {} (parent {}): program {} ({} pages), priority {}, memory {} KiB",
             realm.name,
             parent.map_or("none", |parent| parent.name.as_str()),

@@ -4,12 +4,14 @@
 //! The broker itself (`broker` crate) never touches the kernel; this module is the only
 //! place where its decisions become capabilities.
 
+use crate::mm_println;
+use ::console::Class;
 use broker::{Broker, BrokerConfig, KernelOp, LogLine, OpSink, Quota, RealmSpec, SlotRange};
 use heapless::Vec;
 use ipc::abi;
 use policy::{Grant, ServiceDecl};
 use sel4::cap::{ObjectType, Rights};
-use sel4::debug_println;
+
 use system_config::{AllowedClients, MAX_GRANTS, MAX_REALMS, MAX_SERVICES, SystemConfig};
 
 use crate::realm::{Kernel, Realm, RealmError, own_slot};
@@ -123,14 +125,23 @@ impl OpSink for Executor<'_, '_> {
     fn run(&mut self, op: KernelOp) {
         let creates_endpoint = matches!(op, KernelOp::CreateEndpoint { .. });
         if let Err(error) = self.execute(op) {
-            debug_println!("memory manager: a broker operation failed: {error}");
+            mm_println!(Class::System, "memory manager: a broker operation failed: {error}");
             self.failure.get_or_insert(error);
             self.endpoint_failed |= creates_endpoint;
         }
     }
 
+    /// Prints the broker's decision: its sentence and its event line. Refusals always print,
+    /// and the same refusal repeated by the same realm is summarised.
     fn log(&mut self, line: LogLine<'_>) {
-        debug_println!("broker: {line}");
+        let class = if line.is_refusal() { Class::Denial } else { Class::Decision };
+        if let Some(key) = denial_key(&line)
+            && !crate::console::denial(key)
+        {
+            return;
+        }
+        mm_println!(class, "broker: {line}");
+        crate::console::broker_event(class, &line);
     }
 }
 
@@ -185,4 +196,27 @@ impl<'k, 'a> Executor<'k, 'a> {
 /// The realm id of a realm of the system description, as the broker knows it.
 pub fn broker_id(id: system_config::RealmId) -> ipc::RealmId {
     realm_id(id)
+}
+
+/// A refusal as the console's denial summary counts it: the realm, what it asked, the
+/// service (by a 16-bit hash of its name) and the rule. `None` for other events.
+fn denial_key(line: &LogLine<'_>) -> Option<::console::DenialKey> {
+    let (realm, action, service, rule) = match *line.event() {
+        broker::Event::Denied { realm, action, service, rule, .. } => {
+            (realm, action as u8, name_hash(service.as_str()), rule.code() as u8)
+        }
+        broker::Event::Malformed { realm, .. } => (realm, u8::MAX, 0, 0),
+        _ => return None,
+    };
+    let realm = ::console::Source::realm(realm.0.saturating_add(1))?;
+    Some(::console::DenialKey { realm, action, service, rule })
+}
+
+/// FNV-1a folded to 16 bits: equal names always collide, different ones rarely do (which
+/// at worst counts one denial as a repeat of another in the console's summary).
+fn name_hash(name: &str) -> u16 {
+    let hash = name
+        .bytes()
+        .fold(0x811c_9dc5u32, |hash, byte| (hash ^ u32::from(byte)).wrapping_mul(0x0100_0193));
+    (hash ^ (hash >> 16)) as u16
 }

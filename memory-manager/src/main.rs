@@ -15,12 +15,13 @@ mod console;
 mod realm;
 mod server;
 
+use ::console::Class;
 use broker::Broker;
 use heapless::Vec;
 use memory_manager::memory::MemoryPool;
 use memory_manager::slots::SlotAllocator;
+use sel4::BootInfo;
 use sel4::cap::{Cap, ObjectType};
-use sel4::{BootInfo, debug_println};
 use sel4_root_task::Verdict;
 use sel4_root_task::scratch::ScratchWindow;
 use system_config::MAX_REALMS;
@@ -41,11 +42,13 @@ static BROKER: spin::Mutex<Broker> = spin::Mutex::new(Broker::empty());
 const BROKER_FIRST_SLOT: u64 = realm::REALM_SLOTS_BASE - brokering::BROKER_SLOTS as u64;
 
 fn main(bootinfo: &'static BootInfo) -> ! {
+    console::init();
     boot::print_banner(bootinfo);
     let (image, config) = match boot::read_system() {
         Ok(system) => system,
         Err(reason) => fail(format_args!("cannot boot the system: {reason}")),
     };
+    console::configure(&config);
     boot::print_system(&image, &config);
     let mut broker = BROKER.lock();
     if let Err(error) = brokering::configure_broker(&mut broker, &config, BROKER_FIRST_SLOT) {
@@ -77,8 +80,12 @@ fn main(bootinfo: &'static BootInfo) -> ! {
     if let Err(error) = set_up(&mut kernel) {
         fail(format_args!("setting up: {error}"));
     }
+    if let Err(error) = console::start_thread(&mut kernel) {
+        fail(format_args!("starting the console thread: {error}"));
+    }
     let at_boot = Resources::of(&kernel);
-    debug_println!(
+    mm_println!(
+        Class::System,
         "memory manager: {} bytes of RAM free, {} slots free before the realms start",
         at_boot.free_bytes,
         at_boot.free_slots
@@ -90,7 +97,8 @@ fn main(bootinfo: &'static BootInfo) -> ! {
         let elf = image.program(&spec.program).unwrap_or_default();
         match Realm::start(&mut kernel, &config, id, elf) {
             Ok(realm) => {
-                debug_println!(
+                mm_println!(
+                    Class::System,
                     "memory manager: started realm {} ({} KiB budget)",
                     realm.name,
                     spec.memory_bytes >> 10
@@ -98,7 +106,11 @@ fn main(bootinfo: &'static BootInfo) -> ! {
                 let _ = realms.push(realm);
             }
             Err(error) => {
-                debug_println!("memory manager: cannot start realm {}: {error}", spec.name)
+                mm_println!(
+                    Class::System,
+                    "memory manager: cannot start realm {}: {error}",
+                    spec.name
+                )
             }
         }
     }
@@ -106,7 +118,8 @@ fn main(bootinfo: &'static BootInfo) -> ! {
         .run(&mut kernel);
 
     let at_end = Resources::of(&kernel);
-    debug_println!(
+    mm_println!(
+        Class::System,
         "memory manager: every realm has stopped: {} bytes of RAM free ({} at boot), {} slots free ({} at boot)",
         at_end.free_bytes,
         at_boot.free_bytes,
@@ -114,16 +127,24 @@ fn main(bootinfo: &'static BootInfo) -> ! {
         at_boot.free_slots
     );
     if at_end == at_boot {
-        debug_println!("memory manager: everything the realms used is back");
-        sel4_root_task::exit(Verdict::Pass)
+        mm_println!(Class::System, "memory manager: everything the realms used is back");
+        end_run(Verdict::Pass)
     }
     fail(format_args!("the realms leaked memory or slots"))
 }
 
 /// Prints why the memory manager cannot go on, and ends the run.
 fn fail(reason: core::fmt::Arguments<'_>) -> ! {
-    debug_println!("memory manager: {reason}");
-    sel4_root_task::exit(Verdict::Fail)
+    mm_println!(Class::System, "memory manager: {reason}");
+    end_run(Verdict::Fail)
+}
+
+/// Ends an `until-idle` run (or one that cannot go on): everything queued for the console
+/// is written out, then the board support (`sel4_root_task::exit`) prints the verdict line
+/// and ends QEMU through its debug-exit device.
+fn end_run(verdict: Verdict) -> ! {
+    console::flush();
+    sel4_root_task::exit(verdict)
 }
 
 /// Free RAM and free slots: what must be back once every realm has stopped. A slot that

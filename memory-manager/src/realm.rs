@@ -6,6 +6,8 @@
 //! revoke its blocks (the kernel destroys every object made from them and every cap to
 //! them, wherever it was copied), hand the blocks back to the pool, forget the slot range.
 
+use crate::mm_println;
+use ::console::Class;
 use heapless::Vec;
 use ipc::Badge;
 use ipc::abi::{self, PAGE_SIZE, slot};
@@ -452,14 +454,16 @@ impl Realm {
         let budget = core::mem::take(&mut self.budget);
         for block in budget.into_blocks() {
             if let Err(error) = own_slot(block.cptr).revoke() {
-                sel4::debug_println!(
+                mm_println!(
+                    Class::System,
                     "memory manager: revoking a block of realm {}: {error}",
                     self.name
                 );
                 continue;
             }
             if kernel.pool.add_spare(block).is_err() {
-                sel4::debug_println!(
+                mm_println!(
+                    Class::System,
                     "memory manager: the spare list is full; a block of realm {} is lost",
                     self.name
                 );

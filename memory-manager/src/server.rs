@@ -7,12 +7,14 @@
 //! every realm has stopped or only serves, nothing can start new work: the memory manager
 //! stops the servers the same way and the run ends.
 
+use crate::mm_println;
+use ::console::Class;
 use broker::{Broker, Request};
 use heapless::Vec;
 use ipc::realm::{RealmReply, RealmRequest, RealmResponse, encode_realm_reply};
 use ipc::{Badge, BadgeKind, Message};
+use sel4::MessageInfo;
 use sel4::fault::Fault;
-use sel4::{MessageInfo, debug_println};
 use service_registry::ConnectionLookup;
 use system_config::image::BootImage;
 use system_config::{MAX_REALMS, RunPolicy, SystemConfig};
@@ -48,23 +50,31 @@ impl Server<'_> {
         match Badge::decode(received.badge) {
             Ok(BadgeKind::Realm(id)) => match self.running(id) {
                 Some(index) => self.handle_request(kernel, index, received.info),
-                None => debug_println!(
+                None => mm_println!(
+                    Class::System,
                     "memory manager: a message from realm {} that is not running; ignored",
                     id.0
                 ),
             },
             Ok(BadgeKind::Fault(id)) => match self.running(id) {
                 Some(index) => self.handle_fault(kernel, index, received.info),
-                None => debug_println!(
+                None => mm_println!(
+                    Class::System,
                     "memory manager: a fault of realm {} that is not running; ignored",
                     id.0
                 ),
             },
             Ok(other) => {
-                debug_println!("memory manager: a message with badge {other:?}; ignored")
+                mm_println!(
+                    Class::System,
+                    "memory manager: a message with badge {other:?}; ignored"
+                )
             }
             Err(error) => {
-                debug_println!("memory manager: a message with a bad badge ({error}); ignored")
+                mm_println!(
+                    Class::System,
+                    "memory manager: a message with a bad badge ({error}); ignored"
+                )
             }
         }
     }
@@ -73,7 +83,8 @@ impl Server<'_> {
     fn shut_down(&mut self, kernel: &mut Kernel<'_>) {
         let servers = self.realms.iter().filter(|realm| realm.running).count();
         if servers > 0 {
-            debug_println!(
+            mm_println!(
+                Class::System,
                 "memory manager: every client is done; stopping the {servers} realms that only serve"
             );
         }
@@ -92,7 +103,8 @@ impl Server<'_> {
         let name = self.realms[index].name.clone();
         match Fault::decode(info, kernel.ipc.message(info)) {
             Ok(fault) => {
-                debug_println!(
+                mm_println!(
+                    Class::System,
                     "memory manager: realm {name} (main thread) faulted: {}",
                     describe(&fault)
                 );
@@ -100,7 +112,8 @@ impl Server<'_> {
             }
             // Not a fault the kernel sends: the realm wrote to its own fault endpoint.
             Err(error) => {
-                debug_println!(
+                mm_println!(
+                    Class::System,
                     "memory manager: realm {name} sent a non-fault on its fault endpoint ({error:?}); ignored"
                 );
                 reply(
@@ -127,7 +140,8 @@ impl Server<'_> {
                 match self.realms[index].allocate_pages(kernel, pages) {
                     Ok(address) => Ok(RealmResponse::Pages { address, pages }),
                     Err(error) => {
-                        debug_println!(
+                        mm_println!(
+                            Class::System,
                             "memory manager: realm {name} asked for {pages} pages: refused, {error}"
                         );
                         Err(ipc::Error::QuotaExceeded { what: ipc::Resource::RealmMemory })
@@ -143,7 +157,10 @@ impl Server<'_> {
                     Ok(RealmResponse::Done)
                 } else {
                     let message = ipc::realm::Text::truncated(text);
-                    debug_println!("memory manager: realm {name} panicked at {message}");
+                    mm_println!(
+                        Class::System,
+                        "memory manager: realm {name} panicked at {message}"
+                    );
                     return self.end(kernel, index, Ending::Panicked);
                 }
             }
@@ -164,11 +181,14 @@ impl Server<'_> {
             Ok(Some(RealmRequest::Print { line })) => {
                 let mut text = [0u8; ipc::console::MAX_LINE_BYTES];
                 let text = ipc::console::line_text(kernel.ipc.message(info), line, &mut text);
-                crate::console::print_realm_line(&name, text, line.cut);
+                crate::console::realm_line(self.realms[index].id, text, line.cut);
                 Ok(RealmResponse::Done)
             }
             Err(reason) => {
-                debug_println!("memory manager: realm {name} sent a malformed request: {reason:?}");
+                mm_println!(
+                    Class::System,
+                    "memory manager: realm {name} sent a malformed request: {reason:?}"
+                );
                 Err(ipc::Error::MalformedRequest { reason })
             }
         };
@@ -198,7 +218,8 @@ impl Server<'_> {
         let mut answer = self.broker.handle_decoded(caller, request, &mut executor);
         let (failure, endpoint_failed) = (executor.failure, executor.endpoint_failed);
         if let Some(error) = failure {
-            debug_println!(
+            mm_println!(
+                Class::System,
                 "memory manager: carrying out realm {}'s request: {error}",
                 self.realms[index].name
             );
@@ -235,7 +256,8 @@ impl Server<'_> {
         let mut executor = Executor::new(kernel, self.realms, None);
         self.broker.realm_died(id, &mut executor);
         if let Some(error) = executor.failure {
-            debug_println!(
+            mm_println!(
+                Class::System,
                 "memory manager: withdrawing realm {}'s caps: {error}",
                 self.realms[index].name
             );
@@ -246,7 +268,8 @@ impl Server<'_> {
         let realm = &mut self.realms[index];
         realm.crash = Some(ending);
         if let Err(error) = realm.abort(kernel) {
-            debug_println!(
+            mm_println!(
+                Class::System,
                 "memory manager: cannot let realm {} answer its caller: {error}",
                 realm.name
             );
@@ -262,7 +285,8 @@ impl Server<'_> {
         let mut executor = Executor::new(kernel, self.realms, None);
         self.broker.realm_died(id, &mut executor);
         if let Some(error) = executor.failure {
-            debug_println!(
+            mm_println!(
+                Class::System,
                 "memory manager: withdrawing realm {}'s caps: {error}",
                 self.realms[index].name
             );
@@ -275,7 +299,8 @@ impl Server<'_> {
             Ending::Panicked => "panicked",
             Ending::Shutdown => "was serving",
         };
-        debug_println!(
+        mm_println!(
+            Class::System,
             "memory manager: realm {} {how} and is stopped; {} bytes of RAM free now",
             realm.name,
             kernel.pool.free_bytes()
@@ -303,7 +328,8 @@ impl Server<'_> {
         let restarts = self.realms[index].restarts;
         if restarts >= spec.max_restarts {
             let _ = self.broker.set_restarting(broker_id(id), false);
-            debug_println!(
+            mm_println!(
+                Class::System,
                 "memory manager: realm {} has been restarted {restarts} times, its max_restarts: it stays stopped",
                 spec.name
             );
@@ -314,7 +340,8 @@ impl Server<'_> {
             Ok(mut realm) => {
                 realm.restarts = restarts + 1;
                 let _ = self.broker.realm_started(broker_id(id));
-                debug_println!(
+                mm_println!(
+                    Class::System,
                     "memory manager: restarted realm {} ({} of {} restarts)",
                     spec.name,
                     realm.restarts,
@@ -324,7 +351,11 @@ impl Server<'_> {
             }
             Err(error) => {
                 let _ = self.broker.set_restarting(broker_id(id), false);
-                debug_println!("memory manager: cannot restart realm {}: {error}", spec.name)
+                mm_println!(
+                    Class::System,
+                    "memory manager: cannot restart realm {}: {error}",
+                    spec.name
+                )
             }
         }
     }
@@ -334,7 +365,9 @@ impl Server<'_> {
 fn reply(kernel: &mut Kernel<'_>, message: &Message) {
     match kernel.ipc.set_message(message.label(), message.words(), &[]) {
         Ok(info) => sel4::ipc::reply(kernel.ipc, info),
-        Err(error) => debug_println!("memory manager: cannot encode a reply: {error:?}"),
+        Err(error) => {
+            mm_println!(Class::System, "memory manager: cannot encode a reply: {error:?}")
+        }
     }
 }
 
