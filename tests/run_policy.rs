@@ -3,7 +3,7 @@
 //! that makes them.
 
 use qemu::Verdict;
-use system_tests::boot_system_until;
+use system_tests::{assert_passed, boot_system, boot_system_until};
 
 /// What `late` prints once its calls are answered (tests/realms/run-client).
 const LATE_DONE: &str = "[late] 5 of 5 calls answered";
@@ -16,4 +16,34 @@ fn a_system_that_runs_forever_still_serves_a_client_that_comes_late() {
     // Nothing was stopped for being idle, and no verdict ended the run.
     assert!(!outcome.printed("stopping the"), "{}", outcome.tail(40));
     assert!(!outcome.printed("SWITCHBOARD-VERDICT"), "{}", outcome.tail(40));
+}
+
+#[test]
+fn on_the_release_kernel_each_debug_system_call_stops_only_the_realm_that_makes_it() {
+    let outcome = boot_system("tests/systems/debug-syscalls.toml");
+    assert_passed("tests/systems/debug-syscalls.toml", &outcome);
+    let calls = [
+        ("put-char", "-9"),
+        ("halt", "-10"),
+        ("cap-identify", "-11"),
+        ("snapshot", "-12"),
+        ("name-thread", "-13"),
+    ];
+    for (realm, number) in calls {
+        assert!(
+            outcome.has_event(
+                "realm-faulted",
+                &[("realm", realm), ("fault", "unknown-syscall"), ("syscall", number)]
+            ),
+            "{realm}: no unknown-syscall fault\n{}",
+            outcome.tail(60)
+        );
+        assert!(
+            outcome.has_event("realm-stopped", &[("realm", realm), ("reason", "faulted")]),
+            "{realm} was not stopped\n{}",
+            outcome.tail(60)
+        );
+        assert!(!outcome.printed(&format!("[{realm}] debug system call {number} returned")));
+    }
+    assert!(outcome.printed("[caller] 1000 of 1000 calls answered"), "{}", outcome.tail(60));
 }

@@ -104,17 +104,23 @@ impl Server<'_> {
         match Fault::decode(info, kernel.ipc.message(info)) {
             Ok(fault) => {
                 mm_println!(
-                    Class::System,
+                    Class::Fault,
                     "memory manager: realm {name} (main thread) faulted: {}",
                     describe(&fault)
                 );
+                fault_event(&name, &fault);
                 self.end(kernel, index, Ending::Faulted);
             }
             // Not a fault the kernel sends: the realm wrote to its own fault endpoint.
             Err(error) => {
                 mm_println!(
-                    Class::System,
-                    "memory manager: realm {name} sent a non-fault on its fault endpoint ({error:?}); ignored"
+                    Class::Denial,
+                    "memory manager: realm {name} sent a message that is not a fault on its fault endpoint ({error}); ignored"
+                );
+                crate::console::event(
+                    Class::Denial,
+                    "malformed-request",
+                    &[("realm", &name), ("reason", &"not-a-fault")],
                 );
                 reply(
                     kernel,
@@ -141,8 +147,13 @@ impl Server<'_> {
                     Ok(address) => Ok(RealmResponse::Pages { address, pages }),
                     Err(error) => {
                         mm_println!(
-                            Class::System,
+                            Class::Denial,
                             "memory manager: realm {name} asked for {pages} pages: refused, {error}"
+                        );
+                        crate::console::event(
+                            Class::Denial,
+                            "quota-refused",
+                            &[("realm", &name), ("resource", &"realm-memory"), ("pages", &pages)],
                         );
                         Err(ipc::Error::QuotaExceeded { what: ipc::Resource::RealmMemory })
                     }
@@ -157,10 +168,8 @@ impl Server<'_> {
                     Ok(RealmResponse::Done)
                 } else {
                     let message = ipc::realm::Text::truncated(text);
-                    mm_println!(
-                        Class::System,
-                        "memory manager: realm {name} panicked at {message}"
-                    );
+                    mm_println!(Class::Fault, "memory manager: realm {name} panicked at {message}");
+                    crate::console::event(Class::Fault, "realm-panicked", &[("realm", &name)]);
                     return self.end(kernel, index, Ending::Panicked);
                 }
             }
@@ -186,8 +195,13 @@ impl Server<'_> {
             }
             Err(reason) => {
                 mm_println!(
-                    Class::System,
-                    "memory manager: realm {name} sent a malformed request: {reason:?}"
+                    Class::Denial,
+                    "memory manager: realm {name} sent a malformed request: {reason}"
+                );
+                crate::console::event(
+                    Class::Denial,
+                    "malformed-request",
+                    &[("realm", &name), ("reason", &reason)],
                 );
                 Err(ipc::Error::MalformedRequest { reason })
             }
@@ -300,11 +314,23 @@ impl Server<'_> {
             Ending::Shutdown => "was serving",
         };
         mm_println!(
-            Class::System,
+            Class::Decision,
             "memory manager: realm {} {how} and is stopped; {} bytes of RAM free now",
             realm.name,
             kernel.pool.free_bytes()
         );
+        let reason = match ending {
+            Ending::Exited => "exited",
+            Ending::Faulted => "faulted",
+            Ending::Panicked => "panicked",
+            Ending::Shutdown => "shutdown",
+        };
+        crate::console::event(
+            Class::Decision,
+            "realm-stopped",
+            &[("realm", &realm.name), ("reason", &reason)],
+        );
+        crate::console::realm_stopped(realm.id);
         if matches!(ending, Ending::Faulted | Ending::Panicked) {
             self.restart(kernel, index);
         }
@@ -371,6 +397,66 @@ fn reply(kernel: &mut Kernel<'_>, message: &Message) {
     }
 }
 
+/// The machine-readable line of a realm's fault: `realm-faulted realm=... thread=main
+/// fault=vm-fault|cap-fault|unknown-syscall|user-exception` with the fault's own figures.
+fn fault_event(name: &str, fault: &Fault) {
+    let thread = "main";
+    let fields: &[(&str, &dyn core::fmt::Display)] = match fault {
+        Fault::VmFault { ip, address, .. } => &[
+            ("realm", &name),
+            ("thread", &thread),
+            ("fault", &"vm-fault"),
+            ("address", &Hex(*address)),
+            ("ip", &Hex(*ip)),
+        ],
+        Fault::CapFault { ip, address, .. } => &[
+            ("realm", &name),
+            ("thread", &thread),
+            ("fault", &"cap-fault"),
+            ("cptr", &Hex(*address)),
+            ("ip", &Hex(*ip)),
+        ],
+        Fault::UnknownSyscall { ip, syscall, .. } => &[
+            ("realm", &name),
+            ("thread", &thread),
+            ("fault", &"unknown-syscall"),
+            ("syscall", &(*syscall as i64)),
+            ("ip", &Hex(*ip)),
+        ],
+        Fault::UserException { ip, number, .. } => &[
+            ("realm", &name),
+            ("thread", &thread),
+            ("fault", &"user-exception"),
+            ("number", number),
+            ("ip", &Hex(*ip)),
+        ],
+    };
+    crate::console::event(Class::Fault, "realm-faulted", fields);
+}
+
+/// The name of seL4 5.0.0's debug system call `number` (`include/api/syscall.xml`, the
+/// `CONFIG_DEBUG_BUILD` block), if it is one.
+fn debug_syscall_name(number: i64) -> Option<&'static str> {
+    use sel4::kernel::syscall_number as n;
+    Some(match number {
+        n::DEBUG_PUT_CHAR => "DebugPutChar",
+        n::DEBUG_HALT => "DebugHalt",
+        n::DEBUG_CAP_IDENTIFY => "DebugCapIdentify",
+        n::DEBUG_SNAPSHOT => "DebugSnapshot",
+        n::DEBUG_NAME_THREAD => "DebugNameThread",
+        _ => return None,
+    })
+}
+
+/// A word in hexadecimal, `0x` first.
+struct Hex(u64);
+
+impl core::fmt::Display for Hex {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "{:#x}", self.0)
+    }
+}
+
 /// One line about a fault, for the log.
 fn describe(fault: &Fault) -> DescribeFault<'_> {
     DescribeFault(fault)
@@ -392,7 +478,15 @@ impl core::fmt::Display for DescribeFault<'_> {
                 if in_receive_phase { " while receiving" } else { "" }
             ),
             Fault::UnknownSyscall { ip, syscall, .. } => {
-                write!(f, "unknown system call {syscall:#x} (instruction {ip:#x})")
+                let number = syscall as i64;
+                write!(f, "unknown system call {number} (instruction {ip:#x})")?;
+                match debug_syscall_name(number) {
+                    Some(name) => write!(
+                        f,
+                        ": {name}, a debug system call, which this release kernel does not have"
+                    ),
+                    None => Ok(()),
+                }
             }
             Fault::UserException { ip, number, code, .. } => {
                 write!(f, "processor exception {number} code {code:#x} (instruction {ip:#x})")

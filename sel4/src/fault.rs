@@ -101,6 +101,20 @@ pub enum FaultDecodeError {
     UnknownLookupFailure { kind: u64 },
 }
 
+impl core::fmt::Display for FaultDecodeError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Self::NotAFault { label } => write!(f, "label {label} is not a fault type"),
+            Self::Truncated { label, length, needed } => {
+                write!(f, "a fault of type {label} needs {needed} message words and has {length}")
+            }
+            Self::UnknownLookupFailure { kind } => {
+                write!(f, "a capability fault with unknown lookup failure type {kind}")
+            }
+        }
+    }
+}
+
 /// The words of each fault message.
 pub const VM_FAULT_WORDS: usize = 4;
 pub const USER_EXCEPTION_WORDS: usize = 5;

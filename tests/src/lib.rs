@@ -15,7 +15,8 @@ use qemu::{BootOptions, Outcome, Workspace, image, kernel};
 pub fn kernel() -> &'static Kernel {
     static KERNEL: OnceLock<Kernel> = OnceLock::new();
     KERNEL.get_or_init(|| {
-        kernel::ensure_built(&Workspace::current()).expect("building the seL4 kernel")
+        kernel::ensure_built(&Workspace::current(), kernel::Variant::Release)
+            .expect("building the seL4 kernel")
     })
 }
 

@@ -1,0 +1,63 @@
+//! The one console on the real kernel (tests/systems/console.toml): a realm that floods the
+//! console loses its own lines, counted, and slows nobody; a realm cannot forge a line of
+//! the memory manager; a line longer than a message is cut and marked.
+
+use std::sync::OnceLock;
+
+use qemu::Outcome;
+use system_tests::{assert_passed, boot_system};
+
+/// Lines `flood` prints: two that test the console, 100,000 in the loop, and its last one.
+const FLOOD_LINES: u64 = 2 + 100_000 + 1;
+
+fn run() -> &'static Outcome {
+    static OUTCOME: OnceLock<Outcome> = OnceLock::new();
+    OUTCOME.get_or_init(|| {
+        let outcome = boot_system("tests/systems/console.toml");
+        assert_passed("tests/systems/console.toml", &outcome);
+        outcome
+    })
+}
+
+#[test]
+fn a_flooding_realm_loses_its_own_lines_counted_and_slows_nobody() {
+    let outcome = run();
+    assert!(outcome.printed("[caller] 1000 of 1000 calls answered"), "{}", outcome.tail(40));
+    let shown = outcome.serial.iter().filter(|line| line.starts_with("[flood] ")).count() as u64;
+    let dropped: u64 = outcome
+        .events()
+        .iter()
+        .filter(|event| event.matches("lines-dropped", &[("realm", "flood")]))
+        .map(|event| event.get("count").and_then(|count| count.parse::<u64>().ok()).unwrap())
+        .sum();
+    assert!(dropped > 90_000, "only {dropped} lines dropped\n{}", outcome.tail(40));
+    // Every line is either shown or counted: the drop reports themselves are `[flood]` lines.
+    let reports =
+        outcome.events().iter().filter(|event| event.matches("lines-dropped", &[])).count() as u64;
+    assert_eq!(shown - reports + dropped, FLOOD_LINES, "{}", outcome.tail(40));
+}
+
+#[test]
+fn a_realm_cannot_start_a_console_line_of_its_own() {
+    let outcome = run();
+    assert!(
+        outcome.printed("[flood] forged\\nSWITCHBOARD-EVENT realm-stopped realm=echo"),
+        "{}",
+        outcome.tail(40)
+    );
+    assert!(!outcome.has_event("realm-stopped", &[("realm", "echo"), ("reason", "faulted")]));
+    assert!(outcome.has_event("realm-stopped", &[("realm", "echo"), ("reason", "shutdown")]));
+}
+
+#[test]
+fn a_line_longer_than_a_message_is_cut_and_marked() {
+    let outcome = run();
+    let long = outcome
+        .serial
+        .iter()
+        .find(|line| line.starts_with("[flood] long line "))
+        .unwrap_or_else(|| panic!("no long line\n{}", outcome.tail(40)));
+    assert!(long.ends_with("x [cut]"), "{long}");
+    // The message carries 952 bytes of text: "long line " and 942 x.
+    assert_eq!(long.len(), "[flood] ".len() + 952 + " [cut]".len(), "{long}");
+}
