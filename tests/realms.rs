@@ -38,32 +38,51 @@ fn realms_run_in_their_own_spaces_and_misbehaving_ones_are_stopped_and_reclaimed
     assert!(marks[0].0 != marks[1].0 && marks[1].0 != marks[2].0 && marks[0].0 != marks[2].0);
 
     // A bad address: reported with the realm's name and the address; the others go on.
-    assert!(outcome.printed(
-        "memory manager: realm crasher (main thread) faulted: bad memory access at address 0x1000"
-    ));
-    assert!(outcome.printed("memory manager: realm crasher faulted and is stopped"));
+    assert!(
+        outcome.has_event(
+            "realm-faulted",
+            &[
+                ("realm", "crasher"),
+                ("thread", "main"),
+                ("fault", "vm-fault"),
+                ("address", "0x1000")
+            ]
+        ),
+        "{}",
+        outcome.tail(40)
+    );
+    assert!(outcome.has_event("realm-stopped", &[("realm", "crasher"), ("reason", "faulted")]));
     assert!(outcome.printed("[greedy] got 16384 bytes at 0x20000000, written and read back: true"));
 
     // Beyond the budget: an error the realm prints, and it keeps running.
+    assert!(
+        outcome.has_event("quota-refused", &[("realm", "greedy"), ("resource", "realm-memory")])
+    );
     assert!(
         outcome.printed("[greedy] asking for 4 GiB: quota exceeded: the realm's memory budget")
     );
     assert!(outcome.printed("[greedy] still running after the refusal"));
 
     // A panic: logged by the memory manager with the realm's name, message and location.
-    let panic = field(&outcome, "memory manager: realm quitter panicked at ").expect("the panic");
-    assert!(panic.contains("tests/realms/panic-probe/src/main.rs:"), "{panic}");
-    assert!(panic.contains("quitter gives up on purpose"), "{panic}");
+    let panic = outcome
+        .events()
+        .into_iter()
+        .find(|event| event.matches("realm-panicked", &[("realm", "quitter")]))
+        .expect("the panic");
+    let message = panic.get("message").unwrap_or_default();
+    assert!(message.contains("tests/realms/panic-probe/src/main.rs:"), "{message}");
+    assert!(message.contains("quitter gives up on purpose"), "{message}");
+    assert!(outcome.has_event("realm-stopped", &[("realm", "quitter"), ("reason", "panicked")]));
 
     // Everything comes back: the same free RAM and slots as before the realms started.
-    let before =
-        field(&outcome, "memory manager: ").filter(|line| line.contains("before the realms start"));
-    let before = before.expect("free resources before the realms");
-    let after = field(&outcome, "memory manager: every realm has stopped: ")
-        .expect("free resources at the end");
-    let free_bytes = |text: &str| text.split(" bytes").next().unwrap_or("").to_string();
-    assert_eq!(free_bytes(before), free_bytes(after), "before: {before}; after: {after}");
-    assert!(outcome.printed("memory manager: everything the realms used is back"));
+    let check = outcome
+        .events()
+        .into_iter()
+        .find(|event| event.kind == "resources-checked")
+        .expect("the resource check at the end");
+    assert_eq!(check.get("free-bytes"), check.get("free-bytes-at-boot"), "{check:?}");
+    assert_eq!(check.get("free-slots"), check.get("free-slots-at-boot"), "{check:?}");
+    assert_eq!(check.get("result"), Some("all-back"), "{check:?}");
 }
 
 #[test]

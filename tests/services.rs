@@ -16,6 +16,16 @@ fn run() -> &'static Outcome {
     })
 }
 
+/// Asserts that the run printed the event `kind` with these fields (among others).
+fn assert_event(kind: &str, fields: &[(&str, &str)]) {
+    let outcome = run();
+    assert!(
+        outcome.has_event(kind, fields),
+        "no {kind} event with {fields:?}\n--- serial tail ---\n{}",
+        outcome.tail(60)
+    );
+}
+
 fn assert_printed(text: &str) {
     let outcome = run();
     assert!(outcome.printed(text), "missing {text:?}\n--- serial tail ---\n{}", outcome.tail(60));
@@ -23,28 +33,32 @@ fn assert_printed(text: &str) {
 
 #[test]
 fn an_allowed_connect_and_call() {
-    assert_printed("broker: connect allowed: realm \"alice\" -> service \"desk\"");
+    assert_event("connect-allowed", &[("realm", "alice"), ("service", "desk")]);
     assert_printed("[alice] connected to her parent's \"desk\"");
     assert_printed("[init] granted alice access to \"shop\"");
 }
 
 #[test]
 fn a_sibling_is_denied_with_the_rule_in_the_log() {
-    assert_printed("broker: connect denied: realm \"alice\" -> service \"shop\"");
+    assert_event(
+        "connect-denied",
+        &[("realm", "alice"), ("service", "shop"), ("rule", "sibling-needs-grant")],
+    );
     assert_printed("[alice] connect \"shop\" refused: ");
 }
 
 #[test]
 fn a_parent_grant_lets_the_same_connect_succeed() {
-    assert_printed("broker: grant: realm \"init\" lets realm \"alice\" reach service \"shop\"");
-    assert_printed("broker: connect allowed: realm \"alice\" -> service \"shop\"");
+    assert_event("grant-added", &[("realm", "init"), ("grantee", "alice"), ("service", "shop")]);
+    assert_event("connect-allowed", &[("realm", "alice"), ("service", "shop")]);
     assert_printed("[alice] after the grant: shop doubled 21 into 42");
 }
 
 #[test]
 fn the_services_allowed_clients_are_enforced() {
-    assert_printed(
-        "broker: connect denied: realm \"carol\" -> service \"shop\": not in the service's allowed clients",
+    assert_event(
+        "connect-denied",
+        &[("realm", "carol"), ("service", "shop"), ("rule", "not-in-allowed-clients")],
     );
     assert_printed("[carol] connect \"shop\" refused: ");
 }
@@ -55,6 +69,12 @@ fn malformed_requests_get_errors_and_the_broker_goes_on() {
     let answers =
         outcome.serial.iter().filter(|line| line.starts_with("[mallory] request ")).count();
     assert_eq!(answers, 5, "{}", outcome.tail(60));
+    let malformed = outcome
+        .events()
+        .iter()
+        .filter(|event| event.matches("malformed-request", &[("realm", "mallory")]))
+        .count();
+    assert!(malformed >= 5, "{malformed} malformed-request events\n{}", outcome.tail(60));
     assert!(!outcome.printed("unexpected"), "{}", outcome.tail(60));
     // Realms that ran after mallory were served.
     assert_printed("[alice] after the grant: shop doubled 21 into 42");

@@ -199,13 +199,19 @@ pub fn broker_id(id: system_config::RealmId) -> ipc::RealmId {
 }
 
 /// A refusal as the console's denial summary counts it: the realm, what it asked, the
-/// service (by a 16-bit hash of its name) and the rule. `None` for other events.
+/// service (by a 16-bit hash of its name; for a malformed request, of what was wrong) and
+/// the rule. `None` for other events.
 fn denial_key(line: &LogLine<'_>) -> Option<::console::DenialKey> {
     let (realm, action, service, rule) = match *line.event() {
         broker::Event::Denied { realm, action, service, rule, .. } => {
             (realm, action as u8, name_hash(service.as_str()), rule.code() as u8)
         }
-        broker::Event::Malformed { realm, .. } => (realm, u8::MAX, 0, 0),
+        broker::Event::Malformed { realm, reason } => {
+            // Malformed requests are told apart by what was wrong with them.
+            let mut text: heapless::String<128> = heapless::String::new();
+            let _ = core::fmt::write(&mut text, format_args!("{reason}"));
+            (realm, u8::MAX, name_hash(&text), 0)
+        }
         _ => return None,
     };
     let realm = ::console::Source::realm(realm.0.saturating_add(1))?;

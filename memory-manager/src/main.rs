@@ -98,10 +98,15 @@ fn main(bootinfo: &'static BootInfo) -> ! {
         match Realm::start(&mut kernel, &config, id, elf) {
             Ok(realm) => {
                 mm_println!(
-                    Class::System,
+                    Class::Decision,
                     "memory manager: started realm {} ({} KiB budget)",
                     realm.name,
                     spec.memory_bytes >> 10
+                );
+                console::event(
+                    Class::Decision,
+                    "realm-started",
+                    &[("realm", &realm.name), ("memory-bytes", &spec.memory_bytes)],
                 );
                 let _ = realms.push(realm);
             }
@@ -126,7 +131,19 @@ fn main(bootinfo: &'static BootInfo) -> ! {
         at_end.free_slots,
         at_boot.free_slots
     );
-    if at_end == at_boot {
+    let same = at_end == at_boot;
+    console::event(
+        Class::System,
+        "resources-checked",
+        &[
+            ("free-bytes", &at_end.free_bytes),
+            ("free-bytes-at-boot", &at_boot.free_bytes),
+            ("free-slots", &at_end.free_slots),
+            ("free-slots-at-boot", &at_boot.free_slots),
+            ("result", &if same { "all-back" } else { "leaked" }),
+        ],
+    );
+    if same {
         mm_println!(Class::System, "memory manager: everything the realms used is back");
         end_run(Verdict::Pass)
     }

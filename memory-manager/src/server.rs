@@ -169,7 +169,11 @@ impl Server<'_> {
                 } else {
                     let message = ipc::realm::Text::truncated(text);
                     mm_println!(Class::Fault, "memory manager: realm {name} panicked at {message}");
-                    crate::console::event(Class::Fault, "realm-panicked", &[("realm", &name)]);
+                    crate::console::event(
+                        Class::Fault,
+                        "realm-panicked",
+                        &[("realm", &name), ("message", &message)],
+                    );
                     return self.end(kernel, index, Ending::Panicked);
                 }
             }
