@@ -475,7 +475,7 @@ impl<const N: usize> Supervisor<N> {
         sink: &mut dyn Sink,
     ) -> Result<(), Error> {
         let index = self.position(id).ok_or(Error::UnknownRealm(id))?;
-        let entry = &mut self.realms[index];
+        let entry = self.realms.get_mut(index).ok_or(Error::UnknownRealm(id))?;
         let may_owe_a_reply = match entry.state {
             // Aborted, it ended again: stopped with its first ending, whatever this one is.
             State::Aborting { ending: first, .. } => {
@@ -507,8 +507,9 @@ impl<const N: usize> Supervisor<N> {
     /// Errors: [`Error::UnknownRealm`], [`Error::NotAborting`].
     pub fn abort_failed(&mut self, id: RealmId, sink: &mut dyn Sink) -> Result<(), Error> {
         let index = self.position(id).ok_or(Error::UnknownRealm(id))?;
-        let State::Aborting { ending, .. } = self.realms[index].state else {
-            return Err(Error::NotAborting { realm: id, state: self.realms[index].state });
+        let state = self.realms.get(index).ok_or(Error::UnknownRealm(id))?.state;
+        let State::Aborting { ending, .. } = state else {
+            return Err(Error::NotAborting { realm: id, state });
         };
         sink.log(Event::AbortFailed { realm: id });
         self.stop(index, Cause::Ended(ending), sink);
@@ -531,7 +532,7 @@ impl<const N: usize> Supervisor<N> {
             sink.log(Event::ShuttingDown { serving: running });
         }
         for index in 0..self.realms.len() {
-            if self.realms[index].state.is_running() {
+            if self.realms.get(index).is_some_and(|entry| entry.state.is_running()) {
                 self.stop(index, Cause::Shutdown, sink);
             }
         }
