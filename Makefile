@@ -4,7 +4,7 @@
 #   make bench the benchmark on the real kernel in QEMU: prints a table
 
 # Crates that only run on the host (everything else also builds for seL4 and is linted there).
-HOST_ONLY = --exclude qemu --exclude system-tests
+HOST_ONLY = --exclude qemu --exclude system-tests --exclude cap-model
 SEL4_TARGET = x86_64-unknown-none
 
 .PHONY: run test bench setup lint

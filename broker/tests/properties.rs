@@ -17,230 +17,20 @@
 //!   record's table entry is reused, or the client dies;
 //! - generations only grow; slot accounting (reserved slots included) matches; nothing panics.
 //!
-//! The kernel model is the broker's [`OpSink`]: each op runs against it the moment the broker
-//! produces it, as in the memory manager.
+//! The kernel model (the `cap-model` crate, shared with the supervisor's tests) is the
+//! broker's [`OpSink`]: each op runs against it the moment the broker produces it, as in the
+//! memory manager.
 
 use std::collections::{HashMap, HashSet};
 
-use broker::{
-    Broker, BrokerConfig, Event, KernelOp, LogLine, OpSink, Quota, RealmSpec, Rights, SlotRange,
-};
+use broker::{Broker, BrokerConfig, Event, KernelOp, OpSink, Quota, RealmSpec, Rights, SlotRange};
+use cap_model::{Kernel, Node, Output, Record, Space};
 use ipc::{
     Badge, CloseReason, ConnectionId, Error, Missing, Name, RealmId, Reply, Request, Response,
 };
 use policy::{AllowedClients, Grant, ServiceDecl};
 use proptest::prelude::*;
 use service_registry::CapSlot;
-
-// ---------------------------------------------------------------------------------------------
-// A model of seL4 capabilities: slots in CSpaces holding nodes of the derivation tree.
-
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, PartialOrd, Ord)]
-enum Space {
-    Broker,
-    Realm(u8),
-}
-
-type Address = (Space, u64);
-
-#[derive(Clone, Copy, Debug)]
-struct Node {
-    object: u32,
-    badge: u64,
-    rights: Rights,
-    parent: Option<u32>,
-}
-
-#[derive(Default, Debug)]
-struct Kernel {
-    slots: HashMap<Address, u32>,
-    nodes: HashMap<u32, Node>,
-    next_node: u32,
-    next_object: u32,
-}
-
-fn intersect(a: Rights, b: Rights) -> Rights {
-    Rights { read: a.read && b.read, write: a.write && b.write, grant: a.grant && b.grant }
-}
-
-impl Kernel {
-    fn cap(&self, at: Address) -> Option<(u32, Node)> {
-        let id = *self.slots.get(&at)?;
-        Some((id, self.nodes[&id]))
-    }
-
-    fn insert(&mut self, at: Address, node: Node) -> Result<(), String> {
-        if self.slots.contains_key(&at) {
-            return Err(format!("slot {at:?} is occupied"));
-        }
-        self.next_node += 1;
-        self.nodes.insert(self.next_node, node);
-        self.slots.insert(at, self.next_node);
-        Ok(())
-    }
-
-    fn derive(
-        &mut self,
-        from: Address,
-        into: Address,
-        badge: Option<u64>,
-        rights: Rights,
-    ) -> Result<(), String> {
-        let (parent, source) = self.cap(from).ok_or(format!("copy from empty slot {from:?}"))?;
-        let badge = match badge {
-            Some(_) if source.badge != 0 => return Err(format!("mint of badged cap {from:?}")),
-            Some(badge) => badge,
-            None => source.badge,
-        };
-        self.insert(
-            into,
-            Node {
-                object: source.object,
-                badge,
-                rights: intersect(source.rights, rights),
-                parent: Some(parent),
-            },
-        )
-    }
-
-    fn descends_from(&self, mut node: u32, ancestor: u32) -> bool {
-        while let Some(parent) = self.nodes[&node].parent {
-            if parent == ancestor {
-                return true;
-            }
-            node = parent;
-        }
-        false
-    }
-
-    /// seL4 Delete: the cap goes, its children stay (under its parent).
-    fn delete(&mut self, at: Address) {
-        if let Some(id) = self.slots.remove(&at) {
-            let gone = self.nodes.remove(&id).unwrap();
-            for node in self.nodes.values_mut() {
-                if node.parent == Some(id) {
-                    node.parent = gone.parent;
-                }
-            }
-        }
-    }
-
-    fn revoke(&mut self, at: Address) -> Result<(), String> {
-        let (id, _) = self.cap(at).ok_or(format!("revoke of empty slot {at:?}"))?;
-        let doomed: HashSet<u32> =
-            self.nodes.keys().copied().filter(|&n| self.descends_from(n, id)).collect();
-        self.slots.retain(|_, node| !doomed.contains(node));
-        self.nodes.retain(|node, _| !doomed.contains(node));
-        Ok(())
-    }
-
-    fn apply(&mut self, op: &KernelOp) -> Result<(), String> {
-        let broker = |slot: CapSlot| (Space::Broker, slot.0);
-        let realm = |slot: broker::RealmSlot| (Space::Realm(slot.realm.0), slot.slot.0);
-        match *op {
-            KernelOp::CreateEndpoint { slot } => {
-                self.next_object += 1;
-                let node =
-                    Node { object: self.next_object, badge: 0, rights: Rights::ALL, parent: None };
-                self.insert(broker(slot), node)
-            }
-            KernelOp::Mint { from, into, badge, rights } => {
-                self.derive(broker(from), broker(into), Some(badge.value()), rights)
-            }
-            KernelOp::CopyToRealm { from, into, rights } => {
-                self.derive(broker(from), realm(into), None, rights)
-            }
-            KernelOp::Revoke { slot } => self.revoke(broker(slot)),
-            KernelOp::CancelBadgedSends { slot } => match self.cap(broker(slot)) {
-                Some((_, node)) if node.badge != 0 && node.rights == Rights::ALL => Ok(()),
-                other => Err(format!("CancelBadgedSends on {other:?}")),
-            },
-            KernelOp::Delete { slot } => match self.cap(broker(slot)) {
-                Some(_) => {
-                    self.delete(broker(slot));
-                    Ok(())
-                }
-                None => Err(format!("delete of empty broker slot {slot:?}")),
-            },
-            KernelOp::DeleteInRealm { slot } => {
-                self.delete(realm(slot));
-                Ok(())
-            }
-        }
-    }
-
-    fn caps_in(&self, space: Space) -> Vec<(u64, Node)> {
-        let mut caps: Vec<_> = self
-            .slots
-            .iter()
-            .filter(|((s, _), _)| *s == space)
-            .map(|((_, slot), id)| (*slot, self.nodes[id]))
-            .collect();
-        caps.sort_by_key(|(slot, _)| *slot);
-        caps
-    }
-
-    /// The memory manager tears down a dead realm's CSpace.
-    fn destroy(&mut self, space: Space) {
-        let addresses: Vec<Address> =
-            self.slots.keys().copied().filter(|(s, _)| *s == space).collect();
-        for at in addresses {
-            self.delete(at);
-        }
-    }
-}
-
-/// The broker's sink in these tests: runs every op against the kernel model at once, and
-/// records the ops, the events, and the first op the model refused.
-struct Output<'k> {
-    kernel: &'k mut Kernel,
-    ops: Vec<KernelOp>,
-    events: Vec<Event>,
-    refused: Option<String>,
-}
-
-impl<'k> Output<'k> {
-    fn new(kernel: &'k mut Kernel) -> Self {
-        Self { kernel, ops: Vec::new(), events: Vec::new(), refused: None }
-    }
-
-    /// What the call produced, or the kernel model's refusal.
-    fn finish(self) -> Result<Record, TestCaseError> {
-        match self.refused {
-            Some(problem) => Err(TestCaseError::fail(problem)),
-            None => Ok(Record { ops: self.ops, events: self.events }),
-        }
-    }
-}
-
-impl OpSink for Output<'_> {
-    fn run(&mut self, op: KernelOp) {
-        if let Err(problem) = self.kernel.apply(&op)
-            && self.refused.is_none()
-        {
-            self.refused = Some(format!("kernel refused {op:?}: {problem}"));
-        }
-        self.ops.push(op);
-    }
-
-    fn log(&mut self, line: LogLine<'_>) {
-        // Every event can be formatted.
-        assert!(!line.to_string().is_empty());
-        self.events.push(*line.event());
-    }
-}
-
-/// What one broker call produced.
-struct Record {
-    ops: Vec<KernelOp>,
-    events: Vec<Event>,
-}
-
-impl Record {
-    fn is_empty(&self) -> bool {
-        self.ops.is_empty() && self.events.is_empty()
-    }
-}
 
 // ---------------------------------------------------------------------------------------------
 // The system under test and a literal model of its policy.
@@ -497,7 +287,7 @@ impl Run {
     ) -> Result<(R, Record), TestCaseError> {
         let mut output = Output::new(&mut self.kernel);
         let result = call(&mut self.broker, &mut output);
-        Ok((result, output.finish()?))
+        Ok((result, output.finish().map_err(TestCaseError::fail)?))
     }
 
     fn pick(&self, pick: usize) -> ConnectionId {
