@@ -152,7 +152,7 @@ impl<'k, 'a> Executor<'k, 'a> {
     }
 
     fn realm(&self, id: ipc::RealmId) -> Option<&Realm> {
-        self.realms.iter().find(|realm| realm.id.0 == id.0 && realm.running)
+        self.realms.iter().find(|realm| realm.id.0 == id.0 && realm.built)
     }
 
     fn execute(&mut self, op: KernelOp) -> Result<(), RealmError> {

@@ -12,6 +12,7 @@
 mod boot;
 mod brokering;
 mod console;
+mod lifecycle;
 mod realm;
 mod server;
 
@@ -26,6 +27,8 @@ use sel4_root_task::Verdict;
 use sel4_root_task::scratch::ScratchWindow;
 use system_config::MAX_REALMS;
 
+use crate::brokering::broker_id;
+use crate::lifecycle::{Lifecycle, Realms};
 use crate::realm::{Kernel, Realm, RealmError};
 use crate::server::Server;
 
@@ -92,35 +95,19 @@ fn main(bootinfo: &'static BootInfo) -> ! {
     );
 
     let mut realms: Vec<Realm, MAX_REALMS> = Vec::new();
+    let mut supervisor = Realms::new();
+    let mut lifecycle = Lifecycle::new(&mut kernel, &mut realms, &mut broker, &config, &image);
     for id in config.realm_ids() {
-        let Some(spec) = config.realm(id) else { continue };
-        let elf = image.program(&spec.program).unwrap_or_default();
-        match Realm::start(&mut kernel, &config, id, elf) {
-            Ok(realm) => {
-                mm_println!(
-                    Class::Decision,
-                    "memory manager: started realm {} ({} KiB budget)",
-                    realm.name,
-                    spec.memory_bytes >> 10
-                );
-                console::event(
-                    Class::Decision,
-                    "realm-started",
-                    &[("realm", &realm.name), ("memory-bytes", &spec.memory_bytes)],
-                );
-                let _ = realms.push(realm);
-            }
-            Err(error) => {
-                mm_println!(
-                    Class::System,
-                    "memory manager: cannot start realm {}: {error}",
-                    spec.name
-                )
-            }
-        }
+        lifecycle.start_at_boot(&mut supervisor, broker_id(id));
     }
-    Server { realms: &mut realms, broker: &mut broker, config: &config, image: &image }
-        .run(&mut kernel);
+    Server {
+        realms: &mut realms,
+        supervisor: &mut supervisor,
+        broker: &mut broker,
+        config: &config,
+        image: &image,
+    }
+    .run(&mut kernel);
 
     let at_end = Resources::of(&kernel);
     mm_println!(

@@ -49,6 +49,8 @@ pub enum RealmError {
         step: &'static str,
         error: sel4::Error,
     },
+    /// The realm's kernel objects do not exist (it was never built, or it is stopped).
+    NotBuilt,
 }
 
 impl From<MemoryError> for RealmError {
@@ -79,6 +81,7 @@ impl core::fmt::Display for RealmError {
             RealmError::TooManyTables => write!(f, "it has {MAX_TABLES} paging structures already"),
             RealmError::Program(error) => write!(f, "its program: {error}"),
             RealmError::Kernel { step, error } => write!(f, "{step}: {error}"),
+            RealmError::NotBuilt => write!(f, "the realm has no thread or address space"),
         }
     }
 }
@@ -102,30 +105,15 @@ enum Level {
     PageTable = 21,
 }
 
-/// How a realm ended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Ending {
-    Exited,
-    Faulted,
-    Panicked,
-    /// Stopped at shutdown while it only served.
-    Shutdown,
-}
-
 /// A realm the memory manager started.
 pub struct Realm {
     pub id: RealmId,
     pub name: Name,
-    pub running: bool,
-    /// The realm said it now only answers requests on its services.
-    pub serving: bool,
-    /// How it crashed (it faulted or panicked), while it answers its last caller before it
-    /// stops.
-    pub crash: Option<Ending>,
+    /// Whether its kernel objects exist (from a successful start until it is stopped). Its
+    /// lifecycle state (running, serving, aborting, stopped and why) is the supervisor's.
+    pub built: bool,
     /// The panic message so far (it arrives in parts).
     pub panic_text: Vec<u8, { ipc::realm::MAX_TEXT_BYTES }>,
-    /// How many times it has been restarted.
-    pub restarts: u8,
     /// The program's entry point.
     entry: u64,
     budget: Budget,
@@ -168,13 +156,8 @@ impl Realm {
         let mut realm = Realm {
             id,
             name: spec.name.clone(),
-            running: false,
-            serving: false,
-
-            crash: None,
+            built: false,
             panic_text: Vec::new(),
-
-            restarts: 0,
             entry: program.entry,
             budget: Budget::default(),
             next_slot: first_slot,
@@ -188,7 +171,7 @@ impl Realm {
         // From here on, a failure must give back what was taken: `stop` does.
         match realm.build(kernel, spec, &program) {
             Ok(()) => {
-                realm.running = true;
+                realm.built = true;
                 Ok(realm)
             }
             Err(error) => {
@@ -374,11 +357,6 @@ impl Realm {
         Ok(frame)
     }
 
-    /// Whether it crashed and is answering its last caller.
-    pub fn aborting(&self) -> bool {
-        self.crash.is_some()
-    }
-
     /// Sends the realm's thread back to its entry point to answer the client it may owe a
     /// reply (see `ipc::abi::start::ABORT`); it then asks to exit. Its services and
     /// connections must already be withdrawn.
@@ -445,7 +423,7 @@ impl Realm {
             let _ = self.tcb.suspend();
         }
         self.reclaim(kernel);
-        self.running = false;
+        self.built = false;
     }
 
     /// Revokes the budget blocks (destroying every object made from them and every cap to

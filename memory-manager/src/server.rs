@@ -2,10 +2,12 @@
 //! (about itself, or to the broker) or a realm thread's fault, told apart by the badge the
 //! kernel delivered, never by what the message says.
 //!
-//! A realm that exits, panics or faults is stopped: the broker first withdraws its services
-//! and connections (so no client waits on a dead service), then its memory comes back. When
-//! every realm has stopped or only serves, nothing can start new work: the memory manager
-//! stops the servers the same way and the run ends.
+//! What happens to a realm that exits, panics or faults is the supervisor's decision
+//! (`supervisor` crate), carried out by [`crate::lifecycle`]: the broker first withdraws its
+//! services and connections (so no client waits on a dead service), a realm that may owe a
+//! reply is sent back to answer it, then its memory comes back, and a restartable realm is
+//! started again. With `run = "until-idle"`, once every realm has stopped or only serves,
+//! nothing can start new work: the servers are stopped the same way and the run ends.
 
 use crate::mm_println;
 use ::console::Class;
@@ -16,15 +18,20 @@ use ipc::{Badge, BadgeKind, Message};
 use sel4::MessageInfo;
 use sel4::fault::Fault;
 use service_registry::ConnectionLookup;
+use supervisor::Ending;
 use system_config::image::BootImage;
 use system_config::{MAX_REALMS, RunPolicy, SystemConfig};
 
 use crate::brokering::{BROKER_SLOTS, Executor, broker_id};
-use crate::realm::{Ending, Kernel, Realm};
+use crate::lifecycle::{Lifecycle, Realms};
+use crate::realm::{Kernel, Realm};
 
 /// The realms and the broker, served from one endpoint.
 pub struct Server<'r> {
+    /// The realms' kernel objects.
     pub realms: &'r mut Vec<Realm, MAX_REALMS>,
+    /// The realms' states.
+    pub supervisor: &'r mut Realms,
     pub broker: &'r mut Broker,
     /// For restarting realms.
     pub config: &'r SystemConfig,
@@ -37,11 +44,10 @@ impl Server<'_> {
     /// the servers.
     pub fn run(&mut self, kernel: &mut Kernel<'_>) {
         let forever = self.config.settings.run == RunPolicy::Forever;
-        let busy = |realm: &Realm| realm.running && (!realm.serving || realm.aborting());
-        while forever || self.realms.iter().any(busy) {
+        while forever || !self.supervisor.is_idle() {
             self.serve_one(kernel);
         }
-        self.shut_down(kernel);
+        self.lifecycle(kernel, |supervisor, sink| supervisor.shutdown(sink));
     }
 
     /// Receives one message on the memory manager's endpoint and handles it.
@@ -79,24 +85,22 @@ impl Server<'_> {
         }
     }
 
-    /// Stops every realm still running (they only serve: nothing can start new work).
-    fn shut_down(&mut self, kernel: &mut Kernel<'_>) {
-        let servers = self.realms.iter().filter(|realm| realm.running).count();
-        if servers > 0 {
-            mm_println!(
-                Class::System,
-                "memory manager: every client is done; stopping the {servers} realms that only serve"
-            );
-        }
-        for index in 0..self.realms.len() {
-            if self.realms[index].running {
-                self.stop(kernel, index, Ending::Shutdown);
-            }
-        }
+    /// Runs one step of the supervisor and carries out what it decides.
+    fn lifecycle(
+        &mut self,
+        kernel: &mut Kernel<'_>,
+        step: impl FnOnce(&mut Realms, &mut dyn supervisor::Sink) -> Result<(), supervisor::Error>,
+    ) {
+        Lifecycle::new(kernel, self.realms, self.broker, self.config, self.image)
+            .drive(self.supervisor, step);
     }
 
+    /// The index of running realm `id` in `realms`.
     fn running(&self, id: ipc::RealmId) -> Option<usize> {
-        self.realms.iter().position(|realm| realm.running && realm.id.0 == id.0)
+        if !self.supervisor.is_running(id) {
+            return None;
+        }
+        self.realms.iter().position(|realm| realm.built && realm.id.0 == id.0)
     }
 
     fn handle_fault(&mut self, kernel: &mut Kernel<'_>, index: usize, info: MessageInfo) {
@@ -187,8 +191,13 @@ impl Server<'_> {
                 })
             }
             Ok(Some(RealmRequest::Serving)) => {
-                self.realms[index].serving = true;
-                Ok(RealmResponse::Done)
+                match self.supervisor.serving(broker_id(self.realms[index].id)) {
+                    Ok(()) => Ok(RealmResponse::Done),
+                    Err(error) => {
+                        mm_println!(Class::System, "memory manager: {error}");
+                        Ok(RealmResponse::Done)
+                    }
+                }
             }
             Ok(Some(RealmRequest::Peer { connection })) => self.peer(index, connection),
             Ok(Some(RealmRequest::Print { line })) => {
@@ -252,142 +261,14 @@ impl Server<'_> {
         reply(kernel, &ipc::encode_reply(&answer));
     }
 
-    /// Whether realm `index` may owe a client a reply: it serves, or it has a service.
-    fn may_owe_a_reply(&self, index: usize) -> bool {
-        let realm = &self.realms[index];
-        realm.serving || self.broker.registry().services_owned_by(broker_id(realm.id)) > 0
-    }
-
-    /// Realm `index` exited, faulted or panicked. If it may owe a client a reply (seL4 would
-    /// never wake that client once the realm is gone), its services are withdrawn at once, so
-    /// its clients learn it is gone, and its thread is sent back to its entry to answer that
-    /// client; it then exits again and is stopped. Any other realm, or one that ends again
-    /// while doing so, is stopped at once.
+    /// Realm `index` exited, faulted or panicked: the supervisor decides what follows (see
+    /// the `supervisor` crate's rules), given whether the broker says it owns a service.
     fn end(&mut self, kernel: &mut Kernel<'_>, index: usize, ending: Ending) {
-        if let Some(first) = self.realms[index].crash {
-            return self.stop(kernel, index, first);
-        }
-        if !self.may_owe_a_reply(index) {
-            return self.stop(kernel, index, ending);
-        }
         let id = broker_id(self.realms[index].id);
-        let mut executor = Executor::new(kernel, self.realms, None);
-        self.broker.realm_died(id, &mut executor);
-        if let Some(error) = executor.failure {
-            mm_println!(
-                Class::System,
-                "memory manager: withdrawing realm {}'s caps: {error}",
-                self.realms[index].name
-            );
-        }
-        if self.will_restart(index, ending) {
-            let _ = self.broker.set_restarting(id, true);
-        }
-        let realm = &mut self.realms[index];
-        realm.crash = Some(ending);
-        if let Err(error) = realm.abort(kernel) {
-            mm_println!(
-                Class::System,
-                "memory manager: cannot let realm {} answer its caller: {error}",
-                realm.name
-            );
-            self.stop(kernel, index, ending);
-        }
-    }
-
-    /// Stops realm `index`: the broker withdraws its services and connections, then the
-    /// realm's memory and slots come back. A restartable realm that crashed is started again,
-    /// up to its `max_restarts`.
-    fn stop(&mut self, kernel: &mut Kernel<'_>, index: usize, ending: Ending) {
-        let id = broker_id(self.realms[index].id);
-        let mut executor = Executor::new(kernel, self.realms, None);
-        self.broker.realm_died(id, &mut executor);
-        if let Some(error) = executor.failure {
-            mm_println!(
-                Class::System,
-                "memory manager: withdrawing realm {}'s caps: {error}",
-                self.realms[index].name
-            );
-        }
-        let realm = &mut self.realms[index];
-        realm.stop(kernel);
-        let how = match ending {
-            Ending::Exited => "exited",
-            Ending::Faulted => "faulted",
-            Ending::Panicked => "panicked",
-            Ending::Shutdown => "was serving",
-        };
-        mm_println!(
-            Class::Decision,
-            "memory manager: realm {} {how} and is stopped; {} bytes of RAM free now",
-            realm.name,
-            kernel.pool.free_bytes()
-        );
-        let reason = match ending {
-            Ending::Exited => "exited",
-            Ending::Faulted => "faulted",
-            Ending::Panicked => "panicked",
-            Ending::Shutdown => "shutdown",
-        };
-        crate::console::event(
-            Class::Decision,
-            "realm-stopped",
-            &[("realm", &realm.name), ("reason", &reason)],
-        );
-        crate::console::realm_stopped(realm.id);
-        if matches!(ending, Ending::Faulted | Ending::Panicked) {
-            self.restart(kernel, index);
-        }
-    }
-
-    /// Whether realm `index`, ending this way, will be started again.
-    fn will_restart(&self, index: usize, ending: Ending) -> bool {
-        let realm = &self.realms[index];
-        let crashed = matches!(ending, Ending::Faulted | Ending::Panicked);
-        let spec = self.config.realm(realm.id);
-        crashed && spec.is_some_and(|spec| spec.restartable && realm.restarts < spec.max_restarts)
-    }
-
-    /// Starts a stopped realm again if it is restartable and has restarts left.
-    fn restart(&mut self, kernel: &mut Kernel<'_>, index: usize) {
-        let id = self.realms[index].id;
-        let Some(spec) = self.config.realm(id) else { return };
-        if !spec.restartable {
-            return;
-        }
-        let restarts = self.realms[index].restarts;
-        if restarts >= spec.max_restarts {
-            let _ = self.broker.set_restarting(broker_id(id), false);
-            mm_println!(
-                Class::System,
-                "memory manager: realm {} has been restarted {restarts} times, its max_restarts: it stays stopped",
-                spec.name
-            );
-            return;
-        }
-        let elf = self.image.program(&spec.program).unwrap_or_default();
-        match Realm::start(kernel, self.config, id, elf) {
-            Ok(mut realm) => {
-                realm.restarts = restarts + 1;
-                let _ = self.broker.realm_started(broker_id(id));
-                mm_println!(
-                    Class::System,
-                    "memory manager: restarted realm {} ({} of {} restarts)",
-                    spec.name,
-                    realm.restarts,
-                    spec.max_restarts
-                );
-                self.realms[index] = realm;
-            }
-            Err(error) => {
-                let _ = self.broker.set_restarting(broker_id(id), false);
-                mm_println!(
-                    Class::System,
-                    "memory manager: cannot restart realm {}: {error}",
-                    spec.name
-                )
-            }
-        }
+        let owns_services = self.broker.registry().services_owned_by(id) > 0;
+        self.lifecycle(kernel, |supervisor, sink| {
+            supervisor.ended(id, ending, owns_services, sink)
+        });
     }
 }
 

@@ -1,0 +1,289 @@
+//! The realm lifecycle on the kernel: what the supervisor (`supervisor` crate) decides, carried
+//! out. The supervisor holds each realm's state and says, in order, what must happen (withdraw
+//! a realm's caps, abort it, reclaim it, start it again, give its services a new generation);
+//! this module runs those operations against the broker and seL4, prints the supervisor's
+//! events (a sentence and an event line each), and reports back how the operations that can
+//! fail went (an abort, a start).
+
+use ::console::Class;
+use broker::Broker;
+use heapless::Vec;
+use supervisor::{Event, Op, Sink, StopReason, Supervisor};
+use system_config::image::BootImage;
+use system_config::{MAX_REALMS, SystemConfig};
+
+use crate::brokering::Executor;
+use crate::mm_println;
+use crate::realm::{Kernel, Realm};
+
+/// The supervisor of every realm of the system.
+pub type Realms = Supervisor<MAX_REALMS>;
+
+/// What an operation of the supervisor needs: the kernel, the realms' objects, the broker, and
+/// the system description and programs to start realms again.
+pub struct Lifecycle<'s, 'k> {
+    pub kernel: &'s mut Kernel<'k>,
+    pub realms: &'s mut Vec<Realm, MAX_REALMS>,
+    pub broker: &'s mut Broker,
+    pub config: &'s SystemConfig,
+    pub image: &'s BootImage<'s>,
+    /// An abort the kernel refused, to report to the supervisor.
+    abort_failed: Option<ipc::RealmId>,
+    /// A start that was carried out, and whether it worked, to report to the supervisor.
+    started: Option<(ipc::RealmId, bool)>,
+}
+
+impl<'s, 'k> Lifecycle<'s, 'k> {
+    pub fn new(
+        kernel: &'s mut Kernel<'k>,
+        realms: &'s mut Vec<Realm, MAX_REALMS>,
+        broker: &'s mut Broker,
+        config: &'s SystemConfig,
+        image: &'s BootImage<'s>,
+    ) -> Self {
+        Self { kernel, realms, broker, config, image, abort_failed: None, started: None }
+    }
+
+    /// Runs `step` on the supervisor with this as its sink, then reports the outcome of the
+    /// aborts and starts it asked for, until nothing is left to report.
+    pub fn drive(
+        &mut self,
+        supervisor: &mut Realms,
+        step: impl FnOnce(&mut Realms, &mut dyn Sink) -> Result<(), supervisor::Error>,
+    ) {
+        let mut result = step(supervisor, self);
+        loop {
+            if let Err(error) = result {
+                mm_println!(Class::System, "memory manager: the supervisor refused: {error}");
+            }
+            result = if let Some(id) = self.abort_failed.take() {
+                supervisor.abort_failed(id, self)
+            } else if let Some((id, worked)) = self.started.take() {
+                if worked {
+                    supervisor.started(id, self)
+                } else {
+                    supervisor.start_failed(id, self)
+                }
+            } else {
+                return;
+            };
+        }
+    }
+
+    /// Puts realm `id` of the system description under supervision and starts it (at boot).
+    pub fn start_at_boot(&mut self, supervisor: &mut Realms, id: ipc::RealmId) {
+        let Some(spec) = self.config.realm(system_config::RealmId(id.0)) else { return };
+        if let Err(error) = supervisor.add_realm(id, spec.restartable, spec.max_restarts) {
+            mm_println!(Class::System, "memory manager: the supervisor refused: {error}");
+            return;
+        }
+        let worked = self.start(id);
+        self.started = Some((id, worked));
+        self.drive(supervisor, |_, _| Ok(()));
+    }
+
+    fn index(&self, id: ipc::RealmId) -> Option<usize> {
+        self.realms.iter().position(|realm| realm.id.0 == id.0)
+    }
+
+    fn name(&self, id: ipc::RealmId) -> &str {
+        self.config.realm(system_config::RealmId(id.0)).map_or("?", |spec| spec.name.as_str())
+    }
+
+    fn withdraw(&mut self, id: ipc::RealmId) {
+        let mut executor = Executor::new(self.kernel, self.realms, None);
+        self.broker.realm_died(id, &mut executor);
+        if let Some(error) = executor.failure {
+            let name = self.name(id);
+            mm_println!(Class::System, "memory manager: withdrawing realm {name}'s caps: {error}");
+        }
+    }
+
+    fn start(&mut self, id: ipc::RealmId) -> bool {
+        let realm_id = system_config::RealmId(id.0);
+        let Some(spec) = self.config.realm(realm_id) else { return false };
+        let elf = self.image.program(&spec.program).unwrap_or_default();
+        match Realm::start(self.kernel, self.config, realm_id, elf) {
+            Ok(realm) => {
+                announce_started(&realm, spec.memory_bytes);
+                match self.index(id) {
+                    Some(index) => self.realms[index] = realm,
+                    None => {
+                        if self.realms.push(realm).is_err() {
+                            return false;
+                        }
+                    }
+                }
+                true
+            }
+            Err(error) => {
+                mm_println!(
+                    Class::Fault,
+                    "memory manager: cannot start realm {}: {error}",
+                    spec.name
+                );
+                false
+            }
+        }
+    }
+}
+
+/// Prints that `realm` started, with its budget.
+pub fn announce_started(realm: &Realm, memory_bytes: u64) {
+    mm_println!(
+        Class::Decision,
+        "memory manager: started realm {} ({} KiB budget)",
+        realm.name,
+        memory_bytes >> 10
+    );
+    crate::console::event(
+        Class::Decision,
+        "realm-started",
+        &[("realm", &realm.name), ("memory-bytes", &memory_bytes)],
+    );
+}
+
+impl Sink for Lifecycle<'_, '_> {
+    fn run(&mut self, op: Op) {
+        match op {
+            Op::WithdrawCaps(id) => self.withdraw(id),
+            Op::SetRestarting(id, restarting) => {
+                let _ = self.broker.set_restarting(id, restarting);
+            }
+            Op::Abort(id) => {
+                let aborted = match self.index(id) {
+                    Some(index) => self.realms[index].abort(self.kernel),
+                    None => Err(crate::realm::RealmError::NotBuilt),
+                };
+                if let Err(error) = aborted {
+                    let name = self.name(id);
+                    mm_println!(
+                        Class::Fault,
+                        "memory manager: cannot let realm {name} answer its caller: {error}"
+                    );
+                    self.abort_failed = Some(id);
+                }
+            }
+            Op::Reclaim(id) => {
+                if let Some(index) = self.index(id) {
+                    self.realms[index].stop(self.kernel);
+                }
+                crate::console::realm_stopped(system_config::RealmId(id.0));
+            }
+            Op::Start(id) => {
+                let worked = self.start(id);
+                self.started = Some((id, worked));
+            }
+            Op::NewGeneration(id) => {
+                let _ = self.broker.realm_started(id);
+            }
+        }
+    }
+
+    fn log(&mut self, event: Event) {
+        let free = self.kernel.pool.free_bytes();
+        match event {
+            Event::Aborting { realm, ending } => {
+                let name = self.name(realm);
+                mm_println!(
+                    Class::Fault,
+                    "memory manager: realm {name} {ending} and may owe a client a reply: its services are withdrawn and it is sent back to answer"
+                );
+                crate::console::event(
+                    Class::Fault,
+                    "realm-aborting",
+                    &[("realm", &name), ("ending", &ending_name(ending))],
+                );
+            }
+            Event::AbortFailed { realm } => {
+                let name = self.name(realm);
+                crate::console::event(Class::Fault, "realm-abort-failed", &[("realm", &name)]);
+            }
+            Event::Stopped { realm, reason } => {
+                let name = self.name(realm);
+                let how = match reason {
+                    StopReason::Shutdown => "was serving",
+                    StopReason::Exited => "exited",
+                    StopReason::Faulted => "faulted",
+                    StopReason::Panicked => "panicked",
+                    StopReason::GaveUp { .. } => "crashed once more than its max_restarts",
+                    StopReason::CouldNotStart => "could not be started",
+                };
+                mm_println!(
+                    Class::Decision,
+                    "memory manager: realm {name} {how} and is stopped; {free} bytes of RAM free now"
+                );
+                let reason_name = stop_reason_name(reason);
+                crate::console::event(
+                    Class::Decision,
+                    "realm-stopped",
+                    &[("realm", &name), ("reason", &reason_name)],
+                );
+            }
+            Event::Restarted { realm, restart, max } => {
+                let name = self.name(realm);
+                mm_println!(
+                    Class::Decision,
+                    "memory manager: restarted realm {name} ({restart} of {max} restarts)"
+                );
+                crate::console::event(
+                    Class::Decision,
+                    "realm-restarted",
+                    &[("realm", &name), ("restart", &restart), ("max-restarts", &max)],
+                );
+            }
+            Event::GaveUp { realm, restarts } => {
+                let name = self.name(realm);
+                mm_println!(
+                    Class::Fault,
+                    "memory manager: realm {name} has been restarted {restarts} times, its max_restarts: it stays stopped"
+                );
+                crate::console::event(
+                    Class::Fault,
+                    "realm-gave-up",
+                    &[("realm", &name), ("restarts", &restarts)],
+                );
+            }
+            Event::StartFailed { realm, restart } => {
+                let name = self.name(realm);
+                mm_println!(
+                    Class::Fault,
+                    "memory manager: realm {name} could not be started{}: it stays stopped",
+                    if restart { " again" } else { "" }
+                );
+                crate::console::event(
+                    Class::Fault,
+                    "realm-start-failed",
+                    &[("realm", &name), ("restart", &restart)],
+                );
+            }
+            Event::ShuttingDown { serving } => {
+                mm_println!(
+                    Class::Decision,
+                    "memory manager: every client is done; stopping the {serving} realms that only serve"
+                );
+                crate::console::event(Class::Decision, "shutting-down", &[("serving", &serving)]);
+            }
+        }
+    }
+}
+
+/// The stable name of a stop reason in event lines.
+fn stop_reason_name(reason: StopReason) -> &'static str {
+    match reason {
+        StopReason::Exited => "exited",
+        StopReason::Faulted => "faulted",
+        StopReason::Panicked => "panicked",
+        StopReason::Shutdown => "shutdown",
+        StopReason::GaveUp { .. } => "gave-up",
+        StopReason::CouldNotStart => "could-not-start",
+    }
+}
+
+fn ending_name(ending: supervisor::Ending) -> &'static str {
+    match ending {
+        supervisor::Ending::Exited => "exited",
+        supervisor::Ending::Faulted => "faulted",
+        supervisor::Ending::Panicked => "panicked",
+    }
+}
