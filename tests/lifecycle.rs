@@ -16,6 +16,16 @@ fn run() -> &'static Outcome {
     })
 }
 
+/// Asserts that the run printed the event `kind` with these fields (among others).
+fn assert_event(kind: &str, fields: &[(&str, &str)]) {
+    let outcome = run();
+    assert!(
+        outcome.has_event(kind, fields),
+        "no {kind} event with {fields:?}\n--- serial tail ---\n{}",
+        outcome.tail(60)
+    );
+}
+
 fn assert_printed(text: &str) {
     let outcome = run();
     assert!(outcome.printed(text), "missing {text:?}\n--- serial tail ---\n{}", outcome.tail(60));
@@ -30,8 +40,10 @@ fn the_service_revokes_one_connection_of_two() {
 
 #[test]
 fn a_parent_revokes_a_grant_and_the_childs_connection_closes() {
-    assert_printed(
-        "broker: grant revoked: realm \"init\" no longer lets realm \"alpha\" reach service \"echo\"",
+    assert_event("grant-revoked", &[("realm", "init"), ("grantee", "alpha"), ("service", "echo")]);
+    assert_event(
+        "connection-closed",
+        &[("realm", "alpha"), ("service", "echo"), ("reason", "access-revoked")],
     );
     assert_printed(
         "[alpha] echo after the grant was revoked: disconnected: the grant it relied on was revoked",
@@ -41,9 +53,11 @@ fn a_parent_revokes_a_grant_and_the_childs_connection_closes() {
 #[test]
 fn a_client_blocked_in_a_call_to_a_crashing_service_returns() {
     assert_printed("[echo] crashing while a client waits");
-    assert_printed(
-        "memory manager: realm echo (main thread) faulted: bad memory access at address 0x1000",
+    assert_event(
+        "realm-faulted",
+        &[("realm", "echo"), ("thread", "main"), ("fault", "vm-fault"), ("address", "0x1000")],
     );
+    assert_event("realm-aborting", &[("realm", "echo"), ("ending", "faulted")]);
     assert_printed(
         "[beta] the call in progress when echo crashed: the service restarted (generation 5)",
     );
@@ -65,22 +79,21 @@ fn a_client_woken_before_the_restarted_service_is_back_hears_it_is_restarting() 
     assert_printed(
         "[omega] the call in progress when echo crashed: the service is restarting: connect again once it is back",
     );
-    assert_printed("memory manager: restarted realm echo (1 of 2 restarts)");
+    assert_event("realm-restarted", &[("realm", "echo"), ("restart", "1"), ("max-restarts", "2")]);
 }
 
 #[test]
 fn a_restartable_service_restarts_and_its_client_reconnects_within_the_limit() {
-    assert_printed("memory manager: restarted realm echo (2 of 2 restarts)");
+    assert_event("realm-restarted", &[("realm", "echo"), ("restart", "2"), ("max-restarts", "2")]);
     assert_printed("[echo] serving \"echo\", generation 5");
     assert_printed("[beta] reconnected: echo answers Ok(5005)");
-    assert_printed(
-        "memory manager: realm echo has been restarted 2 times, its max_restarts: it stays stopped",
-    );
+    assert_event("realm-gave-up", &[("realm", "echo"), ("restarts", "2")]);
     assert_printed("[beta] connect after the restart limit: not found: no such service");
 }
 
 #[test]
 fn a_realm_over_its_connection_quota_is_refused_and_the_others_go_on() {
+    assert_event("quota-refused", &[("realm", "gamma"), ("resource", "realm-connections")]);
     assert_printed("[gamma] connection 3 refused: quota exceeded: the realm's connection quota");
     assert_printed("[gamma] its first connection still works: Ok(Done)");
     assert_printed("[delta] 1000 connect/disconnect cycles");
@@ -95,5 +108,5 @@ fn a_thousand_connect_disconnect_cycles_leave_free_slots_and_memory_as_they_were
         .find(|line| line.starts_with("[delta] 1000 connect/disconnect cycles"))
         .unwrap_or_else(|| panic!("delta did not report\n{}", outcome.tail(40)));
     assert!(line.ends_with(": the same"), "{line}");
-    assert_printed("memory manager: everything the realms used is back");
+    assert_event("resources-checked", &[("result", "all-back")]);
 }

@@ -258,6 +258,18 @@ impl Server<'_> {
             self.broker.withdraw_service(&service, &mut executor);
             answer = Err(ipc::Error::QuotaExceeded { what: ipc::Resource::RealmMemory });
         }
+        if let Err(ipc::Error::QuotaExceeded { what }) = answer {
+            let name = &self.realms[index].name;
+            mm_println!(
+                Class::Denial,
+                "memory manager: realm {name} refused: quota exceeded: {what}"
+            );
+            crate::console::event(
+                Class::Denial,
+                "quota-refused",
+                &[("realm", name), ("resource", &what.name())],
+            );
+        }
         reply(kernel, &ipc::encode_reply(&answer));
     }
 
