@@ -2,6 +2,9 @@
 #   make run   build the seL4 kernel and the system, and boot it in QEMU
 #   make test  every check and test: format, lints, host tests, QEMU tests on the real kernel
 #   make bench the benchmark on the real kernel in QEMU: prints a table
+# run and bench boot the release kernel; `make run KERNEL=debug` boots the debug kernel (its
+# debug system calls and its own reports on serial, for kernel diagnostics).
+KERNEL ?= release
 
 # Crates that only run on the host (everything else also builds for seL4 and is linted there).
 HOST_ONLY = --exclude qemu --exclude system-tests --exclude cap-model
@@ -13,10 +16,10 @@ setup:
 	@./qemu/setup.sh
 
 run: setup
-	cargo run --quiet --package qemu -- run
+	cargo run --quiet --package qemu -- run --kernel $(KERNEL)
 
 bench: setup
-	cargo run --quiet --package qemu -- bench
+	cargo run --quiet --package qemu -- bench --kernel $(KERNEL)
 
 lint: setup
 	cargo fmt --all --check

@@ -1,12 +1,19 @@
 //! The foundation on the real kernel: the memory manager boots and reports the boot info,
-//! and the runner turns a panic, a fault or silence into a failed run with QEMU ended.
+//! root tasks print through their own serial output on both kernels, and the runner turns a
+//! panic, a fault or silence into a failed run with QEMU ended.
+//!
+//! Everything here runs on the suites' kernel (release unless `SWITCHBOARD_KERNEL` says
+//! otherwise) except the tests that name a kernel: the kernel's own fault report exists only
+//! on the debug kernel, and the release kernel's silence is checked on the release kernel.
 
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use qemu::Verdict;
+use qemu::kernel::Variant;
+use qemu::{BootOptions, Verdict};
 use system_tests::{
-    assert_passed, boot, boot_system, boot_with_timeout, field, kernel, qemu_processes_mentioning,
+    assert_passed, assert_qemu_ended, boot, boot_on, boot_system, boot_with_timeout, field, kernel,
+    qemu_processes_mentioning,
 };
 
 /// Parses the leading unsigned number of `text`.
@@ -98,17 +105,56 @@ fn a_silent_root_task_times_out_and_qemu_is_killed() {
     assert_eq!(outcome.verdict, Verdict::Timeout, "{}", outcome.tail(20));
     assert!(outcome.printed("probe-hang: spinning forever"));
     assert!(started.elapsed() < Duration::from_secs(60));
-    assert_eq!(qemu_processes_mentioning("release/probe-hang"), Vec::<u32>::new());
+    assert_qemu_ended(&outcome);
 }
 
+/// Needs the debug kernel: only a debug kernel (`CONFIG_PRINTING`) reports a fault of a
+/// thread that has no fault handler.
 #[test]
-fn a_root_task_fault_fails_the_run_with_the_kernels_report() {
-    let outcome = boot("probe-fault");
+fn a_root_task_fault_fails_the_run_with_the_kernels_report_on_the_debug_kernel() {
+    let outcome = boot_on("probe-fault", Variant::Debug, BootOptions::default().timeout);
     match &outcome.verdict {
         Verdict::UnhandledFault { report } => {
             assert!(report.contains("vm fault on data at address 0x1000"), "report: {report}")
         }
         other => panic!("expected an unhandled fault, got {other}\n{}", outcome.tail(20)),
     }
-    assert_eq!(qemu_processes_mentioning("release/probe-fault"), Vec::<u32>::new());
+    assert_qemu_ended(&outcome);
+}
+
+/// On the release kernel the same fault is silent: the root task just stops. The run still
+/// fails, on its timeout, with the probe's own line and no verdict.
+#[test]
+fn a_root_task_fault_on_the_release_kernel_is_silent_and_fails_the_run_on_its_timeout() {
+    let outcome = boot_on("probe-fault", Variant::Release, Duration::from_secs(5));
+    assert_eq!(outcome.verdict, Verdict::Timeout, "{}", outcome.tail(20));
+    assert!(outcome.printed("probe-fault: reading 0x1000"), "{}", outcome.tail(20));
+    assert!(!outcome.printed("vm fault"), "the release kernel printed:\n{}", outcome.tail(20));
+    assert_qemu_ended(&outcome);
+}
+
+/// A root task prints through COM1 itself on both kernels; the debug kernel prints its boot
+/// log before it, the release kernel nothing at all. (`probe-hang`: it prints one line and no
+/// more, and `qemu_test_exits_non_zero...` looks for other QEMUs booting `probe-panic`.)
+#[test]
+fn root_tasks_print_on_both_kernels_and_only_the_debug_kernel_prints_its_own_lines() {
+    // A line of the debug kernel's boot log (seL4 5.0.0 `src/arch/x86/kernel/cmdline.c`).
+    const KERNEL_BOOT_LINE: &str = "Boot config: ";
+    for variant in Variant::ALL {
+        let outcome = boot_on("probe-hang", variant, Duration::from_secs(4));
+        assert!(
+            outcome.printed("probe-hang: spinning forever"),
+            "{variant} kernel: the root task's line is missing\n{}",
+            outcome.tail(20)
+        );
+        assert_eq!(outcome.verdict, Verdict::Timeout, "{variant} kernel");
+        let kernel_printed = outcome.printed(KERNEL_BOOT_LINE);
+        assert_eq!(
+            kernel_printed,
+            variant == Variant::Debug,
+            "{variant} kernel: kernel boot log printed: {kernel_printed}\n{}",
+            outcome.serial.join("\n")
+        );
+        assert_qemu_ended(&outcome);
+    }
 }

@@ -2,16 +2,27 @@
 //! family and syscall and prints one `check <name>: ok (...)` line per check; a failed check
 //! panics in the image and fails the run. Here: the run passes, every check printed its line,
 //! in order, and the kernel's own reports name a thread as the binding named it.
+//!
+//! `sel4-binding` needs the debug kernel, and says so in its `Cargo.toml`: it checks the type
+//! of the capability in a slot with `DebugCapIdentify` (after every retype, copy, move,
+//! revoke and transfer), names its threads with `DebugNameThread`, and the test below reads
+//! the kernel's own report of a refused invocation. On the release kernel none of these exist.
+//! The release kernel has its own image, `no-debug-syscalls`: each of the five debug system
+//! calls is an `UnknownSyscall` fault there.
 
 use std::sync::OnceLock;
 
 use qemu::Outcome;
-use system_tests::{boot_expecting_pass, field};
+use qemu::kernel::Variant;
+use system_tests::{boot_expecting_pass, field, variant_for};
 
 /// The image's run, booted once for every test here.
 fn outcome() -> &'static Outcome {
     static OUTCOME: OnceLock<Outcome> = OnceLock::new();
-    OUTCOME.get_or_init(|| boot_expecting_pass("sel4-binding"))
+    OUTCOME.get_or_init(|| {
+        assert_eq!(variant_for("sel4-binding"), Variant::Debug, "sel4-binding's kernel");
+        boot_expecting_pass("sel4-binding")
+    })
 }
 
 /// Every check the image runs, in its order.
@@ -99,4 +110,30 @@ fn faults_are_decoded_with_their_fields() {
     assert!(syscall.starts_with("syscall 100 at 0x"), "{syscall}");
     let exception = field(outcome, "check fault-user-exception: ok (").expect("ud2 line");
     assert!(exception.contains("UserException { number: 6"), "{exception}");
+}
+
+/// The debug system calls, as `no-debug-syscalls` names them, in its order.
+const DEBUG_SYSCALLS: &[(&str, i64)] = &[
+    ("DebugPutChar", sel4::kernel::syscall_number::DEBUG_PUT_CHAR),
+    ("DebugCapIdentify", sel4::kernel::syscall_number::DEBUG_CAP_IDENTIFY),
+    ("DebugNameThread", sel4::kernel::syscall_number::DEBUG_NAME_THREAD),
+    ("DebugSnapshot", sel4::kernel::syscall_number::DEBUG_SNAPSHOT),
+    ("DebugHalt", sel4::kernel::syscall_number::DEBUG_HALT),
+];
+
+#[test]
+fn the_release_kernel_has_no_debug_system_calls() {
+    assert_eq!(variant_for("no-debug-syscalls"), Variant::Release, "no-debug-syscalls' kernel");
+    let outcome = boot_expecting_pass("no-debug-syscalls");
+    for (name, number) in DEBUG_SYSCALLS {
+        let line = field(&outcome, &format!("check {name}: ok ("))
+            .unwrap_or_else(|| panic!("no line for {name}\n{}", outcome.tail(20)));
+        assert!(
+            line.starts_with(&format!("syscall {number} at 0x"))
+                && line.contains("arrived as an UnknownSyscall fault"),
+            "{name}: {line}"
+        );
+    }
+    let summary = field(&outcome, "no-debug-syscalls: all ").expect("the summary line");
+    assert_eq!(summary, "5 debug system calls are UnknownSyscall faults");
 }

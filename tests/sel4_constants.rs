@@ -1,16 +1,21 @@
-//! Proves that the seL4 constants of our binding are the ones of the kernel we build with our
-//! configuration (`qemu/kernel/autoconf.h`): invocation labels (`sel4::kernel::label`), object
-//! types (`sel4::kernel::object_type`) and syscall numbers (`sel4::syscall::number`,
-//! `sel4::kernel::syscall_number`).
+//! Proves that the seL4 constants of our binding are the ones of the kernels we build with our
+//! configuration (`qemu/kernel/autoconf.h`, and the release variant derived from it):
+//! invocation labels (`sel4::kernel::label`), object types (`sel4::kernel::object_type`) and
+//! syscall numbers (`sel4::syscall::number`, `sel4::kernel::syscall_number`). Every comparison
+//! runs against both kernel variants, release and debug, each from its own build.
 //!
 //! Nothing about the kernel is restated here; its values are read from its own build:
 //! - `kernel_final.c` in the build folder is the one preprocessed C file the kernel Makefile
 //!   compiles into the kernel. Every `#if` of the generated headers (`api/invocation.h`,
 //!   `arch/api/sel4_invocation.h`, `arch/api/invocation.h`, `arch/api/syscall.h`) and of the
 //!   kernel's object-type headers is already evaluated there, with the Makefile's own flags
-//!   (`DEBUG=1` defines `CONFIG_DEBUG_BUILD`) and our configuration. We read its enums.
+//!   (`DEBUG=1`, debug kernel only, defines `CONFIG_DEBUG_BUILD`) and the variant's
+//!   configuration. We read its enums.
 //! - libsel4's object-type headers (the user-side copy of the ABI) are run through `cpp` with
-//!   our configuration, and must agree too.
+//!   the variant's configuration, and must agree too.
+//!
+//! The variants differ in one place: the release kernel has no debug syscalls
+//! ([`DEBUG_ONLY_SYSCALLS`]); labels and object types are the same.
 //!
 //! The comparison is by name and both ways: each of our constants must name a kernel
 //! enumerator with the same value, and each kernel enumerator we leave out must be in an
@@ -24,7 +29,8 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use system_tests::kernel;
+use qemu::kernel::Variant;
+use system_tests::{kernel, kernel_of};
 
 /// One constant of our binding and the kernel enumerator it stands for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -183,6 +189,27 @@ const SYSCALL_ENUMS: &[&str] = &["syscall"];
 
 /// Our configuration has no syscall we leave out.
 const OMITTED_SYSCALLS: &[Omitted] = &[];
+
+/// The syscalls only the debug kernel has: `include/api/syscall.h` (generated from libsel4's
+/// `syscall.xml`) puts them under `CONFIG_DEBUG_BUILD`, which the release kernel leaves out.
+const DEBUG_ONLY_SYSCALLS: &[&str] = &[
+    "SysDebugPutChar",
+    "SysDebugHalt",
+    "SysDebugCapIdentify",
+    "SysDebugSnapshot",
+    "SysDebugNameThread",
+];
+
+/// Our syscall constants that kernel `variant` has.
+fn syscalls_of(variant: Variant) -> Vec<Ours> {
+    SYSCALLS
+        .iter()
+        .filter(|constant| {
+            variant == Variant::Debug || !DEBUG_ONLY_SYSCALLS.contains(&constant.kernel_name)
+        })
+        .copied()
+        .collect()
+}
 
 /// A difference between our constants and the kernel's.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -370,23 +397,23 @@ fn is_identifier(name: &str) -> bool {
         && name.chars().all(|character| character.is_ascii_alphanumeric() || character == '_')
 }
 
-/// The preprocessed C file the kernel build compiled into the kernel.
-fn kernel_final_c() -> String {
-    let path = kernel().build.join("kernel_final.c");
+/// The preprocessed C file the build of kernel `variant` compiled into the kernel.
+fn kernel_final_c(variant: Variant) -> String {
+    let path = kernel_of(variant).build.join("kernel_final.c");
     fs::read_to_string(&path).unwrap_or_else(|error| {
         panic!("reading {} (the kernel build's preprocessed source): {error}", path.display())
     })
 }
 
-/// Enumerators of `enum_names` in the C file the kernel was compiled from.
-fn kernel_enums(enum_names: &[&str]) -> Vec<Enumerator> {
-    read_enums(&kernel_final_c(), enum_names)
-        .unwrap_or_else(|error| panic!("reading the kernel's kernel_final.c: {error}"))
+/// Enumerators of `enum_names` in the C file kernel `variant` was compiled from.
+fn kernel_enums(variant: Variant, enum_names: &[&str]) -> Vec<Enumerator> {
+    read_enums(&kernel_final_c(variant), enum_names)
+        .unwrap_or_else(|error| panic!("reading the {variant} kernel's kernel_final.c: {error}"))
 }
 
-/// libsel4's three object-type headers, preprocessed as a user build with our configuration
-/// would: `HAVE_AUTOCONF` makes them include `autoconf.h`, which is our configuration in the
-/// kernel source copy (`include/plat/pc99/`).
+/// libsel4's three object-type headers, preprocessed as a user build with a variant's
+/// configuration would: `HAVE_AUTOCONF` makes them include `autoconf.h`, which is that
+/// configuration in the variant's kernel source copy (`include/plat/pc99/`).
 fn libsel4_object_type_headers(source: &Path) -> String {
     let libsel4 = source.join("libsel4");
     let include_dirs: [PathBuf; 4] = [
@@ -445,40 +472,65 @@ fn compared_constants(table: &[Ours], prefix: &str) -> BTreeSet<String> {
 }
 
 #[test]
-fn the_kernel_we_build_is_the_version_the_binding_describes() {
-    assert_eq!(kernel().version, sel4::kernel::VERSION);
+fn the_kernels_we_build_are_the_version_the_binding_describes() {
+    for variant in Variant::ALL {
+        assert_eq!(kernel_of(variant).version, sel4::kernel::VERSION, "{variant} kernel");
+    }
 }
 
 #[test]
 fn invocation_labels_are_the_kernels() {
-    let kernel = kernel_enums(LABEL_ENUMS);
-    assert_no_mismatches("invocation labels", &compare(LABELS, &kernel, OMITTED_LABELS));
+    for variant in Variant::ALL {
+        let kernel = kernel_enums(variant, LABEL_ENUMS);
+        assert_no_mismatches(
+            &format!("invocation labels ({variant} kernel)"),
+            &compare(LABELS, &kernel, OMITTED_LABELS),
+        );
+    }
 }
 
 #[test]
 fn object_types_are_the_kernels() {
-    let kernel = kernel_enums(OBJECT_TYPE_ENUMS);
-    assert_no_mismatches(
-        "object types (kernel)",
-        &compare(OBJECT_TYPES, &kernel, OMITTED_OBJECT_TYPES),
-    );
+    for variant in Variant::ALL {
+        let kernel = kernel_enums(variant, OBJECT_TYPE_ENUMS);
+        assert_no_mismatches(
+            &format!("object types ({variant} kernel)"),
+            &compare(OBJECT_TYPES, &kernel, OMITTED_OBJECT_TYPES),
+        );
+    }
 }
 
 #[test]
-fn object_types_are_libsel4s_with_our_configuration() {
-    let headers = libsel4_object_type_headers(&kernel().source);
-    let libsel4 = read_enums(&headers, OBJECT_TYPE_ENUMS)
-        .unwrap_or_else(|error| panic!("reading libsel4's object types: {error}"));
-    assert_no_mismatches(
-        "object types (libsel4)",
-        &compare(OBJECT_TYPES, &libsel4, OMITTED_OBJECT_TYPES),
-    );
+fn object_types_are_libsel4s_with_our_configurations() {
+    for variant in Variant::ALL {
+        let headers = libsel4_object_type_headers(&kernel_of(variant).source);
+        let libsel4 = read_enums(&headers, OBJECT_TYPE_ENUMS)
+            .unwrap_or_else(|error| panic!("reading libsel4's object types: {error}"));
+        assert_no_mismatches(
+            &format!("object types (libsel4, {variant} configuration)"),
+            &compare(OBJECT_TYPES, &libsel4, OMITTED_OBJECT_TYPES),
+        );
+    }
 }
 
+/// Both ways, per variant: the release kernel has exactly our syscalls but the debug ones,
+/// the debug kernel exactly all of ours.
 #[test]
 fn syscall_numbers_are_the_kernels() {
-    let kernel = kernel_enums(SYSCALL_ENUMS);
-    assert_no_mismatches("syscall numbers", &compare(SYSCALLS, &kernel, OMITTED_SYSCALLS));
+    for variant in Variant::ALL {
+        let kernel = kernel_enums(variant, SYSCALL_ENUMS);
+        assert_no_mismatches(
+            &format!("syscall numbers ({variant} kernel)"),
+            &compare(&syscalls_of(variant), &kernel, OMITTED_SYSCALLS),
+        );
+    }
+    let release = kernel_enums(Variant::Release, SYSCALL_ENUMS);
+    let debug_in_release: Vec<&str> = DEBUG_ONLY_SYSCALLS
+        .iter()
+        .copied()
+        .filter(|name| release.iter().any(|enumerator| enumerator.name == *name))
+        .collect();
+    assert!(debug_in_release.is_empty(), "the release kernel has {debug_in_release:?}");
 }
 
 /// Every constant in our tables is in the lists above, so none escapes the comparison.
@@ -513,7 +565,7 @@ fn every_constant_of_our_tables_is_compared() {
 /// CNodeMint changed to 23 (the value the crates.io `sel4-sys` 0.0.28 wrongly gives it).
 #[test]
 fn a_wrong_label_is_reported_exactly() {
-    let kernel = kernel_enums(LABEL_ENUMS);
+    let kernel = kernel_enums(kernel().variant, LABEL_ENUMS);
     let kernel_mint = kernel
         .iter()
         .find(|enumerator| enumerator.name == "CNodeMint")

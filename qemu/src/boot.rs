@@ -101,6 +101,8 @@ pub struct Outcome {
     /// QEMU's exit status, when it exited by itself.
     pub exit_status: Option<i32>,
     pub duration: Duration,
+    /// The process id QEMU ran as (ended and reaped by the time the outcome exists).
+    pub qemu_pid: u32,
 }
 
 impl Outcome {
@@ -204,6 +206,7 @@ pub fn boot(kernel: &Kernel, root_task: &Path, options: &BootOptions) -> Result<
         .stderr(Stdio::piped())
         .spawn()
         .context("starting qemu-system-x86_64 (is it installed? `make run` installs it)")?;
+    let qemu_pid = child.id();
     let mut qemu = Qemu(child);
     let stdout = qemu.0.stdout.take().context("QEMU's stdout")?;
     let mut stderr = qemu.0.stderr.take().context("QEMU's stderr")?;
@@ -272,7 +275,7 @@ pub fn boot(kernel: &Kernel, root_task: &Path, options: &BootOptions) -> Result<
     serial.extend(qemu_messages.lines().map(|line| format!("qemu: {line}")));
 
     let verdict = decide(&watch, exit_status, timed_out);
-    Ok(Outcome { verdict, serial, exit_status, duration: started.elapsed() })
+    Ok(Outcome { verdict, serial, exit_status, duration: started.elapsed(), qemu_pid })
 }
 
 fn decide(watch: &Watch, exit_status: Option<i32>, timed_out: bool) -> Verdict {

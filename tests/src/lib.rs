@@ -1,5 +1,12 @@
-//! Helpers for Switchboard's tests on the real kernel: build the kernel once per test
-//! process, build a root-task package, boot it, and look at what it printed.
+//! Helpers for Switchboard's tests on the real kernel: build each kernel variant once per
+//! test process, build a root-task package, boot it, and look at what it printed.
+//!
+//! The suites boot the release kernel (`qemu::kernel::Variant::Release`) unless the
+//! environment variable `SWITCHBOARD_KERNEL` names another (`SWITCHBOARD_KERNEL=debug cargo
+//! test`, for kernel diagnostics). A test image that names the kernel it needs in its
+//! `Cargo.toml` (`qemu::image::required_kernel`) always boots on that one, and a test that
+//! needs a kernel for its own reasons says so and passes it to [`boot_on`] or
+//! [`boot_system_on`]: neither follows the variable.
 //!
 //! The images live beside this crate: `images/` holds root tasks that must pass
 //! (`qemu test` boots them all), `probes/` holds root tasks that misbehave on purpose so the
@@ -8,25 +15,50 @@
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use qemu::kernel::Kernel;
+use qemu::kernel::{Kernel, Variant};
 use qemu::{BootOptions, Outcome, Workspace, image, kernel};
 
-/// The kernel, built (or found cached) once per test process.
+/// The environment variable that chooses the suites' kernel (`release` or `debug`).
+pub const KERNEL_VARIABLE: &str = "SWITCHBOARD_KERNEL";
+
+/// The kernel the suites boot: `SWITCHBOARD_KERNEL` if set, else the release kernel. Panics
+/// with a sentence when the variable names no variant.
+pub fn default_variant() -> Variant {
+    match std::env::var(KERNEL_VARIABLE) {
+        Ok(name) => Variant::from_name(name.trim())
+            .unwrap_or_else(|error| panic!("{KERNEL_VARIABLE}: {error:#}")),
+        Err(_) => Variant::default(),
+    }
+}
+
+/// The kernel the suites boot ([`default_variant`]), built once per test process.
 pub fn kernel() -> &'static Kernel {
-    static KERNEL: OnceLock<Kernel> = OnceLock::new();
-    KERNEL.get_or_init(|| {
-        kernel::ensure_built(&Workspace::current(), kernel::Variant::Release)
-            .expect("building the seL4 kernel")
+    kernel_of(default_variant())
+}
+
+/// Kernel `variant`, built (or found cached) once per test process.
+pub fn kernel_of(variant: Variant) -> &'static Kernel {
+    static KERNELS: [OnceLock<Kernel>; 2] = [OnceLock::new(), OnceLock::new()];
+    let index = Variant::ALL.iter().position(|each| *each == variant).expect("a known variant");
+    KERNELS[index].get_or_init(|| {
+        kernel::ensure_built(&Workspace::current(), variant)
+            .unwrap_or_else(|error| panic!("building the {variant} seL4 kernel: {error:#}"))
     })
 }
 
 /// Builds the memory manager with the system described in `system` (a path relative to the
-/// repository) and boots it.
+/// repository) and boots it on the suites' kernel.
 pub fn boot_system(system: &str) -> Outcome {
+    boot_system_on(system, default_variant())
+}
+
+/// Builds the memory manager with the system described in `system` and boots it on kernel
+/// `variant`.
+pub fn boot_system_on(system: &str, variant: Variant) -> Outcome {
     let workspace = Workspace::current();
     let path = workspace.root().join(system);
     let root_task = qemu::system::build(&workspace, &path).expect("building the system");
-    qemu::boot::boot(kernel(), &root_task, &BootOptions::default()).expect("booting QEMU")
+    qemu::boot::boot(kernel_of(variant), &root_task, &BootOptions::default()).expect("booting QEMU")
 }
 
 /// Builds the memory manager with the system in `system` and boots it until a serial line
@@ -49,12 +81,24 @@ pub fn assert_passed(what: &str, outcome: &Outcome) {
     );
 }
 
-/// Builds root-task `package` and boots it with `timeout`.
+/// The kernel root-task `package` boots on: the one its manifest names, else the suites'.
+pub fn variant_for(package: &str) -> Variant {
+    image::required_kernel(&Workspace::current(), package)
+        .unwrap_or_else(|error| panic!("reading the kernel {package} needs: {error:#}"))
+        .map_or_else(default_variant, |required| required.variant)
+}
+
+/// Builds root-task `package` and boots it with `timeout` on [`variant_for`] it.
 pub fn boot_with_timeout(package: &str, timeout: Duration) -> Outcome {
+    boot_on(package, variant_for(package), timeout)
+}
+
+/// Builds root-task `package` and boots it with `timeout` on kernel `variant`.
+pub fn boot_on(package: &str, variant: Variant, timeout: Duration) -> Outcome {
     let workspace = Workspace::current();
     let root_task = image::build_root_task(&workspace, package).expect("building the root task");
     let options = BootOptions { timeout, ..BootOptions::default() };
-    qemu::boot::boot(kernel(), &root_task, &options).expect("booting QEMU")
+    qemu::boot::boot(kernel_of(variant), &root_task, &options).expect("booting QEMU")
 }
 
 /// Builds root-task `package` and boots it with the default timeout.
@@ -75,6 +119,15 @@ pub fn field<'a>(outcome: &'a Outcome, label: &str) -> Option<&'a str> {
         .serial
         .iter()
         .find_map(|line| line.find(label).map(|at| line[at + label.len()..].trim()))
+}
+
+/// Fails the test unless the QEMU of `outcome` has ended (its process is gone).
+pub fn assert_qemu_ended(outcome: &Outcome) {
+    let pid = outcome.qemu_pid;
+    assert!(
+        !std::path::Path::new(&format!("/proc/{pid}")).exists(),
+        "QEMU (process {pid}) is still there after the run"
+    );
 }
 
 /// The process ids of running QEMUs whose command line mentions `needle`.
