@@ -135,6 +135,7 @@ mod tests {
             .to_vec(),
             exit_status: Some(33),
             duration: std::time::Duration::ZERO,
+            qemu_pid: 0,
         };
         let kinds: Vec<_> = outcome.events().into_iter().map(|event| event.kind).collect();
         assert_eq!(kinds, ["connect-denied", "realm-stopped"]);
