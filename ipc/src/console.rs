@@ -61,10 +61,10 @@ impl LineHeader {
 }
 
 /// Writes `text` as a `Print` request's words into `words` and returns how many it used.
-/// Text beyond [`MAX_LINE_BYTES`] is cut and the line marked cut. `words` must hold
-/// [`LINE_WORDS`] words.
-pub fn encode_line(text: &[u8], words: &mut [u64; LINE_WORDS]) -> usize {
-    let cut = text.len() > MAX_LINE_BYTES;
+/// The line is marked cut when `cut` says so, or when `text` is longer than
+/// [`MAX_LINE_BYTES`] (the rest is cut off).
+pub fn encode_line(text: &[u8], cut: bool, words: &mut [u64; LINE_WORDS]) -> usize {
+    let cut = cut || text.len() > MAX_LINE_BYTES;
     let text = &text[..text.len().min(MAX_LINE_BYTES)];
     words[0] = text.len() as u64 | if cut { CUT_FLAG } else { 0 };
     for (word, chunk) in words[1..].iter_mut().zip(text.chunks(WORD_BYTES)) {
@@ -100,7 +100,7 @@ mod tests {
 
     fn round_trip(text: &[u8]) -> (Vec<u8>, bool) {
         let mut words = [0u64; LINE_WORDS];
-        let used = encode_line(text, &mut words);
+        let used = encode_line(text, false, &mut words);
         let request = RealmRequest::decode(39, &words[..used]).expect("valid").expect("a request");
         let RealmRequest::Print { line } = request else { panic!("not a print: {request:?}") };
         let mut out = [0u8; MAX_LINE_BYTES];

@@ -187,7 +187,15 @@ proptest! {
     ) {
         let words: Vec<u64> = std::iter::once(first).chain(rest).collect();
         use ipc::realm::{RealmRequest, decode_realm_reply, encode_realm_reply};
-        if let Ok(Some(request)) = RealmRequest::decode(label, &words) {
+        if let Ok(Some(RealmRequest::Print { line })) = RealmRequest::decode(label, &words) {
+            // A line re-encodes from its text and its cut mark.
+            use ipc::console::{LINE_WORDS, MAX_LINE_BYTES, encode_line, line_text};
+            let mut text = [0u8; MAX_LINE_BYTES];
+            let text = line_text(&words, line, &mut text);
+            let mut again = [0u64; LINE_WORDS];
+            let used = encode_line(text, line.cut, &mut again);
+            prop_assert_eq!(&again[..used], &words[..]);
+        } else if let Ok(Some(request)) = RealmRequest::decode(label, &words) {
             let message = request.encode();
             prop_assert_eq!(message.label(), label);
             prop_assert_eq!(message.words(), &words[..]);

@@ -46,7 +46,7 @@ mod tests {
         }
         assert_eq!(line.bytes().len(), MAX_LINE_BYTES + 1);
         let mut words = [0u64; ipc::console::LINE_WORDS];
-        let used = ipc::console::encode_line(line.bytes(), &mut words);
+        let used = ipc::console::encode_line(line.bytes(), false, &mut words);
         assert_eq!(used, ipc::console::LINE_WORDS);
         assert_eq!(words[0] >> 16, 1, "marked cut");
     }
