@@ -93,6 +93,10 @@
 //! #         └─ app         provides "plugin-api" (only "plugin" may use it)
 //! #              └─ plugin untrusted: no grant, small budget, low priority
 //!
+//! # The demo ends once every realm is done, with the memory check and a verdict.
+//! [system]
+//! run = "until-idle"
+//!
 //! [[realm]]
 //! name = "init"
 //! program = "init"
