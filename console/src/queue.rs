@@ -60,8 +60,11 @@ use crate::{MAX_TEXT, SOURCES, Source};
 
 /// The size of a record header, in bytes.
 pub const HEADER: usize = 8;
-/// How many lines one realm may have queued at once.
-pub const REALM_SHARE: u32 = 8;
+/// How many lines one realm may have queued at once: enough for a burst (a table of
+/// results, a report) printed while the realm goes on computing, which the console thread
+/// drains only once the realms leave it time; a realm that prints without end loses all
+/// but this many.
+pub const REALM_SHARE: u32 = 64;
 /// How many lines the memory manager may have queued at once (in practice its lines are
 /// bounded by bytes, not by this count).
 pub const MEMORY_MANAGER_SHARE: u32 = 1024;
@@ -581,22 +584,22 @@ mod tests {
         let queue = queue();
         let (mut producer, mut consumer) = (queue.producer().unwrap(), queue.consumer().unwrap());
         let mut plugin_queued = 0;
-        for number in 0..100 {
+        for number in 0..300 {
             plugin_queued += usize::from(
                 producer.push(realm(2), format!("flood {number}").as_bytes(), false).is_ok(),
             );
-            if number % 20 == 0 {
+            if number % 60 == 0 {
                 producer.push(realm(1), format!("init {number}").as_bytes(), false).unwrap();
                 producer.push_fmt(MM, format_args!("decision {number}")).unwrap();
             }
         }
         assert_eq!(plugin_queued, REALM_SHARE as usize);
         assert_eq!(queue.queued(realm(2)), REALM_SHARE);
-        assert_eq!(queue.pending_drops(realm(2)), 100 - REALM_SHARE);
+        assert_eq!(queue.pending_drops(realm(2)), 300 - REALM_SHARE);
         assert_eq!(queue.pending_drops(realm(1)), 0);
         assert_eq!(queue.pending_drops(MM), 0);
         let rendered = drain(&mut consumer);
-        for number in (0..100).step_by(20) {
+        for number in (0..300).step_by(60) {
             assert!(rendered.contains(&format!("[init] init {number}\n")));
             assert!(rendered.contains(&format!("\ndecision {number}\n")));
         }
@@ -604,8 +607,8 @@ mod tests {
         producer.flush_drops(realm(2)).unwrap();
         assert_eq!(
             drain(&mut consumer),
-            "[plugin] 92 lines dropped\n\
-             SWITCHBOARD-EVENT lines-dropped source=2 realm=plugin count=92\n"
+            "[plugin] 236 lines dropped\n\
+             SWITCHBOARD-EVENT lines-dropped source=2 realm=plugin count=236\n"
         );
     }
 

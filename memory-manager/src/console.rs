@@ -1,12 +1,12 @@
 //! The console: the serial port's only writer, for the memory manager's own lines and its
 //! realms' lines.
 //!
-//! Lines go into a bounded queue ([`console::LineQueue`], 64 KiB) from the memory manager's
+//! Lines go into a bounded queue ([`console::LineQueue`], 128 KiB) from the memory manager's
 //! main thread, which never waits for the serial port. A console thread of the memory
 //! manager drains the queue to COM1 (`sel4_root_task::serial`). It runs at priority 0, below
 //! every realm: realm output reaches the port when the realms leave it time, and a realm
-//! that prints faster than that loses its own lines (at most 8 of its lines wait in the
-//! queue), which the console reports as `[name] N lines dropped`. Nobody else is slowed.
+//! that prints faster than that loses its own lines (at most 64 of its lines wait in the
+//! queue, `console::queue::REALM_SHARE`), which the console reports as `[name] N lines dropped`. Nobody else is slowed.
 //!
 //! The memory manager's own lines (its decisions, faults, the banner) may use the whole
 //! queue. When more than [`BOOST_LINES`] of them wait, the main thread raises the console
@@ -37,7 +37,7 @@ use system_config::{LogLevel, MAX_REALMS, SystemConfig};
 use crate::realm::{Kernel, RealmError, make_own_in_new_slot};
 
 /// Bytes of the line queue (a power of two).
-const QUEUE_BYTES: usize = 64 * 1024;
+const QUEUE_BYTES: usize = 128 * 1024;
 /// When more of the memory manager's own lines than this wait, the console thread is raised
 /// above the realms until the queue is empty.
 pub const BOOST_LINES: u32 = 32;
