@@ -61,3 +61,33 @@ fn a_line_longer_than_a_message_is_cut_and_marked() {
     // The message carries 952 bytes of text: "long line " and 942 x.
     assert_eq!(long.len(), "[flood] ".len() + 952 + " [cut]".len(), "{long}");
 }
+
+#[test]
+fn at_log_denials_allowed_decisions_are_quiet_and_a_refusal_loop_is_summarised() {
+    let outcome = boot_system("tests/systems/denials.toml");
+    assert_passed("tests/systems/denials.toml", &outcome);
+    let events = outcome.events();
+    // Allowed decisions are not printed at this level; the realms' own lines are.
+    assert!(!events.iter().any(|event| event.kind == "connect-allowed"), "{}", outcome.tail(30));
+    assert!(!events.iter().any(|event| event.kind == "realm-started"), "{}", outcome.tail(30));
+    assert!(outcome.printed("[caller] 1000 of 1000 calls answered"), "{}", outcome.tail(30));
+    assert!(outcome.printed("[looper] 1000 of 1000 connects refused"), "{}", outcome.tail(30));
+    // The refusal is printed once in full, then summarised: every repeat is counted.
+    let full = events
+        .iter()
+        .filter(|event| {
+            event.matches(
+                "connect-denied",
+                &[("realm", "looper"), ("service", "echo"), ("rule", "not-in-allowed-clients")],
+            )
+        })
+        .count();
+    assert_eq!(full, 1, "{}", outcome.tail(30));
+    let repeats: Vec<u64> = events
+        .iter()
+        .filter(|event| event.matches("denial-repeated", &[("realm", "looper")]))
+        .map(|event| event.get("count").and_then(|count| count.parse().ok()).unwrap())
+        .collect();
+    assert!(repeats.len() <= 4, "{repeats:?}");
+    assert_eq!(repeats.iter().sum::<u64>(), 999, "{repeats:?}");
+}

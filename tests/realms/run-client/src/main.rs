@@ -6,6 +6,8 @@
 //!   realm is idle would end now), waits about three seconds of time-stamp counter, then
 //!   connects and makes five calls: only a system that runs for ever answers them.
 //! - `caller` makes 1,000 calls and reports how many were answered correctly.
+//! - `looper` asks to connect to `echo` 1,000 times, which the policy refuses each time, and
+//!   reports how many were refused.
 #![no_std]
 #![no_main]
 
@@ -30,6 +32,10 @@ fn main(realm: &mut Realm) {
             calls(realm, 5);
         }
         "caller" => calls(realm, 1000),
+        "looper" => {
+            let refused = (0..1000).filter(|_| realm.connect("echo").is_err()).count();
+            println!(realm, "{refused} of 1000 connects refused");
+        }
         _ => println!(realm, "has no part in this test"),
     }
 }
