@@ -18,12 +18,7 @@ fn run() -> &'static Outcome {
 
 /// Asserts that the run printed the event `kind` with these fields (among others).
 fn assert_event(kind: &str, fields: &[(&str, &str)]) {
-    let outcome = run();
-    assert!(
-        outcome.has_event(kind, fields),
-        "no {kind} event with {fields:?}\n--- serial tail ---\n{}",
-        outcome.tail(60)
-    );
+    system_tests::assert_event(run(), kind, fields);
 }
 
 fn assert_printed(text: &str) {

@@ -71,6 +71,16 @@ pub fn boot_system_until(system: &str, stop_at: &str) -> Outcome {
     qemu::boot::boot(kernel(), &root_task, &options).expect("booting QEMU")
 }
 
+/// Fails the test, with the serial tail, unless `outcome` printed the event `kind` with these
+/// fields (among others).
+pub fn assert_event(outcome: &Outcome, kind: &str, fields: &[(&str, &str)]) {
+    assert!(
+        outcome.has_event(kind, fields),
+        "no {kind} event with {fields:?}\n--- serial tail ---\n{}",
+        outcome.tail(60)
+    );
+}
+
 /// Fails the test, with the serial tail, unless the run passed.
 pub fn assert_passed(what: &str, outcome: &Outcome) {
     assert!(
