@@ -22,7 +22,9 @@
 //!   again ([`Op::Start`]; once the root task reports it started, [`Op::NewGeneration`] and
 //!   one more restart counted); a restartable realm that has had its `max_restarts` stays
 //!   stopped ([`StopReason::GaveUp`], after [`Op::SetRestarting`] `false`). A realm that
-//!   exited is never restarted.
+//!   exited is never restarted; a restartable realm stopped for any reason without a
+//!   restart gets [`Op::SetRestarting`] `false`, so clients of an earlier incarnation never
+//!   keep hearing "restarting" from a realm that will not come back.
 //! - The run is over when every realm has stopped or only serves and none is aborting
 //!   ([`Supervisor::is_idle`]); [`Supervisor::shutdown`] then stops the servers.
 //!
@@ -552,8 +554,14 @@ impl<const N: usize> Supervisor<N> {
         sink.run(Op::Reclaim(id));
         entry.state = State::Stopped(reason);
         sink.log(Event::Stopped { realm: id, reason });
-        let Cause::Ended(ending) = cause else { return };
-        if !ending.is_crash() || !entry.restartable {
+        let restartable = entry.restartable;
+        let crashed = matches!(cause, Cause::Ended(ending) if ending.is_crash());
+        if !crashed || !restartable {
+            // A restartable realm may have been marked restarting by an earlier crash and
+            // never registered again: its former clients must no longer hear "restarting".
+            if restartable {
+                sink.run(Op::SetRestarting(id, false));
+            }
             return;
         }
         if entry.restarts >= entry.max_restarts {

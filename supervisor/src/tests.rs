@@ -62,6 +62,7 @@ fn a_realm_that_exits_owing_nothing_is_stopped_at_once_and_never_restarted() {
             Out::Op(Op::WithdrawCaps(R)),
             Out::Op(Op::Reclaim(R)),
             Out::Event(Event::Stopped { realm: R, reason: StopReason::Exited }),
+            Out::Op(Op::SetRestarting(R, false)),
         ]
     );
     assert_eq!(supervisor.state(R), Some(State::Stopped(StopReason::Exited)));
@@ -156,7 +157,7 @@ fn an_exit_while_owing_a_reply_is_aborted_but_never_restarted() {
     supervisor.ended(R, Ending::Exited, true, &mut sink).unwrap();
     assert_eq!(sink.ops(), [Op::WithdrawCaps(R), Op::Abort(R)]);
     supervisor.ended(R, Ending::Exited, false, &mut sink).unwrap();
-    assert_eq!(sink.ops(), [Op::WithdrawCaps(R), Op::Reclaim(R)]);
+    assert_eq!(sink.ops(), [Op::WithdrawCaps(R), Op::Reclaim(R), Op::SetRestarting(R, false)]);
     assert_eq!(supervisor.state(R), Some(State::Stopped(StopReason::Exited)));
 }
 
@@ -338,9 +339,11 @@ fn shutdown_stops_the_servers_and_restarts_none() {
             Out::Op(Op::WithdrawCaps(RealmId(0))),
             Out::Op(Op::Reclaim(RealmId(0))),
             Out::Event(Event::Stopped { realm: RealmId(0), reason: shutdown }),
+            Out::Op(Op::SetRestarting(RealmId(0), false)),
             Out::Op(Op::WithdrawCaps(RealmId(2))),
             Out::Op(Op::Reclaim(RealmId(2))),
             Out::Event(Event::Stopped { realm: RealmId(2), reason: shutdown }),
+            Out::Op(Op::SetRestarting(RealmId(2), false)),
         ]
     );
     assert!(supervisor.realms().all(|(_, state)| matches!(state, State::Stopped(_))));
@@ -387,4 +390,17 @@ fn events_ops_and_errors_read_as_sentences() {
     assert_eq!(error.to_string(), "realm #3 is not running: it is stopped because it exited");
     let aborting = State::Aborting { ending: Ending::Faulted, restart: true };
     assert_eq!(aborting.to_string(), "answering its caller after it faulted");
+}
+
+#[test]
+fn a_restarted_realm_that_then_exits_is_no_longer_restarting_for_its_old_clients() {
+    let (mut supervisor, mut sink) = running(true, 3);
+    // It crashes owing a reply: withdrawn, marked restarting, aborted, stopped, started again.
+    supervisor.ended(R, Ending::Faulted, true, &mut sink).unwrap();
+    supervisor.ended(R, Ending::Exited, false, &mut sink).unwrap();
+    supervisor.started(R, &mut sink).unwrap();
+    sink.take();
+    // Before registering again, it exits: the broker must stop saying "restarting".
+    supervisor.ended(R, Ending::Exited, false, &mut sink).unwrap();
+    assert_eq!(sink.ops(), [Op::WithdrawCaps(R), Op::Reclaim(R), Op::SetRestarting(R, false)]);
 }
