@@ -25,7 +25,8 @@ pub const EXIT_STATUS_PASS: i32 = 33;
 pub const EXIT_STATUS_FAIL: i32 = 35;
 /// What the root task's panic handler prints before the message and location.
 pub const PANIC_MARKER: &str = "root task panicked";
-/// What the kernel prints when a thread without a fault handler faults (the root task has none).
+/// What the debug kernel prints when a thread without a fault handler faults (the root task has
+/// none). The release kernel prints nothing: such a run ends on its timeout.
 const UNHANDLED_FAULT_MARKER: &str = "while trying to handle:";
 /// How long to keep reading after a verdict or a fault report, for QEMU to exit and for the
 /// rest of the report to arrive.

@@ -5,7 +5,8 @@
 //! - [`workspace`]: where things are (the repository, `target/`).
 //! - [`stage`]: one line per build step, with its duration or "cached".
 //! - [`kernel`]: fetch the seL4 5.0.0 source through cargo, apply our fixes and
-//!   configuration, build `kernel.elf` and the 32-bit image QEMU's multiboot loader wants.
+//!   configuration, build `kernel.elf` and the 32-bit image QEMU's multiboot loader wants, in
+//!   two variants (release, the default, and debug), each cached on its own.
 //! - [`image`]: build a root task (the memory manager or a test image) for seL4.
 //! - [`system`]: check `system.toml`, build the realm programs, pack the boot image.
 //! - [`boot`]: run QEMU, stream or capture serial, decide the verdict, always end QEMU.

@@ -1,6 +1,11 @@
 //! The debug syscalls of a debug kernel: printing through the kernel's console (its serial
 //! port), halting, identifying the capability in a slot, and naming a thread (the name shows
 //! in the kernel's error and fault reports).
+//!
+//! Only a debug kernel (`CONFIG_DEBUG_BUILD`) has them. On a release kernel each is an unknown
+//! syscall (seL4 5.0.0 `src/api/syscall.c`, `handleUnknownSyscall`): the calling thread takes
+//! an `UnknownSyscall` fault to its fault handler, or, without one (the root task), stops for
+//! good with nothing printed. Root tasks print with `sel4_root_task::println!` instead.
 
 use core::fmt;
 
@@ -72,7 +77,8 @@ pub fn put_char(byte: u8) {
 /// Stops the whole system (debug kernels only).
 pub fn halt() -> ! {
     syscall::syscall(syscall_number::DEBUG_HALT, Registers::default());
-    // The kernel does not return from a halt; should a non-debug kernel ignore it, spin.
+    // A debug kernel does not return from a halt; a release kernel faults the caller, and
+    // should its fault handler resume it here, spin.
     loop {
         core::hint::spin_loop();
     }
