@@ -33,9 +33,12 @@ extern "C" fn realm_entry(ipc_buffer: usize, reason: u64) -> ! {
     let Some(ipc) = (unsafe { IpcBuffer::from_address(ipc_buffer) }) else { stop() };
     let mut realm = Realm { ipc };
     if reason == start::ABORT {
-        // Stopped while perhaps answering a request: the client must not wait for ever.
-        let info = MessageInfo::new(ABORTED_LABEL, 0, 0).unwrap_or(MessageInfo::from_word(0));
-        sel4::ipc::reply(realm.ipc, info);
+        // Stopped while perhaps answering a request: the client must not wait for ever. A
+        // thread that never received a request owes no reply, and makes none.
+        if crate::service::OWES_REPLY.load(Ordering::Relaxed) {
+            let info = MessageInfo::new(ABORTED_LABEL, 0, 0).unwrap_or(MessageInfo::from_word(0));
+            sel4::ipc::reply(realm.ipc, info);
+        }
         realm.exit()
     }
     // SAFETY: `main!` defines this symbol with exactly this signature; a program that does

@@ -3,6 +3,7 @@
 //! Call to the service: the memory manager is not in the path.
 
 use core::cell::Cell;
+use core::sync::atomic::{AtomicBool, Ordering};
 
 use ipc::{CloseReason, ConnectionId, Malformed, Name, Request, Response};
 use sel4::MessageInfo;
@@ -13,6 +14,15 @@ use zerocopy::{FromBytes, Immutable, IntoBytes};
 
 use crate::payload::{self, MAX_WORDS, PayloadError, Status};
 use crate::{Error, Realm};
+
+/// Whether this realm's thread may hold a client's reply cap: set when `serve` receives a
+/// request, and never cleared while it serves (a thread that waits for the next request in
+/// `ReplyRecv` has sent its reply; the abort path only runs for a thread that exited,
+/// faulted or panicked, which a waiting thread cannot do). The abort path (`entry.rs`)
+/// replies only when it is set, so a realm that registered a service and exits outside a
+/// request makes no reply that no one is owed. It lives in a static so that it survives the
+/// memory manager sending the thread back to its entry.
+pub(crate) static OWES_REPLY: AtomicBool = AtomicBool::new(false);
 
 /// A service this realm registered: it receives on the service's endpoint.
 #[derive(Debug)]
@@ -275,11 +285,16 @@ impl Realm {
         self.announce_serving();
         let mut received = service.endpoint.recv(self.ipc);
         loop {
+            // From here until the next receive, this thread holds its caller's reply cap.
+            OWES_REPLY.store(true, Ordering::Relaxed);
             let request = decode(self.ipc.message(received.info));
             let caller =
                 ipc::Badge::connection(received.badge).ok().map(|connection| Caller { connection });
+            // Requests carry label 0 (see `call`): any other label is not this protocol's,
+            // and is refused like an undecodable request.
+            let label = received.info.label();
             let words = match (request, caller) {
-                (Ok((Status::Ok, Some(request))), Some(caller)) => {
+                (Ok((Status::Ok, Some(request))), Some(caller)) if label == 0 => {
                     let response = handler(self, caller, request);
                     let words = &mut self.ipc.msg_mut()[..MAX_WORDS];
                     encode(&response, words)

@@ -6,12 +6,17 @@
 //!   realm is idle would end now), waits about three seconds of time-stamp counter, then
 //!   connects and makes five calls: only a system that runs for ever answers them.
 //! - `caller` makes 1,000 calls and reports how many were answered correctly.
+//! - `registrar` registers a service and exits without ever serving a request: it owes no
+//!   client a reply, so the abort path must make none.
+//! - `labeller` sends `echo` a request with a valid payload under label 999, which the
+//!   typed-call protocol does not define: the service must refuse it, not serve it.
 //! - `looper` asks to connect to `echo` 1,000 times, which the policy refuses each time, and
 //!   reports how many were refused.
 #![no_std]
 #![no_main]
 
-use realm_runtime::sel4::timestamp;
+use realm_runtime::payload::{self, Status};
+use realm_runtime::sel4::{MessageInfo, timestamp};
 use realm_runtime::{Realm, println};
 
 realm_runtime::main!(main);
@@ -32,6 +37,11 @@ fn main(realm: &mut Realm) {
             calls(realm, 5);
         }
         "caller" => calls(realm, 1000),
+        "registrar" => match realm.register("spare") {
+            Ok(_) => println!(realm, "registered \"spare\"; exiting outside any request"),
+            Err(error) => println!(realm, "register refused: {error}"),
+        },
+        "labeller" => labeller(realm),
         "looper" => {
             let refused = (0..1000).filter(|_| realm.connect("echo").is_err()).count();
             println!(realm, "{refused} of 1000 connects refused");
@@ -50,4 +60,24 @@ fn calls(realm: &mut Realm, count: u64) {
         .filter(|&value| realm.call::<u64, u64>(&echo, &value) == Ok(1000 + value))
         .count();
     println!(realm, "{answered} of {count} calls answered");
+}
+
+/// Calls `echo` with the payload of `7u64` under label 999; prints how the service answered.
+fn labeller(realm: &mut Realm) {
+    let echo = match realm.connect("echo") {
+        Ok(echo) => echo,
+        Err(error) => return println!(realm, "connect refused: {error}"),
+    };
+    let words = &mut realm.ipc_buffer().msg_mut()[..payload::MAX_WORDS];
+    let Ok(length) = payload::encode(&7u64, Status::Ok, words) else {
+        return println!(realm, "cannot encode the request");
+    };
+    let Ok(info) = MessageInfo::new(999, 0, length) else { return };
+    let reply = echo.endpoint().call(realm.ipc_buffer(), info);
+    let answer = payload::decode::<u64>(realm.ipc_buffer().message(reply));
+    match answer {
+        Ok((Status::Ok, Some(value))) => println!(realm, "label 999 was served: {value}"),
+        Ok((status, _)) => println!(realm, "label 999 refused with status {}", status as u8),
+        Err(error) => println!(realm, "label 999: the reply is malformed ({error})"),
+    }
 }
