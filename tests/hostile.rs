@@ -28,3 +28,18 @@ fn a_service_refuses_a_request_under_a_label_the_protocol_does_not_define() {
     assert!(outcome.printed("[labeller] label 999 refused with status 1"), "{}", outcome.tail(40));
     assert!(!outcome.printed("label 999 was served"), "{}", outcome.tail(40));
 }
+
+#[test]
+fn a_forged_fault_stops_only_the_realm_that_forged_it() {
+    let outcome = boot_system_on("tests/systems/replies.toml", Variant::Release);
+    assert_passed("tests/systems/replies.toml", &outcome);
+    // seL4 5.0.0 cannot tell the forgery from a fault (README, "Faults"): the forger is
+    // stopped as a faulting realm would be, which it could have had by faulting for real.
+    assert_event(&outcome, "realm-faulted", &[("realm", "forger"), ("address", "0xdead000")]);
+    assert_event(&outcome, "realm-stopped", &[("realm", "forger"), ("reason", "faulted")]);
+    assert!(!outcome.printed("[forger] the forged fault was answered"), "{}", outcome.tail(40));
+    // Nobody else was touched.
+    assert!(outcome.printed("[caller] 1000 of 1000 calls answered"), "{}", outcome.tail(40));
+    assert_event(&outcome, "realm-stopped", &[("realm", "echo"), ("reason", "shutdown")]);
+    assert_event(&outcome, "resources-checked", &[("result", "all-back")]);
+}

@@ -10,12 +10,18 @@
 //!   client a reply, so the abort path must make none.
 //! - `labeller` sends `echo` a request with a valid payload under label 999, which the
 //!   typed-call protocol does not define: the service must refuse it, not serve it.
+//! - `forger` sends, on its own fault endpoint, a message shaped like the kernel's report of
+//!   a bad memory access at 0xdead000 that never happened. On seL4 5.0.0 the memory manager
+//!   cannot tell it from a real fault (see README, "Faults"): the forger must gain nothing a
+//!   real fault would not give it, so it is stopped like a faulting realm and no one else is
+//!   touched.
 //! - `looper` asks to connect to `echo` 1,000 times, which the policy refuses each time, and
 //!   reports how many were refused.
 #![no_std]
 #![no_main]
 
 use realm_runtime::payload::{self, Status};
+use realm_runtime::sel4::cap::Endpoint;
 use realm_runtime::sel4::{MessageInfo, timestamp};
 use realm_runtime::{Realm, println};
 
@@ -42,6 +48,15 @@ fn main(realm: &mut Realm) {
             Err(error) => println!(realm, "register refused: {error}"),
         },
         "labeller" => labeller(realm),
+        "forger" => {
+            // ip, address, prefetch flag, fault status: a data read at 0xdead000.
+            let words = [0x40_1000, 0xdead_000, 0, 4];
+            let info = realm_runtime::sel4::kernel::fault_label::VM_FAULT;
+            let Ok(info) = realm.ipc_buffer().set_message(info, &words, &[]) else { return };
+            let fault_endpoint = Endpoint::from_cptr(realm_runtime::ipc::abi::slot::FAULT);
+            fault_endpoint.call(realm.ipc_buffer(), info);
+            println!(realm, "the forged fault was answered: the memory manager believed nothing");
+        }
         "looper" => {
             let refused = (0..1000).filter(|_| realm.connect("echo").is_err()).count();
             println!(realm, "{refused} of 1000 connects refused");
