@@ -43,3 +43,19 @@ fn a_forged_fault_stops_only_the_realm_that_forged_it() {
     assert_event(&outcome, "realm-stopped", &[("realm", "echo"), ("reason", "shutdown")]);
     assert_event(&outcome, "resources-checked", &[("result", "all-back")]);
 }
+
+#[test]
+fn a_refused_allocation_names_the_limit_it_hit() {
+    let outcome = boot_system_on("tests/systems/replies.toml", Variant::Release);
+    assert_passed("tests/systems/replies.toml", &outcome);
+    // 1,600 pages fit hoarder's 16 MiB budget but not the slots for its objects.
+    assert_event(
+        &outcome,
+        "quota-refused",
+        &[("realm", "hoarder"), ("resource", "realm-object-slots"), ("pages", "1600")],
+    );
+    assert!(
+        !outcome.has_event("quota-refused", &[("realm", "hoarder"), ("resource", "realm-memory")])
+    );
+    assert!(outcome.printed("[hoarder] then 4 pages granted: 16384 bytes"), "{}", outcome.tail(40));
+}

@@ -66,6 +66,14 @@ wire_codes! {
         ServiceGenerations = 8,
         /// The realm's memory budget.
         RealmMemory = 9,
+        /// The part of the realm's address space where pages asked for at run time go
+        /// (`abi::HEAP_MAX_PAGES` pages).
+        RealmHeapWindow = 10,
+        /// The memory manager's capability slots for the realm's objects (one per page,
+        /// paging structure and kernel object).
+        RealmObjectSlots = 11,
+        /// The paging structures the memory manager keeps for one realm.
+        RealmPagingStructures = 12,
     }
 }
 
@@ -273,6 +281,11 @@ impl fmt::Display for Resource {
             Self::RuntimeGrants => "the table of run-time grants",
             Self::ServiceGenerations => "service generations",
             Self::RealmMemory => "the realm's memory budget",
+            Self::RealmHeapWindow => "the realm's address range for pages asked for at run time",
+            Self::RealmObjectSlots => {
+                "the memory manager's capability slots for the realm's objects"
+            }
+            Self::RealmPagingStructures => "the paging structures one realm may have",
         })
     }
 }
@@ -360,6 +373,9 @@ impl Resource {
             Self::RuntimeGrants => "runtime-grants",
             Self::ServiceGenerations => "service-generations",
             Self::RealmMemory => "realm-memory",
+            Self::RealmHeapWindow => "realm-heap-window",
+            Self::RealmObjectSlots => "realm-object-slots",
+            Self::RealmPagingStructures => "realm-paging-structures",
         }
     }
 }

@@ -51,6 +51,32 @@ pub enum RealmError {
     },
     /// The realm's kernel objects do not exist (it was never built, or it is stopped).
     NotBuilt,
+    /// `asked` more pages do not fit the realm's address range for run-time pages, which has
+    /// room for `left`.
+    HeapWindowFull {
+        asked: u64,
+        left: u64,
+    },
+    /// The realm's budget has no room for `pages` more 4 KiB objects (pages and the page
+    /// tables they need); `free_bytes` of it are free, possibly in pieces.
+    BudgetTooSmall {
+        pages: u64,
+        free_bytes: u64,
+    },
+}
+
+impl RealmError {
+    /// The limit this error hit, as the protocol names it to the realm.
+    pub fn resource(&self) -> Option<ipc::Resource> {
+        match self {
+            RealmError::Memory(MemoryError::BudgetExhausted { .. })
+            | RealmError::BudgetTooSmall { .. } => Some(ipc::Resource::RealmMemory),
+            RealmError::HeapWindowFull { .. } => Some(ipc::Resource::RealmHeapWindow),
+            RealmError::RealmSlotsUsedUp => Some(ipc::Resource::RealmObjectSlots),
+            RealmError::TooManyTables => Some(ipc::Resource::RealmPagingStructures),
+            _ => None,
+        }
+    }
 }
 
 impl From<MemoryError> for RealmError {
@@ -75,13 +101,25 @@ impl core::fmt::Display for RealmError {
             ),
             RealmError::Memory(error) => write!(f, "memory: {error:?}"),
             RealmError::Slots(error) => write!(f, "the memory manager's slots: {error:?}"),
-            RealmError::RealmSlotsUsedUp => {
-                write!(f, "its {REALM_SLOTS} capability slots are used up")
-            }
+            RealmError::RealmSlotsUsedUp => write!(
+                f,
+                "the memory manager's {REALM_SLOTS} capability slots for its objects have no room \
+                 for them"
+            ),
             RealmError::TooManyTables => write!(f, "it has {MAX_TABLES} paging structures already"),
             RealmError::Program(error) => write!(f, "its program: {error}"),
             RealmError::Kernel { step, error } => write!(f, "{step}: {error}"),
             RealmError::NotBuilt => write!(f, "the realm has no thread or address space"),
+            RealmError::HeapWindowFull { asked, left } => write!(
+                f,
+                "{asked} pages do not fit its address range for run-time pages, which has room \
+                 for {left} more"
+            ),
+            RealmError::BudgetTooSmall { pages, free_bytes } => write!(
+                f,
+                "its memory budget has no room for {pages} more pages and page tables \
+                 ({free_bytes} bytes free)"
+            ),
         }
     }
 }
@@ -381,11 +419,16 @@ impl Realm {
         let bytes = pages.saturating_mul(PAGE_SIZE);
         let start = self.heap_next;
         let end = start.saturating_add(bytes);
+        // The budget first: it is the limit a realm chose in its system description.
+        if bytes > self.budget.free_bytes() {
+            return Err(RealmError::BudgetTooSmall { pages, free_bytes: self.budget.free_bytes() });
+        }
         if end > abi::HEAP_START + abi::HEAP_MAX_PAGES * PAGE_SIZE {
-            return Err(RealmError::Memory(MemoryError::BudgetExhausted {
-                size_bits: 63u8.saturating_sub(bytes.leading_zeros() as u8),
-                free_bytes: self.budget.free_bytes(),
-            }));
+            let used = (start - abi::HEAP_START) / PAGE_SIZE;
+            return Err(RealmError::HeapWindowFull {
+                asked: pages,
+                left: abi::HEAP_MAX_PAGES.saturating_sub(used),
+            });
         }
         // Everything is checked before anything is mapped, so a refusal leaves nothing
         // behind: the pages, the page tables they need (one per 2 MiB; the directory above
@@ -399,10 +442,10 @@ impl Realm {
             .count() as u64;
         let objects = pages + new_tables;
         if self.budget.room_for(object_bits(ObjectType::Frame)) < objects {
-            return Err(RealmError::Memory(MemoryError::BudgetExhausted {
-                size_bits: 63u8.saturating_sub(bytes.leading_zeros() as u8),
+            return Err(RealmError::BudgetTooSmall {
+                pages: objects,
                 free_bytes: self.budget.free_bytes(),
-            }));
+            });
         }
         if self.end_slot - self.next_slot < objects {
             return Err(RealmError::RealmSlotsUsedUp);

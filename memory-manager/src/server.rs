@@ -154,12 +154,24 @@ impl Server<'_> {
                             Class::Denial,
                             "memory manager: realm {name} asked for {pages} pages: refused, {error}"
                         );
-                        crate::console::event(
-                            Class::Denial,
-                            "quota-refused",
-                            &[("realm", &name), ("resource", &"realm-memory"), ("pages", &pages)],
-                        );
-                        Err(ipc::Error::QuotaExceeded { what: ipc::Resource::RealmMemory })
+                        match error.resource() {
+                            Some(what) => {
+                                crate::console::event(
+                                    Class::Denial,
+                                    "quota-refused",
+                                    &[
+                                        ("realm", &name),
+                                        ("resource", &what.name()),
+                                        ("pages", &pages),
+                                    ],
+                                );
+                                Err(ipc::Error::QuotaExceeded { what })
+                            }
+                            // Not a limit of the realm's: the memory manager itself failed.
+                            None => {
+                                Err(ipc::Error::QuotaExceeded { what: ipc::Resource::RealmMemory })
+                            }
+                        }
                     }
                 }
             }

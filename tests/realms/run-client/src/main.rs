@@ -15,6 +15,9 @@
 //!   cannot tell it from a real fault (see README, "Faults"): the forger must gain nothing a
 //!   real fault would not give it, so it is stopped like a faulting realm and no one else is
 //!   touched.
+//! - `hoarder` (16 MiB budget) asks for 1,600 pages at once: they fit its budget but not the
+//!   1,536 capability slots the memory manager keeps for one realm's objects, and the
+//!   refusal must say so; then it asks for 4 pages, which it gets.
 //! - `looper` asks to connect to `echo` 1,000 times, which the policy refuses each time, and
 //!   reports how many were refused.
 #![no_std]
@@ -48,6 +51,16 @@ fn main(realm: &mut Realm) {
             Err(error) => println!(realm, "register refused: {error}"),
         },
         "labeller" => labeller(realm),
+        "hoarder" => {
+            match realm.allocate_pages(1600) {
+                Ok(pages) => println!(realm, "1600 pages granted: {} bytes", pages.len()),
+                Err(error) => println!(realm, "1600 pages refused: {error}"),
+            }
+            match realm.allocate_pages(4) {
+                Ok(pages) => println!(realm, "then 4 pages granted: {} bytes", pages.len()),
+                Err(error) => println!(realm, "then 4 pages refused: {error}"),
+            }
+        }
         "forger" => {
             // ip, address, prefetch flag, fault status: a data read at 0xdead000.
             let words = [0x40_1000, 0xdead_000, 0, 4];
