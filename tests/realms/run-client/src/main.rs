@@ -63,7 +63,7 @@ fn main(realm: &mut Realm) {
         }
         "forger" => {
             // ip, address, prefetch flag, fault status: a data read at 0xdead000.
-            let words = [0x40_1000, 0xdead_000, 0, 4];
+            let words = [0x0040_1000, 0x0dea_d000, 0, 4];
             let info = realm_runtime::sel4::kernel::fault_label::VM_FAULT;
             let Ok(info) = realm.ipc_buffer().set_message(info, &words, &[]) else { return };
             let fault_endpoint = Endpoint::from_cptr(realm_runtime::ipc::abi::slot::FAULT);
