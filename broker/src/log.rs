@@ -155,7 +155,8 @@ impl LogLine<'_> {
 
     /// Hands `visit` each field of the event, in a fixed order: realms by bare name
     /// (`realm`, `client`, `owner`, `granter`, `grantee`), `service`, `connection` as
-    /// `index.generation`, `generation`, `rule`, `reason` and `field` as kebab-case codes.
+    /// `index.generation`, `generation`, `rule` and `reason` as kebab-case codes (and, for a malformed request, `detail`: what
+    /// was wrong, in words).
     pub fn fields(&self, visit: &mut FieldVisitor<'_>) -> fmt::Result {
         let name = |id| BareName(self.broker, id);
         match *self.event {
@@ -199,7 +200,8 @@ impl LogLine<'_> {
             Event::RealmDied { realm } => visit("realm", &name(realm)),
             Event::Malformed { realm, reason } => {
                 visit("realm", &name(realm))?;
-                visit("reason", &reason)
+                visit("reason", &reason.name())?;
+                visit("detail", &reason)
             }
         }
     }

@@ -313,16 +313,57 @@ impl fmt::Display for Malformed {
             Self::TrailingWords { expected, actual } => {
                 write!(f, "{actual} words where {expected} were expected")
             }
-            Self::BadName { field, error } => write!(f, "{field:?}: {error}"),
+            Self::BadName { field, error } => write!(f, "{field}: {error}"),
+            Self::NamePadding { field: Field::Text } => {
+                write!(f, "the text: non-zero bytes after its end")
+            }
             Self::NamePadding { field } => {
-                write!(f, "{field:?}: non-zero bytes after the name's end")
+                write!(f, "{field}: non-zero bytes after the name's end")
             }
             Self::BadConnectionId { value } => {
                 write!(f, "{value:#x} is not a connection id")
             }
-            Self::UnknownCode { field, value } => write!(f, "{field:?}: unknown code {value}"),
-            Self::OutOfRange { field, value } => write!(f, "{field:?}: {value} is out of range"),
+            Self::UnknownCode { field, value } => write!(f, "{field}: unknown code {value}"),
+            Self::OutOfRange { field, value } => write!(f, "{field}: {value} is out of range"),
         }
+    }
+}
+
+impl Malformed {
+    /// The stable kebab-case name of what was wrong, for machine-readable event lines.
+    pub const fn name(&self) -> &'static str {
+        match self {
+            Self::UnknownLabel { .. } => "unknown-label",
+            Self::Truncated { .. } => "truncated",
+            Self::TrailingWords { .. } => "trailing-words",
+            Self::BadName { .. } => "bad-name",
+            Self::NamePadding { .. } => "padding",
+            Self::BadConnectionId { .. } => "bad-connection-id",
+            Self::UnknownCode { .. } => "unknown-code",
+            Self::OutOfRange { .. } => "out-of-range",
+        }
+    }
+}
+
+impl fmt::Display for Field {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::ServiceName => "the service name",
+            Self::RealmName => "the realm name",
+            Self::Connection => "the connection",
+            Self::Rule => "the rule",
+            Self::Missing => "what was not found",
+            Self::Resource => "the resource",
+            Self::CloseReason => "the close reason",
+            Self::MalformedReason => "the malformed reason",
+            Self::Field => "the field",
+            Self::NameError => "the name error",
+            Self::Generation => "the generation",
+            Self::WordCount => "a word count",
+            Self::NameByte => "a name byte",
+            Self::PageCount => "the page count",
+            Self::Text => "the text",
+        })
     }
 }
 

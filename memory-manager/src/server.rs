@@ -73,7 +73,8 @@ impl Server<'_> {
             Ok(other) => {
                 mm_println!(
                     Class::System,
-                    "memory manager: a message with badge {other:?}; ignored"
+                    "memory manager: a message with a badge of the wrong kind ({}); ignored",
+                    badge_kind_name(&other)
                 )
             }
             Err(error) => {
@@ -226,7 +227,7 @@ impl Server<'_> {
                 crate::console::event(
                     Class::Denial,
                     "malformed-request",
-                    &[("realm", &name), ("reason", &reason)],
+                    &[("realm", &name), ("reason", &reason.name()), ("detail", &reason)],
                 );
                 Err(ipc::Error::MalformedRequest { reason })
             }
@@ -300,8 +301,12 @@ impl Server<'_> {
 fn reply(kernel: &mut Kernel<'_>, message: &Message) {
     match kernel.ipc.set_message(message.label(), message.words(), &[]) {
         Ok(info) => sel4::ipc::reply(kernel.ipc, info),
-        Err(error) => {
-            mm_println!(Class::System, "memory manager: cannot encode a reply: {error:?}")
+        Err(_) => {
+            mm_println!(
+                Class::System,
+                "memory manager: a reply does not fit a message ({} words); not sent",
+                message.words().len()
+            )
         }
     }
 }
@@ -357,6 +362,15 @@ fn debug_syscall_name(number: i64) -> Option<&'static str> {
     })
 }
 
+/// What kind of badge a message carried, for the log.
+fn badge_kind_name(kind: &BadgeKind) -> &'static str {
+    match kind {
+        BadgeKind::Realm(_) => "a realm's",
+        BadgeKind::Connection(_) => "a connection's",
+        BadgeKind::Fault(_) => "a fault endpoint's",
+    }
+}
+
 /// A word in hexadecimal, `0x` first.
 struct Hex(u64);
 
@@ -383,7 +397,7 @@ impl core::fmt::Display for DescribeFault<'_> {
             ),
             Fault::CapFault { ip, address, in_receive_phase, lookup_failure } => write!(
                 f,
-                "capability fault on cptr {address:#x}{} (instruction {ip:#x}): {lookup_failure:?}",
+                "capability fault on cptr {address:#x}{} (instruction {ip:#x}): {lookup_failure}",
                 if in_receive_phase { " while receiving" } else { "" }
             ),
             Fault::UnknownSyscall { ip, syscall, .. } => {

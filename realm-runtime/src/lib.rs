@@ -45,7 +45,7 @@ impl core::fmt::Display for Error {
         match self {
             Error::Refused(error) => write!(f, "{error}"),
             Error::BadReply(reason) => {
-                write!(f, "the memory manager's reply is malformed: {reason:?}")
+                write!(f, "the memory manager's reply is malformed: {reason}")
             }
             Error::UnexpectedReply => {
                 write!(f, "the memory manager's reply does not answer the request")

@@ -34,6 +34,27 @@ pub enum LookupFailure {
     GuardMismatch { bits_left: u64, guard_found: u64, bits_found: u64 },
 }
 
+impl core::fmt::Display for LookupFailure {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match *self {
+            Self::InvalidRoot => f.write_str("the CSpace root is not a CNode"),
+            Self::MissingCapability { bits_left } => {
+                write!(f, "no capability at the slot ({bits_left} bits of the CPtr left)")
+            }
+            Self::DepthMismatch { bits_left, bits_found } => write!(
+                f,
+                "the CPtr's depth does not end at a slot ({bits_left} bits left, a CNode of \
+                 {bits_found} bits found)"
+            ),
+            Self::GuardMismatch { bits_left, guard_found, bits_found } => write!(
+                f,
+                "a CNode's guard did not match the CPtr ({bits_left} bits left, guard \
+                 {guard_found:#x} of {bits_found} bits found)"
+            ),
+        }
+    }
+}
+
 /// The general registers of a thread at an unknown syscall, as the fault message has them.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct SyscallRegisters {

@@ -9,8 +9,8 @@
 use core::fmt;
 
 use crate::model::{
-    AllowedClients, BROKER_CONNECTIONS, BROKER_SERVICES, Grant, MAX_REALM_SERVICES, PAGE_SIZE,
-    Realm, RealmId, Service, SystemConfig,
+    AllowedClients, BROKER_CONNECTIONS, BROKER_SERVICES, Grant, MAX_REALM_PRIORITY,
+    MAX_REALM_SERVICES, PAGE_SIZE, Realm, RealmId, Service, SystemConfig,
 };
 use crate::names::{is_valid_name, is_valid_program_name};
 
@@ -44,6 +44,8 @@ pub enum BootCheckError {
     MemoryAboveParent { realm: usize, parent: usize },
     /// A realm's priority is higher than its parent's.
     PriorityAboveParent { realm: usize, parent: usize },
+    /// A realm's priority is above [`MAX_REALM_PRIORITY`].
+    PriorityOutOfRange { realm: usize },
     /// A realm's `max_services` is above [`MAX_REALM_SERVICES`].
     MaxServicesOutOfRange { realm: usize },
     /// A service name is empty or has a character outside `a-z`, `0-9`, `-`.
@@ -98,6 +100,9 @@ impl fmt::Display for BootCheckError {
             }
             PriorityAboveParent { realm, parent } => {
                 write!(f, "realm {realm} has a higher priority than its parent {parent}")
+            }
+            Self::PriorityOutOfRange { realm } => {
+                write!(f, "realm {realm} has a priority above {MAX_REALM_PRIORITY}")
             }
             MaxServicesOutOfRange { realm } => {
                 write!(f, "realm {realm} has max_services above {MAX_REALM_SERVICES}")
@@ -194,6 +199,9 @@ fn check_realm(realms: &[Realm], index: usize, realm: &Realm) -> Result<(), Boot
     }
     if usize::from(realm.max_services) > MAX_REALM_SERVICES {
         return Err(BootCheckError::MaxServicesOutOfRange { realm: index });
+    }
+    if realm.priority > MAX_REALM_PRIORITY {
+        return Err(BootCheckError::PriorityOutOfRange { realm: index });
     }
     let Some(parent_id) = realm.parent else {
         return Ok(());

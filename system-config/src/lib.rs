@@ -49,7 +49,7 @@
 //! | `name` | yes | unique; 1 to 32 of `a-z`, `0-9`, `-` |
 //! | `program` | yes | the program it runs: one the build has (1 to 32 of `a-z`, `0-9`, `-`, `_`) |
 //! | `parent` | no | the realm that starts it; omitted for the root, and only for the root |
-//! | `priority` | yes | seL4 priority, 0 to 255, at most the parent's |
+//! | `priority` | yes | seL4 priority, 0 to 253 ([`MAX_REALM_PRIORITY`]: 254 is the memory manager's console thread while it drains its own lines, 255 the memory manager), at most the parent's |
 //! | `memory` | yes | budget: bytes (`65536`) or a string with `KiB`, `MiB`, `GiB` (`"16 MiB"`, `"64KiB"`); whole 4 KiB pages, more than 0, at most the parent's |
 //! | `restartable` | no | restart the realm when it faults or panics; default `false` |
 //! | `max_restarts` | no | how many times a restartable realm is restarted, 0 to 255; default 3 |
@@ -230,7 +230,7 @@
 //! | `too-many-services` | more than [`MAX_SERVICES`] services |
 //! | `too-many-grants` | more than [`MAX_GRANTS`] grants |
 //! | `too-many-allowed-clients` | more than [`MAX_ALLOWED_CLIENTS`] entries in `allowed_clients` |
-//! | `priority-out-of-range` | a priority outside 0 to 255 |
+//! | `priority-out-of-range` | a priority outside 0 to 253 |
 //! | `quota-out-of-range` | `max_connections` outside 0 to 255 or `max_services` outside 0 to 1024 |
 //! | `service-quota-exceeded` | a realm provides more services than its `max_services` |
 //! | `quotas-exceed-broker` | all realms' `max_services` (or `max_connections`) add up to more than the broker's 1024 |
@@ -262,8 +262,8 @@ pub use check::BootCheckError;
 pub use model::{
     AllowedClients, BROKER_CONNECTIONS, BROKER_SERVICES, DEFAULT_MAX_CONNECTIONS,
     DEFAULT_MAX_RESTARTS, DEFAULT_MAX_SERVICES, Grant, LogLevel, MAX_ALLOWED_CLIENTS, MAX_GRANTS,
-    MAX_NAME_LEN, MAX_REALM_SERVICES, MAX_REALMS, MAX_SERVICES, Name, PAGE_SIZE, Realm, RealmId,
-    RunPolicy, Service, ServiceId, Settings, SystemConfig,
+    MAX_NAME_LEN, MAX_REALM_PRIORITY, MAX_REALM_SERVICES, MAX_REALMS, MAX_SERVICES, Name,
+    PAGE_SIZE, Realm, RealmId, RunPolicy, Service, ServiceId, Settings, SystemConfig,
 };
 pub use names::{is_valid_name, is_valid_program_name};
 pub use wire::{FORMAT_VERSION, decode};

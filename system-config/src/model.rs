@@ -19,6 +19,10 @@ pub const MAX_GRANTS: usize = 128;
 pub const MAX_ALLOWED_CLIENTS: usize = 16;
 /// Longest realm, service or program name, in bytes (names are ASCII, so also in characters).
 pub const MAX_NAME_LEN: usize = 32;
+/// The highest priority a realm may have. Above it, 254 is the memory manager's console
+/// thread while it drains the memory manager's own lines, and 255 the memory manager: a realm
+/// at either could keep them from the processor.
+pub const MAX_REALM_PRIORITY: u8 = 253;
 /// Memory budgets are whole pages of this size (the x86_64 small page).
 pub const PAGE_SIZE: u64 = 4096;
 /// `max_connections` of a realm that does not set it.
@@ -75,7 +79,8 @@ pub struct Realm {
     pub program: Name,
     /// The realm that starts this one; `None` only for the root.
     pub parent: Option<RealmId>,
-    /// seL4 priority of the realm's threads; at most the parent's.
+    /// seL4 priority of the realm's threads: at most [`MAX_REALM_PRIORITY`] and at most the
+    /// parent's.
     pub priority: u8,
     /// Memory budget in bytes: more than 0, a multiple of [`PAGE_SIZE`], at most the parent's.
     pub memory_bytes: u64,

@@ -103,7 +103,10 @@ fn build_realms(seeds: &[RealmSeed]) -> Vec<Realm> {
     for (index, seed) in seeds.iter().enumerate() {
         let parent = (index > 0).then(|| usize::from(seed.parent) % index);
         let (priority, memory_bytes) = match parent {
-            None => (seed.priority, u64::from(seed.pages) * PAGE_SIZE),
+            None => (
+                seed.priority.min(system_config::MAX_REALM_PRIORITY),
+                u64::from(seed.pages) * PAGE_SIZE,
+            ),
             Some(parent) => (
                 seed.priority.min(realms[parent].priority),
                 (u64::from(seed.pages) * PAGE_SIZE).min(realms[parent].memory_bytes),

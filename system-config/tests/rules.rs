@@ -599,21 +599,23 @@ fn too_many_allowed_clients() {
 
 #[test]
 fn priority_out_of_range() {
-    let text = "[[realm]]\nname = \"init\"\nprogram = \"init\"\npriority = 256\nmemory = \"4 KiB\"\n\
+    let text = "[[realm]]\nname = \"init\"\nprogram = \"init\"\npriority = 254\nmemory = \"4 KiB\"\n\
                 [[realm]]\nname = \"app\"\nprogram = \"app\"\nparent = \"init\"\npriority = -1\nmemory = \"4 KiB\"\n";
     let errors = errors(text);
     assert_eq!(errors.len(), 2, "{errors:#?}");
     assert_error(
         &errors[0],
         Rule::PriorityOutOfRange,
-        "system.toml:4:12: error[priority-out-of-range]: priority 256 of realm \"init\" is out \
-         of range: seL4 priorities are 0 to 255",
+        "system.toml:4:12: error[priority-out-of-range]: priority 254 of realm \"init\" is out \
+         of range: realms have priorities 0 to 253 (254 is the memory manager's console thread, \
+         255 the memory manager)",
     );
     assert_error(
         &errors[1],
         Rule::PriorityOutOfRange,
         "system.toml:10:12: error[priority-out-of-range]: priority -1 of realm \"app\" is out of \
-         range: seL4 priorities are 0 to 255",
+         range: realms have priorities 0 to 253 (254 is the memory manager's console thread, 255 \
+         the memory manager)",
     );
 }
 

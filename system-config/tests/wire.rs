@@ -128,7 +128,7 @@ realm = "app"
 #[test]
 fn encode_refuses_a_config_the_boot_check_would_refuse() {
     let mut config = demo();
-    config.realms[1].priority = 255;
+    config.realms[1].priority = 250;
     assert_eq!(
         encode(&config),
         Err(EncodeError::Invalid(BootCheckError::PriorityAboveParent { realm: 1, parent: 0 }))

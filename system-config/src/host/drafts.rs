@@ -16,7 +16,7 @@ use super::fields::{Fields, Need, report_wrong_type};
 use super::memory_size::{memory_size_from_integer, parse_memory_size};
 use crate::model::{
     DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_RESTARTS, DEFAULT_MAX_SERVICES, LogLevel,
-    MAX_ALLOWED_CLIENTS, MAX_NAME_LEN, MAX_REALM_SERVICES, RunPolicy, Settings,
+    MAX_ALLOWED_CLIENTS, MAX_NAME_LEN, MAX_REALM_PRIORITY, MAX_REALM_SERVICES, RunPolicy, Settings,
 };
 use crate::names::{is_valid_name, is_valid_program_name};
 
@@ -311,13 +311,15 @@ fn read_parent(fields: &Fields, diag: &mut Diagnostics) -> ParentField {
 fn read_priority(fields: &Fields, diag: &mut Diagnostics) -> Option<Located<u8>> {
     let priority = fields.integer("priority", Need::Required, diag)?;
     match u8::try_from(priority.value) {
-        Ok(value) => Some(Located { value, span: priority.span }),
-        Err(_) => {
+        Ok(value) if value <= MAX_REALM_PRIORITY => Some(Located { value, span: priority.span }),
+        _ => {
             diag.report(
                 &priority.span,
                 Rule::PriorityOutOfRange,
                 format!(
-                    "priority {} of {} is out of range: seL4 priorities are 0 to 255",
+                    "priority {} of {} is out of range: realms have priorities 0 to \
+                     {MAX_REALM_PRIORITY} (254 is the memory manager's console thread, 255 the \
+                     memory manager)",
                     diag.source(&priority.span),
                     fields.subject()
                 ),
