@@ -43,7 +43,7 @@ pub struct DenialKey {
     /// What it asked for (register, connect, grant, ...).
     pub action: u8,
     /// Which service it named.
-    pub service: u16,
+    pub service: u32,
     /// The rule that refused it.
     pub rule: u8,
 }
@@ -152,7 +152,12 @@ mod tests {
     use super::*;
 
     fn key(realm: u8, service: u16) -> DenialKey {
-        DenialKey { realm: Source::realm(realm).unwrap(), action: 1, service, rule: 3 }
+        DenialKey {
+            realm: Source::realm(realm).unwrap(),
+            action: 1,
+            service: service.into(),
+            rule: 3,
+        }
     }
 
     #[test]

@@ -317,6 +317,12 @@ impl<const N: usize> Producer<'_, N> {
         Ok(())
     }
 
+    /// Counts one line of `source` as dropped without offering it (for example the event line
+    /// of a sentence that was dropped: the two go together); it is reported like any drop.
+    pub fn count_drop(&mut self, source: Source) {
+        self.queue.count_drop(source);
+    }
+
     /// Forgets `source`'s pending drop count and returns it (for example before a realm's
     /// source number is given to another realm, when [`Producer::flush_drops`] failed).
     pub fn take_drops(&mut self, source: Source) -> u32 {

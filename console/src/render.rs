@@ -174,17 +174,25 @@ pub fn text(length: usize, byte_at: impl Fn(usize) -> u8, sink: &mut impl FnMut(
     }
 }
 
-/// Whether a character beyond ASCII can be shown as it is: not a control character and not
-/// one that changes line breaking or text direction.
+/// Whether a character beyond ASCII can be shown as it is: not a control character, not one
+/// that changes line breaking or text direction, and not an invisible format character (the
+/// Unicode `Cf` characters a terminal shows as nothing, which could hide text). The list is
+/// Unicode 15's `Cf` category with the separators and the private-use-free specials.
 fn shown_as_is(character: char) -> bool {
     !character.is_control()
         && !matches!(
             character,
-            '\u{2028}' | '\u{2029}' // line and paragraph separators
-            | '\u{200e}' | '\u{200f}' // direction marks
-            | '\u{202a}'..='\u{202e}' // bidirectional embeddings and overrides
-            | '\u{2066}'..='\u{2069}' // bidirectional isolates
+            '\u{00ad}' // soft hyphen
+            | '\u{061c}' // Arabic letter mark
+            | '\u{0600}'..='\u{0605}' | '\u{06dd}' | '\u{070f}' | '\u{0890}' | '\u{0891}'
+            | '\u{08e2}' | '\u{180e}' // number signs, Mongolian vowel separator
+            | '\u{200b}'..='\u{200f}' // zero widths, direction marks
+            | '\u{2028}'..='\u{202e}' // separators, bidirectional embeddings and overrides
+            | '\u{2060}'..='\u{206f}' // word joiner, invisible operators, isolates
             | '\u{feff}' // byte-order mark
+            | '\u{fff9}'..='\u{fffb}' // interlinear annotation
+            | '\u{110bd}' | '\u{110cd}' | '\u{13430}'..='\u{1343f}' | '\u{1bca0}'..='\u{1bca3}'
+            | '\u{1d173}'..='\u{1d17a}' | '\u{e0001}' | '\u{e0020}'..='\u{e007f}' // tags
         )
 }
 
@@ -196,6 +204,13 @@ mod tests {
         let mut out = Vec::new();
         text(bytes.len(), |index| bytes[index], &mut |byte| out.push(byte));
         String::from_utf8(out).expect("rendered text is UTF-8")
+    }
+
+    #[test]
+    fn invisible_format_characters_are_shown_escaped() {
+        let text = "a\u{200b}b\u{061c}c\u{e0041}d\u{2064}e\u{00ad}f";
+        assert_eq!(shown(text.as_bytes()), "a\\u{200b}b\\u{061c}c\\u{e0041}d\\u{2064}e\\u{00ad}f");
+        assert_eq!(shown("é中€".as_bytes()), "é中€");
     }
 
     #[test]

@@ -132,12 +132,25 @@ impl OpSink for Executor<'_, '_> {
     }
 
     /// Prints the broker's decision: its sentence and its event line. Refusals always print,
-    /// and the same refusal repeated by the same realm is summarised.
+    /// summarised when they repeat (see `console::refusal`).
     fn log(&mut self, line: LogLine<'_>) {
         let class = if line.is_refusal() { Class::Denial } else { Class::Decision };
-        if let Some(key) = denial_key(&line)
-            && !crate::console::denial(key)
-        {
+        let shown = match line.event() {
+            broker::Event::Denied { service, action, rule, .. } => {
+                let refusal = refusal_of(&line);
+                refusal.is_none_or(|refusal| {
+                    crate::console::refusal(
+                        refusal,
+                        format_args!("{action} of service \"{service}\" denied ({})", rule.name()),
+                    )
+                })
+            }
+            broker::Event::Malformed { reason, .. } => refusal_of(&line).is_none_or(|refusal| {
+                crate::console::refusal(refusal, format_args!("a malformed request ({reason})"))
+            }),
+            _ => true,
+        };
+        if !shown {
             return;
         }
         mm_println!(class, "broker: {line}");
@@ -198,31 +211,23 @@ pub fn broker_id(id: system_config::RealmId) -> ipc::RealmId {
     realm_id(id)
 }
 
-/// A refusal as the console's denial summary counts it: the realm, what it asked, the
-/// service (by a 16-bit hash of its name; for a malformed request, of what was wrong) and
-/// the rule. `None` for other events.
-fn denial_key(line: &LogLine<'_>) -> Option<::console::DenialKey> {
-    let (realm, action, service, rule) = match *line.event() {
-        broker::Event::Denied { realm, action, service, rule, .. } => {
-            (realm, action as u8, name_hash(service.as_str()), rule.code() as u8)
-        }
-        broker::Event::Malformed { realm, reason } => {
-            // Malformed requests are told apart by what was wrong with them.
-            let mut text: heapless::String<128> = heapless::String::new();
-            let _ = core::fmt::write(&mut text, format_args!("{reason}"));
-            (realm, u8::MAX, name_hash(&text), 0)
-        }
-        _ => return None,
-    };
-    let realm = ::console::Source::realm(realm.0.saturating_add(1))?;
-    Some(::console::DenialKey { realm, action, service, rule })
-}
-
-/// FNV-1a folded to 16 bits: equal names always collide, different ones rarely do (which
-/// at worst counts one denial as a repeat of another in the console's summary).
-fn name_hash(name: &str) -> u16 {
-    let hash = name
-        .bytes()
-        .fold(0x811c_9dc5u32, |hash, byte| (hash ^ u32::from(byte)).wrapping_mul(0x0100_0193));
-    (hash ^ (hash >> 16)) as u16
+/// A refusal of the broker as the console tells repeats apart: the realm, what it asked,
+/// about which service (for a malformed request, what was wrong) and the rule's name.
+/// `None` for other events.
+fn refusal_of<'l>(line: &'l LogLine<'_>) -> Option<crate::console::Refusal<'l>> {
+    match line.event() {
+        broker::Event::Denied { realm, service, rule, .. } => Some(crate::console::Refusal {
+            realm: *realm,
+            kind: line.kind(),
+            subject: service.as_str(),
+            rule: rule.code() as u8,
+        }),
+        broker::Event::Malformed { realm, reason } => Some(crate::console::Refusal {
+            realm: *realm,
+            kind: line.kind(),
+            subject: reason.name(),
+            rule: 0,
+        }),
+        _ => None,
+    }
 }

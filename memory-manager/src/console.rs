@@ -3,26 +3,33 @@
 //!
 //! Lines go into a bounded queue ([`console::LineQueue`], 128 KiB) from the memory manager's
 //! main thread, which never waits for the serial port. A console thread of the memory
-//! manager drains the queue to COM1 (`sel4_root_task::serial`). It runs at priority 0, below
-//! every realm: realm output reaches the port when the realms leave it time, and a realm
-//! that prints faster than that loses its own lines (at most 64 of its lines wait in the
-//! queue, `console::queue::REALM_SHARE`), which the console reports as `[name] N lines dropped`. Nobody else is slowed.
+//! manager drains the queue to COM1 (`sel4_root_task::serial`). Its priority decides who
+//! waits for the port:
 //!
-//! The memory manager's own lines (its decisions, faults, the banner) may use the whole
-//! queue. When more than [`BOOST_LINES`] of them wait, the main thread raises the console
-//! thread to priority 254 (above every realm, below itself) until the queue is empty, so
-//! that its decisions are not lost while realms keep the processor busy. The console thread
-//! then lowers itself again.
+//! - While the memory manager's own lines wait (its decisions, refusals, faults, the
+//!   banner), the console thread runs at priority 254: above every realm (realms have 0 to
+//!   253), below the memory manager (255). They reach the port as soon as the memory
+//!   manager waits for its next message, whatever the realms do.
+//! - A realm's lines also raise it, up to [`PROMPT_LINES`] lines of that realm between two
+//!   moments when the system was idle (the console thread found the queue empty at its
+//!   low priority). Past them, the realm's lines wait for the console thread at priority 0,
+//!   below every realm: a realm that prints without pause loses its own lines (at most 64 of
+//!   them wait, `console::queue::REALM_SHARE`), which the console reports as
+//!   `[name] N lines dropped`, and nobody else waits for the port because of it.
 //!
-//! What is printed depends on the system's `[system] log` level ([`console::Level`]):
-//! every line has a [`Class`], checked before the line is queued. Denials that repeat are
-//! summarised ([`console::DenialSummary`]).
+//! What is printed depends on the system's `[system] log` level ([`console::Level`]): every
+//! line has a [`Class`], checked before the line is queued. Refusals always print, but never
+//! flood: the same refusal repeated is summarised ([`console::DenialSummary`]), and a realm
+//! gets at most [`REFUSAL_LINES`] refusals printed in full between two idle moments; past
+//! them its refusals are counted, and the count is printed at the next idle moment or when
+//! it stops.
 //!
 //! Every decision is printed twice: the human sentence, then one machine-readable line
-//! (`SWITCHBOARD-EVENT <kind> key=value ...`, [`console::EventLine`]) that tests read.
+//! (`SWITCHBOARD-EVENT <kind> key=value ...`, [`console::EventLine`]) that tests read. The
+//! two are queued together or not at all.
 
 use core::fmt;
-use core::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, Ordering};
 
 use ::console::{
     Class, Consumer, DenialKey, DenialSummary, EventLine, Level, LineQueue, Producer, Source,
@@ -38,9 +45,12 @@ use crate::realm::{Kernel, RealmError, make_own_in_new_slot};
 
 /// Bytes of the line queue (a power of two).
 const QUEUE_BYTES: usize = 128 * 1024;
-/// When more of the memory manager's own lines than this wait, the console thread is raised
-/// above the realms until the queue is empty.
-pub const BOOST_LINES: u32 = 32;
+/// Lines of one realm that raise the console thread between two idle moments.
+pub const PROMPT_LINES: u32 = 64;
+/// Refusals of one realm printed in full between two idle moments.
+pub const REFUSAL_LINES: u32 = 32;
+/// Room kept free for the event line that follows a sentence: a line and its header.
+const PAIR_ROOM: usize = console::MAX_TEXT + console::queue::HEADER;
 /// The console thread's priority while it drains realm output: below every realm.
 const IDLE_PRIORITY: u8 = 0;
 /// Its priority while it drains the memory manager's backlog: above every realm (255 at
@@ -64,6 +74,44 @@ static WORK: spin::Once<Notification> = spin::Once::new();
 static DRAINED: spin::Once<Notification> = spin::Once::new();
 static THREAD: spin::Once<Tcb> = spin::Once::new();
 static BOOSTED: AtomicBool = AtomicBool::new(false);
+/// Counts the moments the console thread, at its low priority, found the queue empty: the
+/// system was idle. The main thread resets the realms' credits when it changes.
+static IDLE_EPOCH: AtomicU32 = AtomicU32::new(0);
+/// Whether the sentence last queued was dropped, so that its event line is dropped too.
+static PAIR_DROPPED: AtomicBool = AtomicBool::new(false);
+
+/// What the main thread counts per realm between idle moments.
+struct Credits {
+    /// The idle epoch the counts belong to.
+    epoch: u32,
+    /// Lines that may still raise the console thread, per source.
+    prompt: [u32; console::SOURCES],
+    /// Refusals that may still be printed in full, per source.
+    refusals: [u32; console::SOURCES],
+    /// Refusals counted and not printed, per source.
+    hidden: [u32; console::SOURCES],
+}
+
+static CREDITS: spin::Mutex<Credits> = spin::Mutex::new(Credits {
+    epoch: 0,
+    prompt: [PROMPT_LINES; console::SOURCES],
+    refusals: [REFUSAL_LINES; console::SOURCES],
+    hidden: [0; console::SOURCES],
+});
+
+/// What a repeated refusal was, by its key, for the summary line (bounded: the oldest is
+/// forgotten first).
+static REFUSALS: spin::Mutex<Vec<Known, 128>> = spin::Mutex::new(Vec::new());
+
+/// A refusal printed in full, remembered for the summary of its repeats.
+struct Known {
+    key: DenialKey,
+    /// Its event kind (`connect-denied`, `quota-refused`, ...) and subject.
+    kind: &'static str,
+    subject: String<{ system_config::MAX_NAME_LEN }>,
+    /// What it was, in words.
+    text: String<96>,
+}
 
 #[repr(C, align(16))]
 struct Stack([u8; STACK_BYTES]);
@@ -156,10 +204,19 @@ extern "C" fn console_thread(_: u64, _: u64) -> ! {
         if let Some(consumer) = consumer.as_mut() {
             drain(consumer);
         }
-        if BOOSTED.swap(false, Ordering::Relaxed)
-            && let Some(tcb) = THREAD.get()
-        {
-            let _ = tcb.set_priority(IDLE_PRIORITY);
+        if BOOSTED.swap(false, Ordering::Relaxed) {
+            if let Some(tcb) = THREAD.get() {
+                let _ = tcb.set_priority(IDLE_PRIORITY);
+            }
+            // The main thread may have queued its own lines since the drain: they must not
+            // wait at the low priority.
+            if QUEUE.queued(Source::MEMORY_MANAGER) > 0 {
+                raise();
+                continue;
+            }
+        } else if QUEUE.len_bytes() == 0 {
+            // Drained at the low priority: no realm wanted the processor.
+            IDLE_EPOCH.fetch_add(1, Ordering::Relaxed);
         }
         if let Some(drained) = DRAINED.get() {
             drained.signal();
@@ -173,45 +230,102 @@ extern "C" fn console_thread(_: u64, _: u64) -> ! {
     }
 }
 
-/// Wakes the console thread, raising it first when the memory manager's backlog is long.
-fn wake() {
-    if QUEUE.queued(Source::MEMORY_MANAGER) > BOOST_LINES
-        && !BOOSTED.swap(true, Ordering::Relaxed)
-        && let Some(tcb) = THREAD.get()
-    {
+/// Raises the console thread above the realms until it has emptied the queue.
+fn raise() {
+    // Before the thread exists there is nothing to raise (and the flag must stay clear, or
+    // the first raise after it starts would be skipped).
+    let Some(tcb) = THREAD.get() else { return };
+    if !BOOSTED.swap(true, Ordering::Relaxed) {
         let _ = tcb.set_priority(BOOST_PRIORITY);
+    }
+}
+
+/// Wakes the console thread, raised if `prompt`.
+fn wake(prompt: bool) {
+    if prompt {
+        raise();
     }
     if let Some(work) = WORK.get() {
         work.signal();
     }
 }
 
-/// Queues one of the memory manager's own lines of `class` (nothing if the level hides it).
+/// The realms' credits, renewed first if the system was idle since they were last used;
+/// renewing prints how many refusals were not shown.
+fn credits() -> spin::MutexGuard<'static, Credits> {
+    let mut credits = CREDITS.lock();
+    let epoch = IDLE_EPOCH.load(Ordering::Relaxed);
+    if credits.epoch != epoch {
+        credits.epoch = epoch;
+        credits.prompt = [PROMPT_LINES; console::SOURCES];
+        credits.refusals = [REFUSAL_LINES; console::SOURCES];
+        for index in 0..console::SOURCES {
+            let hidden = core::mem::take(&mut credits.hidden[index]);
+            if hidden > 0 {
+                print_hidden(index, hidden);
+            }
+        }
+    }
+    credits
+}
+
+/// Prints that `count` refusals of source `index` were not shown.
+fn print_hidden(index: usize, count: u32) {
+    let name = source_name(index);
+    print(
+        Class::Denial,
+        format_args!("memory manager: {count} more refusals of realm {name} were not shown"),
+    );
+    event(Class::Denial, "refusals-hidden", &[("realm", &name), ("count", &count)]);
+}
+
+/// The name of source `index` (a realm's, or `?`).
+fn source_name(index: usize) -> &'static str {
+    NAMES
+        .get()
+        .and_then(|names| names.get(index.saturating_sub(1)))
+        .map_or("?", |name| name.as_str())
+}
+
+/// Queues one of the memory manager's own lines of `class` (nothing if the level hides it),
+/// keeping room for the event line that may follow it; if there is no room, the line is
+/// dropped (and counted), and so is its event line.
 pub fn print(class: Class, args: fmt::Arguments<'_>) {
     if !prints(class) {
         return;
     }
     if let Some(producer) = PRODUCER.lock().as_mut() {
-        let _ = producer.push_fmt(Source::MEMORY_MANAGER, args);
+        let room = QUEUE_BYTES - QUEUE.len_bytes();
+        let queued =
+            room >= 2 * PAIR_ROOM && producer.push_fmt(Source::MEMORY_MANAGER, args).is_ok();
+        if !queued && room < 2 * PAIR_ROOM {
+            producer.count_drop(Source::MEMORY_MANAGER);
+        }
+        PAIR_DROPPED.store(!queued, Ordering::Relaxed);
     }
-    wake();
+    wake(true);
 }
 
-/// Queues one machine-readable event line: `kind`, then each `(key, value)` of `fields`.
+/// Queues one machine-readable event line: `kind`, then each `(key, value)` of `fields`; not
+/// if the sentence queued just before it was dropped.
 pub fn event(class: Class, kind: &str, fields: &[(&str, &dyn fmt::Display)]) {
     if !prints(class) {
         return;
     }
     if let Some(producer) = PRODUCER.lock().as_mut() {
-        let _ = producer.push_with(Source::MEMORY_MANAGER, false, |writer| {
-            let mut line = EventLine::start(writer, kind)?;
-            for (key, value) in fields {
-                line.field(key, value)?;
-            }
-            Ok(())
-        });
+        if PAIR_DROPPED.swap(false, Ordering::Relaxed) {
+            producer.count_drop(Source::MEMORY_MANAGER);
+        } else {
+            let _ = producer.push_with(Source::MEMORY_MANAGER, false, |writer| {
+                let mut line = EventLine::start(writer, kind)?;
+                for (key, value) in fields {
+                    line.field(key, value)?;
+                }
+                Ok(())
+            });
+        }
     }
-    wake();
+    wake(true);
 }
 
 /// Queues the event line of a broker decision (`broker::LogLine::kind` and `fields`).
@@ -242,16 +356,24 @@ pub fn realm_line(realm: system_config::RealmId, text: &[u8], cut: bool) {
         return;
     }
     let Some(source) = Source::realm(realm.0.saturating_add(1)) else { return };
+    let prompt = {
+        let mut credits = credits();
+        let credit = &mut credits.prompt[usize::from(source.index())];
+        let prompt = *credit > 0;
+        *credit = credit.saturating_sub(1);
+        prompt
+    };
     if let Some(producer) = PRODUCER.lock().as_mut() {
         let _ = producer.push(source, text, cut);
     }
-    wake();
+    wake(prompt);
 }
 
-/// Realm `realm` stopped: report the lines of it that were dropped and not yet reported, and
-/// the denials of it that repeated.
+/// Realm `realm` stopped: report its lines that were dropped and not yet reported, its
+/// refusals that repeated, and those that were not shown.
 pub fn realm_stopped(realm: system_config::RealmId) {
     let Some(source) = Source::realm(realm.0.saturating_add(1)) else { return };
+    let index = usize::from(source.index());
     if let Some(producer) = PRODUCER.lock().as_mut() {
         let _ = producer.flush_drops(source);
     }
@@ -259,51 +381,148 @@ pub fn realm_stopped(realm: system_config::RealmId) {
     for summary in summaries {
         print_repeats(summary);
     }
-    wake();
+    let hidden = {
+        let mut credits = credits();
+        credits.prompt[index] = PROMPT_LINES;
+        credits.refusals[index] = REFUSAL_LINES;
+        core::mem::take(&mut credits.hidden[index])
+    };
+    if hidden > 0 {
+        print_hidden(index, hidden);
+    }
+    wake(true);
 }
 
-/// Whether a denial of `key` should be printed now; prints a summary of earlier repeats
-/// first if one is due.
-pub fn denial(key: DenialKey) -> bool {
+/// What a refusal is, for telling repeats apart: the kind of request, what it was about
+/// (hashed: a service name, a resource, what was malformed) and the rule that refused it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Refusal<'a> {
+    pub realm: ipc::RealmId,
+    /// The event kind of the refusal (`connect-denied`, `quota-refused`, ...).
+    pub kind: &'static str,
+    /// What it was about: a service, a resource, what was malformed (a name or code).
+    pub subject: &'a str,
+    /// The rule that refused it (0 where none applies).
+    pub rule: u8,
+}
+
+/// Whether a refusal should be printed now. The same refusal repeated by a realm is counted
+/// and summarised at 10, 100, 1000... repeats; a realm has at most [`REFUSAL_LINES`]
+/// refusals printed in full between two idle moments, and the rest are counted.
+/// `describe` says what the refusal was, for the summary lines.
+pub fn refusal(refusal: Refusal<'_>, describe: fmt::Arguments<'_>) -> bool {
+    let Some(realm) = Source::realm(refusal.realm.0.saturating_add(1)) else { return true };
+    let key = DenialKey {
+        realm,
+        action: (name_hash(refusal.kind) & 0xff) as u8,
+        service: name_hash(refusal.subject),
+        rule: refusal.rule,
+    };
     let report = DENIALS.lock().denial(key);
     if let Some(summary) = report.summary {
         print_repeats(summary);
     }
-    report.print
+    if !report.print {
+        return false;
+    }
+    {
+        let mut credits = credits();
+        let index = usize::from(realm.index());
+        if credits.refusals[index] == 0 {
+            credits.hidden[index] = credits.hidden[index].saturating_add(1);
+            return false;
+        }
+        credits.refusals[index] -= 1;
+    }
+    let mut text = String::new();
+    let _ = fmt::write(&mut text, describe);
+    let mut subject = String::new();
+    let _ = subject.push_str(refusal.subject.get(..subject.capacity()).unwrap_or(refusal.subject));
+    let mut known = REFUSALS.lock();
+    known.retain(|known| known.key != key);
+    if known.is_full() {
+        known.remove(0);
+    }
+    let _ = known.push(Known { key, kind: refusal.kind, subject, text });
+    true
+}
+
+/// FNV-1a of `text`: equal texts always collide, different ones almost never (a collision
+/// would count one refusal as a repeat of another in the summary).
+fn name_hash(text: &str) -> u32 {
+    text.bytes()
+        .fold(0x811c_9dc5u32, |hash, byte| (hash ^ u32::from(byte)).wrapping_mul(0x0100_0193))
 }
 
 fn print_repeats(summary: console::RepeatSummary) {
-    let name = NAMES
-        .get()
-        .and_then(|names| names.get(usize::from(summary.key.realm.index()).saturating_sub(1)))
-        .map(|name| name.as_str())
-        .unwrap_or("?");
+    let name = source_name(usize::from(summary.key.realm.index()));
+    let known = REFUSALS.lock();
+    let known = known.iter().find(|known| known.key == summary.key);
+    let what = known.map_or("a refusal", |known| known.text.as_str());
+    let kind = known.map_or("refusal", |known| known.kind);
+    let subject = known.map_or("", |known| known.subject.as_str());
+    let total = summary.total.saturating_add(1);
     print(
         Class::Denial,
         format_args!(
-            "broker: realm \"{name}\": the same denial repeated {} more times ({} in all)",
-            summary.repeats, summary.total
+            "memory manager: realm {name}: {what}, repeated {} more times ({total} in all)",
+            summary.repeats
         ),
     );
     event(
         Class::Denial,
-        "denial-repeated",
-        &[("realm", &name), ("count", &summary.repeats), ("total", &summary.total)],
+        "refusal-repeated",
+        &[
+            ("realm", &name),
+            ("refused", &kind),
+            ("subject", &subject),
+            ("count", &summary.repeats),
+            ("total", &total),
+        ],
     );
 }
 
-/// Waits until everything queued is on the serial port (the end of a run): raises the
-/// console thread and blocks until it reports the queue empty.
-/// Before the console thread runs, the main thread writes the queue out itself.
+/// Waits until everything queued is on the serial port (the end of a run): the drops not
+/// yet reported are reported, the console thread is raised, and the main thread blocks
+/// until it reports the queue empty. Before the console thread runs, the main thread writes
+/// the queue out itself.
 pub fn flush() {
-    let (Some(tcb), Some(drained)) = (THREAD.get(), DRAINED.get()) else {
+    for index in 0..console::SOURCES {
+        let hidden = core::mem::take(&mut CREDITS.lock().hidden[index]);
+        if hidden > 0 {
+            print_hidden(index, hidden);
+        }
+    }
+    for _ in 0..2 {
+        drain_now();
+        let mut pending = false;
+        if let Some(producer) = PRODUCER.lock().as_mut() {
+            for index in 0..console::SOURCES {
+                let Some(source) = u8::try_from(index).ok().and_then(Source::from_index) else {
+                    continue;
+                };
+                if QUEUE.pending_drops(source) > 0 {
+                    pending |= producer.flush_drops(source).is_ok();
+                }
+            }
+        }
+        if !pending {
+            return;
+        }
+    }
+    drain_now();
+}
+
+/// Writes the queue out: by the console thread, raised, while the main thread waits; or by
+/// the main thread itself before the console thread exists.
+fn drain_now() {
+    let (Some(_), Some(drained)) = (THREAD.get(), DRAINED.get()) else {
         if let Some(consumer) = CONSUMER.lock().as_mut() {
             drain(consumer);
         }
         return;
     };
-    BOOSTED.store(true, Ordering::Relaxed);
-    let _ = tcb.set_priority(BOOST_PRIORITY);
+    raise();
     while QUEUE.len_bytes() > 0 {
         if let Some(work) = WORK.get() {
             work.signal();

@@ -23,6 +23,7 @@ use system_config::image::BootImage;
 use system_config::{MAX_REALMS, RunPolicy, SystemConfig};
 
 use crate::brokering::{BROKER_SLOTS, Executor, broker_id};
+use crate::console::Refusal;
 use crate::lifecycle::{Lifecycle, Realms};
 use crate::realm::{Kernel, Realm};
 
@@ -44,7 +45,17 @@ impl Server<'_> {
     /// the servers.
     pub fn run(&mut self, kernel: &mut Kernel<'_>) {
         let forever = self.config.settings.run == RunPolicy::Forever;
+        let mut said_all_stopped = false;
         while forever || !self.supervisor.is_idle() {
+            let all_stopped = self.supervisor.realms().all(|(_, state)| !state.is_running());
+            if forever && all_stopped && !said_all_stopped {
+                mm_println!(
+                    Class::System,
+                    "memory manager: no realm is running; the system stays up, with nothing to serve, until the machine is switched off"
+                );
+                crate::console::event(Class::System, "all-realms-stopped", &[]);
+            }
+            said_all_stopped = all_stopped;
             self.serve_one(kernel);
         }
         self.lifecycle(kernel, |supervisor, sink| supervisor.shutdown(sink));
@@ -118,15 +129,26 @@ impl Server<'_> {
             }
             // Not a fault the kernel sends: the realm wrote to its own fault endpoint.
             Err(error) => {
-                mm_println!(
-                    Class::Denial,
-                    "memory manager: realm {name} sent a message that is not a fault on its fault endpoint ({error}); ignored"
-                );
-                crate::console::event(
-                    Class::Denial,
-                    "malformed-request",
-                    &[("realm", &name), ("reason", &"not-a-fault")],
-                );
+                let refusal = Refusal {
+                    realm: self.id(index),
+                    kind: "malformed-request",
+                    subject: "not-a-fault",
+                    rule: 0,
+                };
+                if crate::console::refusal(
+                    refusal,
+                    format_args!("a message on its fault endpoint that is not a fault"),
+                ) {
+                    mm_println!(
+                        Class::Denial,
+                        "memory manager: realm {name} sent a message that is not a fault on its fault endpoint ({error}); ignored"
+                    );
+                    crate::console::event(
+                        Class::Denial,
+                        "malformed-request",
+                        &[("realm", &name), ("reason", &"not-a-fault")],
+                    );
+                }
                 reply(
                     kernel,
                     &ipc::encode_reply(&Err(ipc::Error::MalformedRequest {
@@ -151,23 +173,29 @@ impl Server<'_> {
                 match self.realms[index].allocate_pages(kernel, pages) {
                     Ok(address) => Ok(RealmResponse::Pages { address, pages }),
                     Err(error) => {
-                        mm_println!(
-                            Class::Denial,
-                            "memory manager: realm {name} asked for {pages} pages: refused, {error}"
-                        );
+                        let what = error.resource().unwrap_or(ipc::Resource::RealmMemory);
+                        let refusal = Refusal {
+                            realm: self.id(index),
+                            kind: "quota-refused",
+                            subject: what.name(),
+                            rule: 0,
+                        };
+                        if crate::console::refusal(
+                            refusal,
+                            format_args!("pages refused ({})", what.name()),
+                        ) {
+                            mm_println!(
+                                Class::Denial,
+                                "memory manager: realm {name} asked for {pages} pages: refused, {error}"
+                            );
+                            crate::console::event(
+                                Class::Denial,
+                                "quota-refused",
+                                &[("realm", &name), ("resource", &what.name()), ("pages", &pages)],
+                            );
+                        }
                         match error.resource() {
-                            Some(what) => {
-                                crate::console::event(
-                                    Class::Denial,
-                                    "quota-refused",
-                                    &[
-                                        ("realm", &name),
-                                        ("resource", &what.name()),
-                                        ("pages", &pages),
-                                    ],
-                                );
-                                Err(ipc::Error::QuotaExceeded { what })
-                            }
+                            Some(what) => Err(ipc::Error::QuotaExceeded { what }),
                             // Not a limit of the realm's: the memory manager itself failed.
                             None => {
                                 Err(ipc::Error::QuotaExceeded { what: ipc::Resource::RealmMemory })
@@ -220,15 +248,24 @@ impl Server<'_> {
                 Ok(RealmResponse::Done)
             }
             Err(reason) => {
-                mm_println!(
-                    Class::Denial,
-                    "memory manager: realm {name} sent a malformed request: {reason}"
-                );
-                crate::console::event(
-                    Class::Denial,
-                    "malformed-request",
-                    &[("realm", &name), ("reason", &reason.name()), ("detail", &reason)],
-                );
+                let refusal = Refusal {
+                    realm: self.id(index),
+                    kind: "malformed-request",
+                    subject: reason.name(),
+                    rule: 0,
+                };
+                if crate::console::refusal(refusal, format_args!("a malformed request ({reason})"))
+                {
+                    mm_println!(
+                        Class::Denial,
+                        "memory manager: realm {name} sent a malformed request: {reason}"
+                    );
+                    crate::console::event(
+                        Class::Denial,
+                        "malformed-request",
+                        &[("realm", &name), ("reason", &reason.name()), ("detail", &reason)],
+                    );
+                }
                 Err(ipc::Error::MalformedRequest { reason })
             }
         };
@@ -272,18 +309,32 @@ impl Server<'_> {
             answer = Err(ipc::Error::QuotaExceeded { what: ipc::Resource::RealmMemory });
         }
         if let Err(ipc::Error::QuotaExceeded { what }) = answer {
+            let refusal = Refusal {
+                realm: self.id(index),
+                kind: "quota-refused",
+                subject: what.name(),
+                rule: 0,
+            };
             let name = &self.realms[index].name;
-            mm_println!(
-                Class::Denial,
-                "memory manager: realm {name} refused: quota exceeded: {what}"
-            );
-            crate::console::event(
-                Class::Denial,
-                "quota-refused",
-                &[("realm", name), ("resource", &what.name())],
-            );
+            if crate::console::refusal(refusal, format_args!("a request refused ({})", what.name()))
+            {
+                mm_println!(
+                    Class::Denial,
+                    "memory manager: realm {name} refused: quota exceeded: {what}"
+                );
+                crate::console::event(
+                    Class::Denial,
+                    "quota-refused",
+                    &[("realm", name), ("resource", &what.name())],
+                );
+            }
         }
         reply(kernel, &ipc::encode_reply(&answer));
+    }
+
+    /// The broker's id of realm `index`.
+    fn id(&self, index: usize) -> ipc::RealmId {
+        broker_id(self.realms[index].id)
     }
 
     /// Realm `index` exited, faulted or panicked: the supervisor decides what follows (see

@@ -148,7 +148,7 @@ impl Realm {
         let mut line = console::LineBuffer::new();
         let _ = core::fmt::Write::write_fmt(&mut line, args);
         let mut words = [0u64; ipc::console::LINE_WORDS];
-        let used = ipc::console::encode_line(line.bytes(), false, &mut words);
+        let used = ipc::console::encode_line(line.bytes(), line.cut(), &mut words);
         let label = ipc::realm::RealmRequestKind::Print.code();
         if let Ok(info) = self.ipc.set_message(label, &words[..used], &[]) {
             Self::broker().call(self.ipc, info);
