@@ -18,11 +18,26 @@ for package in "${packages[@]}"; do
 done
 if ((${#missing[@]})); then
     sudo=()
-    if [ "$(id -u)" -ne 0 ]; then sudo=(sudo); fi
-    echo "setup: installing Debian packages: ${missing[*]}"
-    "${sudo[@]}" apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends \
-        "${missing[@]}"
+    if [ "$(id -u)" -ne 0 ]; then
+        if ! command -v sudo >/dev/null; then
+            echo "setup: these Debian packages are missing: ${missing[*]}" >&2
+            echo "setup: run this as root, or install sudo, or run as root:" >&2
+            echo "    apt-get install ${missing[*]}" >&2
+            exit 1
+        fi
+        sudo=(sudo)
+    fi
+    # apt-get's progress goes to a log, shown only if the install fails.
+    log="$(mktemp -t switchboard-setup.XXXXXX)"
+    echo "setup: installing Debian packages (about a minute): ${missing[*]}"
+    if ! { "${sudo[@]}" apt-get update -qq &&
+        DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq \
+            --no-install-recommends "${missing[@]}"; } >"$log" 2>&1; then
+        cat "$log" >&2
+        echo "setup: installing the Debian packages failed (log above, also in $log)" >&2
+        exit 1
+    fi
+    rm -f "$log"
 fi
 
 # The machines set RUSTUP_AUTO_INSTALL=0, so cargo does not add what rust-toolchain.toml

@@ -151,7 +151,10 @@ pub fn qemu_command(kernel: &Kernel, root_task: &Path, options: &BootOptions) ->
         command.args(["-icount", "shift=0,align=off,sleep=off"]);
     }
     command
-        .args(["-machine", "pc", "-m", "512", "-nographic", "-no-reboot"])
+        // No display and no network card: the firmware then writes nothing on serial (with
+        // `-nographic` it clears the terminal and turns line wrapping off), and no network
+        // boot ROM is tried. Serial is the only output.
+        .args(["-machine", "pc", "-m", "512", "-display", "none", "-nic", "none", "-no-reboot"])
         .args(["-serial", "mon:stdio"])
         .args(["-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"])
         .arg("-kernel")
