@@ -582,7 +582,7 @@ fn malformed_messages_are_refused_and_logged() {
     assert_eq!(reply, Err(Error::MalformedRequest { reason }));
     assert_eq!(
         out.lines,
-        ["malformed request from realm \"plugin\": ServiceName: \
+        ["malformed request from realm \"plugin\": the service name: \
              the name is 40 bytes, more than 32"]
     );
     let message = Request::Register { service: name("kv") }.encode();
