@@ -68,13 +68,8 @@ impl From<SlotError> for RealmError {
 impl core::fmt::Display for RealmError {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self {
-            RealmError::Memory(MemoryError::BudgetExhausted { size_bits, free_bytes }) => write!(
-                f,
-                "its memory budget is used up ({} bytes asked, {free_bytes} free)",
-                1u64 << size_bits
-            ),
-            RealmError::Memory(error) => write!(f, "memory: {error:?}"),
-            RealmError::Slots(error) => write!(f, "the memory manager's slots: {error:?}"),
+            RealmError::Memory(error) => write!(f, "{error}"),
+            RealmError::Slots(error) => write!(f, "{error}"),
             RealmError::RealmSlotsUsedUp => {
                 write!(f, "its {REALM_SLOTS} capability slots are used up")
             }
@@ -82,6 +77,23 @@ impl core::fmt::Display for RealmError {
             RealmError::Program(error) => write!(f, "its program: {error}"),
             RealmError::Kernel { step, error } => write!(f, "{step}: {error}"),
             RealmError::NotBuilt => write!(f, "the realm has no thread or address space"),
+        }
+    }
+}
+
+impl RealmError {
+    /// The error's stable kebab-case name for event lines (`reason=out-of-memory`).
+    pub fn code(&self) -> &'static str {
+        match self {
+            RealmError::Memory(MemoryError::OutOfMemory { .. }) => "out-of-memory",
+            RealmError::Memory(MemoryError::BudgetExhausted { .. }) => "budget-exhausted",
+            RealmError::Memory(_) => "memory-blocks",
+            RealmError::Slots(_) => "memory-manager-slots",
+            RealmError::RealmSlotsUsedUp => "realm-slots",
+            RealmError::TooManyTables => "paging-structures",
+            RealmError::Program(_) => "program",
+            RealmError::Kernel { .. } => "kernel-refused",
+            RealmError::NotBuilt => "not-built",
         }
     }
 }

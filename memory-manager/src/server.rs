@@ -70,10 +70,10 @@ impl Server<'_> {
                     id.0
                 ),
             },
-            Ok(other) => {
+            Ok(BadgeKind::Connection(connection)) => {
                 mm_println!(
                     Class::System,
-                    "memory manager: a message with badge {other:?}; ignored"
+                    "memory manager: a message with the badge of {connection}, not of a realm; ignored"
                 )
             }
             Err(error) => {
@@ -289,7 +289,7 @@ fn reply(kernel: &mut Kernel<'_>, message: &Message) {
     match kernel.ipc.set_message(message.label(), message.words(), &[]) {
         Ok(info) => sel4::ipc::reply(kernel.ipc, info),
         Err(error) => {
-            mm_println!(Class::System, "memory manager: cannot encode a reply: {error:?}")
+            mm_println!(Class::System, "memory manager: cannot encode a reply: {error}")
         }
     }
 }
@@ -371,7 +371,7 @@ impl core::fmt::Display for DescribeFault<'_> {
             ),
             Fault::CapFault { ip, address, in_receive_phase, lookup_failure } => write!(
                 f,
-                "capability fault on cptr {address:#x}{} (instruction {ip:#x}): {lookup_failure:?}",
+                "capability fault on cptr {address:#x}{} (instruction {ip:#x}): {lookup_failure}",
                 if in_receive_phase { " while receiving" } else { "" }
             ),
             Fault::UnknownSyscall { ip, syscall, .. } => {

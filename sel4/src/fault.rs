@@ -34,6 +34,28 @@ pub enum LookupFailure {
     GuardMismatch { bits_left: u64, guard_found: u64, bits_found: u64 },
 }
 
+impl core::fmt::Display for LookupFailure {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match *self {
+            LookupFailure::InvalidRoot => f.write_str("the CSpace root is not a CNode"),
+            LookupFailure::MissingCapability { bits_left } => write!(
+                f,
+                "no capability there (or it lacks a right), {bits_left} bits of the address left"
+            ),
+            LookupFailure::DepthMismatch { bits_left, bits_found } => write!(
+                f,
+                "the address does not end at a slot: {bits_left} bits left, a CNode of \
+                 {bits_found} bits found"
+            ),
+            LookupFailure::GuardMismatch { bits_left, guard_found, bits_found } => write!(
+                f,
+                "a CNode's guard does not match: guard {guard_found:#x} of {bits_found} bits \
+                 found, {bits_left} bits of the address left"
+            ),
+        }
+    }
+}
+
 /// The general registers of a thread at an unknown syscall, as the fault message has them.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct SyscallRegisters {
