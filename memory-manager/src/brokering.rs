@@ -94,7 +94,11 @@ pub fn configure_broker(
         services: &services,
         broker_slots: SlotRange { start: first_slot, count: BROKER_SLOTS },
     };
-    broker.configure(&broker_config).map_err(BrokerSetupError::Config)
+    broker.configure(&broker_config).map_err(BrokerSetupError::Config)?;
+    // For the broker's priority-inversion warnings (the decision is the broker's).
+    let priorities: Vec<u8, MAX_REALMS> =
+        config.realms.iter().map(|realm| realm.priority).collect();
+    broker.set_priorities(&priorities).map_err(BrokerSetupError::Config)
 }
 
 fn rights(rights: broker::Rights) -> Rights {
@@ -131,10 +135,12 @@ impl OpSink for Executor<'_, '_> {
         }
     }
 
-    /// Prints the broker's decision: its sentence and its event line. Refusals always print,
-    /// and the same refusal repeated by the same realm is summarised.
+    /// Prints the broker's decision: its sentence and its event line. Refusals and warnings
+    /// always print, and the same refusal repeated by the same realm is summarised.
     fn log(&mut self, line: LogLine<'_>) {
-        let class = if line.is_refusal() { Class::Denial } else { Class::Decision };
+        // Warnings (priority inversion) print like refusals, whatever the log level.
+        let class =
+            if line.is_refusal() || line.is_warning() { Class::Denial } else { Class::Decision };
         if let Some(key) = denial_key(&line)
             && !crate::console::denial(key)
         {
