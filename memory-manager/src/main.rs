@@ -5,7 +5,9 @@
 //! broker and the realms in tree order, and serves them (`server`): their requests about
 //! themselves, their requests to the broker, and their faults. When no realm is left but
 //! servers, it stops those too, checks that all memory and slots are back, and ends the run
-//! with its verdict.
+//! with its verdict. A realm that cannot be started at boot fails the run, whatever `[system]
+//! run` says: the realms after it are not started, those started are stopped, and the
+//! resources are checked before the `FAIL`.
 #![no_std]
 #![no_main]
 
