@@ -3,7 +3,8 @@
 
 use std::process::Command;
 
-use system_tests::{assert_passed, boot_system, field};
+use qemu::Verdict;
+use system_tests::{assert_event, assert_passed, boot_system, field};
 
 #[test]
 fn the_memory_manager_rechecks_the_system_description_at_boot() {
@@ -102,4 +103,70 @@ fn a_bad_system_description_is_refused_at_build_time_with_file_line_and_rule() {
     );
     assert!(stderr.contains("nothing was built"), "{stderr}");
     assert!(!stderr.contains("[build root task"), "{stderr}");
+}
+
+/// The lines of a run that tell why it failed, for assertion messages.
+fn failure_report(outcome: &qemu::Outcome) -> String {
+    format!("{}\n--- serial tail ---\n{}", outcome.verdict, outcome.tail(40))
+}
+
+#[test]
+fn a_realm_that_cannot_be_started_at_boot_fails_even_a_run_that_would_go_on_for_ever() {
+    // The build check accepts it (4 GiB declared); QEMU's 512 MiB cannot hold five 128 MiB
+    // blocks. `run` is "forever": the run must end, and fail.
+    let outcome = boot_system("tests/systems/cannot-start.toml");
+    assert!(matches!(outcome.verdict, Verdict::Fail { .. }), "{}", failure_report(&outcome));
+    let failed = outcome
+        .events()
+        .into_iter()
+        .find(|event| event.kind == "realm-start-failed")
+        .unwrap_or_else(|| panic!("no realm-start-failed event\n{}", failure_report(&outcome)));
+    assert_eq!(failed.get("reason"), Some("out-of-memory"), "{failed:?}");
+    assert_eq!(failed.get("restart"), Some("false"), "{failed:?}");
+    let realm = failed.get("realm").expect("the realm").to_string();
+    assert_event(&outcome, "system-start-failed", &[("realm", &realm)]);
+    // Which realm, and why, in a sentence: no internal debug value.
+    let sentence =
+        format!("realm {realm} could not be started: no free RAM can hold a block of 128 MiB");
+    assert!(outcome.printed(&sentence), "missing {sentence:?}\n{}", failure_report(&outcome));
+    assert!(!outcome.printed("OutOfMemory"), "{}", failure_report(&outcome));
+    assert!(outcome.printed("memory manager: the system could not start: realm"));
+    // The realms after it are not started; those started are stopped, and give everything
+    // back.
+    let started: Vec<String> = outcome
+        .events()
+        .into_iter()
+        .filter(|event| event.kind == "realm-started")
+        .filter_map(|event| event.get("realm").map(str::to_string))
+        .collect();
+    assert!(!started.is_empty(), "{}", failure_report(&outcome));
+    for name in &started {
+        assert_event(
+            &outcome,
+            "realm-stopped",
+            &[("realm", name), ("reason", "system-start-failed")],
+        );
+    }
+    assert!(!outcome.has_event("realm-started", &[("realm", "fourth")]));
+    assert_event(&outcome, "resources-checked", &[("result", "all-back")]);
+}
+
+#[test]
+fn a_root_that_cannot_be_started_fails_the_run_and_starts_none_of_its_realms() {
+    let outcome = boot_system("tests/systems/root-cannot-start.toml");
+    assert!(matches!(outcome.verdict, Verdict::Fail { .. }), "{}", failure_report(&outcome));
+    assert_event(
+        &outcome,
+        "realm-start-failed",
+        &[("realm", "init"), ("restart", "false"), ("reason", "out-of-memory")],
+    );
+    assert_event(
+        &outcome,
+        "system-start-failed",
+        &[("realm", "init"), ("started", "0"), ("not-started", "1")],
+    );
+    assert!(
+        outcome.printed("realm init could not be started: no free RAM can hold a block of 1 GiB")
+    );
+    assert!(!outcome.has_event("realm-started", &[("realm", "child")]));
 }

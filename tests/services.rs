@@ -90,3 +90,32 @@ fn malformed_requests_get_errors_and_the_broker_goes_on() {
 fn no_slot_reaches_a_service_without_a_cap() {
     assert_printed("[mallory] tried 2046 slots, 0 reached anything");
 }
+
+/// Issue 10, item 4: a connect that a run-time grant allows, above the service's provider,
+/// is allowed and logged as a warning naming both priorities (even at `log = "denials"`); one
+/// below the provider is not.
+#[test]
+fn a_delegated_connect_above_the_provider_is_warned_about() {
+    let outcome = boot_system("tests/systems/priority-inversion.toml");
+    assert_passed("tests/systems/priority-inversion.toml", &outcome);
+    system_tests::assert_event(
+        &outcome,
+        "priority-inversion",
+        &[
+            ("realm", "hasty"),
+            ("service", "echo"),
+            ("provider", "echo"),
+            ("client-priority", "150"),
+            ("provider-priority", "100"),
+            ("rule", "parent-grant"),
+        ],
+    );
+    assert!(outcome.printed(
+        "broker: warning: priority inversion: realm \"hasty\" (priority 150) reaches service \
+         \"echo\" of realm \"echo\" (priority 100)"
+    ));
+    assert!(!outcome.has_event("priority-inversion", &[("realm", "steady")]));
+    for realm in ["hasty", "steady"] {
+        assert!(outcome.printed(&format!("[{realm}] echo answers Ok(")), "{}", outcome.tail(40));
+    }
+}

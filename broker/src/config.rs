@@ -48,9 +48,21 @@ pub struct BrokerConfig<'a> {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ConfigError {
     Policy(policy::ConfigError),
-    DuplicateRealmName { name: Name },
-    RealmSlots { realm: RealmId, error: SlotRangeError },
-    BrokerSlots { error: SlotRangeError },
+    DuplicateRealmName {
+        name: Name,
+    },
+    RealmSlots {
+        realm: RealmId,
+        error: SlotRangeError,
+    },
+    BrokerSlots {
+        error: SlotRangeError,
+    },
+    /// [`crate::Broker::set_priorities`] got a number of priorities other than one per realm.
+    PrioritiesMismatch {
+        priorities: usize,
+        realms: usize,
+    },
 }
 
 impl fmt::Display for ConfigError {
@@ -59,9 +71,12 @@ impl fmt::Display for ConfigError {
             Self::Policy(error) => write!(f, "{error}"),
             Self::DuplicateRealmName { name } => write!(f, "two realms are called \"{name}\""),
             Self::RealmSlots { realm, error } => {
-                write!(f, "the broker slot range of {realm}: {error:?}")
+                write!(f, "the broker slot range of {realm}: {error}")
             }
-            Self::BrokerSlots { error } => write!(f, "the broker's own slot range: {error:?}"),
+            Self::BrokerSlots { error } => write!(f, "the broker's own slot range: {error}"),
+            Self::PrioritiesMismatch { priorities, realms } => {
+                write!(f, "{priorities} priorities for {realms} realms: one per realm is needed")
+            }
         }
     }
 }

@@ -94,7 +94,7 @@ pub use service_registry::{MAX_CONNECTIONS, MAX_SERVICES};
 pub use slots::{MAX_SLOTS_PER_RANGE, SlotRange, SlotRangeError};
 
 use ipc::{Error, Malformed, Missing, Name, RealmId};
-use policy::{Policy, PolicyConfig};
+use policy::{Policy, PolicyConfig, Priorities};
 use service_registry::Registry;
 
 use crate::slots::SlotAllocator;
@@ -122,6 +122,8 @@ pub struct Broker {
     policy: Policy,
     registry: Registry,
     broker_slots: SlotAllocator,
+    /// The realms' priorities, for priority-inversion warnings ([`Broker::set_priorities`]).
+    priorities: Priorities,
 }
 
 /// Why the memory manager named a realm the broker cannot act on.
@@ -143,6 +145,7 @@ impl Broker {
             policy: Policy::empty(),
             registry: Registry::new(),
             broker_slots: SlotAllocator::EMPTY,
+            priorities: Priorities::empty(),
         }
     }
 
@@ -162,7 +165,20 @@ impl Broker {
         self.realms.clear();
         self.policy.clear();
         self.registry.clear();
+        self.priorities.clear();
         let _ = self.broker_slots.configure(SlotRange { start: 0, count: 0 });
+    }
+
+    /// Takes `priorities[i]` as the seL4 priority of realm `i` (after [`Broker::configure`],
+    /// which forgets them): an allowed connect that puts its client above the service's
+    /// provider, and that the system description's check did not see, is then logged as an
+    /// [`Event::PriorityInversion`] warning. Without priorities there is no warning.
+    pub fn set_priorities(&mut self, priorities: &[u8]) -> Result<(), ConfigError> {
+        if priorities.len() != self.realms.len() {
+            let (priorities, realms) = (priorities.len(), self.realms.len());
+            return Err(ConfigError::PrioritiesMismatch { priorities, realms });
+        }
+        self.priorities.set(priorities).map_err(ConfigError::Policy)
     }
 
     fn fill(&mut self, config: &BrokerConfig<'_>) -> Result<(), ConfigError> {

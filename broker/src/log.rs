@@ -98,6 +98,22 @@ impl fmt::Display for LogLine<'_> {
             Event::Malformed { realm: sender, reason } => {
                 write!(f, "malformed request from {}: {reason}", realm(sender))
             }
+            Event::PriorityInversion {
+                client,
+                service,
+                provider,
+                connection,
+                client_priority,
+                provider_priority,
+                rule,
+            } => write!(
+                f,
+                "warning: priority inversion: {} (priority {client_priority}) reaches service \
+                 \"{service}\" of {} (priority {provider_priority}) as {connection} ({rule}): \
+                 its calls wait while any realm between the two priorities runs",
+                realm(client),
+                realm(provider)
+            ),
         }
     }
 }
@@ -130,7 +146,7 @@ impl LogLine<'_> {
     /// The event's stable kind for machine-readable event lines: `service-registered`,
     /// `connect-allowed`, `register-denied`, `connect-denied`, `grant-denied`,
     /// `revoke-grant-denied`, `grant-added`, `grant-revoked`, `connection-closed`,
-    /// `service-removed`, `realm-withdrawn` or `malformed-request`.
+    /// `service-removed`, `realm-withdrawn`, `malformed-request` or `priority-inversion`.
     pub fn kind(&self) -> &'static str {
         match *self.event {
             Event::Registered { .. } => "service-registered",
@@ -145,7 +161,14 @@ impl LogLine<'_> {
             Event::ServiceRemoved { .. } => "service-removed",
             Event::RealmDied { .. } => "realm-withdrawn",
             Event::Malformed { .. } => "malformed-request",
+            Event::PriorityInversion { .. } => "priority-inversion",
         }
+    }
+
+    /// Whether the event is a warning (`priority-inversion`): nothing was refused, but the
+    /// system may not behave as its author expects. Warnings are printed like refusals.
+    pub fn is_warning(&self) -> bool {
+        matches!(self.event, Event::PriorityInversion { .. })
     }
 
     /// Whether the event is a refusal: refusals are always printed, whatever the log level.
@@ -154,9 +177,10 @@ impl LogLine<'_> {
     }
 
     /// Hands `visit` each field of the event, in a fixed order: realms by bare name
-    /// (`realm`, `client`, `owner`, `granter`, `grantee`), `service`, `connection` as
-    /// `index.generation`, `generation`, `rule` and `reason` as kebab-case codes (and, for a malformed request, `detail`: what
-    /// was wrong, in words).
+    /// (`realm`, `client`, `owner`, `granter`, `grantee`, `provider`), `service`, `connection`
+    /// as `index.generation`, `generation`, `client-priority` and `provider-priority`, `rule`
+    /// and `reason` as kebab-case codes (and, for a malformed request, `detail`: what was
+    /// wrong, in words).
     pub fn fields(&self, visit: &mut FieldVisitor<'_>) -> fmt::Result {
         let name = |id| BareName(self.broker, id);
         match *self.event {
@@ -202,6 +226,23 @@ impl LogLine<'_> {
                 visit("realm", &name(realm))?;
                 visit("reason", &reason.name())?;
                 visit("detail", &reason)
+            }
+            Event::PriorityInversion {
+                client,
+                service,
+                provider,
+                connection,
+                client_priority,
+                provider_priority,
+                rule,
+            } => {
+                visit("realm", &name(client))?;
+                visit("service", &service)?;
+                visit("provider", &name(provider))?;
+                visit("connection", &ConnectionField(connection))?;
+                visit("client-priority", &client_priority)?;
+                visit("provider-priority", &provider_priority)?;
+                visit("rule", &rule.name())
             }
         }
     }

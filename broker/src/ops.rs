@@ -147,6 +147,18 @@ pub enum Event {
         realm: RealmId,
         reason: Malformed,
     },
+    /// A warning, after [`Event::Connected`]: the connect that run time allowed (not a
+    /// `[[grant]]`, which the system description's check saw) puts the client above the
+    /// service's provider (`policy::Priorities::inversion`). Nothing is refused.
+    PriorityInversion {
+        client: RealmId,
+        service: Name,
+        provider: RealmId,
+        connection: ConnectionId,
+        client_priority: u8,
+        provider_priority: u8,
+        rule: Rule,
+    },
 }
 
 /// Where the broker's output goes, one item at a time, as it is produced.

@@ -171,6 +171,18 @@ impl Broker {
         });
         let id = connection.id;
         self.log(ops, Event::Connected { client: caller, service, connection: id, rule });
+        if let Some(inversion) = self.priorities.inversion(caller, target.owner, rule) {
+            let warning = Event::PriorityInversion {
+                client: caller,
+                service,
+                provider: target.owner,
+                connection: id,
+                client_priority: inversion.client_priority,
+                provider_priority: inversion.provider_priority,
+                rule,
+            };
+            self.log(ops, warning);
+        }
         Ok(Response::Connected {
             connection: connection.id,
             slot: client_slot.slot.0,

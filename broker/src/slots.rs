@@ -31,6 +31,19 @@ pub enum SlotRangeError {
     Overflows { start: u64, count: u16 },
 }
 
+impl core::fmt::Display for SlotRangeError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match *self {
+            SlotRangeError::TooLarge { count } => {
+                write!(f, "{count} slots is more than the {MAX_SLOTS_PER_RANGE} a range may have")
+            }
+            SlotRangeError::Overflows { start, count } => {
+                write!(f, "{count} slots from slot {start} run past the last slot number")
+            }
+        }
+    }
+}
+
 /// Hands out the slots of one range, each at most once until freed.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct SlotAllocator {

@@ -94,7 +94,11 @@ pub fn configure_broker(
         services: &services,
         broker_slots: SlotRange { start: first_slot, count: BROKER_SLOTS },
     };
-    broker.configure(&broker_config).map_err(BrokerSetupError::Config)
+    broker.configure(&broker_config).map_err(BrokerSetupError::Config)?;
+    // For the broker's priority-inversion warnings (the decision is the broker's).
+    let priorities: Vec<u8, MAX_REALMS> =
+        config.realms.iter().map(|realm| realm.priority).collect();
+    broker.set_priorities(&priorities).map_err(BrokerSetupError::Config)
 }
 
 fn rights(rights: broker::Rights) -> Rights {
@@ -131,10 +135,12 @@ impl OpSink for Executor<'_, '_> {
         }
     }
 
-    /// Prints the broker's decision: its sentence and its event line. Refusals always print,
-    /// summarised when they repeat (see `console::refusal`).
+    /// Prints the broker's decision: its sentence and its event line. Refusals and warnings
+    /// (priority inversion) always print; refusals are summarised when they repeat (see
+    /// `console::refusal`).
     fn log(&mut self, line: LogLine<'_>) {
-        let class = if line.is_refusal() { Class::Denial } else { Class::Decision };
+        let class =
+            if line.is_refusal() || line.is_warning() { Class::Denial } else { Class::Decision };
         let shown = match line.event() {
             broker::Event::Denied { service, action, rule, .. } => {
                 let refusal = refusal_of(&line);

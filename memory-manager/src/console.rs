@@ -333,19 +333,22 @@ pub fn broker_event(class: Class, line: &broker::LogLine<'_>) {
     if !prints(class) {
         return;
     }
-    let mut values: Vec<(&'static str, String<EVENT_VALUE_BYTES>), 6> = Vec::new();
+    let mut values: Vec<(&'static str, String<EVENT_VALUE_BYTES>), EVENT_FIELDS> = Vec::new();
     let _ = line.fields(&mut |key, value| {
         let mut text = String::new();
         let _ = fmt::write(&mut text, format_args!("{value}"));
         let _ = values.push((key, text));
         Ok(())
     });
-    let mut fields: Vec<(&str, &dyn fmt::Display), 6> = Vec::new();
+    let mut fields: Vec<(&str, &dyn fmt::Display), EVENT_FIELDS> = Vec::new();
     for (key, value) in &values {
         let _ = fields.push((key, value));
     }
     event(class, line.kind(), &fields);
 }
+
+/// The most fields a broker event has (`priority-inversion` has 7).
+const EVENT_FIELDS: usize = 8;
 
 /// The longest event field value kept, in bytes (names are at most 32).
 const EVENT_VALUE_BYTES: usize = 96;

@@ -14,7 +14,7 @@ use system_config::{MAX_REALMS, SystemConfig};
 
 use crate::brokering::Executor;
 use crate::mm_println;
-use crate::realm::{Kernel, Realm};
+use crate::realm::{Kernel, Realm, RealmError};
 
 /// The supervisor of every realm of the system.
 pub type Realms = Supervisor<MAX_REALMS>;
@@ -31,6 +31,10 @@ pub struct Lifecycle<'s, 'k> {
     abort_failed: Option<ipc::RealmId>,
     /// A start that was carried out, and whether it worked, to report to the supervisor.
     started: Option<(ipc::RealmId, bool)>,
+    /// Why the last start failed, for the supervisor's `StartFailed` event.
+    start_error: Option<RealmError>,
+    /// The system could not start ([`Lifecycle::abandon_boot`]): realms are stopped for that.
+    boot_failed: bool,
 }
 
 impl<'s, 'k> Lifecycle<'s, 'k> {
@@ -41,7 +45,17 @@ impl<'s, 'k> Lifecycle<'s, 'k> {
         config: &'s SystemConfig,
         image: &'s BootImage<'s>,
     ) -> Self {
-        Self { kernel, realms, broker, config, image, abort_failed: None, started: None }
+        Self {
+            kernel,
+            realms,
+            broker,
+            config,
+            image,
+            abort_failed: None,
+            started: None,
+            start_error: None,
+            boot_failed: false,
+        }
     }
 
     /// Runs `step` on the supervisor with this as its sink, then reports the outcome of the
@@ -70,16 +84,45 @@ impl<'s, 'k> Lifecycle<'s, 'k> {
         }
     }
 
-    /// Puts realm `id` of the system description under supervision and starts it (at boot).
-    pub fn start_at_boot(&mut self, supervisor: &mut Realms, id: ipc::RealmId) {
-        let Some(spec) = self.config.realm(system_config::RealmId(id.0)) else { return };
+    /// Puts realm `id` of the system description under supervision and starts it (at boot);
+    /// whether it started.
+    pub fn start_at_boot(&mut self, supervisor: &mut Realms, id: ipc::RealmId) -> bool {
+        let Some(spec) = self.config.realm(system_config::RealmId(id.0)) else { return false };
         if let Err(error) = supervisor.add_realm(id, spec.restartable, spec.max_restarts) {
             mm_println!(Class::System, "memory manager: the supervisor refused: {error}");
-            return;
+            return false;
         }
         let worked = self.start(id);
         self.started = Some((id, worked));
         self.drive(supervisor, |_, _| Ok(()));
+        worked
+    }
+
+    /// Realm `failed` could not be started at boot (the supervisor has said so, with why):
+    /// the system cannot run as described. Says so, does not start the `not_started` realms
+    /// after it, and stops the realms already started, so that everything they took comes
+    /// back. The caller then ends the run with `FAIL`, whatever `[system] run` says.
+    pub fn abandon_boot(
+        &mut self,
+        supervisor: &mut Realms,
+        failed: ipc::RealmId,
+        not_started: usize,
+    ) {
+        self.boot_failed = true;
+        let name = self.name(failed);
+        let started = supervisor.realms().filter(|(_, state)| state.is_running()).count();
+        mm_println!(
+            Class::Fault,
+            "memory manager: the system cannot start without realm {name}: {} after it not started, {} started stopped",
+            RealmCount(not_started),
+            RealmCount(started)
+        );
+        crate::console::event(
+            Class::Fault,
+            "system-start-failed",
+            &[("realm", &name), ("started", &started), ("not-started", &not_started)],
+        );
+        self.drive(supervisor, |supervisor, sink| supervisor.shutdown(sink));
     }
 
     fn index(&self, id: ipc::RealmId) -> Option<usize> {
@@ -117,11 +160,7 @@ impl<'s, 'k> Lifecycle<'s, 'k> {
                 true
             }
             Err(error) => {
-                mm_println!(
-                    Class::Fault,
-                    "memory manager: cannot start realm {}: {error}",
-                    spec.name
-                );
+                self.start_error = Some(error);
                 false
             }
         }
@@ -153,7 +192,7 @@ impl Sink for Lifecycle<'_, '_> {
             Op::Abort(id) => {
                 let aborted = match self.index(id) {
                     Some(index) => self.realms[index].abort(self.kernel),
-                    None => Err(crate::realm::RealmError::NotBuilt),
+                    None => Err(RealmError::NotBuilt),
                 };
                 if let Err(error) = aborted {
                     let name = self.name(id);
@@ -198,6 +237,18 @@ impl Sink for Lifecycle<'_, '_> {
             Event::AbortFailed { realm } => {
                 let name = self.name(realm);
                 crate::console::event(Class::Fault, "realm-abort-failed", &[("realm", &name)]);
+            }
+            Event::Stopped { realm, reason: StopReason::Shutdown } if self.boot_failed => {
+                let name = self.name(realm);
+                mm_println!(
+                    Class::Fault,
+                    "memory manager: realm {name} is stopped: the system could not start; {free} bytes of RAM free now"
+                );
+                crate::console::event(
+                    Class::Fault,
+                    "realm-stopped",
+                    &[("realm", &name), ("reason", &"system-start-failed")],
+                );
             }
             Event::Stopped { realm, reason } => {
                 let name = self.name(realm);
@@ -245,18 +296,28 @@ impl Sink for Lifecycle<'_, '_> {
                 );
             }
             Event::StartFailed { realm, restart } => {
+                let error = self.start_error.take();
                 let name = self.name(realm);
-                mm_println!(
-                    Class::Fault,
-                    "memory manager: realm {name} could not be started{}: it stays stopped",
-                    if restart { " again" } else { "" }
-                );
+                let again = if restart { " again" } else { "" };
+                match &error {
+                    Some(error) => mm_println!(
+                        Class::Fault,
+                        "memory manager: realm {name} could not be started{again}: {error}; it stays stopped"
+                    ),
+                    None => mm_println!(
+                        Class::Fault,
+                        "memory manager: realm {name} could not be started{again}: it is not in the system description; it stays stopped"
+                    ),
+                }
+                let reason = error.as_ref().map_or("unknown-realm", RealmError::code);
                 crate::console::event(
                     Class::Fault,
                     "realm-start-failed",
-                    &[("realm", &name), ("restart", &restart)],
+                    &[("realm", &name), ("restart", &restart), ("reason", &reason)],
                 );
             }
+            // Stopping the realms of a system that could not start is said by `abandon_boot`.
+            Event::ShuttingDown { .. } if self.boot_failed => {}
             Event::ShuttingDown { serving } => {
                 mm_println!(
                     Class::Decision,
@@ -285,5 +346,17 @@ fn ending_name(ending: supervisor::Ending) -> &'static str {
         supervisor::Ending::Exited => "exited",
         supervisor::Ending::Faulted => "faulted",
         supervisor::Ending::Panicked => "panicked",
+    }
+}
+
+/// `1 realm`, `2 realms`, for sentences.
+struct RealmCount(usize);
+
+impl core::fmt::Display for RealmCount {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self.0 {
+            1 => f.write_str("1 realm"),
+            count => write!(f, "{count} realms"),
+        }
     }
 }

@@ -5,7 +5,9 @@
 //! broker and the realms in tree order, and serves them (`server`): their requests about
 //! themselves, their requests to the broker, and their faults. When no realm is left but
 //! servers, it stops those too, checks that all memory and slots are back, and ends the run
-//! with its verdict.
+//! with its verdict. A realm that cannot be started at boot fails the run, whatever `[system]
+//! run` says: the realms after it are not started, those started are stopped, and the
+//! resources are checked before the `FAIL`.
 #![no_std]
 #![no_main]
 
@@ -97,8 +99,17 @@ fn main(bootinfo: &'static BootInfo) -> ! {
     let mut realms: Vec<Realm, MAX_REALMS> = Vec::new();
     let mut supervisor = Realms::new();
     let mut lifecycle = Lifecycle::new(&mut kernel, &mut realms, &mut broker, &config, &image);
-    for id in config.realm_ids() {
-        lifecycle.start_at_boot(&mut supervisor, broker_id(id));
+    // A realm that cannot be started at boot: the system cannot run as described, whatever
+    // `[system] run` says. The realms after it are not started, those started are stopped,
+    // and the run fails.
+    let unstarted =
+        config.realm_ids().find(|&id| !lifecycle.start_at_boot(&mut supervisor, broker_id(id)));
+    if let Some(id) = unstarted {
+        let not_started = config.realms.len().saturating_sub(id.index() + 1);
+        lifecycle.abandon_boot(&mut supervisor, broker_id(id), not_started);
+        check_resources(&kernel, at_boot);
+        let name = config.realm(id).map_or("?", |realm| realm.name.as_str());
+        fail(format_args!("the system could not start: realm {name} could not be started"))
     }
     Server {
         realms: &mut realms,
@@ -109,7 +120,17 @@ fn main(bootinfo: &'static BootInfo) -> ! {
     }
     .run(&mut kernel);
 
-    let at_end = Resources::of(&kernel);
+    if check_resources(&kernel, at_boot) {
+        mm_println!(Class::System, "memory manager: everything the realms used is back");
+        end_run(Verdict::Pass)
+    }
+    fail(format_args!("the realms leaked memory or slots"))
+}
+
+/// Once every realm has stopped: prints free RAM and slots against `at_boot` (a sentence
+/// and a `resources-checked` event); whether everything is back.
+fn check_resources(kernel: &Kernel<'_>, at_boot: Resources) -> bool {
+    let at_end = Resources::of(kernel);
     mm_println!(
         Class::System,
         "memory manager: every realm has stopped: {} bytes of RAM free ({} at boot), {} slots free ({} at boot)",
@@ -130,11 +151,7 @@ fn main(bootinfo: &'static BootInfo) -> ! {
             ("result", &if same { "all-back" } else { "leaked" }),
         ],
     );
-    if same {
-        mm_println!(Class::System, "memory manager: everything the realms used is back");
-        end_run(Verdict::Pass)
-    }
-    fail(format_args!("the realms leaked memory or slots"))
+    same
 }
 
 /// Prints why the memory manager cannot go on, and ends the run.

@@ -45,6 +45,70 @@ pub enum MemoryError {
     BudgetExhausted { size_bits: u8, free_bytes: u64 },
 }
 
+impl core::fmt::Display for MemoryError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match *self {
+            MemoryError::OutOfMemory { size_bits } => write!(
+                f,
+                "no free RAM can hold a block of {}: what is left is smaller or cut in smaller \
+                 pieces",
+                BlockSize(size_bits)
+            ),
+            MemoryError::BadBlockSize { size_bits } => write!(
+                f,
+                "a block of {} is outside the block sizes {} to {}",
+                BlockSize(size_bits),
+                BlockSize(MIN_BLOCK_BITS),
+                BlockSize(MAX_BLOCK_BITS)
+            ),
+            MemoryError::TooManySpareBlocks => write!(
+                f,
+                "the memory manager's list of spare blocks is full ({MAX_SPARE_BLOCKS} blocks)"
+            ),
+            MemoryError::TooManyBudgetBlocks => {
+                write!(f, "a memory budget is made of at most {MAX_BUDGET_BLOCKS} blocks")
+            }
+            MemoryError::BudgetExhausted { size_bits, free_bytes } => write!(
+                f,
+                "the realm's memory budget has no room for {} more ({} of it free)",
+                BlockSize(size_bits),
+                Bytes(free_bytes)
+            ),
+        }
+    }
+}
+
+/// `2^bits` bytes for messages (`16 MiB`, `4 KiB`, `2^70 bytes`): never overflows, whatever
+/// `bits` is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BlockSize(pub u8);
+
+impl core::fmt::Display for BlockSize {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match 1u64.checked_shl(u32::from(self.0)) {
+            Some(bytes) => Bytes(bytes).fmt(f),
+            None => write!(f, "2^{} bytes", self.0),
+        }
+    }
+}
+
+/// A number of bytes for messages: in the largest of GiB, MiB and KiB that divides it
+/// exactly, else in bytes (`1536 KiB`, `4097 bytes`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Bytes(pub u64);
+
+impl core::fmt::Display for Bytes {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let bytes = self.0;
+        for (shift, unit) in [(30, "GiB"), (20, "MiB"), (10, "KiB")] {
+            if bytes != 0 && bytes.trailing_zeros() >= shift {
+                return write!(f, "{} {unit}", bytes >> shift);
+            }
+        }
+        write!(f, "{bytes} bytes")
+    }
+}
+
 /// An untyped capability and the kernel's placement state for it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Untyped {
@@ -377,6 +441,35 @@ mod tests {
             budget.allocate(12).unwrap();
         }
         assert_eq!(budget.room_for(12), 0);
+    }
+
+    #[test]
+    fn errors_are_sentences_with_figures_that_never_overflow() {
+        assert_eq!(
+            MemoryError::OutOfMemory { size_bits: 30 }.to_string(),
+            "no free RAM can hold a block of 1 GiB: what is left is smaller or cut in smaller \
+             pieces"
+        );
+        assert_eq!(
+            MemoryError::BudgetExhausted { size_bits: u8::MAX, free_bytes: 12288 }.to_string(),
+            "the realm's memory budget has no room for 2^255 bytes more (12 KiB of it free)"
+        );
+        assert_eq!(
+            MemoryError::BadBlockSize { size_bits: 64 }.to_string(),
+            "a block of 2^64 bytes is outside the block sizes 4 KiB to 1 GiB"
+        );
+        assert_eq!(Bytes(4097).to_string(), "4097 bytes");
+        assert_eq!(Bytes(0).to_string(), "0 bytes");
+        assert_eq!(Bytes(u64::MAX).to_string(), "18446744073709551615 bytes");
+        assert_eq!(BlockSize(63).to_string(), "8589934592 GiB");
+        for error in [
+            MemoryError::TooManySpareBlocks,
+            MemoryError::TooManyBudgetBlocks,
+            MemoryError::OutOfMemory { size_bits: 0 },
+        ] {
+            let text = error.to_string();
+            assert!(!text.contains('{') && !text.contains("size_bits"), "{text}");
+        }
     }
 
     #[test]

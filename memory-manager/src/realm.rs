@@ -94,13 +94,8 @@ impl From<SlotError> for RealmError {
 impl core::fmt::Display for RealmError {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self {
-            RealmError::Memory(MemoryError::BudgetExhausted { size_bits, free_bytes }) => write!(
-                f,
-                "its memory budget is used up ({} bytes asked, {free_bytes} free)",
-                1u64 << size_bits
-            ),
-            RealmError::Memory(error) => write!(f, "memory: {error:?}"),
-            RealmError::Slots(error) => write!(f, "the memory manager's slots: {error:?}"),
+            RealmError::Memory(error) => write!(f, "{error}"),
+            RealmError::Slots(error) => write!(f, "{error}"),
             RealmError::RealmSlotsUsedUp => write!(
                 f,
                 "the memory manager's {REALM_SLOTS} capability slots for its objects have no room \
@@ -120,6 +115,25 @@ impl core::fmt::Display for RealmError {
                 "its memory budget has no room for {pages} more pages and page tables \
                  ({free_bytes} bytes free)"
             ),
+        }
+    }
+}
+
+impl RealmError {
+    /// The error's stable kebab-case name for event lines (`reason=out-of-memory`).
+    pub fn code(&self) -> &'static str {
+        match self {
+            RealmError::Memory(MemoryError::OutOfMemory { .. }) => "out-of-memory",
+            RealmError::Memory(MemoryError::BudgetExhausted { .. }) => "budget-exhausted",
+            RealmError::Memory(_) => "memory-blocks",
+            RealmError::Slots(_) => "memory-manager-slots",
+            RealmError::RealmSlotsUsedUp => "realm-slots",
+            RealmError::TooManyTables => "paging-structures",
+            RealmError::Program(_) => "program",
+            RealmError::Kernel { .. } => "kernel-refused",
+            RealmError::NotBuilt => "not-built",
+            RealmError::HeapWindowFull { .. } => "heap-window",
+            RealmError::BudgetTooSmall { .. } => "budget-exhausted",
         }
     }
 }

@@ -81,11 +81,10 @@ impl Server<'_> {
                     id.0
                 ),
             },
-            Ok(other) => {
+            Ok(BadgeKind::Connection(connection)) => {
                 mm_println!(
                     Class::System,
-                    "memory manager: a message with a badge of the wrong kind ({}); ignored",
-                    badge_kind_name(&other)
+                    "memory manager: a message with the badge of {connection}, not of a realm; ignored"
                 )
             }
             Err(error) => {
@@ -352,12 +351,8 @@ impl Server<'_> {
 fn reply(kernel: &mut Kernel<'_>, message: &Message) {
     match kernel.ipc.set_message(message.label(), message.words(), &[]) {
         Ok(info) => sel4::ipc::reply(kernel.ipc, info),
-        Err(_) => {
-            mm_println!(
-                Class::System,
-                "memory manager: a reply does not fit a message ({} words); not sent",
-                message.words().len()
-            )
+        Err(error) => {
+            mm_println!(Class::System, "memory manager: cannot encode a reply: {error}")
         }
     }
 }
@@ -411,15 +406,6 @@ fn debug_syscall_name(number: i64) -> Option<&'static str> {
         n::DEBUG_NAME_THREAD => "DebugNameThread",
         _ => return None,
     })
-}
-
-/// What kind of badge a message carried, for the log.
-fn badge_kind_name(kind: &BadgeKind) -> &'static str {
-    match kind {
-        BadgeKind::Realm(_) => "a realm's",
-        BadgeKind::Connection(_) => "a connection's",
-        BadgeKind::Fault(_) => "a fault endpoint's",
-    }
 }
 
 /// A word in hexadecimal, `0x` first.

@@ -20,6 +20,18 @@ pub enum SlotError {
     NotInUse(CPtr),
 }
 
+impl core::fmt::Display for SlotError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match *self {
+            SlotError::Exhausted => f.write_str("every slot of the memory manager is in use"),
+            SlotError::OutOfRange(slot) => {
+                write!(f, "slot {slot} is outside the slots the memory manager hands out")
+            }
+            SlotError::NotInUse(slot) => write!(f, "slot {slot} was given back but is not in use"),
+        }
+    }
+}
+
 /// Free slots in `first..end`, tracked by a bitmap (a set bit is a slot in use).
 pub struct SlotAllocator {
     first: CPtr,
@@ -99,6 +111,16 @@ mod tests {
         slots.free(taken[1]).unwrap();
         assert_eq!(slots.free_count(), 1);
         assert_eq!(slots.allocate(), Ok(taken[1]));
+    }
+
+    #[test]
+    fn errors_are_sentences() {
+        assert_eq!(SlotError::Exhausted.to_string(), "every slot of the memory manager is in use");
+        assert_eq!(
+            SlotError::OutOfRange(9).to_string(),
+            "slot 9 is outside the slots the memory manager hands out"
+        );
+        assert_eq!(SlotError::NotInUse(12).to_string(), "slot 12 was given back but is not in use");
     }
 
     #[test]

@@ -39,6 +39,12 @@
 //! another realm's clients expect. A service without a declared provider may be registered by
 //! any realm ([`Rule::OpenRegistration`]).
 //!
+//! # Priority inversion
+//!
+//! [`Priorities`] decides which allowed connects put a client above its service's provider
+//! and were not checked by the system description (see its module): the broker warns about
+//! those. It never refuses a connect.
+//!
 //! # Bounds and costs
 //!
 //! The tables are bounded (`heapless`) and at least as large as everything the system
@@ -53,7 +59,11 @@
 //! manager) never builds it on the stack.
 #![cfg_attr(not(test), no_std)]
 
+mod priority;
+
 use core::fmt;
+
+pub use priority::{Inversion, Priorities};
 
 pub use ipc::Rule;
 use ipc::{Name, RealmId};

@@ -144,6 +144,11 @@ impl Drop for Qemu {
     }
 }
 
+/// The machine's memory in MiB (`-m`): what a system description that sets no `[system]
+/// memory` assumes (`system_config::DEFAULT_MACHINE_MEMORY`). Every system boots with it,
+/// whatever its `memory` says: a system that declares more may not start.
+pub const QEMU_MEMORY_MIB: u64 = system_config::DEFAULT_MACHINE_MEMORY >> 20;
+
 /// The QEMU command line for `kernel` with `root_task` as the first multiboot module.
 pub fn qemu_command(kernel: &Kernel, root_task: &Path, options: &BootOptions) -> Command {
     let mut command = Command::new("qemu-system-x86_64");
@@ -154,7 +159,8 @@ pub fn qemu_command(kernel: &Kernel, root_task: &Path, options: &BootOptions) ->
         // No display and no network card: the firmware then writes nothing on serial (with
         // `-nographic` it clears the terminal and turns line wrapping off), and no network
         // boot ROM is tried. Serial is the only output.
-        .args(["-machine", "pc", "-m", "512", "-display", "none", "-nic", "none", "-no-reboot"])
+        .args(["-machine", "pc", "-m", &QEMU_MEMORY_MIB.to_string()])
+        .args(["-display", "none", "-nic", "none", "-no-reboot"])
         .args(["-serial", "mon:stdio"])
         .args(["-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"])
         .arg("-kernel")
@@ -289,9 +295,13 @@ fn decide(watch: &Watch, exit_status: Option<i32>, timed_out: bool) -> Verdict {
     match (watch.verdict_line.as_deref(), exit_status) {
         (Some("PASS"), Some(EXIT_STATUS_PASS)) => return Verdict::Pass,
         (Some("PASS"), status) => {
+            let status = match status {
+                Some(code) => format!("exit status is {code}"),
+                None => String::from("process has no exit status (it was ended)"),
+            };
             return Verdict::Fail {
                 reason: format!(
-                    "the verdict line says PASS but QEMU's exit status is {status:?}, not \
+                    "the verdict line says PASS but QEMU's {status}, not exit status \
                      {EXIT_STATUS_PASS}: only the root task can end the run with a pass"
                 ),
             };
@@ -337,8 +347,21 @@ mod tests {
     fn pass_needs_the_line_and_the_exit_status() {
         let passed = watch(&["hello", "SWITCHBOARD-VERDICT: PASS"]);
         assert_eq!(decide(&passed, Some(EXIT_STATUS_PASS), false), Verdict::Pass);
-        assert!(matches!(decide(&passed, Some(1), false), Verdict::Fail { .. }));
-        assert!(matches!(decide(&passed, None, false), Verdict::Fail { .. }));
+        // The reasons are sentences with the figures, not Rust's debug form of an Option.
+        let reason = |status| match decide(&passed, status, false) {
+            Verdict::Fail { reason } => reason,
+            other => panic!("not a failure: {other}"),
+        };
+        assert_eq!(
+            reason(Some(1)),
+            "the verdict line says PASS but QEMU's exit status is 1, not exit status 33: only \
+             the root task can end the run with a pass"
+        );
+        assert_eq!(
+            reason(None),
+            "the verdict line says PASS but QEMU's process has no exit status (it was ended), \
+             not exit status 33: only the root task can end the run with a pass"
+        );
         let silent = watch(&["hello"]);
         assert!(matches!(
             decide(&silent, Some(EXIT_STATUS_PASS), false),

@@ -45,12 +45,13 @@ pub fn realm_programs(workspace: &Workspace) -> Result<Vec<String>> {
 /// Reads and checks a system description, printing every error with its file and line.
 pub fn check(workspace: &Workspace, path: &Path) -> Result<SystemConfig> {
     stage::run("check system description", || {
-        let text =
-            fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        // Read as bytes: a file that is not UTF-8 text is refused by the check, with the
+        // position of the first byte that is not.
+        let bytes = fs::read(path).with_context(|| format!("reading {}", path.display()))?;
         let programs = realm_programs(workspace)?;
         let programs: Vec<&str> = programs.iter().map(String::as_str).collect();
         let shown = path.strip_prefix(workspace.root()).unwrap_or(path).display().to_string();
-        match system_config::parse(&shown, &text, &programs) {
+        match system_config::parse_bytes(&shown, &bytes, &programs) {
             Ok(config) => Ok((config, Freshness::Built)),
             Err(errors) => {
                 for error in &errors {

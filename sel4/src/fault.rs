@@ -37,19 +37,20 @@ pub enum LookupFailure {
 impl core::fmt::Display for LookupFailure {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match *self {
-            Self::InvalidRoot => f.write_str("the CSpace root is not a CNode"),
-            Self::MissingCapability { bits_left } => {
-                write!(f, "no capability at the slot ({bits_left} bits of the CPtr left)")
-            }
-            Self::DepthMismatch { bits_left, bits_found } => write!(
+            LookupFailure::InvalidRoot => f.write_str("the CSpace root is not a CNode"),
+            LookupFailure::MissingCapability { bits_left } => write!(
                 f,
-                "the CPtr's depth does not end at a slot ({bits_left} bits left, a CNode of \
-                 {bits_found} bits found)"
+                "no capability there (or it lacks a right), {bits_left} bits of the address left"
             ),
-            Self::GuardMismatch { bits_left, guard_found, bits_found } => write!(
+            LookupFailure::DepthMismatch { bits_left, bits_found } => write!(
                 f,
-                "a CNode's guard did not match the CPtr ({bits_left} bits left, guard \
-                 {guard_found:#x} of {bits_found} bits found)"
+                "the address does not end at a slot: {bits_left} bits left, a CNode of \
+                 {bits_found} bits found"
+            ),
+            LookupFailure::GuardMismatch { bits_left, guard_found, bits_found } => write!(
+                f,
+                "a CNode's guard does not match: guard {guard_found:#x} of {bits_found} bits \
+                 found, {bits_left} bits of the address left"
             ),
         }
     }

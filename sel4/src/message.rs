@@ -23,6 +23,16 @@ pub enum MessageInfoError {
     TooManyCaps,
 }
 
+impl core::fmt::Display for MessageInfoError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(match self {
+            MessageInfoError::LabelTooLarge => "the label does not fit in a message-info word",
+            MessageInfoError::TooManyWords => "the message has more words than the kernel carries",
+            MessageInfoError::TooManyCaps => "the message has more caps than the kernel carries",
+        })
+    }
+}
+
 impl MessageInfo {
     /// Builds a message-info word, checking each field against its width and the kernel's limits.
     pub const fn new(

@@ -3,8 +3,9 @@
 //! The memory manager trusts nothing it is handed, not even the output of our own build, so
 //! [`SystemConfig::check`] re-establishes every invariant that the rest of the system relies on:
 //! indices in range, one tree with the root first and parents before children, names unique
-//! and well-formed, children within their parent's budget and priority, quotas respected, and
-//! grants that make sense. It needs no allocation and never panics.
+//! and well-formed, children within their parent's budget and priority, quotas respected,
+//! grants that make sense, no declared client above its service's provider (unless the service
+//! allows it), and budgets that together fit in the machine's memory. It needs no allocation and never panics.
 
 use core::fmt;
 
@@ -70,6 +71,21 @@ pub enum BootCheckError {
     DuplicateGrant { grant: usize, first: usize },
     /// A grant's client is not in the service's own allowed clients.
     GrantDeniedByService { grant: usize },
+    /// A grant's client has a higher priority than the service's provider, and the service
+    /// does not allow priority inversion.
+    GrantPriorityInversion { grant: usize, client_priority: u8, provider_priority: u8 },
+    /// An allowed client of a service has a higher priority than the service's provider, and
+    /// the service does not allow priority inversion.
+    AllowedClientPriorityInversion {
+        service: usize,
+        position: usize,
+        client_priority: u8,
+        provider_priority: u8,
+    },
+    /// The machine's memory (`[system] memory`) is zero or not a whole number of pages.
+    BadMachineMemory,
+    /// The realms' budgets, up to realm `realm`, add up to more than the machine's memory.
+    BudgetsExceedMemory { realm: usize, machine_bytes: u64 },
 }
 
 impl fmt::Display for BootCheckError {
@@ -137,6 +153,31 @@ impl fmt::Display for BootCheckError {
             GrantDeniedByService { grant } => {
                 write!(f, "grant {grant} names a client that the service does not allow")
             }
+            GrantPriorityInversion { grant, client_priority, provider_priority } => write!(
+                f,
+                "grant {grant} lets a client at priority {client_priority} call a service whose \
+                 provider has priority {provider_priority}, and the service does not allow \
+                 priority inversion"
+            ),
+            AllowedClientPriorityInversion {
+                service,
+                position,
+                client_priority,
+                provider_priority,
+            } => write!(
+                f,
+                "allowed client {position} of service {service} has priority {client_priority}, \
+                 above its provider's {provider_priority}, and the service does not allow \
+                 priority inversion"
+            ),
+            BadMachineMemory => {
+                f.write_str("the machine's memory is 0 or not a whole number of pages")
+            }
+            BudgetsExceedMemory { realm, machine_bytes } => write!(
+                f,
+                "the memory budgets of realms 0 to {realm} add up to more than the machine's \
+                 {machine_bytes} bytes"
+            ),
         }
     }
 }
@@ -161,8 +202,36 @@ impl SystemConfig {
         for (index, grant) in self.grants.iter().enumerate() {
             check_grant(self, index, grant)?;
         }
-        Ok(())
+        check_memory(self)
     }
+}
+
+/// The machine's memory is whole pages, and the realms' budgets together fit in it (summed
+/// in `u128`: no sum wraps).
+fn check_memory(config: &SystemConfig) -> Result<(), BootCheckError> {
+    let machine_bytes = config.settings.memory_bytes;
+    if machine_bytes == 0 || !machine_bytes.is_multiple_of(PAGE_SIZE) {
+        return Err(BootCheckError::BadMachineMemory);
+    }
+    let mut sum: u128 = 0;
+    for (realm, spec) in config.realms.iter().enumerate() {
+        sum += u128::from(spec.memory_bytes);
+        if sum > u128::from(machine_bytes) {
+            return Err(BootCheckError::BudgetsExceedMemory { realm, machine_bytes });
+        }
+    }
+    Ok(())
+}
+
+/// The priorities of `client` and of `service`'s provider, if the client is above the
+/// provider and the service does not allow priority inversion (both realms exist).
+fn inversion(config: &SystemConfig, service: &Service, client: RealmId) -> Option<(u8, u8)> {
+    if service.allow_priority_inversion {
+        return None;
+    }
+    let client_priority = config.realm(client)?.priority;
+    let provider_priority = config.realm(service.realm)?.priority;
+    (client_priority > provider_priority).then_some((client_priority, provider_priority))
 }
 
 /// The root first, then every realm's parent stored before it: one tree, no cycle.
@@ -238,6 +307,16 @@ fn check_service(
     }
     if let AllowedClients::Only(clients) = &service.allowed_clients {
         check_allowed_clients(config, index, clients)?;
+        for (position, &client) in clients.iter().enumerate() {
+            if let Some((client_priority, provider_priority)) = inversion(config, service, client) {
+                return Err(BootCheckError::AllowedClientPriorityInversion {
+                    service: index,
+                    position,
+                    client_priority,
+                    provider_priority,
+                });
+            }
+        }
     }
     Ok(())
 }
@@ -282,6 +361,13 @@ fn check_grant(config: &SystemConfig, index: usize, grant: &Grant) -> Result<(),
     }
     if !service.allowed_clients.permits(grant.client) {
         return Err(BootCheckError::GrantDeniedByService { grant: index });
+    }
+    if let Some((client_priority, provider_priority)) = inversion(config, service, grant.client) {
+        return Err(BootCheckError::GrantPriorityInversion {
+            grant: index,
+            client_priority,
+            provider_priority,
+        });
     }
     Ok(())
 }

@@ -41,6 +41,13 @@
 //! | --- | --- | --- |
 //! | `run` | no | `"forever"` (default): the memory manager serves its realms until the machine is switched off; `"until-idle"`: once every realm has stopped or only serves, it stops the servers, checks that all memory and slots are back and ends the run with its verdict (tests, demos, benchmarks) |
 //! | `log` | no | how much the console prints: `"all"` (default) every decision and the realms' lines; `"denials"` refusals, faults, panics and the realms' lines; `"quiet"` only refusals, faults and panics. Refusals are always printed; identical ones that repeat are summarised with a count |
+//! | `memory` | no | the machine's memory, written like a realm's `memory` (`"512 MiB"`); default `"512 MiB"` ([`DEFAULT_MACHINE_MEMORY`]), what the `qemu` tool gives QEMU (`-m 512`, whatever this says). The realms' budgets together must fit in it |
+//!
+//! The budgets check is what the build can know: the kernel, the memory manager and the
+//! alignment of the blocks a budget is made of also take memory, so a system that passes it
+//! may still not start. A realm that cannot be started at boot fails the run (`run` does not
+//! change that): the memory manager says which realm and why, stops the realms it started,
+//! and ends the run with `FAIL`.
 //!
 //! ## `[[realm]]`
 //!
@@ -68,6 +75,18 @@
 //! | `name` | yes | unique among services; 1 to 32 of `a-z`, `0-9`, `-` (services and realms have separate names) |
 //! | `realm` | yes | the realm that provides it |
 //! | `allowed_clients` | no | the service's own policy: the only realms it accepts (at most 16, no repeats); absent: any realm the rest of the policy lets through; `[]`: nobody |
+//! | `allow_priority_inversion` | no | `true`: the service accepts declared clients (grants, allowed clients) at a higher priority than its provider; default `false` |
+//!
+//! **Priority inversion.** seL4 5.0.0 (our kernel, without MCS) runs a service's thread at its
+//! own priority while it answers a call: a client above the provider waits while every ready
+//! realm between the two priorities runs. So a grant or an allowed client whose priority is
+//! above the provider's is refused (`priority-inversion`), naming both priorities, unless the
+//! service sets `allow_priority_inversion = true`: the opt-out for a service whose author
+//! means it (its calls are short, or nothing runs between the two priorities; a parent that
+//! holds a grant to its child's service only to delegate it at run time). Connects that only
+//! the run time decides (a parent's run-time grant) are not checked here: the broker prints a
+//! `priority-inversion` warning for each connect whose client is above the provider, with
+//! both priorities (a connect by a `[[grant]]`, which this check saw, is not warned about).
 //!
 //! ## `[[grant]]`
 //!
@@ -196,7 +215,7 @@
 //!
 //! # Errors and their rules
 //!
-//! [`parse`] reports every error it finds, in file order, each printed like
+//! [`parse`] (and [`parse_bytes`], for a file's bytes) reports every error it finds, in file order, each printed like
 //! `system.toml:12:8: error[duplicate-realm]: realm "kv" is declared twice (first at line 4)`.
 //! The position is that of the offending value (or key, or `[[table]]` header for an item as a
 //! whole). A TOML syntax error stops the checks, since the rest of the file cannot be trusted.
@@ -204,6 +223,7 @@
 //!
 //! | code | what is wrong |
 //! | --- | --- |
+//! | `not-text` | the file is not UTF-8 text (TOML is UTF-8); points at the first byte that is not |
 //! | `toml-syntax` | the text is not valid TOML (duplicate keys included) |
 //! | `unknown-field` | a key the format does not have, at the top level or in a table |
 //! | `missing-field` | a required key is absent (points at the table) |
@@ -235,6 +255,8 @@
 //! | `service-quota-exceeded` | a realm provides more services than its `max_services` |
 //! | `quotas-exceed-broker` | all realms' `max_services` (or `max_connections`) add up to more than the broker's 1024 |
 //! | `bad-setting` | a `[system]` setting that is not one of its choices |
+//! | `priority-inversion` | a grant's client, or an allowed client, has a higher priority than the service's provider, and the service does not set `allow_priority_inversion` |
+//! | `budgets-exceed-memory` | the realms' memory budgets add up to more than the machine's `memory` (points at the budget that makes the sum, in file order, too large) |
 //!
 //! [`decode`] checks the same rules on the decoded model (those that still make sense once
 //! names are indices), plus the binary form itself: see [`BootCheckError`].
@@ -260,15 +282,16 @@ mod host;
 
 pub use check::BootCheckError;
 pub use model::{
-    AllowedClients, BROKER_CONNECTIONS, BROKER_SERVICES, DEFAULT_MAX_CONNECTIONS,
-    DEFAULT_MAX_RESTARTS, DEFAULT_MAX_SERVICES, Grant, LogLevel, MAX_ALLOWED_CLIENTS, MAX_GRANTS,
-    MAX_NAME_LEN, MAX_REALM_PRIORITY, MAX_REALM_SERVICES, MAX_REALMS, MAX_SERVICES, Name,
-    PAGE_SIZE, Realm, RealmId, RunPolicy, Service, ServiceId, Settings, SystemConfig,
+    AllowedClients, BROKER_CONNECTIONS, BROKER_SERVICES, DEFAULT_MACHINE_MEMORY,
+    DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_RESTARTS, DEFAULT_MAX_SERVICES, Grant, LogLevel,
+    MAX_ALLOWED_CLIENTS, MAX_GRANTS, MAX_NAME_LEN, MAX_REALM_PRIORITY, MAX_REALM_SERVICES,
+    MAX_REALMS, MAX_SERVICES, Name, PAGE_SIZE, Realm, RealmId, RunPolicy, Service, ServiceId,
+    Settings, SystemConfig,
 };
 pub use names::{is_valid_name, is_valid_program_name};
 pub use wire::{FORMAT_VERSION, decode};
 
 #[cfg(feature = "host")]
-pub use host::{ConfigError, Rule, parse};
+pub use host::{ConfigError, Rule, parse, parse_bytes};
 #[cfg(feature = "host")]
 pub use wire::{EncodeError, encode};

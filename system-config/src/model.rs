@@ -25,7 +25,9 @@ pub const MAX_NAME_LEN: usize = 32;
 pub const MAX_REALM_PRIORITY: u8 = 253;
 /// Memory budgets are whole pages of this size (the x86_64 small page).
 pub const PAGE_SIZE: u64 = 4096;
-/// `max_connections` of a realm that does not set it.
+/// The machine's memory when `[system] memory` is not set: what the `qemu` tool gives QEMU
+/// (`-m 512`, in MiB).
+pub const DEFAULT_MACHINE_MEMORY: u64 = 512 * 1024 * 1024;
 /// The most services one realm may have registered at once (`max_services`): declared ones
 /// and those it registers at run time under names the configuration does not declare.
 pub const MAX_REALM_SERVICES: usize = 1024;
@@ -35,6 +37,7 @@ pub const BROKER_SERVICES: usize = 1024;
 pub const BROKER_CONNECTIONS: usize = 1024;
 /// `max_restarts` of a realm that does not set it.
 pub const DEFAULT_MAX_RESTARTS: u8 = 3;
+/// `max_connections` of a realm that does not set it.
 pub const DEFAULT_MAX_CONNECTIONS: u8 = 16;
 /// `max_services` of a realm that does not set it.
 pub const DEFAULT_MAX_SERVICES: u16 = 4;
@@ -123,6 +126,10 @@ pub struct Service {
     pub realm: RealmId,
     /// The service's own client policy.
     pub allowed_clients: AllowedClients,
+    /// Whether the service accepts declared clients (grants, allowed clients) at a higher
+    /// priority than its provider's (`allow_priority_inversion`); without it such a client is
+    /// refused by the checks.
+    pub allow_priority_inversion: bool,
 }
 
 /// Permission, given by the system description, for one realm to connect to one service.
@@ -164,10 +171,24 @@ pub enum LogLevel {
 }
 
 /// The system-wide settings of the `[system]` table.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Settings {
     pub run: RunPolicy,
     pub log: LogLevel,
+    /// The machine's memory in bytes (`[system] memory`; default
+    /// [`DEFAULT_MACHINE_MEMORY`]): the realms' budgets together must fit in it. Whole pages,
+    /// more than 0.
+    pub memory_bytes: u64,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            run: RunPolicy::default(),
+            log: LogLevel::default(),
+            memory_bytes: DEFAULT_MACHINE_MEMORY,
+        }
+    }
 }
 
 /// The whole system: what the memory manager starts and which connections it allows.

@@ -9,7 +9,7 @@ use crate::model::SystemConfig;
 
 /// The first byte of every encoded configuration. Bumped whenever the model's layout changes,
 /// so that a memory manager never misreads a configuration built for another version.
-pub const FORMAT_VERSION: u8 = 3;
+pub const FORMAT_VERSION: u8 = 4;
 
 /// Decodes and fully re-checks a configuration made by [`encode`].
 ///

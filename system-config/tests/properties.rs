@@ -36,6 +36,7 @@ struct ServiceSeed {
     name: String,
     realm: u8,
     allowed_clients: Option<Vec<u8>>,
+    allow_priority_inversion: bool,
 }
 
 fn realm_seed() -> impl Strategy<Value = RealmSeed> {
@@ -72,11 +73,13 @@ fn service_seed() -> impl Strategy<Value = ServiceSeed> {
         "[a-z0-9-]{1,28}",
         any::<u8>(),
         proptest::option::of(vec(any::<u8>(), 0..=MAX_ALLOWED_CLIENTS)),
+        any::<bool>(),
     )
-        .prop_map(|(name, realm, allowed_clients)| ServiceSeed {
+        .prop_map(|(name, realm, allowed_clients, allow_priority_inversion)| ServiceSeed {
             name,
             realm,
             allowed_clients,
+            allow_priority_inversion,
         })
 }
 
@@ -128,22 +131,30 @@ fn build_realms(seeds: &[RealmSeed]) -> Vec<Realm> {
 }
 
 /// A valid configuration made from `seeds`: parents first, children within their parent's
-/// budget, quotas that fit, grants that the services' policies allow.
+/// budget, quotas that fit, grants that the services' policies allow, no declared client
+/// above its provider unless the service allows it, and a machine memory that holds every
+/// budget.
 fn build_config(seeds: &Seeds) -> SystemConfig {
     let mut realms = build_realms(&seeds.realms);
     let realm_count = realms.len();
+    // Whether `client` may be declared a client of a service of `provider`.
+    let priorities: Vec<u8> = realms.iter().map(|realm| realm.priority).collect();
+    let fits = |seed: &ServiceSeed, provider: RealmId, client: RealmId| {
+        seed.allow_priority_inversion || priorities[client.index()] <= priorities[provider.index()]
+    };
     let services: Vec<Service> = seeds
         .services
         .iter()
         .enumerate()
         .map(|(index, seed)| {
+            let provider = RealmId((usize::from(seed.realm) % realm_count) as u8);
             let allowed_clients = match &seed.allowed_clients {
                 None => AllowedClients::Any,
                 Some(clients) => {
                     let mut ids: Vec<RealmId> = Vec::new();
                     for &client in clients {
                         let id = RealmId((usize::from(client) % realm_count) as u8);
-                        if !ids.contains(&id) {
+                        if !ids.contains(&id) && fits(seed, provider, id) {
                             ids.push(id);
                         }
                     }
@@ -152,8 +163,9 @@ fn build_config(seeds: &Seeds) -> SystemConfig {
             };
             Service {
                 name: unique_name(&seed.name, index),
-                realm: RealmId((usize::from(seed.realm) % realm_count) as u8),
+                realm: provider,
                 allowed_clients,
+                allow_priority_inversion: seed.allow_priority_inversion,
             }
         })
         .collect();
@@ -171,14 +183,22 @@ fn build_config(seeds: &Seeds) -> SystemConfig {
                 AllowedClients::Only(ids) if ids.is_empty() => continue,
                 AllowedClients::Only(ids) => ids[usize::from(client) % ids.len()],
             };
+            let service = &services[service_index];
+            let inverted = !service.allow_priority_inversion
+                && priorities[client.index()] > priorities[service.realm.index()];
             let grant = Grant { client, service: ServiceId(service_index as u8) };
-            if !grants.contains(&grant) && grants.len() < MAX_GRANTS {
+            if !inverted && !grants.contains(&grant) && grants.len() < MAX_GRANTS {
                 grants.push(grant);
             }
         }
     }
+    let budgets: u64 = realms.iter().map(|realm| realm.memory_bytes).sum();
+    let settings = system_config::Settings {
+        memory_bytes: budgets.max(system_config::DEFAULT_MACHINE_MEMORY),
+        ..system_config::Settings::default()
+    };
     SystemConfig {
-        settings: system_config::Settings::default(),
+        settings,
         realms: heapless::Vec::from_slice(&realms).expect("at most 32"),
         services: heapless::Vec::from_slice(&services).expect("at most 64"),
         grants: heapless::Vec::from_slice(&grants).expect("at most 128"),
@@ -188,6 +208,7 @@ fn build_config(seeds: &Seeds) -> SystemConfig {
 /// Writes `config` as a `system.toml`, with memory sizes in each accepted form.
 fn to_toml(config: &SystemConfig) -> String {
     let mut text = String::from("# generated\n");
+    writeln!(text, "[system]\nmemory = {}\n", config.settings.memory_bytes).unwrap();
     for (index, realm) in config.realms.iter().enumerate() {
         let memory = match index % 3 {
             0 => realm.memory_bytes.to_string(),
@@ -210,6 +231,9 @@ fn to_toml(config: &SystemConfig) -> String {
     for service in &config.services {
         let realm = &config.realms[service.realm.index()].name;
         writeln!(text, "[[service]]\nname = \"{}\"\nrealm = \"{realm}\"", service.name).unwrap();
+        if service.allow_priority_inversion {
+            writeln!(text, "allow_priority_inversion = true").unwrap();
+        }
         if let AllowedClients::Only(clients) = &service.allowed_clients {
             let names: Vec<String> = clients
                 .iter()

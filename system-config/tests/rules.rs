@@ -1,7 +1,7 @@
 //! One test per rule of `system.toml`: each checks the rule, the exact printed error (with
 //! the line and column it points to) and that nothing else is reported.
 
-use system_config::{ConfigError, MAX_GRANTS, MAX_REALMS, MAX_SERVICES, Rule, parse};
+use system_config::{ConfigError, MAX_GRANTS, MAX_REALMS, MAX_SERVICES, Rule, parse, parse_bytes};
 
 const PROGRAMS: &[&str] = &["init", "logger", "kv-store", "app", "plugin"];
 
@@ -34,6 +34,50 @@ fn assert_error(error: &ConfigError, rule: Rule, printed: &str) {
 
 fn with_init(rest: &str) -> String {
     format!("{INIT}{rest}")
+}
+
+#[test]
+fn not_text_points_at_the_first_byte_that_is_not_utf8() {
+    // "ü" written in Latin-1 (0xfc) on line 3, after `name = "m`.
+    let mut bytes = b"[[realm]]\n# caf\xc3\xa9 is UTF-8\nname = \"m".to_vec();
+    bytes.extend_from_slice(b"\xfcller\"\n");
+    let errors = parse_bytes("system.toml", &bytes, PROGRAMS).expect_err("not UTF-8");
+    assert_eq!(errors.len(), 1, "{errors:#?}");
+    assert_error(
+        &errors[0],
+        Rule::NotText,
+        "system.toml:3:10: error[not-text]: the file is not UTF-8 text: byte 0xfc here is not \
+         UTF-8; a system description is TOML, which is UTF-8: save it as UTF-8",
+    );
+}
+
+#[test]
+fn not_text_when_the_file_ends_inside_a_character() {
+    let errors = parse_bytes("system.toml", b"[[realm]]\n\xe2\x82", PROGRAMS).expect_err("cut");
+    assert_eq!(errors.len(), 1, "{errors:#?}");
+    assert_error(
+        &errors[0],
+        Rule::NotText,
+        "system.toml:2:1: error[not-text]: the file is not UTF-8 text: it ends in the middle of \
+         a character; a system description is TOML, which is UTF-8: save it as UTF-8",
+    );
+}
+
+#[test]
+fn a_binary_file_that_happens_to_be_utf8_is_not_toml() {
+    let errors =
+        parse_bytes("system.toml", b"\x7fELF\x02\x01\x01\x00", PROGRAMS).expect_err("not TOML");
+    assert!(!errors.is_empty());
+    assert!(errors.iter().all(|error| error.rule == Rule::TomlSyntax), "{errors:#?}");
+    assert_eq!((errors[0].line, errors[0].column), (1, 1), "{errors:#?}");
+}
+
+#[test]
+fn parse_bytes_reads_utf8_text_like_parse() {
+    assert_eq!(
+        parse_bytes("system.toml", INIT.as_bytes(), PROGRAMS),
+        parse("system.toml", INIT, PROGRAMS)
+    );
 }
 
 #[test]
@@ -106,7 +150,7 @@ fn unknown_field_in_the_system_table() {
         &text,
         Rule::UnknownField,
         "system.toml:8:1: error[unknown-field]: unknown field `run_forever` in [system]; the \
-         fields are: run, log",
+         fields are: run, log, memory",
     );
 }
 
@@ -497,6 +541,137 @@ fn bad_memory_size_zero_and_partial_page() {
         Rule::BadMemorySize,
         "system.toml:11:10: error[bad-memory-size]: memory size \"0 KiB\" is zero: a realm needs \
          at least one 4 KiB page",
+    );
+}
+
+/// A service `s` of realm `low` (priority 120, a child of init) with `service_extra` lines,
+/// and realm `high` (priority 150): the service's header is at line 21, `service_extra` starts
+/// at line 24.
+fn inversion_system(service_extra: &str) -> String {
+    with_init(&format!(
+        "\n[[realm]]\nname = \"low\"\nprogram = \"app\"\nparent = \"init\"\npriority = 120\nmemory = \"1 MiB\"\n\
+         \n[[realm]]\nname = \"high\"\nprogram = \"app\"\nparent = \"init\"\npriority = 150\nmemory = \"1 MiB\"\n\
+         \n[[service]]\nname = \"s\"\nrealm = \"low\"\n{service_extra}"
+    ))
+}
+
+#[test]
+fn priority_inversion_of_a_grant() {
+    let text = inversion_system("\n[[grant]]\nclient = \"high\"\nservice = \"s\"\n");
+    assert_only_error(
+        &text,
+        Rule::PriorityInversion,
+        "system.toml:26:10: error[priority-inversion]: grant lets realm \"high\" (priority 150) \
+         call service \"s\", whose provider realm \"low\" has priority 120: its calls would wait \
+         while any realm at priorities 121 to 150 runs; lower the client, raise the provider, \
+         or set allow_priority_inversion = true on the service",
+    );
+}
+
+#[test]
+fn priority_inversion_of_an_allowed_client() {
+    let text = inversion_system("allowed_clients = [\"init\", \"low\"]\n");
+    assert_only_error(
+        &text,
+        Rule::PriorityInversion,
+        "system.toml:24:20: error[priority-inversion]: allowed client \"init\" of service \"s\" \
+         has priority 200, above its provider realm \"low\" (priority 120): its calls would \
+         wait while any realm at priorities 121 to 200 runs; lower the client, raise the \
+         provider, or set allow_priority_inversion = true on the service",
+    );
+}
+
+#[test]
+fn priority_inversion_names_a_single_priority_when_there_is_one() {
+    let text = with_init(
+        "\n[[realm]]\nname = \"low\"\nprogram = \"app\"\nparent = \"init\"\npriority = 199\nmemory = \"1 MiB\"\n\
+         \n[[service]]\nname = \"s\"\nrealm = \"low\"\n\n[[grant]]\nclient = \"init\"\nservice = \"s\"\n",
+    );
+    let errors = errors(&text);
+    assert_eq!(errors.len(), 1, "{errors:#?}");
+    assert!(errors[0].message.contains("while any realm at priority 200 runs"), "{errors:#?}");
+}
+
+#[test]
+fn allow_priority_inversion_accepts_higher_clients_and_equal_priorities_need_nothing() {
+    let text = inversion_system(
+        "allow_priority_inversion = true\nallowed_clients = [\"init\", \"high\"]\n\
+         \n[[grant]]\nclient = \"high\"\nservice = \"s\"\n",
+    );
+    let config = parse("system.toml", &text, PROGRAMS).expect("accepted");
+    assert!(config.services[0].allow_priority_inversion);
+    // A client at the provider's own priority is no inversion.
+    let text =
+        with_init("\n[[service]]\nname = \"s\"\nrealm = \"init\"\nallowed_clients = [\"init\"]\n");
+    let config = parse("system.toml", &text, PROGRAMS).expect("accepted");
+    assert!(!config.services[0].allow_priority_inversion);
+}
+
+#[test]
+fn allow_priority_inversion_must_be_a_boolean() {
+    let text = inversion_system("allow_priority_inversion = \"yes\"\n");
+    assert_only_error(
+        &text,
+        Rule::WrongType,
+        "system.toml:24:28: error[wrong-type]: field `allow_priority_inversion` of service \"s\" \
+         must be true or false, not a string",
+    );
+}
+
+#[test]
+fn budgets_exceed_the_default_machine_memory() {
+    let text = "[[realm]]\nname = \"init\"\nprogram = \"init\"\npriority = 200\nmemory = \"384 MiB\"\n\
+                [[realm]]\nname = \"app\"\nprogram = \"app\"\nparent = \"init\"\npriority = 1\nmemory = \"256 MiB\"\n";
+    assert_only_error(
+        text,
+        Rule::BudgetsExceedMemory,
+        "system.toml:11:10: error[budgets-exceed-memory]: the realms' memory budgets add up to \
+         640 MiB with realm \"app\", more than the machine's 512 MiB (the default when [system] \
+         sets no `memory`: what the qemu tool gives QEMU): the memory manager could not start \
+         every realm",
+    );
+}
+
+#[test]
+fn budgets_exceed_a_declared_machine_memory_and_sums_never_wrap() {
+    // Two budgets of 2^63 bytes: their sum, 2^64, does not fit in a u64.
+    let huge = "8589934592 GiB";
+    let text = format!(
+        "[system]\nmemory = \"4 GiB\"\n\n[[realm]]\nname = \"init\"\nprogram = \"init\"\npriority = 200\nmemory = \"{huge}\"\n\
+         [[realm]]\nname = \"app\"\nprogram = \"app\"\nparent = \"init\"\npriority = 1\nmemory = \"{huge}\"\n"
+    );
+    assert_only_error(
+        &text,
+        Rule::BudgetsExceedMemory,
+        "system.toml:8:10: error[budgets-exceed-memory]: the realms' memory budgets add up to \
+         8589934592 GiB with realm \"init\", more than the machine's 4 GiB (`memory` of \
+         [system], line 2): the memory manager could not start every realm",
+    );
+    let text = format!(
+        "[system]\nmemory = \"17179869183 GiB\"\n\n[[realm]]\nname = \"init\"\nprogram = \"init\"\npriority = 200\nmemory = \"{huge}\"\n\
+         [[realm]]\nname = \"app\"\nprogram = \"app\"\nparent = \"init\"\npriority = 1\nmemory = \"{huge}\"\n"
+    );
+    assert_only_error(
+        &text,
+        Rule::BudgetsExceedMemory,
+        "system.toml:14:10: error[budgets-exceed-memory]: the realms' memory budgets add up to \
+         17179869184 GiB with realm \"app\", more than the machine's 17179869183 GiB (`memory` \
+         of [system], line 2): the memory manager could not start every realm",
+    );
+}
+
+#[test]
+fn the_machine_memory_is_a_memory_size() {
+    let config = parse("system.toml", &with_init("\n[system]\nmemory = \"1 GiB\"\n"), PROGRAMS)
+        .expect("valid");
+    assert_eq!(config.settings.memory_bytes, 1 << 30);
+    let config = parse("system.toml", INIT, PROGRAMS).expect("valid");
+    assert_eq!(config.settings.memory_bytes, system_config::DEFAULT_MACHINE_MEMORY);
+    assert_only_error(
+        &with_init("\n[system]\nmemory = \"0 MiB\"\n"),
+        Rule::BadMemorySize,
+        "system.toml:8:10: error[bad-memory-size]: memory size \"0 MiB\" is zero: the machine \
+         needs at least one 4 KiB page",
     );
 }
 

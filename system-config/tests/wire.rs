@@ -281,6 +281,58 @@ fn decode_refuses_bad_grants() {
 }
 
 #[test]
+fn decode_refuses_clients_above_their_provider_unless_the_service_allows_it() {
+    // kv (realm 2) at 160 is above the logger (150), whose "log" lists kv first.
+    assert_refused(
+        |c| c.realms[2].priority = 160,
+        BootCheckError::AllowedClientPriorityInversion {
+            service: 0,
+            position: 0,
+            client_priority: 160,
+            provider_priority: 150,
+        },
+    );
+    // Without the list, it is kv's grant (the first) that is refused.
+    assert_refused(
+        |c| {
+            c.realms[2].priority = 160;
+            c.services[0].allowed_clients = AllowedClients::Any;
+        },
+        BootCheckError::GrantPriorityInversion {
+            grant: 0,
+            client_priority: 160,
+            provider_priority: 150,
+        },
+    );
+    let mut config = demo();
+    config.realms[2].priority = 160;
+    config.services[0].allow_priority_inversion = true;
+    assert_eq!(decode(&encode(&config).expect("allowed")).expect("decodes"), config);
+}
+
+#[test]
+fn decode_refuses_budgets_beyond_the_machine_memory() {
+    // The demo's budgets add up to 28.5 MiB: the root's 16 MiB fits in 16 MiB, the logger's
+    // 2 MiB more does not.
+    assert_refused(
+        |c| c.settings.memory_bytes = 16 << 20,
+        BootCheckError::BudgetsExceedMemory { realm: 1, machine_bytes: 16 << 20 },
+    );
+    assert_refused(|c| c.settings.memory_bytes = 0, BootCheckError::BadMachineMemory);
+    assert_refused(|c| c.settings.memory_bytes = (1 << 30) + 1, BootCheckError::BadMachineMemory);
+    // Budgets whose sum does not fit in 64 bits are refused, not wrapped.
+    assert_refused(
+        |c| {
+            c.settings.memory_bytes = u64::MAX - 4095;
+            for realm in c.realms.iter_mut() {
+                realm.memory_bytes = 1 << 62;
+            }
+        },
+        BootCheckError::BudgetsExceedMemory { realm: 3, machine_bytes: u64::MAX - 4095 },
+    );
+}
+
+#[test]
 fn boot_check_errors_print_what_is_wrong() {
     let error = BootCheckError::MemoryAboveParent { realm: 4, parent: 3 };
     assert_eq!(error.to_string(), "realm 4 has more memory than its parent 3");

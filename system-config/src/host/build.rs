@@ -99,6 +99,7 @@ fn build_service(draft: &ServiceDraft, realms: &HashMap<&str, RealmId>) -> Optio
         name: to_name(&draft.name.as_ref()?.value)?,
         realm: *realms.get(draft.realm.as_ref()?.value.as_str())?,
         allowed_clients,
+        allow_priority_inversion: draft.allow_priority_inversion,
     })
 }
 

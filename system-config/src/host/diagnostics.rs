@@ -18,6 +18,8 @@ pub(crate) struct Located<T> {
 /// Every rule a `system.toml` must follow, each with a stable kebab-case [`code`](Rule::code).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Rule {
+    /// The file is not UTF-8 text.
+    NotText,
     /// The text is not valid TOML.
     TomlSyntax,
     /// A key that the format does not have (top level or inside a table).
@@ -82,11 +84,17 @@ pub enum Rule {
     QuotasExceedBroker,
     /// A `[system]` setting outside its choices (`run`, `log`).
     BadSetting,
+    /// A grant or an allowed client has a higher priority than the service's provider (and
+    /// the service does not set `allow_priority_inversion`).
+    PriorityInversion,
+    /// The realms' memory budgets add up to more than the machine's memory.
+    BudgetsExceedMemory,
 }
 
 impl Rule {
     /// Every rule, in the order of the format's documentation.
-    pub const ALL: [Rule; 31] = [
+    pub const ALL: [Rule; 34] = [
+        Rule::NotText,
         Rule::TomlSyntax,
         Rule::UnknownField,
         Rule::MissingField,
@@ -118,11 +126,14 @@ impl Rule {
         Rule::ServiceQuotaExceeded,
         Rule::QuotasExceedBroker,
         Rule::BadSetting,
+        Rule::PriorityInversion,
+        Rule::BudgetsExceedMemory,
     ];
 
     /// The rule's stable code, as printed in `error[code]`.
     pub fn code(self) -> &'static str {
         match self {
+            Rule::NotText => "not-text",
             Rule::TomlSyntax => "toml-syntax",
             Rule::UnknownField => "unknown-field",
             Rule::MissingField => "missing-field",
@@ -154,6 +165,8 @@ impl Rule {
             Rule::ServiceQuotaExceeded => "service-quota-exceeded",
             Rule::QuotasExceedBroker => "quotas-exceed-broker",
             Rule::BadSetting => "bad-setting",
+            Rule::PriorityInversion => "priority-inversion",
+            Rule::BudgetsExceedMemory => "budgets-exceed-memory",
         }
     }
 }

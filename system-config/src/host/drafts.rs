@@ -31,9 +31,9 @@ const REALM_FIELDS: &[&str] = &[
     "max_connections",
     "max_services",
 ];
-const SERVICE_FIELDS: &[&str] = &["name", "realm", "allowed_clients"];
+const SERVICE_FIELDS: &[&str] = &["name", "realm", "allowed_clients", "allow_priority_inversion"];
 const GRANT_FIELDS: &[&str] = &["client", "service"];
-const SYSTEM_FIELDS: &[&str] = &["run", "log"];
+const SYSTEM_FIELDS: &[&str] = &["run", "log", "memory"];
 
 /// What a realm's `parent` field says.
 #[derive(Clone, Debug)]
@@ -78,6 +78,8 @@ pub(crate) struct ServiceDraft {
     pub realm: Option<Located<String>>,
     /// Every string entry, even past [`MAX_ALLOWED_CLIENTS`] (that is reported).
     pub allowed_clients: Option<Vec<Located<String>>>,
+    /// `allow_priority_inversion` (`false` when absent or broken).
+    pub allow_priority_inversion: bool,
 }
 
 impl ServiceDraft {
@@ -103,6 +105,8 @@ pub(crate) struct GrantDraft {
 pub(crate) struct Drafts {
     /// The `[system]` table's settings (defaults where absent or broken: already reported).
     pub settings: Settings,
+    /// Where `[system] memory` is written, if it is (and valid).
+    pub machine_memory: Option<Span>,
     pub realms: Vec<RealmDraft>,
     pub services: Vec<ServiceDraft>,
     pub grants: Vec<GrantDraft>,
@@ -134,7 +138,11 @@ pub(crate) fn read_document(
                 }
             }
             "system" => match value.get_ref() {
-                DeValue::Table(table) => drafts.settings = read_settings(table, value.span(), diag),
+                DeValue::Table(table) => {
+                    let (settings, memory) = read_settings(table, value.span(), diag);
+                    drafts.settings = settings;
+                    drafts.machine_memory = memory;
+                }
                 other => {
                     let what = "`system` (write it as one [system] table)";
                     report_wrong_type(diag, &value.span(), what, "a table", other);
@@ -200,7 +208,7 @@ fn read_realm(
         program,
         parent: read_parent(&fields, diag),
         priority: read_priority(&fields, diag),
-        memory: read_memory(&fields, diag),
+        memory: read_memory(&fields, Need::Required, "a realm", diag),
         restartable: fields
             .boolean("restartable", Need::Optional, diag)
             .is_some_and(|flag| flag.value),
@@ -240,7 +248,10 @@ fn read_service(table: &DeTable, header: Span, diag: &mut Diagnostics) -> Servic
     if let Some(clients) = &allowed_clients {
         check_allowed_clients(clients, fields.subject(), diag);
     }
-    ServiceDraft { header, name, realm, allowed_clients }
+    let allow_priority_inversion = fields
+        .boolean("allow_priority_inversion", Need::Optional, diag)
+        .is_some_and(|flag| flag.value);
+    ServiceDraft { header, name, realm, allowed_clients, allow_priority_inversion }
 }
 
 fn read_grant(table: &DeTable, header: Span, diag: &mut Diagnostics) -> GrantDraft {
@@ -253,7 +264,12 @@ fn read_grant(table: &DeTable, header: Span, diag: &mut Diagnostics) -> GrantDra
     }
 }
 
-fn read_settings(table: &DeTable, header: Span, diag: &mut Diagnostics) -> Settings {
+/// The settings, and where a valid `memory` is written.
+fn read_settings(
+    table: &DeTable,
+    header: Span,
+    diag: &mut Diagnostics,
+) -> (Settings, Option<Span>) {
     let mut fields = Fields::new(table, "system", header);
     fields.set_subject(String::from("[system]"));
     fields.check_known(SYSTEM_FIELDS, diag);
@@ -270,7 +286,13 @@ fn read_settings(table: &DeTable, header: Span, diag: &mut Diagnostics) -> Setti
         &[("all", LogLevel::All), ("denials", LogLevel::Denials), ("quiet", LogLevel::Quiet)],
         diag,
     );
-    Settings { run: run.unwrap_or(defaults.run), log: log.unwrap_or(defaults.log) }
+    let memory = read_memory(&fields, Need::Optional, "the machine", diag);
+    let settings = Settings {
+        run: run.unwrap_or(defaults.run),
+        log: log.unwrap_or(defaults.log),
+        memory_bytes: memory.as_ref().map_or(defaults.memory_bytes, |memory| memory.value),
+    };
+    (settings, memory.map(|memory| memory.span))
 }
 
 /// An optional string field that must be one of `choices`; a value outside them is reported
@@ -329,13 +351,20 @@ fn read_priority(fields: &Fields, diag: &mut Diagnostics) -> Option<Located<u8>>
     }
 }
 
-fn read_memory(fields: &Fields, diag: &mut Diagnostics) -> Option<Located<u64>> {
-    let value = fields.value("memory", Need::Required, diag)?;
+/// The `memory` field of a realm or of `[system]`; `whose` names what it is the memory of in
+/// messages (`a realm`, `the machine`).
+fn read_memory(
+    fields: &Fields,
+    need: Need,
+    whose: &str,
+    diag: &mut Diagnostics,
+) -> Option<Located<u64>> {
+    let value = fields.value("memory", need, diag)?;
     let span = value.span();
     let bytes = match value.get_ref() {
         DeValue::String(text) => parse_memory_size(text),
         DeValue::Integer(_) => {
-            let integer = fields.integer("memory", Need::Required, diag)?;
+            let integer = fields.integer("memory", need, diag)?;
             memory_size_from_integer(integer.value)
         }
         other => {
@@ -348,7 +377,7 @@ fn read_memory(fields: &Fields, diag: &mut Diagnostics) -> Option<Located<u64>> 
     match bytes {
         Ok(value) => Some(Located { value, span }),
         Err(error) => {
-            let message = error.message(diag.source(&span));
+            let message = error.message(diag.source(&span), whose);
             diag.report(&span, Rule::BadMemorySize, message);
             None
         }

@@ -23,15 +23,16 @@ pub(crate) enum MemorySizeError {
 }
 
 impl MemorySizeError {
-    /// The message for a size written as `written` (its source text, quotes included).
-    pub fn message(self, written: &str) -> String {
+    /// The message for a size written as `written` (its source text, quotes included), for
+    /// `whose` memory (`a realm`, `the machine`).
+    pub fn message(self, written: &str, whose: &str) -> String {
         match self {
             MemorySizeError::Malformed => format!(
                 "memory size {written} is not understood: write a number of bytes, or a \
                  whole number with KiB, MiB or GiB, such as \"16 MiB\""
             ),
             MemorySizeError::Zero => {
-                format!("memory size {written} is zero: a realm needs at least one 4 KiB page")
+                format!("memory size {written} is zero: {whose} needs at least one 4 KiB page")
             }
             MemorySizeError::TooLarge => format!("memory size {written} is too large"),
             MemorySizeError::NotWholePages => {
@@ -80,9 +81,12 @@ fn check_bytes(bytes: u64) -> Result<u64, MemorySizeError> {
     }
 }
 
-/// `16 MiB`, `12 KiB`, `4097 bytes`: the largest unit that divides `bytes` exactly.
-pub(crate) fn format_memory_size(bytes: u64) -> String {
+/// `16 MiB`, `12 KiB`, `4097 bytes`: the largest unit that divides `bytes` exactly. Takes
+/// any size up to `u128`, so that a sum of budgets prints as what it is, never wrapped.
+pub(crate) fn format_memory_size(bytes: impl Into<u128>) -> String {
+    let bytes: u128 = bytes.into();
     for (unit, name) in [(GIB, "GiB"), (MIB, "MiB"), (KIB, "KiB")] {
+        let unit = u128::from(unit);
         if bytes != 0 && bytes.is_multiple_of(unit) {
             return format!("{} {name}", bytes / unit);
         }
@@ -126,7 +130,10 @@ mod tests {
         assert_eq!(format_memory_size(16 * MIB), "16 MiB");
         assert_eq!(format_memory_size(1536 * KIB), "1536 KiB");
         assert_eq!(format_memory_size(3 * GIB), "3 GiB");
-        assert_eq!(format_memory_size(4097), "4097 bytes");
-        assert_eq!(format_memory_size(0), "0 bytes");
+        assert_eq!(format_memory_size(4097u64), "4097 bytes");
+        assert_eq!(format_memory_size(0u64), "0 bytes");
+        // A sum of budgets past u64::MAX prints whole.
+        let sum = u128::from(u64::MAX) + 1;
+        assert_eq!(format_memory_size(sum), "17179869184 GiB");
     }
 }

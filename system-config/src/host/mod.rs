@@ -12,6 +12,7 @@ mod memory_size;
 mod validate;
 
 use std::format;
+use std::string::String;
 use std::vec::Vec;
 
 use toml::de::DeTable;
@@ -20,6 +21,37 @@ pub use diagnostics::{ConfigError, Rule};
 
 use crate::model::SystemConfig;
 use diagnostics::Diagnostics;
+
+/// Parses and checks a system description read as bytes from a file: the same as [`parse`]
+/// once the bytes are UTF-8 text. Bytes that are not UTF-8 (TOML is UTF-8) are refused with
+/// [`Rule::NotText`], at the line and column where the first byte that is not UTF-8 stands.
+pub fn parse_bytes(
+    file_name: &str,
+    bytes: &[u8],
+    programs: &[&str],
+) -> Result<SystemConfig, Vec<ConfigError>> {
+    let error = match core::str::from_utf8(bytes) {
+        Ok(text) => return parse(file_name, text, programs),
+        Err(error) => error,
+    };
+    let (valid, rest) = bytes.split_at(error.valid_up_to());
+    // `valid` is UTF-8 by construction: where the bad byte stands is counted in it.
+    let text = core::str::from_utf8(valid).unwrap_or_default();
+    let mut diag = Diagnostics::new(file_name, text);
+    let first = rest.first().copied().unwrap_or_default();
+    let message = match error.error_len() {
+        Some(_) => format!(
+            "the file is not UTF-8 text: byte {first:#04x} here is not UTF-8; a system \
+             description is TOML, which is UTF-8: save it as UTF-8"
+        ),
+        None => String::from(
+            "the file is not UTF-8 text: it ends in the middle of a character; a system \
+             description is TOML, which is UTF-8: save it as UTF-8",
+        ),
+    };
+    diag.report(&(text.len()..text.len()), Rule::NotText, message);
+    Err(diag.into_errors())
+}
 
 /// Parses and checks a system description.
 ///

@@ -9,7 +9,7 @@ use std::vec;
 use std::vec::Vec;
 
 use super::diagnostics::{Diagnostics, Located, Rule, Span};
-use super::drafts::{Drafts, ParentField, RealmDraft};
+use super::drafts::{Drafts, ParentField, RealmDraft, ServiceDraft};
 use super::memory_size::format_memory_size;
 use crate::model::{BROKER_CONNECTIONS, BROKER_SERVICES, MAX_GRANTS, MAX_REALMS, MAX_SERVICES};
 
@@ -45,6 +45,8 @@ pub(crate) fn validate<'d>(drafts: &'d Drafts, diag: &mut Diagnostics) -> Resolv
     check_service_references(drafts, &realm_by_name, diag);
     check_service_quotas(drafts, &realm_by_name, diag);
     check_quota_sums(drafts, diag);
+    check_memory_total(drafts, diag);
+    check_allowed_client_priorities(drafts, &realm_by_name, diag);
     let resolved = Resolved { realm_by_name, service_by_name, links };
     check_grants(drafts, &resolved, diag);
     resolved
@@ -379,6 +381,103 @@ fn check_quota_sum(
     }
 }
 
+/// The realms' budgets together fit in the machine's memory (`[system] memory`): reported at
+/// the budget that makes the running sum (in file order) exceed it. Summed in `u128`, so
+/// that no sum wraps.
+fn check_memory_total(drafts: &Drafts, diag: &mut Diagnostics) {
+    let machine = drafts.settings.memory_bytes;
+    let mut sum: u128 = 0;
+    for realm in &drafts.realms {
+        let Some(memory) = &realm.memory else { continue };
+        sum += u128::from(memory.value);
+        if sum <= u128::from(machine) {
+            continue;
+        }
+        let declared = match &drafts.machine_memory {
+            Some(span) => format!("`memory` of [system], line {}", diag.line_of(span)),
+            None => String::from(
+                "the default when [system] sets no `memory`: what the qemu tool gives QEMU",
+            ),
+        };
+        let message = format!(
+            "the realms' memory budgets add up to {} with {}, more than the machine's {} \
+             ({declared}): the memory manager could not start every realm",
+            format_memory_size(sum),
+            realm.label(),
+            format_memory_size(machine)
+        );
+        diag.report(&memory.span, Rule::BudgetsExceedMemory, message);
+        return;
+    }
+}
+
+/// The priority of the realm called `name`, if it is declared with a valid priority.
+fn priority_of(drafts: &Drafts, realm_by_name: &HashMap<&str, usize>, name: &str) -> Option<u8> {
+    let index = *realm_by_name.get(name)?;
+    drafts.realms[index].priority.as_ref().map(|priority| priority.value)
+}
+
+/// Which realms would run before the provider answers a client at `client` priority:
+/// `priority 150`, `priorities 121 to 150`.
+fn priorities_between(provider: u8, client: u8) -> String {
+    let first = provider.saturating_add(1);
+    if first >= client {
+        format!("priority {client}")
+    } else {
+        format!("priorities {first} to {client}")
+    }
+}
+
+/// The provider's name and priority of `service`, unless it accepts priority inversion or
+/// either is unknown (already reported).
+fn provider_priority<'d>(
+    drafts: &Drafts,
+    realm_by_name: &HashMap<&str, usize>,
+    service: &'d ServiceDraft,
+) -> Option<(&'d str, u8)> {
+    if service.allow_priority_inversion {
+        return None;
+    }
+    let provider = service.realm.as_ref()?.value.as_str();
+    Some((provider, priority_of(drafts, realm_by_name, provider)?))
+}
+
+/// No allowed client of a service runs above the service's provider, unless the service sets
+/// `allow_priority_inversion`.
+fn check_allowed_client_priorities(
+    drafts: &Drafts,
+    realm_by_name: &HashMap<&str, usize>,
+    diag: &mut Diagnostics,
+) {
+    for service in &drafts.services {
+        let Some((provider, provider_priority)) = provider_priority(drafts, realm_by_name, service)
+        else {
+            continue;
+        };
+        for client in service.allowed_clients.iter().flatten() {
+            let Some(priority) = priority_of(drafts, realm_by_name, &client.value) else {
+                continue;
+            };
+            if priority <= provider_priority {
+                continue;
+            }
+            diag.report(
+                &client.span,
+                Rule::PriorityInversion,
+                format!(
+                    "allowed client \"{}\" of {} has priority {priority}, above its provider \
+                     realm \"{provider}\" (priority {provider_priority}): its calls would wait \
+                     while any realm at {} runs; lower the client, raise the provider, or set \
+                     allow_priority_inversion = true on the service",
+                    client.value,
+                    service.label(),
+                    priorities_between(provider_priority, priority)
+                ),
+            );
+        }
+    }
+}
+
 /// Each grant names a declared client and service, is not repeated, and is not contradicted
 /// by the service's own `allowed_clients`.
 fn check_grants(drafts: &Drafts, resolved: &Resolved, diag: &mut Diagnostics) {
@@ -405,8 +504,45 @@ fn check_grants(drafts: &Drafts, resolved: &Resolved, diag: &mut Diagnostics) {
             continue;
         }
         seen.insert(key, &grant.header);
-        check_grant_allowed(drafts, client, service_index, diag);
+        if check_grant_allowed(drafts, client, service_index, diag) {
+            check_grant_priority(drafts, resolved, client, service_index, diag);
+        }
     }
+}
+
+/// A grant's client does not run above the service's provider, unless the service sets
+/// `allow_priority_inversion`.
+fn check_grant_priority(
+    drafts: &Drafts,
+    resolved: &Resolved,
+    client: &Located<String>,
+    service_index: usize,
+    diag: &mut Diagnostics,
+) {
+    let service = &drafts.services[service_index];
+    let realms = &resolved.realm_by_name;
+    let Some((provider, provider_priority)) = provider_priority(drafts, realms, service) else {
+        return;
+    };
+    let Some(priority) = priority_of(drafts, realms, &client.value) else {
+        return;
+    };
+    if priority <= provider_priority {
+        return;
+    }
+    diag.report(
+        &client.span,
+        Rule::PriorityInversion,
+        format!(
+            "grant lets realm \"{}\" (priority {priority}) call {}, whose provider realm \
+             \"{provider}\" has priority {provider_priority}: its calls would wait while any \
+             realm at {} runs; lower the client, raise the provider, or set \
+             allow_priority_inversion = true on the service",
+            client.value,
+            service.label(),
+            priorities_between(provider_priority, priority)
+        ),
+    );
 }
 
 fn known_grant_client(
@@ -447,18 +583,19 @@ fn known_grant_service<'a>(
     }
 }
 
+/// Whether the service's `allowed_clients` let the grant's client in (reported if not).
 fn check_grant_allowed(
     drafts: &Drafts,
     client: &Located<String>,
     service_index: usize,
     diag: &mut Diagnostics,
-) {
+) -> bool {
     let service = &drafts.services[service_index];
     let Some(allowed) = &service.allowed_clients else {
-        return;
+        return true;
     };
     if allowed.iter().any(|allowed| allowed.value == client.value) {
-        return;
+        return true;
     }
     let names: Vec<String> =
         allowed.iter().map(|allowed| format!("\"{}\"", allowed.value)).collect();
@@ -478,4 +615,5 @@ fn check_grant_allowed(
             client.value
         ),
     );
+    false
 }

@@ -6,7 +6,11 @@
 //! - `gamma`: opens connections until its quota says no, and the old one still works;
 //! - `omega`: at echo's priority, a call in progress when echo crashes: "restarting";
 //! - `delta`: a call in progress when its service exits; then 1000 connect/disconnect
-//!   cycles, with the memory manager's free RAM and slots before and after.
+//!   cycles, with the memory manager's free RAM and slots before and after;
+//! - `hasty` and `steady` (tests/systems/priority-inversion.toml): each is granted echo by
+//!   its parent at run time and makes one call; hasty runs above echo, steady below. hasty
+//!   runs first, before echo has registered, so it serves `hasty` and makes its call when
+//!   steady (which runs once echo is serving) calls it.
 #![no_std]
 #![no_main]
 
@@ -23,6 +27,8 @@ fn main(realm: &mut Realm) {
         "gamma" => gamma(realm),
         "delta" => delta(realm),
         "omega" => omega(realm),
+        "hasty" => hasty(realm),
+        "steady" => steady(realm),
         _ => println!(realm, "has no part in this test"),
     }
 }
@@ -41,6 +47,28 @@ fn grant(realm: &mut Realm, child: &str) {
 
 fn echo(realm: &mut Realm, connection: &Connection, value: u64) -> Result<u64, CallError> {
     realm.call(connection, &value)
+}
+
+/// Asks the parent for a grant of echo, connects and makes one call; echo's answer, or 0.
+fn granted_call(realm: &mut Realm, me: &str) -> u64 {
+    grant(realm, me);
+    let connection = realm.connect("echo").expect("the granted connect");
+    let answer = echo(realm, &connection, 7);
+    println!(realm, "echo answers {answer:?}");
+    let _ = realm.disconnect(connection);
+    answer.unwrap_or(0)
+}
+
+fn hasty(realm: &mut Realm) {
+    let service = realm.register("hasty").expect("registering hasty");
+    realm.serve(&service, |realm, _caller, _value: u64| granted_call(realm, "hasty"))
+}
+
+fn steady(realm: &mut Realm) {
+    let hasty = realm.connect("hasty").expect("granted in the system description");
+    let answer: Result<u64, CallError> = realm.call(&hasty, &0u64);
+    println!(realm, "hasty answers {answer:?}");
+    granted_call(realm, "steady");
 }
 
 fn alpha(realm: &mut Realm) {
