@@ -98,6 +98,12 @@ impl fmt::Display for LogLine<'_> {
             Event::Malformed { realm: sender, reason } => {
                 write!(f, "malformed request from {}: {reason}", realm(sender))
             }
+            Event::Unavailable { realm: asker, service, state } => write!(
+                f,
+                "connect refused: {} -> service \"{service}\": {}",
+                realm(asker),
+                state.error()
+            ),
         }
     }
 }
@@ -130,7 +136,7 @@ impl LogLine<'_> {
     /// The event's stable kind for machine-readable event lines: `service-registered`,
     /// `connect-allowed`, `register-denied`, `connect-denied`, `grant-denied`,
     /// `revoke-grant-denied`, `grant-added`, `grant-revoked`, `connection-closed`,
-    /// `service-removed`, `realm-withdrawn` or `malformed-request`.
+    /// `service-removed`, `realm-withdrawn`, `malformed-request` or `connect-unavailable`.
     pub fn kind(&self) -> &'static str {
         match *self.event {
             Event::Registered { .. } => "service-registered",
@@ -145,17 +151,22 @@ impl LogLine<'_> {
             Event::ServiceRemoved { .. } => "service-removed",
             Event::RealmDied { .. } => "realm-withdrawn",
             Event::Malformed { .. } => "malformed-request",
+            Event::Unavailable { .. } => "connect-unavailable",
         }
     }
 
     /// Whether the event is a refusal: refusals are always printed, whatever the log level.
     pub fn is_refusal(&self) -> bool {
-        matches!(self.event, Event::Denied { .. } | Event::Malformed { .. })
+        matches!(
+            self.event,
+            Event::Denied { .. } | Event::Malformed { .. } | Event::Unavailable { .. }
+        )
     }
 
     /// Hands `visit` each field of the event, in a fixed order: realms by bare name
     /// (`realm`, `client`, `owner`, `granter`, `grantee`), `service`, `connection` as
-    /// `index.generation`, `generation`, `rule`, `reason` and `field` as kebab-case codes.
+    /// `index.generation`, `generation`, `rule`, `reason`, `state` and `field` as kebab-case
+    /// codes.
     pub fn fields(&self, visit: &mut FieldVisitor<'_>) -> fmt::Result {
         let name = |id| BareName(self.broker, id);
         match *self.event {
@@ -200,6 +211,11 @@ impl LogLine<'_> {
             Event::Malformed { realm, reason } => {
                 visit("realm", &name(realm))?;
                 visit("reason", &reason)
+            }
+            Event::Unavailable { realm, service, state } => {
+                visit("realm", &name(realm))?;
+                visit("service", &service)?;
+                visit("state", &state.name())
             }
         }
     }
