@@ -200,11 +200,17 @@ pub fn broker_id(id: system_config::RealmId) -> ipc::RealmId {
 
 /// A refusal as the console's denial summary counts it: the realm, what it asked, the
 /// service (by a 16-bit hash of its name; for a malformed request, of what was wrong) and
-/// the rule. `None` for other events.
+/// the rule (for a connect that found nothing to connect to, why, as `0x80 |` its state).
+/// `None` for other events.
 fn denial_key(line: &LogLine<'_>) -> Option<::console::DenialKey> {
     let (realm, action, service, rule) = match *line.event() {
         broker::Event::Denied { realm, action, service, rule, .. } => {
             (realm, action as u8, name_hash(service.as_str()), rule.code() as u8)
+        }
+        broker::Event::Unavailable { realm, service, state } => {
+            // Told apart from policy denials by a rule code no `Rule` has.
+            let state = 0x80 | state as u8;
+            (realm, broker::Action::Connect as u8, name_hash(service.as_str()), state)
         }
         broker::Event::Malformed { realm, reason } => {
             // Malformed requests are told apart by what was wrong with them.
