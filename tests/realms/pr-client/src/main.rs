@@ -104,11 +104,22 @@ fn refused_grants(realm: &mut Realm) {
     }
 }
 
+/// A call that should fail: its error as a sentence.
 fn describe<T: core::fmt::Debug>(result: Result<T, CallError>) -> heapless::String<160> {
     let mut text = heapless::String::new();
     let _ = match result {
         Ok(value) => core::fmt::write(&mut text, format_args!("answered {value:?} WRONG")),
         Err(error) => core::fmt::write(&mut text, format_args!("{error}")),
+    };
+    text
+}
+
+/// A call that should succeed: its answer.
+fn answer<T: core::fmt::Debug>(result: Result<T, CallError>) -> heapless::String<160> {
+    let mut text = heapless::String::new();
+    let _ = match result {
+        Ok(value) => core::fmt::write(&mut text, format_args!("{value:?}")),
+        Err(error) => core::fmt::write(&mut text, format_args!("{error} WRONG")),
     };
     text
 }
@@ -121,13 +132,13 @@ fn stale_handles(realm: &mut Realm) {
     // Closed by its service: keeper closes the connection the request came on, and replies.
     let kicked = realm.connect("keeper").expect("connecting to keeper");
     let kick: Result<KeeperResponse, _> = realm.call(&kicked, &KeeperRequest::Kick);
-    println!(realm, "asked keeper to close the connection: {}", describe(kick));
+    println!(realm, "asked keeper to close the connection: {}", answer(kick));
     // A grant revoked: init grants echo, then takes it back.
     let grant = KeeperRequest::Grant { child: name("kay"), service: name("echo") };
     assert_eq!(keeper(realm, grant), Ok(KeeperResponse::Done), "init grants kay echo");
     let revoked = realm.connect("echo").expect("the granted connect");
-    let answer: Result<u64, _> = realm.call(&revoked, &1);
-    println!(realm, "echo answers {}", describe(answer));
+    let echoed: Result<u64, _> = realm.call(&revoked, &1);
+    println!(realm, "echo answers {}", answer(echoed));
     let revoke = KeeperRequest::Revoke { child: name("kay"), service: name("echo") };
     assert_eq!(keeper(realm, revoke), Ok(KeeperResponse::Done), "init revokes kay's echo");
     // The service gone: once exits under a call on another connection.
