@@ -9,7 +9,8 @@
 #![no_std]
 #![no_main]
 
-use realm_runtime::{CallError, Connection, Realm, println};
+use realm_runtime::ipc;
+use realm_runtime::{CallError, Connection, Error, Realm, println};
 use test_protocols::{CRASH, KeeperRequest, KeeperResponse, QUIT, name};
 
 realm_runtime::main!(main);
@@ -36,20 +37,9 @@ fn keeper(realm: &mut Realm, request: KeeperRequest) -> Result<KeeperResponse, C
     response
 }
 
-/// Connects to `service`, letting a provider at this realm's priority run until it has
-/// registered it.
-fn connect_when_registered(realm: &mut Realm, service: &str) -> Connection {
-    loop {
-        match realm.connect(service) {
-            Ok(connection) => return connection,
-            Err(error) if error_may_succeed_later(&error) => realm_runtime::sel4::ipc::yield_now(),
-            Err(error) => panic!("connecting to {service}: {error}"),
-        }
-    }
-}
-
-fn error_may_succeed_later(error: &realm_runtime::Error) -> bool {
-    matches!(error, realm_runtime::Error::Refused(refused) if refused.may_succeed_later())
+/// Whether the broker said that the same connect may succeed later.
+fn error_may_succeed_later(error: &Error) -> bool {
+    matches!(error, Error::Refused(refused) if refused.may_succeed_later())
 }
 
 /// Prints what connecting to `service` answers now.
@@ -72,21 +62,45 @@ fn kay(realm: &mut Realm) {
     connect_answers(realm);
 }
 
-/// Not registered yet, restarting, gone (after max_restarts, and after an exit), declared
-/// nowhere.
+/// Not registered yet, restarting, gone (after max_restarts), declared nowhere.
 fn connect_answers(realm: &mut Realm) {
     try_connect(realm, "connect \"later\" (its provider runs, has not registered it)", "later");
-    let phoenix = connect_when_registered(realm, "phoenix");
-    let crashed: Result<u64, _> = realm.call(&phoenix, &CRASH);
-    println!(realm, "the call when phoenix crashed: {}", describe(crashed));
-    let _ = realm.disconnect(phoenix);
-    // At phoenix's priority: this runs before the restarted phoenix has registered.
-    try_connect(realm, "connect \"phoenix\" while it restarts", "phoenix");
-    let phoenix = connect_when_registered(realm, "phoenix");
-    let crashed: Result<u64, _> = realm.call(&phoenix, &CRASH);
-    println!(realm, "the call when phoenix crashed again: {}", describe(crashed));
-    let _ = realm.disconnect(phoenix);
-    try_connect(realm, "connect \"phoenix\" after its restart limit", "phoenix");
+    // Crash phoenix until it is gone for good. Right after a crash this realm, at phoenix's
+    // priority, runs before the restarted phoenix has registered: it hears "restarting"
+    // (should the restarted phoenix ever win that race, the next crash tries again).
+    let mut heard_restarting = false;
+    loop {
+        match realm.connect("phoenix") {
+            Ok(phoenix) => {
+                let _: Result<u64, _> = realm.call(&phoenix, &CRASH);
+                let _ = realm.disconnect(phoenix);
+                if heard_restarting {
+                    continue;
+                }
+                match realm.connect("phoenix") {
+                    Ok(again) => {
+                        let _ = realm.disconnect(again);
+                    }
+                    Err(error) => {
+                        let restarting = Error::Refused(ipc::Error::ServiceRestarting);
+                        if error == restarting {
+                            heard_restarting = true;
+                            println!(
+                                realm,
+                                "connect \"phoenix\" while it restarts: {error} (retry)"
+                            );
+                        }
+                    }
+                }
+            }
+            Err(error) if error_may_succeed_later(&error) => realm_runtime::sel4::ipc::yield_now(),
+            Err(error) => {
+                let retry = if error_may_succeed_later(&error) { "retry" } else { "do not retry" };
+                println!(realm, "connect \"phoenix\" after its restart limit: {error} ({retry})");
+                break;
+            }
+        }
+    }
     try_connect(realm, "connect \"nowhere\" (declared nowhere)", "nowhere");
 }
 
