@@ -83,7 +83,10 @@ fn a_restartable_service_restarts_and_its_client_reconnects_within_the_limit() {
     assert_printed("[echo] serving \"echo\", generation 5");
     assert_printed("[beta] reconnected: echo answers Ok(5005)");
     assert_event("realm-gave-up", &[("realm", "echo"), ("restarts", "2")]);
-    assert_printed("[beta] connect after the restart limit: not found: no such service");
+    assert_printed(
+        "[beta] connect after the restart limit: the service is gone for good: its provider \
+         stopped and will not be back",
+    );
 }
 
 #[test]

@@ -10,13 +10,15 @@ use policy::{Grant, ServiceDecl};
 use crate::slots::{SlotRange, SlotRangeError};
 
 /// Per-realm limits. A realm's slot range needs `max_services + max_connections` slots for
-/// the realm never to run out of slots before it runs out of quota, as long as it lets go
-/// (`Disconnect`) of the connections closed for it: until then each keeps its slot reserved.
+/// the realm never to run out of slots before it runs out of quota: a connection closed for
+/// it (by its service, a revoked grant, its service gone) keeps its slot reserved until the
+/// realm lets go of it (`Disconnect`), and counts against `max_connections` until then.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Quota {
     /// How many services the realm may have registered at once.
     pub max_services: u16,
-    /// How many connections the realm may have open at once, as a client.
+    /// How many connections the realm may hold at once, as a client: open ones, and closed
+    /// ones it has not let go of yet (each keeps its slot reserved).
     pub max_connections: u16,
 }
 

@@ -88,7 +88,7 @@ mod teardown;
 pub use config::{BrokerConfig, ConfigError, Quota, RealmSpec};
 pub use ipc::{Reply, Request};
 pub use log::LogLine;
-pub use ops::{Action, Event, KernelOp, OpSink, RealmSlot, Rights};
+pub use ops::{Action, Event, KernelOp, OpSink, RealmSlot, Rights, Unavailable};
 pub use policy::MAX_REALMS;
 pub use service_registry::{MAX_CONNECTIONS, MAX_SERVICES};
 pub use slots::{MAX_SLOTS_PER_RANGE, SlotRange, SlotRangeError};

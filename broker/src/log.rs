@@ -114,6 +114,12 @@ impl fmt::Display for LogLine<'_> {
                 realm(client),
                 realm(provider)
             ),
+            Event::Unavailable { realm: asker, service, state } => write!(
+                f,
+                "connect refused: {} -> service \"{service}\": {}",
+                realm(asker),
+                state.error()
+            ),
         }
     }
 }
@@ -146,7 +152,8 @@ impl LogLine<'_> {
     /// The event's stable kind for machine-readable event lines: `service-registered`,
     /// `connect-allowed`, `register-denied`, `connect-denied`, `grant-denied`,
     /// `revoke-grant-denied`, `grant-added`, `grant-revoked`, `connection-closed`,
-    /// `service-removed`, `realm-withdrawn`, `malformed-request` or `priority-inversion`.
+    /// `service-removed`, `realm-withdrawn`, `malformed-request`, `priority-inversion` or
+    /// `connect-unavailable`.
     pub fn kind(&self) -> &'static str {
         match *self.event {
             Event::Registered { .. } => "service-registered",
@@ -162,6 +169,7 @@ impl LogLine<'_> {
             Event::RealmDied { .. } => "realm-withdrawn",
             Event::Malformed { .. } => "malformed-request",
             Event::PriorityInversion { .. } => "priority-inversion",
+            Event::Unavailable { .. } => "connect-unavailable",
         }
     }
 
@@ -173,14 +181,17 @@ impl LogLine<'_> {
 
     /// Whether the event is a refusal: refusals are always printed, whatever the log level.
     pub fn is_refusal(&self) -> bool {
-        matches!(self.event, Event::Denied { .. } | Event::Malformed { .. })
+        matches!(
+            self.event,
+            Event::Denied { .. } | Event::Malformed { .. } | Event::Unavailable { .. }
+        )
     }
 
     /// Hands `visit` each field of the event, in a fixed order: realms by bare name
     /// (`realm`, `client`, `owner`, `granter`, `grantee`, `provider`), `service`, `connection`
-    /// as `index.generation`, `generation`, `client-priority` and `provider-priority`, `rule`
-    /// and `reason` as kebab-case codes (and, for a malformed request, `detail`: what was
-    /// wrong, in words).
+    /// as `index.generation`, `generation`, `client-priority` and `provider-priority`, `rule`,
+    /// `reason` and `state` as kebab-case codes (and, for a malformed request, `detail`: what
+    /// was wrong, in words).
     pub fn fields(&self, visit: &mut FieldVisitor<'_>) -> fmt::Result {
         let name = |id| BareName(self.broker, id);
         match *self.event {
@@ -243,6 +254,11 @@ impl LogLine<'_> {
                 visit("client-priority", &client_priority)?;
                 visit("provider-priority", &provider_priority)?;
                 visit("rule", &rule.name())
+            }
+            Event::Unavailable { realm, service, state } => {
+                visit("realm", &name(realm))?;
+                visit("service", &service)?;
+                visit("state", &state.name())
             }
         }
     }

@@ -37,7 +37,7 @@
 //! services, and one log event per connection, per service and for the death: with the
 //! tables full, several thousand. They are never collected: each goes to the sink at once.
 
-use ipc::{Badge, CloseReason, ConnectionId, Malformed, Name, RealmId, Rule};
+use ipc::{Badge, CloseReason, ConnectionId, Error, Malformed, Missing, Name, RealmId, Rule};
 use service_registry::CapSlot;
 
 use crate::log::LogLine;
@@ -95,6 +95,45 @@ pub enum Action {
     RevokeGrant,
 }
 
+/// Why a connect the policy allowed found no service to connect to: the answer tells the
+/// client whether to try again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Unavailable {
+    /// The name is declared nowhere and no realm registered it
+    /// (`Error::NotFound { what: Missing::Service }`).
+    Unknown,
+    /// The service is declared; its provider is running but has not registered it, yet or
+    /// again (`Error::NotYetRegistered`).
+    NotYetRegistered,
+    /// Its provider died and is being restarted (`Error::ServiceRestarting`).
+    Restarting,
+    /// Its provider stopped for good: it exited, or died more often than its `max_restarts`
+    /// (`Error::ServiceGone`).
+    Gone,
+}
+
+impl Unavailable {
+    /// The error the client gets.
+    pub const fn error(self) -> Error {
+        match self {
+            Self::Unknown => Error::NotFound { what: Missing::Service },
+            Self::NotYetRegistered => Error::NotYetRegistered,
+            Self::Restarting => Error::ServiceRestarting,
+            Self::Gone => Error::ServiceGone,
+        }
+    }
+
+    /// The stable kebab-case name used in machine-readable event lines.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Unknown => "unknown",
+            Self::NotYetRegistered => "not-yet-registered",
+            Self::Restarting => "restarting",
+            Self::Gone => "gone",
+        }
+    }
+}
+
 /// Something worth a log line. [`crate::Broker::log_line`] formats it with realm names.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Event {
@@ -142,6 +181,13 @@ pub enum Event {
     },
     RealmDied {
         realm: RealmId,
+    },
+    /// A connect the policy allowed found no service to connect to (a refusal: it is
+    /// always printed, and repeats are summarised).
+    Unavailable {
+        realm: RealmId,
+        service: Name,
+        state: Unavailable,
     },
     Malformed {
         realm: RealmId,

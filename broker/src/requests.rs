@@ -6,7 +6,7 @@ use ipc::{
 use policy::Decision;
 use service_registry::{CapSlot, ConnectionLookup, RegistryError};
 
-use crate::ops::{Action, Event, KernelOp, OpSink, RealmSlot, Rights};
+use crate::ops::{Action, Event, KernelOp, OpSink, RealmSlot, Rights, Unavailable};
 use crate::{Broker, Quota};
 
 /// The error for a registry refusal.
@@ -119,6 +119,11 @@ impl Broker {
         })
     }
 
+    /// Connects `caller` to `service`. The policy decides first, before the service is looked
+    /// up, so a realm that may not reach it is denied the same whether or not it exists
+    /// (`policy`, "Deciding before looking"); a realm that may reach it and finds nothing to
+    /// connect to hears why ([`Broker::unavailable`]). Open connections and the client slots
+    /// that closed ones still reserve both count against `max_connections`.
     pub(crate) fn connect(
         &mut self,
         caller: RealmId,
@@ -126,17 +131,22 @@ impl Broker {
         ops: &mut dyn OpSink,
     ) -> Reply {
         // The only lookup by name: the key reaches the service again in O(1).
-        let not_found = Error::NotFound { what: Missing::Service };
-        let key = self.registry.find(&service).ok_or(not_found)?;
-        let target = *self.registry.get(key).ok_or(not_found)?;
-        let rule = match self.policy.decide_connect(caller, &service, target.owner) {
+        let key = self.registry.find(&service);
+        let target = key.and_then(|key| self.registry.get(key)).copied();
+        let registered = target.map(|target| target.owner);
+        let rule = match self.policy.decide_connect_by_name(caller, &service, registered) {
             Decision::Allowed { rule } => rule,
             Decision::Denied { rule } => {
                 return Err(self.deny(ops, caller, Action::Connect, service, None, rule));
             }
         };
-        let open = self.registry.connections_of(caller);
-        if open >= usize::from(self.quota(caller).max_connections) {
+        let (Some(key), Some(target)) = (key, target) else {
+            let state = self.unavailable(&service);
+            self.log(ops, Event::Unavailable { realm: caller, service, state });
+            return Err(state.error());
+        };
+        let held = self.registry.connections_of(caller) + self.registry.reserved_slots_of(caller);
+        if held >= usize::from(self.quota(caller).max_connections) {
             return Err(quota_exceeded(Resource::RealmConnections));
         }
         if !self.registry.has_room_for_connection() {
@@ -145,13 +155,7 @@ impl Broker {
         let (broker_copy, client_slot) = self.allocate_slot_pair(caller)?;
         let added = self.registry.add_connection(caller, key, broker_copy, client_slot.slot);
         let connection = match added {
-            Ok(added) => {
-                // The record it replaced no longer reserves its client's slot.
-                if let Some(released) = added.released {
-                    self.free_released_slot(released);
-                }
-                added.connection
-            }
+            Ok(connection) => connection,
             Err(error) => {
                 self.free_slot_pair(broker_copy, client_slot);
                 return Err(registry_error(error));
@@ -188,6 +192,21 @@ impl Broker {
             slot: client_slot.slot.0,
             service_generation: target.generation,
         })
+    }
+
+    /// Why there is no registered `service` to connect to: its declared provider's state
+    /// (restarting, stopped for good, or running but not registered yet), or, for a
+    /// service declared without a provider, not registered yet; for a name declared
+    /// nowhere, that it is unknown.
+    pub(crate) fn unavailable(&self, service: &Name) -> Unavailable {
+        let Some(declaration) = self.policy.declaration(service) else {
+            return Unavailable::Unknown;
+        };
+        match declaration.provider.and_then(|provider| self.realm(provider)) {
+            Some(provider) if provider.restarting => Unavailable::Restarting,
+            Some(provider) if !provider.alive => Unavailable::Gone,
+            _ => Unavailable::NotYetRegistered,
+        }
     }
 
     /// The caller's open connection `id`, or the error that says what became of it.
@@ -263,24 +282,15 @@ impl Broker {
         Ok(Response::Live { service_generation })
     }
 
-    /// The grantee of a grant or revoke from `caller`, if the policy lets `caller` act on it.
-    fn grantee(
-        &self,
-        caller: RealmId,
-        child: Name,
-        service: Name,
-        action: Action,
-        ops: &mut dyn OpSink,
-    ) -> Result<RealmId, Error> {
-        let grantee = self.realm_id(&child).ok_or(Error::NotFound { what: Missing::Realm })?;
-        match self.policy.decide_grant(caller, grantee) {
-            Decision::Allowed { .. } => Ok(grantee),
-            Decision::Denied { rule } => {
-                Err(self.deny(ops, caller, action, service, Some(grantee), rule))
-            }
-        }
+    /// The realm called `child`, or `NotFound`.
+    fn realm_called(&self, child: &Name) -> Result<RealmId, Error> {
+        self.realm_id(child).ok_or(Error::NotFound { what: Missing::Realm })
     }
 
+    /// Lets `caller`'s child `child` reach `service`, if the policy accepts the grant: the
+    /// caller is the child's parent, reaches the service itself, and the service's allowed
+    /// clients (if listed) include the child (`Policy::decide_grant_of_service`). A refusal
+    /// is logged with its rule, like every denial.
     pub(crate) fn grant(
         &mut self,
         caller: RealmId,
@@ -288,7 +298,12 @@ impl Broker {
         service: Name,
         ops: &mut dyn OpSink,
     ) -> Reply {
-        let grantee = self.grantee(caller, child, service, Action::Grant, ops)?;
+        let grantee = self.realm_called(&child)?;
+        let registered = self.registry.service(&service).map(|s| s.owner);
+        let decision = self.policy.decide_grant_of_service(caller, grantee, &service, registered);
+        if let Decision::Denied { rule } = decision {
+            return Err(self.deny(ops, caller, Action::Grant, service, Some(grantee), rule));
+        }
         self.policy
             .add_grant(grantee, &service)
             .map_err(|_| quota_exceeded(Resource::RuntimeGrants))?;
@@ -303,7 +318,11 @@ impl Broker {
         service: Name,
         ops: &mut dyn OpSink,
     ) -> Reply {
-        let grantee = self.grantee(caller, child, service, Action::RevokeGrant, ops)?;
+        let grantee = self.realm_called(&child)?;
+        if let Decision::Denied { rule } = self.policy.decide_grant(caller, grantee) {
+            let action = Action::RevokeGrant;
+            return Err(self.deny(ops, caller, action, service, Some(grantee), rule));
+        }
         if !self.policy.remove_grant(grantee, &service) {
             return Err(Error::NotFound { what: Missing::Grant });
         }

@@ -6,8 +6,10 @@
 //! a grant it relied on was revoked, its service is gone), its caps go as for any closure,
 //! but the client's slot stays reserved, empty: the client still holds a handle naming that
 //! slot, and a newer connection in the same slot would make a call through the stale handle
-//! reach another service. The slot is freed when the client lets go (a `Disconnect` of the
-//! closed connection), when the record's table slot is reused, or when the client dies.
+//! reach another service. The slot is freed only when the client lets go (a `Disconnect` of
+//! the closed connection) or dies; until then the closed connection's record keeps its
+//! table entry too (the registry does not reuse it, however many connections come and go),
+//! and the reservation counts against the client's `max_connections`.
 //!
 //! Nothing is collected on the way: closing a connection never moves another in the
 //! connection table, so teardowns walk the table by index and close as they go, and stop as

@@ -2,16 +2,18 @@
 //!
 //! ```text
 //! 0 init ── 1 store (the declared provider of "kv"; allowed clients: app, plugin)
+//!   (init: the declared provider of "vault"; allowed clients: store)
 //!        └─ 2 app ── 3 plugin
 //! 4 guest (top level)
 //! ```
-//! The init configuration grants "kv" to app.
+//! The init configuration grants "kv" to app, and "ghost", a name declared nowhere, to app.
 
 use ipc::{Badge, CloseReason, ConnectionId, Error, Missing, Resource, Response, Rule};
 use policy::{AllowedClients, Grant, ServiceDecl};
 use service_registry::CapSlot;
 
 use super::*;
+use crate::ops::Unavailable;
 
 const INIT: RealmId = RealmId(0);
 const STORE: RealmId = RealmId(1);
@@ -40,16 +42,26 @@ fn broker() -> Box<Broker> {
         realm("plugin", Some(APP), 400),
         realm("guest", None, 500),
     ];
-    let services = [ServiceDecl {
-        service: name("kv"),
-        provider: Some(STORE),
-        allowed_clients: Some(AllowedClients::from_slice(&[APP, PLUGIN]).unwrap()),
-    }];
+    let services = [
+        ServiceDecl {
+            service: name("kv"),
+            provider: Some(STORE),
+            allowed_clients: Some(AllowedClients::from_slice(&[APP, PLUGIN]).unwrap()),
+        },
+        ServiceDecl {
+            service: name("vault"),
+            provider: Some(INIT),
+            allowed_clients: Some(AllowedClients::from_slice(&[STORE]).unwrap()),
+        },
+    ];
     let mut broker = Box::new(Broker::empty());
     broker
         .configure(&BrokerConfig {
             realms: &realms,
-            grants: &[Grant { client: APP, service: name("kv") }],
+            grants: &[
+                Grant { client: APP, service: name("kv") },
+                Grant { client: APP, service: name("ghost") },
+            ],
             services: &services,
             broker_slots: SlotRange { start: 1000, count: 8 },
         })
@@ -200,16 +212,101 @@ fn denied_connects_are_loud_and_mint_nothing() {
     assert_eq!(reply, Err(Error::Denied { rule: Rule::NoRoute }));
     assert!(out.ops.is_empty());
     assert_eq!(out.events.len(), 1);
+    // "guestbook" is declared nowhere: init (guest's sibling) is denied as if it were not
+    // registered, not told that a sibling has it.
     let (reply, out) = connect(&mut broker, INIT, "guestbook");
-    assert_eq!(reply, Err(Error::Denied { rule: Rule::SiblingNeedsGrant }));
+    assert_eq!(reply, Err(Error::Denied { rule: Rule::NoRoute }));
     assert_eq!(
         out.lines,
-        ["connect denied: realm \"init\" -> service \"guestbook\": siblings need a grant"]
+        ["connect denied: realm \"init\" -> service \"guestbook\": \
+             no grant, and the service is neither its own nor its parent's"]
+    );
+    assert_eq!(connect(&mut broker, APP, "nothing").0, Err(Error::Denied { rule: Rule::NoRoute }));
+}
+
+/// A realm that may not reach a service is denied the same before it is registered, while
+/// it is, after its provider died, and after it is gone: connect is no oracle.
+#[test]
+fn a_denial_is_the_same_whether_or_not_the_service_exists() {
+    let mut broker = broker();
+    let denials = |broker: &mut Broker| {
+        [(GUEST, "kv"), (INIT, "kv"), (PLUGIN, "kv"), (GUEST, "guestbook"), (INIT, "ghost")]
+            .map(|(realm, service)| connect(broker, realm, service).0)
+    };
+    let before = denials(&mut broker);
+    assert_eq!(
+        before,
+        [
+            Err(Error::Denied { rule: Rule::NoRoute }),
+            Err(Error::Denied { rule: Rule::NoRoute }),
+            Err(Error::Denied { rule: Rule::NoRoute }),
+            Err(Error::Denied { rule: Rule::NoRoute }),
+            Err(Error::Denied { rule: Rule::NoRoute }),
+        ]
+    );
+    // The provider itself is not on kv's list, registered or not.
+    let not_listed = Err(Error::Denied { rule: Rule::NotInAllowedClients });
+    assert_eq!(connect(&mut broker, STORE, "kv").0, not_listed);
+    register(&mut broker, STORE, "kv").0.unwrap();
+    assert_eq!(connect(&mut broker, STORE, "kv").0, not_listed);
+    register(&mut broker, INIT, "guestbook").0.unwrap();
+    register(&mut broker, STORE, "ghost").0.unwrap();
+    assert_eq!(denials(&mut broker), before);
+    died(&mut broker, STORE);
+    broker.set_restarting(STORE, true).unwrap();
+    assert_eq!(denials(&mut broker), before);
+    broker.set_restarting(STORE, false).unwrap();
+    assert_eq!(denials(&mut broker), before);
+}
+
+/// A realm that may reach a service and finds nothing to connect to hears why, logged as a
+/// refusal: unknown, not registered yet, restarting, gone.
+#[test]
+fn connect_says_why_there_is_nothing_to_connect_to() {
+    let mut broker = broker();
+    let (reply, out) = connect(&mut broker, APP, "ghost");
+    assert_eq!(reply, Err(Error::NotFound { what: Missing::Service }));
+    assert_eq!(
+        out.events,
+        [Event::Unavailable { realm: APP, service: name("ghost"), state: Unavailable::Unknown }]
     );
     assert_eq!(
-        connect(&mut broker, APP, "nothing").0,
-        Err(Error::NotFound { what: Missing::Service })
+        out.lines,
+        ["connect refused: realm \"app\" -> service \"ghost\": not found: no such service"]
     );
+    let (reply, out) = connect(&mut broker, APP, "kv");
+    assert_eq!(reply, Err(Error::NotYetRegistered));
+    assert!(out.ops.is_empty());
+    assert_eq!(
+        out.lines,
+        ["connect refused: realm \"app\" -> service \"kv\": the service is declared but its \
+          provider has not registered it yet: connect again later"]
+    );
+    register(&mut broker, STORE, "kv").0.unwrap();
+    connection_of(connect(&mut broker, APP, "kv").0);
+    died(&mut broker, STORE);
+    broker.set_restarting(STORE, true).unwrap();
+    assert_eq!(connect(&mut broker, APP, "kv").0, Err(Error::ServiceRestarting));
+    broker.realm_started(STORE).unwrap();
+    assert_eq!(connect(&mut broker, APP, "kv").0, Err(Error::ServiceRestarting));
+    register(&mut broker, STORE, "kv").0.unwrap();
+    connection_of(connect(&mut broker, APP, "kv").0);
+    // It dies for good: gone, and the answers say whether to try again.
+    died(&mut broker, STORE);
+    let (reply, out) = connect(&mut broker, APP, "kv");
+    assert_eq!(reply, Err(Error::ServiceGone));
+    assert!(
+        out.lines[0]
+            .ends_with("the service is gone for good: its provider stopped and will not be back")
+    );
+    assert!(!Error::ServiceGone.may_succeed_later());
+    assert!(Error::NotYetRegistered.may_succeed_later());
+    assert!(Error::ServiceRestarting.may_succeed_later());
+    // Withdrawn while its provider runs: not registered (again) yet.
+    broker.realm_started(STORE).unwrap();
+    register(&mut broker, STORE, "kv").0.unwrap();
+    broker.withdraw_service(&name("kv"), &mut Output::default());
+    assert_eq!(connect(&mut broker, APP, "kv").0, Err(Error::NotYetRegistered));
 }
 
 #[test]
@@ -349,37 +446,71 @@ fn a_dead_client_realm_frees_the_slots_its_closed_connections_reserved() {
     assert!(matches!(reply, Ok(Response::Connected { slot: 300, .. })), "{reply:?}");
 }
 
+/// The issue-10 recipe, for each closure the client did not choose: its slot stays reserved
+/// across two thousand reuses of the connection table, so no newer connection gets it.
 #[test]
-fn reusing_a_closed_connections_table_entry_frees_the_slot_it_reserved() {
+fn a_reserved_slot_outlives_any_number_of_connection_table_reuses() {
+    for closure in [CloseReason::ByService, CloseReason::AccessRevoked, CloseReason::ServiceGone] {
+        let mut broker = broker();
+        register(&mut broker, STORE, "kv").0.unwrap();
+        register(&mut broker, INIT, "log").0.unwrap();
+        handle(&mut broker, APP, Request::Grant { child: name("plugin"), service: name("kv") })
+            .0
+            .unwrap();
+        // plugin's connection to kv, in plugin's slot 400, closes without plugin asking.
+        let (reply, _) = connect(&mut broker, PLUGIN, "kv");
+        assert!(matches!(reply, Ok(Response::Connected { slot: 400, .. })), "{reply:?}");
+        let stale = connection_of(reply);
+        let revoke = Request::RevokeGrant { child: name("plugin"), service: name("kv") };
+        match closure {
+            CloseReason::ByService => {
+                handle(&mut broker, STORE, Request::Disconnect { connection: stale }).0.unwrap();
+            }
+            CloseReason::AccessRevoked => handle(&mut broker, APP, revoke).0.map(|_| ()).unwrap(),
+            _ => broker.withdraw_service(&name("kv"), &mut Output::default()),
+        }
+        assert_eq!(broker.registry().reserved_slots_of(PLUGIN), 1);
+        // plugin reaches its parent app's... nothing; app's own cycles reuse every entry.
+        for _ in 0..2 * MAX_CONNECTIONS + 50 {
+            let (reply, _) = connect(&mut broker, APP, "log");
+            let connection = connection_of(reply);
+            assert_ne!(connection.index(), stale.index(), "{closure:?}");
+            handle(&mut broker, APP, Request::Disconnect { connection }).0.unwrap();
+        }
+        assert_eq!(broker.realm_slots_in_use(PLUGIN), 1);
+        let status = Request::Status { connection: stale };
+        assert_eq!(
+            handle(&mut broker, PLUGIN, status).0,
+            Err(Error::Disconnected { reason: closure })
+        );
+        // Its next connection takes another slot; letting go frees 400 for the one after.
+        register(&mut broker, PLUGIN, "mine").0.unwrap_or_else(|e| panic!("{e}"));
+        let (reply, _) = connect(&mut broker, PLUGIN, "mine");
+        assert!(matches!(reply, Ok(Response::Connected { slot: 402, .. })), "{reply:?}");
+        let let_go = Request::Disconnect { connection: stale };
+        assert_eq!(handle(&mut broker, PLUGIN, let_go).0, Ok(Response::Done));
+        let (reply, _) = connect(&mut broker, PLUGIN, "mine");
+        assert!(matches!(reply, Ok(Response::Connected { slot: 400, .. })), "{reply:?}");
+    }
+}
+
+/// A slot reserved for a closed connection counts against its client's connection quota
+/// until the client lets go of it.
+#[test]
+fn reserved_slots_count_against_the_connection_quota() {
     let mut broker = broker();
     register(&mut broker, STORE, "kv").0.unwrap();
-    let grant = Request::Grant { child: name("plugin"), service: name("kv") };
-    handle(&mut broker, APP, grant).0.unwrap();
-    // plugin's connection takes table entry 0 and keeps plugin's slot 400 once kicked.
-    let kicked = connection_of(connect(&mut broker, PLUGIN, "kv").0);
-    assert_eq!(kicked.index(), 0);
+    let kicked = connection_of(connect(&mut broker, APP, "kv").0);
     handle(&mut broker, STORE, Request::Disconnect { connection: kicked }).0.unwrap();
-    assert_eq!(broker.realm_slots_in_use(PLUGIN), 1);
-    // app uses every other entry once; entry 0, the least recently closed, comes next.
-    for _ in 1..MAX_CONNECTIONS {
-        let connection = connection_of(connect(&mut broker, APP, "kv").0);
-        handle(&mut broker, APP, Request::Disconnect { connection }).0.unwrap();
-    }
-    assert_eq!(broker.realm_slots_in_use(PLUGIN), 1);
-    let reuse = connection_of(connect(&mut broker, APP, "kv").0);
-    assert_eq!(reuse.index(), 0);
-    assert_eq!(broker.realm_slots_in_use(PLUGIN), 0);
-    assert_eq!(broker.registry().reserved_slots_of(PLUGIN), 0);
-    assert_eq!(broker.realm_slots_in_use(APP), 1);
-    // The old id is superseded: letting go of it now is an error and frees nothing twice.
-    let let_go = Request::Disconnect { connection: kicked };
+    connect(&mut broker, APP, "kv").0.unwrap();
+    connect(&mut broker, APP, "kv").0.unwrap();
+    // 2 open and 1 reserved: app's quota of 3 is used up.
     assert_eq!(
-        handle(&mut broker, PLUGIN, let_go).0,
-        Err(Error::Disconnected { reason: CloseReason::Unknown })
+        connect(&mut broker, APP, "kv").0,
+        Err(Error::QuotaExceeded { what: Resource::RealmConnections })
     );
-    let (reply, _) = connect(&mut broker, PLUGIN, "kv");
-    assert!(matches!(reply, Ok(Response::Connected { slot: 400, .. })), "{reply:?}");
-    assert_eq!(broker.realm_slots_in_use(PLUGIN), 1);
+    handle(&mut broker, APP, Request::Disconnect { connection: kicked }).0.unwrap();
+    connect(&mut broker, APP, "kv").0.unwrap();
 }
 
 #[test]
@@ -488,6 +619,63 @@ fn revoking_a_grant_closes_what_relied_on_it() {
         handle(&mut broker, APP, Request::Grant { child: name("nobody"), service: name("kv") }).0,
         Err(Error::NotFound { what: Missing::Realm })
     );
+}
+
+/// A grant that could never be used is refused at grant time with its rule, logged like every
+/// denial, and records nothing; whether the service is registered makes no difference.
+#[test]
+fn grants_that_could_never_be_used_are_refused() {
+    let mut broker = broker();
+    for registered in [false, true] {
+        if registered {
+            register(&mut broker, STORE, "kv").0.unwrap();
+            register(&mut broker, INIT, "vault").0.unwrap();
+        }
+        // init cannot reach kv itself: it has nothing to pass on to app.
+        let grant = Request::Grant { child: name("app"), service: name("kv") };
+        let (reply, out) = handle(&mut broker, INIT, grant);
+        assert_eq!(reply, Err(Error::Denied { rule: Rule::GranterDoesNotReach }));
+        assert_eq!(
+            out.lines,
+            ["grant denied: realm \"init\" -> realm \"app\", service \"kv\": the granter cannot \
+              reach the service itself, and a grant passes on only what the granter has"]
+        );
+        assert!(out.ops.is_empty());
+        // init owns vault, but vault accepts only store.
+        let grant = Request::Grant { child: name("app"), service: name("vault") };
+        let (reply, out) = handle(&mut broker, INIT, grant);
+        assert_eq!(reply, Err(Error::Denied { rule: Rule::GranteeNotInAllowedClients }));
+        assert_eq!(
+            out.events,
+            [Event::Denied {
+                realm: INIT,
+                action: Action::Grant,
+                service: name("vault"),
+                grantee: Some(APP),
+                rule: Rule::GranteeNotInAllowedClients
+            }]
+        );
+        assert_eq!(broker.log_line(&out.events[0]).kind(), "grant-denied");
+        let refused = [
+            Grant { client: APP, service: name("kv") },
+            Grant { client: APP, service: name("vault") },
+        ];
+        assert!(broker.policy().runtime_grants().iter().all(|grant| !refused.contains(grant)));
+        // What may be used is accepted.
+        let grant = Request::Grant { child: name("store"), service: name("vault") };
+        assert_eq!(handle(&mut broker, INIT, grant).0, Ok(Response::Done));
+        let grant = Request::Grant { child: name("plugin"), service: name("kv") };
+        assert_eq!(handle(&mut broker, APP, grant).0, Ok(Response::Done));
+    }
+    // An undeclared service: its granter reaches it once it has registered it.
+    let grant = Request::Grant { child: name("plugin"), service: name("ui") };
+    assert_eq!(
+        handle(&mut broker, APP, grant).0,
+        Err(Error::Denied { rule: Rule::GranterDoesNotReach })
+    );
+    register(&mut broker, APP, "ui").0.unwrap();
+    assert_eq!(handle(&mut broker, APP, grant).0, Ok(Response::Done));
+    connection_of(connect(&mut broker, PLUGIN, "ui").0);
 }
 
 #[test]

@@ -7,9 +7,23 @@ use crate::rule::Rule;
 use crate::wire::{Message, Reader};
 
 /// Why the broker refused or could not carry out a request.
+///
+/// # What a refused connect means
+///
+/// The policy is checked before the service is looked up, so a realm that may not reach a
+/// service hears [`Error::Denied`] whether or not the service exists. A realm that may reach
+/// it hears, when there is nothing to connect to yet, one of:
+///
+/// | answer | the service | retry? |
+/// |---|---|---|
+/// | [`Error::NotFound`] (`Missing::Service`) | is declared nowhere and registered by no realm | only if some realm will register it |
+/// | [`Error::NotYetRegistered`] | is declared; its provider runs but has not registered it (yet, or again) | yes, later |
+/// | [`Error::ServiceRestarting`] | its provider died and is being restarted | yes, once it is back |
+/// | [`Error::ServiceGone`] | its provider stopped for good (exited, gave up after `max_restarts`) | no |
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Error {
-    /// The named thing does not exist (or the calling realm is not alive).
+    /// The named thing does not exist (or the calling realm is not alive). For a connect: no
+    /// realm registered the service and no declaration says one will.
     NotFound { what: Missing },
     /// The policy refused; `rule` says which mechanism decided.
     Denied { rule: Rule },
@@ -29,6 +43,27 @@ pub enum Error {
     ServiceRestarting,
     /// The connection belongs to another realm.
     NotOwner,
+    /// Connect: the service is declared, and its provider is running but has not registered
+    /// it (yet, or again): connect again later.
+    NotYetRegistered,
+    /// Connect: the service's provider stopped for good (it exited, or died more often than
+    /// its `max_restarts`): it will not be back.
+    ServiceGone,
+}
+
+impl Error {
+    /// Whether the same request may succeed later without anything changing in the system
+    /// description: the service is not registered yet, or is restarting, or a quota or
+    /// table is full for now.
+    pub const fn may_succeed_later(&self) -> bool {
+        matches!(
+            self,
+            Self::NotYetRegistered
+                | Self::ServiceRestarting
+                | Self::ServiceRestarted { .. }
+                | Self::QuotaExceeded { .. }
+        )
+    }
 }
 
 wire_codes! {
@@ -383,6 +418,14 @@ impl fmt::Display for Error {
                 write!(f, "the service is restarting: connect again once it is back")
             }
             Self::NotOwner => write!(f, "the connection belongs to another realm"),
+            Self::NotYetRegistered => write!(
+                f,
+                "the service is declared but its provider has not registered it yet: connect \
+                 again later"
+            ),
+            Self::ServiceGone => {
+                write!(f, "the service is gone for good: its provider stopped and will not be back")
+            }
         }
     }
 }

@@ -17,6 +17,8 @@
 //! | 22    | `ServiceRestarted`  | new generation                                     |
 //! | 23    | `NotOwner`          | none                                               |
 //! | 24    | `ServiceRestarting` | none                                               |
+//! | 25    | `NotYetRegistered`  | none                                               |
+//! | 26    | `ServiceGone`       | none                                               |
 //!
 //! Generations are 32-bit values carried in one word each.
 
@@ -58,8 +60,10 @@ wire_codes! {
         MalformedRequest = 20,
         Disconnected = 21,
         ServiceRestarted = 22,
-                NotOwner = 23,
+        NotOwner = 23,
         ServiceRestarting = 24,
+        NotYetRegistered = 25,
+        ServiceGone = 26,
     }
 }
 
@@ -79,6 +83,8 @@ pub const fn reply_kind(reply: &Reply) -> ReplyKind {
         Err(Error::ServiceRestarted { .. }) => ReplyKind::ServiceRestarted,
         Err(Error::NotOwner) => ReplyKind::NotOwner,
         Err(Error::ServiceRestarting) => ReplyKind::ServiceRestarting,
+        Err(Error::NotYetRegistered) => ReplyKind::NotYetRegistered,
+        Err(Error::ServiceGone) => ReplyKind::ServiceGone,
     }
 }
 
@@ -105,7 +111,9 @@ pub fn encode_reply(reply: &Reply) -> Message {
         Ok(Response::Done)
         | Err(Error::AlreadyRegistered)
         | Err(Error::NotOwner)
-        | Err(Error::ServiceRestarting) => {}
+        | Err(Error::ServiceRestarting)
+        | Err(Error::NotYetRegistered)
+        | Err(Error::ServiceGone) => {}
     }
     message
 }
@@ -156,6 +164,8 @@ fn read_fields(kind: ReplyKind, reader: &mut Reader<'_>) -> Result<Reply, Malfor
         }
         ReplyKind::NotOwner => Err(Error::NotOwner),
         ReplyKind::ServiceRestarting => Err(Error::ServiceRestarting),
+        ReplyKind::NotYetRegistered => Err(Error::NotYetRegistered),
+        ReplyKind::ServiceGone => Err(Error::ServiceGone),
     })
 }
 

@@ -37,6 +37,12 @@ wire_codes! {
         ParentOfGrantee = 12,
         /// Grant or revoke, denied: the granter is not the grantee's parent.
         NotParent = 13,
+        /// Grant, denied: the granter cannot reach the service itself, so it has nothing to
+        /// pass on (a grant is delegation).
+        GranterDoesNotReach = 14,
+        /// Grant, denied: the service lists its allowed clients and the grantee is not one,
+        /// so the grant could never be used.
+        GranteeNotInAllowedClients = 15,
     }
 }
 
@@ -57,6 +63,8 @@ impl Rule {
             Self::NotDeclaredProvider => "not-declared-provider",
             Self::ParentOfGrantee => "parent-of-grantee",
             Self::NotParent => "not-parent",
+            Self::GranterDoesNotReach => "granter-does-not-reach",
+            Self::GranteeNotInAllowedClients => "grantee-not-in-allowed-clients",
         }
     }
 
@@ -96,6 +104,13 @@ impl Rule {
             }
             Self::ParentOfGrantee => "a realm's parent may grant to it",
             Self::NotParent => "only a realm's parent may grant to it or revoke its grants",
+            Self::GranterDoesNotReach => {
+                "the granter cannot reach the service itself, and a grant passes on only what \
+                 the granter has"
+            }
+            Self::GranteeNotInAllowedClients => {
+                "the grantee is not in the service's allowed clients, so it could never connect"
+            }
         }
     }
 }
@@ -116,7 +131,16 @@ mod tests {
             assert_eq!(Rule::from_code(rule.code()), Some(rule));
         }
         assert_eq!(Rule::from_code(0), None);
-        assert_eq!(Rule::from_code(14), None);
+        assert_eq!(Rule::from_code(16), None);
+    }
+
+    #[test]
+    fn names_are_distinct_kebab_case() {
+        let names: std::collections::HashSet<_> = Rule::ALL.iter().map(|r| r.name()).collect();
+        assert_eq!(names.len(), Rule::ALL.len());
+        for name in names {
+            assert!(name.bytes().all(|b| b.is_ascii_lowercase() || b == b'-'), "{name}");
+        }
     }
 
     #[test]

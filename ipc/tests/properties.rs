@@ -85,6 +85,8 @@ fn reply() -> impl Strategy<Value = Reply> {
         any::<u32>().prop_map(|generation| Err(Error::ServiceRestarted { generation })),
         Just(Err(Error::NotOwner)),
         Just(Err(Error::ServiceRestarting)),
+        Just(Err(Error::NotYetRegistered)),
+        Just(Err(Error::ServiceGone)),
     ]
 }
 

@@ -154,6 +154,14 @@ impl OpSink for Executor<'_, '_> {
             broker::Event::Malformed { reason, .. } => refusal_of(&line).is_none_or(|refusal| {
                 crate::console::refusal(refusal, format_args!("a malformed request ({reason})"))
             }),
+            broker::Event::Unavailable { service, state, .. } => {
+                refusal_of(&line).is_none_or(|refusal| {
+                    crate::console::refusal(
+                        refusal,
+                        format_args!("connect of service \"{service}\": {}", state.error()),
+                    )
+                })
+            }
             _ => true,
         };
         if !shown {
@@ -218,8 +226,8 @@ pub fn broker_id(id: system_config::RealmId) -> ipc::RealmId {
 }
 
 /// A refusal of the broker as the console tells repeats apart: the realm, what it asked,
-/// about which service (for a malformed request, what was wrong) and the rule's name.
-/// `None` for other events.
+/// about which service (for a malformed request, what was wrong; for a connect that found
+/// nothing to connect to, with its state as the rule) and the rule. `None` for other events.
 fn refusal_of<'l>(line: &'l LogLine<'_>) -> Option<crate::console::Refusal<'l>> {
     match line.event() {
         broker::Event::Denied { realm, service, rule, .. } => Some(crate::console::Refusal {
@@ -227,6 +235,12 @@ fn refusal_of<'l>(line: &'l LogLine<'_>) -> Option<crate::console::Refusal<'l>> 
             kind: line.kind(),
             subject: service.as_str(),
             rule: rule.code() as u8,
+        }),
+        broker::Event::Unavailable { realm, service, state } => Some(crate::console::Refusal {
+            realm: *realm,
+            kind: line.kind(),
+            subject: service.as_str(),
+            rule: *state as u8,
         }),
         broker::Event::Malformed { realm, reason } => Some(crate::console::Refusal {
             realm: *realm,

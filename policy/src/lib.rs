@@ -24,6 +24,28 @@
 //! declaration lists allowed clients, the client is on the list (else
 //! [`Rule::NotInAllowedClients`]). The list only restricts; it never grants.
 //!
+//! # Deciding before looking
+//!
+//! The broker decides a connect before it looks for the service
+//! ([`Policy::decide_connect_by_name`]), so that a realm that may not reach a service gets the
+//! same denial whether or not the service is registered: connect is no oracle of what other
+//! realms registered. Which owner the rules above use:
+//! - a service declared with a provider: the provider, registered or not (only it may
+//!   register the service), so the answer never depends on the registry;
+//! - any other name (undeclared, or declared without a provider): nobody can know its owner
+//!   before some realm registers it. The rules that need no owner (a grant of the init
+//!   configuration, reached directly or through run-time grants) decide alone while it is not
+//!   registered. Once it is registered, its owner lets the owner's children and the owner
+//!   itself in as well; but a denial is always the one decided without an owner
+//!   ([`Rule::NoRoute`], [`Rule::GranterCannotReach`] or [`Rule::NotInAllowedClients`], never
+//!   [`Rule::SiblingNeedsGrant`], which would tell where the owner sits in the tree). So a
+//!   child cannot tell its parent's undeclared service that is not registered yet from one it
+//!   may not reach: declare a service (with its provider) for clients to hear "not
+//!   registered yet" instead.
+//!
+//! What the system description says (declarations, providers, grants) is not secret: a
+//! denial may reflect it, never the run-time state of the registry.
+//!
 //! # Granting
 //!
 //! Only a realm's direct parent may grant to it or revoke its grants ([`Rule::ParentOfGrantee`],
@@ -31,6 +53,13 @@
 //! knows what it needs, and an ancestor reaches a grandchild by granting down each level,
 //! every level checked against the granter's own reach. Grants name a service, not an
 //! instance: they survive a service restart.
+//!
+//! A grant that could never be used is refused when it is made, with its rule
+//! ([`Policy::decide_grant_of_service`]): the granter must reach the service itself
+//! ([`Rule::GranterDoesNotReach`], decided before looking, as for a connect), and the
+//! service's allowed clients, if listed, must include the grantee
+//! ([`Rule::GranteeNotInAllowedClients`]). Connects still check the whole chain every time:
+//! a granter that loses its own access later takes its grantees' access with it.
 //!
 //! # Registering
 //!
@@ -355,22 +384,90 @@ impl Policy {
         }
     }
 
-    /// May `client` connect to `service`, registered by `owner`?
+    /// May `client` connect to `service`, registered by `owner`? The rules alone, for a
+    /// service whose owner is known; the broker asks [`Policy::decide_connect_by_name`].
     pub fn decide_connect(&self, client: RealmId, service: &Name, owner: RealmId) -> Decision {
-        let reach = self.decide_reach(client, service, owner);
-        if !reach.is_allowed() {
-            return reach;
-        }
-        match self.allowed_clients(service) {
-            Some(list) if !list.contains(&client) => {
-                Decision::Denied { rule: Rule::NotInAllowedClients }
-            }
-            _ => reach,
-        }
+        self.connect_with_owner(client, service, Some(owner))
+    }
+
+    /// May `client` connect to `service`, decided before anyone looks for the service:
+    /// `registered` is the realm that registered it, if one did. See "Deciding before
+    /// looking" in the crate documentation: a denial is the same whether or not the service
+    /// is registered.
+    pub fn decide_connect_by_name(
+        &self,
+        client: RealmId,
+        service: &Name,
+        registered: Option<RealmId>,
+    ) -> Decision {
+        self.by_name(service, registered, |owner| self.connect_with_owner(client, service, owner))
     }
 
     /// Does `realm` reach `service`, owned by `owner` (the allowed-clients list aside)?
     pub fn decide_reach(&self, realm: RealmId, service: &Name, owner: RealmId) -> Decision {
+        self.reach_with_owner(realm, service, Some(owner))
+    }
+
+    /// Does `realm` reach `service` (the allowed-clients list aside), decided as
+    /// [`Policy::decide_connect_by_name`] decides: `registered` is the realm that registered
+    /// it, if one did.
+    pub fn decide_reach_by_name(
+        &self,
+        realm: RealmId,
+        service: &Name,
+        registered: Option<RealmId>,
+    ) -> Decision {
+        self.by_name(service, registered, |owner| self.reach_with_owner(realm, service, owner))
+    }
+
+    /// Runs `decide` with the owner the policy may use for `service`: its declared provider;
+    /// else, for an undeclared (or provider-less) service, the realm that registered it, but
+    /// a denial is then decided again without any owner, so that it does not depend on
+    /// whether, or by whom, the service is registered.
+    fn by_name(
+        &self,
+        service: &Name,
+        registered: Option<RealmId>,
+        decide: impl Fn(Option<RealmId>) -> Decision,
+    ) -> Decision {
+        if let Some(provider) = self.declaration(service).and_then(|d| d.provider) {
+            return decide(Some(provider));
+        }
+        match registered {
+            Some(owner) => match decide(Some(owner)) {
+                allowed @ Decision::Allowed { .. } => allowed,
+                Decision::Denied { .. } => decide(None),
+            },
+            None => decide(None),
+        }
+    }
+
+    /// [`Policy::decide_connect`] with the owner known (`Some`) or not (`None`: only the
+    /// rules that do not depend on the owner can let the client in).
+    fn connect_with_owner(
+        &self,
+        client: RealmId,
+        service: &Name,
+        owner: Option<RealmId>,
+    ) -> Decision {
+        let reach = self.reach_with_owner(client, service, owner);
+        if !reach.is_allowed() {
+            return reach;
+        }
+        if self.allowed_clients_refuse(service, client) {
+            return Decision::Denied { rule: Rule::NotInAllowedClients };
+        }
+        reach
+    }
+
+    /// Whether `service` lists its allowed clients and `client` is not one of them.
+    fn allowed_clients_refuse(&self, service: &Name, client: RealmId) -> bool {
+        self.allowed_clients(service).is_some_and(|list| !list.contains(&client))
+    }
+
+    /// [`Policy::decide_reach`] with the owner known (`Some`) or not (`None`: only grants of
+    /// the init configuration, directly or through a chain of run-time grants, reach).
+    fn reach_with_owner(&self, realm: RealmId, service: &Name, owner: Option<RealmId>) -> Decision {
         let mut current = realm;
         let mut delegated = false;
         // Each round climbs one level of a run-time grant; the tree is acyclic, so this ends
@@ -388,21 +485,20 @@ impl Policy {
                 _ => break,
             }
         }
-        let rule = if delegated {
-            Rule::GranterCannotReach
-        } else if self.parent(realm) == self.parent(owner) {
-            Rule::SiblingNeedsGrant
-        } else {
-            Rule::NoRoute
+        let rule = match owner {
+            _ if delegated => Rule::GranterCannotReach,
+            Some(owner) if self.parent(realm) == self.parent(owner) => Rule::SiblingNeedsGrant,
+            _ => Rule::NoRoute,
         };
         Decision::Denied { rule }
     }
 
-    /// The rule by which `realm` reaches `service` without a run-time grant, if any.
-    fn direct_reach(&self, realm: RealmId, service: &Name, owner: RealmId) -> Option<Rule> {
-        if realm == owner {
+    /// The rule by which `realm` reaches `service` without a run-time grant, if any. With no
+    /// owner known, only a grant of the init configuration can.
+    fn direct_reach(&self, realm: RealmId, service: &Name, owner: Option<RealmId>) -> Option<Rule> {
+        if owner == Some(realm) {
             Some(Rule::SameRealm)
-        } else if self.parent(realm) == Some(owner) {
+        } else if owner.is_some() && self.parent(realm) == owner {
             Some(Rule::ParentService)
         } else if self
             .static_grants
@@ -419,7 +515,8 @@ impl Policy {
         self.runtime_grants.binary_search(&Grant { client, service: *service }).is_ok()
     }
 
-    /// May `granter` grant to (or revoke a grant of) `grantee`?
+    /// May `granter` revoke a grant of `grantee`? (Granting is
+    /// [`Policy::decide_grant_of_service`].)
     pub fn decide_grant(&self, granter: RealmId, grantee: RealmId) -> Decision {
         if self.contains(granter) && self.parent(grantee) == Some(granter) {
             Decision::Allowed { rule: Rule::ParentOfGrantee }
@@ -428,7 +525,33 @@ impl Policy {
         }
     }
 
-    /// Records a run-time grant (already checked with [`Policy::decide_grant`]). Granting
+    /// May `granter` grant `service` to `grantee`? Only its parent may
+    /// ([`Rule::NotParent`]), only what it reaches itself ([`Rule::GranterDoesNotReach`],
+    /// decided as [`Policy::decide_reach_by_name`] with `registered`, the realm that
+    /// registered the service if one did), and only to a realm the service's allowed
+    /// clients accept ([`Rule::GranteeNotInAllowedClients`]): a grant that could never be
+    /// used is refused when it is made, not at the grantee's connect.
+    pub fn decide_grant_of_service(
+        &self,
+        granter: RealmId,
+        grantee: RealmId,
+        service: &Name,
+        registered: Option<RealmId>,
+    ) -> Decision {
+        let parent = self.decide_grant(granter, grantee);
+        if !parent.is_allowed() {
+            return parent;
+        }
+        if !self.decide_reach_by_name(granter, service, registered).is_allowed() {
+            return Decision::Denied { rule: Rule::GranterDoesNotReach };
+        }
+        if self.allowed_clients_refuse(service, grantee) {
+            return Decision::Denied { rule: Rule::GranteeNotInAllowedClients };
+        }
+        parent
+    }
+
+    /// Records a run-time grant (already checked with [`Policy::decide_grant_of_service`]). Granting
     /// twice is the same as once.
     pub fn add_grant(&mut self, grantee: RealmId, service: &Name) -> Result<(), GrantTableFull> {
         let grant = Grant { client: grantee, service: *service };

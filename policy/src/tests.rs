@@ -273,3 +273,75 @@ fn configure_replaces_everything_and_a_refused_configuration_leaves_it_empty() {
     assert_eq!(p.realm_count(), 0);
     assert_eq!(p.decide_connect(APP, &kv, STORE), denied(Rule::SiblingNeedsGrant));
 }
+
+#[test]
+fn a_declared_provider_decides_whether_or_not_the_service_is_registered() {
+    let kv = name("kv");
+    let declaration = ServiceDecl { service: kv, provider: Some(STORE), allowed_clients: None };
+    let p = policy(&[], &[declaration]);
+    for registered in [None, Some(STORE)] {
+        assert_eq!(p.decide_connect_by_name(APP, &kv, registered), denied(Rule::SiblingNeedsGrant));
+        assert_eq!(p.decide_connect_by_name(STORE, &kv, registered), allowed(Rule::SameRealm));
+        assert_eq!(p.decide_connect_by_name(OTHER, &kv, registered), denied(Rule::NoRoute));
+    }
+}
+
+#[test]
+fn an_undeclared_service_is_decided_without_its_owner_until_it_is_registered() {
+    let log = name("log");
+    let mut p = policy(&[Grant { client: METRICS, service: log }], &[]);
+    // Not registered: only the grant of the init configuration reaches it.
+    assert_eq!(p.decide_connect_by_name(METRICS, &log, None), allowed(Rule::InitConfigGrant));
+    assert_eq!(p.decide_connect_by_name(APP, &log, None), denied(Rule::NoRoute));
+    assert_eq!(p.decide_connect_by_name(INIT, &log, None), denied(Rule::NoRoute));
+    // Registered by init: its child app reaches it. other, init's sibling, is denied as if
+    // nothing were registered, not with "siblings need a grant" (which would say by whom).
+    assert_eq!(p.decide_connect_by_name(APP, &log, Some(INIT)), allowed(Rule::ParentService));
+    assert_eq!(p.decide_connect_by_name(OTHER, &log, Some(INIT)), denied(Rule::NoRoute));
+    assert_eq!(p.decide_connect(OTHER, &log, INIT), denied(Rule::SiblingNeedsGrant));
+    // A run-time grant whose granter reaches it only once it is registered.
+    p.add_grant(PLUGIN, &log).unwrap();
+    assert_eq!(p.decide_connect_by_name(PLUGIN, &log, Some(INIT)), allowed(Rule::ParentGrant));
+    assert_eq!(p.decide_connect_by_name(PLUGIN, &log, None), denied(Rule::GranterCannotReach));
+    assert_eq!(
+        p.decide_connect_by_name(PLUGIN, &log, Some(OTHER)),
+        denied(Rule::GranterCannotReach)
+    );
+}
+
+#[test]
+fn grants_that_could_never_be_used_are_refused() {
+    let kv = name("kv");
+    let declaration = ServiceDecl {
+        service: kv,
+        provider: Some(STORE),
+        allowed_clients: clients(&[APP, PLUGIN]),
+    };
+    let mut p = policy(&[Grant { client: INIT, service: kv }], &[declaration]);
+    // init reaches kv by its grant and may pass it on to app, on the list, but not metrics.
+    assert_eq!(p.decide_grant_of_service(INIT, APP, &kv, None), allowed(Rule::ParentOfGrantee));
+    assert_eq!(
+        p.decide_grant_of_service(INIT, METRICS, &kv, Some(STORE)),
+        denied(Rule::GranteeNotInAllowedClients)
+    );
+    // app cannot reach kv until init grants it: it has nothing to pass on to plugin.
+    assert_eq!(
+        p.decide_grant_of_service(APP, PLUGIN, &kv, None),
+        denied(Rule::GranterDoesNotReach)
+    );
+    p.add_grant(APP, &kv).unwrap();
+    assert_eq!(p.decide_grant_of_service(APP, PLUGIN, &kv, None), allowed(Rule::ParentOfGrantee));
+    // Not the parent: refused first, whatever else holds.
+    assert_eq!(p.decide_grant_of_service(INIT, PLUGIN, &kv, None), denied(Rule::NotParent));
+    // An undeclared service: the granter must reach it, which takes its being registered.
+    let db = name("db");
+    assert_eq!(p.decide_grant_of_service(INIT, APP, &db, None), denied(Rule::GranterDoesNotReach));
+    assert_eq!(
+        p.decide_grant_of_service(INIT, APP, &db, Some(INIT)),
+        allowed(Rule::ParentOfGrantee)
+    );
+    assert_eq!(
+        p.decide_grant_of_service(INIT, APP, &db, Some(STORE)),
+        denied(Rule::GranterDoesNotReach)
+    );
+}

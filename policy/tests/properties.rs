@@ -1,6 +1,8 @@
 //! Property tests: the policy agrees with a direct, recursive reading of the rules on random
 //! realm trees, grants and allowed-clients lists; every decision's rule matches its verdict;
-//! and only acyclic realm trees are accepted.
+//! a connect decided before looking denies the same whether or not (and by whom) the service
+//! is registered; grants that could never be used are refused; and only acyclic realm trees
+//! are accepted.
 
 use ipc::{Name, RealmId};
 use policy::{AllowedClients, Decision, Grant, Policy, PolicyConfig, Rule, ServiceDecl};
@@ -74,6 +76,19 @@ impl World {
                 && self.parent(realm).is_some_and(|p| self.reaches(p, s, owner)))
     }
 
+    /// Reach with no owner known: only grants of the init configuration, directly or at the
+    /// top of a chain of run-time grants.
+    fn reaches_without_owner(&self, realm: RealmId, s: u8) -> bool {
+        let grant = Grant { client: realm, service: service(s) };
+        self.static_grants.contains(&grant)
+            || (self.runtime_grants.contains(&grant)
+                && self.parent(realm).is_some_and(|p| self.reaches_without_owner(p, s)))
+    }
+
+    fn listed(&self, client: RealmId, s: u8) -> bool {
+        self.lists[s as usize].as_ref().is_none_or(|list| list.contains(&client))
+    }
+
     fn may_connect(&self, client: RealmId, s: u8, owner: RealmId) -> bool {
         self.reaches(client, s, owner)
             && self.lists[s as usize].as_ref().is_none_or(|list| list.contains(&client))
@@ -138,6 +153,68 @@ proptest! {
                             prop_assert_eq!(world.parent(client), Some(owner));
                         }
                         _ => {}
+                    }
+                }
+            }
+        }
+    }
+
+    /// Decided before looking (no service here has a declared provider): allowed exactly
+    /// when the rules allow it with the registered owner, or without any owner; and a denial
+    /// is the same whoever registered the service, and whether anyone did.
+    #[test]
+    fn a_denial_never_tells_whether_or_by_whom_a_service_is_registered(world in world()) {
+        let policy = world.policy();
+        let realms = world.parents.len() as u8;
+        for client in (0..realms).map(RealmId) {
+            for s in 0..SERVICES {
+                let unregistered = policy.decide_connect_by_name(client, &service(s), None);
+                prop_assert_eq!(
+                    unregistered.is_allowed(),
+                    world.reaches_without_owner(client, s) && world.listed(client, s)
+                );
+                prop_assert_ne!(unregistered.rule(), Rule::SiblingNeedsGrant);
+                for owner in (0..realms).map(RealmId) {
+                    let decision = policy.decide_connect_by_name(client, &service(s), Some(owner));
+                    prop_assert_eq!(decision.is_allowed(), world.may_connect(client, s, owner));
+                    if !decision.is_allowed() {
+                        prop_assert_eq!(decision, unregistered);
+                    }
+                    let reach = policy.decide_reach_by_name(client, &service(s), Some(owner));
+                    prop_assert_eq!(reach.is_allowed(), world.reaches(client, s, owner));
+                }
+            }
+        }
+    }
+
+    /// A grant is accepted exactly when the granter is the grantee's parent, reaches the
+    /// service itself, and the service's list (if any) accepts the grantee.
+    #[test]
+    fn grants_that_could_never_be_used_are_refused(world in world()) {
+        let policy = world.policy();
+        let realms = world.parents.len() as u8;
+        let owners = std::iter::once(None).chain((0..realms).map(|o| Some(RealmId(o))));
+        for registered in owners {
+            for granter in (0..realms).map(RealmId) {
+                for grantee in (0..realms).map(RealmId) {
+                    for s in 0..SERVICES {
+                        let decision =
+                            policy.decide_grant_of_service(granter, grantee, &service(s), registered);
+                        let parent = world.parent(grantee) == Some(granter);
+                        let reaches = match registered {
+                            Some(owner) => world.reaches(granter, s, owner),
+                            None => world.reaches_without_owner(granter, s),
+                        };
+                        let expected = if !parent {
+                            Decision::Denied { rule: Rule::NotParent }
+                        } else if !reaches {
+                            Decision::Denied { rule: Rule::GranterDoesNotReach }
+                        } else if !world.listed(grantee, s) {
+                            Decision::Denied { rule: Rule::GranteeNotInAllowedClients }
+                        } else {
+                            Decision::Allowed { rule: Rule::ParentOfGrantee }
+                        };
+                        prop_assert_eq!(decision, expected);
                     }
                 }
             }

@@ -47,7 +47,8 @@ pub struct Connection {
     pub id: ConnectionId,
     pub service: Name,
     /// Set when a call found the connection closed: later calls fail the same way without
-    /// using the slot, which the broker may have given to a newer connection since.
+    /// asking the broker again. (The broker keeps the slot reserved, empty, until this
+    /// realm lets go of the connection, so the slot never reaches a newer connection.)
     closed: Cell<Option<CallError>>,
 }
 
@@ -127,6 +128,23 @@ impl Realm {
     }
 
     /// Connects to the service `service`, if the policy allows it.
+    ///
+    /// # Errors
+    ///
+    /// Each a distinct [`ipc::Error`] in [`Error::Refused`], whose `Display` is a sentence;
+    /// [`ipc::Error::may_succeed_later`] says whether to try again:
+    /// - `Denied { rule }`: the policy refuses, and says by which rule; the same whether or
+    ///   not the service exists, so a denial tells nothing of what other realms registered;
+    /// - `NotFound { what: Missing::Service }`: the name is declared nowhere and no realm
+    ///   registered it;
+    /// - `NotYetRegistered`: it is declared and its provider runs but has not registered it
+    ///   yet (try again later);
+    /// - `ServiceRestarting`: its provider died and is being restarted (try again once it is
+    ///   back);
+    /// - `ServiceGone`: its provider stopped for good (do not try again);
+    /// - `QuotaExceeded { what }`: this realm holds `max_connections` connections already,
+    ///   counting the closed ones it has not let go of ([`Realm::disconnect`] them), or a
+    ///   table of the broker is full.
     pub fn connect(&mut self, service: &str) -> Result<Connection, Error> {
         let service = name(service)?;
         match self.broker_request(Request::Connect { service })? {
@@ -140,7 +158,9 @@ impl Realm {
         }
     }
 
-    /// Closes a connection.
+    /// Closes a connection, or lets go of one that was closed for this realm (by its service,
+    /// a revoked grant, its service gone): until then its slot stays reserved, so that this
+    /// handle never reaches a newer connection, and it counts against `max_connections`.
     pub fn disconnect(&mut self, connection: Connection) -> Result<(), Error> {
         self.broker_request(Request::Disconnect { connection: connection.id }).map(|_| ())
     }
@@ -151,7 +171,11 @@ impl Realm {
         self.broker_request(Request::Disconnect { connection: caller.connection }).map(|_| ())
     }
 
-    /// As `child`'s parent, lets it reach `service`.
+    /// As `child`'s parent, lets it reach `service`. Refused (`Denied { rule }`) unless this
+    /// realm is `child`'s parent (`not-parent`), reaches `service` itself
+    /// (`granter-does-not-reach`: a grant passes on only what the granter has), and the
+    /// service's allowed clients, if listed, include `child`
+    /// (`grantee-not-in-allowed-clients`): a grant that could never be used is refused now.
     pub fn grant(&mut self, child: &str, service: &str) -> Result<(), Error> {
         let (child, service) = (name(child)?, name(service)?);
         self.broker_request(Request::Grant { child, service }).map(|_| ())

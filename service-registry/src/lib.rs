@@ -17,9 +17,11 @@
 //!   then closed ones, least recently closed first, so records are kept as long as possible.
 //! - A closed connection's record can keep its client's slot reserved (the broker does so
 //!   when the client did not choose the closure, so that the client's stale handle never
-//!   names a newer connection): [`Registry::release_reserved_slot`] gives it back when the
-//!   client lets go, and reusing the record's table slot hands it back too
-//!   ([`NewConnection::released`]), so the broker can free it and none is ever lost.
+//!   names a newer connection). Such a record keeps its table slot too: it is not reused,
+//!   however many connections come and go, until [`Registry::release_reserved_slot`] gives
+//!   the client slot back (the client let go, or died). Reserved slots are counted per
+//!   client ([`Registry::reserved_slots_of`]) so that the broker can charge them to the
+//!   client's connection quota.
 //! - Per-realm counts (services owned, connections held) are kept up to date, so quota checks
 //!   cost nothing.
 //!
@@ -98,7 +100,8 @@ pub struct ClosedConnection {
     /// Where the client's Send cap was, in the client's CSpace.
     pub client_slot: CapSlot,
     /// Whether `client_slot` is still reserved for this connection (empty, not to be reused
-    /// until the client lets go, the record is overwritten, or the client realm dies).
+    /// until the client lets go or the client realm dies). While it is, the record stays
+    /// where it is: its table slot is not reused.
     pub reserved: bool,
 }
 
@@ -107,15 +110,6 @@ pub struct ClosedConnection {
 pub struct ReservedSlot {
     pub client: RealmId,
     pub slot: CapSlot,
-}
-
-/// A connection just opened by [`Registry::add_connection`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct NewConnection {
-    pub connection: Connection,
-    /// The slot the closed connection whose record it replaced still reserved, if any: no
-    /// longer reserved, the caller's to free.
-    pub released: Option<ReservedSlot>,
 }
 
 /// What a connection id names now.
@@ -178,7 +172,8 @@ pub struct Registry {
     connections: [ConnectionSlot; MAX_CONNECTIONS],
     /// Slots `never_used..MAX_CONNECTIONS` have never held a connection.
     never_used: u16,
-    /// Slots whose connection was closed and that may be reused, least recently closed first.
+    /// Slots whose connection was closed and that may be reused, least recently closed (or
+    /// released) first. A closed connection that reserves its client slot is not here.
     reusable: heapless::Deque<u16, MAX_CONNECTIONS>,
     /// How many open connections each realm holds as a client, by realm id.
     connections_held: [u16; REALM_IDS],
@@ -407,16 +402,15 @@ impl Registry {
     }
 
     /// Opens a connection from `client` to the registered service `service` (found with
-    /// [`Registry::find`]; `NoSuchService` if the key no longer finds it). If the table slot
-    /// it takes held a closed connection that reserved a client slot, that slot comes back
-    /// in [`NewConnection::released`].
+    /// [`Registry::find`]; `NoSuchService` if the key no longer finds it). The table slot it
+    /// takes never holds a closed connection that still reserves its client's slot.
     pub fn add_connection(
         &mut self,
         client: RealmId,
         service: ServiceKey,
         broker_copy: CapSlot,
         client_slot: CapSlot,
-    ) -> Result<NewConnection, RegistryError> {
+    ) -> Result<Connection, RegistryError> {
         let target = *self.get(service).ok_or(RegistryError::NoSuchService)?;
         let index = self.take_connection_slot().ok_or(RegistryError::ConnectionsFull)?;
         let slot =
@@ -432,22 +426,12 @@ impl Registry {
             broker_copy,
             client_slot,
         };
-        let evicted = core::mem::replace(
-            slot,
-            ConnectionSlot { generation, state: SlotState::Open(connection) },
-        );
-        let released = match evicted.state {
-            SlotState::Closed(closed) if closed.reserved => {
-                decrement(&mut self.slots_reserved[usize::from(closed.client.0)]);
-                Some(ReservedSlot { client: closed.client, slot: closed.client_slot })
-            }
-            _ => None,
-        };
+        *slot = ConnectionSlot { generation, state: SlotState::Open(connection) };
         increment(&mut self.connections_held[usize::from(client.0)]);
         if let Some(target) = self.services.get_mut(usize::from(service.position)) {
             increment(&mut target.open_connections);
         }
-        Ok(NewConnection { connection, released })
+        Ok(connection)
     }
 
     /// What `id` names now.
@@ -493,11 +477,10 @@ impl Registry {
             reserved: reserve_client_slot,
         });
         if reserve_client_slot {
+            // The record stays, unreused, until the reservation is released.
             increment(&mut self.slots_reserved[usize::from(connection.client.0)]);
-        }
-        if slot.generation < ConnectionId::MAX_GENERATION {
-            // Each slot is queued at most once: only when its open connection closes.
-            let _ = self.reusable.push_back(index);
+        } else {
+            self.queue_for_reuse(index);
         }
         decrement(&mut self.connections_held[usize::from(connection.client.0)]);
         if let Some(service) = self.service_mut(&connection.service)
@@ -508,18 +491,35 @@ impl Registry {
         Some(connection)
     }
 
+    /// Queues table slot `index`, whose connection is closed and reserves nothing, for
+    /// reuse, unless its generations are used up (then it is retired). Each slot is queued
+    /// at most once per connection: when it closes, or when its reservation is released.
+    fn queue_for_reuse(&mut self, index: u16) {
+        let usable = self
+            .connections
+            .get(usize::from(index))
+            .is_some_and(|slot| slot.generation < ConnectionId::MAX_GENERATION);
+        if usable {
+            // The queue holds every table slot at most once, so it never overflows.
+            let _ = self.reusable.push_back(index);
+        }
+    }
+
     /// Stops reserving the client slot of the closed connection `id`; returns it if it was
-    /// reserved (the caller's to free), else nothing (so it is released at most once).
+    /// reserved (the caller's to free), else nothing (so it is released at most once). The
+    /// record stays on record, and its table slot may now be reused.
     pub fn release_reserved_slot(&mut self, id: ConnectionId) -> Option<ReservedSlot> {
         let slot = self.connections.get_mut(usize::from(id.index()))?;
-        match &mut slot.state {
+        let released = match &mut slot.state {
             SlotState::Closed(closed) if closed.id == id && closed.reserved => {
                 closed.reserved = false;
                 decrement(&mut self.slots_reserved[usize::from(closed.client.0)]);
-                Some(ReservedSlot { client: closed.client, slot: closed.client_slot })
+                ReservedSlot { client: closed.client, slot: closed.client_slot }
             }
-            _ => None,
-        }
+            _ => return None,
+        };
+        self.queue_for_reuse(id.index());
+        Some(released)
     }
 
     /// The closed connection in slot `index` of the connection table, if it still reserves
@@ -586,8 +586,7 @@ mod tests {
         registry.add_service(name("kv"), RealmId(1), CapSlot(1), CapSlot(1)).unwrap();
         let first = registry
             .add_connection(RealmId(2), key(&registry, "kv"), CapSlot(2), CapSlot(3))
-            .unwrap()
-            .connection;
+            .unwrap();
         assert_eq!(registry.connection(first.id), ConnectionLookup::Open(&first));
         registry.close_connection(first.id, CloseReason::ByClient, false).unwrap();
         assert!(matches!(
@@ -600,8 +599,7 @@ mod tests {
         for _ in 0..MAX_CONNECTIONS {
             let c = registry
                 .add_connection(RealmId(2), key(&registry, "kv"), CapSlot(2), CapSlot(3))
-                .unwrap()
-                .connection;
+                .unwrap();
             ids.push(c.id);
         }
         let reused = ids.last().unwrap();
@@ -623,14 +621,12 @@ mod tests {
         registry.connections[0].generation = ConnectionId::MAX_GENERATION - 1;
         let last = registry
             .add_connection(RealmId(2), key(&registry, "kv"), CapSlot(2), CapSlot(3))
-            .unwrap()
-            .connection;
+            .unwrap();
         assert_eq!((last.id.index(), last.id.generation()), (0, ConnectionId::MAX_GENERATION));
         registry.close_connection(last.id, CloseReason::ByClient, false).unwrap();
         let next = registry
             .add_connection(RealmId(2), key(&registry, "kv"), CapSlot(2), CapSlot(3))
-            .unwrap()
-            .connection;
+            .unwrap();
         assert_eq!(next.id.index(), 1);
         // Pretend every slot has been used: only closed slots below the last generation come
         // back, so slot 0 never does.
@@ -640,8 +636,7 @@ mod tests {
         assert!(registry.has_room_for_connection());
         let again = registry
             .add_connection(RealmId(2), key(&registry, "kv"), CapSlot(2), CapSlot(3))
-            .unwrap()
-            .connection;
+            .unwrap();
         assert_eq!((again.id.index(), again.id.generation()), (1, 2));
         assert!(!registry.has_room_for_connection());
     }
@@ -733,8 +728,7 @@ mod tests {
         registry.add_service(name("kv"), RealmId(1), CapSlot(1), CapSlot(1)).unwrap();
         let a = registry
             .add_connection(RealmId(2), key(&registry, "kv"), CapSlot(2), CapSlot(3))
-            .unwrap()
-            .connection;
+            .unwrap();
         registry.add_connection(RealmId(2), key(&registry, "kv"), CapSlot(4), CapSlot(5)).unwrap();
         registry.add_connection(RealmId(3), key(&registry, "kv"), CapSlot(6), CapSlot(7)).unwrap();
         assert_eq!(registry.services_owned_by(RealmId(1)), 1);
@@ -772,9 +766,9 @@ mod tests {
                 .add_connection(client, key(registry, "kv"), CapSlot(2), CapSlot(client_slot))
                 .unwrap()
         };
-        let kept = add(&mut registry, RealmId(2), 30).connection;
-        let let_go = add(&mut registry, RealmId(2), 31).connection;
-        let freed = add(&mut registry, RealmId(3), 40).connection;
+        let kept = add(&mut registry, RealmId(2), 30);
+        let let_go = add(&mut registry, RealmId(2), 31);
+        let freed = add(&mut registry, RealmId(3), 40);
         registry.close_connection(kept.id, CloseReason::ByService, true).unwrap();
         registry.close_connection(let_go.id, CloseReason::ServiceGone, true).unwrap();
         registry.close_connection(freed.id, CloseReason::ByClient, false).unwrap();
@@ -795,25 +789,47 @@ mod tests {
         assert_eq!(registry.release_reserved_slot(let_go.id), None);
         assert_eq!(registry.release_reserved_slot(freed.id), None);
         assert_eq!(registry.reserved_slots_of(RealmId(2)), 1);
-        // Reusing the table slot of the record that still reserves hands its slot back.
-        registry.never_used = MAX_CONNECTIONS as u16;
-        let first_reuse = add(&mut registry, RealmId(3), 41);
-        assert_eq!(first_reuse.connection.id.index(), kept.id.index());
-        assert_eq!(
-            first_reuse.released,
-            Some(ReservedSlot { client: RealmId(2), slot: CapSlot(30) })
-        );
-        assert_eq!(registry.reserved_slots_of(RealmId(2)), 0);
-        assert_eq!(registry.release_reserved_slot(kept.id), None);
-        // Records that reserve nothing hand nothing back.
-        assert_eq!(add(&mut registry, RealmId(3), 42).released, None);
-        assert_eq!(add(&mut registry, RealmId(3), 43).released, None);
         // `clear` forgets reservations.
-        let reused = first_reuse.connection.id;
-        registry.close_connection(reused, CloseReason::AccessRevoked, true).unwrap();
-        assert_eq!(registry.reserved_slots_of(RealmId(3)), 1);
         registry.clear();
-        assert_eq!(registry.reserved_slots_of(RealmId(3)), 0);
+        assert_eq!(registry.reserved_slots_of(RealmId(2)), 0);
+    }
+
+    /// However many connections come and go, a record that reserves its client's slot keeps
+    /// its table slot: only released records (and records that reserved nothing) are reused.
+    #[test]
+    fn a_reserving_record_is_never_reused_until_released() {
+        let mut registry = Registry::new();
+        registry.add_service(name("kv"), RealmId(1), CapSlot(1), CapSlot(1)).unwrap();
+        let add = |registry: &mut Registry| {
+            registry.add_connection(RealmId(3), key(registry, "kv"), CapSlot(2), CapSlot(40))
+        };
+        let stale = registry
+            .add_connection(RealmId(2), key(&registry, "kv"), CapSlot(2), CapSlot(30))
+            .unwrap();
+        registry.close_connection(stale.id, CloseReason::AccessRevoked, true).unwrap();
+        for _ in 0..3 * MAX_CONNECTIONS {
+            let connection = add(&mut registry).unwrap();
+            assert_ne!(connection.id.index(), stale.id.index());
+            registry.close_connection(connection.id, CloseReason::ByClient, false).unwrap();
+        }
+        assert!(matches!(
+            registry.connection(stale.id),
+            ConnectionLookup::Closed(closed) if closed.reserved && closed.id == stale.id
+        ));
+        // Every other table slot open: the reserving one is not room for another.
+        let mut open = Vec::new();
+        while let Ok(connection) = add(&mut registry) {
+            open.push(connection);
+        }
+        assert_eq!(open.len(), MAX_CONNECTIONS - 1);
+        assert!(!registry.has_room_for_connection());
+        // Released, its table slot is the next one used, under a new generation.
+        registry.release_reserved_slot(stale.id).unwrap();
+        assert!(registry.has_room_for_connection());
+        let reuse = add(&mut registry).unwrap();
+        assert_eq!(reuse.id.index(), stale.id.index());
+        assert!(reuse.id.generation() > stale.id.generation());
+        assert_eq!(registry.connection(stale.id), ConnectionLookup::Superseded);
     }
 
     #[test]
