@@ -18,20 +18,47 @@
 //!   will be restarted ([`Op::SetRestarting`]), then aborted ([`Op::Abort`]): its thread
 //!   starts again at its entry to answer the client seL4 would otherwise never wake, and then
 //!   ends again. Whatever that second ending is, the realm is stopped with its first.
-//! - After a crash (a fault or a panic), a restartable realm with restarts left is started
-//!   again ([`Op::Start`]; once the root task reports it started, [`Op::NewGeneration`] and
-//!   one more restart counted); a restartable realm that has had its `max_restarts` stays
-//!   stopped ([`StopReason::GaveUp`], after [`Op::SetRestarting`] `false`). A realm that
-//!   exited is never restarted; a restartable realm stopped for any reason without a
-//!   restart gets [`Op::SetRestarting`] `false`, so clients of an earlier incarnation never
-//!   keep hearing "restarting" from a realm that will not come back.
-//! - The run is over when every realm has stopped or only serves and none is aborting
-//!   ([`Supervisor::is_idle`]); [`Supervisor::shutdown`] then stops the servers.
+//! - After a crash (a fault or a panic), a restartable realm with restarts left waits, then
+//!   is started again (see "Restart back-off" below); a restartable realm that has had its
+//!   `max_restarts` stays stopped ([`StopReason::GaveUp`] with the last cause, after
+//!   [`Op::SetRestarting`] `false`). A realm that exited is never restarted; a restartable
+//!   realm stopped for any reason without a restart gets [`Op::SetRestarting`] `false`, so
+//!   clients of an earlier incarnation never keep hearing "restarting" from a realm that
+//!   will not come back.
+//! - The run is over when every realm has stopped or only serves, and none is aborting,
+//!   being started or waiting for a restart ([`Supervisor::is_idle`]);
+//!   [`Supervisor::shutdown`] then stops the servers.
+//!
+//! # Restart back-off
+//!
+//! A realm that crashes at once would otherwise be restarted in a tight loop, starving every
+//! realm of lower priority. So a restart always waits ([`BackoffPolicy`], by default):
+//!
+//! - the first restart waits [`BackoffPolicy::first_delay`] (10 ms). Every restart waits at
+//!   least that: there is no restart without a delay, even after a long healthy run;
+//! - a realm that crashes again sooner than [`BackoffPolicy::healthy_after`] (1 s) after it
+//!   started waits twice its last delay, up to [`BackoffPolicy::max_delay`] (1 s): 10, 20,
+//!   40, ..., 640, 1000, 1000 ms;
+//! - a realm that crashes after running at least `healthy_after` starts over at the first
+//!   delay.
+//!
+//! The supervisor holds no clock and no timer: the inputs that start or end a run
+//! ([`Supervisor::started`], [`Supervisor::ended`], [`Supervisor::abort_failed`]) take the
+//! root task's `now` ([`deadlines::Instant`], nanoseconds since boot). Instead of
+//! [`Op::Start`] it emits [`Op::StartAfter`] (with [`Event::RestartDelayed`] for the
+//! console), and the realm is [`State::Waiting`]: stopped, its thread and memory gone, its
+//! clients hearing "the service is restarting" ([`Op::SetRestarting`] `true`), lower
+//! priorities running. Once the delay has passed the root task calls
+//! [`Supervisor::restart_due`], which emits [`Op::Start`] as before. A wait still counts
+//! against nothing: the restart is counted, against `max_restarts`, once the realm has
+//! started. [`Supervisor::shutdown`] during a wait stops the realm for good
+//! ([`StopReason::Shutdown`]) and emits [`Op::CancelRestart`]: the root task forgets the
+//! deadline.
 //!
 //! # Driving it from the root task
 //!
 //! ```
-//! use supervisor::{Ending, Event, Op, Sink, Supervisor};
+//! use supervisor::{Duration, Ending, Event, Instant, Op, Sink, State, Supervisor};
 //! use ipc::RealmId;
 //!
 //! struct RootTask;
@@ -46,25 +73,72 @@
 //!
 //! let mut supervisor = Supervisor::<64>::new();
 //! let kv = RealmId(1);
+//! let ms = |n| Instant::ZERO.saturating_add(Duration::from_millis(n));
 //! supervisor.add_realm(kv, true, 2).unwrap();
-//! supervisor.started(kv, &mut RootTask).unwrap(); // the root task built and started it
+//! supervisor.started(kv, ms(0), &mut RootTask).unwrap(); // the root task built and started it
 //! // It faulted; the broker says it owns a service, so it may owe a reply: it is aborted.
-//! supervisor.ended(kv, Ending::Faulted, true, &mut RootTask).unwrap();
-//! // It answered its caller and asked to exit: stopped, then started again.
-//! supervisor.ended(kv, Ending::Exited, false, &mut RootTask).unwrap();
-//! supervisor.started(kv, &mut RootTask).unwrap();
+//! supervisor.ended(kv, Ending::Faulted, true, ms(5), &mut RootTask).unwrap();
+//! // It answered its caller and asked to exit: stopped, and waiting 10 ms to start again.
+//! supervisor.ended(kv, Ending::Exited, false, ms(6), &mut RootTask).unwrap();
+//! assert_eq!(supervisor.state(kv), Some(State::Waiting { restart_at: ms(16) }));
+//! // The root task's timer says the 10 ms have passed: it is started again.
+//! supervisor.restart_due(kv, ms(16), &mut RootTask).unwrap();
+//! supervisor.started(kv, ms(17), &mut RootTask).unwrap();
 //! assert_eq!(supervisor.restarts(kv), Some(1));
 //! ```
 //!
 //! Ops that the root task reports on come last in a call ([`Op::Abort`], [`Op::Start`]), so
 //! the root task runs the ops as they come, notes whether that one worked, and once the call
 //! has returned reports [`Supervisor::abort_failed`], [`Supervisor::started`] or
-//! [`Supervisor::start_failed`].
+//! [`Supervisor::start_failed`]. [`Op::StartAfter`] is not reported on: the root task keeps
+//! its deadline and calls [`Supervisor::restart_due`] when it has passed.
 #![cfg_attr(not(test), no_std)]
 
 use core::fmt;
 
+pub use deadlines::{Duration, Instant};
 use ipc::RealmId;
+
+/// How long a restartable realm waits before each restart (see "Restart back-off" in the
+/// crate documentation). Every delay is at least `first_delay` and at most the larger of
+/// `first_delay` and `max_delay`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BackoffPolicy {
+    /// The delay before the first restart, and after a crash that follows a healthy run.
+    pub first_delay: Duration,
+    /// The longest delay: doubling stops there.
+    pub max_delay: Duration,
+    /// A run at least this long is healthy: the next crash starts over at `first_delay`. A
+    /// crash sooner after the realm started doubles the last delay.
+    pub healthy_after: Duration,
+}
+
+impl BackoffPolicy {
+    /// 10 ms first, doubling up to 1 s, for crashes within 1 s of starting.
+    pub const DEFAULT: BackoffPolicy = BackoffPolicy {
+        first_delay: Duration::from_millis(10),
+        max_delay: Duration::from_secs(1),
+        healthy_after: Duration::from_secs(1),
+    };
+
+    /// The delay before the next restart of a realm that ran for `ran_for` (from
+    /// [`Supervisor::started`] to its crash) and waited `last` before its previous restart
+    /// (`None` if it never waited).
+    pub fn next_delay(&self, last: Option<Duration>, ran_for: Duration) -> Duration {
+        match last {
+            Some(last) if ran_for < self.healthy_after => {
+                last.saturating_mul(2).min(self.max_delay).max(self.first_delay)
+            }
+            _ => self.first_delay,
+        }
+    }
+}
+
+impl Default for BackoffPolicy {
+    fn default() -> Self {
+        Self::DEFAULT
+    }
+}
 
 /// How a realm ended, as the root task saw it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -113,8 +187,9 @@ pub enum StopReason {
     Panicked,
     /// It only served when the run ended, and was stopped by [`Supervisor::shutdown`].
     Shutdown,
-    /// It crashed again after `restarts` restarts, its `max_restarts`.
-    GaveUp { restarts: u8 },
+    /// It crashed again (`last`: faulted or panicked) after `restarts` restarts, its
+    /// `max_restarts`.
+    GaveUp { restarts: u8, last: Ending },
     /// Building or starting it failed (at boot, or for a restart).
     CouldNotStart,
 }
@@ -126,8 +201,8 @@ impl fmt::Display for StopReason {
             StopReason::Faulted => f.write_str("it faulted"),
             StopReason::Panicked => f.write_str("it panicked"),
             StopReason::Shutdown => f.write_str("it only served when the run ended"),
-            StopReason::GaveUp { restarts } => {
-                write!(f, "it crashed after {restarts} restarts, its max_restarts")
+            StopReason::GaveUp { restarts, last } => {
+                write!(f, "it {last} again after {restarts} restarts, its max_restarts")
             }
             StopReason::CouldNotStart => f.write_str("it could not be started"),
         }
@@ -148,7 +223,11 @@ pub enum State {
     /// and its thread was sent back to its entry to answer. `restart`: it will be started
     /// again once stopped.
     Aborting { ending: Ending, restart: bool },
-    /// Its thread and memory are gone.
+    /// It crashed and will be started again: its thread and memory are gone, and the root
+    /// task calls [`Supervisor::restart_due`] once its clock reaches `restart_at`
+    /// (nanoseconds since boot; [`Op::StartAfter`]).
+    Waiting { restart_at: Instant },
+    /// Its thread and memory are gone, for good.
     Stopped(StopReason),
 }
 
@@ -156,6 +235,11 @@ impl State {
     /// Whether the realm's thread exists and may send messages: running, serving, aborting.
     pub fn is_running(self) -> bool {
         matches!(self, State::Running | State::Serving | State::Aborting { .. })
+    }
+
+    /// Whether the realm is stopped for good (not waiting for a restart).
+    pub fn is_stopped(self) -> bool {
+        matches!(self, State::Stopped(_))
     }
 }
 
@@ -167,6 +251,9 @@ impl fmt::Display for State {
             State::Running => f.write_str("running"),
             State::Serving => f.write_str("serving"),
             State::Aborting { ending, .. } => write!(f, "answering its caller after it {ending}"),
+            State::Waiting { restart_at } => {
+                write!(f, "waiting to be started again at {restart_at}")
+            }
             State::Stopped(reason) => write!(f, "stopped because {reason}"),
         }
     }
@@ -188,8 +275,17 @@ pub enum Op {
     /// Stops the realm's thread and gives back all its memory and slots (its CSpace goes).
     Reclaim(RealmId),
     /// Builds and starts the realm again, from its program and budget; then report
-    /// [`Supervisor::started`] or [`Supervisor::start_failed`].
+    /// [`Supervisor::started`] or [`Supervisor::start_failed`]. Comes only from
+    /// [`Supervisor::restart_due`].
     Start(RealmId),
+    /// The realm, stopped, will be started again after `delay`, at `restart_at` on the root
+    /// task's clock (the `now` of the input plus `delay`, nanoseconds since boot): the root
+    /// task keeps that deadline and calls [`Supervisor::restart_due`] once it has passed.
+    /// Nothing to report now.
+    StartAfter { realm: RealmId, delay: Duration, restart_at: Instant },
+    /// The realm was waiting for a restart ([`Op::StartAfter`]) and will not be started: the
+    /// root task forgets its deadline.
+    CancelRestart(RealmId),
     /// The realm was started again: a new generation for the broker (`broker.realm_started`).
     NewGeneration(RealmId),
 }
@@ -207,6 +303,10 @@ impl fmt::Display for Op {
             Op::Abort(realm) => write!(f, "send {realm} back to its entry to answer its caller"),
             Op::Reclaim(realm) => write!(f, "stop {realm} and take back its memory"),
             Op::Start(realm) => write!(f, "build and start {realm} again"),
+            Op::StartAfter { realm, delay, restart_at } => {
+                write!(f, "start {realm} again after {delay:?}, at {restart_at}")
+            }
+            Op::CancelRestart(realm) => write!(f, "forget the restart of {realm}"),
             Op::NewGeneration(realm) => write!(f, "tell the broker {realm} started again"),
         }
     }
@@ -224,8 +324,13 @@ pub enum Event {
     Stopped { realm: RealmId, reason: StopReason },
     /// The realm was started again: restart `restart` of `max`.
     Restarted { realm: RealmId, restart: u8, max: u8 },
-    /// The realm crashed after its `max_restarts` restarts and stays stopped.
-    GaveUp { realm: RealmId, restarts: u8 },
+    /// The realm crashed and waits `delay` before restart `restart` of `max`.
+    RestartDelayed { realm: RealmId, delay: Duration, restart: u8, max: u8 },
+    /// The realm was waiting for a restart when the run ended: it stays stopped.
+    RestartCancelled { realm: RealmId },
+    /// The realm crashed (`last`: faulted or panicked) after its `max_restarts` restarts,
+    /// `restarts`, and stays stopped.
+    GaveUp { realm: RealmId, restarts: u8, last: Ending },
     /// Starting the realm failed (the root task logs why); it stays stopped.
     StartFailed { realm: RealmId, restart: bool },
     /// Every client is done: the `serving` realms that only serve are stopped.
@@ -250,9 +355,18 @@ impl fmt::Display for Event {
             Event::Restarted { realm, restart, max } => {
                 write!(f, "restarted {realm} ({restart} of {max} restarts)")
             }
-            Event::GaveUp { realm, restarts } => write!(
+            Event::RestartDelayed { realm, delay, restart, max } => {
+                write!(f, "{realm} will be started again in {delay:?} (restart {restart} of {max})")
+            }
+            Event::RestartCancelled { realm } => {
+                write!(
+                    f,
+                    "{realm} was waiting to be started again: the run is over, it stays stopped"
+                )
+            }
+            Event::GaveUp { realm, restarts, last } => write!(
                 f,
-                "{realm} has been restarted {restarts} times, its max_restarts: it stays stopped"
+                "gave up on {realm} after {restarts} restarts, its max_restarts: it {last} again, and stays stopped"
             ),
             Event::StartFailed { realm, restart: true } => {
                 write!(f, "{realm} could not be started again: it stays stopped")
@@ -294,6 +408,10 @@ pub enum Error {
     NotStarting { realm: RealmId, state: State },
     /// The input needs a realm being aborted; this one is in `state`.
     NotAborting { realm: RealmId, state: State },
+    /// The input needs a realm waiting for a restart; this one is in `state`.
+    NotWaiting { realm: RealmId, state: State },
+    /// [`Supervisor::restart_due`] at `now`, before the realm's `restart_at`.
+    NotDue { realm: RealmId, restart_at: Instant, now: Instant },
     /// A shutdown while the root task has not reported how starting `realm` went.
     StillStarting { realm: RealmId },
 }
@@ -313,6 +431,12 @@ impl fmt::Display for Error {
             Error::NotAborting { realm, state } => {
                 write!(f, "{realm} is not being aborted: it is {state}")
             }
+            Error::NotWaiting { realm, state } => {
+                write!(f, "{realm} is not waiting for a restart: it is {state}")
+            }
+            Error::NotDue { realm, restart_at, now } => {
+                write!(f, "{realm} is due to start again at {restart_at}, not yet at {now}")
+            }
             Error::StillStarting { realm } => {
                 write!(f, "{realm} is still being started: report how that went first")
             }
@@ -328,6 +452,12 @@ struct Entry {
     restartable: bool,
     max_restarts: u8,
     restarts: u8,
+    /// When its current (or last) run started ([`Supervisor::started`]).
+    started_at: Instant,
+    /// How long its last run lasted, from its start to its first ending.
+    ran_for: Duration,
+    /// The delay before its last restart, if it ever waited.
+    last_delay: Option<Duration>,
 }
 
 impl Entry {
@@ -337,10 +467,11 @@ impl Entry {
     }
 }
 
-/// Why [`Supervisor::stop`] stops a realm.
+/// Why [`Supervisor::stop`] stops a realm: it ended (with its first ending), noticed at the
+/// instant given; or the run is over.
 #[derive(Clone, Copy)]
 enum Cause {
-    Ended(Ending),
+    Ended(Ending, Instant),
     Shutdown,
 }
 
@@ -348,6 +479,7 @@ enum Cause {
 #[derive(Clone, Debug)]
 pub struct Supervisor<const N: usize> {
     realms: heapless::Vec<Entry, N>,
+    backoff: BackoffPolicy,
 }
 
 impl<const N: usize> Default for Supervisor<N> {
@@ -357,9 +489,20 @@ impl<const N: usize> Default for Supervisor<N> {
 }
 
 impl<const N: usize> Supervisor<N> {
-    /// A supervisor of no realm. `const`, so that a static can hold it.
+    /// A supervisor of no realm, with the default restart back-off
+    /// ([`BackoffPolicy::DEFAULT`]). `const`, so that a static can hold it.
     pub const fn new() -> Self {
-        Self { realms: heapless::Vec::new() }
+        Self::with_backoff(BackoffPolicy::DEFAULT)
+    }
+
+    /// A supervisor of no realm whose restarts wait as `backoff` says.
+    pub const fn with_backoff(backoff: BackoffPolicy) -> Self {
+        Self { realms: heapless::Vec::new(), backoff }
+    }
+
+    /// The restart back-off it applies.
+    pub fn backoff(&self) -> BackoffPolicy {
+        self.backoff
     }
 
     /// Adds realm `id`, which the root task is about to start: it is
@@ -382,6 +525,9 @@ impl<const N: usize> Supervisor<N> {
             restartable,
             max_restarts,
             restarts: 0,
+            started_at: Instant::ZERO,
+            ran_for: Duration::ZERO,
+            last_delay: None,
         };
         self.realms.push(entry).map_err(|_| Error::Full { capacity: N })
     }
@@ -407,22 +553,26 @@ impl<const N: usize> Supervisor<N> {
         self.realms.iter().map(|entry| (entry.id, entry.state))
     }
 
-    /// Whether nothing can start new work: every realm has stopped or only serves, and none
-    /// is being started or aborted. The root task then calls [`Supervisor::shutdown`].
+    /// Whether nothing can start new work: every realm has stopped for good or only serves,
+    /// and none is being started, aborted or waiting for a restart ([`State::Waiting`] is
+    /// not idle: a run until idle must not end while a restart is pending). The root task
+    /// then calls [`Supervisor::shutdown`].
     pub fn is_idle(&self) -> bool {
         self.realms.iter().all(|entry| matches!(entry.state, State::Stopped(_) | State::Serving))
     }
 
-    /// The root task built and started realm `id`. After a restart: [`Op::NewGeneration`],
-    /// and the restart is counted.
+    /// The root task built and started realm `id`, at `now` (nanoseconds since boot, the
+    /// start of the run that decides its next back-off). After a restart:
+    /// [`Op::NewGeneration`], and the restart is counted.
     ///
     /// Errors: [`Error::UnknownRealm`], [`Error::NotStarting`].
-    pub fn started(&mut self, id: RealmId, sink: &mut dyn Sink) -> Result<(), Error> {
+    pub fn started(&mut self, id: RealmId, now: Instant, sink: &mut dyn Sink) -> Result<(), Error> {
         let entry = self.entry_mut(id)?;
         let State::Starting { restart } = entry.state else {
             return Err(Error::NotStarting { realm: id, state: entry.state });
         };
         entry.state = State::Running;
+        entry.started_at = now;
         if restart {
             entry.restarts = entry.restarts.saturating_add(1);
             let (restart, max) = (entry.restarts, entry.max_restarts);
@@ -450,6 +600,31 @@ impl<const N: usize> Supervisor<N> {
         Ok(())
     }
 
+    /// The restart delay of realm `id` has passed: at `now` (nanoseconds since boot) the root
+    /// task's clock is at or past the realm's `restart_at`. Emits [`Op::Start`]; the realm is
+    /// [`State::Starting`] until the root task reports [`Supervisor::started`] or
+    /// [`Supervisor::start_failed`].
+    ///
+    /// Errors: [`Error::UnknownRealm`], [`Error::NotWaiting`], [`Error::NotDue`] (`now` is
+    /// before `restart_at`: nothing changes).
+    pub fn restart_due(
+        &mut self,
+        id: RealmId,
+        now: Instant,
+        sink: &mut dyn Sink,
+    ) -> Result<(), Error> {
+        let entry = self.entry_mut(id)?;
+        let State::Waiting { restart_at } = entry.state else {
+            return Err(Error::NotWaiting { realm: id, state: entry.state });
+        };
+        if now < restart_at {
+            return Err(Error::NotDue { realm: id, restart_at, now });
+        }
+        entry.state = State::Starting { restart: true };
+        sink.run(Op::Start(id));
+        Ok(())
+    }
+
     /// Realm `id` announced that it now only answers requests on its services. Nothing
     /// changes for a realm being aborted.
     ///
@@ -464,9 +639,10 @@ impl<const N: usize> Supervisor<N> {
         Ok(())
     }
 
-    /// Realm `id` exited, faulted or panicked; `owns_services` is whether the broker says it
-    /// owns a service (`registry().services_owned_by(id) > 0`). See the crate documentation
-    /// for what follows.
+    /// Realm `id` exited, faulted or panicked, at `now` (nanoseconds since boot);
+    /// `owns_services` is whether the broker says it owns a service
+    /// (`registry().services_owned_by(id) > 0`). See the crate documentation for what
+    /// follows.
     ///
     /// Errors: [`Error::UnknownRealm`], [`Error::NotRunning`].
     pub fn ended(
@@ -474,6 +650,7 @@ impl<const N: usize> Supervisor<N> {
         id: RealmId,
         ending: Ending,
         owns_services: bool,
+        now: Instant,
         sink: &mut dyn Sink,
     ) -> Result<(), Error> {
         let index = self.position(id).ok_or(Error::UnknownRealm(id))?;
@@ -481,15 +658,16 @@ impl<const N: usize> Supervisor<N> {
         let may_owe_a_reply = match entry.state {
             // Aborted, it ended again: stopped with its first ending, whatever this one is.
             State::Aborting { ending: first, .. } => {
-                self.stop(index, Cause::Ended(first), sink);
+                self.stop(index, Cause::Ended(first, now), sink);
                 return Ok(());
             }
             State::Running => owns_services,
             State::Serving => true,
             state => return Err(Error::NotRunning { realm: id, state }),
         };
+        entry.ran_for = now.saturating_duration_since(entry.started_at);
         if !may_owe_a_reply {
-            self.stop(index, Cause::Ended(ending), sink);
+            self.stop(index, Cause::Ended(ending, now), sink);
             return Ok(());
         }
         let restart = entry.will_restart(ending);
@@ -503,24 +681,33 @@ impl<const N: usize> Supervisor<N> {
         Ok(())
     }
 
-    /// The root task could not send realm `id` back to its entry ([`Op::Abort`] failed): it
-    /// is stopped with the ending that started the abort (and restarted if that allows).
+    /// The root task could not send realm `id` back to its entry ([`Op::Abort`] failed), at
+    /// `now` (nanoseconds since boot): it is stopped with the ending that started the abort
+    /// (and waits for a restart if that allows).
     ///
     /// Errors: [`Error::UnknownRealm`], [`Error::NotAborting`].
-    pub fn abort_failed(&mut self, id: RealmId, sink: &mut dyn Sink) -> Result<(), Error> {
+    pub fn abort_failed(
+        &mut self,
+        id: RealmId,
+        now: Instant,
+        sink: &mut dyn Sink,
+    ) -> Result<(), Error> {
         let index = self.position(id).ok_or(Error::UnknownRealm(id))?;
         let state = self.realms.get(index).ok_or(Error::UnknownRealm(id))?.state;
         let State::Aborting { ending, .. } = state else {
             return Err(Error::NotAborting { realm: id, state });
         };
         sink.log(Event::AbortFailed { realm: id });
-        self.stop(index, Cause::Ended(ending), sink);
+        self.stop(index, Cause::Ended(ending, now), sink);
         Ok(())
     }
 
     /// The run is over: stops every realm whose thread runs, with [`StopReason::Shutdown`]
-    /// (none is restarted). The root task calls it once [`Supervisor::is_idle`]; called
-    /// earlier, it stops running and aborting realms all the same.
+    /// (none is restarted), and every realm waiting for a restart, which stays stopped
+    /// ([`Op::CancelRestart`], then [`Op::SetRestarting`] `false`,
+    /// [`Event::RestartCancelled`] and [`Event::Stopped`]). The root task calls it once
+    /// [`Supervisor::is_idle`]; called earlier, it stops running, aborting and waiting
+    /// realms all the same.
     ///
     /// Errors: [`Error::StillStarting`] if a realm is still [`State::Starting`] (report
     /// [`Supervisor::started`] or [`Supervisor::start_failed`] first); nothing is stopped then.
@@ -534,20 +721,33 @@ impl<const N: usize> Supervisor<N> {
             sink.log(Event::ShuttingDown { serving: running });
         }
         for index in 0..self.realms.len() {
-            if self.realms.get(index).is_some_and(|entry| entry.state.is_running()) {
-                self.stop(index, Cause::Shutdown, sink);
+            let Some(entry) = self.realms.get_mut(index) else { continue };
+            match entry.state {
+                state if state.is_running() => self.stop(index, Cause::Shutdown, sink),
+                State::Waiting { .. } => {
+                    let id = entry.id;
+                    entry.state = State::Stopped(StopReason::Shutdown);
+                    sink.run(Op::CancelRestart(id));
+                    sink.run(Op::SetRestarting(id, false));
+                    sink.log(Event::RestartCancelled { realm: id });
+                    sink.log(Event::Stopped { realm: id, reason: StopReason::Shutdown });
+                }
+                _ => {}
             }
         }
         Ok(())
     }
 
     /// Stops realm `index`: its caps are withdrawn, then its memory comes back. After a
-    /// crash, a restartable realm is started again if it has restarts left.
+    /// crash, a restartable realm with restarts left waits for its restart.
     fn stop(&mut self, index: usize, cause: Cause, sink: &mut dyn Sink) {
+        let backoff = self.backoff;
         let Some(entry) = self.realms.get_mut(index) else { return };
         let id = entry.id;
+        // An abort that will restart told the broker already.
+        let marked_restarting = matches!(entry.state, State::Aborting { restart: true, .. });
         let reason = match cause {
-            Cause::Ended(ending) => ending.stop_reason(),
+            Cause::Ended(ending, _) => ending.stop_reason(),
             Cause::Shutdown => StopReason::Shutdown,
         };
         sink.run(Op::WithdrawCaps(id));
@@ -555,24 +755,35 @@ impl<const N: usize> Supervisor<N> {
         entry.state = State::Stopped(reason);
         sink.log(Event::Stopped { realm: id, reason });
         let restartable = entry.restartable;
-        let crashed = matches!(cause, Cause::Ended(ending) if ending.is_crash());
-        if !crashed || !restartable {
+        let crash = match cause {
+            Cause::Ended(ending, now) if ending.is_crash() && restartable => Some((ending, now)),
+            _ => None,
+        };
+        let Some((ending, now)) = crash else {
             // A restartable realm may have been marked restarting by an earlier crash and
             // never registered again: its former clients must no longer hear "restarting".
             if restartable {
                 sink.run(Op::SetRestarting(id, false));
             }
             return;
-        }
+        };
         if entry.restarts >= entry.max_restarts {
             let restarts = entry.restarts;
-            entry.state = State::Stopped(StopReason::GaveUp { restarts });
+            entry.state = State::Stopped(StopReason::GaveUp { restarts, last: ending });
             sink.run(Op::SetRestarting(id, false));
-            sink.log(Event::GaveUp { realm: id, restarts });
+            sink.log(Event::GaveUp { realm: id, restarts, last: ending });
             return;
         }
-        entry.state = State::Starting { restart: true };
-        sink.run(Op::Start(id));
+        let delay = backoff.next_delay(entry.last_delay, entry.ran_for);
+        let restart_at = now.saturating_add(delay);
+        entry.last_delay = Some(delay);
+        entry.state = State::Waiting { restart_at };
+        if !marked_restarting {
+            sink.run(Op::SetRestarting(id, true));
+        }
+        let (restart, max) = (entry.restarts.saturating_add(1), entry.max_restarts);
+        sink.log(Event::RestartDelayed { realm: id, delay, restart, max });
+        sink.run(Op::StartAfter { realm: id, delay, restart_at });
     }
 
     fn position(&self, id: RealmId) -> Option<usize> {

@@ -3,13 +3,18 @@
 //! and reply, announce that they only serve, exit, fault or panic (owning services or not);
 //! aborts that run (the realm answers its waiting client, then ends again) or that the
 //! kernel refuses; restarts that build or fail; and at the end, the run until idle and the
-//! shutdown. Inputs the root task would not send (about realms in the wrong state) are mixed
-//! in and must be refused with no effect.
+//! shutdown (sometimes while restarts are still pending). Time passes in random steps, from
+//! microseconds to seconds: crashes come soon after a start or after a healthy run, and
+//! restarts go through the back-off (`StartAfter`, a deadline in the root task's
+//! `DeadlineQueue`, then `restart_due` once the clock reaches it). Inputs the root task would
+//! not send (about realms in the wrong state, or a restart before it is due) are mixed in and
+//! must be refused with no effect.
 //!
 //! The test plays the root task: it carries out each [`Op`] as it comes (`WithdrawCaps` is
 //! `broker.realm_died`, whose kernel ops run on the shared model of seL4's capability
 //! derivation tree, `cap-model`; `Reclaim` destroys the realm's CSpace in the model; `Abort`
-//! sends the thread back to its entry; `Start` builds it again, `NewGeneration` is
+//! sends the thread back to its entry; `StartAfter` puts the realm's deadline in the queue,
+//! `CancelRestart` takes it out; `Start` builds it again, `NewGeneration` is
 //! `broker.realm_started`) and reports the outcome of aborts and starts. Waiting clients are
 //! modelled as seL4 blocks them: a client *sending* on an endpoint is woken when the kernel
 //! cancels its badged sends or the endpoint's last cap is deleted; a client *waiting for a
@@ -20,21 +25,32 @@
 //!   realm whose thread runs (unless the kernel refused that realm's abort, which the
 //!   supervisor logs as such), and a client sending waits on a live endpoint of a running,
 //!   not withdrawn, realm;
-//! - every realm is running, serving or aborting with its objects in place, or stopped for a
-//!   reason consistent with its policy, with its CSpace empty and nothing in the broker;
-//! - restarts never exceed `max_restarts`, and match the restarts that happened;
+//! - every realm is running, serving or aborting with its objects in place, waiting for a
+//!   restart it is owed (its deadline in the queue, its clients hearing "restarting"), or
+//!   stopped for a reason consistent with its policy, with its CSpace empty and nothing in
+//!   the broker;
+//! - restarts never exceed `max_restarts`, and match the restarts that happened; each waits
+//!   the delay of the back-off rule (10 ms, doubled after a crash within 1 s of starting, at
+//!   most 1 s), and is started no earlier than its deadline;
+//! - the run is idle exactly when every realm is stopped for good or only serves (a pending
+//!   restart is not idle);
 //! - every op refers to objects that exist and a realm in the right state: `WithdrawCaps`,
 //!   `Abort` and `Reclaim` a realm whose objects exist (`Abort` and `Reclaim` once the broker
-//!   has withdrawn it), `Start` a realm whose objects are gone, `NewGeneration` a realm just
-//!   started; every broker kernel op is valid for the CDT model.
+//!   has withdrawn it), `StartAfter` a realm whose objects are gone and that has no
+//!   deadline yet, `CancelRestart` one that has, `Start` only the realm whose deadline has
+//!   just expired, `NewGeneration` a realm just started; every broker kernel op is valid for
+//!   the CDT model.
 
 use broker::{Broker, BrokerConfig, KernelOp, LogLine, OpSink, Quota, RealmSpec, SlotRange};
 use cap_model::{Kernel, Space};
+use deadlines::DeadlineQueue;
 use ipc::{CloseReason, ConnectionId, Name, RealmId, Request, Response};
 use policy::{Grant, ServiceDecl};
 use proptest::prelude::*;
 use service_registry::ConnectionLookup;
-use supervisor::{Ending, Event, Op, Sink, State, StopReason, Supervisor};
+use supervisor::{
+    BackoffPolicy, Duration, Ending, Event, Instant, Op, Sink, State, StopReason, Supervisor,
+};
 
 const MAX_REALMS: u8 = 6;
 /// Services `s0`..`s2` are declared with realms 0..2 as their providers (so their clients
@@ -58,7 +74,8 @@ struct Policy {
 }
 
 fn policy() -> impl Strategy<Value = Policy> {
-    (any::<bool>(), 0u8..3, proptest::bool::weighted(0.9))
+    let max_restarts = prop_oneof![3 => 0u8..3, 1 => 3u8..10];
+    (any::<bool>(), max_restarts, proptest::bool::weighted(0.9))
         .prop_map(|(restartable, max_restarts, boots)| Policy { restartable, max_restarts, boots })
 }
 
@@ -121,6 +138,22 @@ enum Step {
         realm: u8,
         input: u8,
     },
+    /// Time passes; the restarts that come due are started, as `luck` says.
+    Tick {
+        by: Duration,
+        luck: Luck,
+    },
+}
+
+/// From a few microseconds to a few seconds: crashes soon after a start, and after a healthy
+/// run; restarts that come due one by one, or several at once.
+fn duration() -> impl Strategy<Value = Duration> {
+    prop_oneof![
+        2 => (0u64..2_000_000).prop_map(Duration::from_nanos),
+        3 => (5u64..50).prop_map(Duration::from_millis),
+        2 => (100u64..1_200).prop_map(Duration::from_millis),
+        1 => (900u64..2_500).prop_map(Duration::from_millis),
+    ]
 }
 
 fn step() -> impl Strategy<Value = Step> {
@@ -135,7 +168,8 @@ fn step() -> impl Strategy<Value = Step> {
         4 => (realm(), ending(), luck()).prop_map(|(realm, ending, luck)| Step::End { realm, ending, luck }),
         4 => (realm(), prop_oneof![4 => Just(Ending::Exited), 1 => ending()], luck())
             .prop_map(|(realm, then, luck)| Step::AbortRuns { realm, then, luck }),
-        1 => (realm(), 0u8..5).prop_map(|(realm, input)| Step::Stray { realm, input }),
+        1 => (realm(), 0u8..6).prop_map(|(realm, input)| Step::Stray { realm, input }),
+        4 => (duration(), luck()).prop_map(|(by, luck)| Step::Tick { by, luck }),
     ]
 }
 
@@ -163,6 +197,13 @@ struct RealmModel {
     /// How this run of the realm ended first (a second ending, on its abort path, does not
     /// count): what it must be stopped for.
     ended_with: Option<Ending>,
+    /// When this run started, and how long it lasted until it first ended.
+    started_at: Instant,
+    ran_for: Duration,
+    /// The delay before its last restart, if it ever waited.
+    last_delay: Option<Duration>,
+    /// When it started waiting for its restart, and the delay.
+    waiting: Option<(Instant, Duration)>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -192,8 +233,23 @@ struct World {
     kernel: Kernel,
     realms: Vec<RealmModel>,
     calls: Vec<Call>,
+    /// The root task's clock and its deadlines: realms waiting for a restart.
+    now: Instant,
+    deadlines: DeadlineQueue<u8, 8>,
+    /// The realm whose deadline just expired, for which `restart_due` is being called.
+    due: Option<u8>,
     /// What broke a rule, first first.
     problems: Vec<String>,
+}
+
+/// The back-off rule, written out again: the delay before a restart of a realm that ran for
+/// `ran_for` and waited `last` before its previous restart.
+fn expected_delay(last: Option<Duration>, ran_for: Duration) -> Duration {
+    let first = Duration::from_millis(10);
+    match last {
+        Some(last) if ran_for < Duration::from_secs(1) => (last * 2).min(Duration::from_secs(1)),
+        _ => first,
+    }
 }
 
 /// The broker's sink: runs each kernel op on the model; CancelBadgedSends wakes the clients
@@ -277,6 +333,8 @@ impl Sink for RootTask<'_> {
         | Op::Abort(id)
         | Op::Reclaim(id)
         | Op::Start(id)
+        | Op::StartAfter { realm: id, .. }
+        | Op::CancelRestart(id)
         | Op::NewGeneration(id)) = op;
         let r = id.0;
         let Some(realm) = world.realms.get(usize::from(r)).copied() else {
@@ -318,7 +376,41 @@ impl Sink for RootTask<'_> {
                 if realm.thread != Thread::Gone || !withdrawn || self.start.is_some() {
                     world.problem(format!("{op:?} of a realm {realm:?}, withdrawn {withdrawn}"));
                 }
+                if world.due != Some(r) || world.deadlines.get(r).is_some() {
+                    world.problem(format!("{op:?} of a realm whose deadline did not expire"));
+                }
+                match realm.waiting {
+                    Some((since, delay)) if world.now >= since.saturating_add(delay) => {}
+                    waiting => {
+                        world.problem(format!("{op:?} at {}, waiting {waiting:?}", world.now))
+                    }
+                }
+                world.realms[usize::from(r)].waiting = None;
                 self.start = Some(r);
+            }
+            Op::StartAfter { delay, restart_at, .. } => {
+                if realm.thread != Thread::Gone || !withdrawn || world.deadlines.get(r).is_some() {
+                    world.problem(format!("{op:?} of a realm {realm:?}, withdrawn {withdrawn}"));
+                }
+                let expected = expected_delay(realm.last_delay, realm.ran_for);
+                if delay != expected || restart_at != world.now.saturating_add(delay) {
+                    world.problem(format!(
+                        "{op:?} at {}: expected a delay of {expected:?} after a run of {:?}, last {:?}",
+                        world.now, realm.ran_for, realm.last_delay
+                    ));
+                }
+                let model = &mut world.realms[usize::from(r)];
+                model.last_delay = Some(delay);
+                model.waiting = Some((world.now, delay));
+                if world.deadlines.insert(restart_at, r).is_err() {
+                    world.problem(format!("{op:?}: the deadline queue is full"));
+                }
+            }
+            Op::CancelRestart(_) => {
+                if world.deadlines.remove(r).is_none() || realm.thread != Thread::Gone {
+                    world.problem(format!("{op:?} of a realm {realm:?} with no deadline"));
+                }
+                world.realms[usize::from(r)].waiting = None;
             }
             Op::NewGeneration(_) => {
                 if realm.thread != Thread::Normal || !withdrawn {
@@ -387,9 +479,13 @@ impl Run {
                 kernel: Kernel::default(),
                 realms: Vec::new(),
                 calls: Vec::new(),
+                now: Instant::ZERO,
+                deadlines: DeadlineQueue::new(),
+                due: None,
                 problems: Vec::new(),
             },
         };
+        assert_eq!(run.supervisor.backoff(), BackoffPolicy::DEFAULT);
         for (r, policy) in policies.iter().enumerate() {
             let id = RealmId(r as u8);
             run.supervisor.add_realm(id, policy.restartable, policy.max_restarts).unwrap();
@@ -399,10 +495,14 @@ impl Run {
                 thread,
                 restarts: 0,
                 ended_with: None,
+                started_at: Instant::ZERO,
+                ran_for: Duration::ZERO,
+                last_delay: None,
+                waiting: None,
             });
             let mut sink = RootTask::new(&mut run.world);
             if policy.boots {
-                run.supervisor.started(id, &mut sink).unwrap();
+                run.supervisor.started(id, Instant::ZERO, &mut sink).unwrap();
             } else {
                 run.supervisor.start_failed(id, &mut sink).unwrap();
             }
@@ -434,6 +534,7 @@ impl Run {
         prop_assert!(result.is_ok(), "the supervisor refused a valid input: {:?}", result);
         let first = sink.ops;
         let (mut abort, mut start, mut events) = (sink.abort, sink.start, sink.events);
+        let now = self.world.now;
         loop {
             self.follow(&events)?;
             let mut sink = RootTask::new(&mut self.world);
@@ -442,11 +543,11 @@ impl Run {
             {
                 // The kernel refused: the thread was not touched.
                 sink.world.realms[usize::from(r)].thread = Thread::Normal;
-                self.supervisor.abort_failed(RealmId(r), &mut sink)
+                self.supervisor.abort_failed(RealmId(r), now, &mut sink)
             } else if let Some(r) = start.take() {
                 if luck.start_works {
                     sink.world.realms[usize::from(r)].thread = Thread::Normal;
-                    self.supervisor.started(RealmId(r), &mut sink)
+                    self.supervisor.started(RealmId(r), now, &mut sink)
                 } else {
                     self.supervisor.start_failed(RealmId(r), &mut sink)
                 }
@@ -466,6 +567,7 @@ impl Run {
                     let model = &mut self.world.realms[usize::from(realm.0)];
                     model.restarts += 1;
                     model.ended_with = None;
+                    model.started_at = self.world.now;
                     prop_assert_eq!(restart, model.restarts);
                     prop_assert_eq!(max, model.policy.max_restarts);
                 }
@@ -522,9 +624,10 @@ impl Run {
                     let owns = self.world.owns_services(r);
                     // A realm that serves or owns a service may owe a reply: it is aborted.
                     let may_owe = owns || self.state(r) == State::Serving;
-                    self.world.realms[usize::from(r)].ended_with = Some(ending);
+                    self.note_ending(r, ending);
+                    let now = self.world.now;
                     let ops = self.input(luck, |supervisor, sink| {
-                        supervisor.ended(RealmId(r), ending, owns, sink)
+                        supervisor.ended(RealmId(r), ending, owns, now, sink)
                     })?;
                     prop_assert_eq!(ops.contains(&Op::Abort(RealmId(r))), may_owe, "{:?}", ops);
                 }
@@ -533,6 +636,33 @@ impl Run {
                 self.abort_runs(realm_of(realm), then, luck)?
             }
             Step::Stray { realm, input } => self.stray(realm_of(realm), input)?,
+            Step::Tick { by, luck } => {
+                self.world.now = self.world.now.saturating_add(by);
+                self.restart_due(luck)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The realm `r` ends first with `ending`, now.
+    fn note_ending(&mut self, r: u8, ending: Ending) {
+        let now = self.world.now;
+        let model = &mut self.world.realms[usize::from(r)];
+        model.ended_with = Some(ending);
+        model.ran_for = now.saturating_duration_since(model.started_at);
+    }
+
+    /// The root task's timer: every restart whose deadline has passed is due, in deadline
+    /// order.
+    fn restart_due(&mut self, luck: Luck) -> Result<(), TestCaseError> {
+        let now = self.world.now;
+        while let Some((deadline, r)) = self.world.deadlines.pop_expired(now) {
+            prop_assert_eq!(self.state(r), State::Waiting { restart_at: deadline });
+            self.world.due = Some(r);
+            let ops =
+                self.input(luck, |supervisor, sink| supervisor.restart_due(RealmId(r), now, sink))?;
+            self.world.due = None;
+            prop_assert_eq!(ops, vec![Op::Start(RealmId(r))]);
         }
         Ok(())
     }
@@ -609,7 +739,8 @@ impl Run {
         prop_assert!(matches!(self.state(r), State::Aborting { .. }), "r{} aborted", r);
         self.answer(r);
         let owns = self.world.owns_services(r);
-        self.input(luck, |supervisor, sink| supervisor.ended(RealmId(r), then, owns, sink))?;
+        let now = self.world.now;
+        self.input(luck, |supervisor, sink| supervisor.ended(RealmId(r), then, owns, now, sink))?;
         Ok(())
     }
 
@@ -618,34 +749,42 @@ impl Run {
     fn stray(&mut self, r: u8, input: u8) -> Result<(), TestCaseError> {
         let id = RealmId(r);
         let state = self.state(r);
+        let now = self.world.now;
         let valid = match input {
             0 | 1 => state.is_running(),
             2 | 3 => matches!(state, State::Starting { .. }),
-            _ => matches!(state, State::Aborting { .. }),
+            4 => matches!(state, State::Aborting { .. }),
+            // Between steps a waiting realm is never due yet: this tests "not yet".
+            _ => matches!(state, State::Waiting { restart_at } if restart_at <= now),
         };
         if valid {
             return Ok(());
         }
         let mut sink = RootTask::new(&mut self.world);
         let result = match input {
-            0 => self.supervisor.ended(id, Ending::Faulted, true, &mut sink),
+            0 => self.supervisor.ended(id, Ending::Faulted, true, now, &mut sink),
             1 => self.supervisor.serving(id),
-            2 => self.supervisor.started(id, &mut sink),
+            2 => self.supervisor.started(id, now, &mut sink),
             3 => self.supervisor.start_failed(id, &mut sink),
-            _ => self.supervisor.abort_failed(id, &mut sink),
+            4 => self.supervisor.abort_failed(id, now, &mut sink),
+            _ => self.supervisor.restart_due(id, now, &mut sink),
         };
         prop_assert!(result.is_err(), "input {} about a realm {} was taken", input, state);
         prop_assert!(!result.unwrap_err().to_string().is_empty());
         prop_assert!(sink.events.is_empty() && sink.abort.is_none() && sink.start.is_none());
+        prop_assert!(sink.ops.is_empty());
         prop_assert_eq!(self.state(r), state);
         Ok(())
     }
 
     /// Brings the run to idle as realms would: aborted realms answer and exit, servers
-    /// answer, clients' calls are received, and the other realms exit. Then the shutdown.
-    fn finish(&mut self) -> Result<(), TestCaseError> {
+    /// answer, clients' calls are received, the other realms exit, and pending restarts come
+    /// due (their realms then exit too). Then the shutdown; with `early`, the shutdown comes
+    /// as soon as only pending restarts are left, and cancels them.
+    fn finish(&mut self, early: bool) -> Result<(), TestCaseError> {
         let count = self.world.realms.len() as u8;
         let fine = Luck { abort_works: true, start_works: true };
+        let mut cancelled = Vec::new();
         for _ in 0..200 {
             if self.supervisor.is_idle() {
                 break;
@@ -673,29 +812,43 @@ impl Run {
                 self.receive(r);
             } else if let Some(r) = running {
                 let owns = self.world.owns_services(r);
-                self.world.realms[usize::from(r)].ended_with = Some(Ending::Exited);
+                self.note_ending(r, Ending::Exited);
+                let now = self.world.now;
                 self.input(fine, |supervisor, sink| {
-                    supervisor.ended(RealmId(r), Ending::Exited, owns, sink)
+                    supervisor.ended(RealmId(r), Ending::Exited, owns, now, sink)
                 })?;
+            } else if let Some(deadline) = self.world.deadlines.next_deadline() {
+                if early {
+                    cancelled = self.world.deadlines.iter().map(|(_, r)| r).collect();
+                    break;
+                }
+                self.world.now = self.world.now.max(deadline);
+                self.restart_due(fine)?;
             } else {
                 break;
             }
             self.check()?;
         }
         // A client stranded by a refused abort stays blocked: seL4 would never wake it, so
-        // the run would never be idle. Everything else comes to idle.
+        // the run would never be idle. Everything else comes to idle, but for the restarts
+        // an early shutdown cancels.
         let stranded = self.world.calls.iter().any(|c| c.stranded);
         prop_assert!(
-            stranded || self.supervisor.is_idle(),
+            stranded || !cancelled.is_empty() || self.supervisor.is_idle(),
             "the run does not come to idle: {:?}",
             self.world.calls
         );
         prop_assert!(self.world.calls.iter().all(|c| c.stranded), "clients left waiting");
-        self.input(fine, |supervisor, sink| supervisor.shutdown(sink))?;
+        let ops = self.input(fine, |supervisor, sink| supervisor.shutdown(sink))?;
         self.check()?;
         for r in 0..count {
             prop_assert!(matches!(self.state(r), State::Stopped(_)), "r{} not stopped", r);
         }
+        for &r in &cancelled {
+            prop_assert!(ops.contains(&Op::CancelRestart(RealmId(r))), "{:?}", ops);
+            prop_assert_eq!(self.state(r), State::Stopped(StopReason::Shutdown));
+        }
+        prop_assert!(self.world.deadlines.is_empty(), "restarts left after the shutdown");
         prop_assert!(self.world.kernel.slots.is_empty(), "caps left after the shutdown");
         prop_assert_eq!(self.world.broker.registry().connections().count(), 0);
         prop_assert_eq!(self.world.broker.registry().service_count(), 0);
@@ -736,14 +889,30 @@ impl Run {
                         ending.is_crash() && policy.restartable && restarts < policy.max_restarts;
                     prop_assert_eq!(restart, will);
                 }
+                State::Waiting { restart_at } => {
+                    prop_assert_eq!(model.thread, Thread::Gone, "r{} {}", r, state);
+                    prop_assert!(
+                        withdrawn && has_nothing,
+                        "r{} waiting with caps or broker entries",
+                        r
+                    );
+                    prop_assert!(policy.restartable && restarts < policy.max_restarts);
+                    prop_assert!(model.ended_with.is_some_and(Ending::is_crash), "r{} waits", r);
+                    prop_assert!(restart_at > self.world.now, "r{} is due and still waits", r);
+                    let Some((since, delay)) = model.waiting else {
+                        return Err(TestCaseError::fail(format!("r{r} waits with no StartAfter")));
+                    };
+                    prop_assert_eq!(restart_at, since.saturating_add(delay));
+                }
                 State::Stopped(reason) => {
                     prop_assert_eq!(model.thread, Thread::Gone, "r{} {}", r, state);
                     prop_assert!(has_nothing, "r{} stopped with caps or broker entries", r);
                     match reason {
-                        StopReason::GaveUp { restarts: given } => {
+                        StopReason::GaveUp { restarts: given, last } => {
                             prop_assert!(policy.restartable);
                             prop_assert_eq!(given, policy.max_restarts);
                             prop_assert_eq!(given, restarts);
+                            prop_assert_eq!(Some(last), model.ended_with, "the last cause");
                         }
                         // A restartable realm that crashes is restarted, or gives up.
                         StopReason::Faulted | StopReason::Panicked => {
@@ -764,8 +933,16 @@ impl Run {
                     }
                 }
             }
+            // The root task holds a deadline exactly for a realm waiting for its restart.
+            let deadline = self.world.deadlines.get(r as u8);
+            match state {
+                State::Waiting { restart_at } => prop_assert_eq!(deadline, Some(restart_at)),
+                _ => prop_assert_eq!(deadline, None, "r{} is {} with a deadline", r, state),
+            }
             idle &= matches!(state, State::Stopped(_) | State::Serving);
         }
+        let waiting = self.supervisor.realms().filter(|(_, s)| matches!(s, State::Waiting { .. }));
+        prop_assert_eq!(self.world.deadlines.len(), waiting.count(), "one deadline per wait");
         prop_assert_eq!(self.supervisor.is_idle(), idle);
         // No client is left waiting on a dead service.
         for call in &self.world.calls {
@@ -796,8 +973,8 @@ impl Run {
 
 impl Run {
     /// A client of a declared service whose provider died hears that the service is
-    /// restarting while the provider is aborted to be restarted, and not once it has given
-    /// up or could not be started again.
+    /// restarting while the provider is aborted to be restarted or waits for its restart,
+    /// and not once it has given up or could not be started again.
     fn check_restarting(&mut self) -> Result<(), TestCaseError> {
         for &(connection, client) in &self.issued {
             let ConnectionLookup::Closed(closed) =
@@ -814,7 +991,7 @@ impl Run {
                 continue;
             }
             let expected = match self.supervisor.state(RealmId(provider)) {
-                Some(State::Aborting { restart: true, .. }) => true,
+                Some(State::Aborting { restart: true, .. } | State::Waiting { .. }) => true,
                 Some(State::Stopped(StopReason::GaveUp { .. } | StopReason::CouldNotStart)) => {
                     false
                 }
@@ -843,6 +1020,7 @@ proptest! {
     fn the_supervisor_leaves_no_client_waiting_on_a_dead_service(
         policies in proptest::collection::vec(policy(), 1..=MAX_REALMS as usize),
         steps in proptest::collection::vec(step(), 1..40),
+        early in any::<bool>(),
     ) {
         let mut run = Run::new(&policies);
         run.check()?;
@@ -850,6 +1028,6 @@ proptest! {
             run.step(step)?;
             run.check()?;
         }
-        run.finish()?;
+        run.finish(early)?;
     }
 }
