@@ -1009,6 +1009,32 @@ impl Run {
                 reply
             );
         }
+        // A realm that connects to the service of such a provider hears the same, even if the
+        // provider never registered it (it crashed owning nothing).
+        let count = self.world.realms.len() as u8;
+        for provider in 0..PROVIDED.min(count) {
+            let expected = match self.supervisor.state(RealmId(provider)) {
+                Some(State::Aborting { restart: true, .. } | State::Waiting { .. }) => true,
+                Some(State::Stopped(StopReason::GaveUp { .. } | StopReason::CouldNotStart)) => {
+                    false
+                }
+                _ => continue,
+            };
+            let Some(client) = (0..count).find(|&c| self.world.broker.is_alive(RealmId(c))) else {
+                continue;
+            };
+            let request = Request::Connect { service: service(provider) };
+            let reply =
+                self.world.broker_call(|broker, ops| broker.handle(RealmId(client), &request, ops));
+            prop_assert_eq!(
+                reply == Err(ipc::Error::ServiceRestarting),
+                expected,
+                "r{} connects to s{}: {:?}",
+                client,
+                provider,
+                reply
+            );
+        }
         Ok(())
     }
 }
