@@ -49,9 +49,9 @@
 //! console), and the realm is [`State::Waiting`]: stopped, its thread and memory gone, its
 //! clients hearing "the service is restarting" ([`Op::SetRestarting`] `true`), lower
 //! priorities running. Once the delay has passed the root task calls
-//! [`Supervisor::restart_due`], which emits [`Op::Start`] as before. A wait still counts
-//! against nothing: the restart is counted, against `max_restarts`, once the realm has
-//! started. [`Supervisor::shutdown`] during a wait stops the realm for good
+//! [`Supervisor::restart_due`], which emits [`Op::Start`] as before. The restart is counted
+//! against `max_restarts` once the realm has started, as before; a realm with none left
+//! gives up at once, without waiting. [`Supervisor::shutdown`] during a wait stops the realm for good
 //! ([`StopReason::Shutdown`]) and emits [`Op::CancelRestart`]: the root task forgets the
 //! deadline.
 //!
