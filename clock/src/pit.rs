@@ -30,11 +30,17 @@ pub const COMMAND_PORT: u16 = 0x43;
 /// The control word that sets counter 0 to mode 2 (rate generator), binary, with the count
 /// written low byte then high byte: SC = 00, RW = 11, M = 010, BCD = 0. seL4's boot code
 /// writes the same word (`pit_init`).
-pub const RATE_GENERATOR_CHANNEL0: u8 = 0b00_11_010_0;
+pub const RATE_GENERATOR_CHANNEL0: u8 = control_word(0, 0b11, 2);
 
 /// The counter latch command for counter 0 (SC = 00, RW = 00): the next two reads of
 /// [`CHANNEL0_PORT`] return the count at the moment of the latch, low byte first.
-pub const LATCH_CHANNEL0: u8 = 0b00_00_000_0;
+pub const LATCH_CHANNEL0: u8 = control_word(0, 0b00, 0);
+
+/// A control word: counter (SC, bits 7..6), read/write mode (RW, bits 5..4), mode (M, bits
+/// 3..1), binary counting (BCD bit 0 clear).
+const fn control_word(counter: u8, read_write: u8, mode: u8) -> u8 {
+    (counter << 6) | (read_write << 4) | (mode << 1)
+}
 
 /// The smallest count mode 2 accepts (1 is illegal).
 pub const MIN_COUNT: u32 = 2;
