@@ -6,10 +6,17 @@
 //!  27..24  kind      1 = realm       (badge of a realm's cap to the broker endpoint)
 //!                    2 = connection  (badge of a client's cap to a service endpoint)
 //!                    3 = fault       (badge of a realm thread's fault endpoint)
-//!                    0, 4..=15 reserved (0 would also be "unbadged")
+//!                    4 = timer       (badge of the memory manager's timer notification)
+//!                    0, 5..=15 reserved (0 would also be "unbadged")
 //!  23..0   payload   realm, fault: bits 23..8 zero, bits 7..0 the realm id
 //!                    connection: the connection word (bits 23..10 generation, 9..0 index)
+//!                    timer: zero
 //! ```
+//!
+//! The timer badge arrives differently: the memory manager's notification is bound to its
+//! thread, so a timer interrupt wakes its `Recv` on its endpoint with the notification word
+//! as the badge. That word is the OR of every signal's badge since the last receive; only the
+//! timer signals that notification, so it is exactly [`Badge::TIMER`].
 //!
 //! Every badge this layout produces is non-zero, so a minted cap is always badged.
 //!
@@ -30,6 +37,7 @@ const PAYLOAD_MASK: u64 = (1 << KIND_SHIFT) - 1;
 const REALM_KIND: u64 = 1;
 const CONNECTION_KIND: u64 = 2;
 const FAULT_KIND: u64 = 3;
+const TIMER_KIND: u64 = 4;
 
 /// A badge value, as minted into a cap and as delivered by the kernel.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -43,6 +51,9 @@ pub enum BadgeKind {
     /// A fault of a thread of this realm (the kernel sends faults on the thread's fault
     /// endpoint, the broker endpoint minted with this badge).
     Fault(RealmId),
+    /// A tick of the memory manager's timer (its notification's word, delivered on its
+    /// endpoint because the notification is bound to its thread).
+    Timer,
 }
 
 /// Why a delivered badge does not fit the layout.
@@ -58,6 +69,8 @@ pub enum BadgeError {
     BadRealmPayload { payload: u64 },
     /// A connection badge whose payload is not a connection word.
     BadConnectionPayload { payload: u64 },
+    /// A timer badge with payload bits set.
+    BadTimerPayload { payload: u64 },
     /// A valid badge of another kind than the one expected here.
     WrongKind { found: BadgeKind },
 }
@@ -74,12 +87,18 @@ impl fmt::Display for BadgeError {
             Self::BadConnectionPayload { payload } => {
                 write!(f, "connection badge payload {payload:#x} is not a connection id")
             }
+            Self::BadTimerPayload { payload } => {
+                write!(f, "timer badge payload {payload:#x} is not zero")
+            }
             Self::WrongKind { found } => write!(f, "unexpected badge of kind {found:?}"),
         }
     }
 }
 
 impl Badge {
+    /// The badge of the memory manager's timer notification.
+    pub const TIMER: Self = Self(TIMER_KIND << KIND_SHIFT);
+
     /// The badge of `realm`'s cap to the broker endpoint.
     pub const fn for_realm(realm: RealmId) -> Self {
         Self((REALM_KIND << KIND_SHIFT) | realm.0 as u64)
@@ -123,6 +142,13 @@ impl Badge {
                 Some(connection) => Ok(BadgeKind::Connection(connection)),
                 None => Err(BadgeError::BadConnectionPayload { payload }),
             },
+            TIMER_KIND => {
+                if payload == 0 {
+                    Ok(BadgeKind::Timer)
+                } else {
+                    Err(BadgeError::BadTimerPayload { payload })
+                }
+            }
             kind => Err(BadgeError::UnknownKind { kind: kind as u8 }),
         }
     }
@@ -178,10 +204,23 @@ mod tests {
     }
 
     #[test]
+    fn timer_badge_layout() {
+        assert_eq!(Badge::TIMER.value(), 0x400_0000);
+        assert_eq!(Badge::decode(Badge::TIMER.value()), Ok(BadgeKind::Timer));
+        assert_eq!(Badge::decode(0x400_0001), Err(BadgeError::BadTimerPayload { payload: 1 }));
+        assert_eq!(
+            Badge::realm(Badge::TIMER.value()),
+            Err(BadgeError::WrongKind { found: BadgeKind::Timer })
+        );
+        // Every other badge differs from it, so no realm's message can pass for a tick.
+        assert_ne!(Badge::for_realm(RealmId(0)), Badge::TIMER);
+    }
+
+    #[test]
     fn rejects_badges_outside_the_layout() {
         assert_eq!(Badge::decode(0), Err(BadgeError::Unbadged));
         assert_eq!(Badge::decode(1 << 28), Err(BadgeError::TooWide { badge: 1 << 28 }));
-        assert_eq!(Badge::decode(0x400_0000), Err(BadgeError::UnknownKind { kind: 4 }));
+        assert_eq!(Badge::decode(0x500_0000), Err(BadgeError::UnknownKind { kind: 5 }));
         assert_eq!(Badge::decode(0x5), Err(BadgeError::UnknownKind { kind: 0 }));
         assert_eq!(Badge::decode(0x100_0100), Err(BadgeError::BadRealmPayload { payload: 0x100 }));
         assert_eq!(Badge::decode(0x200_0009), Err(BadgeError::BadConnectionPayload { payload: 9 }));

@@ -171,6 +171,7 @@ proptest! {
             Ok(BadgeKind::Realm(realm)) => prop_assert_eq!(Badge::for_realm(realm).value(), badge),
             Ok(BadgeKind::Connection(id)) => prop_assert_eq!(Badge::for_connection(id).value(), badge),
             Ok(BadgeKind::Fault(realm)) => prop_assert_eq!(Badge::for_fault(realm).value(), badge),
+            Ok(BadgeKind::Timer) => prop_assert_eq!(Badge::TIMER.value(), badge),
             Err(_) => {}
         }
     }

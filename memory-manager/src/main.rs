@@ -17,6 +17,7 @@ mod console;
 mod lifecycle;
 mod realm;
 mod server;
+mod timer;
 
 use ::console::Class;
 use broker::Broker;
@@ -33,6 +34,7 @@ use crate::brokering::broker_id;
 use crate::lifecycle::{Lifecycle, Realms};
 use crate::realm::{Kernel, Realm, RealmError};
 use crate::server::Server;
+use crate::timer::Timer;
 
 sel4_root_task::main!(main);
 
@@ -88,6 +90,10 @@ fn main(bootinfo: &'static BootInfo) -> ! {
     if let Err(error) = console::start_thread(&mut kernel) {
         fail(format_args!("starting the console thread: {error}"));
     }
+    let mut timer = match Timer::start(&mut kernel, bootinfo) {
+        Ok(timer) => timer,
+        Err(error) => fail(format_args!("starting the timer: {error}")),
+    };
     let at_boot = Resources::of(&kernel);
     mm_println!(
         Class::System,
@@ -117,8 +123,16 @@ fn main(bootinfo: &'static BootInfo) -> ! {
         broker: &mut broker,
         config: &config,
         image: &image,
+        timer: &mut timer,
     }
     .run(&mut kernel);
+    let uptime_ns = timer.now_ns();
+    mm_println!(
+        Class::System,
+        "memory manager: the timer ticked {} times in {} ms of the clock",
+        timer.ticks(),
+        uptime_ns / 1_000_000
+    );
 
     if check_resources(&kernel, at_boot) {
         mm_println!(Class::System, "memory manager: everything the realms used is back");

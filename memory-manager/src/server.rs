@@ -26,6 +26,7 @@ use crate::brokering::{BROKER_SLOTS, Executor, broker_id};
 use crate::console::Refusal;
 use crate::lifecycle::{Lifecycle, Realms};
 use crate::realm::{Kernel, Realm};
+use crate::timer::Timer;
 
 /// The realms and the broker, served from one endpoint.
 pub struct Server<'r> {
@@ -37,6 +38,8 @@ pub struct Server<'r> {
     /// For restarting realms.
     pub config: &'r SystemConfig,
     pub image: &'r BootImage<'r>,
+    /// The timer, whose ticks arrive on the endpoint with the timer badge.
+    pub timer: &'r mut Timer,
 }
 
 impl Server<'_> {
@@ -81,6 +84,7 @@ impl Server<'_> {
                     id.0
                 ),
             },
+            Ok(BadgeKind::Timer) => self.tick(kernel),
             Ok(BadgeKind::Connection(connection)) => {
                 mm_println!(
                     Class::System,
@@ -93,6 +97,13 @@ impl Server<'_> {
                     "memory manager: a message with a bad badge ({error}); ignored"
                 )
             }
+        }
+    }
+
+    /// A tick of the timer: for now it is only acknowledged, so that the next one arrives.
+    fn tick(&mut self, _kernel: &mut Kernel<'_>) {
+        if let Err(error) = self.timer.ack() {
+            mm_println!(Class::System, "memory manager: the timer: {error}");
         }
     }
 

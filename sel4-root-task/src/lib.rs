@@ -11,12 +11,15 @@
 //! - [`stop`]: stops the root task without a debug system call.
 //! - The panic handler: prints the message and location, then exits with a failure verdict.
 //!
+//! - [`pit`]: the PC's 8254 PIT as a periodic interrupt: counter 0 programmed through the
+//!   IOPort capability, its IOAPIC pin routed to an IRQ handler that signals a notification.
 //! - [`scratch`]: a window in the root task's address space for reading and writing frames.
 //!
 //! Every seL4 program of the workspace is linked with this crate's `root-task.ld` (named in
 //! `.cargo/config.toml`).
 #![no_std]
 
+pub mod pit;
 pub mod scratch;
 pub mod serial;
 

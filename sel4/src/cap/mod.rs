@@ -14,6 +14,7 @@
 //! - [`tcb`]: thread configuration, priorities, registers, suspend/resume, notifications.
 //! - [`vspace`]: x86_64 paging structures, frames, ASID pools.
 //! - [`ioport`]: x86 I/O ports.
+//! - [`irq`]: interrupts: IRQ handlers for IOAPIC pins, their notification, ack and clear.
 //!
 //! IPC on endpoints and notifications (which are syscalls on a capability, not invocations)
 //! is in [`crate::ipc`].
@@ -27,6 +28,7 @@ use crate::syscall::{self, REGISTER_MESSAGE_WORDS, Registers};
 
 pub mod cnode;
 pub mod ioport;
+pub mod irq;
 pub mod rights;
 pub mod tcb;
 pub mod untyped;
@@ -100,6 +102,8 @@ pub mod kind {
         IoPort => IoPort,
         /// The authority over interrupt lines.
         IrqControl => IrqControl,
+        /// The authority over one interrupt line: where it signals, and its acknowledgement.
+        IrqHandler => IrqHandler,
     );
 }
 
@@ -152,6 +156,7 @@ pub type AsidPool = Cap<kind::AsidPool>;
 pub type AsidControl = Cap<kind::AsidControl>;
 pub type IoPort = Cap<kind::IoPort>;
 pub type IrqControl = Cap<kind::IrqControl>;
+pub type IrqHandler = Cap<kind::IrqHandler>;
 
 /// The capabilities the kernel puts in the root task's CNode at boot, typed.
 pub mod init {

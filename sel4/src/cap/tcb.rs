@@ -122,16 +122,26 @@ impl Tcb {
         ipc: &mut IpcBuffer,
         notification: Notification,
     ) -> Result<(), Error> {
-        Invocation { label: label::TCB_BIND_NOTIFICATION, words: [], caps: [notification.cptr()] }
-            .call_with_buffer(ipc, self)?;
+        bind_notification(notification).call_with_buffer(ipc, self)?;
         Ok(())
     }
 
     /// Unbinds the thread's notification.
     pub fn unbind_notification(self) -> Result<(), Error> {
-        Invocation::words(label::TCB_UNBIND_NOTIFICATION, []).call_in_registers(self)?;
+        unbind_notification().call_in_registers(self)?;
         Ok(())
     }
+}
+
+/// TCB_BindNotification: the notification as the one extra cap. The kernel refuses a thread
+/// that already has one, or a notification bound elsewhere ([`Error::IllegalOperation`]).
+pub const fn bind_notification(notification: Notification) -> Invocation<0, 1> {
+    Invocation { label: label::TCB_BIND_NOTIFICATION, words: [], caps: [notification.cptr()] }
+}
+
+/// TCB_UnbindNotification: no arguments.
+pub const fn unbind_notification() -> Invocation<0, 0> {
+    Invocation::words(label::TCB_UNBIND_NOTIFICATION, [])
 }
 
 /// TCB_SetIPCBuffer: the address; the frame.
@@ -244,6 +254,17 @@ mod tests {
         assert_eq!(buffer.label, label::TCB_SET_IPC_BUFFER);
         assert_eq!(buffer.words, [0x1000_2000]);
         assert_eq!(buffer.caps, [99]);
+    }
+
+    #[test]
+    fn notification_binding_arguments() {
+        let bind = bind_notification(Cap::from_cptr(77));
+        assert_eq!(bind.label, label::TCB_BIND_NOTIFICATION);
+        assert_eq!(bind.caps, [77]);
+        assert_eq!((bind.info().length(), bind.info().extra_caps()), (0, 1));
+        let unbind = unbind_notification();
+        assert_eq!(unbind.label, label::TCB_UNBIND_NOTIFICATION);
+        assert_eq!(unbind.info().word(), label::TCB_UNBIND_NOTIFICATION << 12);
     }
 
     #[test]

@@ -100,6 +100,25 @@ pub mod label {
     pub const X86_IRQ_ISSUE_IRQ_HANDLER_MSI: u64 = 51;
 }
 
+/// Interrupt numbering on pc99 with the IOAPIC (`include/plat/pc99/plat/machine.h`,
+/// `src/arch/x86/object/interrupt.c`). The last argument of `X86IRQIssueIRQHandlerIOAPIC`
+/// (libsel4 calls it `vector`) is an *offset* into the user range: the kernel's IRQ number is
+/// `offset + FIRST_USER_IRQ` and the CPU vector the IOAPIC pin is routed to is that plus
+/// `IRQ_INT_OFFSET`. The kernel accepts offsets `0..USER_IRQS` (it checks
+/// `irq > irq_user_max - irq_user_min`, so offset 107, CPU vector 155, is the last). IRQs
+/// 0..16 are the legacy PIC's; with the IOAPIC configured, `IRQIssueIRQHandler` refuses them
+/// (`Arch_checkIRQ`: IllegalOperation).
+pub mod irq {
+    /// The first IRQ number the kernel hands to user handlers (`irq_user_min`).
+    pub const FIRST_USER_IRQ: u64 = 16;
+    /// The number of user IRQs (`irq_user_max - irq_user_min + 1`: 123 - 16 + 1).
+    pub const USER_IRQS: u64 = 108;
+    /// CPU vector = IRQ number + this (`IRQ_INT_OFFSET`).
+    pub const IRQ_INT_OFFSET: u64 = 0x20;
+    /// Pins per IOAPIC (`IOAPIC_IRQ_LINES`); `CONFIG_MAX_NUM_IOAPIC` is 1 in our configuration.
+    pub const IOAPIC_PINS: u64 = 24;
+}
+
 /// Object types for `Untyped_Retype`, with `HUGE_PAGE` off (turning it on inserts the 1 GiB
 /// page type after PML4 and shifts every later number by one).
 pub mod object_type {
