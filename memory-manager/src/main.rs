@@ -2,9 +2,10 @@
 //!
 //! It prints the banner from the boot info, reads the boot image the `qemu` tool embedded and
 //! re-checks the system description in it (trusting nothing the build produced), starts the
-//! broker and the realms in tree order, and serves them (`server`): their requests about
-//! themselves, their requests to the broker, and their faults. When no realm is left but
-//! servers, it stops those too, checks that all memory and slots are back, and ends the run
+//! broker, its console thread and its timer (`timer`: the PIT at 1 kHz, ticks on its
+//! endpoint, a TSC clock), then the realms in tree order, and serves them (`server`): their
+//! requests about themselves, their requests to the broker, and their faults. When no realm
+//! is left but servers, it stops those too, checks that all memory and slots are back, and ends the run
 //! with its verdict. A realm that cannot be started at boot fails the run, whatever `[system]
 //! run` says: the realms after it are not started, those started are stopped, and the
 //! resources are checked before the `FAIL`.

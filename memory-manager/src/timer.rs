@@ -43,7 +43,7 @@ pub struct Timer {
 impl Timer {
     /// Sets the timer up and starts it: the notification (bound to the memory manager's
     /// thread), its badged copy, the IRQ handler, the PIT at [`TICK_HZ`]; then unmasks the pin.
-    /// The clock reads 0 ns now. Takes four slots and one notification's memory for good.
+    /// The clock reads 0 ns now. Takes three slots and one notification's memory for good.
     pub fn start(kernel: &mut Kernel<'_>, bootinfo: &BootInfo) -> Result<Timer, RealmError> {
         let Some(clock) = TscClock::new(timestamp::now(), bootinfo.tsc_mhz()) else {
             // The kernel fails to boot rather than hand over 0 MHz; a boot info that says so

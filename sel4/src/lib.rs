@@ -14,7 +14,7 @@
 //!   notifications and reply capabilities.
 //! - [`error`]: the kernel's error codes as a type.
 //! - [`cap`]: typed capabilities and their invocations (CNodes, untyped, TCBs, paging, ASID
-//!   pools, I/O ports), with rights, badges and guards as types.
+//!   pools, I/O ports, IRQ handlers), with rights, badges and guards as types.
 //! - [`fault`]: fault messages decoded into [`Fault`].
 //! - [`bootinfo`]: a typed view of the boot information the kernel hands the root task.
 //! - [`debug`]: the debug syscalls: console, halt, capability identification, thread names.

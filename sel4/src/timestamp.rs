@@ -1,5 +1,6 @@
-//! The x86 time-stamp counter, for benchmarks: cycle counts taken in one run are comparable
-//! with each other (under QEMU's emulation their absolute values are noise; ratios are not).
+//! The x86 time-stamp counter: for benchmarks (cycle counts taken in one run are comparable
+//! with each other; under QEMU's emulation their absolute values are noise, ratios are not)
+//! and, converted at the boot info's `tsc_mhz`, for the monotonic clock (`clock::tsc`).
 
 /// The time-stamp counter now.
 #[inline(always)]
