@@ -59,3 +59,22 @@ fn a_refused_allocation_names_the_limit_it_hit() {
     );
     assert!(outcome.printed("[hoarder] then 4 pages granted: 16384 bytes"), "{}", outcome.tail(40));
 }
+
+#[test]
+fn a_client_of_a_service_with_its_own_receive_loop_returns_when_it_dies() {
+    let outcome = boot_system_on("tests/systems/replies.toml", Variant::Debug);
+    assert_passed("tests/systems/replies.toml", &outcome);
+    assert_event(&outcome, "realm-aborting", &[("realm", "rawsrv"), ("ending", "faulted")]);
+    assert!(outcome.printed("[rawcli] the call to raw returned: Err("), "{}", outcome.tail(40));
+}
+
+#[test]
+fn a_dropped_connection_handle_is_let_go_of() {
+    let outcome = boot_system_on("tests/systems/replies.toml", Variant::Release);
+    assert_passed("tests/systems/replies.toml", &outcome);
+    assert!(
+        outcome.printed("[dropper] 5 of 5 connects after dropping the handle each time"),
+        "{}",
+        outcome.tail(40)
+    );
+}

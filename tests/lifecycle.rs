@@ -54,7 +54,7 @@ fn a_client_blocked_in_a_call_to_a_crashing_service_returns() {
     );
     assert_event("realm-aborting", &[("realm", "echo"), ("ending", "faulted")]);
     assert_printed(
-        "[beta] the call in progress when echo crashed: the service restarted (generation 5)",
+        "[beta] the call in progress when echo crashed: the service is restarting: connect again once it is back",
     );
     assert_printed(
         "[beta] the call in progress at the second crash: disconnected: the service is gone",

@@ -215,8 +215,12 @@ impl Broker {
             ConnectionLookup::Open(connection) if connection.client == caller => {
                 Ok(connection.service_generation)
             }
-            ConnectionLookup::Open(_) => Err(Error::NotOwner),
-            ConnectionLookup::Closed(closed) if closed.client != caller => Err(Error::NotOwner),
+            // Another realm's connection gets the answer a connection that never existed
+            // gets: asking is no way to map the connection table.
+            ConnectionLookup::Open(_) => Err(Error::NotFound { what: Missing::Connection }),
+            ConnectionLookup::Closed(closed) if closed.client != caller => {
+                Err(Error::NotFound { what: Missing::Connection })
+            }
             ConnectionLookup::Closed(closed) => {
                 let restarted = self
                     .registry

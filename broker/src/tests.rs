@@ -350,7 +350,7 @@ fn the_service_owner_may_close_one_clients_connection() {
     // Anyone else is still refused.
     assert_eq!(
         handle(&mut broker, PLUGIN, Request::Disconnect { connection: kept }).0,
-        Err(Error::NotOwner)
+        Err(Error::NotFound { what: Missing::Connection })
     );
 }
 
@@ -386,8 +386,14 @@ fn a_connection_closed_by_its_service_keeps_the_client_slot_until_the_client_let
     assert_eq!(broker.realm_slots_in_use(APP), 2);
     // Only the client lets go, once, with no kernel op.
     let let_go = Request::Disconnect { connection: kicked };
-    assert_eq!(handle(&mut broker, PLUGIN, let_go).0, Err(Error::NotOwner));
-    assert_eq!(handle(&mut broker, STORE, let_go).0, Err(Error::NotOwner));
+    assert_eq!(
+        handle(&mut broker, PLUGIN, let_go).0,
+        Err(Error::NotFound { what: Missing::Connection })
+    );
+    assert_eq!(
+        handle(&mut broker, STORE, let_go).0,
+        Err(Error::NotFound { what: Missing::Connection })
+    );
     let (reply, out) = handle(&mut broker, APP, let_go);
     assert_eq!(reply, Ok(Response::Done));
     assert!(out.is_empty());
@@ -521,7 +527,7 @@ fn disconnect_revokes_exactly_one_connection() {
     let second = connection_of(connect(&mut broker, APP, "kv").0);
     assert_eq!(
         handle(&mut broker, PLUGIN, Request::Disconnect { connection: first }).0,
-        Err(Error::NotOwner)
+        Err(Error::NotFound { what: Missing::Connection })
     );
     let (reply, out) = handle(&mut broker, APP, Request::Disconnect { connection: first });
     assert_eq!(reply, Ok(Response::Done));

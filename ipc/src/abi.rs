@@ -9,6 +9,7 @@
 //! STACK_BOTTOM .. STACK_TOP    the stack
 //! STACK_TOP   (one page)       unmapped
 //! IPC_BUFFER  (one page)       the thread's IPC buffer
+//! CONTROL     (one page)       the control page, shared with the memory manager (see [`control`])
 //! HEAP_START ..                pages the realm asks for at run time, within its budget
 //! ```
 
@@ -23,6 +24,9 @@ pub const STACK_TOP: u64 = 0x1000_0000;
 pub const STACK_BOTTOM: u64 = STACK_TOP - STACK_PAGES * PAGE_SIZE;
 /// The initial thread's IPC buffer.
 pub const IPC_BUFFER: u64 = STACK_TOP + PAGE_SIZE;
+/// The realm's control page: one page the memory manager also maps (read-write) in its own
+/// address space, so that the two can share a few words without IPC (see [`control`]).
+pub const CONTROL: u64 = IPC_BUFFER + 2 * PAGE_SIZE;
 /// Where pages asked for at run time are mapped, upwards.
 pub const HEAP_START: u64 = 0x2000_0000;
 /// The most pages a realm can ask for at run time (its budget usually ends this sooner).
@@ -52,6 +56,32 @@ pub mod start {
     pub const ABORT: u64 = 1;
 }
 
+/// The words of the control page (each a `u64`, at `CONTROL + 8 * index`).
+///
+/// - [`control::TSC_KHZ`]: written by the memory manager before the realm starts: the
+///   time-stamp counter's frequency in kHz, as the kernel measured it at boot
+///   (`BootInfo::tsc_mhz` times 1000). A realm reads the clock with `rdtsc` and this word,
+///   with no IPC.
+/// - [`control::CALL_DEADLINE`], [`control::CALL_SEQUENCE`], [`control::CALL_SITE`]:
+///   written by the realm around a call with a deadline (`Realm::call_timeout`): the
+///   deadline in nanoseconds of the realm's clock (0: none), a number that changes with
+///   every such call, and the address of the `syscall` instruction the call waits in. The
+///   memory manager reads them on its timer ticks: a call past its deadline whose thread it
+///   finds at that instruction is cancelled (see `memory-manager/src/deadline.rs`). A realm
+///   that writes nonsense there can only cancel its own calls.
+pub mod control {
+    pub const TSC_KHZ: usize = 0;
+    pub const CALL_DEADLINE: usize = 1;
+    pub const CALL_SEQUENCE: usize = 2;
+    pub const CALL_SITE: usize = 3;
+    /// Words in use.
+    pub const WORDS: usize = 4;
+}
+
+/// The label a realm's call with a deadline returns with when the memory manager cancelled it
+/// at its deadline (the service did not reply in time).
+pub const TIMED_OUT_LABEL: u64 = 0x7173;
+
 /// The label of the reply a client gets when the service handling its call was stopped: any
 /// non-zero label tells the client that its call did not complete (the broker says why).
 pub const ABORTED_LABEL: u64 = 0xdead;
@@ -60,7 +90,8 @@ pub const ABORTED_LABEL: u64 = 0xdead;
 const _: () = {
     assert!(PROGRAM_WINDOW.end < STACK_BOTTOM, "a guard page below the stack");
     assert!(STACK_TOP < IPC_BUFFER, "a gap above the stack");
-    assert!(IPC_BUFFER + PAGE_SIZE <= HEAP_START);
+    assert!(IPC_BUFFER + PAGE_SIZE < CONTROL, "a gap above the IPC buffer");
+    assert!(CONTROL + PAGE_SIZE <= HEAP_START);
     assert!(STACK_BOTTOM.is_multiple_of(PAGE_SIZE));
     assert!(slot::FIRST_FREE < 1 << CNODE_BITS);
 };

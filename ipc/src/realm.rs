@@ -12,6 +12,15 @@
 //! | 37    | `Peer`          | connection word            | `Identity`: client's name |
 //! | 38    | `Resources`     | none                       | `Resources`: free RAM bytes, free slots |
 //! | 39    | `Print`         | one line of text ([`crate::console`]) | `Done`          |
+//! | 40    | `Sleep`         | the wake-up time, ns of the realm clock | `Done`, at that time |
+//! | 41    | `WatchDeadlines`| none                       | `Done`                    |
+//!
+//! `Sleep` is answered when the realm's clock (the time-stamp counter, see
+//! [`crate::abi::control`]) reaches the time given, by the memory manager's timer; a time
+//! in the past is answered at once. `WatchDeadlines` says the realm makes calls with
+//! deadlines: from then on, until the realm stops, the memory manager's timer checks the
+//! deadline words of its control page on every tick. It is sent once, before the first such
+//! call, so that calls with deadlines need no IPC of their own.
 //!
 //! `Serving` says the realm now only answers requests on its services: once every realm has
 //! stopped or is serving, nothing can start new work, and the memory manager may shut the
@@ -49,6 +58,8 @@ wire_codes! {
         Peer = 37,
         Resources = 38,
         Print = 39,
+        Sleep = 40,
+        WatchDeadlines = 41,
     }
 }
 
@@ -176,6 +187,10 @@ pub enum RealmRequest {
     /// [`crate::console::line_text`] reads it. Encoded with [`crate::console::encode_line`],
     /// not [`RealmRequest::encode`] (it needs more words than a [`Message`] holds).
     Print { line: LineHeader },
+    /// Answer me when the realm clock reaches `until_ns` nanoseconds.
+    Sleep { until_ns: u64 },
+    /// Check my control page's call deadlines from now on.
+    WatchDeadlines,
 }
 
 /// What a realm request achieved.
@@ -209,6 +224,8 @@ impl RealmRequest {
             Self::Peer { .. } => RealmRequestKind::Peer,
             Self::Resources => RealmRequestKind::Resources,
             Self::Print { .. } => RealmRequestKind::Print,
+            Self::Sleep { .. } => RealmRequestKind::Sleep,
+            Self::WatchDeadlines => RealmRequestKind::WatchDeadlines,
         }
     }
 
@@ -217,7 +234,8 @@ impl RealmRequest {
     pub fn encode(&self) -> Message {
         let mut message = Message::new(self.kind().code());
         match self {
-            Self::WhoAmI | Self::Exit | Self::Serving | Self::Resources => {}
+            Self::WhoAmI | Self::Exit | Self::Serving | Self::Resources | Self::WatchDeadlines => {}
+            Self::Sleep { until_ns } => message.push(*until_ns),
             Self::Print { line } => {
                 message.push(u64::from(line.length) | if line.cut { 1 << 16 } else { 0 })
             }
@@ -242,6 +260,8 @@ impl RealmRequest {
             RealmRequestKind::Peer => Self::Peer { connection: read_connection(&mut reader)? },
             RealmRequestKind::Resources => Self::Resources,
             RealmRequestKind::Print => Self::Print { line: LineHeader::read(&mut reader)? },
+            RealmRequestKind::Sleep => Self::Sleep { until_ns: reader.word()? },
+            RealmRequestKind::WatchDeadlines => Self::WatchDeadlines,
         };
         reader.finish()?;
         Ok(Some(request))
@@ -318,6 +338,8 @@ mod tests {
             RealmRequest::Serving,
             RealmRequest::Resources,
             RealmRequest::Peer { connection: ConnectionId::new(3, 9).unwrap() },
+            RealmRequest::Sleep { until_ns: 10_000_000 },
+            RealmRequest::WatchDeadlines,
         ];
         for request in requests {
             let message = request.encode();

@@ -18,6 +18,9 @@ use crate::realm::{Kernel, Realm, RealmError};
 
 /// The supervisor of every realm of the system.
 pub type Realms = Supervisor<MAX_REALMS>;
+/// Realms waiting for their restart (the supervisor's back-off), by when they are due: one
+/// place per realm, so it is never full.
+pub type PendingRestarts = deadlines::DeadlineQueue<ipc::RealmId, MAX_REALMS>;
 
 /// What an operation of the supervisor needs: the kernel, the realms' objects, the broker, and
 /// the system description and programs to start realms again.
@@ -27,6 +30,8 @@ pub struct Lifecycle<'s, 'k> {
     pub broker: &'s mut Broker,
     pub config: &'s SystemConfig,
     pub image: &'s BootImage<'s>,
+    /// Realms waiting for their restart.
+    pub restarts: &'s mut PendingRestarts,
     /// An abort the kernel refused, to report to the supervisor.
     abort_failed: Option<ipc::RealmId>,
     /// A start that was carried out, and whether it worked, to report to the supervisor.
@@ -44,6 +49,7 @@ impl<'s, 'k> Lifecycle<'s, 'k> {
         broker: &'s mut Broker,
         config: &'s SystemConfig,
         image: &'s BootImage<'s>,
+        restarts: &'s mut PendingRestarts,
     ) -> Self {
         Self {
             kernel,
@@ -51,6 +57,7 @@ impl<'s, 'k> Lifecycle<'s, 'k> {
             broker,
             config,
             image,
+            restarts,
             abort_failed: None,
             started: None,
             start_error: None,
@@ -70,11 +77,12 @@ impl<'s, 'k> Lifecycle<'s, 'k> {
             if let Err(error) = result {
                 mm_println!(Class::System, "memory manager: the supervisor refused: {error}");
             }
+            let now = self.now();
             result = if let Some(id) = self.abort_failed.take() {
-                supervisor.abort_failed(id, self)
+                supervisor.abort_failed(id, now, self)
             } else if let Some((id, worked)) = self.started.take() {
                 if worked {
-                    supervisor.started(id, self)
+                    supervisor.started(id, now, self)
                 } else {
                     supervisor.start_failed(id, self)
                 }
@@ -123,6 +131,11 @@ impl<'s, 'k> Lifecycle<'s, 'k> {
             &[("realm", &name), ("started", &started), ("not-started", &not_started)],
         );
         self.drive(supervisor, |supervisor, sink| supervisor.shutdown(sink));
+    }
+
+    /// The clock now (`deadline::now_ns`).
+    pub fn now(&self) -> supervisor::Instant {
+        supervisor::Instant::from_nanos(crate::deadline::now_ns(self.kernel))
     }
 
     fn index(&self, id: ipc::RealmId) -> Option<usize> {
@@ -213,6 +226,14 @@ impl Sink for Lifecycle<'_, '_> {
                 let worked = self.start(id);
                 self.started = Some((id, worked));
             }
+            Op::StartAfter { realm, restart_at, .. } => {
+                // One place per realm: never full.
+                let _ = self.restarts.remove(realm);
+                let _ = self.restarts.insert(restart_at, realm);
+            }
+            Op::CancelRestart(realm) => {
+                let _ = self.restarts.remove(realm);
+            }
             Op::NewGeneration(id) => {
                 let _ = self.broker.realm_started(id);
             }
@@ -283,16 +304,46 @@ impl Sink for Lifecycle<'_, '_> {
                     &[("realm", &name), ("restart", &restart), ("max-restarts", &max)],
                 );
             }
-            Event::GaveUp { realm, restarts } => {
+            Event::GaveUp { realm, restarts, last } => {
                 let name = self.name(realm);
                 mm_println!(
                     Class::Fault,
-                    "memory manager: realm {name} has been restarted {restarts} times, its max_restarts: it stays stopped"
+                    "memory manager: realm {name} gave up after {restarts} restarts, its max_restarts; the last time it {last}: it stays stopped"
                 );
                 crate::console::event(
                     Class::Fault,
                     "realm-gave-up",
-                    &[("realm", &name), ("restarts", &restarts)],
+                    &[("realm", &name), ("restarts", &restarts), ("last", &ending_name(last))],
+                );
+            }
+            Event::RestartDelayed { realm, delay, restart, max } => {
+                let name = self.name(realm);
+                let millis = delay.as_millis();
+                mm_println!(
+                    Class::Decision,
+                    "memory manager: realm {name} will be restarted in {millis} ms (restart {restart} of {max}); meanwhile its clients hear it is restarting"
+                );
+                crate::console::event(
+                    Class::Decision,
+                    "realm-restart-delayed",
+                    &[
+                        ("realm", &name),
+                        ("delay-ms", &millis),
+                        ("restart", &restart),
+                        ("max-restarts", &max),
+                    ],
+                );
+            }
+            Event::RestartCancelled { realm } => {
+                let name = self.name(realm);
+                mm_println!(
+                    Class::Decision,
+                    "memory manager: realm {name} will not be restarted: the run is over"
+                );
+                crate::console::event(
+                    Class::Decision,
+                    "realm-restart-cancelled",
+                    &[("realm", &name)],
                 );
             }
             Event::StartFailed { realm, restart } => {

@@ -15,6 +15,7 @@
 mod boot;
 mod brokering;
 mod console;
+mod deadline;
 mod lifecycle;
 mod realm;
 mod server;
@@ -32,7 +33,7 @@ use sel4_root_task::scratch::ScratchWindow;
 use system_config::MAX_REALMS;
 
 use crate::brokering::broker_id;
-use crate::lifecycle::{Lifecycle, Realms};
+use crate::lifecycle::{Lifecycle, PendingRestarts, Realms};
 use crate::realm::{Kernel, Realm, RealmError};
 use crate::server::Server;
 use crate::timer::Timer;
@@ -84,6 +85,7 @@ fn main(bootinfo: &'static BootInfo) -> ! {
         slots: &mut slots,
         window: &mut window,
         endpoint: Cap::from_cptr(0),
+        tsc_khz: bootinfo.tsc_mhz().saturating_mul(1000),
     };
     if let Err(error) = set_up(&mut kernel) {
         fail(format_args!("setting up: {error}"));
@@ -105,7 +107,9 @@ fn main(bootinfo: &'static BootInfo) -> ! {
 
     let mut realms: Vec<Realm, MAX_REALMS> = Vec::new();
     let mut supervisor = Realms::new();
-    let mut lifecycle = Lifecycle::new(&mut kernel, &mut realms, &mut broker, &config, &image);
+    let mut restarts = PendingRestarts::new();
+    let mut lifecycle =
+        Lifecycle::new(&mut kernel, &mut realms, &mut broker, &config, &image, &mut restarts);
     // A realm that cannot be started at boot: the system cannot run as described, whatever
     // `[system] run` says. The realms after it are not started, those started are stopped,
     // and the run fails.
@@ -118,7 +122,10 @@ fn main(bootinfo: &'static BootInfo) -> ! {
         let name = config.realm(id).map_or("?", |realm| realm.name.as_str());
         fail(format_args!("the system could not start: realm {name} could not be started"))
     }
+    let mut sleepers = deadline::Sleepers::default();
     Server {
+        sleepers: &mut sleepers,
+        restarts: &mut restarts,
         realms: &mut realms,
         supervisor: &mut supervisor,
         broker: &mut broker,

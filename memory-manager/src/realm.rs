@@ -23,6 +23,7 @@ use sel4::cap::{
 use sel4::ipc_buffer::IpcBuffer;
 use sel4::kernel::UserContext;
 use sel4_root_task::scratch::ScratchWindow;
+use sel4_root_task::shared::SharedPage;
 use system_config::{Name, RealmId, SystemConfig};
 
 /// Slots of the memory manager's CNode each realm gets for the caps of its objects.
@@ -179,6 +180,12 @@ pub struct Realm {
     tables: Vec<(Level, u64), MAX_TABLES>,
     /// Where the next pages asked for at run time go.
     heap_next: u64,
+    /// Its control page, mapped in the memory manager too (`ipc::abi::control`).
+    pub control: Option<SharedPage>,
+    /// The slot of the memory manager's CNode where the reply to its `Sleep` waits.
+    pub sleep_reply: Option<CPtr>,
+    /// Whether its call deadlines are watched (it asked with `WatchDeadlines`).
+    pub watch_deadlines: bool,
 }
 
 /// What building and serving realms needs from the memory manager.
@@ -192,6 +199,9 @@ pub struct Kernel<'a> {
     pub window: &'a mut ScratchWindow,
     /// The memory manager's endpoint (the original, unbadged cap).
     pub endpoint: Endpoint,
+    /// The time-stamp counter's frequency in kHz (seL4's boot info: the kernel measured it
+    /// against the PIT at boot).
+    pub tsc_khz: u64,
 }
 
 impl Realm {
@@ -219,6 +229,9 @@ impl Realm {
             tcb: Cap::from_cptr(0),
             tables: Vec::new(),
             heap_next: abi::HEAP_START,
+            control: None,
+            sleep_reply: None,
+            watch_deadlines: false,
         };
         // From here on, a failure must give back what was taken: `stop` does.
         match realm.build(kernel, spec, &program) {
@@ -257,6 +270,7 @@ impl Realm {
             self.page(kernel, page, Rights::READ_WRITE, NO_CONTENTS)?;
         }
         let ipc_buffer = self.page(kernel, abi::IPC_BUFFER, Rights::READ_WRITE, NO_CONTENTS)?;
+        self.map_control_page(kernel)?;
 
         let broker = realm_slot(self.cnode, slot::BROKER);
         broker
@@ -300,6 +314,44 @@ impl Realm {
         );
         self.tcb.write_registers(kernel.ipc, true, &registers).step("starting the thread")?;
         Ok(())
+    }
+
+    /// Makes the control page (`ipc::abi::CONTROL`), maps a copy of its cap in the memory
+    /// manager's shared window at the realm's index, and writes the clock's frequency there.
+    fn map_control_page(&mut self, kernel: &mut Kernel<'_>) -> Result<(), RealmError> {
+        let frame = self.page(kernel, abi::CONTROL, Rights::READ_WRITE, NO_CONTENTS)?;
+        let copy = self.next_slot()?;
+        own_slot(copy)
+            .copy_from(kernel.ipc, own_slot(frame.cptr()), Rights::READ_WRITE)
+            .step("copying the control page's cap")?;
+        let page = SharedPage::map(kernel.ipc, Cap::from_cptr(copy), usize::from(self.id.0))
+            .step("mapping the control page in the memory manager")?;
+        if let Some(word) = page.word(abi::control::TSC_KHZ) {
+            word.store(kernel.tsc_khz, core::sync::atomic::Ordering::Relaxed);
+        }
+        self.control = Some(page);
+        Ok(())
+    }
+
+    /// Word `index` of the realm's control page, as the memory manager sees it (0 when it
+    /// has none).
+    pub fn control_word(&self, index: usize) -> u64 {
+        self.control
+            .as_ref()
+            .and_then(|page| page.word(index))
+            .map_or(0, |word| word.load(core::sync::atomic::Ordering::Relaxed))
+    }
+
+    /// Writes word `index` of the realm's control page.
+    pub fn set_control_word(&self, index: usize, value: u64) {
+        if let Some(word) = self.control.as_ref().and_then(|page| page.word(index)) {
+            word.store(value, core::sync::atomic::Ordering::Relaxed);
+        }
+    }
+
+    /// The realm's thread.
+    pub fn tcb(&self) -> Tcb {
+        self.tcb
     }
 
     /// Slot `index` of the realm's CNode.
@@ -486,6 +538,15 @@ impl Realm {
     /// Revokes the budget blocks (destroying every object made from them and every cap to
     /// them) and gives them back to the pool.
     fn reclaim(&mut self, kernel: &mut Kernel<'_>) {
+        // The memory manager's mapping of the control page goes before the frame does.
+        if let Some(page) = self.control.take() {
+            let _ = page.unmap();
+        }
+        if let Some(slot) = self.sleep_reply.take() {
+            let _ = own_slot(slot).delete();
+            let _ = kernel.slots.free(slot);
+        }
+        self.watch_deadlines = false;
         let budget = core::mem::take(&mut self.budget);
         for block in budget.into_blocks() {
             if let Err(error) = own_slot(block.cptr).revoke() {

@@ -24,7 +24,8 @@ use system_config::{MAX_REALMS, RunPolicy, SystemConfig};
 
 use crate::brokering::{BROKER_SLOTS, Executor, broker_id};
 use crate::console::Refusal;
-use crate::lifecycle::{Lifecycle, Realms};
+use crate::deadline::{self, Sleepers};
+use crate::lifecycle::{Lifecycle, PendingRestarts, Realms};
 use crate::realm::{Kernel, Realm};
 use crate::timer::Timer;
 
@@ -40,6 +41,10 @@ pub struct Server<'r> {
     pub image: &'r BootImage<'r>,
     /// The timer, whose ticks arrive on the endpoint with the timer badge.
     pub timer: &'r mut Timer,
+    /// The realms asleep.
+    pub sleepers: &'r mut Sleepers,
+    /// The realms waiting for their restart.
+    pub restarts: &'r mut PendingRestarts,
 }
 
 impl Server<'_> {
@@ -50,7 +55,7 @@ impl Server<'_> {
         let forever = self.config.settings.run == RunPolicy::Forever;
         let mut said_all_stopped = false;
         while forever || !self.supervisor.is_idle() {
-            let all_stopped = self.supervisor.realms().all(|(_, state)| !state.is_running());
+            let all_stopped = self.supervisor.realms().all(|(_, state)| state.is_stopped());
             if forever && all_stopped && !said_all_stopped {
                 mm_println!(
                     Class::System,
@@ -100,10 +105,14 @@ impl Server<'_> {
         }
     }
 
-    /// A tick of the timer: for now it is only acknowledged, so that the next one arrives.
-    fn tick(&mut self, _kernel: &mut Kernel<'_>) {
+    /// A tick of the timer: acknowledged (so that the next one arrives), then the sleeps,
+    /// call deadlines and restarts it makes due (`on_tick`).
+    fn tick(&mut self, kernel: &mut Kernel<'_>) {
         if let Err(error) = self.timer.ack() {
             mm_println!(Class::System, "memory manager: the timer: {error}");
+        }
+        if self.needs_ticks() {
+            self.on_tick(kernel);
         }
     }
 
@@ -113,7 +122,7 @@ impl Server<'_> {
         kernel: &mut Kernel<'_>,
         step: impl FnOnce(&mut Realms, &mut dyn supervisor::Sink) -> Result<(), supervisor::Error>,
     ) {
-        Lifecycle::new(kernel, self.realms, self.broker, self.config, self.image)
+        Lifecycle::new(kernel, self.realms, self.broker, self.config, self.image, self.restarts)
             .drive(self.supervisor, step);
     }
 
@@ -251,6 +260,28 @@ impl Server<'_> {
                 }
             }
             Ok(Some(RealmRequest::Peer { connection })) => self.peer(index, connection),
+            Ok(Some(RealmRequest::Sleep { until_ns })) => {
+                if until_ns <= deadline::now_ns(kernel) {
+                    Ok(RealmResponse::Done)
+                } else {
+                    let realm = &mut self.realms[index];
+                    match self.sleepers.sleep(kernel, realm, index, until_ns) {
+                        // Answered by the tick that finds it due.
+                        Ok(()) => return,
+                        Err(error) => {
+                            mm_println!(
+                                Class::System,
+                                "memory manager: realm {name} cannot sleep: {error}"
+                            );
+                            Err(ipc::Error::QuotaExceeded { what: ipc::Resource::BrokerSlots })
+                        }
+                    }
+                }
+            }
+            Ok(Some(RealmRequest::WatchDeadlines)) => {
+                self.realms[index].watch_deadlines = true;
+                Ok(RealmResponse::Done)
+            }
             Ok(Some(RealmRequest::Print { line })) => {
                 let mut text = [0u8; ipc::console::MAX_LINE_BYTES];
                 let text = ipc::console::line_text(kernel.ipc.message(info), line, &mut text);
@@ -290,7 +321,8 @@ impl Server<'_> {
         };
         let owner = registry.service(&open.service).map(|service| service.owner);
         if owner != Some(broker_id(self.realms[index].id)) {
-            return Err(ipc::Error::NotOwner);
+            // The answer a connection that never existed gets: no way to map the table.
+            return Err(ipc::Error::NotFound { what: ipc::Missing::Connection });
         }
         match self.broker.realm_name(open.client) {
             Some(&name) => Ok(RealmResponse::Identity { name }),
@@ -342,6 +374,34 @@ impl Server<'_> {
         reply(kernel, &ipc::encode_reply(&answer));
     }
 
+    /// One tick of the timer: wakes the realms whose sleep is due and cancels the calls past
+    /// their deadline (`deadline.rs`).
+    pub fn on_tick(&mut self, kernel: &mut Kernel<'_>) {
+        let now = deadline::now_ns(kernel);
+        self.sleepers.wake_due(kernel, self.realms, now);
+        let instant = supervisor::Instant::from_nanos(now);
+        while let Some((_, realm)) = self.restarts.pop_expired(instant) {
+            self.lifecycle(kernel, |supervisor, sink| supervisor.restart_due(realm, instant, sink));
+        }
+        for index in 0..self.realms.len() {
+            let realm = &self.realms[index];
+            if !realm.built {
+                self.sleepers.forget(index);
+                continue;
+            }
+            if realm.watch_deadlines && self.supervisor.is_running(self.id(index)) {
+                deadline::cancel_if_overdue(kernel, realm, now);
+            }
+        }
+    }
+
+    /// Whether the timer has work: a realm asleep, or one whose call deadlines are watched.
+    pub fn needs_ticks(&self) -> bool {
+        !self.sleepers.is_empty()
+            || !self.restarts.is_empty()
+            || self.realms.iter().any(|realm| realm.built && realm.watch_deadlines)
+    }
+
     /// The broker's id of realm `index`.
     fn id(&self, index: usize) -> ipc::RealmId {
         broker_id(self.realms[index].id)
@@ -352,8 +412,9 @@ impl Server<'_> {
     fn end(&mut self, kernel: &mut Kernel<'_>, index: usize, ending: Ending) {
         let id = broker_id(self.realms[index].id);
         let owns_services = self.broker.registry().services_owned_by(id) > 0;
+        let now = supervisor::Instant::from_nanos(deadline::now_ns(kernel));
         self.lifecycle(kernel, |supervisor, sink| {
-            supervisor.ended(id, ending, owns_services, sink)
+            supervisor.ended(id, ending, owns_services, now, sink)
         });
     }
 }

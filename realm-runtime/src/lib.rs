@@ -17,6 +17,7 @@ mod console;
 mod entry;
 pub mod payload;
 pub mod service;
+pub mod time;
 
 pub use service::{CallError, Caller, Connection, Service};
 
@@ -75,7 +76,7 @@ impl Realm {
     }
 
     /// Sends a request about this realm and decodes the reply.
-    fn request(&mut self, message: Message) -> Result<RealmResponse, Error> {
+    pub(crate) fn request(&mut self, message: Message) -> Result<RealmResponse, Error> {
         let (label, words) = self.exchange(message)?;
         let decoded: RealmReply = decode_realm_reply(label, words).map_err(Error::BadReply)?;
         decoded.map_err(Error::Refused)
@@ -90,7 +91,13 @@ impl Realm {
 
     /// Tells the memory manager that this realm now only serves requests (`serve` does it;
     /// a realm with its own receive loop calls it before the loop).
+    ///
+    /// From then on the realm counts as one that may hold a client's reply capability: if it
+    /// exits, faults or panics, the memory manager sends its thread back to answer that
+    /// client with an error (`ipc::abi::start::ABORT`), which a receive loop of one's own
+    /// needs as much as `serve` does.
     pub fn announce_serving(&mut self) {
+        service::OWES_REPLY.store(true, core::sync::atomic::Ordering::Relaxed);
         let _ = self.request(RealmRequest::Serving.encode());
     }
 

@@ -3,7 +3,7 @@
 //! Call to the service: the memory manager is not in the path.
 
 use core::cell::Cell;
-use core::sync::atomic::{AtomicBool, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use ipc::{CloseReason, ConnectionId, Malformed, Name, Request, Response};
 use sel4::MessageInfo;
@@ -15,13 +15,17 @@ use zerocopy::{FromBytes, Immutable, IntoBytes};
 use crate::payload::{self, MAX_WORDS, PayloadError, Status};
 use crate::{Error, Realm};
 
-/// Whether this realm's thread may hold a client's reply cap: set when `serve` receives a
-/// request, and never cleared while it serves (a thread that waits for the next request in
-/// `ReplyRecv` has sent its reply; the abort path only runs for a thread that exited,
-/// faulted or panicked, which a waiting thread cannot do). The abort path (`entry.rs`)
-/// replies only when it is set, so a realm that registered a service and exits outside a
-/// request makes no reply that no one is owed. It lives in a static so that it survives the
-/// memory manager sending the thread back to its entry.
+/// Whether this realm's thread may hold a client's reply cap: set when the realm announces
+/// that it serves (`Realm::announce_serving`, which `serve` calls, and which a receive loop of
+/// one's own must call first) and never cleared (a thread that waits for the next request has
+/// sent its reply; the abort path only runs for a thread that exited, faulted or panicked,
+/// which a waiting thread cannot do). The abort path (`entry.rs`) replies only when it is set,
+/// so a realm that registered a service and exits without ever serving makes no reply that no
+/// one is owed. (A request a hostile client delivered with `Send` rather than `Call` leaves no
+/// reply capability, and seL4 5.0.0 does not tell a receiver which it was: if the realm then
+/// dies, its abort replies to no one, which a debug kernel reports and nothing else notices.)
+/// It lives in a static so that it survives the memory manager sending the thread back to
+/// its entry.
 pub(crate) static OWES_REPLY: AtomicBool = AtomicBool::new(false);
 
 /// A service this realm registered: it receives on the service's endpoint.
@@ -50,6 +54,21 @@ pub struct Connection {
     /// asking the broker again. (The broker keeps the slot reserved, empty, until this
     /// realm lets go of the connection, so the slot never reaches a newer connection.)
     closed: Cell<Option<CallError>>,
+}
+
+/// Connections dropped without [`Realm::disconnect`]: their ids (`to_word() + 1`, 0 for a
+/// free place), let go of before the realm's next connect, so a dropped handle does not keep
+/// a connection slot reserved for ever. Bounded: when full, a dropped connection stays
+/// reserved until the realm stops (and still counts against its quota).
+static DROPPED: [AtomicU64; 16] = [const { AtomicU64::new(0) }; 16];
+
+impl Drop for Connection {
+    fn drop(&mut self) {
+        let word = self.id.to_word().saturating_add(1);
+        if let Some(place) = DROPPED.iter().find(|place| place.load(Ordering::Relaxed) == 0) {
+            place.store(word, Ordering::Relaxed);
+        }
+    }
 }
 
 impl Connection {
@@ -84,6 +103,9 @@ pub enum CallError {
     /// The connection is open but the reply is not a realm-runtime reply (a misbehaving
     /// service, or one answering with another protocol).
     BadReply,
+    /// The service did not reply by the call's deadline ([`Realm::call_timeout`]); the call
+    /// was cancelled, and a late reply reaches nobody.
+    TimedOut,
 }
 
 impl core::fmt::Display for CallError {
@@ -100,6 +122,7 @@ impl core::fmt::Display for CallError {
             }
             CallError::Unreachable(error) => write!(f, "the service is unreachable: {error}"),
             CallError::BadReply => write!(f, "the service's reply is not a realm-runtime reply"),
+            CallError::TimedOut => write!(f, "the service did not reply by the deadline"),
         }
     }
 }
@@ -147,6 +170,7 @@ impl Realm {
     ///   table of the broker is full.
     pub fn connect(&mut self, service: &str) -> Result<Connection, Error> {
         let service = name(service)?;
+        self.let_go_of_dropped();
         match self.broker_request(Request::Connect { service })? {
             Response::Connected { connection, slot, .. } => Ok(Connection {
                 endpoint: Endpoint::from_cptr(slot),
@@ -161,8 +185,24 @@ impl Realm {
     /// Closes a connection, or lets go of one that was closed for this realm (by its service,
     /// a revoked grant, its service gone): until then its slot stays reserved, so that this
     /// handle never reaches a newer connection, and it counts against `max_connections`.
+    ///
+    /// A connection dropped without `disconnect` is let go of before this realm's next
+    /// `connect` (up to 16 of them wait for it).
     pub fn disconnect(&mut self, connection: Connection) -> Result<(), Error> {
-        self.broker_request(Request::Disconnect { connection: connection.id }).map(|_| ())
+        let id = connection.id;
+        // Let go of here, not by `Drop`.
+        core::mem::forget(connection);
+        self.broker_request(Request::Disconnect { connection: id }).map(|_| ())
+    }
+
+    /// Lets go of the connections dropped without `disconnect`.
+    fn let_go_of_dropped(&mut self) {
+        for place in &DROPPED {
+            let word = place.swap(0, Ordering::Relaxed);
+            if let Some(id) = word.checked_sub(1).and_then(ConnectionId::from_word) {
+                let _ = self.broker_request(Request::Disconnect { connection: id });
+            }
+        }
     }
 
     /// As a service's owner, closes one client's connection (revokes that client's access;
@@ -199,6 +239,7 @@ impl Realm {
             connection,
             |words| payload::encode(request, Status::Ok, words),
             payload::decode,
+            None,
         )
     }
 
@@ -215,15 +256,18 @@ impl Realm {
             connection,
             |words| payload::encode_plain(request, Status::Ok, words),
             payload::decode_plain,
+            None,
         )
     }
 
+    /// One call on `connection`, with a deadline if `deadline` is given (see `time.rs`).
     #[inline]
-    fn call_with<R>(
+    pub(crate) fn call_with<R>(
         &mut self,
         connection: &Connection,
         encode: impl FnOnce(&mut [u64]) -> Result<usize, PayloadError>,
         decode: impl FnOnce(&[u64]) -> Result<(Status, Option<R>), PayloadError>,
+        deadline: Option<crate::time::Instant>,
     ) -> Result<R, CallError> {
         if let Some(error) = connection.closed.get() {
             return Err(error);
@@ -231,7 +275,19 @@ impl Realm {
         let length = encode(&mut self.ipc.msg_mut()[..MAX_WORDS]).map_err(CallError::Payload)?;
         let info = MessageInfo::new(0, 0, length)
             .map_err(|_| CallError::Payload(PayloadError::TooLarge))?;
-        let reply = connection.endpoint.call(self.ipc, info);
+        let reply = match deadline {
+            None => connection.endpoint.call(self.ipc, info),
+            Some(deadline) => {
+                crate::time::arm(deadline);
+                let reply =
+                    sel4::ipc::call_at_known_site(self.ipc, connection.endpoint.cptr(), info);
+                crate::time::disarm();
+                if reply.label() == ipc::abi::TIMED_OUT_LABEL {
+                    return Err(CallError::TimedOut);
+                }
+                reply
+            }
+        };
         if reply.label() != 0 {
             // The kernel answered: the cap no longer reaches the service. Ask the broker why.
             let error = self.why_unreachable(connection.id);

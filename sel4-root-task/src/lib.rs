@@ -22,6 +22,7 @@
 pub mod pit;
 pub mod scratch;
 pub mod serial;
+pub mod shared;
 
 #[cfg(target_os = "none")]
 use core::sync::atomic::{AtomicBool, Ordering};

@@ -60,7 +60,22 @@ impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Error::Unknown(code) => write!(f, "unknown seL4 error {code}"),
-            known => write!(f, "seL4 error {known:?} ({})", known.code()),
+            known => {
+                let words = match known {
+                    Error::InvalidArgument => "an invalid argument",
+                    Error::InvalidCapability => "an invalid capability",
+                    Error::IllegalOperation => "an illegal operation",
+                    Error::RangeError => "a value out of range",
+                    Error::AlignmentError => "a misaligned value",
+                    Error::FailedLookup => "a capability lookup that failed",
+                    Error::TruncatedMessage => "a truncated message",
+                    Error::DeleteFirst => "a slot that must be emptied first",
+                    Error::RevokeFirst => "a capability that must be revoked first",
+                    Error::NotEnoughMemory => "not enough memory in the untyped",
+                    Error::Unknown(_) => "an unknown error",
+                };
+                write!(f, "{words} (seL4 error {})", known.code())
+            }
         }
     }
 }

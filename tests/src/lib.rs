@@ -61,6 +61,15 @@ pub fn boot_system_on(system: &str, variant: Variant) -> Outcome {
     qemu::boot::boot(kernel_of(variant), &root_task, &BootOptions::default()).expect("booting QEMU")
 }
 
+/// [`boot_system`] with `timeout` instead of the default 60 s.
+pub fn boot_system_for(system: &str, timeout: Duration) -> Outcome {
+    let workspace = Workspace::current();
+    let path = workspace.root().join(system);
+    let root_task = qemu::system::build(&workspace, &path).expect("building the system");
+    let options = BootOptions { timeout, ..BootOptions::default() };
+    qemu::boot::boot(kernel(), &root_task, &options).expect("booting QEMU")
+}
+
 /// Builds the memory manager with the system in `system` and boots it until a serial line
 /// contains `stop_at` (or the default timeout): for systems that run for ever.
 pub fn boot_system_until(system: &str, stop_at: &str) -> Outcome {

@@ -155,6 +155,29 @@ fn main(realm: &mut Realm) {
         ratio(plain_cycles, raw_cycles)
     );
 
+    // A call with a deadline that does not expire, against the same typed call.
+    println!(realm, "call with a deadline, cycles (median of {BATCHES} batches of {ROUNDS})");
+    println!(realm, "payload        call   call_timeout (1 s, never expires)   ratio");
+    let value = Payload::Small(7);
+    let call_cycles = typed_round_trip(realm, &echo, value);
+    let mut batches = [0; BATCHES];
+    for batch in &mut batches {
+        let start = timestamp::now();
+        for _ in 0..ROUNDS {
+            let _: Payload = realm
+                .call_timeout(&echo, &value, core::time::Duration::from_secs(1))
+                .expect("echo answers in time");
+        }
+        *batch = (timestamp::now() - start) / ROUNDS;
+    }
+    let timeout_cycles = median(batches);
+    println!(
+        realm,
+        "{:<14} {call_cycles:>5}   {timeout_cycles:>32}   {}",
+        "u64 = 7",
+        ratio(timeout_cycles, call_cycles)
+    );
+
     println!(realm, "connect, cycles (median of {CONNECTS})");
     println!(realm, "services registered   connect   ratio to the first");
     let mut first = 0;

@@ -105,7 +105,16 @@ fn beta(realm: &mut Realm) {
         Ok(value) => println!(realm, "the crashing call returned {value} WRONG"),
         Err(error) => println!(realm, "the call in progress when echo crashed: {error}"),
     }
-    let second = realm.connect("echo").expect("reconnecting to the restarted echo");
+    // echo is restarted after a back-off delay: wait for it.
+    let second = loop {
+        match realm.connect("echo") {
+            Ok(connection) => break connection,
+            Err(realm_runtime::Error::Refused(error)) if error.may_succeed_later() => {
+                let _ = realm.sleep(core::time::Duration::from_millis(5));
+            }
+            Err(error) => panic!("reconnecting to the restarted echo: {error}"),
+        }
+    };
     println!(realm, "reconnected: echo answers {:?}", echo(realm, &second, 5));
     match echo(realm, &second, CRASH) {
         Ok(value) => println!(realm, "the second crashing call returned {value} WRONG"),

@@ -18,6 +18,10 @@
 //! - `hoarder` (16 MiB budget) asks for 1,600 pages at once: they fit its budget but not the
 //!   1,536 capability slots the memory manager keeps for one realm's objects, and the
 //!   refusal must say so; then it asks for 4 pages, which it gets.
+//! - `rawsrv` serves "raw" with a receive loop of its own, and faults on the first request;
+//!   `rawcli` calls it: its call must return (the abort path answers it).
+//! - `dropper` (`max_connections = 1`) connects to `echo` five times, dropping each handle
+//!   without `disconnect`: a dropped handle is let go of, so each connect succeeds.
 //! - `looper` asks to connect to `echo` 1,000 times, which the policy refuses each time, and
 //!   reports how many were refused.
 #![no_std]
@@ -69,6 +73,40 @@ fn main(realm: &mut Realm) {
             let fault_endpoint = Endpoint::from_cptr(realm_runtime::ipc::abi::slot::FAULT);
             fault_endpoint.call(realm.ipc_buffer(), info);
             println!(realm, "the forged fault was answered: the memory manager believed nothing");
+        }
+        "rawsrv" => {
+            let Ok(service) = realm.register("raw") else {
+                return println!(realm, "register refused");
+            };
+            realm.announce_serving();
+            service.endpoint().recv(realm.ipc_buffer());
+            let pointer = core::hint::black_box(0x1000usize) as *const u64;
+            // SAFETY: deliberately unsound: the read faults, which is what this test needs.
+            let _ = unsafe { core::ptr::read_volatile(pointer) };
+        }
+        "rawcli" => {
+            let raw = loop {
+                match realm.connect("raw") {
+                    Ok(raw) => break raw,
+                    Err(_) => {
+                        let _ = realm.sleep(core::time::Duration::from_millis(5));
+                    }
+                }
+            };
+            let answer = realm.call::<u64, u64>(&raw, &1);
+            println!(realm, "the call to raw returned: {answer:?}");
+        }
+        "dropper" => {
+            let connected = (0..5)
+                .filter(|_| match realm.connect("echo") {
+                    Ok(connection) => {
+                        drop(connection);
+                        true
+                    }
+                    Err(_) => false,
+                })
+                .count();
+            println!(realm, "{connected} of 5 connects after dropping the handle each time");
         }
         "looper" => {
             let refused = (0..1000).filter(|_| realm.connect("echo").is_err()).count();

@@ -1,0 +1,162 @@
+//! Time for realms: the clock, sleeping, and calls with a deadline.
+//!
+//! - [`Realm::now`] reads the clock with no IPC: the time-stamp counter (`rdtsc`, which seL4
+//!   lets user threads run) divided by its frequency, which the memory manager writes into
+//!   the realm's control page before the realm starts (`ipc::abi::control::TSC_KHZ`; the
+//!   kernel measured it against the PIT at boot). The memory manager's timer reads the same
+//!   counter, so a deadline a realm computes means the same instant to both. A request per
+//!   read would cost a round trip to the memory manager for every `now`; a page the memory
+//!   manager kept current would need it to write the page on every tick.
+//! - [`Realm::sleep`] asks the memory manager to answer at the wake-up time.
+//! - [`Realm::call_timeout`] is [`Realm::call`] with a deadline: before the call the realm
+//!   writes the deadline, a sequence number and the address of the `syscall` instruction it
+//!   will wait in to its control page; the memory manager's timer cancels the call if the
+//!   thread is still there at the deadline, and the call returns [`CallError::TimedOut`].
+//!   No IPC is added to the call (the first such call of a realm tells the memory manager,
+//!   once, to watch its control page).
+
+use core::sync::atomic::{AtomicBool, Ordering};
+use core::time::Duration;
+
+use ipc::abi::{CONTROL, control};
+use ipc::realm::{RealmRequest, RealmResponse};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::payload::{self, Status};
+use crate::service::{CallError, Connection};
+use crate::{Error, Realm};
+
+/// A point of the realm clock: nanoseconds since the machine started (monotonic).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Instant(pub u64);
+
+impl Instant {
+    /// Nanoseconds since the machine started.
+    pub const fn as_nanos(self) -> u64 {
+        self.0
+    }
+
+    /// `self + duration`, saturating at the end of time.
+    pub fn saturating_add(self, duration: Duration) -> Instant {
+        let nanos = u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX);
+        Instant(self.0.saturating_add(nanos))
+    }
+
+    /// The time from `earlier` to `self` (zero if `earlier` is later).
+    pub fn saturating_duration_since(self, earlier: Instant) -> Duration {
+        Duration::from_nanos(self.0.saturating_sub(earlier.0))
+    }
+}
+
+/// Whether the memory manager already watches this realm's call deadlines.
+static WATCHED: AtomicBool = AtomicBool::new(false);
+
+/// The control page's words (see `ipc::abi::control`).
+fn control_word(index: usize) -> *mut u64 {
+    (CONTROL as *mut u64).wrapping_add(index)
+}
+
+fn read_control(index: usize) -> u64 {
+    // SAFETY: the memory manager maps the control page read-write at `CONTROL` in every
+    // realm before it starts, for the realm's whole life, and `index` < `control::WORDS`;
+    // the memory manager may write it concurrently, hence the volatile read.
+    unsafe { core::ptr::read_volatile(control_word(index)) }
+}
+
+fn write_control(index: usize, value: u64) {
+    // SAFETY: as in `read_control`; the memory manager reads these words concurrently,
+    // hence the volatile write.
+    unsafe { core::ptr::write_volatile(control_word(index), value) }
+}
+
+/// The clock at a time-stamp counter reading, with the counter's frequency in kHz.
+fn nanos(counter: u64, khz: u64) -> u64 {
+    if khz == 0 {
+        return 0;
+    }
+    u64::try_from(u128::from(counter) * 1_000_000 / u128::from(khz)).unwrap_or(u64::MAX)
+}
+
+impl Realm {
+    /// The realm clock now: monotonic nanoseconds since the machine started, read with no
+    /// IPC (see the module doc). Zero if the memory manager did not say the counter's
+    /// frequency.
+    pub fn now(&self) -> Instant {
+        Instant(nanos(sel4::timestamp::now(), read_control(control::TSC_KHZ)))
+    }
+
+    /// Sleeps for `duration`: one request, which the memory manager answers when the realm
+    /// clock reaches now + `duration` (on its timer tick, 1 ms apart).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Refused`] with `QuotaExceeded` (the memory manager's table of sleepers is
+    /// full) or another refusal; the realm then did not sleep.
+    pub fn sleep(&mut self, duration: Duration) -> Result<(), Error> {
+        let until = self.now().saturating_add(duration);
+        match self.request(RealmRequest::Sleep { until_ns: until.0 }.encode())? {
+            RealmResponse::Done => Ok(()),
+            _ => Err(Error::UnexpectedReply),
+        }
+    }
+
+    /// [`Realm::call`] with a deadline: if the service has not replied `timeout` from now,
+    /// the memory manager cancels the call and it returns [`CallError::TimedOut`]. A reply
+    /// the service sends later reaches nobody (seL4 deletes its reply capability when the
+    /// call is cancelled). It costs no IPC more than `call` (see the module doc).
+    pub fn call_timeout<Q: Serialize, R: DeserializeOwned>(
+        &mut self,
+        connection: &Connection,
+        request: &Q,
+        timeout: Duration,
+    ) -> Result<R, CallError> {
+        if !WATCHED.load(Ordering::Relaxed) {
+            match self.request(RealmRequest::WatchDeadlines.encode()) {
+                Ok(_) => WATCHED.store(true, Ordering::Relaxed),
+                Err(error) => return Err(CallError::Unreachable(error)),
+            }
+        }
+        let deadline = self.now().saturating_add(timeout);
+        self.call_with(
+            connection,
+            |words| payload::encode(request, Status::Ok, words),
+            payload::decode,
+            Some(deadline),
+        )
+    }
+}
+
+/// Arms the deadline of the call about to be made (see the module doc).
+pub(crate) fn arm(deadline: Instant) {
+    write_control(control::CALL_SITE, sel4::syscall::known_call_site());
+    write_control(control::CALL_SEQUENCE, read_control(control::CALL_SEQUENCE).wrapping_add(1));
+    write_control(control::CALL_DEADLINE, deadline.0.max(1));
+}
+
+/// Disarms it once the call has returned.
+pub(crate) fn disarm() {
+    write_control(control::CALL_DEADLINE, 0);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counter_readings_become_nanoseconds_without_overflow() {
+        assert_eq!(nanos(2_000_000, 2_000_000), 1_000_000);
+        assert_eq!(nanos(3_000, 3_000), 1_000_000);
+        assert_eq!(nanos(u64::MAX, 1), u64::MAX);
+        assert_eq!(nanos(5, 0), 0);
+        // A 3 GHz counter after ten years: no overflow.
+        let ten_years = 3_000_000u64 * 1000 * 3600 * 24 * 3650;
+        assert_eq!(nanos(ten_years, 3_000_000), 10 * 365 * 24 * 3600 * 1_000_000_000);
+    }
+
+    #[test]
+    fn instants_saturate() {
+        assert_eq!(Instant(u64::MAX - 1).saturating_add(Duration::from_secs(1)), Instant(u64::MAX));
+        assert_eq!(Instant(5).saturating_duration_since(Instant(9)), Duration::ZERO);
+    }
+}

@@ -1,0 +1,121 @@
+//! Test realms for time (tests/time.rs, tests/systems/time.toml), by name:
+//!
+//! - `stuck` serves "stuck": a request of 0 is never answered (the realm sleeps 200 ms, then
+//!   panics, and is restarted); any other value v is answered 1000 + v.
+//! - `hole` serves "hole" and answers nothing, ever: it takes each request and waits for the
+//!   next, which makes seL4 drop the reply capability of the one before.
+//! - `client`: a call to `stuck` with a 50 ms deadline times out (prints the time it took);
+//!   a call to `echo` then works; once `stuck` is back it reconnects and its call works; then
+//!   1,000 calls to `hole` with a 1 ms deadline all time out and leave the memory manager's
+//!   free RAM and slots as they were; then 100 sleeps of 10 ms, timed.
+//! - `crashy` registers "crashy" and panics at once, every time (it is restartable).
+//! - `counter` counts in a loop for 3 s of the realm clock, below `crashy`'s priority, and
+//!   prints its count every 250 ms: it goes on while `crashy` waits to be restarted.
+#![no_std]
+#![no_main]
+
+use core::time::Duration;
+
+use realm_runtime::service::CallError;
+use realm_runtime::{Realm, println};
+
+realm_runtime::main!(main);
+
+fn main(realm: &mut Realm) {
+    let name = realm.name().expect("the memory manager knows this realm's name");
+    match name.as_str() {
+        "stuck" => stuck(realm),
+        "hole" => hole(realm),
+        "client" => client(realm),
+        "crashy" => {
+            let _service = realm.register("crashy");
+            panic!("crashy crashes right after registering");
+        }
+        "counter" => counter(realm),
+        _ => println!(realm, "has no part in this test"),
+    }
+}
+
+fn stuck(realm: &mut Realm) {
+    let service = realm.register("stuck").expect("registering stuck");
+    realm.serve(&service, |realm, _caller, value: u64| {
+        if value == 0 {
+            let _ = realm.sleep(Duration::from_millis(200));
+            panic!("stuck gives up on a request it never answered");
+        }
+        1000 + value
+    })
+}
+
+fn hole(realm: &mut Realm) {
+    let service = realm.register("hole").expect("registering hole");
+    realm.announce_serving();
+    loop {
+        // Each receive drops the reply capability of the request before: nobody is answered.
+        service.endpoint().recv(realm.ipc_buffer());
+    }
+}
+
+fn client(realm: &mut Realm) {
+    // Give the services time to register.
+    let _ = realm.sleep(Duration::from_millis(20));
+    let (Ok(stuck), Ok(echo), Ok(hole)) =
+        (realm.connect("stuck"), realm.connect("echo"), realm.connect("hole"))
+    else {
+        return println!(realm, "cannot connect");
+    };
+    let start = realm.now();
+    let answer = realm.call_timeout::<u64, u64>(&stuck, &0, Duration::from_millis(50));
+    let took = realm.now().saturating_duration_since(start);
+    println!(realm, "stuck with a 50 ms deadline: {answer:?} after {} us", took.as_micros());
+    println!(realm, "echo then: {:?}", realm.call::<u64, u64>(&echo, &5));
+    // stuck panics 200 ms after it took the request, and is restarted.
+    let _ = realm.sleep(Duration::from_millis(400));
+    let stuck = match realm.call::<u64, u64>(&stuck, &7) {
+        Ok(answer) => return println!(realm, "the old connection still answered {answer}"),
+        Err(error) => {
+            println!(realm, "the old connection: {error}");
+            match realm.connect("stuck") {
+                Ok(connection) => connection,
+                Err(error) => return println!(realm, "reconnecting to stuck: {error}"),
+            }
+        }
+    };
+    let answer = realm.call_timeout::<u64, u64>(&stuck, &7, Duration::from_secs(1));
+    println!(realm, "stuck after its restart: {answer:?}");
+
+    let before = realm.resources();
+    let timed_out = (0..1000)
+        .filter(|_| {
+            realm.call_timeout::<u64, u64>(&hole, &1, Duration::from_millis(1))
+                == Err(CallError::TimedOut)
+        })
+        .count();
+    let after = realm.resources();
+    let same = if before.is_ok() && before == after { "the same" } else { "different" };
+    println!(realm, "{timed_out} of 1000 calls to hole timed out; resources {same}");
+
+    let start = realm.now();
+    for _ in 0..100 {
+        let _ = realm.sleep(Duration::from_millis(10));
+    }
+    let took = realm.now().saturating_duration_since(start);
+    println!(realm, "100 sleeps of 10 ms took {} ms", took.as_millis());
+}
+
+fn counter(realm: &mut Realm) {
+    let start = realm.now();
+    let mut count: u64 = 0;
+    let mut next_report = Duration::from_millis(250);
+    loop {
+        count += 1;
+        let elapsed = realm.now().saturating_duration_since(start);
+        if elapsed >= next_report {
+            println!(realm, "count {count} at {} ms", elapsed.as_millis());
+            next_report += Duration::from_millis(250);
+        }
+        if elapsed >= Duration::from_secs(3) {
+            break;
+        }
+    }
+}
