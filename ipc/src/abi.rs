@@ -62,20 +62,20 @@ pub mod start {
 ///   time-stamp counter's frequency in kHz, as the kernel measured it at boot
 ///   (`BootInfo::tsc_mhz` times 1000). A realm reads the clock with `rdtsc` and this word,
 ///   with no IPC.
-/// - [`control::CALL_DEADLINE`], [`control::CALL_SEQUENCE`], [`control::CALL_SITE`]:
-///   written by the realm around a call with a deadline (`Realm::call_timeout`): the
-///   deadline in nanoseconds of the realm's clock (0: none), a number that changes with
-///   every such call, and the address of the `syscall` instruction the call waits in. The
+/// - [`control::CALL_DEADLINE`], [`control::CALL_SITE`]: written by the realm for a call
+///   with a deadline (`Realm::call_timeout`): the deadline as a time-stamp counter reading
+///   (0: none; cycles rather than nanoseconds, so that arming a deadline costs no division;
+///   no two calls share one, since the counter moves on), and, once, the address of the
+///   `syscall` instruction such calls wait in. The
 ///   memory manager reads them on its timer ticks: a call past its deadline whose thread it
 ///   finds at that instruction is cancelled (see `memory-manager/src/deadline.rs`). A realm
 ///   that writes nonsense there can only cancel its own calls.
 pub mod control {
     pub const TSC_KHZ: usize = 0;
     pub const CALL_DEADLINE: usize = 1;
-    pub const CALL_SEQUENCE: usize = 2;
-    pub const CALL_SITE: usize = 3;
+    pub const CALL_SITE: usize = 2;
     /// Words in use.
-    pub const WORDS: usize = 4;
+    pub const WORDS: usize = 3;
 }
 
 /// The label a realm's call with a deadline returns with when the memory manager cancelled it

@@ -9,12 +9,13 @@
 //!   finds it expired replies. A realm that stops while asleep loses its slot and its place
 //!   in the queue.
 //! - **Call deadlines**: a realm that asked (`WatchDeadlines`) writes its call's deadline,
-//!   a sequence number and the address of the `syscall` instruction it waits in to its
+//!   (a time-stamp counter reading) and the address of the `syscall`
+//!   instruction it waits in to its
 //!   control page (`ipc::abi::control`). A tick that finds the deadline passed suspends the
 //!   thread (seL4's `TCB_Suspend` cancels its IPC: on 5.0.0 `cancelIPC` deletes the reply
 //!   capability the service holds, so a late reply reaches nobody, `src/object/endpoint.c`),
-//!   reads its registers, and if the thread is at that instruction with the same sequence
-//!   number, writes registers that make the system call return [`TIMED_OUT_LABEL`] past the
+//!   reads its registers, and if the thread is at that instruction with the same deadline
+//!   still armed, writes registers that make the system call return [`TIMED_OUT_LABEL`] past the
 //!   instruction; in every case it resumes the thread. A thread anywhere else (it armed the
 //!   deadline and has not reached the call yet, or has returned and not disarmed it) is
 //!   resumed untouched, and looked at again on the next tick. A realm that writes nonsense
@@ -125,14 +126,14 @@ impl Sleepers {
     }
 }
 
-/// Cancels realm `realm`'s call if its deadline has passed at `now` and its thread waits in
-/// it (see the module doc). Returns whether it cancelled one.
+/// Cancels realm `realm`'s call if its deadline (a time-stamp counter reading) has passed at
+/// counter reading `now` and its thread waits in it (see the module doc). Returns whether it
+/// cancelled one.
 pub fn cancel_if_overdue(kernel: &mut Kernel<'_>, realm: &Realm, now: u64) -> bool {
     let deadline = realm.control_word(control::CALL_DEADLINE);
     if deadline == 0 || now < deadline {
         return false;
     }
-    let sequence = realm.control_word(control::CALL_SEQUENCE);
     let site = realm.control_word(control::CALL_SITE);
     let tcb = realm.tcb();
     if tcb.suspend().is_err() {
@@ -140,8 +141,8 @@ pub fn cancel_if_overdue(kernel: &mut Kernel<'_>, realm: &Realm, now: u64) -> bo
     }
     let mut cancelled = false;
     if let Ok(mut registers) = tcb.read_registers(kernel.ipc, false) {
-        let same_call = realm.control_word(control::CALL_DEADLINE) == deadline
-            && realm.control_word(control::CALL_SEQUENCE) == sequence;
+        // No two calls share a deadline: the same one means the same call.
+        let same_call = realm.control_word(control::CALL_DEADLINE) == deadline;
         if same_call && registers.rip == site {
             let timed_out =
                 MessageInfo::new(TIMED_OUT_LABEL, 0, 0).unwrap_or(MessageInfo::from_word(0));

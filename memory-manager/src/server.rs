@@ -390,7 +390,7 @@ impl Server<'_> {
                 continue;
             }
             if realm.watch_deadlines && self.supervisor.is_running(self.id(index)) {
-                deadline::cancel_if_overdue(kernel, realm, now);
+                deadline::cancel_if_overdue(kernel, realm, sel4::timestamp::now());
             }
         }
     }

@@ -260,14 +260,15 @@ impl Realm {
         )
     }
 
-    /// One call on `connection`, with a deadline if `deadline` is given (see `time.rs`).
+    /// One call on `connection`, with a deadline (in time-stamp counter cycles) if `deadline`
+    /// is given (see `time.rs`).
     #[inline]
     pub(crate) fn call_with<R>(
         &mut self,
         connection: &Connection,
         encode: impl FnOnce(&mut [u64]) -> Result<usize, PayloadError>,
         decode: impl FnOnce(&[u64]) -> Result<(Status, Option<R>), PayloadError>,
-        deadline: Option<crate::time::Instant>,
+        deadline: Option<u64>,
     ) -> Result<R, CallError> {
         if let Some(error) = connection.closed.get() {
             return Err(error);

@@ -9,8 +9,8 @@
 //!   manager kept current would need it to write the page on every tick.
 //! - [`Realm::sleep`] asks the memory manager to answer at the wake-up time.
 //! - [`Realm::call_timeout`] is [`Realm::call`] with a deadline: before the call the realm
-//!   writes the deadline, a sequence number and the address of the `syscall` instruction it
-//!   will wait in to its control page; the memory manager's timer cancels the call if the
+//!   writes the deadline (a time-stamp counter reading) to its control page, where it wrote
+//!   once the address of the `syscall` instruction it waits in; the memory manager's timer cancels the call if the
 //!   thread is still there at the deadline, and the call returns [`CallError::TimedOut`].
 //!   No IPC is added to the call (the first such call of a realm tells the memory manager,
 //!   once, to watch its control page).
@@ -112,12 +112,15 @@ impl Realm {
         timeout: Duration,
     ) -> Result<R, CallError> {
         if !WATCHED.load(Ordering::Relaxed) {
+            // The call site never changes: written once.
+            write_control(control::CALL_SITE, sel4::syscall::known_call_site());
             match self.request(RealmRequest::WatchDeadlines.encode()) {
                 Ok(_) => WATCHED.store(true, Ordering::Relaxed),
                 Err(error) => return Err(CallError::Unreachable(error)),
             }
         }
-        let deadline = self.now().saturating_add(timeout);
+        // The deadline in time-stamp counter cycles: no division on this path.
+        let deadline = sel4::timestamp::now().saturating_add(cycles(timeout));
         self.call_with(
             connection,
             |words| payload::encode(request, Status::Ok, words),
@@ -127,11 +130,19 @@ impl Realm {
     }
 }
 
-/// Arms the deadline of the call about to be made (see the module doc).
-pub(crate) fn arm(deadline: Instant) {
-    write_control(control::CALL_SITE, sel4::syscall::known_call_site());
-    write_control(control::CALL_SEQUENCE, read_control(control::CALL_SEQUENCE).wrapping_add(1));
-    write_control(control::CALL_DEADLINE, deadline.0.max(1));
+/// `duration` in time-stamp counter cycles (saturating), with the counter's frequency from
+/// the control page: one multiplication and a division by a constant.
+fn cycles(duration: Duration) -> u64 {
+    let nanos = u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX);
+    nanos.saturating_mul(read_control(control::TSC_KHZ)) / 1_000_000
+}
+
+/// Arms the deadline of the call about to be made, in time-stamp counter cycles (see the
+/// module doc).
+/// Two calls never share a deadline (the counter moves on between them), so the deadline
+/// also tells the memory manager whether it still looks at the same call.
+pub(crate) fn arm(deadline_cycles: u64) {
+    write_control(control::CALL_DEADLINE, deadline_cycles.max(1));
 }
 
 /// Disarms it once the call has returned.

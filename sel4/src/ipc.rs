@@ -50,12 +50,7 @@ pub fn call(ipc: &mut IpcBuffer, cap: CPtr, info: MessageInfo) -> MessageInfo {
 /// address ([`syscall::known_call_site`]) lets the memory manager find this thread waiting in
 /// it and cancel the call at a deadline.
 pub fn call_at_known_site(ipc: &mut IpcBuffer, cap: CPtr, info: MessageInfo) -> MessageInfo {
-    let mut message = [0; REGISTER_MESSAGE_WORDS];
-    message.copy_from_slice(&ipc.msg()[..REGISTER_MESSAGE_WORDS]);
-    let registers = Registers { cap_or_badge: cap, info: info.word(), message };
-    let out = syscall::call_at_known_site(registers, ipc);
-    ipc.msg_mut()[..REGISTER_MESSAGE_WORDS].copy_from_slice(&out.message);
-    MessageInfo::from_word(out.info)
+    MessageInfo::from_word(syscall::call_at_known_site(cap, info.word(), ipc))
 }
 
 /// Sends, waiting until a receiver takes the message.

@@ -20,10 +20,8 @@ pub mod number {
 /// The number of message registers passed in CPU registers.
 pub const REGISTER_MESSAGE_WORDS: usize = 4;
 
-/// The registers a system call reads and writes (`#[repr(C)]`: the asm of
-/// [`call_at_known_site`] reads and writes its six words in this order).
+/// The registers a system call reads and writes.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-#[repr(C)]
 pub struct Registers {
     /// The capability invoked, or on return the sender's badge.
     pub cap_or_badge: u64,
@@ -79,36 +77,33 @@ pub fn syscall_with_buffer(
 }
 
 // A `Call` whose `syscall` instruction has a global label (see `call_at_known_site`).
-// extern "C" fn(registers: *mut Registers, buffer: *mut IpcBuffer): loads the registers
-// from `*registers`, calls, and stores what the kernel returned back there. rbx and r15 are
-// callee-saved in the System V ABI: saved on the stack; rsp is parked in rbx across the
-// instruction (the kernel does not keep it).
+// extern "C" fn(cap: u64, info: u64, buffer: *mut IpcBuffer) -> u64 (the reply's info): the
+// four register message words come from and go back to the IPC buffer's `msg[0..4]` (byte
+// offsets 8 to 32, see `IpcBuffer`'s layout checks). rbx and r15 are callee-saved in the
+// System V ABI: saved on the stack; rsp is parked in rbx across the instruction (the kernel
+// does not keep it).
 core::arch::global_asm!(
     ".global switchboard_sel4_known_call",
     ".global switchboard_sel4_known_call_site",
     "switchboard_sel4_known_call:",
     "    push rbx",
     "    push r15",
-    "    push rdi",
-    "    mov rax, rdi",
-    "    mov rdi, [rax]",
-    "    mov rsi, [rax + 8]",
-    "    mov r10, [rax + 16]",
-    "    mov r8, [rax + 24]",
-    "    mov r9, [rax + 32]",
-    "    mov r15, [rax + 40]",
+    "    push rdx",
+    "    mov r10, [rdx + 8]",
+    "    mov r8, [rdx + 16]",
+    "    mov r9, [rdx + 24]",
+    "    mov r15, [rdx + 32]",
     "    mov rdx, -1",
     "    mov rbx, rsp",
     "switchboard_sel4_known_call_site:",
     "    syscall",
     "    mov rsp, rbx",
     "    pop rax",
-    "    mov [rax], rdi",
-    "    mov [rax + 8], rsi",
-    "    mov [rax + 16], r10",
-    "    mov [rax + 24], r8",
-    "    mov [rax + 32], r9",
-    "    mov [rax + 40], r15",
+    "    mov [rax + 8], r10",
+    "    mov [rax + 16], r8",
+    "    mov [rax + 24], r9",
+    "    mov [rax + 32], r15",
+    "    mov rax, rsi",
     "    pop r15",
     "    pop rbx",
     "    ret",
@@ -116,31 +111,27 @@ core::arch::global_asm!(
 
 unsafe extern "C" {
     fn switchboard_sel4_known_call(
-        registers: *mut Registers,
+        cap: u64,
+        info: u64,
         buffer: *mut crate::ipc_buffer::IpcBuffer,
-    );
+    ) -> u64;
     /// The address of the `syscall` instruction of `switchboard_sel4_known_call`.
     static switchboard_sel4_known_call_site: u8;
 }
 
-/// A `Call` (as [`syscall_with_buffer`] with [`number::CALL`]) whose `syscall` instruction
-/// has a known address, [`known_call_site`]: there is one copy of it in the whole program,
-/// so that another thread holding this thread's TCB can tell from the thread's registers
-/// that it waits in this call (a thread stopped in a system call has its instruction
-/// pointer at the `syscall` instruction). The memory manager uses it to cancel a realm's
-/// call at its deadline (`ipc::abi::control`).
-pub fn call_at_known_site(
-    registers: Registers,
-    buffer: &mut crate::ipc_buffer::IpcBuffer,
-) -> Registers {
-    let mut out = registers;
-    let buffer = core::ptr::from_mut(buffer);
-    // SAFETY: the asm reads and writes exactly the six words of `out` (a `#[repr(C)]`
-    // `Registers`), saves and restores the callee-saved registers it uses, and leaves the
-    // stack as it found it; the kernel may write the IPC buffer `buffer` points to, which is
-    // handed over so that the compiler treats it as written.
-    unsafe { switchboard_sel4_known_call(&mut out, buffer) };
-    out
+/// A `Call` of `cap` with message `info`, its words in `buffer`, whose `syscall`
+/// instruction has a known address, [`known_call_site`]: there is one copy of it in the
+/// whole program, so that another thread holding this thread's TCB can tell from the
+/// thread's registers that it waits in this call (a thread stopped in a system call has its
+/// instruction pointer at the `syscall` instruction). The memory manager uses it to cancel a
+/// realm's call at its deadline (`ipc::abi::control`). Returns the reply's info word; the
+/// reply's words are in `buffer`.
+pub fn call_at_known_site(cap: u64, info: u64, buffer: &mut crate::ipc_buffer::IpcBuffer) -> u64 {
+    // SAFETY: the asm reads and writes the four register message words of the IPC buffer
+    // `buffer` points to (valid, exclusively borrowed), saves and restores the callee-saved
+    // registers it uses and leaves the stack as it found it; the kernel may write the rest
+    // of the buffer, which is handed over so that the compiler treats it as written.
+    unsafe { switchboard_sel4_known_call(cap, info, core::ptr::from_mut(buffer)) }
 }
 
 /// The address of the `syscall` instruction of [`call_at_known_site`]. The instruction is
