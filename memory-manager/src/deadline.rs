@@ -8,10 +8,9 @@
 //!   slot of its own CNode, one per realm) and a deadline in a bounded queue; the tick that
 //!   finds it expired replies. A realm that stops while asleep loses its slot and its place
 //!   in the queue.
-//! - **Call deadlines**: a realm that asked (`WatchDeadlines`) writes its call's deadline,
-//!   (a time-stamp counter reading) and the address of the `syscall`
-//!   instruction it waits in to its
-//!   control page (`ipc::abi::control`). A tick that finds the deadline passed suspends the
+//! - **Call deadlines**: a realm that asked (`WatchDeadlines`) writes its call's deadline (a
+//!   time-stamp counter reading) and the address of the `syscall` instruction it waits in to
+//!   its control page (`ipc::abi::control`). A tick that finds the deadline passed suspends the
 //!   thread (seL4's `TCB_Suspend` cancels its IPC: on 5.0.0 `cancelIPC` deletes the reply
 //!   capability the service holds, so a late reply reaches nobody, `src/object/endpoint.c`),
 //!   reads its registers, and if the thread is at that instruction with the same deadline
