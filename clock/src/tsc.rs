@@ -60,6 +60,11 @@ pub const fn cycles_to_ns(cycles: u64, mhz: u64) -> u64 {
 
 /// `ns` nanoseconds at `mhz` MHz, in cycles, rounded down, saturating.
 pub const fn ns_to_cycles(ns: u64, mhz: u64) -> u64 {
+    // The common case in one multiplication and a division by a constant (a deadline of
+    // up to about 70 days at 3 GHz); the same result by whole microseconds otherwise.
+    if let Some(product) = ns.checked_mul(mhz) {
+        return product / 1000;
+    }
     let micros = ns / 1000;
     let rest = ns % 1000;
     micros.saturating_mul(mhz).saturating_add(rest * mhz / 1000)

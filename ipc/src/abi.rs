@@ -58,9 +58,9 @@ pub mod start {
 
 /// The words of the control page (each a `u64`, at `CONTROL + 8 * index`).
 ///
-/// - [`control::TSC_KHZ`]: written by the memory manager before the realm starts: the
-///   time-stamp counter's frequency in kHz, as the kernel measured it at boot
-///   (`BootInfo::tsc_mhz` times 1000). A realm reads the clock with `rdtsc` and this word,
+/// - [`control::TSC_MHZ`]: written by the memory manager before the realm starts: the
+///   time-stamp counter's frequency in MHz, as the kernel measured it at boot
+///   (`BootInfo::tsc_mhz`; the kernel keeps whole MHz). A realm reads the clock with `rdtsc` and this word,
 ///   with no IPC.
 /// - [`control::CALL_DEADLINE`], [`control::CALL_SITE`]: written by the realm for a call
 ///   with a deadline (`Realm::call_timeout`): the deadline as a time-stamp counter reading
@@ -71,7 +71,7 @@ pub mod start {
 ///   finds at that instruction is cancelled (see `memory-manager/src/deadline.rs`). A realm
 ///   that writes nonsense there can only cancel its own calls.
 pub mod control {
-    pub const TSC_KHZ: usize = 0;
+    pub const TSC_MHZ: usize = 0;
     pub const CALL_DEADLINE: usize = 1;
     pub const CALL_SITE: usize = 2;
     /// Words in use.

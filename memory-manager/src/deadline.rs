@@ -2,7 +2,7 @@
 //! tick of the timer (`timer.rs`).
 //!
 //! - **The clock** is the time-stamp counter in nanoseconds, with the frequency the kernel
-//!   measured at boot (`Kernel::tsc_khz`): the same clock realms read (`Realm::now` in
+//!   measured at boot (`Kernel::tsc_mhz`): the same clock realms read (`Realm::now` in
 //!   realm-runtime), so a deadline means the same instant on both sides.
 //! - **Sleep**: the memory manager keeps the realm's reply capability (`SaveCaller` into a
 //!   slot of its own CNode, one per realm) and a deadline in a bounded queue; the tick that
@@ -32,13 +32,13 @@ use system_config::MAX_REALMS;
 use crate::mm_println;
 use crate::realm::{Kernel, Realm, own_slot};
 
-/// The clock now, in nanoseconds since the machine started.
+/// The clock now, in nanoseconds since the machine started: the realms' clock
+/// (`Realm::now`), from the time-stamp counter at the frequency the kernel measured.
 pub fn now_ns(kernel: &Kernel<'_>) -> u64 {
-    if kernel.tsc_khz == 0 {
-        return 0;
+    match kernel.tsc_mhz {
+        0 => 0,
+        mhz => clock::tsc::cycles_to_ns(sel4::timestamp::now(), mhz),
     }
-    let nanos = u128::from(sel4::timestamp::now()) * 1_000_000 / u128::from(kernel.tsc_khz);
-    u64::try_from(nanos).unwrap_or(u64::MAX)
 }
 
 /// The realms asleep and when each wakes: at most one sleep per realm (a realm has one

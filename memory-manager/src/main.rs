@@ -85,7 +85,7 @@ fn main(bootinfo: &'static BootInfo) -> ! {
         slots: &mut slots,
         window: &mut window,
         endpoint: Cap::from_cptr(0),
-        tsc_khz: bootinfo.tsc_mhz().saturating_mul(1000),
+        tsc_mhz: bootinfo.tsc_mhz(),
     };
     if let Err(error) = set_up(&mut kernel) {
         fail(format_args!("setting up: {error}"));

@@ -199,9 +199,9 @@ pub struct Kernel<'a> {
     pub window: &'a mut ScratchWindow,
     /// The memory manager's endpoint (the original, unbadged cap).
     pub endpoint: Endpoint,
-    /// The time-stamp counter's frequency in kHz (seL4's boot info: the kernel measured it
+    /// The time-stamp counter's frequency in MHz (seL4's boot info: the kernel measured it
     /// against the PIT at boot).
-    pub tsc_khz: u64,
+    pub tsc_mhz: u64,
 }
 
 impl Realm {
@@ -326,8 +326,8 @@ impl Realm {
             .step("copying the control page's cap")?;
         let page = SharedPage::map(kernel.ipc, Cap::from_cptr(copy), usize::from(self.id.0))
             .step("mapping the control page in the memory manager")?;
-        if let Some(word) = page.word(abi::control::TSC_KHZ) {
-            word.store(kernel.tsc_khz, core::sync::atomic::Ordering::Relaxed);
+        if let Some(word) = page.word(abi::control::TSC_MHZ) {
+            word.store(kernel.tsc_mhz, core::sync::atomic::Ordering::Relaxed);
         }
         self.control = Some(page);
         Ok(())

@@ -2,7 +2,7 @@
 //!
 //! - [`Realm::now`] reads the clock with no IPC: the time-stamp counter (`rdtsc`, which seL4
 //!   lets user threads run) divided by its frequency, which the memory manager writes into
-//!   the realm's control page before the realm starts (`ipc::abi::control::TSC_KHZ`; the
+//!   the realm's control page before the realm starts (`ipc::abi::control::TSC_MHZ`; the
 //!   kernel measured it against the PIT at boot). The memory manager's timer reads the same
 //!   counter, so a deadline a realm computes means the same instant to both. A request per
 //!   read would cost a round trip to the memory manager for every `now`; a page the memory
@@ -70,20 +70,15 @@ fn write_control(index: usize, value: u64) {
     unsafe { core::ptr::write_volatile(control_word(index), value) }
 }
 
-/// The clock at a time-stamp counter reading, with the counter's frequency in kHz.
-fn nanos(counter: u64, khz: u64) -> u64 {
-    if khz == 0 {
-        return 0;
-    }
-    u64::try_from(u128::from(counter) * 1_000_000 / u128::from(khz)).unwrap_or(u64::MAX)
-}
-
 impl Realm {
     /// The realm clock now: monotonic nanoseconds since the machine started, read with no
     /// IPC (see the module doc). Zero if the memory manager did not say the counter's
     /// frequency.
     pub fn now(&self) -> Instant {
-        Instant(nanos(sel4::timestamp::now(), read_control(control::TSC_KHZ)))
+        match read_control(control::TSC_MHZ) {
+            0 => Instant(0),
+            mhz => Instant(clock::tsc::cycles_to_ns(sel4::timestamp::now(), mhz)),
+        }
     }
 
     /// Sleeps for `duration`: one request, which the memory manager answers when the realm
@@ -131,10 +126,10 @@ impl Realm {
 }
 
 /// `duration` in time-stamp counter cycles (saturating), with the counter's frequency from
-/// the control page: one multiplication and a division by a constant.
+/// the control page: divisions by constants only.
 fn cycles(duration: Duration) -> u64 {
     let nanos = u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX);
-    nanos.saturating_mul(read_control(control::TSC_KHZ)) / 1_000_000
+    clock::tsc::ns_to_cycles(nanos, read_control(control::TSC_MHZ))
 }
 
 /// Arms the deadline of the call about to be made, in time-stamp counter cycles (see the
@@ -153,17 +148,6 @@ pub(crate) fn disarm() {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn counter_readings_become_nanoseconds_without_overflow() {
-        assert_eq!(nanos(2_000_000, 2_000_000), 1_000_000);
-        assert_eq!(nanos(3_000, 3_000), 1_000_000);
-        assert_eq!(nanos(u64::MAX, 1), u64::MAX);
-        assert_eq!(nanos(5, 0), 0);
-        // A 3 GHz counter after ten years: no overflow.
-        let ten_years = 3_000_000u64 * 1000 * 3600 * 24 * 3650;
-        assert_eq!(nanos(ten_years, 3_000_000), 10 * 365 * 24 * 3600 * 1_000_000_000);
-    }
 
     #[test]
     fn instants_saturate() {
