@@ -45,7 +45,22 @@ fn a_call_to_a_service_that_never_replies_times_out_at_its_deadline() {
     let outcome = time();
     let timed_out = line(outcome, "[client] stuck with a 50 ms deadline: Err(TimedOut) after ");
     let micros = number_before(timed_out, " us");
-    assert!((50_000..60_000).contains(&micros), "{timed_out}");
+    assert!((50_000..100_000).contains(&micros), "{timed_out}");
+    // Five more on a service that never replies: each times out, none early, and the median
+    // within 50 to 60 ms of the realm clock (one measurement under emulation can be late when
+    // the host is busy; the median says what the memory manager's timer does).
+    let mut times: Vec<u64> = outcome
+        .serial
+        .iter()
+        .filter(|line| {
+            line.starts_with("[client] hole with a 50 ms deadline: Err(TimedOut) after ")
+        })
+        .map(|line| number_before(line, " us"))
+        .collect();
+    assert_eq!(times.len(), 5, "{}", outcome.tail(40));
+    times.sort_unstable();
+    assert!(times[0] >= 50_000, "{times:?}");
+    assert!(times[2] < 60_000, "{times:?}");
     // Its calls to another service work.
     assert!(outcome.printed("[client] echo then: Ok(1005)"), "{}", outcome.tail(40));
     // The stuck service was restarted; the client reconnected, and its call worked.

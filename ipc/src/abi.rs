@@ -68,8 +68,9 @@ pub mod start {
 ///   no two calls share one, since the counter moves on), and, once, the address of the
 ///   `syscall` instruction such calls wait in. The
 ///   memory manager reads them on its timer ticks: a call past its deadline whose thread it
-///   finds at that instruction is cancelled (see `memory-manager/src/deadline.rs`). A realm
-///   that writes nonsense there can only cancel its own calls.
+///   finds at that instruction is cancelled (see `memory-manager/src/deadline.rs`); a thread
+///   anywhere else is not touched. A realm that writes nonsense there can only cancel its own
+///   calls, at the cost of one register read per tick for the memory manager.
 pub mod control {
     pub const TSC_MHZ: usize = 0;
     pub const CALL_DEADLINE: usize = 1;

@@ -5,21 +5,24 @@
 //!   measured at boot (`Kernel::tsc_mhz`): the same clock realms read (`Realm::now` in
 //!   realm-runtime), so a deadline means the same instant on both sides.
 //! - **Sleep**: the memory manager keeps the realm's reply capability (`SaveCaller` into a
-//!   slot of its own CNode, one per realm) and a deadline in a bounded queue; the tick that
+//!   slot of its own CNode, one per realm, taken when the realm is built, so that a sleep
+//!   takes nothing) and a deadline in a bounded queue; the tick that
 //!   finds it expired replies. A realm that stops while asleep loses its slot and its place
 //!   in the queue.
 //! - **Call deadlines**: a realm that asked (`WatchDeadlines`) writes its call's deadline (a
 //!   time-stamp counter reading) and the address of the `syscall` instruction it waits in to
-//!   its control page (`ipc::abi::control`). A tick that finds the deadline passed suspends the
-//!   thread (seL4's `TCB_Suspend` cancels its IPC: on 5.0.0 `cancelIPC` deletes the reply
-//!   capability the service holds, so a late reply reaches nobody, `src/object/endpoint.c`),
-//!   reads its registers, and if the thread is at that instruction with the same deadline
-//!   still armed, writes registers that make the system call return [`TIMED_OUT_LABEL`] past the
-//!   instruction; in every case it resumes the thread. A thread anywhere else (it armed the
-//!   deadline and has not reached the call yet, or has returned and not disarmed it) is
-//!   resumed untouched, and looked at again on the next tick. A realm that writes nonsense
-//!   there can only cancel its own calls. Nothing is allocated for a call: a cancelled call
-//!   leaves nothing behind.
+//!   its control page (`ipc::abi::control`). A tick that finds the deadline passed reads the
+//!   thread's registers (without suspending it: the memory manager runs, the thread does
+//!   not). A thread anywhere but at that instruction (it armed the deadline and has not
+//!   reached the call yet, or has returned and not disarmed it, or wrote nonsense) is left
+//!   alone, its system calls untouched, and looked at again on the next tick. A thread at
+//!   the instruction is suspended (seL4's `TCB_Suspend` cancels its IPC: on 5.0.0
+//!   `cancelIPC` deletes the reply capability the service holds, so a late reply reaches
+//!   nobody, `src/object/endpoint.c`), given registers that make the system call return
+//!   [`TIMED_OUT_LABEL`] past the instruction, and resumed. A realm asleep is not looked at
+//!   (its wait is the memory manager's own). A realm that writes nonsense there can only
+//!   cancel its own calls, at the cost of one register read per tick for the memory
+//!   manager. Nothing is allocated for a call: a cancelled call leaves nothing behind.
 
 use ::console::Class;
 use heapless::Vec;
@@ -52,7 +55,7 @@ pub struct Sleepers {
 /// Why a sleep could not be arranged.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SleepError {
-    /// No slot of the memory manager's CNode for the reply capability.
+    /// The realm has no slot for the reply capability (it is not built).
     NoSlot,
     /// The kernel refused to save the reply capability.
     Kernel(sel4::Error),
@@ -61,7 +64,7 @@ pub enum SleepError {
 impl core::fmt::Display for SleepError {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self {
-            SleepError::NoSlot => write!(f, "the memory manager has no free slot for the reply"),
+            SleepError::NoSlot => write!(f, "the realm has no slot for the reply"),
             SleepError::Kernel(error) => write!(f, "saving the reply capability: {error}"),
         }
     }
@@ -76,19 +79,12 @@ impl Sleepers {
     /// Keeps the reply to realm `index`'s current request until `until_ns`.
     pub fn sleep(
         &mut self,
-        kernel: &mut Kernel<'_>,
         realm: &mut Realm,
         index: usize,
         until_ns: u64,
     ) -> Result<(), SleepError> {
-        let slot = match realm.sleep_reply {
-            Some(slot) => slot,
-            None => {
-                let slot = kernel.slots.allocate().map_err(|_| SleepError::NoSlot)?;
-                realm.sleep_reply = Some(slot);
-                slot
-            }
-        };
+        // Taken when the realm was built (`Realm::build`).
+        let slot = realm.sleep_reply.ok_or(SleepError::NoSlot)?;
         // A reply left from an earlier sleep cannot be there (it was used), but make sure.
         let _ = own_slot(slot).delete();
         own_slot(slot).save_caller().map_err(SleepError::Kernel)?;
@@ -96,6 +92,11 @@ impl Sleepers {
         // One entry per realm index, and at most MAX_REALMS realms: it always fits.
         let _ = self.waiting.push((index, until_ns));
         Ok(())
+    }
+
+    /// Whether realm `index` is asleep (its thread waits for the memory manager's answer).
+    pub fn is_asleep(&self, index: usize) -> bool {
+        self.waiting.iter().any(|&(sleeper, _)| sleeper == index)
     }
 
     /// Forgets realm `index`'s sleep (it stopped).
@@ -128,6 +129,11 @@ impl Sleepers {
 /// Cancels realm `realm`'s call if its deadline (a time-stamp counter reading) has passed at
 /// counter reading `now` and its thread waits in it (see the module doc). Returns whether it
 /// cancelled one.
+///
+/// The thread's registers are read first, without suspending it (the memory manager runs,
+/// so the thread does not): a thread anywhere but at the call site is left alone, its
+/// system calls untouched. Only a thread at the site is suspended (which cancels its IPC),
+/// given registers that make its call return [`TIMED_OUT_LABEL`], and resumed.
 pub fn cancel_if_overdue(kernel: &mut Kernel<'_>, realm: &Realm, now: u64) -> bool {
     let deadline = realm.control_word(control::CALL_DEADLINE);
     if deadline == 0 || now < deadline {
@@ -135,23 +141,19 @@ pub fn cancel_if_overdue(kernel: &mut Kernel<'_>, realm: &Realm, now: u64) -> bo
     }
     let site = realm.control_word(control::CALL_SITE);
     let tcb = realm.tcb();
+    let Ok(mut registers) = tcb.read_registers(kernel.ipc, false) else { return false };
+    if registers.rip != site {
+        return false;
+    }
     if tcb.suspend().is_err() {
         return false;
     }
-    let mut cancelled = false;
-    if let Ok(mut registers) = tcb.read_registers(kernel.ipc, false) {
-        // No two calls share a deadline: the same one means the same call.
-        let same_call = realm.control_word(control::CALL_DEADLINE) == deadline;
-        if same_call && registers.rip == site {
-            let timed_out =
-                MessageInfo::new(TIMED_OUT_LABEL, 0, 0).unwrap_or(MessageInfo::from_word(0));
-            registers.rip = site.wrapping_add(SYSCALL_INSTRUCTION_BYTES);
-            registers.rsi = timed_out.word();
-            if tcb.write_registers(kernel.ipc, false, &registers).is_ok() {
-                realm.set_control_word(control::CALL_DEADLINE, 0);
-                cancelled = true;
-            }
-        }
+    let timed_out = MessageInfo::new(TIMED_OUT_LABEL, 0, 0).unwrap_or(MessageInfo::from_word(0));
+    registers.rip = site.wrapping_add(SYSCALL_INSTRUCTION_BYTES);
+    registers.rsi = timed_out.word();
+    let cancelled = tcb.write_registers(kernel.ipc, false, &registers).is_ok();
+    if cancelled {
+        realm.set_control_word(control::CALL_DEADLINE, 0);
     }
     let _ = tcb.resume();
     cancelled

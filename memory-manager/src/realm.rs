@@ -271,6 +271,8 @@ impl Realm {
         }
         let ipc_buffer = self.page(kernel, abi::IPC_BUFFER, Rights::READ_WRITE, NO_CONTENTS)?;
         self.map_control_page(kernel)?;
+        // The slot for the reply to a `Sleep`, taken now, so that sleeping takes nothing.
+        self.sleep_reply = Some(kernel.slots.allocate()?);
 
         let broker = realm_slot(self.cnode, slot::BROKER);
         broker

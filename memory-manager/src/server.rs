@@ -265,7 +265,7 @@ impl Server<'_> {
                     Ok(RealmResponse::Done)
                 } else {
                     let realm = &mut self.realms[index];
-                    match self.sleepers.sleep(kernel, realm, index, until_ns) {
+                    match self.sleepers.sleep(realm, index, until_ns) {
                         // Answered by the tick that finds it due.
                         Ok(()) => return,
                         Err(error) => {
@@ -389,7 +389,10 @@ impl Server<'_> {
                 self.sleepers.forget(index);
                 continue;
             }
-            if realm.watch_deadlines && self.supervisor.is_running(self.id(index)) {
+            if realm.watch_deadlines
+                && !self.sleepers.is_asleep(index)
+                && self.supervisor.is_running(self.id(index))
+            {
                 deadline::cancel_if_overdue(kernel, realm, sel4::timestamp::now());
             }
         }

@@ -8,6 +8,11 @@
 //!   a call to `echo` then works; once `stuck` is back it reconnects and its call works; then
 //!   1,000 calls to `hole` with a 1 ms deadline all time out and leave the memory manager's
 //!   free RAM and slots as they were; then 100 sleeps of 10 ms, timed.
+//! - `lagger` serves "lagger": it answers 1000 + v after sleeping 0 to 2 ms (chosen by v),
+//!   so its replies land around its clients' deadlines.
+//! - `racer` makes 500 calls to `lagger` with deadlines of 0.5 to 2.5 ms, then 100 plain
+//!   calls, and checks that every answer it gets is the one for its own request: a reply
+//!   that comes after its call timed out must never reach a later call.
 //! - `crashy` registers "crashy" and panics at once, every time (it is restartable).
 //! - `counter` counts in a loop for 3 s of the realm clock, below `crashy`'s priority, and
 //!   prints its count every 250 ms: it goes on while `crashy` waits to be restarted.
@@ -32,6 +37,8 @@ fn main(realm: &mut Realm) {
             panic!("crashy crashes right after registering");
         }
         "counter" => counter(realm),
+        "lagger" => lagger(realm),
+        "racer" => racer(realm),
         _ => println!(realm, "has no part in this test"),
     }
 }
@@ -69,6 +76,14 @@ fn client(realm: &mut Realm) {
     let took = realm.now().saturating_duration_since(start);
     println!(realm, "stuck with a 50 ms deadline: {answer:?} after {} us", took.as_micros());
     println!(realm, "echo then: {:?}", realm.call::<u64, u64>(&echo, &5));
+    // Five more 50 ms deadlines, on hole: their median says how precise a deadline is
+    // (one measurement under emulation can be late when the host is busy).
+    for _ in 0..5 {
+        let start = realm.now();
+        let answer = realm.call_timeout::<u64, u64>(&hole, &0, Duration::from_millis(50));
+        let took = realm.now().saturating_duration_since(start);
+        println!(realm, "hole with a 50 ms deadline: {answer:?} after {} us", took.as_micros());
+    }
     // stuck panics 200 ms after it took the request, and is restarted.
     let _ = realm.sleep(Duration::from_millis(400));
     let stuck = match realm.call::<u64, u64>(&stuck, &7) {
@@ -118,4 +133,37 @@ fn counter(realm: &mut Realm) {
             break;
         }
     }
+}
+
+fn lagger(realm: &mut Realm) {
+    let service = realm.register("lagger").expect("registering lagger");
+    realm.serve(&service, |realm, _caller, value: u64| {
+        let _ = realm.sleep(Duration::from_micros(value * 613 % 2500));
+        1000 + value
+    })
+}
+
+fn racer(realm: &mut Realm) {
+    let _ = realm.sleep(Duration::from_millis(20));
+    let Ok(lagger) = realm.connect("lagger") else {
+        return println!(realm, "cannot connect to lagger");
+    };
+    let (mut ok, mut timed_out, mut wrong, mut other) = (0, 0, 0, 0);
+    for value in 0..500u64 {
+        let deadline = Duration::from_micros(500 + value * 7919 % 2000);
+        match realm.call_timeout::<u64, u64>(&lagger, &value, deadline) {
+            Ok(answer) if answer == 1000 + value => ok += 1,
+            Ok(_) => wrong += 1,
+            Err(CallError::TimedOut) => timed_out += 1,
+            Err(_) => other += 1,
+        }
+    }
+    for value in 500..600u64 {
+        match realm.call::<u64, u64>(&lagger, &value) {
+            Ok(answer) if answer == 1000 + value => ok += 1,
+            Ok(_) => wrong += 1,
+            Err(_) => other += 1,
+        }
+    }
+    println!(realm, "racer: {ok} ok, {timed_out} timed out, {wrong} wrong, {other} other");
 }
