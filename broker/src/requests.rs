@@ -308,6 +308,11 @@ impl Broker {
         if let Decision::Denied { rule } = decision {
             return Err(self.deny(ops, caller, Action::Grant, service, Some(grantee), rule));
         }
+        // The granter reaches the service, so saying it is gone tells it nothing new.
+        if registered.is_none() && self.unavailable(&service) == Unavailable::Gone {
+            let rule = ipc::Rule::ServiceGone;
+            return Err(self.deny(ops, caller, Action::Grant, service, Some(grantee), rule));
+        }
         self.policy
             .add_grant(grantee, &service)
             .map_err(|_| quota_exceeded(Resource::RuntimeGrants))?;

@@ -114,6 +114,15 @@ impl Model {
         self.setup.providers.get(s as usize).copied().flatten()
     }
 
+    /// Whether declared service `s` is gone for good: its provider stopped and is not being
+    /// restarted (what the broker answers a connect with `ServiceGone`).
+    fn gone(&self, broker: &Broker, s: u8) -> bool {
+        s < DECLARED
+            && self
+                .provider(s)
+                .is_some_and(|p| !self.restarting.contains(&p) && !broker.is_alive(RealmId(p)))
+    }
+
     fn list(&self, s: u8) -> Option<&Vec<u8>> {
         self.setup.lists.get(s as usize).and_then(|list| list.as_ref())
     }
@@ -739,6 +748,8 @@ impl Run {
             Some(policy::Rule::GranterDoesNotReach)
         } else if granting && !self.model.listed(child, s) {
             Some(policy::Rule::GranteeNotInAllowedClients)
+        } else if granting && registered.is_none() && self.model.gone(&self.broker, s) {
+            Some(policy::Rule::ServiceGone)
         } else {
             None
         };

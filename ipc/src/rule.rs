@@ -43,6 +43,9 @@ wire_codes! {
         /// Grant, denied: the service lists its allowed clients and the grantee is not one,
         /// so the grant could never be used.
         GranteeNotInAllowedClients = 15,
+        /// Grant, denied: the service is gone for good (its declared provider stopped and
+        /// will not be restarted), so the grant could never be used.
+        ServiceGone = 16,
     }
 }
 
@@ -65,6 +68,7 @@ impl Rule {
             Self::NotParent => "not-parent",
             Self::GranterDoesNotReach => "granter-does-not-reach",
             Self::GranteeNotInAllowedClients => "grantee-not-in-allowed-clients",
+            Self::ServiceGone => "service-gone",
         }
     }
 
@@ -110,6 +114,10 @@ impl Rule {
             }
             Self::GranteeNotInAllowedClients => {
                 "the grantee is not in the service's allowed clients, so it could never connect"
+            }
+            Self::ServiceGone => {
+                "the service is gone for good (its provider stopped and will not be restarted), \
+                 so the grant could never be used"
             }
         }
     }

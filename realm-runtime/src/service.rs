@@ -215,7 +215,8 @@ impl Realm {
     /// realm is `child`'s parent (`not-parent`), reaches `service` itself
     /// (`granter-does-not-reach`: a grant passes on only what the granter has), and the
     /// service's allowed clients, if listed, include `child`
-    /// (`grantee-not-in-allowed-clients`): a grant that could never be used is refused now.
+    /// (`grantee-not-in-allowed-clients`), and the service is not gone for good
+    /// (`service-gone`): a grant that could never be used is refused now.
     pub fn grant(&mut self, child: &str, service: &str) -> Result<(), Error> {
         let (child, service) = (name(child)?, name(service)?);
         self.broker_request(Request::Grant { child, service }).map(|_| ())
