@@ -139,7 +139,7 @@ mod tests {
             assert_eq!(Rule::from_code(rule.code()), Some(rule));
         }
         assert_eq!(Rule::from_code(0), None);
-        assert_eq!(Rule::from_code(16), None);
+        assert_eq!(Rule::from_code(17), None);
     }
 
     #[test]
