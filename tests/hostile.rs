@@ -78,3 +78,18 @@ fn a_dropped_connection_handle_is_let_go_of() {
         outcome.tail(40)
     );
 }
+
+#[test]
+fn nonsense_in_a_control_page_harms_only_its_realm() {
+    let outcome = boot_system_on("tests/systems/replies.toml", Variant::Release);
+    assert_passed("tests/systems/replies.toml", &outcome);
+    assert!(
+        outcome.printed(
+            "[garbler] garbage control page: first Ok(1001), 200 of 200 calls answered, sleep Ok(())"
+        ),
+        "{}",
+        outcome.tail(40)
+    );
+    assert!(outcome.printed("[caller] 1000 of 1000 calls answered"), "{}", outcome.tail(40));
+    assert_event(&outcome, "resources-checked", &[("result", "all-back")]);
+}

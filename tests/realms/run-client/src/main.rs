@@ -22,6 +22,9 @@
 //!   `rawcli` calls it: its call must return (the abort path answers it).
 //! - `dropper` (`max_connections = 1`) connects to `echo` five times, dropping each handle
 //!   without `disconnect`: a dropped handle is let go of, so each connect succeeds.
+//! - `garbler` writes nonsense into its control page (a deadline long past, a call site
+//!   that is no instruction of its own) and then makes 200 plain calls to `echo` and sleeps
+//!   20 ms: its own calls and sleep still work, and nobody else is touched.
 //! - `looper` asks to connect to `echo` 1,000 times, which the policy refuses each time, and
 //!   reports how many were refused.
 #![no_std]
@@ -108,6 +111,7 @@ fn main(realm: &mut Realm) {
                 .count();
             println!(realm, "{connected} of 5 connects after dropping the handle each time");
         }
+        "garbler" => garbler(realm),
         "looper" => {
             let refused = (0..1000).filter(|_| realm.connect("echo").is_err()).count();
             println!(realm, "{refused} of 1000 connects refused");
@@ -146,4 +150,26 @@ fn labeller(realm: &mut Realm) {
         Ok((status, _)) => println!(realm, "label 999 refused with status {}", status as u8),
         Err(error) => println!(realm, "label 999: the reply is malformed ({error})"),
     }
+}
+
+/// See the module doc.
+fn garbler(realm: &mut Realm) {
+    let Ok(echo) = realm.connect("echo") else { return println!(realm, "cannot connect") };
+    // One call with a deadline, so that the memory manager watches the control page.
+    let first = realm.call_timeout::<u64, u64>(&echo, &1, core::time::Duration::from_secs(1));
+    let control = realm_runtime::ipc::abi::CONTROL as *mut u64;
+    // SAFETY: the control page is mapped read-write at `CONTROL` for the realm's life; the
+    // words written are the deadline and the call site (`ipc::abi::control`).
+    unsafe {
+        core::ptr::write_volatile(control.add(realm_runtime::ipc::abi::control::CALL_DEADLINE), 1);
+        core::ptr::write_volatile(control.add(realm_runtime::ipc::abi::control::CALL_SITE), 0xdead);
+    }
+    let answered = (0..200u64)
+        .filter(|&value| realm.call::<u64, u64>(&echo, &value) == Ok(1000 + value))
+        .count();
+    let slept = realm.sleep(core::time::Duration::from_millis(20));
+    println!(
+        realm,
+        "garbage control page: first {first:?}, {answered} of 200 calls answered, sleep {slept:?}"
+    );
 }
