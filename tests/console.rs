@@ -12,11 +12,7 @@ const FLOOD_LINES: u64 = 2 + 100_000 + 1;
 
 fn run() -> &'static Outcome {
     static OUTCOME: OnceLock<Outcome> = OnceLock::new();
-    OUTCOME.get_or_init(|| {
-        let outcome = boot_system("tests/systems/console.toml");
-        assert_passed("tests/systems/console.toml", &outcome);
-        outcome
-    })
+    system_tests::boot_passing_once(&OUTCOME, "tests/systems/console.toml")
 }
 
 #[test]

@@ -4,16 +4,11 @@
 use std::sync::OnceLock;
 
 use qemu::Outcome;
-use system_tests::{assert_passed, boot_system};
 
 /// The one boot every test here looks at.
 fn run() -> &'static Outcome {
     static OUTCOME: OnceLock<Outcome> = OnceLock::new();
-    OUTCOME.get_or_init(|| {
-        let outcome = boot_system("tests/systems/promises.toml");
-        assert_passed("tests/systems/promises.toml", &outcome);
-        outcome
-    })
+    system_tests::boot_passing_once(&OUTCOME, "tests/systems/promises.toml")
 }
 
 /// Asserts that the run printed the event `kind` with these fields (among others).
@@ -22,8 +17,7 @@ fn assert_event(kind: &str, fields: &[(&str, &str)]) {
 }
 
 fn assert_printed(text: &str) {
-    let outcome = run();
-    assert!(outcome.printed(text), "missing {text:?}\n--- serial tail ---\n{}", outcome.tail(60));
+    system_tests::assert_printed(run(), text);
 }
 
 #[test]

@@ -7,15 +7,11 @@
 use std::sync::OnceLock;
 
 use qemu::Outcome;
-use system_tests::{assert_event, assert_passed, boot_system};
+use system_tests::assert_event;
 
 fn time() -> &'static Outcome {
     static OUTCOME: OnceLock<Outcome> = OnceLock::new();
-    OUTCOME.get_or_init(|| {
-        let outcome = boot_system("tests/systems/time.toml");
-        assert_passed("tests/systems/time.toml", &outcome);
-        outcome
-    })
+    system_tests::boot_passing_once(&OUTCOME, "tests/systems/time.toml")
 }
 
 /// The number in `line` right before `unit` (` us`, ` ms`).

@@ -80,6 +80,21 @@ pub fn boot_system_until(system: &str, stop_at: &str) -> Outcome {
     qemu::boot::boot(kernel(), &root_task, &options).expect("booting QEMU")
 }
 
+/// The boot of `system` that every test of a file looks at: booted once, in `cell`, and
+/// required to pass (the first test to ask fails with the serial tail otherwise).
+pub fn boot_passing_once(cell: &'static OnceLock<Outcome>, system: &str) -> &'static Outcome {
+    cell.get_or_init(|| {
+        let outcome = boot_system(system);
+        assert_passed(system, &outcome);
+        outcome
+    })
+}
+
+/// Fails the test, with the serial tail, unless some serial line of `outcome` contains `text`.
+pub fn assert_printed(outcome: &Outcome, text: &str) {
+    assert!(outcome.printed(text), "missing {text:?}\n--- serial tail ---\n{}", outcome.tail(60));
+}
+
 /// Fails the test, with the serial tail, unless `outcome` printed the event `kind` with these
 /// fields (among others).
 pub fn assert_event(outcome: &Outcome, kind: &str, fields: &[(&str, &str)]) {
