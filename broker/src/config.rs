@@ -7,7 +7,7 @@ use core::fmt;
 use ipc::{Name, RealmId};
 use policy::{Grant, ServiceDecl};
 
-use crate::slots::{SlotRange, SlotRangeError};
+use slots::{SlotRange, SlotRangeError};
 
 /// Per-realm limits. A realm's slot range needs `max_services + max_connections` slots for
 /// the realm never to run out of slots before it runs out of quota: a connection closed for

@@ -7,7 +7,8 @@
 //! broker never touches the kernel, so all of its logic is tested on the host.
 //!
 //! The broker ties together the `policy` (decisions), the `service-registry` (tables), a
-//! bounded slot allocator per CSpace (the broker's own and one range per realm), and per-realm
+//! bounded slot allocator per CSpace (the broker's own and one range per realm: the `slots`
+//! crate's [`slots::RangeSlots`], the allocator the memory manager uses too), and per-realm
 //! quotas. See [`ops`] for which caps exist and how they are revoked.
 //!
 //! # Holding it
@@ -82,7 +83,6 @@ mod config;
 mod log;
 pub mod ops;
 mod requests;
-mod slots;
 mod teardown;
 
 pub use config::{BrokerConfig, ConfigError, Quota, RealmSpec};
@@ -91,13 +91,18 @@ pub use log::LogLine;
 pub use ops::{Action, Event, KernelOp, OpSink, RealmSlot, Rights, Unavailable};
 pub use policy::MAX_REALMS;
 pub use service_registry::{MAX_CONNECTIONS, MAX_SERVICES};
-pub use slots::{MAX_SLOTS_PER_RANGE, SlotRange, SlotRangeError};
+pub use slots::{SlotRange, SlotRangeError};
+
+/// The most slots one range may hold (a realm CNode of 2^12 slots fits whole): the capacity
+/// of the one slot allocator's [`slots::RangeSlots`], which the broker uses for its own range
+/// and each realm's.
+pub const MAX_SLOTS_PER_RANGE: usize = RangeSlots::CAPACITY;
 
 use ipc::{Error, Malformed, Missing, Name, RealmId};
 use policy::{Policy, PolicyConfig, Priorities};
 use service_registry::Registry;
 
-use crate::slots::SlotAllocator;
+use slots::RangeSlots;
 
 /// A broker slot range of this many slots never runs out: one slot per service endpoint and
 /// one per connection's badged copy.
@@ -111,7 +116,7 @@ struct Realm {
     alive: bool,
     /// It died and the memory manager is starting it again: its services will be back.
     restarting: bool,
-    slots: SlotAllocator,
+    slots: RangeSlots,
     quota: Quota,
 }
 
@@ -121,7 +126,7 @@ pub struct Broker {
     realms: heapless::Vec<Realm, MAX_REALMS>,
     policy: Policy,
     registry: Registry,
-    broker_slots: SlotAllocator,
+    broker_slots: RangeSlots,
     /// The realms' priorities, for priority-inversion warnings ([`Broker::set_priorities`]).
     priorities: Priorities,
 }
@@ -144,7 +149,7 @@ impl Broker {
             realms: heapless::Vec::new(),
             policy: Policy::empty(),
             registry: Registry::new(),
-            broker_slots: SlotAllocator::EMPTY,
+            broker_slots: RangeSlots::EMPTY,
             priorities: Priorities::empty(),
         }
     }
@@ -198,7 +203,7 @@ impl Broker {
                 name: spec.name,
                 alive: true,
                 restarting: false,
-                slots: SlotAllocator::EMPTY,
+                slots: RangeSlots::EMPTY,
                 quota: spec.quota,
             };
             self.realms.push(realm).map_err(|_| too_many())?;

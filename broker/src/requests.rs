@@ -45,13 +45,14 @@ impl Broker {
 
     /// One slot from the broker's range and one from `realm`'s, or neither.
     fn allocate_slot_pair(&mut self, realm: RealmId) -> Result<(CapSlot, RealmSlot), Error> {
-        let broker_slot =
-            self.broker_slots.allocate().ok_or(quota_exceeded(Resource::BrokerSlots))?;
-        let realm_slot = self.realm_mut(realm).and_then(|r| r.slots.allocate());
+        let broker_slot = CapSlot(
+            self.broker_slots.allocate().map_err(|_| quota_exceeded(Resource::BrokerSlots))?,
+        );
+        let realm_slot = self.realm_mut(realm).and_then(|r| r.slots.allocate().ok());
         match realm_slot {
-            Some(slot) => Ok((broker_slot, RealmSlot { realm, slot })),
+            Some(slot) => Ok((broker_slot, RealmSlot { realm, slot: CapSlot(slot) })),
             None => {
-                self.broker_slots.free(broker_slot);
+                let _ = self.broker_slots.free(broker_slot.0);
                 Err(quota_exceeded(Resource::RealmSlots))
             }
         }
@@ -59,9 +60,10 @@ impl Broker {
 
     /// Returns a slot pair from [`Broker::allocate_slot_pair`].
     pub(crate) fn free_slot_pair(&mut self, broker_slot: CapSlot, realm_slot: RealmSlot) {
-        self.broker_slots.free(broker_slot);
+        // A slot the broker gave out is in its range and in use: the frees cannot fail.
+        let _ = self.broker_slots.free(broker_slot.0);
         if let Some(realm) = self.realm_mut(realm_slot.realm) {
-            realm.slots.free(realm_slot.slot);
+            let _ = realm.slots.free(realm_slot.slot.0);
         }
     }
 

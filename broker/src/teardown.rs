@@ -79,7 +79,7 @@ impl Broker {
     /// unless the closure reserved it.
     fn free_closed_connection_slots(&mut self, connection: &Connection, reserved: bool) {
         if reserved {
-            self.broker_slots.free(connection.broker_copy);
+            let _ = self.broker_slots.free(connection.broker_copy.0);
         } else {
             self.free_slot_pair(connection.broker_copy, client_slot(connection));
         }
@@ -88,7 +88,7 @@ impl Broker {
     /// Frees a client slot that a closed connection no longer reserves.
     pub(crate) fn free_released_slot(&mut self, released: ReservedSlot) {
         if let Some(realm) = self.realm_mut(released.client) {
-            realm.slots.free(released.slot);
+            let _ = realm.slots.free(released.slot.0);
         }
     }
 

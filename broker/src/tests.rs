@@ -832,7 +832,7 @@ fn bad_configurations_are_refused_and_leave_the_broker_empty() {
         broker.configure(&config(&wide)),
         Err(ConfigError::RealmSlots {
             realm: RealmId(0),
-            error: SlotRangeError::TooLarge { count: too_large }
+            error: SlotRangeError::TooLarge { count: too_large, capacity: MAX_SLOTS_PER_RANGE }
         })
     );
     let cyclic = [realm("a", Some(RealmId(0)), 0)];
@@ -849,7 +849,9 @@ fn bad_configurations_are_refused_and_leave_the_broker_empty() {
     wide_broker.broker_slots.count = too_large;
     assert_eq!(
         broker.configure(&wide_broker),
-        Err(ConfigError::BrokerSlots { error: SlotRangeError::TooLarge { count: too_large } })
+        Err(ConfigError::BrokerSlots {
+            error: SlotRangeError::TooLarge { count: too_large, capacity: MAX_SLOTS_PER_RANGE }
+        })
     );
 }
 

@@ -14,7 +14,8 @@ use sel4::cap::{ObjectType, Rights};
 
 use system_config::{AllowedClients, MAX_GRANTS, MAX_REALMS, MAX_SERVICES, SystemConfig};
 
-use crate::realm::{Kernel, Realm, RealmError, own_slot};
+use crate::realm::{Realm, RealmError};
+use crate::resources::{RootResources, own_slot};
 
 /// Slots of a realm's CNode where the broker places caps (its services' endpoints and its
 /// connections): from `abi::slot::FIRST_FREE` to the end of the CNode.
@@ -114,7 +115,7 @@ fn badge(badge: ipc::Badge) -> sel4::cap::Badge {
 /// operation is logged and the rest go on: the broker's tables already say what should
 /// exist, and the next revoke of the same caps cleans up.
 pub struct Executor<'k, 'a> {
-    pub kernel: &'k mut Kernel<'a>,
+    pub kernel: &'k mut RootResources<'a>,
     pub realms: &'k mut [Realm],
     /// The realm whose request is being carried out: a service endpoint is made from its
     /// budget (so it is charged to it, and destroyed with it).
@@ -174,7 +175,11 @@ impl OpSink for Executor<'_, '_> {
 
 impl<'k, 'a> Executor<'k, 'a> {
     /// An executor for the operations of a request of realm `caller` (or of none).
-    pub fn new(kernel: &'k mut Kernel<'a>, realms: &'k mut [Realm], caller: Option<usize>) -> Self {
+    pub fn new(
+        kernel: &'k mut RootResources<'a>,
+        realms: &'k mut [Realm],
+        caller: Option<usize>,
+    ) -> Self {
         Self { kernel, realms, caller, failure: None, endpoint_failed: false }
     }
 

@@ -41,7 +41,8 @@ use sel4::kernel::UserContext;
 use sel4_root_task::serial::Serial;
 use system_config::{LogLevel, MAX_REALMS, SystemConfig};
 
-use crate::realm::{Kernel, RealmError, make_own_in_new_slot};
+use crate::realm::RealmError;
+use crate::resources::{RootResources, make_own_in_new_slot};
 
 /// Bytes of the line queue (a power of two).
 const QUEUE_BYTES: usize = 128 * 1024;
@@ -158,12 +159,11 @@ pub fn prints(class: Class) -> bool {
 
 /// Starts the console thread: a TCB and two notifications from the memory manager's own
 /// memory, in its own address space and CSpace, at priority 0 with no fault endpoint.
-pub fn start_thread(kernel: &mut Kernel<'_>) -> Result<(), RealmError> {
-    let work: Notification =
-        Cap::from_cptr(make_own_in_new_slot(kernel, ObjectType::Notification)?);
+pub fn start_thread(root: &mut RootResources<'_>) -> Result<(), RealmError> {
+    let work: Notification = Cap::from_cptr(make_own_in_new_slot(root, ObjectType::Notification)?);
     let drained: Notification =
-        Cap::from_cptr(make_own_in_new_slot(kernel, ObjectType::Notification)?);
-    let tcb: Tcb = Cap::from_cptr(make_own_in_new_slot(kernel, ObjectType::Tcb)?);
+        Cap::from_cptr(make_own_in_new_slot(root, ObjectType::Notification)?);
+    let tcb: Tcb = Cap::from_cptr(make_own_in_new_slot(root, ObjectType::Tcb)?);
     WORK.call_once(|| work);
     DRAINED.call_once(|| drained);
     THREAD.call_once(|| tcb);
@@ -176,12 +176,12 @@ pub fn start_thread(kernel: &mut Kernel<'_>) -> Result<(), RealmError> {
         vspace_root: init::VSPACE,
         ipc_buffer: None,
     };
-    tcb.configure(kernel.ipc, &config)
+    tcb.configure(root.ipc, &config)
         .map_err(|error| RealmError::Kernel { step: "configuring the console thread", error })?;
     let stack_top = (&raw const STACK) as u64 + STACK_BYTES as u64;
     let registers =
         UserContext::function_call(console_thread as *const () as u64, stack_top, [0, 0]);
-    tcb.write_registers(kernel.ipc, true, &registers)
+    tcb.write_registers(root.ipc, true, &registers)
         .map_err(|error| RealmError::Kernel { step: "starting the console thread", error })
 }
 

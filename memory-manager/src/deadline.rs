@@ -2,7 +2,7 @@
 //! tick of the timer (`timer.rs`).
 //!
 //! - **The clock** is the time-stamp counter in nanoseconds, with the frequency the kernel
-//!   measured at boot (`Kernel::tsc_mhz`): the same clock realms read (`Realm::now` in
+//!   measured at boot (`RootResources::tsc_mhz`): the same clock realms read (`Realm::now` in
 //!   realm-runtime), so a deadline means the same instant on both sides.
 //! - **Sleep**: the memory manager keeps the realm's reply capability (`SaveCaller` into a
 //!   slot of its own CNode, one per realm, taken when the realm is built, so that a sleep
@@ -33,12 +33,13 @@ use sel4::syscall::SYSCALL_INSTRUCTION_BYTES;
 use system_config::MAX_REALMS;
 
 use crate::mm_println;
-use crate::realm::{Kernel, Realm, own_slot};
+use crate::realm::Realm;
+use crate::resources::{RootResources, own_slot};
 
 /// The clock now, in nanoseconds since the machine started: the realms' clock
 /// (`Realm::now`), from the time-stamp counter at the frequency the kernel measured.
-pub fn now_ns(kernel: &Kernel<'_>) -> u64 {
-    match kernel.tsc_mhz {
+pub fn now_ns(root: &RootResources<'_>) -> u64 {
+    match root.tsc_mhz {
         0 => 0,
         mhz => clock::tsc::cycles_to_ns(sel4::timestamp::now(), mhz),
     }
@@ -105,7 +106,7 @@ impl Sleepers {
     }
 
     /// Answers every sleep that is due at `now`.
-    pub fn wake_due(&mut self, kernel: &mut Kernel<'_>, realms: &[Realm], now: u64) {
+    pub fn wake_due(&mut self, root: &mut RootResources<'_>, realms: &[Realm], now: u64) {
         let mut index = 0;
         while index < self.waiting.len() {
             let (sleeper, until) = self.waiting[index];
@@ -118,8 +119,8 @@ impl Sleepers {
                 continue;
             };
             let done = ipc::realm::encode_realm_reply(&Ok(ipc::realm::RealmResponse::Done));
-            match kernel.ipc.set_message(done.label(), done.words(), &[]) {
-                Ok(info) => Reply::from_cptr(slot).send(kernel.ipc, info),
+            match root.ipc.set_message(done.label(), done.words(), &[]) {
+                Ok(info) => Reply::from_cptr(slot).send(root.ipc, info),
                 Err(_) => mm_println!(Class::System, "memory manager: cannot encode a wake-up"),
             }
         }
@@ -134,14 +135,14 @@ impl Sleepers {
 /// so the thread does not): a thread anywhere but at the call site is left alone, its
 /// system calls untouched. Only a thread at the site is suspended (which cancels its IPC),
 /// given registers that make its call return [`TIMED_OUT_LABEL`], and resumed.
-pub fn cancel_if_overdue(kernel: &mut Kernel<'_>, realm: &Realm, now: u64) -> bool {
+pub fn cancel_if_overdue(root: &mut RootResources<'_>, realm: &Realm, now: u64) -> bool {
     let deadline = realm.control_word(control::CALL_DEADLINE);
     if deadline == 0 || now < deadline {
         return false;
     }
     let site = realm.control_word(control::CALL_SITE);
     let tcb = realm.tcb();
-    let Ok(mut registers) = tcb.read_registers(kernel.ipc, false) else { return false };
+    let Ok(mut registers) = tcb.read_registers(root.ipc, false) else { return false };
     if registers.rip != site {
         return false;
     }
@@ -151,7 +152,7 @@ pub fn cancel_if_overdue(kernel: &mut Kernel<'_>, realm: &Realm, now: u64) -> bo
     let timed_out = MessageInfo::new(TIMED_OUT_LABEL, 0, 0).unwrap_or(MessageInfo::from_word(0));
     registers.rip = site.wrapping_add(SYSCALL_INSTRUCTION_BYTES);
     registers.rsi = timed_out.word();
-    let cancelled = tcb.write_registers(kernel.ipc, false, &registers).is_ok();
+    let cancelled = tcb.write_registers(root.ipc, false, &registers).is_ok();
     if cancelled {
         realm.set_control_word(control::CALL_DEADLINE, 0);
     }

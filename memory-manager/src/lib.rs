@@ -1,9 +1,11 @@
 //! The memory manager's bookkeeping, kept apart from the kernel so that it is tested on the
-//! host: which untyped memory is free ([`memory`]), which slots of the memory manager's
-//! CSpace are free ([`slots`]). The root task (`main.rs`) performs the kernel operations these
-//! modules decide on.
+//! host: which untyped memory is free and how it is carved ([`memory`]), how a realm's
+//! program is loaded ([`program`]), and which paging structures a range of pages needs
+//! ([`paging_plan`]). The slots of the memory manager's CSpace are handed out by the `slots`
+//! crate (shared with the broker). The root task (`main.rs`) performs the kernel operations
+//! these modules decide on.
 #![cfg_attr(not(test), no_std)]
 
 pub mod memory;
+pub mod paging_plan;
 pub mod program;
-pub mod slots;

@@ -14,7 +14,8 @@ use system_config::{MAX_REALMS, SystemConfig};
 
 use crate::brokering::Executor;
 use crate::mm_println;
-use crate::realm::{Kernel, Realm, RealmError};
+use crate::realm::{Realm, RealmError};
+use crate::resources::RootResources;
 
 /// The supervisor of every realm of the system.
 pub type Realms = Supervisor<MAX_REALMS>;
@@ -22,10 +23,10 @@ pub type Realms = Supervisor<MAX_REALMS>;
 /// place per realm, so it is never full.
 pub type PendingRestarts = deadlines::DeadlineQueue<ipc::RealmId, MAX_REALMS>;
 
-/// What an operation of the supervisor needs: the kernel, the realms' objects, the broker, and
-/// the system description and programs to start realms again.
+/// What an operation of the supervisor needs: the memory manager's resources, the realms'
+/// objects, the broker, and the system description and programs to start realms again.
 pub struct Lifecycle<'s, 'k> {
-    pub kernel: &'s mut Kernel<'k>,
+    pub root: &'s mut RootResources<'k>,
     pub realms: &'s mut Vec<Realm, MAX_REALMS>,
     pub broker: &'s mut Broker,
     pub config: &'s SystemConfig,
@@ -44,7 +45,7 @@ pub struct Lifecycle<'s, 'k> {
 
 impl<'s, 'k> Lifecycle<'s, 'k> {
     pub fn new(
-        kernel: &'s mut Kernel<'k>,
+        root: &'s mut RootResources<'k>,
         realms: &'s mut Vec<Realm, MAX_REALMS>,
         broker: &'s mut Broker,
         config: &'s SystemConfig,
@@ -52,7 +53,7 @@ impl<'s, 'k> Lifecycle<'s, 'k> {
         restarts: &'s mut PendingRestarts,
     ) -> Self {
         Self {
-            kernel,
+            root,
             realms,
             broker,
             config,
@@ -135,7 +136,7 @@ impl<'s, 'k> Lifecycle<'s, 'k> {
 
     /// The clock now (`deadline::now_ns`).
     pub fn now(&self) -> supervisor::Instant {
-        supervisor::Instant::from_nanos(crate::deadline::now_ns(self.kernel))
+        supervisor::Instant::from_nanos(crate::deadline::now_ns(self.root))
     }
 
     fn index(&self, id: ipc::RealmId) -> Option<usize> {
@@ -147,7 +148,7 @@ impl<'s, 'k> Lifecycle<'s, 'k> {
     }
 
     fn withdraw(&mut self, id: ipc::RealmId) {
-        let mut executor = Executor::new(self.kernel, self.realms, None);
+        let mut executor = Executor::new(self.root, self.realms, None);
         self.broker.realm_died(id, &mut executor);
         if let Some(error) = executor.failure {
             let name = self.name(id);
@@ -159,7 +160,7 @@ impl<'s, 'k> Lifecycle<'s, 'k> {
         let realm_id = system_config::RealmId(id.0);
         let Some(spec) = self.config.realm(realm_id) else { return false };
         let elf = self.image.program(&spec.program).unwrap_or_default();
-        match Realm::start(self.kernel, self.config, realm_id, elf) {
+        match Realm::start(self.root, self.config, realm_id, elf) {
             Ok(realm) => {
                 announce_started(&realm, spec.memory_bytes);
                 match self.index(id) {
@@ -204,7 +205,7 @@ impl Sink for Lifecycle<'_, '_> {
             }
             Op::Abort(id) => {
                 let aborted = match self.index(id) {
-                    Some(index) => self.realms[index].abort(self.kernel),
+                    Some(index) => self.realms[index].abort(self.root),
                     None => Err(RealmError::NotBuilt),
                 };
                 if let Err(error) = aborted {
@@ -218,7 +219,7 @@ impl Sink for Lifecycle<'_, '_> {
             }
             Op::Reclaim(id) => {
                 if let Some(index) = self.index(id) {
-                    self.realms[index].stop(self.kernel);
+                    self.realms[index].stop(self.root);
                 }
                 crate::console::realm_stopped(system_config::RealmId(id.0));
             }
@@ -241,7 +242,7 @@ impl Sink for Lifecycle<'_, '_> {
     }
 
     fn log(&mut self, event: Event) {
-        let free = self.kernel.pool.free_bytes();
+        let free = self.root.pool.free_bytes();
         match event {
             Event::Aborting { realm, ending } => {
                 let name = self.name(realm);

@@ -12,12 +12,14 @@
 #![no_std]
 #![no_main]
 
+mod address_space;
 mod boot;
 mod brokering;
 mod console;
 mod deadline;
 mod lifecycle;
 mod realm;
+mod resources;
 mod server;
 mod timer;
 
@@ -25,16 +27,17 @@ use ::console::Class;
 use broker::Broker;
 use heapless::Vec;
 use memory_manager::memory::MemoryPool;
-use memory_manager::slots::SlotAllocator;
 use sel4::BootInfo;
 use sel4::cap::{Cap, ObjectType};
 use sel4_root_task::Verdict;
 use sel4_root_task::scratch::ScratchWindow;
+use slots::{RootSlots, SlotRange};
 use system_config::MAX_REALMS;
 
 use crate::brokering::broker_id;
 use crate::lifecycle::{Lifecycle, PendingRestarts, Realms};
-use crate::realm::{Kernel, Realm, RealmError};
+use crate::realm::{Realm, RealmError};
+use crate::resources::RootResources;
 use crate::server::Server;
 use crate::timer::Timer;
 
@@ -76,9 +79,16 @@ fn main(bootinfo: &'static BootInfo) -> ! {
             empty.end
         ));
     }
-    let mut slots = SlotAllocator::new(empty.start, BROKER_FIRST_SLOT);
+    // Checked above: the range lies inside the 2^16-slot CNode, below the broker's.
+    let free_range = SlotRange::from_bounds(empty.start, BROKER_FIRST_SLOT);
+    let Some(mut slots) = free_range.and_then(|range| RootSlots::new(range).ok()) else {
+        fail(format_args!(
+            "the root CNode's free slots {}..{BROKER_FIRST_SLOT} cannot be tracked",
+            empty.start
+        ))
+    };
     let mut pool = MemoryPool::new(bootinfo.untypeds());
-    let mut kernel = Kernel {
+    let mut root = RootResources {
         ipc,
         own: Default::default(),
         pool: &mut pool,
@@ -87,17 +97,17 @@ fn main(bootinfo: &'static BootInfo) -> ! {
         endpoint: Cap::from_cptr(0),
         tsc_mhz: bootinfo.tsc_mhz(),
     };
-    if let Err(error) = set_up(&mut kernel) {
+    if let Err(error) = set_up(&mut root) {
         fail(format_args!("setting up: {error}"));
     }
-    if let Err(error) = console::start_thread(&mut kernel) {
+    if let Err(error) = console::start_thread(&mut root) {
         fail(format_args!("starting the console thread: {error}"));
     }
-    let mut timer = match Timer::start(&mut kernel, bootinfo) {
+    let mut timer = match Timer::start(&mut root, bootinfo) {
         Ok(timer) => timer,
         Err(error) => fail(format_args!("starting the timer: {error}")),
     };
-    let at_boot = Resources::of(&kernel);
+    let at_boot = Resources::of(&root);
     mm_println!(
         Class::System,
         "memory manager: {} bytes of RAM free, {} slots free before the realms start",
@@ -109,7 +119,7 @@ fn main(bootinfo: &'static BootInfo) -> ! {
     let mut supervisor = Realms::new();
     let mut restarts = PendingRestarts::new();
     let mut lifecycle =
-        Lifecycle::new(&mut kernel, &mut realms, &mut broker, &config, &image, &mut restarts);
+        Lifecycle::new(&mut root, &mut realms, &mut broker, &config, &image, &mut restarts);
     // A realm that cannot be started at boot: the system cannot run as described, whatever
     // `[system] run` says. The realms after it are not started, those started are stopped,
     // and the run fails.
@@ -118,7 +128,7 @@ fn main(bootinfo: &'static BootInfo) -> ! {
     if let Some(id) = unstarted {
         let not_started = config.realms.len().saturating_sub(id.index() + 1);
         lifecycle.abandon_boot(&mut supervisor, broker_id(id), not_started);
-        check_resources(&kernel, at_boot);
+        check_resources(&root, at_boot);
         let name = config.realm(id).map_or("?", |realm| realm.name.as_str());
         fail(format_args!("the system could not start: realm {name} could not be started"))
     }
@@ -133,7 +143,7 @@ fn main(bootinfo: &'static BootInfo) -> ! {
         image: &image,
         timer: &mut timer,
     }
-    .run(&mut kernel);
+    .run(&mut root);
     let uptime_ns = timer.now_ns();
     mm_println!(
         Class::System,
@@ -142,7 +152,7 @@ fn main(bootinfo: &'static BootInfo) -> ! {
         uptime_ns / 1_000_000
     );
 
-    if check_resources(&kernel, at_boot) {
+    if check_resources(&root, at_boot) {
         mm_println!(Class::System, "memory manager: everything the realms used is back");
         end_run(Verdict::Pass)
     }
@@ -151,8 +161,8 @@ fn main(bootinfo: &'static BootInfo) -> ! {
 
 /// Once every realm has stopped: prints free RAM and slots against `at_boot` (a sentence
 /// and a `resources-checked` event); whether everything is back.
-fn check_resources(kernel: &Kernel<'_>, at_boot: Resources) -> bool {
-    let at_end = Resources::of(kernel);
+fn check_resources(root: &RootResources<'_>, at_boot: Resources) -> bool {
+    let at_end = Resources::of(root);
     mm_println!(
         Class::System,
         "memory manager: every realm has stopped: {} bytes of RAM free ({} at boot), {} slots free ({} at boot)",
@@ -200,18 +210,18 @@ struct Resources {
 }
 
 impl Resources {
-    fn of(kernel: &Kernel<'_>) -> Self {
+    fn of(root: &RootResources<'_>) -> Self {
         Self {
-            free_bytes: kernel.pool.free_bytes(),
-            free_slots: kernel.slots.free_count() + kernel.pool.spare_blocks(),
+            free_bytes: root.pool.free_bytes(),
+            free_slots: root.slots.free_count() + root.pool.spare_blocks(),
         }
     }
 }
 
 /// Makes the memory manager's own objects: its endpoint and the scratch window's tables.
-fn set_up(kernel: &mut Kernel<'_>) -> Result<(), RealmError> {
-    let block = realm::take_block(kernel, OWN_MEMORY_BITS)?;
-    kernel.own.add_block(block)?;
-    kernel.endpoint = Cap::from_cptr(realm::make_own_in_new_slot(kernel, ObjectType::Endpoint)?);
-    realm::map_scratch_tables(kernel)
+fn set_up(root: &mut RootResources<'_>) -> Result<(), RealmError> {
+    let block = resources::take_block(root, OWN_MEMORY_BITS)?;
+    root.own.add_block(block)?;
+    root.endpoint = Cap::from_cptr(resources::make_own_in_new_slot(root, ObjectType::Endpoint)?);
+    resources::map_scratch_tables(root)
 }

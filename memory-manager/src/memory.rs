@@ -252,6 +252,12 @@ impl MemoryPool {
     }
 }
 
+/// The size of `object` as a power of two, for [`Budget::allocate`] (every object type the
+/// memory manager makes is at most 2^47 bytes; a larger one reads as 255 and never fits).
+pub fn object_bits(object: sel4::cap::ObjectType) -> u8 {
+    u8::try_from(object.size_bits()).unwrap_or(u8::MAX)
+}
+
 /// The block sizes a budget of `bytes` is made of: its largest powers of two (at least a
 /// page each, at most [`MAX_BUDGET_BLOCKS`] of them). The sum never exceeds `bytes`.
 pub fn budget_blocks(bytes: u64) -> Vec<u8, MAX_BUDGET_BLOCKS> {
@@ -322,6 +328,15 @@ impl Budget {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn object_sizes_as_budgets_count_them() {
+        use sel4::cap::ObjectType;
+        assert_eq!(object_bits(ObjectType::Frame), 12);
+        assert_eq!(object_bits(ObjectType::PageTable), 12);
+        assert_eq!(object_bits(ObjectType::Untyped { size_bits: 30 }), 30);
+        assert_eq!(object_bits(ObjectType::CNode { slot_bits: 12 }), 12 + 5);
+    }
 
     fn untyped(cptr: CPtr, size_bits: u8) -> sel4::bootinfo::Untyped {
         sel4::bootinfo::Untyped { cptr, paddr: 0, size_bits, is_device: false }

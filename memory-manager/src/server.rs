@@ -26,7 +26,8 @@ use crate::brokering::{BROKER_SLOTS, Executor, broker_id};
 use crate::console::Refusal;
 use crate::deadline::{self, Sleepers};
 use crate::lifecycle::{Lifecycle, PendingRestarts, Realms};
-use crate::realm::{Kernel, Realm};
+use crate::realm::Realm;
+use crate::resources::RootResources;
 use crate::timer::Timer;
 
 /// The realms and the broker, served from one endpoint.
@@ -51,7 +52,7 @@ impl Server<'_> {
     /// Serves the realms. With `run = "forever"` this never returns. With `run =
     /// "until-idle"` it returns once every realm has stopped or only serves, after stopping
     /// the servers.
-    pub fn run(&mut self, kernel: &mut Kernel<'_>) {
+    pub fn run(&mut self, root: &mut RootResources<'_>) {
         let forever = self.config.settings.run == RunPolicy::Forever;
         let mut said_all_stopped = false;
         while forever || !self.supervisor.is_idle() {
@@ -64,17 +65,17 @@ impl Server<'_> {
                 crate::console::event(Class::System, "all-realms-stopped", &[]);
             }
             said_all_stopped = all_stopped;
-            self.serve_one(kernel);
+            self.serve_one(root);
         }
-        self.lifecycle(kernel, |supervisor, sink| supervisor.shutdown(sink));
+        self.lifecycle(root, |supervisor, sink| supervisor.shutdown(sink));
     }
 
     /// Receives one message on the memory manager's endpoint and handles it.
-    fn serve_one(&mut self, kernel: &mut Kernel<'_>) {
-        let received = kernel.endpoint.recv(kernel.ipc);
+    fn serve_one(&mut self, root: &mut RootResources<'_>) {
+        let received = root.endpoint.recv(root.ipc);
         match Badge::decode(received.badge) {
             Ok(BadgeKind::Realm(id)) => match self.running(id) {
-                Some(index) => self.handle_request(kernel, index, received.info),
+                Some(index) => self.handle_request(root, index, received.info),
                 None => mm_println!(
                     Class::System,
                     "memory manager: a message from realm {} that is not running; ignored",
@@ -82,14 +83,14 @@ impl Server<'_> {
                 ),
             },
             Ok(BadgeKind::Fault(id)) => match self.running(id) {
-                Some(index) => self.handle_fault(kernel, index, received.info),
+                Some(index) => self.handle_fault(root, index, received.info),
                 None => mm_println!(
                     Class::System,
                     "memory manager: a fault of realm {} that is not running; ignored",
                     id.0
                 ),
             },
-            Ok(BadgeKind::Timer) => self.tick(kernel),
+            Ok(BadgeKind::Timer) => self.tick(root),
             Ok(BadgeKind::Connection(connection)) => {
                 mm_println!(
                     Class::System,
@@ -107,22 +108,22 @@ impl Server<'_> {
 
     /// A tick of the timer: acknowledged (so that the next one arrives), then the sleeps,
     /// call deadlines and restarts it makes due (`on_tick`).
-    fn tick(&mut self, kernel: &mut Kernel<'_>) {
+    fn tick(&mut self, root: &mut RootResources<'_>) {
         if let Err(error) = self.timer.ack() {
             mm_println!(Class::System, "memory manager: the timer: {error}");
         }
         if self.needs_ticks() {
-            self.on_tick(kernel);
+            self.on_tick(root);
         }
     }
 
     /// Runs one step of the supervisor and carries out what it decides.
     fn lifecycle(
         &mut self,
-        kernel: &mut Kernel<'_>,
+        root: &mut RootResources<'_>,
         step: impl FnOnce(&mut Realms, &mut dyn supervisor::Sink) -> Result<(), supervisor::Error>,
     ) {
-        Lifecycle::new(kernel, self.realms, self.broker, self.config, self.image, self.restarts)
+        Lifecycle::new(root, self.realms, self.broker, self.config, self.image, self.restarts)
             .drive(self.supervisor, step);
     }
 
@@ -134,9 +135,9 @@ impl Server<'_> {
         self.realms.iter().position(|realm| realm.built && realm.id.0 == id.0)
     }
 
-    fn handle_fault(&mut self, kernel: &mut Kernel<'_>, index: usize, info: MessageInfo) {
+    fn handle_fault(&mut self, root: &mut RootResources<'_>, index: usize, info: MessageInfo) {
         let name = self.realms[index].name.clone();
-        match Fault::decode(info, kernel.ipc.message(info)) {
+        match Fault::decode(info, root.ipc.message(info)) {
             Ok(fault) => {
                 mm_println!(
                     Class::Fault,
@@ -144,7 +145,7 @@ impl Server<'_> {
                     describe(&fault)
                 );
                 fault_event(&name, &fault);
-                self.end(kernel, index, Ending::Faulted);
+                self.end(root, index, Ending::Faulted);
             }
             // Not a fault the kernel sends: the realm wrote to its own fault endpoint.
             Err(error) => {
@@ -169,7 +170,7 @@ impl Server<'_> {
                     );
                 }
                 reply(
-                    kernel,
+                    root,
                     &ipc::encode_reply(&Err(ipc::Error::MalformedRequest {
                         reason: ipc::Malformed::UnknownLabel { label: info.label() },
                     })),
@@ -179,17 +180,17 @@ impl Server<'_> {
     }
 
     /// Handles one request of realm `index`, replying unless the realm is gone.
-    fn handle_request(&mut self, kernel: &mut Kernel<'_>, index: usize, info: MessageInfo) {
-        let realm_request = RealmRequest::decode(info.label(), kernel.ipc.message(info));
+    fn handle_request(&mut self, root: &mut RootResources<'_>, index: usize, info: MessageInfo) {
+        let realm_request = RealmRequest::decode(info.label(), root.ipc.message(info));
         let name = self.realms[index].name.clone();
         let answer: RealmReply = match realm_request {
-            Ok(None) => return self.handle_broker_request(kernel, index, info),
+            Ok(None) => return self.handle_broker_request(root, index, info),
             Ok(Some(RealmRequest::WhoAmI)) => match ipc::Name::new(&name) {
                 Ok(name) => Ok(RealmResponse::Identity { name }),
                 Err(_) => Err(ipc::Error::NotFound { what: ipc::Missing::Realm }),
             },
             Ok(Some(RealmRequest::AllocatePages { pages })) => {
-                match self.realms[index].allocate_pages(kernel, pages) {
+                match self.realms[index].allocate_pages(root, pages) {
                     Ok(address) => Ok(RealmResponse::Pages { address, pages }),
                     Err(error) => {
                         let what = error.resource().unwrap_or(ipc::Resource::RealmMemory);
@@ -223,7 +224,7 @@ impl Server<'_> {
                     }
                 }
             }
-            Ok(Some(RealmRequest::Exit)) => return self.end(kernel, index, Ending::Exited),
+            Ok(Some(RealmRequest::Exit)) => return self.end(root, index, Ending::Exited),
             Ok(Some(RealmRequest::Panicked { part })) => {
                 let text = &mut self.realms[index].panic_text;
                 let room = text.capacity() - text.len();
@@ -238,15 +239,15 @@ impl Server<'_> {
                         "realm-panicked",
                         &[("realm", &name), ("message", &message)],
                     );
-                    return self.end(kernel, index, Ending::Panicked);
+                    return self.end(root, index, Ending::Panicked);
                 }
             }
             Ok(Some(RealmRequest::Resources)) => {
-                let free_slots = kernel.slots.free_count()
-                    + kernel.pool.spare_blocks()
+                let free_slots = root.slots.free_count()
+                    + root.pool.spare_blocks()
                     + usize::from(BROKER_SLOTS).saturating_sub(self.broker.broker_slots_in_use());
                 Ok(RealmResponse::Resources {
-                    free_bytes: kernel.pool.free_bytes(),
+                    free_bytes: root.pool.free_bytes(),
                     free_slots: free_slots as u64,
                 })
             }
@@ -261,7 +262,7 @@ impl Server<'_> {
             }
             Ok(Some(RealmRequest::Peer { connection })) => self.peer(index, connection),
             Ok(Some(RealmRequest::Sleep { until_ns })) => {
-                if until_ns <= deadline::now_ns(kernel) {
+                if until_ns <= deadline::now_ns(root) {
                     Ok(RealmResponse::Done)
                 } else {
                     let realm = &mut self.realms[index];
@@ -284,7 +285,7 @@ impl Server<'_> {
             }
             Ok(Some(RealmRequest::Print { line })) => {
                 let mut text = [0u8; ipc::console::MAX_LINE_BYTES];
-                let text = ipc::console::line_text(kernel.ipc.message(info), line, &mut text);
+                let text = ipc::console::line_text(root.ipc.message(info), line, &mut text);
                 crate::console::realm_line(self.realms[index].id, text, line.cut);
                 Ok(RealmResponse::Done)
             }
@@ -310,7 +311,7 @@ impl Server<'_> {
                 Err(ipc::Error::MalformedRequest { reason })
             }
         };
-        reply(kernel, &encode_realm_reply(&answer));
+        reply(root, &encode_realm_reply(&answer));
     }
 
     /// Which realm is the client of `connection`, asked by the owner of its service.
@@ -330,10 +331,15 @@ impl Server<'_> {
         }
     }
 
-    fn handle_broker_request(&mut self, kernel: &mut Kernel<'_>, index: usize, info: MessageInfo) {
+    fn handle_broker_request(
+        &mut self,
+        root: &mut RootResources<'_>,
+        index: usize,
+        info: MessageInfo,
+    ) {
         let caller = broker_id(self.realms[index].id);
-        let request = Request::decode(info.label(), kernel.ipc.message(info));
-        let mut executor = Executor::new(kernel, self.realms, Some(index));
+        let request = Request::decode(info.label(), root.ipc.message(info));
+        let mut executor = Executor::new(root, self.realms, Some(index));
         let mut answer = self.broker.handle_decoded(caller, request, &mut executor);
         let (failure, endpoint_failed) = (executor.failure, executor.endpoint_failed);
         if let Some(error) = failure {
@@ -346,7 +352,7 @@ impl Server<'_> {
         // A service whose endpoint could not be made (its realm's budget is spent) must not
         // stay registered: the broker withdraws it and the realm hears why.
         if let (true, Ok(Request::Register { service })) = (endpoint_failed, request) {
-            let mut executor = Executor::new(kernel, self.realms, Some(index));
+            let mut executor = Executor::new(root, self.realms, Some(index));
             self.broker.withdraw_service(&service, &mut executor);
             answer = Err(ipc::Error::QuotaExceeded { what: ipc::Resource::RealmMemory });
         }
@@ -371,17 +377,17 @@ impl Server<'_> {
                 );
             }
         }
-        reply(kernel, &ipc::encode_reply(&answer));
+        reply(root, &ipc::encode_reply(&answer));
     }
 
     /// One tick of the timer: wakes the realms whose sleep is due and cancels the calls past
     /// their deadline (`deadline.rs`).
-    pub fn on_tick(&mut self, kernel: &mut Kernel<'_>) {
-        let now = deadline::now_ns(kernel);
-        self.sleepers.wake_due(kernel, self.realms, now);
+    pub fn on_tick(&mut self, root: &mut RootResources<'_>) {
+        let now = deadline::now_ns(root);
+        self.sleepers.wake_due(root, self.realms, now);
         let instant = supervisor::Instant::from_nanos(now);
         while let Some((_, realm)) = self.restarts.pop_expired(instant) {
-            self.lifecycle(kernel, |supervisor, sink| supervisor.restart_due(realm, instant, sink));
+            self.lifecycle(root, |supervisor, sink| supervisor.restart_due(realm, instant, sink));
         }
         for index in 0..self.realms.len() {
             let realm = &self.realms[index];
@@ -393,7 +399,7 @@ impl Server<'_> {
                 && !self.sleepers.is_asleep(index)
                 && self.supervisor.is_running(self.id(index))
             {
-                deadline::cancel_if_overdue(kernel, realm, sel4::timestamp::now());
+                deadline::cancel_if_overdue(root, realm, sel4::timestamp::now());
             }
         }
     }
@@ -412,20 +418,20 @@ impl Server<'_> {
 
     /// Realm `index` exited, faulted or panicked: the supervisor decides what follows (see
     /// the `supervisor` crate's rules), given whether the broker says it owns a service.
-    fn end(&mut self, kernel: &mut Kernel<'_>, index: usize, ending: Ending) {
+    fn end(&mut self, root: &mut RootResources<'_>, index: usize, ending: Ending) {
         let id = broker_id(self.realms[index].id);
         let owns_services = self.broker.registry().services_owned_by(id) > 0;
-        let now = supervisor::Instant::from_nanos(deadline::now_ns(kernel));
-        self.lifecycle(kernel, |supervisor, sink| {
+        let now = supervisor::Instant::from_nanos(deadline::now_ns(root));
+        self.lifecycle(root, |supervisor, sink| {
             supervisor.ended(id, ending, owns_services, now, sink)
         });
     }
 }
 
 /// Replies to the message being handled.
-fn reply(kernel: &mut Kernel<'_>, message: &Message) {
-    match kernel.ipc.set_message(message.label(), message.words(), &[]) {
-        Ok(info) => sel4::ipc::reply(kernel.ipc, info),
+fn reply(root: &mut RootResources<'_>, message: &Message) {
+    match root.ipc.set_message(message.label(), message.words(), &[]) {
+        Ok(info) => sel4::ipc::reply(root.ipc, info),
         Err(error) => {
             mm_println!(Class::System, "memory manager: cannot encode a reply: {error}")
         }

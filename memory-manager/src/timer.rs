@@ -25,7 +25,8 @@ use sel4::cap::{Badge as MintBadge, Cap, Notification, ObjectType, Rights, init}
 use sel4::{BootInfo, timestamp};
 use sel4_root_task::pit::PitTimer;
 
-use crate::realm::{self, Kernel, RealmError};
+use crate::realm::RealmError;
+use crate::resources::{self, RootResources};
 
 /// The timer's frequency, in Hz: one tick every 999,847 ns (a divisor of 1193).
 pub const TICK_HZ: u32 = DEFAULT_HZ;
@@ -44,7 +45,7 @@ impl Timer {
     /// Sets the timer up and starts it: the notification (bound to the memory manager's
     /// thread), its badged copy, the IRQ handler, the PIT at [`TICK_HZ`]; then unmasks the pin.
     /// The clock reads 0 ns now. Takes three slots and one notification's memory for good.
-    pub fn start(kernel: &mut Kernel<'_>, bootinfo: &BootInfo) -> Result<Timer, RealmError> {
+    pub fn start(root: &mut RootResources<'_>, bootinfo: &BootInfo) -> Result<Timer, RealmError> {
         let Some(clock) = TscClock::new(timestamp::now(), bootinfo.tsc_mhz()) else {
             // The kernel fails to boot rather than hand over 0 MHz; a boot info that says so
             // anyway cannot give a clock.
@@ -62,25 +63,25 @@ impl Timer {
             Err(_) => unreachable!("user IRQ 0 is in the kernel's range"),
         };
         let notification: Notification =
-            Cap::from_cptr(realm::make_own_in_new_slot(kernel, ObjectType::Notification)?);
-        let badged: Notification = Cap::from_cptr(kernel.slots.allocate()?);
+            Cap::from_cptr(resources::make_own_in_new_slot(root, ObjectType::Notification)?);
+        let badged: Notification = Cap::from_cptr(root.slots.allocate()?);
         let badge = MintBadge::new(Badge::TIMER.value()).map_err(|_| RealmError::Kernel {
             step: "making the timer badge",
             error: sel4::Error::InvalidArgument,
         })?;
         init::CNODE
             .slot(badged.cptr())
-            .mint_from(kernel.ipc, init::CNODE.slot(notification.cptr()), Rights::WRITE, badge)
+            .mint_from(root.ipc, init::CNODE.slot(notification.cptr()), Rights::WRITE, badge)
             .map_err(|error| RealmError::Kernel {
                 step: "minting the timer's notification",
                 error,
             })?;
-        init::TCB.bind_notification(kernel.ipc, notification).map_err(|error| {
+        init::TCB.bind_notification(root.ipc, notification).map_err(|error| {
             RealmError::Kernel { step: "binding the timer's notification", error }
         })?;
-        let handler_slot = kernel.slots.allocate()?;
+        let handler_slot = root.slots.allocate()?;
         let pit = PitTimer::start(
-            kernel.ipc,
+            root.ipc,
             init::IO_PORT,
             init::IRQ_CONTROL,
             init::CNODE.slot(handler_slot),
