@@ -1,3 +1,7 @@
+//! Host tests of the paging plan: level crossings (2 MiB, 1 GiB, 512 GiB), structures a
+//! realm has, the table limit reached exactly and passed, zero pages, unaligned starts and
+//! ranges past the address space or the address numbers.
+
 use super::*;
 use PagingLevel::{PageDirectory, PageTable, Pdpt};
 
