@@ -145,7 +145,7 @@ impl RealmError {
 /// range of the memory manager's slots, where their caps go (`REALM_SLOTS` slots from
 /// `REALM_SLOTS_BASE + id * REALM_SLOTS`).
 pub struct RealmObjects {
-    pub budget: Budget,
+    budget: Budget,
     slots: RealmObjectSlots,
 }
 
