@@ -15,11 +15,24 @@
 //! - [`system`]: check `system.toml`, build its realm programs, pack the boot image, build
 //!   the memory manager with it.
 //! - [`images`]: boot the root-task test images under `tests/images/` one by one.
-//! - [`bench`]: boot the benchmark system twice and print its table.
+//! - [`mod@bench`]: boot the benchmark system twice and print its table.
 //! - [`steps`]: the one definition of what `make lint` and `make test` run.
 //!
 //! The command-line front end is `src/main.rs` (`cargo xtask --help`); the QEMU suites in
 //! `tests/` use this library to build what they boot.
+//!
+//! # Realm programs and test scenarios
+//!
+//! A system file's `program = "<name>"` names a cargo package of the workspace, in any
+//! folder, that has one binary and depends on `realm-runtime` ([`packages`]). The root
+//! `Cargo.toml` matches the usual folders by glob (`realms/*`, `tests/realms/*`,
+//! `bench/realms/*`, `examples/*`, and `tests/images/*`, `tests/probes/*` for root tasks), so
+//! a new package there is a member without editing any list; a package elsewhere is added to
+//! `[workspace] members` once. Adding a QEMU test scenario therefore takes one system file
+//! (`tests/systems/<name>.toml`), its realm packages (`tests/realms/<package>/`) and one test
+//! function in a suite of `tests/` that boots the file (`system_tests::boot_system`) and
+//! asserts on its events. Only a new suite *file* also needs a `[[test]]` entry in
+//! `tests/Cargo.toml`.
 
 pub mod bench;
 pub mod image;
