@@ -1,32 +1,28 @@
-# Switchboard's two commands. Both install what is missing first (qemu/setup.sh).
+# Switchboard's two commands. Both install what is missing first (xtask/setup.sh), then run
+# the build tool, `cargo xtask` (xtask/), which holds the one definition of every step.
 #   make run   build the seL4 kernel and the system, and boot it in QEMU
 #   make test  every check and test: format, lints, host tests, QEMU tests on the real kernel
 #   make bench the benchmark on the real kernel in QEMU: prints a table
+#   make lint  the format check and the lints alone
 # run and bench boot the release kernel; `make run KERNEL=debug` boots the debug kernel (its
 # debug system calls and its own reports on serial, for kernel diagnostics).
 KERNEL ?= release
 
-# Crates that only run on the host (everything else also builds for seL4 and is linted there).
-HOST_ONLY = --exclude qemu --exclude system-tests --exclude cap-model
-SEL4_TARGET = x86_64-unknown-none
-
 .PHONY: run test bench setup lint
 
+# A shell script, not an xtask command: it installs the Rust toolchain cargo needs to run
+# xtask at all.
 setup:
-	@./qemu/setup.sh
+	@./xtask/setup.sh
 
 run: setup
-	cargo run --quiet --package qemu -- run --kernel $(KERNEL)
+	cargo xtask run --kernel $(KERNEL)
 
 bench: setup
-	cargo run --quiet --package qemu -- bench --kernel $(KERNEL)
+	cargo xtask bench --kernel $(KERNEL)
 
 lint: setup
-	cargo fmt --all --check
-	cargo clippy --quiet --all-targets -- -D warnings
-	cargo clippy --quiet --package memory-manager --lib --tests -- -D warnings
-	cargo clippy --quiet --workspace $(HOST_ONLY) --target $(SEL4_TARGET) -- -D warnings
+	cargo xtask lint
 
-test: lint
-	cargo test --package memory-manager --lib
-	cargo test
+test: setup
+	cargo xtask test

@@ -9,12 +9,12 @@
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use qemu::kernel::Variant;
 use qemu::{BootOptions, Verdict};
 use system_tests::{
     assert_passed, assert_qemu_ended, boot, boot_on, boot_system, boot_with_timeout, field, kernel,
     qemu_processes_mentioning,
 };
+use xtask::kernel::Variant;
 
 /// Parses the leading unsigned number of `text`.
 fn leading_number(text: &str) -> u64 {
@@ -24,7 +24,7 @@ fn leading_number(text: &str) -> u64 {
 
 /// A numeric option of our kernel configuration.
 fn kernel_config_value(name: &str) -> u32 {
-    let path = qemu::Workspace::current().tool_dir().join("kernel/autoconf.h");
+    let path = xtask::Workspace::current().tool_dir().join("kernel/autoconf.h");
     let config = std::fs::read_to_string(path).expect("reading autoconf.h");
     config
         .lines()
@@ -60,7 +60,7 @@ fn memory_manager_prints_the_boot_info_banner() {
     let ram_bytes = leading_number(field(&outcome, "RAM untyped: ").expect("RAM line"));
     assert!((400 << 20..512 << 20).contains(&ram_bytes), "RAM untyped {ram_bytes} bytes");
 
-    // Our kernel configuration (qemu/kernel/autoconf.h) sizes the root CNode.
+    // Our kernel configuration (xtask/kernel/autoconf.h) sizes the root CNode.
     let slots = field(&outcome, "free slots: ").expect("free slots line");
     let (first, end) = slots.split_once("..").expect("a slot range");
     let (first, end) = (leading_number(first), leading_number(end));
@@ -82,15 +82,15 @@ fn a_root_task_panic_fails_the_run_with_its_message_and_location() {
 }
 
 #[test]
-fn qemu_test_exits_non_zero_on_a_panic_shows_the_serial_tail_and_leaves_no_qemu() {
+fn xtask_images_exits_non_zero_on_a_panic_shows_the_serial_tail_and_leaves_no_qemu() {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let output = Command::new(cargo)
-        .args(["run", "--quiet", "--package", "qemu", "--", "test", "probe-panic"])
-        .current_dir(qemu::Workspace::current().root())
+        .args(["run", "--quiet", "--package", "xtask", "--", "images", "probe-panic"])
+        .current_dir(xtask::Workspace::current().root())
         .output()
-        .expect("running qemu test");
+        .expect("running cargo xtask images");
     let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(!output.status.success(), "qemu test passed a panicking image:\n{stdout}");
+    assert!(!output.status.success(), "cargo xtask images passed a panicking image:\n{stdout}");
     assert!(stdout.contains("test probe-panic ... FAILED (root task panic: "), "{stdout}");
     assert!(stdout.contains("deliberate panic number 42"), "{stdout}");
     assert!(stdout.contains("probe-panic: "), "the serial tail is missing:\n{stdout}");
@@ -135,7 +135,7 @@ fn a_root_task_fault_on_the_release_kernel_is_silent_and_fails_the_run_on_its_ti
 
 /// A root task prints through COM1 itself on both kernels; the debug kernel prints its boot
 /// log before it, the release kernel nothing at all. (`probe-hang`: it prints one line and no
-/// more, and `qemu_test_exits_non_zero...` looks for other QEMUs booting `probe-panic`.)
+/// more, and `xtask_images_exits_non_zero...` looks for other QEMUs booting `probe-panic`.)
 #[test]
 fn root_tasks_print_on_both_kernels_and_only_the_debug_kernel_prints_its_own_lines() {
     // A line of the debug kernel's boot log (seL4 5.0.0 `src/arch/x86/kernel/cmdline.c`).

@@ -1,8 +1,8 @@
 //! Hostile and broken realms on the real kernel (issue 10): what a realm sends must never
 //! make the memory manager or a service do what the protocol does not say.
 
-use qemu::kernel::Variant;
 use system_tests::{assert_event, assert_passed, boot_system_on};
+use xtask::kernel::Variant;
 
 /// What the debug kernel prints when a thread replies with no reply cap
 /// (`src/api/syscall.c`, `handleReply`).

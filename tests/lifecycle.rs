@@ -88,6 +88,7 @@ fn a_realm_over_its_connection_quota_is_refused_and_the_others_go_on() {
     assert_event("quota-refused", &[("realm", "gamma"), ("resource", "realm-connections")]);
     assert_printed("[gamma] connection 3 refused: quota exceeded: the realm's connection quota");
     assert_printed("[gamma] its first connection still works: Ok(Done)");
+    assert_event("grant-added", &[("realm", "init"), ("grantee", "gamma"), ("service", "keeper")]);
     assert_printed("[delta] 1000 connect/disconnect cycles");
 }
 

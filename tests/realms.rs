@@ -1,5 +1,6 @@
-//! Realms on the real kernel: the memory manager reads the system description the `qemu`
-//! tool packed, re-checks it, and starts the realms; a bad description never gets that far.
+//! Realms on the real kernel: the memory manager reads the system description the build
+//! tool (`cargo xtask`) packed, re-checks it, and starts the realms; a bad description never
+//! gets that far.
 
 use std::process::Command;
 
@@ -90,11 +91,11 @@ fn realms_run_in_their_own_spaces_and_misbehaving_ones_are_stopped_and_reclaimed
 fn a_bad_system_description_is_refused_at_build_time_with_file_line_and_rule() {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let output = Command::new(cargo)
-        .args(["run", "--quiet", "--package", "qemu", "--", "build"])
+        .args(["run", "--quiet", "--package", "xtask", "--", "build"])
         .args(["--system", "tests/systems/unknown-parent.toml"])
-        .current_dir(qemu::Workspace::current().root())
+        .current_dir(xtask::Workspace::current().root())
         .output()
-        .expect("running qemu build");
+        .expect("running cargo xtask build");
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(!output.status.success(), "a bad system was built:\n{stderr}");
     assert!(

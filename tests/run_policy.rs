@@ -3,8 +3,8 @@
 //! that makes them.
 
 use qemu::Verdict;
-use qemu::kernel::Variant;
 use system_tests::{assert_passed, boot_system_on, boot_system_until};
+use xtask::kernel::Variant;
 
 /// What `late` prints once its calls are answered (tests/realms/run-client).
 const LATE_DONE: &str = "[late] 5 of 5 calls answered";

@@ -13,8 +13,8 @@
 use std::sync::OnceLock;
 
 use qemu::Outcome;
-use qemu::kernel::Variant;
 use system_tests::{boot_expecting_pass, field, variant_for};
+use xtask::kernel::Variant;
 
 /// The image's run, booted once for every test here.
 fn outcome() -> &'static Outcome {

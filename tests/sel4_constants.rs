@@ -1,5 +1,5 @@
 //! Proves that the seL4 constants of our binding are the ones of the kernels we build with our
-//! configuration (`qemu/kernel/autoconf.h`, and the release variant derived from it):
+//! configuration (`xtask/kernel/autoconf.h`, and the release variant derived from it):
 //! invocation labels (`sel4::kernel::label`), object types (`sel4::kernel::object_type`) and
 //! syscall numbers (`sel4::syscall::number`, `sel4::kernel::syscall_number`). Every comparison
 //! runs against both kernel variants, release and debug, each from its own build.
@@ -29,8 +29,8 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use qemu::kernel::Variant;
 use system_tests::{kernel, kernel_of};
+use xtask::kernel::Variant;
 
 /// One constant of our binding and the kernel enumerator it stands for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -4,8 +4,8 @@
 //! passes on the release kernel, every check printed its line in order, and the figures it
 //! printed agree with each other.
 
-use qemu::kernel::Variant;
 use system_tests::{boot_expecting_pass, field, variant_for};
+use xtask::kernel::Variant;
 
 /// Every check the image runs, in its order.
 const CHECKS: &[&str] = &["pit-programmed", "refusals", "ticks", "clear-and-set"];

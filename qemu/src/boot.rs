@@ -15,8 +15,6 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 
-use crate::kernel::Kernel;
-
 /// The line prefix the root task prints its verdict with.
 pub const VERDICT_PREFIX: &str = "SWITCHBOARD-VERDICT:";
 /// QEMU's exit status when the root task wrote the pass code (0x10) to the debug-exit port.
@@ -149,8 +147,9 @@ impl Drop for Qemu {
 /// whatever its `memory` says: a system that declares more may not start.
 pub const QEMU_MEMORY_MIB: u64 = system_config::DEFAULT_MACHINE_MEMORY >> 20;
 
-/// The QEMU command line for `kernel` with `root_task` as the first multiboot module.
-pub fn qemu_command(kernel: &Kernel, root_task: &Path, options: &BootOptions) -> Command {
+/// The QEMU command line that boots `kernel_image` (a 32-bit ELF for QEMU's multiboot
+/// loader) with `root_task` (an ELF) as the first multiboot module.
+pub fn qemu_command(kernel_image: &Path, root_task: &Path, options: &BootOptions) -> Command {
     let mut command = Command::new("qemu-system-x86_64");
     if options.count_instructions {
         command.args(["-icount", "shift=0,align=off,sleep=off"]);
@@ -164,7 +163,7 @@ pub fn qemu_command(kernel: &Kernel, root_task: &Path, options: &BootOptions) ->
         .args(["-serial", "mon:stdio"])
         .args(["-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"])
         .arg("-kernel")
-        .arg(&kernel.image)
+        .arg(kernel_image)
         .arg("-initrd")
         .arg(root_task);
     command
@@ -207,10 +206,12 @@ impl Watch {
     }
 }
 
-/// Boots `root_task` on `kernel` and watches it to its verdict.
-pub fn boot(kernel: &Kernel, root_task: &Path, options: &BootOptions) -> Result<Outcome> {
+/// Boots `root_task` on the kernel in `kernel_image` (the 32-bit ELF QEMU's multiboot loader
+/// boots) and watches it to its verdict. Fails only when QEMU cannot be started or its
+/// output cannot be read; every way a run can go wrong is an [`Outcome`] with its verdict.
+pub fn boot(kernel_image: &Path, root_task: &Path, options: &BootOptions) -> Result<Outcome> {
     let started = Instant::now();
-    let child = qemu_command(kernel, root_task, options)
+    let child = qemu_command(kernel_image, root_task, options)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

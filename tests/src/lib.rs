@@ -1,22 +1,31 @@
 //! Helpers for Switchboard's tests on the real kernel: build each kernel variant once per
 //! test process, build a root-task package, boot it, and look at what it printed.
 //!
-//! The suites boot the release kernel (`qemu::kernel::Variant::Release`) unless the
+//! What they boot is built by the build tool's library (`xtask`: kernel, system check, realm
+//! programs, boot image) and run by the `qemu` crate (QEMU, serial, verdict, events).
+//!
+//! The suites boot the release kernel (`xtask::kernel::Variant::Release`) unless the
 //! environment variable `SWITCHBOARD_KERNEL` names another (`SWITCHBOARD_KERNEL=debug cargo
 //! test`, for kernel diagnostics). A test image that names the kernel it needs in its
-//! `Cargo.toml` (`qemu::image::required_kernel`) always boots on that one, and a test that
+//! `Cargo.toml` (`xtask::image::required_kernel`) always boots on that one, and a test that
 //! needs a kernel for its own reasons says so and passes it to [`boot_on`] or
 //! [`boot_system_on`]: neither follows the variable.
 //!
 //! The images live beside this crate: `images/` holds root tasks that must pass
-//! (`qemu test` boots them all), `probes/` holds root tasks that misbehave on purpose so the
-//! runner itself can be tested.
+//! (`cargo xtask images` boots them all), `probes/` holds root tasks that misbehave on purpose
+//! so the runner itself can be tested.
+//!
+//! A new QEMU test scenario is one system file (in `systems/`), its realm packages (in
+//! `realms/`, which the workspace's members glob covers, or any folder of the workspace) and
+//! one test function that boots the file with [`boot_system`] and asserts on its events
+//! ([`assert_event`]).
 
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use qemu::kernel::{Kernel, Variant};
-use qemu::{BootOptions, Outcome, Workspace, image, kernel};
+use qemu::{BootOptions, Outcome};
+use xtask::kernel::{Kernel, Variant};
+use xtask::{Workspace, image, kernel};
 
 /// The environment variable that chooses the suites' kernel (`release` or `debug`).
 pub const KERNEL_VARIABLE: &str = "SWITCHBOARD_KERNEL";
@@ -57,17 +66,18 @@ pub fn boot_system(system: &str) -> Outcome {
 pub fn boot_system_on(system: &str, variant: Variant) -> Outcome {
     let workspace = Workspace::current();
     let path = workspace.root().join(system);
-    let root_task = qemu::system::build(&workspace, &path).expect("building the system");
-    qemu::boot::boot(kernel_of(variant), &root_task, &BootOptions::default()).expect("booting QEMU")
+    let root_task = xtask::system::build(&workspace, &path).expect("building the system");
+    qemu::boot::boot(&kernel_of(variant).image, &root_task, &BootOptions::default())
+        .expect("booting QEMU")
 }
 
 /// [`boot_system`] with `timeout` instead of the default 60 s.
 pub fn boot_system_for(system: &str, timeout: Duration) -> Outcome {
     let workspace = Workspace::current();
     let path = workspace.root().join(system);
-    let root_task = qemu::system::build(&workspace, &path).expect("building the system");
+    let root_task = xtask::system::build(&workspace, &path).expect("building the system");
     let options = BootOptions { timeout, ..BootOptions::default() };
-    qemu::boot::boot(kernel(), &root_task, &options).expect("booting QEMU")
+    qemu::boot::boot(&kernel().image, &root_task, &options).expect("booting QEMU")
 }
 
 /// Builds the memory manager with the system in `system` and boots it until a serial line
@@ -75,9 +85,9 @@ pub fn boot_system_for(system: &str, timeout: Duration) -> Outcome {
 pub fn boot_system_until(system: &str, stop_at: &str) -> Outcome {
     let workspace = Workspace::current();
     let path = workspace.root().join(system);
-    let root_task = qemu::system::build(&workspace, &path).expect("building the system");
+    let root_task = xtask::system::build(&workspace, &path).expect("building the system");
     let options = BootOptions { stop_at: Some(stop_at.to_string()), ..BootOptions::default() };
-    qemu::boot::boot(kernel(), &root_task, &options).expect("booting QEMU")
+    qemu::boot::boot(&kernel().image, &root_task, &options).expect("booting QEMU")
 }
 
 /// The boot of `system` that every test of a file looks at: booted once, in `cell`, and
@@ -132,7 +142,7 @@ pub fn boot_on(package: &str, variant: Variant, timeout: Duration) -> Outcome {
     let workspace = Workspace::current();
     let root_task = image::build_root_task(&workspace, package).expect("building the root task");
     let options = BootOptions { timeout, ..BootOptions::default() };
-    qemu::boot::boot(kernel_of(variant), &root_task, &options).expect("booting QEMU")
+    qemu::boot::boot(&kernel_of(variant).image, &root_task, &options).expect("booting QEMU")
 }
 
 /// Builds root-task `package` and boots it with the default timeout.

@@ -1,5 +1,5 @@
 //! The seL4 5.0.0 user ABI for x86_64 with Switchboard's kernel configuration
-//! (`qemu/kernel/autoconf.h`): debug syscall numbers, invocation labels, object types and
+//! (`xtask/kernel/autoconf.h`): debug syscall numbers, invocation labels, object types and
 //! sizes, fault labels, the capability types `DebugCapIdentify` reports, the boot-info
 //! layout, and the encodings that changed in later kernels (rights, badges and guard data,
 //! TCB_Configure's arguments, the register set of ReadRegisters/WriteRegisters). Labels are

@@ -1,4 +1,5 @@
-//! Where things are: the repository root and the build folders under `target/`.
+//! Where things are: the repository root, this tool's folder (the kernel configuration and
+//! the kernel source manifest) and the build folders under `target/`.
 
 use std::path::{Path, PathBuf};
 
@@ -32,8 +33,9 @@ impl Workspace {
         self.target_dir().join("sel4")
     }
 
-    /// This crate's folder (the kernel configuration and the fetch manifest live there).
+    /// This crate's folder, `xtask/`: the kernel configuration (`kernel/autoconf.h`) and the
+    /// manifest that fetches the kernel source (`kernel/source/Cargo.toml`) live there.
     pub fn tool_dir(&self) -> PathBuf {
-        self.root.join("qemu")
+        self.root.join("xtask")
     }
 }

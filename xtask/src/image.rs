@@ -7,6 +7,7 @@ use std::time::SystemTime;
 use anyhow::{Context, Result, ensure};
 
 use crate::kernel::Variant;
+use crate::packages::RealmPackage;
 use crate::stage::{self, Freshness};
 use crate::workspace::Workspace;
 
@@ -113,26 +114,34 @@ fn build_root_task_with_image(
     })
 }
 
-/// Builds the realm programs `names` (packages under `realms/`) and returns their ELFs, in
-/// the same order, printing one stage line.
-pub fn build_realm_programs(workspace: &Workspace, names: &[&str]) -> Result<Vec<PathBuf>> {
+/// Builds the realm programs `programs` (release profile, for [`TARGET`]) in one cargo run
+/// and returns their ELFs, in the same order, printing one stage line.
+pub fn build_realm_programs(
+    workspace: &Workspace,
+    programs: &[&RealmPackage],
+) -> Result<Vec<PathBuf>> {
     stage::run("build realm programs", || {
-        let elves: Vec<PathBuf> = names
+        let elves: Vec<PathBuf> = programs
             .iter()
-            .map(|name| workspace.target_dir().join(TARGET).join("release").join(name))
+            .map(|program| {
+                workspace.target_dir().join(TARGET).join("release").join(&program.binary)
+            })
             .collect();
         let modified = |path: &PathBuf| path.metadata().and_then(|meta| meta.modified()).ok();
         let before: Vec<Option<SystemTime>> = elves.iter().map(modified).collect();
-        if !names.is_empty() {
+        if !programs.is_empty() {
             let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
             let mut command = Command::new(cargo);
             command.args(["build", "--quiet", "--release", "--target", TARGET]);
-            for name in names {
-                command.args(["--package", name]);
+            for program in programs {
+                command.args(["--package", &program.name]);
             }
             let status =
                 command.current_dir(workspace.root()).status().context("running cargo build")?;
             ensure!(status.success(), "building the realm programs failed: {status}");
+        }
+        for (program, elf) in programs.iter().zip(&elves) {
+            ensure!(elf.is_file(), "cargo built {} but {} is missing", program.name, elf.display());
         }
         let after: Vec<Option<SystemTime>> = elves.iter().map(modified).collect();
         let freshness = if before.iter().all(Option::is_some) && before == after {

@@ -2,13 +2,13 @@
 //!
 //! seL4 5.0.0 ships inside the crates.io package `sel4-sys =0.0.28` (its `seL4/` folder, with
 //! the old standalone Makefile build). We let cargo fetch it through the manifest in
-//! `qemu/kernel/source/`, and build each [`Variant`] in its own folder: copy the source to
+//! `xtask/kernel/source/`, and build each [`Variant`] in its own folder: copy the source to
 //! `target/sel4/<variant>/source/`, apply the fixes below, write the variant's configuration
 //! and build in `target/sel4/<variant>/build/`. Each step keeps a stamp with the hash of its
 //! inputs and is skipped when they are unchanged, so the two variants are cached apart:
 //! rebuilding one never touches the other.
 //!
-//! The configuration has one source, `qemu/kernel/autoconf.h`: the debug kernel's. The release
+//! The configuration has one source, `xtask/kernel/autoconf.h`: the debug kernel's. The release
 //! kernel's is derived from it by [`release_config`], which removes the lines in
 //! [`DEBUG_ONLY_LINES`] (each must be there exactly once), and the release build drops
 //! `DEBUG=1` from the make command line. The release kernel has no debug system calls and
@@ -26,7 +26,7 @@ use crate::workspace::Workspace;
 
 /// The registry package that carries the kernel source.
 pub const SOURCE_PACKAGE: &str = "sel4-sys";
-/// Its pinned version (also pinned in `qemu/kernel/source/Cargo.toml`).
+/// Its pinned version (also pinned in `xtask/kernel/source/Cargo.toml`).
 pub const SOURCE_PACKAGE_VERSION: &str = "0.0.28";
 
 /// A text replacement in one file of the kernel source, with the reason it is needed.
@@ -97,7 +97,7 @@ impl std::fmt::Display for Variant {
     }
 }
 
-/// The runs of consecutive lines of `qemu/kernel/autoconf.h` that only the debug kernel has:
+/// The runs of consecutive lines of `xtask/kernel/autoconf.h` that only the debug kernel has:
 /// [`release_config`] removes each. `CONFIG_USER_STACK_TRACE_LENGTH` is only read by code
 /// under `CONFIG_DEBUG_BUILD`, and the Makefile defines it itself with `DEBUG=1`.
 pub const DEBUG_ONLY_LINES: &[&[&str]] = &[
@@ -111,7 +111,7 @@ pub const DEBUG_ONLY_LINES: &[&[&str]] = &[
     ],
 ];
 
-/// The release configuration: `debug_config` (the text of `qemu/kernel/autoconf.h`) without
+/// The release configuration: `debug_config` (the text of `xtask/kernel/autoconf.h`) without
 /// the runs of [`DEBUG_ONLY_LINES`]; every other line is kept as it is. Fails, naming the run,
 /// when a run is not in the text exactly once (the two would silently drift apart otherwise).
 pub fn release_config(debug_config: &str) -> Result<String> {
@@ -129,8 +129,8 @@ pub fn release_config(debug_config: &str) -> Result<String> {
         ensure!(
             starts.len() == 1,
             "the kernel configuration should hold the debug-only lines {:?} exactly once, but \
-             holds them {} times: keep qemu/kernel/autoconf.h and DEBUG_ONLY_LINES in \
-             qemu/src/kernel.rs in step",
+             holds them {} times: keep xtask/kernel/autoconf.h and DEBUG_ONLY_LINES in \
+             xtask/src/kernel.rs in step",
             run.join(" / "),
             starts.len()
         );
@@ -194,7 +194,7 @@ fn stamp_matches(dir: &Path, key: &str) -> bool {
     fs::read_to_string(dir.join(STAMP)).is_ok_and(|stamp| stamp == key)
 }
 
-/// The configuration of `variant`: `qemu/kernel/autoconf.h`, or [`release_config`] of it.
+/// The configuration of `variant`: `xtask/kernel/autoconf.h`, or [`release_config`] of it.
 pub fn config(workspace: &Workspace, variant: Variant) -> Result<String> {
     let path = workspace.tool_dir().join("kernel/autoconf.h");
     let debug = fs::read_to_string(&path)
@@ -248,30 +248,23 @@ fn fetch_source_package(workspace: &Workspace) -> Result<PathBuf> {
         .context("running cargo fetch")?;
     ensure!(status.success(), "cargo fetch for {} failed: {status}", manifest.display());
 
-    let output = Command::new(&cargo)
-        .args(["metadata", "--format-version", "1", "--manifest-path"])
-        .arg(&manifest)
-        .output()
-        .context("running cargo metadata")?;
-    ensure!(
-        output.status.success(),
-        "cargo metadata failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let metadata: serde_json::Value =
-        serde_json::from_slice(&output.stdout).context("parsing cargo metadata")?;
-    let packages = metadata["packages"].as_array().context("cargo metadata lists no packages")?;
-    let package = packages
+    let metadata = cargo_metadata::MetadataCommand::new()
+        .cargo_path(&cargo)
+        .manifest_path(&manifest)
+        .exec()
+        .context("running cargo metadata on the kernel source manifest")?;
+    let package = metadata
+        .packages
         .iter()
         .find(|package| {
-            package["name"] == SOURCE_PACKAGE && package["version"] == SOURCE_PACKAGE_VERSION
+            package.name.as_str() == SOURCE_PACKAGE
+                && package.version.to_string() == SOURCE_PACKAGE_VERSION
         })
         .with_context(|| {
             format!("cargo metadata does not list {SOURCE_PACKAGE} {SOURCE_PACKAGE_VERSION}")
         })?;
-    let manifest_path =
-        package["manifest_path"].as_str().context("package without manifest path")?;
-    Ok(Path::new(manifest_path).parent().context("manifest path without folder")?.to_path_buf())
+    let folder = package.manifest_path.parent().context("manifest path without folder")?;
+    Ok(folder.as_std_path().to_path_buf())
 }
 
 fn copy_tree(from: &Path, to: &Path) -> Result<()> {

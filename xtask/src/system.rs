@@ -1,61 +1,69 @@
 //! The system a user describes in `system.toml`: checked, its realm programs built, and
 //! packed with them into the boot image the memory manager embeds.
 //!
-//! Realm programs are the packages in [`PROGRAM_FOLDERS`], one folder each, named as in the
-//! configuration's `program` fields.
+//! Each realm's `program` names a realm package of the cargo workspace, in any folder
+//! ([`crate::packages`]). A name that is no such package is refused by the check with the
+//! file, line and column of the `program` value and the names of the realm packages there
+//! are (system-config's rule `unknown-program`), before anything is built.
+//!
+//! Adding a QEMU test scenario therefore takes one system file (usually in
+//! `tests/systems/`), its realm packages (in a folder the workspace's `members` globs
+//! already cover, such as `tests/realms/`, or in a new folder added to `members`) and one
+//! test function that boots the file (`system_tests::boot_system`): no list of programs or
+//! folders to edit here.
 
 use std::fs;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
-use system_config::SystemConfig;
 use system_config::image::{BootImage, Program};
+use system_config::{ConfigError, Rule, SystemConfig};
 
 use crate::image;
+use crate::packages::{self, RealmPackage};
 use crate::stage::{self, Freshness};
 use crate::workspace::Workspace;
 
 /// The demo system `make run` boots.
 pub const DEFAULT_SYSTEM: &str = "system.toml";
 
-/// Where realm programs live: one package per folder, named as in `program` fields. The
-/// demo's programs are in `realms/`, those of the tests in `tests/realms/`, those of the
-/// benchmark in `bench/realms/`.
-pub const PROGRAM_FOLDERS: &[&str] = &["realms", "tests/realms", "bench/realms"];
+/// A system description read and checked against the workspace's realm packages.
+#[derive(Debug)]
+pub struct Checked {
+    /// The path the errors name: relative to the repository when the file is inside it.
+    pub shown: String,
+    /// The realm packages the check knew of.
+    pub packages: Vec<RealmPackage>,
+    /// The checked system, or every error the check found.
+    pub result: Result<SystemConfig, Vec<ConfigError>>,
+}
 
-/// The realm programs that exist.
-pub fn realm_programs(workspace: &Workspace) -> Result<Vec<String>> {
-    let mut names = Vec::new();
-    for folder in PROGRAM_FOLDERS {
-        let folder = workspace.root().join(folder);
-        for entry in
-            fs::read_dir(&folder).with_context(|| format!("reading {}", folder.display()))?
-        {
-            let entry = entry?;
-            // A program has a main; a shared library beside them (protocols) does not.
-            if entry.path().join("src/main.rs").is_file() {
-                names.push(entry.file_name().to_string_lossy().into_owned());
-            }
-        }
-    }
-    names.sort();
-    Ok(names)
+/// Reads the system description at `path` and checks it, with the workspace's realm
+/// packages as the programs there are. Fails only when the file or the workspace cannot be
+/// read; what is wrong with the description is in [`Checked::result`].
+pub fn parse(workspace: &Workspace, path: &Path) -> Result<Checked> {
+    // Read as bytes: a file that is not UTF-8 text is refused by the check, with the
+    // position of the first byte that is not.
+    let bytes = fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let packages = packages::realm_packages(workspace)?;
+    let names: Vec<&str> = packages.iter().map(|package| package.name.as_str()).collect();
+    let shown = path.strip_prefix(workspace.root()).unwrap_or(path).display().to_string();
+    let result = system_config::parse_bytes(&shown, &bytes, &names);
+    Ok(Checked { shown, packages, result })
 }
 
 /// Reads and checks a system description, printing every error with its file and line.
-pub fn check(workspace: &Workspace, path: &Path) -> Result<SystemConfig> {
+pub fn check(workspace: &Workspace, path: &Path) -> Result<(SystemConfig, Vec<RealmPackage>)> {
     stage::run("check system description", || {
-        // Read as bytes: a file that is not UTF-8 text is refused by the check, with the
-        // position of the first byte that is not.
-        let bytes = fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-        let programs = realm_programs(workspace)?;
-        let programs: Vec<&str> = programs.iter().map(String::as_str).collect();
-        let shown = path.strip_prefix(workspace.root()).unwrap_or(path).display().to_string();
-        match system_config::parse_bytes(&shown, &bytes, &programs) {
-            Ok(config) => Ok((config, Freshness::Built)),
+        let Checked { shown, packages, result } = parse(workspace, path)?;
+        match result {
+            Ok(config) => Ok(((config, packages), Freshness::Built)),
             Err(errors) => {
                 for error in &errors {
                     eprintln!("{error}");
+                }
+                if errors.iter().any(|error| error.rule == Rule::UnknownProgram) {
+                    eprintln!("{}", unknown_program_note(workspace));
                 }
                 bail!("{shown}: {} error(s), nothing was built", errors.len())
             }
@@ -63,14 +71,33 @@ pub fn check(workspace: &Workspace, path: &Path) -> Result<SystemConfig> {
     })
 }
 
+/// What to do about a `program` that names no realm package.
+fn unknown_program_note(workspace: &Workspace) -> String {
+    format!(
+        "note: a realm's program names a package of the cargo workspace, in any folder, that \
+         has one binary and depends on realm-runtime (the list above); a package that is not \
+         listed is not a member yet: add its folder to [workspace] members in {}",
+        workspace.root().join("Cargo.toml").display()
+    )
+}
+
 /// Checks the system description at `path`, builds its realm programs, packs the boot
 /// image and builds the memory manager with it; returns the memory manager's ELF.
 pub fn build(workspace: &Workspace, path: &Path) -> Result<PathBuf> {
-    let config = check(workspace, path)?;
-    let mut programs: Vec<&str> =
-        config.realms.iter().map(|realm| realm.program.as_str()).collect();
-    programs.sort_unstable();
-    programs.dedup();
+    let (config, packages) = check(workspace, path)?;
+    let mut names: Vec<&str> = config.realms.iter().map(|realm| realm.program.as_str()).collect();
+    names.sort_unstable();
+    names.dedup();
+    // The check accepted only names of realm packages.
+    let programs: Vec<&RealmPackage> = names
+        .iter()
+        .map(|name| {
+            packages
+                .iter()
+                .find(|package| package.name == *name)
+                .with_context(|| format!("program {name:?} is not a realm package"))
+        })
+        .collect::<Result<_>>()?;
     let elves = image::build_realm_programs(workspace, &programs)?;
 
     // The memory manager is one cargo artifact whatever system it embeds: building two
@@ -81,7 +108,7 @@ pub fn build(workspace: &Workspace, path: &Path) -> Result<PathBuf> {
     let lock = fs::File::create(workspace.target_dir().join("switchboard").join(".lock"))?;
     lock.lock().context("taking the system build lock")?;
     let boot_image = folder.join("boot-image.bin");
-    stage::run("pack boot image", || pack(&boot_image, &config, &programs, &elves))?;
+    stage::run("pack boot image", || pack(&boot_image, &config, &names, &elves))?;
     let built = image::build_memory_manager(workspace, &boot_image)?;
     let memory_manager = folder.join(image::MEMORY_MANAGER);
     fs::copy(&built, &memory_manager).with_context(|| format!("copying {}", built.display()))?;

@@ -1,11 +1,11 @@
 /*
  * Switchboard's seL4 5.0.0 kernel configuration for x86_64 / pc99 under QEMU.
  *
- * The `qemu` tool copies this file over include/plat/pc99/autoconf.h in its copy of the
- * kernel source: the kernel Makefile searches that folder before the build folder, so the
- * verification configuration shipped there would otherwise always win.
+ * The build tool (`cargo xtask`) copies this file over include/plat/pc99/autoconf.h in its
+ * copy of the kernel source: the kernel Makefile searches that folder before the build
+ * folder, so the verification configuration shipped there would otherwise always win.
  *
- * Two kernels come from this one file (qemu/src/kernel.rs, `Variant`):
+ * Two kernels come from this one file (xtask/src/kernel.rs, `Variant`):
  *   debug    this file as it is, built with DEBUG=1.
  *   release  (the default) this file without the four debug-only parts below, built without
  *            DEBUG=1: CONFIG_DEBUG_BUILD, CONFIG_PRINTING, CONFIG_IRQ_REPORTING and the
