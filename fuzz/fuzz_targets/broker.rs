@@ -27,6 +27,7 @@ use ipc::{
 };
 use libfuzzer_sys::fuzz_target;
 use policy::{AllowedClients, Grant, ServiceDecl};
+use service_registry::{ConnectionLookup, Service};
 use switchboard_fuzz::RawMessage;
 
 /// Realms: r0 is the root; r1 and r2 its children; r3 the child of r2. Id 4 is no realm.
@@ -120,51 +121,65 @@ fn check_reply(reply: &Reply) {
     assert_eq!(decode_reply(encoded.label(), encoded.words()), Ok(*reply));
 }
 
-/// The invariants that hold between any two steps.
+/// The invariants that hold between any two steps. Connections are looked up by the badges
+/// of the caps that exist (walking the 1024-entry connection table at every step would make
+/// this target several times slower), and counted against the registry's own counts.
 fn check_state(broker: &Broker, kernel: &Kernel) {
     let registry = broker.registry();
     let endpoint_object = |slot: u64| {
         kernel.cap((Space::Broker, slot)).map(|(_, node)| node.object).expect("a live endpoint")
     };
-    let services: HashMap<Name, _> = registry.services().map(|s| (s.name, *s)).collect();
-    let connections: HashMap<u64, _> =
-        registry.connections().map(|c| (Badge::for_connection(c.id).value(), *c)).collect();
-    let mut expected = HashSet::new();
-    for service in services.values() {
-        expected.insert(service.endpoint.0);
-    }
-    for connection in connections.values() {
-        expected.insert(connection.broker_copy.0);
-        let (_, copy) = kernel.cap((Space::Broker, connection.broker_copy.0)).expect("a copy");
-        assert_eq!(copy.badge, Badge::for_connection(connection.id).value());
-        assert_eq!(copy.rights, Rights::ALL);
-        assert_eq!(copy.object, endpoint_object(services[&connection.service].endpoint.0));
-        assert!(broker.is_alive(connection.client), "a dead realm holds {}", connection.id);
-    }
-    let held: HashSet<u64> = kernel.caps_in(Space::Broker).iter().map(|(slot, _)| *slot).collect();
-    assert_eq!(held, expected);
-    assert_eq!(broker.broker_slots_in_use(), services.len() + connections.len());
-    let live: HashSet<u32> = services.values().map(|s| endpoint_object(s.endpoint.0)).collect();
+    let open_connection = |badge: u64| {
+        let id = Badge::connection(badge).expect("a connection badge");
+        match registry.connection(id) {
+            ConnectionLookup::Open(connection) => *connection,
+            _ => panic!("a cap badged for {id}, which is not open"),
+        }
+    };
+    let services: HashMap<u64, Service> =
+        registry.services().map(|service| (service.endpoint.0, *service)).collect();
+    let live: HashSet<u32> = services.keys().map(|&slot| endpoint_object(slot)).collect();
     assert!(kernel.nodes.values().all(|node| live.contains(&node.object)));
 
+    // The broker's CSpace: exactly the live endpoints and the open connections' copies.
+    let held = kernel.caps_in(Space::Broker);
+    let mut copies = 0;
+    for (slot, cap) in &held {
+        assert_eq!(cap.rights, Rights::ALL);
+        if cap.badge == 0 {
+            assert!(services.contains_key(slot), "broker slot {slot} holds a removed endpoint");
+            continue;
+        }
+        let connection = open_connection(cap.badge);
+        assert_eq!(connection.broker_copy.0, *slot);
+        let service = registry.service(&connection.service).expect("its service is registered");
+        assert_eq!(cap.object, endpoint_object(service.endpoint.0));
+        assert!(broker.is_alive(connection.client), "a dead realm holds {}", connection.id);
+        copies += 1;
+    }
+    let open: usize = (0..=u8::MAX).map(|realm| registry.connections_of(RealmId(realm))).sum();
+    assert_eq!(copies, open, "an open connection has no copy in the broker's CSpace");
+    assert_eq!(held.len(), services.len() + copies);
+    assert_eq!(broker.broker_slots_in_use(), held.len());
+
+    let mut client_caps = 0;
     for index in 0..PARENTS.len() as u8 {
         let realm = RealmId(index);
         let caps = kernel.caps_in(Space::Realm(index));
         if !broker.is_alive(realm) {
             assert!(caps.is_empty());
         }
-        for (_, cap) in &caps {
+        for (slot, cap) in &caps {
             if cap.badge == 0 {
                 assert_eq!(cap.rights, Rights::RECEIVE);
-                assert!(
-                    services
-                        .values()
-                        .any(|s| s.owner == realm && endpoint_object(s.endpoint.0) == cap.object)
-                );
+                assert!(services.values().any(|service| service.owner == realm
+                    && service.owner_slot.0 == *slot
+                    && endpoint_object(service.endpoint.0) == cap.object));
             } else {
                 assert_eq!(cap.rights, Rights::CLIENT);
-                let connection = connections.get(&cap.badge).expect("an open connection");
-                assert_eq!(connection.client, realm);
+                let connection = open_connection(cap.badge);
+                assert_eq!((connection.client, connection.client_slot.0), (realm, *slot));
+                client_caps += 1;
             }
         }
         let owned = registry.services_owned_by(realm);
@@ -174,6 +189,7 @@ fn check_state(broker: &Broker, kernel: &Kernel) {
         assert!(owned <= usize::from(QUOTA.max_services));
         assert!(open + reserved <= usize::from(QUOTA.max_connections));
     }
+    assert_eq!(client_caps, copies, "an open connection's client holds no cap");
 }
 
 fuzz_target!(|steps: Vec<Step>| {
