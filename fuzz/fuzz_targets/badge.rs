@@ -1,0 +1,34 @@
+//! Badges (`ipc::Badge::decode`, `Badge::realm`, `Badge::connection`): the word the kernel
+//! delivers with every message, the memory manager's only source of who sent it. Any word
+//! either decodes to a badge that re-encodes to itself (within seL4's 28 badge bits, never
+//! zero) or is refused, and the narrower readers agree with `decode`.
+#![no_main]
+
+use ipc::{Badge, BadgeError, BadgeKind};
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|badge: u64| {
+    let decoded = Badge::decode(badge);
+    if let Ok(kind) = decoded {
+        let again = match kind {
+            BadgeKind::Realm(realm) => Badge::for_realm(realm),
+            BadgeKind::Fault(realm) => Badge::for_fault(realm),
+            BadgeKind::Connection(connection) => Badge::for_connection(connection),
+            BadgeKind::Timer => Badge::TIMER,
+        };
+        assert_eq!(again.value(), badge);
+        assert!(badge != 0 && badge < 1 << ipc::badge::BADGE_BITS);
+    }
+    let expect_realm = match decoded {
+        Ok(BadgeKind::Realm(realm)) => Ok(realm),
+        Ok(found) => Err(BadgeError::WrongKind { found }),
+        Err(error) => Err(error),
+    };
+    assert_eq!(Badge::realm(badge), expect_realm);
+    let expect_connection = match decoded {
+        Ok(BadgeKind::Connection(connection)) => Ok(connection),
+        Ok(found) => Err(BadgeError::WrongKind { found }),
+        Err(error) => Err(error),
+    };
+    assert_eq!(Badge::connection(badge), expect_connection);
+});
