@@ -76,6 +76,7 @@
 //! Every kernel op is expected to succeed. The one that needs kernel memory is
 //! `CreateEndpoint`: if it fails, the memory manager runs [`Broker::withdraw_service`] for the
 //! new service (and replies with an error of its own).
+#![forbid(unsafe_code)]
 #![cfg_attr(not(test), no_std)]
 
 mod config;

@@ -28,6 +28,7 @@
 //! The broker learns who is calling from the badge of the broker endpoint cap the kernel
 //! delivered ([`Badge::for_realm`]), never from the message. A service learns which connection
 //! a message came on from the badge of its endpoint ([`Badge::for_connection`]).
+#![forbid(unsafe_code)]
 #![cfg_attr(not(test), no_std)]
 
 #[macro_use]

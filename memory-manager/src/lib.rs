@@ -2,6 +2,7 @@
 //! host: which untyped memory is free ([`memory`]), which slots of the memory manager's
 //! CSpace are free ([`slots`]). The root task (`main.rs`) performs the kernel operations these
 //! modules decide on.
+#![forbid(unsafe_code)]
 #![cfg_attr(not(test), no_std)]
 
 pub mod memory;

@@ -14,6 +14,8 @@
 //!
 //! The command-line front end is `src/main.rs`; tests use this library directly.
 
+#![forbid(unsafe_code)]
+
 pub mod boot;
 pub mod events;
 pub mod image;

@@ -13,6 +13,8 @@
 //! image that needs one kernel names it in its `Cargo.toml` (`image::required_kernel`), and
 //! `qemu test` boots it on that kernel whatever `--kernel` says.
 
+#![forbid(unsafe_code)]
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;

@@ -92,6 +92,7 @@
 //! has returned reports [`Supervisor::abort_failed`], [`Supervisor::started`] or
 //! [`Supervisor::start_failed`]. [`Op::StartAfter`] is not reported on: the root task keeps
 //! its deadline and calls [`Supervisor::restart_due`] when it has passed.
+#![forbid(unsafe_code)]
 #![cfg_attr(not(test), no_std)]
 
 use core::fmt;

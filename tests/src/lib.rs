@@ -12,6 +12,8 @@
 //! (`qemu test` boots them all), `probes/` holds root tasks that misbehave on purpose so the
 //! runner itself can be tested.
 
+#![forbid(unsafe_code)]
+
 use std::sync::OnceLock;
 use std::time::Duration;
 
