@@ -107,8 +107,7 @@ impl Sleepers {
     /// Answers every sleep that is due at `now`.
     pub fn wake_due(&mut self, kernel: &mut Kernel<'_>, realms: &[Realm], now: u64) {
         let mut index = 0;
-        while index < self.waiting.len() {
-            let (sleeper, until) = self.waiting[index];
+        while let Some(&(sleeper, until)) = self.waiting.get(index) {
             if until > now {
                 index += 1;
                 continue;
