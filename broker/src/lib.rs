@@ -77,6 +77,12 @@
 //! Every kernel op is expected to succeed. The one that needs kernel memory is
 //! `CreateEndpoint`: if it fails, the memory manager runs [`Broker::withdraw_service`] for the
 //! new service (and replies with an error of its own).
+#![forbid(unsafe_code)]
+// On the memory manager's request path: no index, unwrap or panic may stop it.
+#![cfg_attr(
+    not(test),
+    deny(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
 #![cfg_attr(not(test), no_std)]
 
 mod config;

@@ -11,6 +11,8 @@
 //!
 //! Use it only as a dev-dependency.
 
+#![forbid(unsafe_code)]
+
 use std::collections::{HashMap, HashSet};
 
 use broker::{Event, KernelOp, LogLine, OpSink, RealmSlot, Rights};

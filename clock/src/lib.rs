@@ -16,6 +16,12 @@
 //! arithmetic; a crate with no dependency builds for the host and for seL4 alike and is tested
 //! by the plain `cargo test`, as `console` and `supervisor` are. What touches the kernel (the
 //! PIT's I/O ports, the IRQ handler) is in `sel4_root_task::pit`.
+#![forbid(unsafe_code)]
+// On the memory manager's request path: no index, unwrap or panic may stop it.
+#![cfg_attr(
+    not(test),
+    deny(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
 #![cfg_attr(not(test), no_std)]
 
 pub mod pit;

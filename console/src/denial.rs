@@ -29,7 +29,7 @@
 
 use heapless::Vec;
 
-use crate::{SOURCES, Source};
+use crate::{SOURCES, Source, of_source_mut};
 
 /// How many distinct recent denials are remembered per realm.
 pub const WAYS: usize = 4;
@@ -106,7 +106,7 @@ impl DenialSummary {
 
     /// Records one denial and says whether to print it and which summary is due first.
     pub fn denial(&mut self, key: DenialKey) -> DenialReport {
-        let table = &mut self.realms[usize::from(key.realm.index())];
+        let table = of_source_mut(&mut self.realms, key.realm);
         if let Some(position) = table.iter().position(|entry| entry.key == key) {
             let mut entry = table.remove(position);
             entry.total = entry.total.saturating_add(1);
@@ -126,7 +126,7 @@ impl DenialSummary {
     /// Every summary due for `realm`, oldest denial first, and forgets its denials (so the
     /// next one prints in full).
     pub fn flush(&mut self, realm: Source) -> Vec<RepeatSummary, WAYS> {
-        let table = &mut self.realms[usize::from(realm.index())];
+        let table = of_source_mut(&mut self.realms, realm);
         let due = table.iter().filter_map(Entry::due).collect();
         table.clear();
         due

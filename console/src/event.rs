@@ -93,8 +93,10 @@ impl<W: Write + ?Sized> Write for Escaped<'_, W> {
             // Plain bytes are ASCII, so a run of them is a whole `str` slice.
             self.0.write_str(text.get(plain_from..index).unwrap_or(""))?;
             self.0.write_char('%')?;
-            self.0.write_char(char::from(HEX[usize::from(byte >> 4)]))?;
-            self.0.write_char(char::from(HEX[usize::from(byte & 0xf)]))?;
+            for digit in [byte >> 4, byte & 0xf] {
+                let hex = HEX.get(usize::from(digit)).copied().unwrap_or(b'0');
+                self.0.write_char(char::from(hex))?;
+            }
             plain_from = index + 1;
         }
         self.0.write_str(text.get(plain_from..).unwrap_or(""))?;

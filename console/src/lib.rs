@@ -18,6 +18,11 @@
 
 #![cfg_attr(not(test), no_std)]
 #![forbid(unsafe_code)]
+// What a realm prints passes through here: no index, unwrap or panic may stop the console.
+#![cfg_attr(
+    not(test),
+    deny(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
 #![warn(missing_docs)]
 
 pub mod denial;
@@ -69,4 +74,19 @@ impl Source {
     pub const fn is_memory_manager(self) -> bool {
         self.0 == 0
     }
+}
+
+/// `source`'s entry of a table with one entry per source.
+pub(crate) fn of_source<T>(table: &[T; SOURCES], source: Source) -> &T {
+    // Never out of bounds: a `Source` is only made by `realm` and `from_index`, which refuse
+    // an index of `SOURCES` or more.
+    #[allow(clippy::indexing_slicing)]
+    &table[usize::from(source.index())]
+}
+
+/// `source`'s entry of a table with one entry per source, to change.
+pub(crate) fn of_source_mut<T>(table: &mut [T; SOURCES], source: Source) -> &mut T {
+    // Never out of bounds, as in `of_source`.
+    #[allow(clippy::indexing_slicing)]
+    &mut table[usize::from(source.index())]
 }

@@ -56,7 +56,7 @@ use core::fmt;
 use core::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicUsize, Ordering};
 
 use crate::render::{self, SourceNames};
-use crate::{MAX_TEXT, SOURCES, Source};
+use crate::{MAX_TEXT, SOURCES, Source, of_source};
 
 /// The size of a record header, in bytes.
 pub const HEADER: usize = 8;
@@ -158,12 +158,12 @@ impl<const N: usize> LineQueue<N> {
 
     /// Lines queued for `source` now (records not yet fully rendered by the consumer).
     pub fn queued(&self, source: Source) -> u32 {
-        self.queued[usize::from(source.index())].load(Ordering::Relaxed)
+        of_source(&self.queued, source).load(Ordering::Relaxed)
     }
 
     /// Lines of `source` dropped and not yet reported on a queued record.
     pub fn pending_drops(&self, source: Source) -> u32 {
-        self.pending_drops[usize::from(source.index())].load(Ordering::Relaxed)
+        of_source(&self.pending_drops, source).load(Ordering::Relaxed)
     }
 
     /// Bytes queued now (headers included), at most `N`.
@@ -173,16 +173,24 @@ impl<const N: usize> LineQueue<N> {
         used.min(N)
     }
 
+    /// The ring's byte for `position`, which wraps.
+    fn cell(&self, position: usize) -> &AtomicU8 {
+        // Never out of bounds: `N` is a power of two (checked when the queue is made), so
+        // `position & MASK` is below `N`.
+        #[allow(clippy::indexing_slicing)]
+        &self.bytes[position & Self::MASK]
+    }
+
     fn byte(&self, position: usize) -> u8 {
-        self.bytes[position & Self::MASK].load(Ordering::Relaxed)
+        self.cell(position).load(Ordering::Relaxed)
     }
 
     fn set_byte(&self, position: usize, value: u8) {
-        self.bytes[position & Self::MASK].store(value, Ordering::Relaxed);
+        self.cell(position).store(value, Ordering::Relaxed);
     }
 
     fn count_drop(&self, source: Source) {
-        let _ = self.pending_drops[usize::from(source.index())].fetch_update(
+        let _ = of_source(&self.pending_drops, source).fetch_update(
             Ordering::Relaxed,
             Ordering::Relaxed,
             |count| Some(count.saturating_add(1)),
@@ -251,9 +259,8 @@ impl<const N: usize> Producer<'_, N> {
         write: impl FnOnce(&mut LineWriter<'_, N>) -> fmt::Result,
     ) -> Result<(), Dropped> {
         let queue = self.queue;
-        let slot = usize::from(source.index());
         let share = if source.is_memory_manager() { MEMORY_MANAGER_SHARE } else { REALM_SHARE };
-        if queue.queued[slot].load(Ordering::Relaxed) >= share {
+        if of_source(&queue.queued, source).load(Ordering::Relaxed) >= share {
             return Err(Dropped::Share);
         }
         let head = queue.head.load(Ordering::Relaxed);
@@ -289,7 +296,7 @@ impl<const N: usize> Producer<'_, N> {
                 }
             }
         }
-        let drops = queue.pending_drops[slot].swap(0, Ordering::Relaxed);
+        let drops = of_source(&queue.pending_drops, source).swap(0, Ordering::Relaxed);
         let flags = if cut { FLAG_CUT } else { 0 };
         self.publish(head, source, flags, length, drops);
         Ok(())
@@ -304,15 +311,14 @@ impl<const N: usize> Producer<'_, N> {
     /// [`Dropped::Full`] when even that does not fit; the count stays pending.
     pub fn flush_drops(&mut self, source: Source) -> Result<(), Dropped> {
         let queue = self.queue;
-        let slot = usize::from(source.index());
-        if queue.pending_drops[slot].load(Ordering::Relaxed) == 0 {
+        if of_source(&queue.pending_drops, source).load(Ordering::Relaxed) == 0 {
             return Ok(());
         }
         let head = queue.head.load(Ordering::Relaxed);
         if self.free(head) < HEADER {
             return Err(Dropped::Full);
         }
-        let drops = queue.pending_drops[slot].swap(0, Ordering::Relaxed);
+        let drops = of_source(&queue.pending_drops, source).swap(0, Ordering::Relaxed);
         self.publish(head, source, FLAG_DROPS_ONLY, 0, drops);
         Ok(())
     }
@@ -326,7 +332,7 @@ impl<const N: usize> Producer<'_, N> {
     /// Forgets `source`'s pending drop count and returns it (for example before a realm's
     /// source number is given to another realm, when [`Producer::flush_drops`] failed).
     pub fn take_drops(&mut self, source: Source) -> u32 {
-        self.queue.pending_drops[usize::from(source.index())].swap(0, Ordering::Relaxed)
+        of_source(&self.queue.pending_drops, source).swap(0, Ordering::Relaxed)
     }
 
     /// The queue this producer appends to.
@@ -356,7 +362,7 @@ impl<const N: usize> Producer<'_, N> {
         for (offset, byte) in header.into_iter().enumerate() {
             queue.set_byte(head.wrapping_add(offset), byte);
         }
-        queue.queued[usize::from(source.index())].fetch_add(1, Ordering::Relaxed);
+        of_source(&queue.queued, source).fetch_add(1, Ordering::Relaxed);
         queue.head.store(head.wrapping_add(HEADER + length), Ordering::Release);
     }
 }
@@ -478,7 +484,7 @@ impl<const N: usize> Consumer<'_, N> {
             );
         }
         queue.tail.store(tail.wrapping_add(HEADER + length), Ordering::Release);
-        let _ = queue.queued[usize::from(source.index())].fetch_update(
+        let _ = of_source(&queue.queued, source).fetch_update(
             Ordering::Relaxed,
             Ordering::Relaxed,
             |count| Some(count.saturating_sub(1)),

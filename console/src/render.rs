@@ -69,7 +69,9 @@ fn prefix<S: SourceNames + ?Sized>(source: Source, names: &S, sink: &mut impl Fn
     }
     sink(b'[');
     match names.name(source) {
-        Some(name) => text(name.len(), |index| name.as_bytes()[index], sink),
+        Some(name) => {
+            text(name.len(), |index| name.as_bytes().get(index).copied().unwrap_or(b'?'), sink)
+        }
         None => {
             let _ = write!(Sink(sink), "realm-{}", source.index());
         }
@@ -151,15 +153,15 @@ pub fn text(length: usize, byte_at: impl Fn(usize) -> u8, sink: &mut impl FnMut(
         let mut encoded = [0; 4];
         let decoded = (width > 0 && index + width <= length)
             .then(|| {
-                for (offset, slot) in encoded[..width].iter_mut().enumerate() {
+                for (offset, slot) in encoded.iter_mut().take(width).enumerate() {
                     *slot = byte_at(index + offset);
                 }
-                core::str::from_utf8(&encoded[..width]).ok()?.chars().next()
+                core::str::from_utf8(encoded.get(..width)?).ok()?.chars().next()
             })
             .flatten();
         match decoded {
             Some(character) if shown_as_is(character) => {
-                encoded[..width].iter().for_each(|&byte| sink(byte));
+                encoded.iter().take(width).for_each(|&byte| sink(byte));
                 index += width;
             }
             Some(character) => {

@@ -28,6 +28,11 @@
 
 #![cfg_attr(not(test), no_std)]
 #![forbid(unsafe_code)]
+// On the memory manager's request path: no index, unwrap or panic may stop it.
+#![cfg_attr(
+    not(test),
+    deny(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
 #![warn(missing_docs)]
 
 pub mod instant;

@@ -65,11 +65,11 @@ impl LineHeader {
 /// [`MAX_LINE_BYTES`] (the rest is cut off).
 pub fn encode_line(text: &[u8], cut: bool, words: &mut [u64; LINE_WORDS]) -> usize {
     let cut = cut || text.len() > MAX_LINE_BYTES;
-    let text = &text[..text.len().min(MAX_LINE_BYTES)];
+    let text = text.get(..MAX_LINE_BYTES).unwrap_or(text);
     words[0] = text.len() as u64 | if cut { CUT_FLAG } else { 0 };
     for (word, chunk) in words[1..].iter_mut().zip(text.chunks(WORD_BYTES)) {
         let mut bytes = [0u8; WORD_BYTES];
-        bytes[..chunk.len()].copy_from_slice(chunk);
+        bytes.iter_mut().zip(chunk).for_each(|(slot, &byte)| *slot = byte);
         *word = u64::from_le_bytes(bytes);
     }
     1 + text.len().div_ceil(WORD_BYTES)
@@ -87,10 +87,13 @@ pub fn line_text<'b>(
     for word in words.iter().skip(1).take(header.text_words()) {
         let bytes = word.to_le_bytes();
         let room = (usize::from(header.length) - length).min(WORD_BYTES);
-        out[length..length + room].copy_from_slice(&bytes[..room]);
+        for (slot, &byte) in out.iter_mut().skip(length).zip(bytes.iter().take(room)) {
+            *slot = byte;
+        }
         length += room;
     }
-    &out[..length]
+    let out: &'b [u8] = out;
+    out.get(..length).unwrap_or(out)
 }
 
 #[cfg(test)]

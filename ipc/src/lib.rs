@@ -28,6 +28,12 @@
 //! The broker learns who is calling from the badge of the broker endpoint cap the kernel
 //! delivered ([`Badge::for_realm`]), never from the message. A service learns which connection
 //! a message came on from the badge of its endpoint ([`Badge::for_connection`]).
+#![forbid(unsafe_code)]
+// Everything a realm sends is decoded here: no index, unwrap or panic may stop the decoder.
+#![cfg_attr(
+    not(test),
+    deny(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
 #![cfg_attr(not(test), no_std)]
 
 #[macro_use]

@@ -86,12 +86,12 @@ impl Text {
     pub fn truncated(text: &[u8]) -> Self {
         let mut bytes = [0; MAX_TEXT_BYTES];
         let length = text.len().min(MAX_TEXT_BYTES);
-        bytes[..length].copy_from_slice(&text[..length]);
+        bytes.iter_mut().zip(text).for_each(|(slot, &byte)| *slot = byte);
         Self { bytes, length: length as u8 }
     }
 
     pub fn as_bytes(&self) -> &[u8] {
-        &self.bytes[..usize::from(self.length)]
+        self.bytes.get(..usize::from(self.length)).unwrap_or(&[])
     }
 }
 
@@ -128,13 +128,13 @@ impl PanicPart {
     pub fn new(bytes: &[u8], last: bool) -> Self {
         let mut part = Self { bytes: [0; PANIC_PART_BYTES], length: 0, last };
         let length = bytes.len().min(PANIC_PART_BYTES);
-        part.bytes[..length].copy_from_slice(&bytes[..length]);
+        part.bytes.iter_mut().zip(bytes).for_each(|(slot, &byte)| *slot = byte);
         part.length = length as u8;
         part
     }
 
     pub fn as_bytes(&self) -> &[u8] {
-        &self.bytes[..usize::from(self.length)]
+        self.bytes.get(..usize::from(self.length)).unwrap_or(&[])
     }
 
     fn write(&self, message: &mut Message) {
@@ -159,7 +159,7 @@ impl PanicPart {
             chunk.copy_from_slice(&word.to_le_bytes());
         }
         // The bytes after the text must be zero: one part, one encoding.
-        if bytes[length..].iter().any(|&byte| byte != 0) {
+        if bytes.iter().skip(length).any(|&byte| byte != 0) {
             return Err(Malformed::NamePadding { field: Field::Text });
         }
         Ok(Self { bytes, length: length as u8, last: header & (1 << 8) != 0 })

@@ -259,8 +259,8 @@ fn credits() -> spin::MutexGuard<'static, Credits> {
         credits.epoch = epoch;
         credits.prompt = [PROMPT_LINES; console::SOURCES];
         credits.refusals = [REFUSAL_LINES; console::SOURCES];
-        for index in 0..console::SOURCES {
-            let hidden = core::mem::take(&mut credits.hidden[index]);
+        for (index, hidden) in credits.hidden.iter_mut().enumerate() {
+            let hidden = core::mem::take(hidden);
             if hidden > 0 {
                 print_hidden(index, hidden);
             }
@@ -361,10 +361,14 @@ pub fn realm_line(realm: system_config::RealmId, text: &[u8], cut: bool) {
     let Some(source) = Source::realm(realm.0.saturating_add(1)) else { return };
     let prompt = {
         let mut credits = credits();
-        let credit = &mut credits.prompt[usize::from(source.index())];
-        let prompt = *credit > 0;
-        *credit = credit.saturating_sub(1);
-        prompt
+        match credits.prompt.get_mut(usize::from(source.index())) {
+            Some(credit) => {
+                let prompt = *credit > 0;
+                *credit = credit.saturating_sub(1);
+                prompt
+            }
+            None => false,
+        }
     };
     if let Some(producer) = PRODUCER.lock().as_mut() {
         let _ = producer.push(source, text, cut);
@@ -386,9 +390,13 @@ pub fn realm_stopped(realm: system_config::RealmId) {
     }
     let hidden = {
         let mut credits = credits();
-        credits.prompt[index] = PROMPT_LINES;
-        credits.refusals[index] = REFUSAL_LINES;
-        core::mem::take(&mut credits.hidden[index])
+        if let Some(prompt) = credits.prompt.get_mut(index) {
+            *prompt = PROMPT_LINES;
+        }
+        if let Some(refusals) = credits.refusals.get_mut(index) {
+            *refusals = REFUSAL_LINES;
+        }
+        credits.hidden.get_mut(index).map(core::mem::take).unwrap_or(0)
     };
     if hidden > 0 {
         print_hidden(index, hidden);
@@ -431,11 +439,15 @@ pub fn refusal(refusal: Refusal<'_>, describe: fmt::Arguments<'_>) -> bool {
     {
         let mut credits = credits();
         let index = usize::from(realm.index());
-        if credits.refusals[index] == 0 {
-            credits.hidden[index] = credits.hidden[index].saturating_add(1);
-            return false;
+        match credits.refusals.get_mut(index) {
+            Some(refusals) if *refusals > 0 => *refusals -= 1,
+            _ => {
+                if let Some(hidden) = credits.hidden.get_mut(index) {
+                    *hidden = hidden.saturating_add(1);
+                }
+                return false;
+            }
         }
-        credits.refusals[index] -= 1;
     }
     let mut text = String::new();
     let _ = fmt::write(&mut text, describe);
@@ -490,8 +502,8 @@ fn print_repeats(summary: console::RepeatSummary) {
 /// until it reports the queue empty. Before the console thread runs, the main thread writes
 /// the queue out itself.
 pub fn flush() {
-    for index in 0..console::SOURCES {
-        let hidden = core::mem::take(&mut CREDITS.lock().hidden[index]);
+    let hidden = core::mem::replace(&mut CREDITS.lock().hidden, [0; console::SOURCES]);
+    for (index, hidden) in hidden.into_iter().enumerate() {
         if hidden > 0 {
             print_hidden(index, hidden);
         }

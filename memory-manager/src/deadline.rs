@@ -108,8 +108,7 @@ impl Sleepers {
     /// Answers every sleep that is due at `now`.
     pub fn wake_due(&mut self, root: &mut RootResources<'_>, realms: &[Realm], now: u64) {
         let mut index = 0;
-        while index < self.waiting.len() {
-            let (sleeper, until) = self.waiting[index];
+        while let Some(&(sleeper, until)) = self.waiting.get(index) {
             if until > now {
                 index += 1;
                 continue;

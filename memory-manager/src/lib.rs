@@ -4,6 +4,7 @@
 //! ([`paging_plan`]). The slots of the memory manager's CSpace are handed out by the `slots`
 //! crate (shared with the broker). The root task (`main.rs`) performs the kernel operations
 //! these modules decide on.
+#![forbid(unsafe_code)]
 #![cfg_attr(not(test), no_std)]
 
 pub mod memory;

@@ -9,6 +9,7 @@
 //! with its verdict. A realm that cannot be started at boot fails the run, whatever `[system]
 //! run` says: the realms after it are not started, those started are stopped, and the
 //! resources are checked before the `FAIL`.
+#![forbid(unsafe_code)]
 #![no_std]
 #![no_main]
 

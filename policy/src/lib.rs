@@ -86,6 +86,7 @@
 //! The [`Policy`] is about 18 KiB. It is made by the `const` [`Policy::empty`] and filled in
 //! place by [`Policy::configure`], so that its owner (the broker, in a static of the memory
 //! manager) never builds it on the stack.
+#![forbid(unsafe_code)]
 #![cfg_attr(not(test), no_std)]
 
 mod priority;

@@ -11,6 +11,8 @@
 //! Used as a library by `xtask` (`cargo xtask run`, `bench`, `images`) and by the QEMU
 //! suites in `tests/`.
 
+#![forbid(unsafe_code)]
+
 pub mod boot;
 pub mod events;
 

@@ -150,77 +150,88 @@ impl Fault {
     pub fn decode(info: MessageInfo, message: &[u64]) -> Result<Fault, FaultDecodeError> {
         let label = info.label();
         let length = info.length().min(message.len());
-        let words = &message[..length];
-        let need = |needed: usize| {
-            if length < needed {
-                Err(FaultDecodeError::Truncated { label, length, needed })
-            } else {
-                Ok(())
-            }
-        };
+        let words = message.get(..length).unwrap_or(message);
+        let truncated = |needed: usize| FaultDecodeError::Truncated { label, length, needed };
         match label {
             fault_label::VM_FAULT => {
-                need(VM_FAULT_WORDS)?;
-                Ok(Fault::VmFault {
-                    ip: words[0],
-                    address: words[1],
-                    prefetch: words[2] != 0,
-                    fsr: words[3],
-                })
+                let [ip, address, prefetch, fsr, ..] = *words else {
+                    return Err(truncated(VM_FAULT_WORDS));
+                };
+                Ok(Fault::VmFault { ip, address, prefetch: prefetch != 0, fsr })
             }
             fault_label::USER_EXCEPTION => {
-                need(USER_EXCEPTION_WORDS)?;
-                Ok(Fault::UserException {
-                    ip: words[0],
-                    sp: words[1],
-                    flags: words[2],
-                    number: words[3],
-                    code: words[4],
-                })
+                let [ip, sp, flags, number, code, ..] = *words else {
+                    return Err(truncated(USER_EXCEPTION_WORDS));
+                };
+                Ok(Fault::UserException { ip, sp, flags, number, code })
             }
             fault_label::UNKNOWN_SYSCALL => {
-                need(UNKNOWN_SYSCALL_WORDS)?;
+                let [
+                    rax,
+                    rbx,
+                    rcx,
+                    rdx,
+                    rsi,
+                    rdi,
+                    rbp,
+                    r8,
+                    r9,
+                    r10,
+                    r11,
+                    r12,
+                    r13,
+                    r14,
+                    r15,
+                    ip,
+                    sp,
+                    flags,
+                    syscall,
+                    ..,
+                ] = *words
+                else {
+                    return Err(truncated(UNKNOWN_SYSCALL_WORDS));
+                };
                 Ok(Fault::UnknownSyscall {
                     registers: SyscallRegisters {
-                        rax: words[0],
-                        rbx: words[1],
-                        rcx: words[2],
-                        rdx: words[3],
-                        rsi: words[4],
-                        rdi: words[5],
-                        rbp: words[6],
-                        r8: words[7],
-                        r9: words[8],
-                        r10: words[9],
-                        r11: words[10],
-                        r12: words[11],
-                        r13: words[12],
-                        r14: words[13],
-                        r15: words[14],
+                        rax,
+                        rbx,
+                        rcx,
+                        rdx,
+                        rsi,
+                        rdi,
+                        rbp,
+                        r8,
+                        r9,
+                        r10,
+                        r11,
+                        r12,
+                        r13,
+                        r14,
+                        r15,
                     },
-                    ip: words[15],
-                    sp: words[16],
-                    flags: words[17],
-                    syscall: words[18],
+                    ip,
+                    sp,
+                    flags,
+                    syscall,
                 })
             }
             fault_label::CAP_FAULT => {
-                need(CAP_FAULT_MIN_WORDS)?;
+                let [ip, address, in_receive_phase, kind, ref fields @ ..] = *words else {
+                    return Err(truncated(CAP_FAULT_MIN_WORDS));
+                };
                 let lookup_failure =
-                    decode_lookup_failure(words[3], &words[4..]).map_err(|error| match error {
+                    decode_lookup_failure(kind, fields).map_err(|error| match error {
                         LookupDecodeError::Unknown(kind) => {
                             FaultDecodeError::UnknownLookupFailure { kind }
                         }
-                        LookupDecodeError::Truncated(needed) => FaultDecodeError::Truncated {
-                            label,
-                            length,
-                            needed: CAP_FAULT_MIN_WORDS + needed,
-                        },
+                        LookupDecodeError::Truncated(needed) => {
+                            truncated(CAP_FAULT_MIN_WORDS + needed)
+                        }
                     })?;
                 Ok(Fault::CapFault {
-                    ip: words[0],
-                    address: words[1],
-                    in_receive_phase: words[2] != 0,
+                    ip,
+                    address,
+                    in_receive_phase: in_receive_phase != 0,
                     lookup_failure,
                 })
             }
@@ -255,18 +266,19 @@ fn decode_lookup_failure(kind: u64, fields: &[u64]) -> Result<LookupFailure, Loo
         4 => 3,
         other => return Err(LookupDecodeError::Unknown(other)),
     };
-    if fields.len() < needed {
-        return Err(LookupDecodeError::Truncated(needed));
-    }
-    Ok(match kind {
-        1 => LookupFailure::InvalidRoot,
-        2 => LookupFailure::MissingCapability { bits_left: fields[0] },
-        3 => LookupFailure::DepthMismatch { bits_left: fields[0], bits_found: fields[1] },
-        _ => LookupFailure::GuardMismatch {
-            bits_left: fields[0],
-            guard_found: fields[1],
-            bits_found: fields[2],
+    let truncated = LookupDecodeError::Truncated(needed);
+    Ok(match (kind, fields) {
+        (1, _) => LookupFailure::InvalidRoot,
+        (2, [bits_left, ..]) => LookupFailure::MissingCapability { bits_left: *bits_left },
+        (3, [bits_left, bits_found, ..]) => {
+            LookupFailure::DepthMismatch { bits_left: *bits_left, bits_found: *bits_found }
+        }
+        (4, [bits_left, guard_found, bits_found, ..]) => LookupFailure::GuardMismatch {
+            bits_left: *bits_left,
+            guard_found: *guard_found,
+            bits_found: *bits_found,
         },
+        _ => return Err(truncated),
     })
 }
 

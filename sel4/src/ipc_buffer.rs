@@ -91,7 +91,7 @@ impl IpcBuffer {
 
     /// The words of the message `info` describes (what a receive or a reply delivered).
     pub fn message(&self, info: MessageInfo) -> &[u64] {
-        &self.msg[..info.length().min(MAX_MESSAGE_WORDS)]
+        self.msg.get(..info.length()).unwrap_or(&self.msg)
     }
 
     /// Writes `words` and `caps` (CPtrs in the caller's CSpace) as the next message with

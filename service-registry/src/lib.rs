@@ -31,6 +31,7 @@
 //!
 //! The [`Registry`] is about 140 KiB: keep it in a static (its constructor is `const`) and
 //! reset it in place with [`Registry::clear`].
+#![forbid(unsafe_code)]
 #![cfg_attr(not(test), no_std)]
 
 use core::cmp::Ordering;

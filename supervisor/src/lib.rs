@@ -92,6 +92,12 @@
 //! has returned reports [`Supervisor::abort_failed`], [`Supervisor::started`] or
 //! [`Supervisor::start_failed`]. [`Op::StartAfter`] is not reported on: the root task keeps
 //! its deadline and calls [`Supervisor::restart_due`] when it has passed.
+#![forbid(unsafe_code)]
+// On the memory manager's request path: no index, unwrap or panic may stop it.
+#![cfg_attr(
+    not(test),
+    deny(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
 #![cfg_attr(not(test), no_std)]
 
 use core::fmt;

@@ -20,6 +20,8 @@
 //! one test function that boots the file with [`boot_system`] and asserts on its events
 //! ([`assert_event`]).
 
+#![forbid(unsafe_code)]
+
 use std::sync::OnceLock;
 use std::time::Duration;
 

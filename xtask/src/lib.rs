@@ -34,6 +34,8 @@
 //! asserts on its events. Only a new suite *file* also needs a `[[test]]` entry in
 //! `tests/Cargo.toml`.
 
+#![forbid(unsafe_code)]
+
 pub mod bench;
 pub mod image;
 pub mod images;

@@ -17,6 +17,8 @@
 //! `Cargo.toml` (`xtask::image::required_kernel`), and `images` boots it on that kernel
 //! whatever `--kernel` says.
 
+#![forbid(unsafe_code)]
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;

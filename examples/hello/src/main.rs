@@ -1,6 +1,7 @@
 //! Example realm program `hello`, run as two realms by `examples/hello/system.toml`:
 //! `greeter` registers the service "greeting" and answers each call; `hello` connects to it,
 //! calls it once and exits. Boot it with `cargo xtask run --system examples/hello/system.toml`.
+#![forbid(unsafe_code)]
 #![no_std]
 #![no_main]
 

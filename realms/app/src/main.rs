@@ -1,5 +1,6 @@
 //! Demo realm `app`: uses the store and the logger, then offers `plugin-api` to its
 //! untrusted plugin, doing on its behalf what the plugin may not do itself.
+#![forbid(unsafe_code)]
 #![no_std]
 #![no_main]
 

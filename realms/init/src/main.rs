@@ -1,5 +1,6 @@
 //! Demo realm `init`: the root of the realm tree. It says the system is up, and leaves the
 //! rest to its children.
+#![forbid(unsafe_code)]
 #![no_std]
 #![no_main]
 

@@ -1,5 +1,6 @@
 //! Demo realm `kv`: a small key-value store served as `kv`, which logs every operation
 //! through the `log` service.
+#![forbid(unsafe_code)]
 #![no_std]
 #![no_main]
 

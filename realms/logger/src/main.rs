@@ -1,5 +1,6 @@
 //! Demo realm `logger`: serves `log`, printing each line with the name of the realm that
 //! sent it (which it learns from the connection's badge, not from the message).
+#![forbid(unsafe_code)]
 #![no_std]
 #![no_main]
 

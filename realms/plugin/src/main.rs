@@ -1,5 +1,6 @@
 //! Demo realm `plugin`: untrusted. It may reach only its parent's `plugin-api`; the broker
 //! refuses everything else and says why.
+#![forbid(unsafe_code)]
 #![no_std]
 #![no_main]
 

@@ -1,5 +1,6 @@
 //! The demo's service interfaces: what each service takes and gives back. Clients and
 //! services share these types; `realm-runtime` carries them as postcard bytes.
+#![forbid(unsafe_code)]
 #![no_std]
 
 use heapless::String;

@@ -3,6 +3,7 @@
 //! wire), and the cycles of `connect` with few and with many services registered. Prints a
 //! table; ratios taken in the same run are what counts (absolute cycles under QEMU's
 //! emulation are noise).
+#![forbid(unsafe_code)]
 #![no_std]
 #![no_main]
 

@@ -1,5 +1,6 @@
 //! Benchmark server `plain-echo`: answers with what it was sent, through `realm-runtime`'s
 //! `serve_plain` (plain-data values: their bytes as they are, no serialisation).
+#![forbid(unsafe_code)]
 #![no_std]
 #![no_main]
 

@@ -1,5 +1,6 @@
 //! Benchmark server `raw-echo`: answers every message with the same words, with nothing
 //! but seL4 ReplyRecv: the baseline a typed call is compared with.
+#![forbid(unsafe_code)]
 #![no_std]
 #![no_main]
 

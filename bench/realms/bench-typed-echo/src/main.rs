@@ -1,5 +1,6 @@
 //! Benchmark server `echo`: answers with what it was sent, through `realm-runtime`'s typed
 //! `serve` (postcard decoding and encoding on each request).
+#![forbid(unsafe_code)]
 #![no_std]
 #![no_main]
 

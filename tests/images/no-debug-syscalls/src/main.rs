@@ -13,6 +13,7 @@
 //! (`sel4_root_task::println!`), which is all there is on a release kernel. The image names the
 //! release kernel in its `Cargo.toml`: on the debug kernel its `DebugHalt` would stop the
 //! machine.
+#![forbid(unsafe_code)]
 #![no_std]
 #![no_main]
 

@@ -15,6 +15,7 @@
 //!
 //! It prints `timer: <figure> <value>` lines that `tests/timer.rs` reads. It needs no debug
 //! system call and names the release kernel.
+#![forbid(unsafe_code)]
 #![no_std]
 #![no_main]
 

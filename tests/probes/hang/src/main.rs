@@ -1,4 +1,5 @@
 //! A root task that never gives a verdict: the runner must end the run on its timeout.
+#![forbid(unsafe_code)]
 #![no_std]
 #![no_main]
 

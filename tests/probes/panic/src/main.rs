@@ -1,4 +1,5 @@
 //! A root task that panics: the run must fail, showing the message and its location.
+#![forbid(unsafe_code)]
 #![no_std]
 #![no_main]
 

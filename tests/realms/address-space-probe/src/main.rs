@@ -1,6 +1,7 @@
 //! Proves that a realm runs in an address space of its own: every realm running this
 //! program has its `MARK` at the same virtual address; each leaves a mark made from its
 //! name there, lets the other realms run, and finds its own mark unchanged.
+#![forbid(unsafe_code)]
 #![no_std]
 #![no_main]
 

@@ -3,6 +3,7 @@
 //! as it can, then says it is done. The console must keep each of its lines on one line,
 //! cut the long one with a mark, drop what it cannot drain, report how many, and slow
 //! nobody else.
+#![forbid(unsafe_code)]
 #![no_std]
 #![no_main]
 

@@ -3,6 +3,7 @@
 //! exist: the kernel sends the memory manager an unknown-syscall fault, which stops this
 //! realm and no other. (On a debug kernel `halt` would stop the whole machine: this program
 //! is for release kernels only.)
+#![forbid(unsafe_code)]
 #![no_std]
 #![no_main]
 

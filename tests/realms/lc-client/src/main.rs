@@ -11,6 +11,7 @@
 //!   its parent at run time and makes one call; hasty runs above echo, steady below. hasty
 //!   runs first, before echo has registered, so it serves `hasty` and makes its call when
 //!   steady (which runs once echo is serving) calls it.
+#![forbid(unsafe_code)]
 #![no_std]
 #![no_main]
 

@@ -1,5 +1,6 @@
 //! Test realm `init` of tests/systems/lifecycle.toml: serves `keeper`, through which its
 //! children ask it to grant or revoke services, or to close their own connection.
+#![forbid(unsafe_code)]
 #![no_std]
 #![no_main]
 

@@ -1,5 +1,6 @@
 //! A realm that uses memory from its budget, then asks for more than the budget holds: it
 //! must get an error it can print, not a crash, and keep running.
+#![forbid(unsafe_code)]
 #![no_std]
 #![no_main]
 

@@ -1,5 +1,6 @@
 //! A realm that panics: the memory manager must log the panic with the realm's name, stop
 //! the realm and take back what it used.
+#![forbid(unsafe_code)]
 #![no_std]
 #![no_main]
 

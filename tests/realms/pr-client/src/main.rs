@@ -6,6 +6,7 @@
 //!   handle's slot, and calls through the stale handles must fail; the slots they reserve
 //!   count against its quota until it lets go of them;
 //! - `zed` and `zoe`: may not reach "late"; `zed` asks before it is registered, `zoe` after.
+#![forbid(unsafe_code)]
 #![no_std]
 #![no_main]
 

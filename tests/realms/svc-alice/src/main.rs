@@ -1,5 +1,6 @@
 //! Test realm `alice`: reaches her parent's service; is refused her sibling's service; asks
 //! her parent for a grant and then reaches it.
+#![forbid(unsafe_code)]
 #![no_std]
 #![no_main]
 

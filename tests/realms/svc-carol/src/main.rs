@@ -1,5 +1,6 @@
 //! Test realm `carol`, a child of `bob`: the hierarchy would let her reach her parent's
 //! `shop`, but the service's own allowed-clients list does not name her.
+#![forbid(unsafe_code)]
 #![no_std]
 #![no_main]
 

@@ -1,6 +1,7 @@
 //! Test realm `mallory`: sends the broker malformed requests, then tries to reach a service
 //! through every slot of her CSpace. Each malformed request must get an error (and the
 //! broker must go on serving the others); no slot may reach anything.
+#![forbid(unsafe_code)]
 #![no_std]
 #![no_main]
 

@@ -1,5 +1,6 @@
 //! Test realm `init` of tests/systems/services.toml: serves `desk`, through which its
 //! children ask it to grant them services (a parent grant at run time).
+#![forbid(unsafe_code)]
 #![no_std]
 #![no_main]
 

@@ -1,5 +1,6 @@
 //! Test realm `bob`: serves `shop`, which doubles numbers. Its allowed clients are set in
 //! tests/systems/services.toml.
+#![forbid(unsafe_code)]
 #![no_std]
 #![no_main]
 

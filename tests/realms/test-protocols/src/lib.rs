@@ -1,4 +1,5 @@
 //! The services of tests/systems/lifecycle.toml: what they take and give back.
+#![forbid(unsafe_code)]
 #![no_std]
 
 use heapless::String;

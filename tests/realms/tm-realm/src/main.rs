@@ -16,6 +16,7 @@
 //! - `crashy` registers "crashy" and panics at once, every time (it is restartable).
 //! - `counter` counts in a loop for 3 s of the realm clock, below `crashy`'s priority, and
 //!   prints its count every 250 ms: it goes on while `crashy` waits to be restarted.
+#![forbid(unsafe_code)]
 #![no_std]
 #![no_main]
 
