@@ -18,7 +18,7 @@ use crate::error::{Field, Malformed};
 use crate::wire::Reader;
 
 /// Message words a line may use: every word seL4 carries.
-pub const LINE_WORDS: usize = 120;
+pub const LINE_WORDS: usize = vocabulary::limits::MAX_MESSAGE_WORDS;
 /// The longest line one request carries, in bytes: 119 words of 8 bytes.
 pub const MAX_LINE_BYTES: usize = (LINE_WORDS - 1) * WORD_BYTES;
 

@@ -34,7 +34,7 @@ use core::fmt;
 use crate::console::LineHeader;
 use crate::error::{Error, Field, Malformed};
 use crate::ids::ConnectionId;
-use crate::name::Name;
+use crate::name::{Name, WireName};
 use crate::reply::{decode_reply, encode_reply};
 use crate::request::read_connection;
 use crate::wire::{Message, Reader};

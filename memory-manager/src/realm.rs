@@ -10,7 +10,7 @@ use crate::mm_println;
 use ::console::Class;
 use heapless::Vec;
 use ipc::Badge;
-use ipc::abi::{self, PAGE_SIZE, slot};
+use ipc::abi::{self, PAGE_BYTES, slot};
 use memory_manager::memory::{Budget, MemoryError, MemoryPool, Source, budget_blocks};
 use memory_manager::program::{Program, ProgramError};
 use memory_manager::slots::{SlotAllocator, SlotError};
@@ -24,12 +24,12 @@ use sel4::ipc_buffer::IpcBuffer;
 use sel4::kernel::UserContext;
 use sel4_root_task::scratch::ScratchWindow;
 use sel4_root_task::shared::SharedPage;
-use system_config::{Name, RealmId, SystemConfig};
+use system_config::{NameText, RealmId, SystemConfig};
 
 /// Slots of the memory manager's CNode each realm gets for the caps of its objects.
 pub const REALM_SLOTS: u64 = 1536;
 /// Where the realms' slot ranges start (realm `i` has `i * REALM_SLOTS ..` from here).
-pub const REALM_SLOTS_BASE: u64 = (1 << 16) - system_config::MAX_REALMS as u64 * REALM_SLOTS;
+pub const REALM_SLOTS_BASE: u64 = (1 << 16) - vocabulary::limits::MAX_REALMS as u64 * REALM_SLOTS;
 /// A page whose contents are all zero (fresh frames are).
 const NO_CONTENTS: (usize, &[u8]) = (0, &[]);
 /// Paging structures one realm may have.
@@ -161,7 +161,7 @@ enum Level {
 /// A realm the memory manager started.
 pub struct Realm {
     pub id: RealmId,
-    pub name: Name,
+    pub name: NameText,
     /// Whether its kernel objects exist (from a successful start until it is stopped). Its
     /// lifecycle state (running, serving, aborting, stopped and why) is the supervisor's.
     pub built: bool,
@@ -256,17 +256,18 @@ impl Realm {
             let block = take_block(kernel, size_bits)?;
             self.budget.add_block(block)?;
         }
-        self.cnode = self.make(kernel, ObjectType::CNode { slot_bits: abi::CNODE_BITS })?.cast();
+        self.cnode =
+            self.make(kernel, ObjectType::CNode { slot_bits: abi::REALM_CNODE_BITS })?.cast();
         self.vspace = self.make(kernel, ObjectType::Pml4)?.cast();
         init::ASID_POOL.assign(kernel.ipc, self.vspace).step("assigning an ASID")?;
 
         for segment in &program.segments {
             let rights = if segment.writable { Rights::READ_WRITE } else { Rights::READ };
-            for page in segment.pages().step_by(PAGE_SIZE as usize) {
+            for page in segment.pages().step_by(PAGE_BYTES as usize) {
                 self.page(kernel, page, rights, segment.bytes_on_page(page))?;
             }
         }
-        for page in (abi::STACK_BOTTOM..abi::STACK_TOP).step_by(PAGE_SIZE as usize) {
+        for page in (abi::STACK_BOTTOM..abi::STACK_TOP).step_by(PAGE_BYTES as usize) {
             self.page(kernel, page, Rights::READ_WRITE, NO_CONTENTS)?;
         }
         let ipc_buffer = self.page(kernel, abi::IPC_BUFFER, Rights::READ_WRITE, NO_CONTENTS)?;
@@ -280,7 +281,7 @@ impl Realm {
                 kernel.ipc,
                 own_slot(kernel.endpoint.cptr()),
                 Rights::WRITE.with_grant(),
-                badge(Badge::for_realm(ipc_id(self.id))),
+                sel4::cap::Badge::from(Badge::for_realm(self.id)),
             )
             .step("minting the broker endpoint")?;
         let fault = realm_slot(self.cnode, slot::FAULT);
@@ -289,15 +290,14 @@ impl Realm {
                 kernel.ipc,
                 own_slot(kernel.endpoint.cptr()),
                 Rights::WRITE.with_grant(),
-                badge(Badge::for_fault(ipc_id(self.id))),
+                sel4::cap::Badge::from(Badge::for_fault(self.id)),
             )
             .step("minting the fault endpoint")?;
 
         self.tcb = self.make(kernel, ObjectType::Tcb)?.cast();
         // The CNode resolves a whole 64-bit CPtr: a zero guard covers the bits above its index.
-        let guard = CNodeGuard::new(0, 64 - abi::CNODE_BITS).map_err(|_| RealmError::Kernel {
-            step: "the CSpace guard",
-            error: sel4::Error::InvalidArgument,
+        let guard = CNodeGuard::new(0, 64 - abi::REALM_CNODE_BITS).map_err(|_| {
+            RealmError::Kernel { step: "the CSpace guard", error: sel4::Error::InvalidArgument }
         })?;
         let config = TcbConfig {
             fault_endpoint: Some(Cap::from_cptr(slot::FAULT)),
@@ -484,15 +484,15 @@ impl Realm {
         kernel: &mut Kernel<'_>,
         pages: u64,
     ) -> Result<u64, RealmError> {
-        let bytes = pages.saturating_mul(PAGE_SIZE);
+        let bytes = pages.saturating_mul(PAGE_BYTES);
         let start = self.heap_next;
         let end = start.saturating_add(bytes);
         // The budget first: it is the limit a realm chose in its system description.
         if bytes > self.budget.free_bytes() {
             return Err(RealmError::BudgetTooSmall { pages, free_bytes: self.budget.free_bytes() });
         }
-        if end > abi::HEAP_START + abi::HEAP_MAX_PAGES * PAGE_SIZE {
-            let used = (start - abi::HEAP_START) / PAGE_SIZE;
+        if end > abi::HEAP_START + abi::HEAP_MAX_PAGES * PAGE_BYTES {
+            let used = (start - abi::HEAP_START) / PAGE_BYTES;
             return Err(RealmError::HeapWindowFull {
                 asked: pages,
                 left: abi::HEAP_MAX_PAGES.saturating_sub(used),
@@ -521,9 +521,9 @@ impl Realm {
         if self.tables.len() as u64 + new_tables > MAX_TABLES as u64 {
             return Err(RealmError::TooManyTables);
         }
-        for page in (start..end).step_by(PAGE_SIZE as usize) {
+        for page in (start..end).step_by(PAGE_BYTES as usize) {
             self.page(kernel, page, Rights::READ_WRITE, NO_CONTENTS)?;
-            self.heap_next = page + PAGE_SIZE;
+            self.heap_next = page + PAGE_BYTES;
         }
         Ok(start)
     }
@@ -574,9 +574,9 @@ impl Realm {
 }
 
 /// Slot `index` of a realm's CNode, as the memory manager addresses it (its cap to the
-/// CNode has no guard, so the index is `CNODE_BITS` deep).
+/// CNode has no guard, so the index is `REALM_CNODE_BITS` deep).
 fn realm_slot(cnode: CNode, index: CPtr) -> CSlot {
-    CSlot::new(cnode, index, abi::CNODE_BITS)
+    CSlot::new(cnode, index, abi::REALM_CNODE_BITS)
 }
 
 /// The size of `object` as a power of two (every object type we make is at most 2^47 bytes).
@@ -587,15 +587,6 @@ fn object_bits(object: ObjectType) -> u8 {
 /// Slot `cptr` of the memory manager's own CNode.
 pub fn own_slot(cptr: CPtr) -> CSlot {
     init::CNODE.slot(cptr)
-}
-
-fn ipc_id(id: RealmId) -> ipc::RealmId {
-    ipc::RealmId(id.0)
-}
-
-fn badge(badge: Badge) -> sel4::cap::Badge {
-    // Badges from `ipc::Badge` are below 2^28 by construction.
-    sel4::cap::Badge::new(badge.value()).unwrap_or(sel4::cap::Badge::NONE)
 }
 
 /// Obtains a block of `2^size_bits` bytes from the pool, carving it if needed.

@@ -12,7 +12,9 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use zerocopy::{FromBytes, Immutable, IntoBytes};
 
-use crate::payload::{self, MAX_WORDS, PayloadError, Status};
+use sel4::message::MAX_MESSAGE_WORDS;
+
+use crate::payload::{self, PayloadError, Status};
 use crate::{Error, Realm};
 
 /// Whether this realm's thread may hold a client's reply cap: set when the realm announces
@@ -274,7 +276,8 @@ impl Realm {
         if let Some(error) = connection.closed.get() {
             return Err(error);
         }
-        let length = encode(&mut self.ipc.msg_mut()[..MAX_WORDS]).map_err(CallError::Payload)?;
+        let length =
+            encode(&mut self.ipc.msg_mut()[..MAX_MESSAGE_WORDS]).map_err(CallError::Payload)?;
         let info = MessageInfo::new(0, 0, length)
             .map_err(|_| CallError::Payload(PayloadError::TooLarge))?;
         let reply = match deadline {
@@ -378,14 +381,14 @@ impl Realm {
             let words = match (request, caller) {
                 (Ok((Status::Ok, Some(request))), Some(caller)) if label == 0 => {
                     let response = handler(self, caller, request);
-                    let words = &mut self.ipc.msg_mut()[..MAX_WORDS];
+                    let words = &mut self.ipc.msg_mut()[..MAX_MESSAGE_WORDS];
                     encode(&response, words)
                         .or_else(|_| payload::encode_bytes(&[], Status::ResponseTooLarge, words))
                 }
                 _ => payload::encode_bytes(
                     &[],
                     Status::BadRequest,
-                    &mut self.ipc.msg_mut()[..MAX_WORDS],
+                    &mut self.ipc.msg_mut()[..MAX_MESSAGE_WORDS],
                 ),
             };
             // An empty payload always fits: one header word.
