@@ -9,10 +9,7 @@ pub use vocabulary::limits::MAX_NAME_BYTES;
 pub use vocabulary::{Name, NameError};
 
 use crate::error::{Field, Malformed};
-use crate::wire::{Message, Reader};
-
-/// Bytes per message word.
-const WORD_BYTES: usize = 8;
+use crate::wire::{Message, Reader, WORD_BYTES};
 
 /// A [`Name`] on the wire: the protocol's encoding of the vocabulary's name. Decoding checks
 /// the bytes with [`Name::from_bytes`], the one rule.

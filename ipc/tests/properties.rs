@@ -8,7 +8,7 @@ use ipc::{
 use proptest::prelude::*;
 
 /// seL4 labels are 20 bits wide.
-const MAX_LABEL: u64 = (1 << 20) - 1;
+use sel4::message::MAX_LABEL;
 /// seL4 carries at most this many message words (the binding's constant).
 use vocabulary::limits::MAX_MESSAGE_WORDS;
 

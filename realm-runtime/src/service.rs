@@ -129,6 +129,10 @@ impl core::fmt::Display for CallError {
     }
 }
 
+/// Checks a service name with the one name rule ([`Name::new`]: 1 to 32 bytes of `a-z`,
+/// `0-9`, `-`) before anything is sent: a name that breaks it is refused here exactly as the
+/// broker would refuse it, as `MalformedRequest { BadName { field: ServiceName, error } }`
+/// where `error` names the empty name, the length, or the first byte outside the rule.
 fn name(text: &str) -> Result<Name, Error> {
     Name::new(text).map_err(|error| {
         Error::Refused(ipc::Error::MalformedRequest {
@@ -140,6 +144,11 @@ fn name(text: &str) -> Result<Name, Error> {
 impl Realm {
     /// Registers the service `service`: the broker creates its endpoint and gives this realm
     /// a Receive cap to it.
+    ///
+    /// `service` must follow the name rule (1 to 32 bytes of `a-z`, `0-9`, `-`; see
+    /// [`ipc::Name`]); otherwise nothing is sent and the error is
+    /// `Refused(MalformedRequest { reason: BadName { field: ServiceName, error } })`, `error`
+    /// saying which byte or what length is wrong.
     pub fn register(&mut self, service: &str) -> Result<Service, Error> {
         let service = name(service)?;
         match self.broker_request(Request::Register { service })? {
@@ -158,6 +167,8 @@ impl Realm {
     ///
     /// Each a distinct [`ipc::Error`] in [`Error::Refused`], whose `Display` is a sentence;
     /// [`ipc::Error::may_succeed_later`] says whether to try again:
+    /// - `MalformedRequest { reason: BadName { .. } }`: `service` breaks the name rule (see
+    ///   [`Realm::register`]); nothing was sent;
     /// - `Denied { rule }`: the policy refuses, and says by which rule; the same whether or
     ///   not the service exists, so a denial tells nothing of what other realms registered;
     /// - `NotFound { what: Missing::Service }`: the name is declared nowhere and no realm

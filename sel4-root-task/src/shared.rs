@@ -39,7 +39,7 @@ impl SharedPage {
         if index >= SHARED_SLOTS {
             return Err(sel4::Error::RangeError);
         }
-        let address = SHARED_BASE + (index as u64) * 4096;
+        let address = SHARED_BASE + (index as u64) * sel4::kernel::PAGE_BYTES;
         frame.map(ipc, init::VSPACE, address, Rights::READ_WRITE, VmAttributes::DEFAULT)?;
         // SAFETY: `frame` was just mapped read-write at `address`, a page-aligned address
         // reserved for shared slot `index` (below `SHARED_SLOTS`, inside the 2 MiB the
