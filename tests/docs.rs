@@ -13,7 +13,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use qemu::Workspace;
+use xtask::Workspace;
 
 /// How a block relates to the file it quotes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -14,7 +14,7 @@
 //! # Holding it
 //!
 //! The whole state is one [`Broker`] value of about 180 KiB (`size_of::<Broker>()`; the
-//! tables for [`MAX_SERVICES`] services and [`MAX_CONNECTIONS`] connections). It is made by
+//! tables for [`MAX_REGISTERED_SERVICES`] services and [`MAX_CONNECTIONS`] connections). It is made by
 //! the `const fn` [`Broker::empty`], so the memory manager keeps it in a static without ever
 //! building it on its stack, and fills it in place with [`Broker::configure`]:
 //!
@@ -94,9 +94,7 @@ mod teardown;
 pub use config::{BrokerConfig, ConfigError, Quota, RealmSpec};
 pub use ipc::{Reply, Request};
 pub use log::LogLine;
-pub use ops::{Action, Event, KernelOp, OpSink, RealmSlot, Rights, Unavailable};
-pub use policy::MAX_REALMS;
-pub use service_registry::{MAX_CONNECTIONS, MAX_SERVICES};
+pub use ops::{Action, Event, KernelOp, OpSink, RealmSlot, Rights, Unavailable, rights};
 pub use slots::{SlotRange, SlotRangeError};
 
 /// The most slots one range may hold (a realm CNode of 2^12 slots fits whole): the capacity
@@ -107,12 +105,13 @@ pub const MAX_SLOTS_PER_RANGE: usize = RangeSlots::CAPACITY;
 use ipc::{Error, Malformed, Missing, Name, RealmId};
 use policy::{Policy, PolicyConfig, Priorities};
 use service_registry::Registry;
+use vocabulary::limits::{MAX_CONNECTIONS, MAX_REALMS, MAX_REGISTERED_SERVICES};
 
 use slots::RangeSlots;
 
 /// A broker slot range of this many slots never runs out: one slot per service endpoint and
 /// one per connection's badged copy.
-pub const BROKER_SLOTS_NEEDED: usize = MAX_SERVICES + MAX_CONNECTIONS;
+pub const BROKER_SLOTS_NEEDED: usize = MAX_REGISTERED_SERVICES + MAX_CONNECTIONS;
 const _: () = assert!(BROKER_SLOTS_NEEDED <= MAX_SLOTS_PER_RANGE);
 
 /// What the broker knows of one realm.

@@ -42,21 +42,22 @@ use service_registry::CapSlot;
 
 use crate::log::LogLine;
 
-/// Capability rights, as seL4 names them (`read` = receive, `write` = send).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Rights {
-    pub read: bool,
-    pub write: bool,
-    pub grant: bool,
-}
+/// Capability rights: the seL4 binding's own type (`read` = receive, `write` = send), which
+/// builds on the host like this crate, so the memory manager mints exactly what the broker
+/// decided, with no conversion.
+pub use sel4::cap::Rights;
 
-impl Rights {
+/// The rights of each cap the broker makes (see the tree above).
+pub mod rights {
+    use super::Rights;
+
     /// The service owner's cap: receive only.
-    pub const RECEIVE: Self = Self { read: true, write: false, grant: false };
-    /// A client's cap: send, and grant so that `Call` gets a reply on seL4 5.0.0.
-    pub const CLIENT: Self = Self { read: false, write: true, grant: true };
-    /// The broker's copies: everything (CancelBadgedSends needs it).
-    pub const ALL: Self = Self { read: true, write: true, grant: true };
+    pub const RECEIVE: Rights = Rights::READ;
+    /// A client's cap: send, and grant so that `Call` gets a reply on seL4 5.0.0 (the
+    /// kernel's [`sel4::kernel::CALL_RIGHTS`]).
+    pub const CLIENT: Rights = sel4::kernel::CALL_RIGHTS;
+    /// The broker's badged copies: everything (CancelBadgedSends needs it).
+    pub const BROKER_COPY: Rights = Rights::ALL;
 }
 
 /// A slot in a realm's CSpace.

@@ -6,7 +6,7 @@ use ipc::{
 use policy::Decision;
 use service_registry::{CapSlot, ConnectionLookup, RegistryError};
 
-use crate::ops::{Action, Event, KernelOp, OpSink, RealmSlot, Rights, Unavailable};
+use crate::ops::{Action, Event, KernelOp, OpSink, RealmSlot, Unavailable, rights};
 use crate::{Broker, Quota};
 
 /// The error for a registry refusal.
@@ -111,7 +111,7 @@ impl Broker {
         ops.run(KernelOp::CopyToRealm {
             from: endpoint,
             into: owner_slot,
-            rights: Rights::RECEIVE,
+            rights: rights::RECEIVE,
         });
         let generation = registered.generation;
         self.log(ops, Event::Registered { owner: caller, service, generation, rule });
@@ -167,13 +167,13 @@ impl Broker {
             from: target.endpoint,
             into: broker_copy,
             badge: ipc::Badge::for_connection(connection.id),
-            rights: Rights::ALL,
+            rights: rights::BROKER_COPY,
         });
         ops.run(KernelOp::DeleteInRealm { slot: client_slot });
         ops.run(KernelOp::CopyToRealm {
             from: broker_copy,
             into: client_slot,
-            rights: Rights::CLIENT,
+            rights: rights::CLIENT,
         });
         let id = connection.id;
         self.log(ops, Event::Connected { client: caller, service, connection: id, rule });

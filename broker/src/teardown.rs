@@ -16,7 +16,8 @@
 //! soon as the registry's counts say nothing is left to close.
 
 use ipc::{CloseReason, ConnectionId, Name, RealmId};
-use service_registry::{Connection, MAX_CONNECTIONS, ReservedSlot};
+use service_registry::{Connection, ReservedSlot};
+use vocabulary::limits::MAX_CONNECTIONS;
 
 use crate::Broker;
 use crate::ops::{Event, KernelOp, OpSink, RealmSlot};

@@ -138,7 +138,7 @@ fn register_creates_an_endpoint_and_hands_out_a_receive_cap() {
             KernelOp::CopyToRealm {
                 from: CapSlot(1000),
                 into: realm_slot(STORE, 200),
-                rights: Rights::RECEIVE
+                rights: rights::RECEIVE
             },
         ]
     );
@@ -182,13 +182,13 @@ fn connect_mints_a_badged_copy_and_gives_the_client_a_send_cap() {
                 from: CapSlot(1000),
                 into: CapSlot(1001),
                 badge: Badge::for_connection(connection),
-                rights: Rights::ALL
+                rights: rights::BROKER_COPY
             },
             KernelOp::DeleteInRealm { slot: realm_slot(APP, 300) },
             KernelOp::CopyToRealm {
                 from: CapSlot(1001),
                 into: realm_slot(APP, 300),
-                rights: Rights::CLIENT
+                rights: rights::CLIENT
             },
         ]
     );

@@ -4,10 +4,11 @@
 //! half the connections and owning every service but one dies) runs on a small stack.
 
 use broker::{
-    BROKER_SLOTS_NEEDED, Broker, BrokerConfig, KernelOp, LogLine, MAX_CONNECTIONS, MAX_SERVICES,
-    OpSink, Quota, RealmSpec, Request, SlotRange,
+    BROKER_SLOTS_NEEDED, Broker, BrokerConfig, KernelOp, LogLine, OpSink, Quota, RealmSpec,
+    Request, SlotRange,
 };
 use ipc::{Name, RealmId};
+use vocabulary::limits::{MAX_CONNECTIONS, MAX_REGISTERED_SERVICES};
 
 /// Counts ops and formats every log line, as the memory manager would print it.
 struct Count(usize);
@@ -40,7 +41,7 @@ fn full_broker() -> Box<Broker> {
     };
     let realms = [
         spec("base", None, 10_000, 1),
-        spec("heavy", Some(RealmId(0)), 20_000, MAX_SERVICES - 1 + held),
+        spec("heavy", Some(RealmId(0)), 20_000, MAX_REGISTERED_SERVICES - 1 + held),
         spec("leaf", Some(RealmId(1)), 30_000, MAX_CONNECTIONS - held),
     ];
     let mut broker = Box::new(Broker::empty());
@@ -52,13 +53,16 @@ fn full_broker() -> Box<Broker> {
     };
     let service = |i: usize| name(&format!("s{i}"));
     call(0, Request::Register { service: name("base") });
-    for i in 1..MAX_SERVICES {
+    for i in 1..MAX_REGISTERED_SERVICES {
         call(1, Request::Register { service: service(i) });
     }
     for i in 0..MAX_CONNECTIONS {
         match i < held {
             true => call(1, Request::Connect { service: name("base") }),
-            false => call(2, Request::Connect { service: service(1 + i % (MAX_SERVICES - 1)) }),
+            false => call(
+                2,
+                Request::Connect { service: service(1 + i % (MAX_REGISTERED_SERVICES - 1)) },
+            ),
         }
     }
     assert_eq!(broker.registry().connections().count(), MAX_CONNECTIONS);
@@ -91,6 +95,6 @@ fn the_largest_calls_run_on_a_small_stack() {
     // The refusal is not logged (quota), so: the death's ops and events only.
     let held = MAX_CONNECTIONS / 2;
     let others = MAX_CONNECTIONS - held;
-    let services = MAX_SERVICES - 1;
+    let services = MAX_REGISTERED_SERVICES - 1;
     assert_eq!(produced, 5 * held + 4 * services + 2 * others + 1);
 }

@@ -34,8 +34,7 @@
 use std::collections::{HashMap, HashSet};
 
 use broker::{
-    Broker, BrokerConfig, Event, KernelOp, LogLine, MAX_CONNECTIONS, OpSink, Quota, RealmSpec,
-    Rights, SlotRange,
+    Broker, BrokerConfig, Event, KernelOp, LogLine, OpSink, Quota, RealmSpec, SlotRange, rights,
 };
 use cap_model::{Kernel, Node, Output, Record, Space};
 use ipc::{
@@ -45,6 +44,7 @@ use ipc::{
 use policy::{AllowedClients, Grant, ServiceDecl};
 use proptest::prelude::*;
 use service_registry::CapSlot;
+use vocabulary::limits::{MAX_CONNECTIONS, MAX_REGISTERED_SERVICES};
 
 // ---------------------------------------------------------------------------------------------
 // The system under test and a literal model of its policy.
@@ -796,7 +796,7 @@ impl Run {
                 return Err(TestCaseError::fail(format!("the broker copy of {} is gone", c.id)));
             };
             prop_assert_eq!(copy.badge, Badge::for_connection(c.id).value());
-            prop_assert_eq!(copy.rights, Rights::ALL);
+            prop_assert_eq!(copy.rights, rights::BROKER_COPY);
             prop_assert_eq!(copy.object, self.endpoints[&c.service]);
         }
         let held: HashSet<u64> =
@@ -852,7 +852,7 @@ impl Run {
                     r,
                     slot
                 );
-                prop_assert_eq!(cap.rights, Rights::RECEIVE);
+                prop_assert_eq!(cap.rights, rights::RECEIVE);
             } else {
                 let connection = connections.get(&cap.badge);
                 prop_assert!(
@@ -863,7 +863,7 @@ impl Run {
                     r,
                     slot
                 );
-                prop_assert_eq!(cap.rights, Rights::CLIENT);
+                prop_assert_eq!(cap.rights, rights::CLIENT);
             }
         }
         let owned = services.values().filter(|s| s.owner == realm).count();
@@ -1036,7 +1036,7 @@ proptest! {
 /// nothing is left behind, and the op count is exactly the documented one.
 #[test]
 fn the_largest_teardown_leaves_nothing_behind() {
-    use broker::{BROKER_SLOTS_NEEDED, MAX_SERVICES};
+    use broker::BROKER_SLOTS_NEEDED;
     let held = MAX_CONNECTIONS / 2;
     let spec = |name: &str, parent, start, count: usize| RealmSpec {
         name: Name::new(name).unwrap(),
@@ -1046,7 +1046,7 @@ fn the_largest_teardown_leaves_nothing_behind() {
     };
     let realms = [
         spec("base", None, 10_000, 1),
-        spec("heavy", Some(RealmId(0)), 20_000, MAX_SERVICES - 1 + held),
+        spec("heavy", Some(RealmId(0)), 20_000, MAX_REGISTERED_SERVICES - 1 + held),
         spec("leaf", Some(RealmId(1)), 30_000, MAX_CONNECTIONS - held),
     ];
     let mut broker = Box::new(Broker::empty());
@@ -1066,14 +1066,18 @@ fn the_largest_teardown_leaves_nothing_behind() {
     };
     let service = |i: usize| Name::new(&format!("s{i}")).unwrap();
     run(&mut broker, 0, Request::Register { service: Name::new("base").unwrap() });
-    for i in 1..MAX_SERVICES {
+    for i in 1..MAX_REGISTERED_SERVICES {
         run(&mut broker, 1, Request::Register { service: service(i) });
     }
     for i in 0..MAX_CONNECTIONS {
         if i < held {
             run(&mut broker, 1, Request::Connect { service: Name::new("base").unwrap() });
         } else {
-            run(&mut broker, 2, Request::Connect { service: service(1 + i % (MAX_SERVICES - 1)) });
+            run(
+                &mut broker,
+                2,
+                Request::Connect { service: service(1 + i % (MAX_REGISTERED_SERVICES - 1)) },
+            );
         }
     }
     assert_eq!(broker.broker_slots_in_use(), BROKER_SLOTS_NEEDED);
@@ -1082,8 +1086,8 @@ fn the_largest_teardown_leaves_nothing_behind() {
     broker.realm_died(RealmId(1), &mut output);
     let record = output.finish().unwrap();
     let others = MAX_CONNECTIONS - held;
-    assert_eq!(record.ops.len(), 4 * held + 3 * (MAX_SERVICES - 1) + others);
-    assert_eq!(record.events.len(), held + (MAX_SERVICES - 1) + others + 1);
+    assert_eq!(record.ops.len(), 4 * held + 3 * (MAX_REGISTERED_SERVICES - 1) + others);
+    assert_eq!(record.events.len(), held + (MAX_REGISTERED_SERVICES - 1) + others + 1);
     kernel.destroy(Space::Realm(1));
     // Only base's endpoint and base's receive cap are left.
     assert_eq!(kernel.slots.len(), 2);

@@ -37,8 +37,10 @@ pub use level::{Class, Level};
 pub use queue::{Consumer, Dropped, LineQueue, Producer, Record};
 pub use render::SourceNames;
 
-/// The most realms a console serves; realm sources are `1..=MAX_REALMS`.
-pub const MAX_REALMS: usize = 64;
+/// A console serves every realm a system may have: realm sources are `1..=MAX_REALMS`
+/// (`vocabulary::limits`).
+use vocabulary::limits::MAX_REALMS;
+
 /// How many sources there are: the memory manager (0) and the realms.
 pub const SOURCES: usize = MAX_REALMS + 1;
 /// The longest line text the queue holds, in bytes. Longer text is cut to this length and
@@ -46,7 +48,7 @@ pub const SOURCES: usize = MAX_REALMS + 1;
 /// line always fits; the memory manager's own long lines are cut.
 pub const MAX_TEXT: usize = 1024;
 
-/// Who a line comes from: 0 is the memory manager itself, `1..=64` are realms (the realm's
+/// Who a line comes from: 0 is the memory manager itself, `1..=MAX_REALMS` (32) are realms (the realm's
 /// index in the system description plus one, or any numbering the memory manager chooses).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Source(u8);

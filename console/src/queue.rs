@@ -510,6 +510,7 @@ impl<const N: usize> Consumer<'_, N> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use vocabulary::limits::MAX_REALMS;
 
     const NAMES: [&str; 3] = ["init", "plugin", "kv"];
     const MM: Source = Source::MEMORY_MANAGER;
@@ -630,7 +631,7 @@ mod tests {
         let (mut producer, mut consumer) = (queue.producer().unwrap(), queue.consumer().unwrap());
         let line = [b'r'; 900];
         let mut realms = 0;
-        for index in 1..=64 {
+        for index in 1..=MAX_REALMS as u8 {
             realms += usize::from(producer.push(realm(index), &line, false).is_ok());
         }
         // Three quarters of 4096 bytes hold three 908-byte records.

@@ -15,25 +15,26 @@
 
 use core::ops::Range;
 
-pub const PAGE_SIZE: u64 = 4096;
+/// Pages are seL4 small pages (defined once, in the `sel4` binding).
+pub use vocabulary::limits::PAGE_BYTES;
 /// Where a program's load segments may lie.
 pub const PROGRAM_WINDOW: Range<u64> = 0x0040_0000..0x0f00_0000;
 /// The initial thread's stack.
 pub const STACK_PAGES: u64 = 16;
 pub const STACK_TOP: u64 = 0x1000_0000;
-pub const STACK_BOTTOM: u64 = STACK_TOP - STACK_PAGES * PAGE_SIZE;
+pub const STACK_BOTTOM: u64 = STACK_TOP - STACK_PAGES * PAGE_BYTES;
 /// The initial thread's IPC buffer.
-pub const IPC_BUFFER: u64 = STACK_TOP + PAGE_SIZE;
+pub const IPC_BUFFER: u64 = STACK_TOP + PAGE_BYTES;
 /// The realm's control page: one page the memory manager also maps (read-write) in its own
 /// address space, so that the two can share a few words without IPC (see [`control`]).
-pub const CONTROL: u64 = IPC_BUFFER + 2 * PAGE_SIZE;
+pub const CONTROL: u64 = IPC_BUFFER + 2 * PAGE_BYTES;
 /// Where pages asked for at run time are mapped, upwards.
 pub const HEAP_START: u64 = 0x2000_0000;
 /// The most pages a realm can ask for at run time (its budget usually ends this sooner).
 pub const HEAP_MAX_PAGES: u64 = 1 << 16;
 
-/// A realm's CNode has `2^CNODE_BITS` slots.
-pub const CNODE_BITS: u8 = 11;
+/// A realm's CNode has `2^REALM_CNODE_BITS` slots (the limit is defined in `vocabulary`).
+pub use vocabulary::limits::REALM_CNODE_BITS;
 
 /// Slots of a realm's CNode the memory manager fills.
 pub mod slot {
@@ -91,8 +92,8 @@ pub const ABORTED_LABEL: u64 = 0xdead;
 const _: () = {
     assert!(PROGRAM_WINDOW.end < STACK_BOTTOM, "a guard page below the stack");
     assert!(STACK_TOP < IPC_BUFFER, "a gap above the stack");
-    assert!(IPC_BUFFER + PAGE_SIZE < CONTROL, "a gap above the IPC buffer");
-    assert!(CONTROL + PAGE_SIZE <= HEAP_START);
-    assert!(STACK_BOTTOM.is_multiple_of(PAGE_SIZE));
-    assert!(slot::FIRST_FREE < 1 << CNODE_BITS);
+    assert!(IPC_BUFFER + PAGE_BYTES < CONTROL, "a gap above the IPC buffer");
+    assert!(CONTROL + PAGE_BYTES <= HEAP_START);
+    assert!(STACK_BOTTOM.is_multiple_of(PAGE_BYTES));
+    assert!(slot::FIRST_FREE < 1 << REALM_CNODE_BITS);
 };

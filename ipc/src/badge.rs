@@ -30,8 +30,9 @@ use core::fmt;
 
 use crate::ids::{ConnectionId, RealmId};
 
-/// seL4 5.0.0 badges are 28 bits.
-pub const BADGE_BITS: u32 = 28;
+/// The badge bits the kernel keeps (28 on seL4 5.0.0): the width of
+/// [`sel4::kernel::MAX_BADGE`].
+pub const BADGE_BITS: u32 = u64::BITS - sel4::kernel::MAX_BADGE.leading_zeros();
 const KIND_SHIFT: u32 = 24;
 const PAYLOAD_MASK: u64 = (1 << KIND_SHIFT) - 1;
 const REALM_KIND: u64 = 1;
@@ -42,6 +43,15 @@ const TIMER_KIND: u64 = 4;
 /// A badge value, as minted into a cap and as delivered by the kernel.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Badge(u64);
+
+/// The one conversion to the kernel's badge type, for minting. Every badge of this layout is
+/// below `2^BADGE_BITS` (a kind below 16 over a 24-bit payload), so the kernel's check never
+/// refuses it; the `NONE` fallback is unreachable.
+impl From<Badge> for sel4::cap::Badge {
+    fn from(badge: Badge) -> Self {
+        sel4::cap::Badge::new(badge.value()).unwrap_or(sel4::cap::Badge::NONE)
+    }
+}
 
 /// What a badge identifies.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -175,6 +185,22 @@ impl Badge {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_badge_converts_to_the_same_kernel_badge() {
+        assert_eq!(BADGE_BITS, 28);
+        let last = ConnectionId::new(1023, ConnectionId::MAX_GENERATION).unwrap();
+        for badge in [
+            Badge::for_realm(RealmId(255)),
+            Badge::for_fault(RealmId(0)),
+            Badge::for_connection(last),
+            Badge::TIMER,
+        ] {
+            let kernel = sel4::cap::Badge::from(badge);
+            assert_eq!(kernel.value(), badge.value());
+            assert_ne!(kernel, sel4::cap::Badge::NONE);
+        }
+    }
 
     #[test]
     fn realm_badge_layout() {

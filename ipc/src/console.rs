@@ -15,14 +15,13 @@
 //! characters, so a realm cannot start a new console line or forge another realm's output.
 
 use crate::error::{Field, Malformed};
-use crate::wire::Reader;
+use crate::wire::{Reader, WORD_BYTES};
 
 /// Message words a line may use: every word seL4 carries.
-pub const LINE_WORDS: usize = 120;
+pub const LINE_WORDS: usize = vocabulary::limits::MAX_MESSAGE_WORDS;
 /// The longest line one request carries, in bytes: 119 words of 8 bytes.
 pub const MAX_LINE_BYTES: usize = (LINE_WORDS - 1) * WORD_BYTES;
 
-const WORD_BYTES: usize = 8;
 const CUT_FLAG: u64 = 1 << 16;
 const LENGTH_MASK: u64 = 0xffff;
 

@@ -1,17 +1,10 @@
-//! Identifiers that cross the protocol: realms and connections.
+//! Identifiers that cross the protocol: realms ([`RealmId`], from the `vocabulary` crate) and
+//! connections ([`ConnectionId`], defined here because its bit layout is the protocol's
+//! connection word and the low bits of a connection badge).
 
 use core::fmt;
 
-/// A realm, by its index in the memory manager's realm table. The broker learns the caller's
-/// from the badge the kernel delivered, never from a message.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct RealmId(pub u8);
-
-impl fmt::Display for RealmId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "realm #{}", self.0)
-    }
-}
+pub use vocabulary::RealmId;
 
 /// A connection: a slot in the broker's connection table and that slot's generation, which
 /// grows each time the slot is reused, so an old id never names a newer connection.
@@ -25,8 +18,10 @@ pub struct ConnectionId {
     generation: u16,
 }
 
-/// How many bits of a connection word the index takes.
-const INDEX_BITS: u32 = 10;
+/// How many bits of a connection word the index takes: enough for
+/// [`MAX_CONNECTIONS`](vocabulary::limits::MAX_CONNECTIONS) indices.
+const INDEX_BITS: u32 = vocabulary::limits::MAX_CONNECTIONS.trailing_zeros();
+const _: () = assert!(vocabulary::limits::MAX_CONNECTIONS == 1 << INDEX_BITS);
 /// How many bits of a connection word the generation takes.
 const GENERATION_BITS: u32 = 24 - INDEX_BITS;
 /// The bits a connection word may use.

@@ -1,7 +1,10 @@
 //! `ipc`: the protocol between realms and the broker (the memory manager), as seL4 messages.
 //!
-//! This crate is the shared vocabulary: the realm runtime encodes [`Request`]s and decodes
-//! [`Reply`]s, the memory manager does the opposite. It never touches the kernel.
+//! This crate is the protocol: the realm runtime encodes [`Request`]s and decodes
+//! [`Reply`]s, the memory manager does the opposite. It never touches the kernel. The words
+//! it carries ([`Name`] and its rule, [`RealmId`], the limits) come from the `vocabulary`
+//! crate and are re-exported here; the badge width and the conversion of a [`Badge`] to
+//! the kernel's badge type come from the `sel4` binding.
 //!
 //! # Messages
 //!

@@ -34,10 +34,10 @@ use core::fmt;
 use crate::console::LineHeader;
 use crate::error::{Error, Field, Malformed};
 use crate::ids::ConnectionId;
-use crate::name::Name;
+use crate::name::{Name, WireName};
 use crate::reply::{decode_reply, encode_reply};
 use crate::request::read_connection;
-use crate::wire::{Message, Reader};
+use crate::wire::{Message, Reader, WORD_BYTES};
 
 /// The longest panic text a realm reports, in bytes (the rest is cut).
 pub const MAX_TEXT_BYTES: usize = 80;
@@ -45,7 +45,6 @@ pub const MAX_TEXT_BYTES: usize = 80;
 /// four message registers, so a panicking realm never touches its IPC buffer (the frame that
 /// panicked may still hold a borrow of it).
 pub const PANIC_PART_BYTES: usize = 24;
-const WORD_BYTES: usize = 8;
 
 wire_codes! {
     /// The kind of a realm request: the label of its message.

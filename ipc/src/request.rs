@@ -14,7 +14,7 @@
 
 use crate::error::{Field, Malformed};
 use crate::ids::ConnectionId;
-use crate::name::Name;
+use crate::name::{Name, WireName};
 use crate::wire::{Message, Reader};
 
 wire_codes! {

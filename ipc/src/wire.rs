@@ -7,8 +7,11 @@ use crate::error::{Field, Malformed};
 /// The most words any protocol message uses (a grant with two longest names is 10).
 pub const MAX_PROTOCOL_WORDS: usize = 12;
 
-/// seL4 carries at most 120 message words; every protocol message fits.
-const _: () = assert!(MAX_PROTOCOL_WORDS <= 120);
+/// Every protocol message fits in what seL4 carries.
+const _: () = assert!(MAX_PROTOCOL_WORDS <= vocabulary::limits::MAX_MESSAGE_WORDS);
+
+/// Bytes per message word (x86_64 words), for the byte-packed fields (names, text).
+pub(crate) const WORD_BYTES: usize = 8;
 
 /// Declares a field-less enum whose variants have fixed codes on the wire, with `code`,
 /// `from_code` and `ALL` (every variant, for tests and exhaustive checks).

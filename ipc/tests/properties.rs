@@ -8,12 +8,12 @@ use ipc::{
 use proptest::prelude::*;
 
 /// seL4 labels are 20 bits wide.
-const MAX_LABEL: u64 = (1 << 20) - 1;
-/// seL4 carries at most 120 message words.
-const MAX_MESSAGE_WORDS: usize = 120;
+use sel4::message::MAX_LABEL;
+/// seL4 carries at most this many message words (the binding's constant).
+use vocabulary::limits::MAX_MESSAGE_WORDS;
 
 fn name() -> impl Strategy<Value = Name> {
-    proptest::string::string_regex(&format!("[a-zA-Z0-9._-]{{1,{MAX_NAME_BYTES}}}"))
+    proptest::string::string_regex(&format!("[a-z0-9-]{{1,{MAX_NAME_BYTES}}}"))
         .unwrap()
         .prop_map(|text| Name::new(&text).unwrap())
 }

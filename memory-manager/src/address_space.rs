@@ -88,7 +88,7 @@ impl AddressSpace {
         self.make_tables(root, objects, plan)?;
         for address in plan.page_addresses() {
             self.map_frame(root, objects, address, rights, NO_CONTENTS)?;
-            mapped(address + ipc::abi::PAGE_SIZE);
+            mapped(address + ipc::abi::PAGE_BYTES);
         }
         Ok(())
     }

@@ -10,16 +10,17 @@ use broker::{Broker, BrokerConfig, KernelOp, LogLine, OpSink, Quota, RealmSpec, 
 use heapless::Vec;
 use ipc::abi;
 use policy::{Grant, ServiceDecl};
-use sel4::cap::{ObjectType, Rights};
+use sel4::cap::ObjectType;
 
-use system_config::{AllowedClients, MAX_GRANTS, MAX_REALMS, MAX_SERVICES, SystemConfig};
+use system_config::{AllowedClients, SystemConfig};
+use vocabulary::limits::{MAX_DECLARED_GRANTS, MAX_DECLARED_SERVICES, MAX_REALMS};
 
 use crate::realm::{Realm, RealmError};
 use crate::resources::{RootResources, own_slot};
 
 /// Slots of a realm's CNode where the broker places caps (its services' endpoints and its
 /// connections): from `abi::slot::FIRST_FREE` to the end of the CNode.
-pub const REALM_BROKER_SLOTS: u16 = (1 << abi::CNODE_BITS) - abi::slot::FIRST_FREE as u16;
+pub const REALM_BROKER_SLOTS: u16 = (1 << abi::REALM_CNODE_BITS) - abi::slot::FIRST_FREE as u16;
 /// Slots of the memory manager's CNode for the broker's own caps: enough for every service
 /// and connection the broker can hold.
 pub const BROKER_SLOTS: u16 = broker::BROKER_SLOTS_NEEDED as u16;
@@ -44,10 +45,6 @@ fn name(text: &str) -> Result<ipc::Name, BrokerSetupError> {
     ipc::Name::new(text).map_err(BrokerSetupError::Name)
 }
 
-fn realm_id(id: system_config::RealmId) -> ipc::RealmId {
-    ipc::RealmId(id.0)
-}
-
 /// Configures `broker` (held in a static: it is large) with the realms, services and grants
 /// of `config`; its own caps go in the memory manager's slots from `first_slot` on.
 pub fn configure_broker(
@@ -59,7 +56,7 @@ pub fn configure_broker(
     for realm in &config.realms {
         let spec = RealmSpec {
             name: name(&realm.name)?,
-            parent: realm.parent.map(realm_id),
+            parent: realm.parent,
             slots: SlotRange { start: abi::slot::FIRST_FREE, count: REALM_BROKER_SLOTS },
             quota: Quota {
                 max_services: realm.max_services,
@@ -68,23 +65,20 @@ pub fn configure_broker(
         };
         let _ = realms.push(spec);
     }
-    let mut grants: Vec<Grant, MAX_GRANTS> = Vec::new();
+    let mut grants: Vec<Grant, MAX_DECLARED_GRANTS> = Vec::new();
     for grant in &config.grants {
         let Some(service) = config.service(grant.service) else { continue };
-        let _ =
-            grants.push(Grant { client: realm_id(grant.client), service: name(&service.name)? });
+        let _ = grants.push(Grant { client: grant.client, service: name(&service.name)? });
     }
-    let mut services: Vec<ServiceDecl, MAX_SERVICES> = Vec::new();
+    let mut services: Vec<ServiceDecl, MAX_DECLARED_SERVICES> = Vec::new();
     for service in &config.services {
         let allowed_clients = match &service.allowed_clients {
             AllowedClients::Any => None,
-            AllowedClients::Only(clients) => {
-                Some(clients.iter().map(|&client| realm_id(client)).collect())
-            }
+            AllowedClients::Only(clients) => Some(clients.clone()),
         };
         let declaration = ServiceDecl {
             service: name(&service.name)?,
-            provider: Some(realm_id(service.realm)),
+            provider: Some(service.realm),
             allowed_clients,
         };
         let _ = services.push(declaration);
@@ -100,15 +94,6 @@ pub fn configure_broker(
     let priorities: Vec<u8, MAX_REALMS> =
         config.realms.iter().map(|realm| realm.priority).collect();
     broker.set_priorities(&priorities).map_err(BrokerSetupError::Config)
-}
-
-fn rights(rights: broker::Rights) -> Rights {
-    Rights { read: rights.read, write: rights.write, grant: rights.grant }
-}
-
-fn badge(badge: ipc::Badge) -> sel4::cap::Badge {
-    // Badges of the `ipc` layout are below 2^28 by construction.
-    sel4::cap::Badge::new(badge.value()).unwrap_or(sel4::cap::Badge::NONE)
 }
 
 /// Carries out the broker's operations as it produces them, and logs its events. A failed
@@ -201,12 +186,12 @@ impl<'k, 'a> Executor<'k, 'a> {
                 }
             }
             KernelOp::Mint { from, into, badge: minted, rights: allowed } => own_slot(into.0)
-                .mint_from(kernel.ipc, own_slot(from.0), rights(allowed), badge(minted))
+                .mint_from(kernel.ipc, own_slot(from.0), allowed, sel4::cap::Badge::from(minted))
                 .map_err(failed("minting a connection")),
             KernelOp::CopyToRealm { from, into, rights: allowed } => match self.realm(into.realm) {
                 Some(realm) => realm
                     .slot(into.slot.0)
-                    .copy_from(self.kernel.ipc, own_slot(from.0), rights(allowed))
+                    .copy_from(self.kernel.ipc, own_slot(from.0), allowed)
                     .map_err(failed("copying a cap into a realm")),
                 None => Ok(()),
             },
@@ -223,11 +208,6 @@ impl<'k, 'a> Executor<'k, 'a> {
             },
         }
     }
-}
-
-/// The realm id of a realm of the system description, as the broker knows it.
-pub fn broker_id(id: system_config::RealmId) -> ipc::RealmId {
-    realm_id(id)
 }
 
 /// A refusal of the broker as the console tells repeats apart: the realm, what it asked,

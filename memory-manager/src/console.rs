@@ -39,7 +39,8 @@ use sel4::cap::tcb::TcbConfig;
 use sel4::cap::{Cap, Notification, ObjectType, Tcb, init};
 use sel4::kernel::UserContext;
 use sel4_root_task::serial::Serial;
-use system_config::{LogLevel, MAX_REALMS, SystemConfig};
+use system_config::{LogLevel, SystemConfig};
+use vocabulary::limits::{MAX_NAME_BYTES, MAX_REALMS};
 
 use crate::realm::RealmError;
 use crate::resources::{RootResources, make_own_in_new_slot};
@@ -65,8 +66,7 @@ static PRODUCER: spin::Mutex<Option<Producer<'static, QUEUE_BYTES>>> = spin::Mut
 static CONSUMER: spin::Mutex<Option<Consumer<'static, QUEUE_BYTES>>> = spin::Mutex::new(None);
 /// Realms' names by source (source `i + 1` is realm `i`), set once before the console
 /// thread starts.
-static NAMES: spin::Once<Vec<String<{ system_config::MAX_NAME_LEN }>, MAX_REALMS>> =
-    spin::Once::new();
+static NAMES: spin::Once<Vec<String<MAX_NAME_BYTES>, MAX_REALMS>> = spin::Once::new();
 static LEVEL: AtomicU8 = AtomicU8::new(0);
 static DENIALS: spin::Mutex<DenialSummary> = spin::Mutex::new(DenialSummary::new());
 /// The console thread's notifications (0 until it runs): `WORK` wakes it, `DRAINED` is
@@ -109,7 +109,7 @@ struct Known {
     key: DenialKey,
     /// Its event kind (`connect-denied`, `quota-refused`, ...) and subject.
     kind: &'static str,
-    subject: String<{ system_config::MAX_NAME_LEN }>,
+    subject: String<MAX_NAME_BYTES>,
     /// What it was, in words.
     text: String<96>,
 }

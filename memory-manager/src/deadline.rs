@@ -30,7 +30,7 @@ use ipc::abi::{TIMED_OUT_LABEL, control};
 use sel4::MessageInfo;
 use sel4::cap::Reply;
 use sel4::syscall::SYSCALL_INSTRUCTION_BYTES;
-use system_config::MAX_REALMS;
+use vocabulary::limits::MAX_REALMS;
 
 use crate::mm_println;
 use crate::realm::Realm;

@@ -9,8 +9,9 @@ use ::console::Class;
 use broker::Broker;
 use heapless::Vec;
 use supervisor::{Event, Op, Sink, StopReason, Supervisor};
+use system_config::SystemConfig;
 use system_config::image::BootImage;
-use system_config::{MAX_REALMS, SystemConfig};
+use vocabulary::limits::MAX_REALMS;
 
 use crate::brokering::Executor;
 use crate::mm_println;
@@ -96,7 +97,7 @@ impl<'s, 'k> Lifecycle<'s, 'k> {
     /// Puts realm `id` of the system description under supervision and starts it (at boot);
     /// whether it started.
     pub fn start_at_boot(&mut self, supervisor: &mut Realms, id: ipc::RealmId) -> bool {
-        let Some(spec) = self.config.realm(system_config::RealmId(id.0)) else { return false };
+        let Some(spec) = self.config.realm(id) else { return false };
         if let Err(error) = supervisor.add_realm(id, spec.restartable, spec.max_restarts) {
             mm_println!(Class::System, "memory manager: the supervisor refused: {error}");
             return false;
@@ -144,7 +145,7 @@ impl<'s, 'k> Lifecycle<'s, 'k> {
     }
 
     fn name(&self, id: ipc::RealmId) -> &str {
-        self.config.realm(system_config::RealmId(id.0)).map_or("?", |spec| spec.name.as_str())
+        self.config.realm(id).map_or("?", |spec| spec.name.as_str())
     }
 
     fn withdraw(&mut self, id: ipc::RealmId) {
@@ -157,7 +158,7 @@ impl<'s, 'k> Lifecycle<'s, 'k> {
     }
 
     fn start(&mut self, id: ipc::RealmId) -> bool {
-        let realm_id = system_config::RealmId(id.0);
+        let realm_id = id;
         let Some(spec) = self.config.realm(realm_id) else { return false };
         let elf = self.image.program(&spec.program).unwrap_or_default();
         match Realm::start(self.root, self.config, realm_id, elf) {
@@ -221,7 +222,7 @@ impl Sink for Lifecycle<'_, '_> {
                 if let Some(index) = self.index(id) {
                     self.realms[index].stop(self.root);
                 }
-                crate::console::realm_stopped(system_config::RealmId(id.0));
+                crate::console::realm_stopped(id);
             }
             Op::Start(id) => {
                 let worked = self.start(id);

@@ -33,9 +33,8 @@ use sel4::cap::{Cap, ObjectType};
 use sel4_root_task::Verdict;
 use sel4_root_task::scratch::ScratchWindow;
 use slots::{RootSlots, SlotRange};
-use system_config::MAX_REALMS;
+use vocabulary::limits::MAX_REALMS;
 
-use crate::brokering::broker_id;
 use crate::lifecycle::{Lifecycle, PendingRestarts, Realms};
 use crate::realm::{Realm, RealmError};
 use crate::resources::RootResources;
@@ -124,11 +123,10 @@ fn main(bootinfo: &'static BootInfo) -> ! {
     // A realm that cannot be started at boot: the system cannot run as described, whatever
     // `[system] run` says. The realms after it are not started, those started are stopped,
     // and the run fails.
-    let unstarted =
-        config.realm_ids().find(|&id| !lifecycle.start_at_boot(&mut supervisor, broker_id(id)));
+    let unstarted = config.realm_ids().find(|&id| !lifecycle.start_at_boot(&mut supervisor, id));
     if let Some(id) = unstarted {
         let not_started = config.realms.len().saturating_sub(id.index() + 1);
-        lifecycle.abandon_boot(&mut supervisor, broker_id(id), not_started);
+        lifecycle.abandon_boot(&mut supervisor, id, not_started);
         check_resources(&root, at_boot);
         let name = config.realm(id).map_or("?", |realm| realm.name.as_str());
         fail(format_args!("the system could not start: realm {name} could not be started"))

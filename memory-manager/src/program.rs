@@ -10,7 +10,7 @@ use elf::abi::{EM_X86_64, ET_EXEC, PF_W, PF_X, PT_LOAD};
 use elf::endian::LittleEndian;
 use heapless::Vec;
 
-use ipc::abi::{PAGE_SIZE, PROGRAM_WINDOW};
+use ipc::abi::{PAGE_BYTES, PROGRAM_WINDOW};
 
 /// The most load segments a program may have.
 pub const MAX_SEGMENTS: usize = 8;
@@ -77,14 +77,14 @@ pub struct Segment<'a> {
 impl Segment<'_> {
     /// The first page and the end of the last page the segment touches.
     pub fn pages(&self) -> core::ops::Range<u64> {
-        let first = self.vaddr / PAGE_SIZE * PAGE_SIZE;
-        let end = (self.vaddr + self.memory_bytes).div_ceil(PAGE_SIZE) * PAGE_SIZE;
+        let first = self.vaddr / PAGE_BYTES * PAGE_BYTES;
+        let end = (self.vaddr + self.memory_bytes).div_ceil(PAGE_BYTES) * PAGE_BYTES;
         first..end
     }
 
     /// The file bytes that land on the page at `page`, and their offset in that page.
     pub fn bytes_on_page(&self, page: u64) -> (usize, &[u8]) {
-        let page_end = page + PAGE_SIZE;
+        let page_end = page + PAGE_BYTES;
         let file_end = self.vaddr + self.file_bytes.len() as u64;
         let start = self.vaddr.max(page);
         let end = file_end.min(page_end);
@@ -164,7 +164,7 @@ impl<'a> Program<'a> {
     pub fn page_count(&self) -> u64 {
         let pages = |segment: &Segment<'_>| {
             let range = segment.pages();
-            (range.end - range.start) / PAGE_SIZE
+            (range.end - range.start) / PAGE_BYTES
         };
         self.segments.iter().map(pages).sum()
     }
@@ -207,7 +207,7 @@ mod tests {
             put(&mut bytes, at + 24, &vaddr.to_le_bytes());
             put(&mut bytes, at + 32, &file_size.to_le_bytes());
             put(&mut bytes, at + 40, &memory_size.to_le_bytes());
-            put(&mut bytes, at + 48, &PAGE_SIZE.to_le_bytes());
+            put(&mut bytes, at + 48, &PAGE_BYTES.to_le_bytes());
         }
         bytes
     }

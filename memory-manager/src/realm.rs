@@ -15,7 +15,7 @@ use crate::resources::{RootResources, Step, own_slot, retype_from, take_block};
 use ::console::Class;
 use heapless::Vec;
 use ipc::Badge;
-use ipc::abi::{self, PAGE_SIZE, slot};
+use ipc::abi::{self, PAGE_BYTES, slot};
 use memory_manager::memory::{Budget, MemoryError, budget_blocks, object_bits};
 use memory_manager::paging_plan::{MAX_TABLES, PlanError};
 use memory_manager::program::{Program, ProgramError};
@@ -24,12 +24,12 @@ use sel4::cap::{CNode, CNodeGuard, CPtr, CSlot, Cap, ObjectType, Rights, Tcb};
 use sel4::kernel::UserContext;
 use sel4_root_task::shared::SharedPage;
 use slots::{RealmObjectSlots, SlotError, SlotRange};
-use system_config::{Name, RealmId, SystemConfig};
+use system_config::{NameText, RealmId, SystemConfig};
 
 /// Slots of the memory manager's CNode each realm gets for the caps of its objects.
 pub const REALM_SLOTS: u64 = 1536;
 /// Where the realms' slot ranges start (realm `i` has `i * REALM_SLOTS ..` from here).
-pub const REALM_SLOTS_BASE: u64 = (1 << 16) - system_config::MAX_REALMS as u64 * REALM_SLOTS;
+pub const REALM_SLOTS_BASE: u64 = (1 << 16) - vocabulary::limits::MAX_REALMS as u64 * REALM_SLOTS;
 const _: () = assert!(REALM_SLOTS as usize <= RealmObjectSlots::CAPACITY);
 
 /// Why a realm could not be started or served.
@@ -214,7 +214,7 @@ impl RealmObjects {
 /// A realm the memory manager started.
 pub struct Realm {
     pub id: RealmId,
-    pub name: Name,
+    pub name: NameText,
     /// Whether its kernel objects exist (from a successful start until it is stopped). Its
     /// lifecycle state (running, serving, aborting, stopped and why) is the supervisor's.
     pub built: bool,
@@ -286,17 +286,18 @@ impl Realm {
             self.objects.budget.add_block(block)?;
         }
         let objects = &mut self.objects;
-        self.cnode = objects.make(root, ObjectType::CNode { slot_bits: abi::CNODE_BITS })?.cast();
+        self.cnode =
+            objects.make(root, ObjectType::CNode { slot_bits: abi::REALM_CNODE_BITS })?.cast();
         self.address_space = AddressSpace::make(root, objects)?;
         let space = &mut self.address_space;
 
         for segment in &program.segments {
             let rights = if segment.writable { Rights::READ_WRITE } else { Rights::READ };
-            for page in segment.pages().step_by(PAGE_SIZE as usize) {
+            for page in segment.pages().step_by(PAGE_BYTES as usize) {
                 space.map_page(root, objects, page, rights, segment.bytes_on_page(page))?;
             }
         }
-        for page in (abi::STACK_BOTTOM..abi::STACK_TOP).step_by(PAGE_SIZE as usize) {
+        for page in (abi::STACK_BOTTOM..abi::STACK_TOP).step_by(PAGE_BYTES as usize) {
             space.map_page(root, objects, page, Rights::READ_WRITE, NO_CONTENTS)?;
         }
         let ipc_buffer =
@@ -311,7 +312,7 @@ impl Realm {
                 root.ipc,
                 own_slot(root.endpoint.cptr()),
                 Rights::WRITE.with_grant(),
-                badge(Badge::for_realm(ipc_id(self.id))),
+                sel4::cap::Badge::from(Badge::for_realm(self.id)),
             )
             .step("minting the broker endpoint")?;
         let fault = realm_slot(self.cnode, slot::FAULT);
@@ -320,15 +321,14 @@ impl Realm {
                 root.ipc,
                 own_slot(root.endpoint.cptr()),
                 Rights::WRITE.with_grant(),
-                badge(Badge::for_fault(ipc_id(self.id))),
+                sel4::cap::Badge::from(Badge::for_fault(self.id)),
             )
             .step("minting the fault endpoint")?;
 
         self.tcb = self.objects.make(root, ObjectType::Tcb)?.cast();
         // The CNode resolves a whole 64-bit CPtr: a zero guard covers the bits above its index.
-        let guard = CNodeGuard::new(0, 64 - abi::CNODE_BITS).map_err(|_| RealmError::Kernel {
-            step: "the CSpace guard",
-            error: sel4::Error::InvalidArgument,
+        let guard = CNodeGuard::new(0, 64 - abi::REALM_CNODE_BITS).map_err(|_| {
+            RealmError::Kernel { step: "the CSpace guard", error: sel4::Error::InvalidArgument }
         })?;
         let config = TcbConfig {
             fault_endpoint: Some(Cap::from_cptr(slot::FAULT)),
@@ -434,7 +434,7 @@ impl Realm {
         root: &mut RootResources<'_>,
         pages: u64,
     ) -> Result<u64, RealmError> {
-        let bytes = pages.saturating_mul(PAGE_SIZE);
+        let bytes = pages.saturating_mul(PAGE_BYTES);
         let start = self.heap_next;
         let end = start.saturating_add(bytes);
         // The budget first: it is the limit a realm chose in its system description.
@@ -442,8 +442,8 @@ impl Realm {
         if bytes > free_bytes {
             return Err(RealmError::BudgetTooSmall { pages, free_bytes });
         }
-        if end > abi::HEAP_START + abi::HEAP_MAX_PAGES * PAGE_SIZE {
-            let used = (start - abi::HEAP_START) / PAGE_SIZE;
+        if end > abi::HEAP_START + abi::HEAP_MAX_PAGES * PAGE_BYTES {
+            let used = (start - abi::HEAP_START) / PAGE_BYTES;
             return Err(RealmError::HeapWindowFull {
                 asked: pages,
                 left: abi::HEAP_MAX_PAGES.saturating_sub(used),
@@ -511,16 +511,7 @@ impl Realm {
 }
 
 /// Slot `index` of a realm's CNode, as the memory manager addresses it (its cap to the
-/// CNode has no guard, so the index is `CNODE_BITS` deep).
+/// CNode has no guard, so the index is `REALM_CNODE_BITS` deep).
 fn realm_slot(cnode: CNode, index: CPtr) -> CSlot {
-    CSlot::new(cnode, index, abi::CNODE_BITS)
-}
-
-fn ipc_id(id: RealmId) -> ipc::RealmId {
-    ipc::RealmId(id.0)
-}
-
-fn badge(badge: Badge) -> sel4::cap::Badge {
-    // Badges from `ipc::Badge` are below 2^28 by construction.
-    sel4::cap::Badge::new(badge.value()).unwrap_or(sel4::cap::Badge::NONE)
+    CSlot::new(cnode, index, abi::REALM_CNODE_BITS)
 }

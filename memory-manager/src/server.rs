@@ -20,9 +20,10 @@ use sel4::fault::Fault;
 use service_registry::ConnectionLookup;
 use supervisor::Ending;
 use system_config::image::BootImage;
-use system_config::{MAX_REALMS, RunPolicy, SystemConfig};
+use system_config::{RunPolicy, SystemConfig};
+use vocabulary::limits::MAX_REALMS;
 
-use crate::brokering::{BROKER_SLOTS, Executor, broker_id};
+use crate::brokering::{BROKER_SLOTS, Executor};
 use crate::console::Refusal;
 use crate::deadline::{self, Sleepers};
 use crate::lifecycle::{Lifecycle, PendingRestarts, Realms};
@@ -252,7 +253,7 @@ impl Server<'_> {
                 })
             }
             Ok(Some(RealmRequest::Serving)) => {
-                match self.supervisor.serving(broker_id(self.realms[index].id)) {
+                match self.supervisor.serving(self.realms[index].id) {
                     Ok(()) => Ok(RealmResponse::Done),
                     Err(error) => {
                         mm_println!(Class::System, "memory manager: {error}");
@@ -321,7 +322,7 @@ impl Server<'_> {
             return Err(ipc::Error::NotFound { what: ipc::Missing::Connection });
         };
         let owner = registry.service(&open.service).map(|service| service.owner);
-        if owner != Some(broker_id(self.realms[index].id)) {
+        if owner != Some(self.realms[index].id) {
             // The answer a connection that never existed gets: no way to map the table.
             return Err(ipc::Error::NotFound { what: ipc::Missing::Connection });
         }
@@ -337,7 +338,7 @@ impl Server<'_> {
         index: usize,
         info: MessageInfo,
     ) {
-        let caller = broker_id(self.realms[index].id);
+        let caller = self.realms[index].id;
         let request = Request::decode(info.label(), root.ipc.message(info));
         let mut executor = Executor::new(root, self.realms, Some(index));
         let mut answer = self.broker.handle_decoded(caller, request, &mut executor);
@@ -413,13 +414,13 @@ impl Server<'_> {
 
     /// The broker's id of realm `index`.
     fn id(&self, index: usize) -> ipc::RealmId {
-        broker_id(self.realms[index].id)
+        self.realms[index].id
     }
 
     /// Realm `index` exited, faulted or panicked: the supervisor decides what follows (see
     /// the `supervisor` crate's rules), given whether the broker says it owns a service.
     fn end(&mut self, root: &mut RootResources<'_>, index: usize, ending: Ending) {
-        let id = broker_id(self.realms[index].id);
+        let id = self.realms[index].id;
         let owns_services = self.broker.registry().services_owned_by(id) > 0;
         let now = supervisor::Instant::from_nanos(deadline::now_ns(root));
         self.lifecycle(root, |supervisor, sink| {

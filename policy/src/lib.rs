@@ -98,16 +98,12 @@ pub use priority::{Inversion, Priorities};
 pub use ipc::Rule;
 use ipc::{Name, RealmId};
 
-/// The most realms the policy knows (the system description allows 32).
-pub const MAX_REALMS: usize = 32;
-/// The most grants the init configuration may contain (the system description allows 128).
-pub const MAX_STATIC_GRANTS: usize = 128;
-/// The most services the init configuration may declare (the system description allows 64).
-pub const MAX_DECLARED_SERVICES: usize = 64;
-/// The longest allowed-clients list: every realm once (the system description allows 16).
-pub const MAX_ALLOWED_CLIENTS: usize = MAX_REALMS;
-/// The most run-time grants at once: eight for each realm on average.
-pub const MAX_RUNTIME_GRANTS: usize = 256;
+/// The policy's tables are sized by the project's limits (`vocabulary::limits`): the realms,
+/// declared grants, declared services and allowed clients of a system description, and
+/// [`MAX_RUNTIME_GRANTS`] run-time grants.
+use vocabulary::limits::{
+    MAX_ALLOWED_CLIENTS, MAX_DECLARED_GRANTS, MAX_DECLARED_SERVICES, MAX_REALMS, MAX_RUNTIME_GRANTS,
+};
 
 /// A service's allowed-clients list.
 pub type AllowedClients = heapless::Vec<RealmId, MAX_ALLOWED_CLIENTS>;
@@ -164,7 +160,7 @@ impl fmt::Display for ConfigError {
             }
             Self::ParentCycle { realm } => write!(f, "{realm} is its own ancestor"),
             Self::TooManyGrants { count } => {
-                write!(f, "{count} grants, at most {MAX_STATIC_GRANTS} supported")
+                write!(f, "{count} grants, at most {MAX_DECLARED_GRANTS} supported")
             }
             Self::UnknownGrantClient { service, client } => {
                 write!(f, "grant of service \"{service}\" to {client}, which does not exist")
@@ -218,7 +214,7 @@ impl Decision {
 pub struct Policy {
     parents: heapless::Vec<Option<RealmId>, MAX_REALMS>,
     /// Sorted, so that a lookup is a binary search.
-    static_grants: heapless::Vec<Grant, MAX_STATIC_GRANTS>,
+    static_grants: heapless::Vec<Grant, MAX_DECLARED_GRANTS>,
     /// Sorted by service name.
     declarations: heapless::Vec<ServiceDecl, MAX_DECLARED_SERVICES>,
     /// Sorted, no duplicates.

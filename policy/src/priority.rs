@@ -10,7 +10,9 @@
 
 use ipc::{RealmId, Rule};
 
-use crate::{ConfigError, MAX_REALMS};
+use vocabulary::limits::MAX_REALMS;
+
+use crate::ConfigError;
 
 /// A connect whose client runs above the service's provider.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

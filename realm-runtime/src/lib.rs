@@ -24,7 +24,7 @@ pub use service::{CallError, Caller, Connection, Service};
 pub use ipc;
 pub use sel4;
 
-use ipc::abi::{PAGE_SIZE, slot};
+use ipc::abi::{PAGE_BYTES, slot};
 use ipc::realm::{RealmReply, RealmRequest, RealmResponse, decode_realm_reply};
 use ipc::{Malformed, Message, Name};
 use sel4::cap::Endpoint;
@@ -136,7 +136,7 @@ impl Realm {
     pub fn allocate_pages(&mut self, pages: u64) -> Result<&'static mut [u8], Error> {
         match self.request(RealmRequest::AllocatePages { pages }.encode())? {
             RealmResponse::Pages { address, pages: mapped } if mapped == pages => {
-                let bytes = usize::try_from(mapped * PAGE_SIZE).unwrap_or(0);
+                let bytes = usize::try_from(mapped * PAGE_BYTES).unwrap_or(0);
                 // SAFETY: the memory manager just mapped `mapped` fresh pages at `address`,
                 // read-write, in this realm's address space, and never hands them out again,
                 // so nothing else refers to them.

@@ -15,10 +15,10 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use zerocopy::{FromBytes, Immutable, IntoBytes};
 
-/// Words one message can carry.
-pub const MAX_WORDS: usize = 120;
-/// The largest payload: everything but the header word.
-pub const MAX_PAYLOAD_BYTES: usize = (MAX_WORDS - 1) * 8;
+use sel4::message::MAX_MESSAGE_WORDS;
+
+/// The largest payload: every message word but the header word.
+pub const MAX_PAYLOAD_BYTES: usize = (MAX_MESSAGE_WORDS - 1) * 8;
 
 /// What a service says about a request, in the header.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -74,7 +74,7 @@ pub fn encode<T: Serialize>(
     words: &mut [u64],
 ) -> Result<usize, PayloadError> {
     let (head, payload) = words.split_first_mut().ok_or(PayloadError::TooLarge)?;
-    let room = payload.len().min(MAX_WORDS - 1);
+    let room = payload.len().min(MAX_MESSAGE_WORDS - 1);
     let bytes = payload[..room].as_mut_bytes();
     let used = match postcard::to_slice(value, bytes) {
         Ok(used) => used.len(),
@@ -168,7 +168,7 @@ mod tests {
     #[test]
     fn values_round_trip_through_words() {
         let request = Request::Put { key: 7, value: heapless::String::try_from("seven").unwrap() };
-        let mut words = [0u64; MAX_WORDS];
+        let mut words = [0u64; MAX_MESSAGE_WORDS];
         let length = encode(&request, Status::Ok, &mut words).unwrap();
         let bytes = (words[0] & 0xffff_ffff) as usize;
         assert_eq!(length, 1 + bytes.div_ceil(8));
@@ -191,7 +191,7 @@ mod tests {
 
     #[test]
     fn what_does_not_fit_is_an_error() {
-        let mut words = [0u64; MAX_WORDS];
+        let mut words = [0u64; MAX_MESSAGE_WORDS];
         let big = [0u8; MAX_PAYLOAD_BYTES + 1];
         assert_eq!(encode_bytes(&big, Status::Ok, &mut words), Err(PayloadError::TooLarge));
         let huge: heapless::Vec<u8, 2048> = (0..2000).map(|byte| byte as u8).collect();

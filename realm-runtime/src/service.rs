@@ -12,7 +12,9 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use zerocopy::{FromBytes, Immutable, IntoBytes};
 
-use crate::payload::{self, MAX_WORDS, PayloadError, Status};
+use sel4::message::MAX_MESSAGE_WORDS;
+
+use crate::payload::{self, PayloadError, Status};
 use crate::{Error, Realm};
 
 /// Whether this realm's thread may hold a client's reply cap: set when the realm announces
@@ -127,6 +129,10 @@ impl core::fmt::Display for CallError {
     }
 }
 
+/// Checks a service name with the one name rule ([`Name::new`]: 1 to 32 bytes of `a-z`,
+/// `0-9`, `-`) before anything is sent: a name that breaks it is refused here exactly as the
+/// broker would refuse it, as `MalformedRequest { BadName { field: ServiceName, error } }`
+/// where `error` names the empty name, the length, or the first byte outside the rule.
 fn name(text: &str) -> Result<Name, Error> {
     Name::new(text).map_err(|error| {
         Error::Refused(ipc::Error::MalformedRequest {
@@ -138,6 +144,11 @@ fn name(text: &str) -> Result<Name, Error> {
 impl Realm {
     /// Registers the service `service`: the broker creates its endpoint and gives this realm
     /// a Receive cap to it.
+    ///
+    /// `service` must follow the name rule (1 to 32 bytes of `a-z`, `0-9`, `-`; see
+    /// [`ipc::Name`]); otherwise nothing is sent and the error is
+    /// `Refused(MalformedRequest { reason: BadName { field: ServiceName, error } })`, `error`
+    /// saying which byte or what length is wrong.
     pub fn register(&mut self, service: &str) -> Result<Service, Error> {
         let service = name(service)?;
         match self.broker_request(Request::Register { service })? {
@@ -156,6 +167,8 @@ impl Realm {
     ///
     /// Each a distinct [`ipc::Error`] in [`Error::Refused`], whose `Display` is a sentence;
     /// [`ipc::Error::may_succeed_later`] says whether to try again:
+    /// - `MalformedRequest { reason: BadName { .. } }`: `service` breaks the name rule (see
+    ///   [`Realm::register`]); nothing was sent;
     /// - `Denied { rule }`: the policy refuses, and says by which rule; the same whether or
     ///   not the service exists, so a denial tells nothing of what other realms registered;
     /// - `NotFound { what: Missing::Service }`: the name is declared nowhere and no realm
@@ -274,7 +287,8 @@ impl Realm {
         if let Some(error) = connection.closed.get() {
             return Err(error);
         }
-        let length = encode(&mut self.ipc.msg_mut()[..MAX_WORDS]).map_err(CallError::Payload)?;
+        let length =
+            encode(&mut self.ipc.msg_mut()[..MAX_MESSAGE_WORDS]).map_err(CallError::Payload)?;
         let info = MessageInfo::new(0, 0, length)
             .map_err(|_| CallError::Payload(PayloadError::TooLarge))?;
         let reply = match deadline {
@@ -378,14 +392,14 @@ impl Realm {
             let words = match (request, caller) {
                 (Ok((Status::Ok, Some(request))), Some(caller)) if label == 0 => {
                     let response = handler(self, caller, request);
-                    let words = &mut self.ipc.msg_mut()[..MAX_WORDS];
+                    let words = &mut self.ipc.msg_mut()[..MAX_MESSAGE_WORDS];
                     encode(&response, words)
                         .or_else(|_| payload::encode_bytes(&[], Status::ResponseTooLarge, words))
                 }
                 _ => payload::encode_bytes(
                     &[],
                     Status::BadRequest,
-                    &mut self.ipc.msg_mut()[..MAX_WORDS],
+                    &mut self.ipc.msg_mut()[..MAX_MESSAGE_WORDS],
                 ),
             };
             // An empty payload always fits: one header word.

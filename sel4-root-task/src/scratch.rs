@@ -18,8 +18,8 @@ static CLAIMED: AtomicBool = AtomicBool::new(false);
 /// The root task's window onto one frame at a time.
 pub struct ScratchWindow(());
 
-/// The size of the window: one 4 KiB page.
-pub const PAGE_BYTES: usize = 4096;
+/// The size of the window: one page ([`sel4::kernel::PAGE_BYTES`]).
+const WINDOW_BYTES: usize = sel4::kernel::PAGE_BYTES as usize;
 
 impl ScratchWindow {
     /// Where the window is, in the root task's address space (2 GiB).
@@ -35,13 +35,13 @@ impl ScratchWindow {
         &mut self,
         ipc: &mut IpcBuffer,
         frame: Frame,
-        work: impl FnOnce(&mut [u8; PAGE_BYTES]) -> R,
+        work: impl FnOnce(&mut [u8; WINDOW_BYTES]) -> R,
     ) -> Result<R, sel4::Error> {
         frame.map(ipc, init::VSPACE, Self::ADDRESS, Rights::READ_WRITE, VmAttributes::DEFAULT)?;
         // SAFETY: `frame` was just mapped read-write at the window's address, which nothing
         // else uses (this type is a singleton and the address is reserved for it), and the
         // reference does not outlive `work`: the frame is unmapped right after.
-        let bytes = unsafe { &mut *(Self::ADDRESS as *mut [u8; PAGE_BYTES]) };
+        let bytes = unsafe { &mut *(Self::ADDRESS as *mut [u8; WINDOW_BYTES]) };
         let result = work(bytes);
         frame.unmap()?;
         Ok(result)

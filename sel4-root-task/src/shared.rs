@@ -20,8 +20,8 @@ use crate::scratch::ScratchWindow;
 pub const SHARED_BASE: u64 = ScratchWindow::ADDRESS + (1 << 20);
 /// How many shared pages there can be at once (one per index).
 pub const SHARED_SLOTS: usize = 64;
-/// Words of a page.
-pub const PAGE_WORDS: usize = 512;
+/// Words of a page ([`sel4::kernel::PAGE_BYTES`] in 8-byte words).
+pub const PAGE_WORDS: usize = sel4::kernel::PAGE_BYTES as usize / 8;
 
 /// A frame mapped at shared slot `index`. Unmap it with [`SharedPage::unmap`] before the frame
 /// is destroyed: the root task would fault on the next access otherwise.
@@ -39,7 +39,7 @@ impl SharedPage {
         if index >= SHARED_SLOTS {
             return Err(sel4::Error::RangeError);
         }
-        let address = SHARED_BASE + (index as u64) * 4096;
+        let address = SHARED_BASE + (index as u64) * sel4::kernel::PAGE_BYTES;
         frame.map(ipc, init::VSPACE, address, Rights::READ_WRITE, VmAttributes::DEFAULT)?;
         // SAFETY: `frame` was just mapped read-write at `address`, a page-aligned address
         // reserved for shared slot `index` (below `SHARED_SLOTS`, inside the 2 MiB the

@@ -4,8 +4,8 @@
 //! 11..9, extraCaps 8..7, length 6..0. In a reply to an invocation the label is the error
 //! code (0 = no error).
 
-/// The most message words one IPC can carry.
-pub const MAX_MESSAGE_WORDS: usize = 120;
+/// The most message words one IPC can carry (defined with the kernel version's facts).
+pub use crate::kernel::MAX_MESSAGE_WORDS;
 /// The most extra capabilities one IPC can carry.
 pub const MAX_EXTRA_CAPS: usize = 3;
 /// The largest label: 20 bits, the width every supported kernel keeps.

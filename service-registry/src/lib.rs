@@ -5,7 +5,7 @@
 //! opaque [`CapSlot`] handles here.
 //!
 //! - Services are found by name with a binary search over an index sorted by name: a lookup
-//!   compares at most 11 names with [`MAX_SERVICES`] services registered
+//!   compares at most 11 names with [`MAX_REGISTERED_SERVICES`] services registered
 //!   ([`Registry::lookup_cost`] says how many exactly), never scans the table, and no choice
 //!   of names by a realm can make it slower. Each registration gets a new generation from one
 //!   counter that only grows, so a restarted service is always newer than the one it replaces.
@@ -26,7 +26,7 @@
 //!   cost nothing.
 //!
 //! Every operation on one service or connection is O(1) or O(log n); registering or removing
-//! a service also moves at most [`MAX_SERVICES`] two-byte index entries. Running out of room
+//! a service also moves at most [`MAX_REGISTERED_SERVICES`] two-byte index entries. Running out of room
 //! is an error, never a panic.
 //!
 //! The [`Registry`] is about 140 KiB: keep it in a static (its constructor is `const`) and
@@ -38,12 +38,12 @@ use core::cmp::Ordering;
 
 use ipc::{CloseReason, ConnectionId, Name, RealmId};
 
-/// How many services can be registered at once.
-pub const MAX_SERVICES: usize = 1024;
-/// How many connections can be open at once: one per index of a connection badge.
-pub const MAX_CONNECTIONS: usize = ConnectionId::INDEX_LIMIT;
+/// The table sizes: how many services can be registered at once, and how many connections
+/// can be open at once (one per index of a connection badge). Defined in `vocabulary::limits`.
+pub use vocabulary::limits::{MAX_CONNECTIONS, MAX_REGISTERED_SERVICES};
+const _: () = assert!(MAX_CONNECTIONS == ConnectionId::INDEX_LIMIT);
 // Table positions are kept as u16.
-const _: () = assert!(MAX_SERVICES <= 1 << 16 && MAX_CONNECTIONS <= 1 << 16);
+const _: () = assert!(MAX_REGISTERED_SERVICES <= 1 << 16 && MAX_CONNECTIONS <= 1 << 16);
 
 /// Realm ids are bytes: the per-realm counters cover them all.
 const REALM_IDS: usize = 1 << u8::BITS;
@@ -129,7 +129,7 @@ pub enum ConnectionLookup<'a> {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RegistryError {
     AlreadyRegistered,
-    /// [`MAX_SERVICES`] services are registered.
+    /// [`MAX_REGISTERED_SERVICES`] services are registered.
     ServicesFull,
     /// Every connection slot is open or retired.
     ConnectionsFull,
@@ -163,9 +163,9 @@ impl ConnectionSlot {
 #[derive(Clone, Debug)]
 pub struct Registry {
     /// The services, in no particular order: a removal moves the last one into the gap.
-    services: heapless::Vec<Service, MAX_SERVICES>,
+    services: heapless::Vec<Service, MAX_REGISTERED_SERVICES>,
     /// Positions in `services`, sorted by the name of the service there.
-    by_name: heapless::Vec<u16, MAX_SERVICES>,
+    by_name: heapless::Vec<u16, MAX_REGISTERED_SERVICES>,
     /// The generation of the last registration (0: none yet).
     last_service_generation: u32,
     /// How many services each realm owns, by realm id.
@@ -570,7 +570,7 @@ mod tests {
     #[test]
     fn service_table_is_bounded() {
         let mut registry = Registry::new();
-        for i in 0..MAX_SERVICES {
+        for i in 0..MAX_REGISTERED_SERVICES {
             let service = Name::new(&format!("s{i}")).unwrap();
             registry.add_service(service, RealmId(0), CapSlot(i as u64), CapSlot(0)).unwrap();
         }
@@ -649,7 +649,7 @@ mod tests {
 
     #[test]
     fn a_lookup_compares_a_logarithmic_number_of_names() {
-        for count in [1, 2, 100, 1000, MAX_SERVICES] {
+        for count in [1, 2, 100, 1000, MAX_REGISTERED_SERVICES] {
             let mut registry = Registry::new();
             // Names that share long prefixes, registered in an order that is not sorted.
             let service =

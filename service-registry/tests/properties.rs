@@ -9,7 +9,8 @@ use std::collections::{HashMap, HashSet};
 use ipc::{CloseReason, ConnectionId, Name, RealmId};
 use proptest::prelude::*;
 use service_registry::{
-    CapSlot, ConnectionLookup, MAX_CONNECTIONS, MAX_SERVICES, Registry, RegistryError, ReservedSlot,
+    CapSlot, ConnectionLookup, MAX_CONNECTIONS, MAX_REGISTERED_SERVICES, Registry, RegistryError,
+    ReservedSlot,
 };
 
 #[derive(Clone, Debug)]
@@ -61,7 +62,7 @@ proptest! {
                             prop_assert!(registry.service(&service_name(name)).is_some());
                         }
                         Err(RegistryError::ServicesFull) => {
-                            prop_assert_eq!(registry.services().count(), MAX_SERVICES);
+                            prop_assert_eq!(registry.services().count(), MAX_REGISTERED_SERVICES);
                         }
                         Err(other) => prop_assert!(false, "unexpected {:?}", other),
                     }

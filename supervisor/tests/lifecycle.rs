@@ -52,7 +52,7 @@ use supervisor::{
     BackoffPolicy, Duration, Ending, Event, Instant, Op, Sink, State, StopReason, Supervisor,
 };
 
-const MAX_REALMS: u8 = 6;
+const MODEL_REALMS: u8 = 6;
 /// Services `s0`..`s2` are declared with realms 0..2 as their providers (so their clients
 /// hear whether the provider is restarting); `s3` may be registered by anyone.
 const SERVICES: u8 = 4;
@@ -157,7 +157,7 @@ fn duration() -> impl Strategy<Value = Duration> {
 }
 
 fn step() -> impl Strategy<Value = Step> {
-    let realm = || 0..MAX_REALMS;
+    let realm = || 0..MODEL_REALMS;
     prop_oneof![
         4 => (realm(), 0..SERVICES).prop_map(|(realm, service)| Step::Register { realm, service }),
         4 => (realm(), 0..SERVICES).prop_map(|(realm, service)| Step::Connect { realm, service }),
@@ -1044,7 +1044,7 @@ proptest! {
 
     #[test]
     fn the_supervisor_leaves_no_client_waiting_on_a_dead_service(
-        policies in proptest::collection::vec(policy(), 1..=MAX_REALMS as usize),
+        policies in proptest::collection::vec(policy(), 1..=MODEL_REALMS as usize),
         steps in proptest::collection::vec(step(), 1..40),
         early in any::<bool>(),
     ) {

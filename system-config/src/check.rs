@@ -10,10 +10,10 @@
 use core::fmt;
 
 use crate::model::{
-    AllowedClients, BROKER_CONNECTIONS, BROKER_SERVICES, Grant, MAX_REALM_PRIORITY,
-    MAX_REALM_SERVICES, PAGE_SIZE, Realm, RealmId, Service, SystemConfig,
+    AllowedClients, Grant, MAX_CONNECTIONS, MAX_REALM_PRIORITY, MAX_REALM_SERVICES,
+    MAX_REGISTERED_SERVICES, PAGE_BYTES, Realm, RealmId, Service, SystemConfig,
 };
-use crate::names::{is_valid_name, is_valid_program_name};
+use vocabulary::{Name, ProgramName};
 
 /// Why a configuration was refused at boot. Indices are positions in the decoded lists
 /// (`realm` in `realms`, `service` in `services`, `grant` in `grants`).
@@ -196,7 +196,7 @@ impl SystemConfig {
         let services: usize = self.realms.iter().map(|realm| usize::from(realm.max_services)).sum();
         let connections: usize =
             self.realms.iter().map(|realm| usize::from(realm.max_connections)).sum();
-        if services > BROKER_SERVICES || connections > BROKER_CONNECTIONS {
+        if services > MAX_REGISTERED_SERVICES || connections > MAX_CONNECTIONS {
             return Err(BootCheckError::QuotasExceedBroker);
         }
         for (index, grant) in self.grants.iter().enumerate() {
@@ -210,7 +210,7 @@ impl SystemConfig {
 /// in `u128`: no sum wraps).
 fn check_memory(config: &SystemConfig) -> Result<(), BootCheckError> {
     let machine_bytes = config.settings.memory_bytes;
-    if machine_bytes == 0 || !machine_bytes.is_multiple_of(PAGE_SIZE) {
+    if machine_bytes == 0 || !machine_bytes.is_multiple_of(PAGE_BYTES) {
         return Err(BootCheckError::BadMachineMemory);
     }
     let mut sum: u128 = 0;
@@ -254,16 +254,16 @@ fn check_tree(realms: &[Realm]) -> Result<(), BootCheckError> {
 
 /// One realm's own fields, and its budget against its parent's (the tree is checked already).
 fn check_realm(realms: &[Realm], index: usize, realm: &Realm) -> Result<(), BootCheckError> {
-    if !is_valid_name(&realm.name) {
+    if Name::new(&realm.name).is_err() {
         return Err(BootCheckError::BadRealmName { realm: index });
     }
     if let Some(first) = realms[..index].iter().position(|r| r.name == realm.name) {
         return Err(BootCheckError::DuplicateRealmName { realm: index, first });
     }
-    if !is_valid_program_name(&realm.program) {
+    if ProgramName::new(&realm.program).is_err() {
         return Err(BootCheckError::BadProgramName { realm: index });
     }
-    if realm.memory_bytes == 0 || !realm.memory_bytes.is_multiple_of(PAGE_SIZE) {
+    if realm.memory_bytes == 0 || !realm.memory_bytes.is_multiple_of(PAGE_BYTES) {
         return Err(BootCheckError::BadMemorySize { realm: index });
     }
     if usize::from(realm.max_services) > MAX_REALM_SERVICES {
@@ -295,7 +295,7 @@ fn check_service(
     index: usize,
     service: &Service,
 ) -> Result<(), BootCheckError> {
-    if !is_valid_name(&service.name) {
+    if Name::new(&service.name).is_err() {
         return Err(BootCheckError::BadServiceName { service: index });
     }
     let earlier = &config.services[..index];

@@ -6,8 +6,8 @@
 //! it, and carries it to the memory manager:
 //!
 //! - **Model** (`no_std`, always built): [`SystemConfig`] with its [`Realm`]s, [`Service`]s and
-//!   [`Grant`]s, bounded with `heapless` ([`MAX_REALMS`], [`MAX_SERVICES`], [`MAX_GRANTS`],
-//!   [`MAX_ALLOWED_CLIENTS`], [`MAX_NAME_LEN`]). Realms and services refer to each other by
+//!   [`Grant`]s, bounded with `heapless` ([`MAX_REALMS`], [`MAX_DECLARED_SERVICES`], [`MAX_DECLARED_GRANTS`],
+//!   [`MAX_ALLOWED_CLIENTS`], [`MAX_NAME_BYTES`]). Realms and services refer to each other by
 //!   index ([`RealmId`], [`ServiceId`]), never by name.
 //! - **Boot check** (`no_std`): [`decode`] reads the bytes made by [`encode`] and re-checks
 //!   every rule with [`SystemConfig::check`], trusting nothing; a broken rule is a precise
@@ -53,8 +53,8 @@
 //!
 //! | field | required | meaning |
 //! | --- | --- | --- |
-//! | `name` | yes | unique; 1 to 32 of `a-z`, `0-9`, `-` |
-//! | `program` | yes | the program it runs: one the build has (1 to 32 of `a-z`, `0-9`, `-`, `_`) |
+//! | `name` | yes | unique; 1 to 32 of `a-z`, `0-9`, `-` (a `vocabulary::Name`: the same rule as every name a realm registers or connects to at run time) |
+//! | `program` | yes | the program it runs: one the build has, by its Cargo package name (1 to 32 of ASCII letters, digits, `-`, `_`: a `vocabulary::ProgramName`) |
 //! | `parent` | no | the realm that starts it; omitted for the root, and only for the root |
 //! | `priority` | yes | seL4 priority, 0 to 253 ([`MAX_REALM_PRIORITY`]: 254 is the memory manager's console thread while it drains its own lines, 255 the memory manager), at most the parent's |
 //! | `memory` | yes | budget: bytes (`65536`) or a string with `KiB`, `MiB`, `GiB` (`"16 MiB"`, `"64KiB"`); whole 4 KiB pages, more than 0, at most the parent's |
@@ -247,8 +247,8 @@
 //! | `unknown-program` | `program` is not one of the programs the build has |
 //! | `bad-memory-size` | a memory size that is malformed, zero, too large or not whole 4 KiB pages |
 //! | `too-many-realms` | more than [`MAX_REALMS`] realms |
-//! | `too-many-services` | more than [`MAX_SERVICES`] services |
-//! | `too-many-grants` | more than [`MAX_GRANTS`] grants |
+//! | `too-many-services` | more than [`MAX_DECLARED_SERVICES`] services |
+//! | `too-many-grants` | more than [`MAX_DECLARED_GRANTS`] grants |
 //! | `too-many-allowed-clients` | more than [`MAX_ALLOWED_CLIENTS`] entries in `allowed_clients` |
 //! | `priority-out-of-range` | a priority outside 0 to 253 |
 //! | `quota-out-of-range` | `max_connections` outside 0 to 255 or `max_services` outside 0 to 1024 |
@@ -274,7 +274,6 @@
 mod check;
 pub mod image;
 mod model;
-mod names;
 mod wire;
 
 #[cfg(feature = "host")]
@@ -282,13 +281,12 @@ mod host;
 
 pub use check::BootCheckError;
 pub use model::{
-    AllowedClients, BROKER_CONNECTIONS, BROKER_SERVICES, DEFAULT_MACHINE_MEMORY,
-    DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_RESTARTS, DEFAULT_MAX_SERVICES, Grant, LogLevel,
-    MAX_ALLOWED_CLIENTS, MAX_GRANTS, MAX_NAME_LEN, MAX_REALM_PRIORITY, MAX_REALM_SERVICES,
-    MAX_REALMS, MAX_SERVICES, Name, PAGE_SIZE, Realm, RealmId, RunPolicy, Service, ServiceId,
-    Settings, SystemConfig,
+    AllowedClients, DEFAULT_MACHINE_MEMORY, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_RESTARTS,
+    DEFAULT_MAX_SERVICES, Grant, LogLevel, MAX_ALLOWED_CLIENTS, MAX_CONNECTIONS,
+    MAX_DECLARED_GRANTS, MAX_DECLARED_SERVICES, MAX_NAME_BYTES, MAX_REALM_PRIORITY,
+    MAX_REALM_SERVICES, MAX_REALMS, MAX_REGISTERED_SERVICES, NameText, PAGE_BYTES, Realm, RealmId,
+    RunPolicy, Service, ServiceId, Settings, SystemConfig,
 };
-pub use names::{is_valid_name, is_valid_program_name};
 pub use wire::{FORMAT_VERSION, decode};
 
 #[cfg(feature = "host")]

@@ -9,32 +9,25 @@
 use heapless::{String, Vec};
 use serde::{Deserialize, Serialize};
 
-/// Most realms one system may declare.
-pub const MAX_REALMS: usize = 32;
-/// Most services one system may declare.
-pub const MAX_SERVICES: usize = 64;
-/// Most grants one system may declare.
-pub const MAX_GRANTS: usize = 128;
-/// Most entries in one service's `allowed_clients` list.
-pub const MAX_ALLOWED_CLIENTS: usize = 16;
-/// Longest realm, service or program name, in bytes (names are ASCII, so also in characters).
-pub const MAX_NAME_LEN: usize = 32;
+/// The limits the model is bounded by, defined once in `vocabulary::limits` (see there for
+/// why each is that number). Memory budgets are whole pages of [`PAGE_BYTES`].
+pub use vocabulary::limits::{
+    MAX_ALLOWED_CLIENTS, MAX_CONNECTIONS, MAX_DECLARED_GRANTS, MAX_DECLARED_SERVICES,
+    MAX_NAME_BYTES, MAX_PROGRAM_NAME_BYTES, MAX_REALM_SERVICES, MAX_REALMS,
+    MAX_REGISTERED_SERVICES, PAGE_BYTES,
+};
+/// The ids, from `vocabulary`: a realm's index in [`SystemConfig::realms`] (parents first,
+/// the root is [`RealmId::ROOT`]) and a declared service's index in
+/// [`SystemConfig::services`] (file order).
+pub use vocabulary::{RealmId, ServiceId};
+
 /// The highest priority a realm may have. Above it, 254 is the memory manager's console
 /// thread while it drains the memory manager's own lines, and 255 the memory manager: a realm
 /// at either could keep them from the processor.
 pub const MAX_REALM_PRIORITY: u8 = 253;
-/// Memory budgets are whole pages of this size (the x86_64 small page).
-pub const PAGE_SIZE: u64 = 4096;
 /// The machine's memory when `[system] memory` is not set: what the `qemu` tool gives QEMU
 /// (`-m 512`, in MiB).
 pub const DEFAULT_MACHINE_MEMORY: u64 = 512 * 1024 * 1024;
-/// The most services one realm may have registered at once (`max_services`): declared ones
-/// and those it registers at run time under names the configuration does not declare.
-pub const MAX_REALM_SERVICES: usize = 1024;
-/// The broker's tables: every realm's `max_services` together, and every realm's
-/// `max_connections` together, must fit in them, so that no realm can starve the others.
-pub const BROKER_SERVICES: usize = 1024;
-pub const BROKER_CONNECTIONS: usize = 1024;
 /// `max_restarts` of a realm that does not set it.
 pub const DEFAULT_MAX_RESTARTS: u8 = 3;
 /// `max_connections` of a realm that does not set it.
@@ -42,50 +35,29 @@ pub const DEFAULT_MAX_CONNECTIONS: u8 = 16;
 /// `max_services` of a realm that does not set it.
 pub const DEFAULT_MAX_SERVICES: u16 = 4;
 
-/// A realm, service or program name: 1 to [`MAX_NAME_LEN`] ASCII characters.
-pub type Name = String<MAX_NAME_LEN>;
-
-/// The index of a realm in [`SystemConfig::realms`].
-///
-/// Realms are stored parents first: the root is always `RealmId(0)`, and every other realm's
-/// parent has a smaller index than the realm itself.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub struct RealmId(pub u8);
-
-impl RealmId {
-    /// The root of the realm tree (the realm without a parent).
-    pub const ROOT: RealmId = RealmId(0);
-
-    /// This id as an index into [`SystemConfig::realms`].
-    pub fn index(self) -> usize {
-        usize::from(self.0)
-    }
-}
-
-/// The index of a service in [`SystemConfig::services`] (file order).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub struct ServiceId(pub u8);
-
-impl ServiceId {
-    /// This id as an index into [`SystemConfig::services`].
-    pub fn index(self) -> usize {
-        usize::from(self.0)
-    }
-}
+/// The text of a realm or service name ([`vocabulary::Name`]) or of a program name
+/// ([`vocabulary::ProgramName`]) as the encoded description carries it. Kept as text, not as
+/// those types, so that the boot check can re-check it with their rules
+/// ([`vocabulary::Name::new`], [`vocabulary::ProgramName::new`]) and say precisely which
+/// realm or service is wrong.
+pub type NameText = String<MAX_NAME_BYTES>;
+// Program names are stored in the same text type.
+const _: () = assert!(MAX_PROGRAM_NAME_BYTES == MAX_NAME_BYTES);
 
 /// One realm: an address space, a CSpace and its threads, started from one program.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Realm {
-    /// Unique name: 1 to 32 of `a-z`, `0-9`, `-`.
-    pub name: Name,
-    /// The program the realm runs: 1 to 32 of `a-z`, `0-9`, `-`, `_`.
-    pub program: Name,
+    /// Unique name: a [`vocabulary::Name`] (1 to 32 of `a-z`, `0-9`, `-`).
+    pub name: NameText,
+    /// The program the realm runs: a [`vocabulary::ProgramName`] (1 to 32 of ASCII letters,
+    /// digits, `-`, `_`).
+    pub program: NameText,
     /// The realm that starts this one; `None` only for the root.
     pub parent: Option<RealmId>,
     /// seL4 priority of the realm's threads: at most [`MAX_REALM_PRIORITY`] and at most the
     /// parent's.
     pub priority: u8,
-    /// Memory budget in bytes: more than 0, a multiple of [`PAGE_SIZE`], at most the parent's.
+    /// Memory budget in bytes: more than 0, a multiple of [`PAGE_BYTES`], at most the parent's.
     pub memory_bytes: u64,
     /// Whether the memory manager restarts the realm when it dies.
     pub restartable: bool,
@@ -94,7 +66,7 @@ pub struct Realm {
     pub max_restarts: u8,
     /// Most connections to services this realm may hold at once.
     pub max_connections: u8,
-    /// Most services this realm may register at once; at most [`MAX_SERVICES`].
+    /// Most services this realm may register at once; at most [`MAX_DECLARED_SERVICES`].
     pub max_services: u16,
 }
 
@@ -120,8 +92,8 @@ impl AllowedClients {
 /// A named service that one realm provides.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Service {
-    /// Unique name: 1 to 32 of `a-z`, `0-9`, `-`.
-    pub name: Name,
+    /// Unique name: a [`vocabulary::Name`] (1 to 32 of `a-z`, `0-9`, `-`).
+    pub name: NameText,
     /// The realm that provides it.
     pub realm: RealmId,
     /// The service's own client policy.
@@ -199,9 +171,9 @@ pub struct SystemConfig {
     /// All realms, parents before children; the root is first.
     pub realms: Vec<Realm, MAX_REALMS>,
     /// All services, in file order.
-    pub services: Vec<Service, MAX_SERVICES>,
+    pub services: Vec<Service, MAX_DECLARED_SERVICES>,
     /// All grants, in file order, no two alike.
-    pub grants: Vec<Grant, MAX_GRANTS>,
+    pub grants: Vec<Grant, MAX_DECLARED_GRANTS>,
 }
 
 impl SystemConfig {

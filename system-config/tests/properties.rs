@@ -6,9 +6,9 @@ use std::fmt::Write as _;
 use proptest::collection::vec;
 use proptest::prelude::*;
 use system_config::{
-    AllowedClients, FORMAT_VERSION, Grant, MAX_ALLOWED_CLIENTS, MAX_GRANTS, MAX_REALMS,
-    MAX_SERVICES, Name, PAGE_SIZE, Realm, RealmId, Service, ServiceId, SystemConfig, decode,
-    encode, parse,
+    AllowedClients, FORMAT_VERSION, Grant, MAX_ALLOWED_CLIENTS, MAX_DECLARED_GRANTS,
+    MAX_DECLARED_SERVICES, MAX_REALMS, NameText, PAGE_BYTES, Realm, RealmId, Service, ServiceId,
+    SystemConfig, decode, encode, parse,
 };
 
 /// Random numbers from which [`build_config`] derives a valid configuration.
@@ -86,18 +86,18 @@ fn service_seed() -> impl Strategy<Value = ServiceSeed> {
 fn seeds() -> impl Strategy<Value = Seeds> {
     (
         vec(realm_seed(), 1..=MAX_REALMS),
-        vec(service_seed(), 0..=MAX_SERVICES),
-        vec((any::<u8>(), any::<u8>()), 0..=MAX_GRANTS + 20),
+        vec(service_seed(), 0..=MAX_DECLARED_SERVICES),
+        vec((any::<u8>(), any::<u8>()), 0..=MAX_DECLARED_GRANTS + 20),
     )
         .prop_map(|(realms, services, grants)| Seeds { realms, services, grants })
 }
 
-fn to_name(text: &str) -> Name {
-    Name::try_from(text).expect("generated names fit")
+fn to_name(text: &str) -> NameText {
+    NameText::try_from(text).expect("generated names fit")
 }
 
 /// A unique name: the seed's text, cut to leave room for `-<index>`.
-fn unique_name(seed: &str, index: usize) -> Name {
+fn unique_name(seed: &str, index: usize) -> NameText {
     to_name(&format!("{}-{index}", &seed[..seed.len().min(28)]))
 }
 
@@ -108,11 +108,11 @@ fn build_realms(seeds: &[RealmSeed]) -> Vec<Realm> {
         let (priority, memory_bytes) = match parent {
             None => (
                 seed.priority.min(system_config::MAX_REALM_PRIORITY),
-                u64::from(seed.pages) * PAGE_SIZE,
+                u64::from(seed.pages) * PAGE_BYTES,
             ),
             Some(parent) => (
                 seed.priority.min(realms[parent].priority),
-                (u64::from(seed.pages) * PAGE_SIZE).min(realms[parent].memory_bytes),
+                (u64::from(seed.pages) * PAGE_BYTES).min(realms[parent].memory_bytes),
             ),
         };
         realms.push(Realm {
@@ -187,7 +187,7 @@ fn build_config(seeds: &Seeds) -> SystemConfig {
             let inverted = !service.allow_priority_inversion
                 && priorities[client.index()] > priorities[service.realm.index()];
             let grant = Grant { client, service: ServiceId(service_index as u8) };
-            if !inverted && !grants.contains(&grant) && grants.len() < MAX_GRANTS {
+            if !inverted && !grants.contains(&grant) && grants.len() < MAX_DECLARED_GRANTS {
                 grants.push(grant);
             }
         }

@@ -1,7 +1,9 @@
 //! One test per rule of `system.toml`: each checks the rule, the exact printed error (with
 //! the line and column it points to) and that nothing else is reported.
 
-use system_config::{ConfigError, MAX_GRANTS, MAX_REALMS, MAX_SERVICES, Rule, parse, parse_bytes};
+use system_config::{
+    ConfigError, MAX_DECLARED_GRANTS, MAX_DECLARED_SERVICES, MAX_REALMS, Rule, parse, parse_bytes,
+};
 
 const PROGRAMS: &[&str] = &["init", "logger", "kv-store", "app", "plugin"];
 
@@ -234,7 +236,7 @@ fn bad_program_name() {
         text,
         Rule::BadName,
         "system.toml:3:11: error[bad-name]: program name \"\" is empty: use 1 to 32 characters \
-         of a-z, 0-9, - and _",
+         of A-Z, a-z, 0-9, - and _",
     );
 }
 
@@ -712,11 +714,11 @@ fn too_many_realms() {
 #[test]
 fn too_many_services() {
     let mut text = realms_with_quota(2, 64);
-    for index in 0..=MAX_SERVICES {
+    for index in 0..=MAX_DECLARED_SERVICES {
         let realm = if index % 2 == 0 { "init" } else { "r1" };
         text.push_str(&format!("[[service]]\nname = \"s{index}\"\nrealm = \"{realm}\"\n"));
     }
-    let line = 6 + 7 + 3 * MAX_SERVICES + 1;
+    let line = 6 + 7 + 3 * MAX_DECLARED_SERVICES + 1;
     assert_only_error(
         &text,
         Rule::TooManyServices,
@@ -730,16 +732,16 @@ fn too_many_services() {
 #[test]
 fn too_many_grants() {
     let mut text = realms(3);
-    let services_needed = MAX_GRANTS / 3 + 1;
+    let services_needed = MAX_DECLARED_GRANTS / 3 + 1;
     for index in 0..services_needed {
         text.push_str(&format!("[[service]]\nname = \"s{index}\"\nrealm = \"init\"\n"));
     }
-    for index in 0..=MAX_GRANTS {
+    for index in 0..=MAX_DECLARED_GRANTS {
         let client = ["init", "r1", "r2"][index % 3];
         let service = index / 3;
         text.push_str(&format!("[[grant]]\nclient = \"{client}\"\nservice = \"s{service}\"\n"));
     }
-    let line = 6 + 7 * 2 + 3 * services_needed + 3 * MAX_GRANTS + 1;
+    let line = 6 + 7 * 2 + 3 * services_needed + 3 * MAX_DECLARED_GRANTS + 1;
     assert_only_error(
         &text,
         Rule::TooManyGrants,

@@ -2,8 +2,8 @@
 //! configuration can be wrong.
 
 use system_config::{
-    AllowedClients, BootCheckError, EncodeError, FORMAT_VERSION, Grant, Name, RealmId, ServiceId,
-    SystemConfig, decode, encode, parse,
+    AllowedClients, BootCheckError, EncodeError, FORMAT_VERSION, Grant, NameText, RealmId,
+    ServiceId, SystemConfig, decode, encode, parse,
 };
 
 const DEMO: &str = include_str!("../../system.toml");
@@ -16,8 +16,8 @@ fn demo() -> SystemConfig {
     }
 }
 
-fn name(text: &str) -> Name {
-    Name::try_from(text).expect("test names fit")
+fn name(text: &str) -> NameText {
+    NameText::try_from(text).expect("test names fit")
 }
 
 /// What `encode` would write, without its check: lets a test hand `decode` a broken config.

@@ -291,6 +291,16 @@ pub const CALL_RIGHTS: Rights = Rights::WRITE.with_grant();
 /// The largest badge: 28 bits (the endpoint capability's badge field).
 pub const MAX_BADGE: u64 = (1 << 28) - 1;
 
+/// The bytes of one small page (a 4 KiB frame, `BIT(seL4_PageBits)` in
+/// `sel4_arch/constants.h`): the unit of every mapping, memory budget and frame the project
+/// makes. The one definition; everyone else uses it (through `vocabulary::limits` or here).
+pub const PAGE_BYTES: u64 = 1 << object_size_bits::PAGE;
+
+/// The most message words one IPC carries (`seL4_MsgMaxLength` in `shared_types.h`): the
+/// length field of the message-info word and the `msg` array of the IPC buffer. The one
+/// definition; [`crate::message`] and `vocabulary::limits` re-export it.
+pub const MAX_MESSAGE_WORDS: usize = 120;
+
 /// The largest CNode guard value: 18 bits.
 pub const MAX_GUARD_BITS: u8 = 18;
 

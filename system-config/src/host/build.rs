@@ -9,7 +9,9 @@ use std::vec::Vec;
 
 use super::drafts::{Drafts, GrantDraft, RealmDraft, ServiceDraft};
 use super::validate::{Link, Resolved};
-use crate::model::{AllowedClients, Grant, Name, Realm, RealmId, Service, ServiceId, SystemConfig};
+use crate::model::{
+    AllowedClients, Grant, NameText, Realm, RealmId, Service, ServiceId, SystemConfig,
+};
 
 pub(crate) fn build(drafts: &Drafts, resolved: &Resolved) -> Option<SystemConfig> {
     let order = parents_first(&resolved.links)?;
@@ -115,6 +117,6 @@ fn build_grant(
     })
 }
 
-fn to_name(text: &str) -> Option<Name> {
-    Name::try_from(text).ok()
+fn to_name(text: &str) -> Option<NameText> {
+    NameText::try_from(text).ok()
 }

@@ -67,16 +67,16 @@ pub enum Rule {
     BadMemorySize,
     /// More realms than [`MAX_REALMS`](crate::MAX_REALMS).
     TooManyRealms,
-    /// More services than [`MAX_SERVICES`](crate::MAX_SERVICES).
+    /// More services than [`MAX_DECLARED_SERVICES`](crate::MAX_DECLARED_SERVICES).
     TooManyServices,
-    /// More grants than [`MAX_GRANTS`](crate::MAX_GRANTS).
+    /// More grants than [`MAX_DECLARED_GRANTS`](crate::MAX_DECLARED_GRANTS).
     TooManyGrants,
     /// More allowed clients than [`MAX_ALLOWED_CLIENTS`](crate::MAX_ALLOWED_CLIENTS).
     TooManyAllowedClients,
     /// A priority outside seL4's 0 to 255.
     PriorityOutOfRange,
     /// `max_connections` outside 0 to 255, or `max_services` outside 0 to
-    /// [`MAX_SERVICES`](crate::MAX_SERVICES).
+    /// [`MAX_DECLARED_SERVICES`](crate::MAX_DECLARED_SERVICES).
     QuotaOutOfRange,
     /// A realm provides more services than its `max_services`.
     ServiceQuotaExceeded,

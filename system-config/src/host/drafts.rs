@@ -16,9 +16,11 @@ use super::fields::{Fields, Need, report_wrong_type};
 use super::memory_size::{memory_size_from_integer, parse_memory_size};
 use crate::model::{
     DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_RESTARTS, DEFAULT_MAX_SERVICES, LogLevel,
-    MAX_ALLOWED_CLIENTS, MAX_NAME_LEN, MAX_REALM_PRIORITY, MAX_REALM_SERVICES, RunPolicy, Settings,
+    MAX_ALLOWED_CLIENTS, MAX_NAME_BYTES, MAX_PROGRAM_NAME_BYTES, MAX_REALM_PRIORITY,
+    MAX_REALM_SERVICES, RunPolicy, Settings,
 };
-use crate::names::{is_valid_name, is_valid_program_name};
+use vocabulary::name::{is_name_byte, is_program_name_byte};
+use vocabulary::{Name, ProgramName};
 
 const REALM_FIELDS: &[&str] = &[
     "name",
@@ -409,7 +411,7 @@ fn read_quota(fields: &Fields, key: &str, max: usize, default: u16, diag: &mut D
 
 /// `kind` is `realm` or `service`.
 fn check_name(name: &Located<String>, kind: &str, diag: &mut Diagnostics) {
-    if is_valid_name(&name.value) {
+    if Name::new(&name.value).is_ok() {
         return;
     }
     let problem = name_problem(&name.value, false);
@@ -417,21 +419,21 @@ fn check_name(name: &Located<String>, kind: &str, diag: &mut Diagnostics) {
         &name.span,
         Rule::BadName,
         format!(
-            "{kind} name \"{}\" {problem}: use 1 to {MAX_NAME_LEN} characters of a-z, 0-9 and -",
+            "{kind} name \"{}\" {problem}: use 1 to {MAX_NAME_BYTES} characters of a-z, 0-9 and -",
             name.value
         ),
     );
 }
 
 fn check_program(program: &Located<String>, programs: &[&str], diag: &mut Diagnostics) {
-    if !is_valid_program_name(&program.value) {
+    if ProgramName::new(&program.value).is_err() {
         let problem = name_problem(&program.value, true);
         diag.report(
             &program.span,
             Rule::BadName,
             format!(
-                "program name \"{}\" {problem}: use 1 to {MAX_NAME_LEN} characters of a-z, 0-9, \
-                 - and _",
+                "program name \"{}\" {problem}: use 1 to {MAX_PROGRAM_NAME_BYTES} characters of \
+                 A-Z, a-z, 0-9, - and _",
                 program.value
             ),
         );
@@ -450,9 +452,12 @@ fn check_program(program: &Located<String>, programs: &[&str], diag: &mut Diagno
 }
 
 /// What is wrong with a name that is not valid: `is empty`, `has the character 'L'`...
-fn name_problem(name: &str, underscore_allowed: bool) -> String {
+/// What breaks the rule of a name (`program` false: [`Name`]) or a program name (`program`
+/// true: [`ProgramName`]), in characters for the reader; the rule itself is the vocabulary's.
+fn name_problem(name: &str, program: bool) -> String {
     let allowed = |c: char| {
-        c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || (underscore_allowed && c == '_')
+        u8::try_from(c)
+            .is_ok_and(|byte| if program { is_program_name_byte(byte) } else { is_name_byte(byte) })
     };
     if name.is_empty() {
         String::from("is empty")

@@ -4,7 +4,7 @@
 use std::format;
 use std::string::String;
 
-use crate::model::PAGE_SIZE;
+use crate::model::PAGE_BYTES;
 
 const KIB: u64 = 1024;
 const MIB: u64 = 1024 * KIB;
@@ -18,7 +18,7 @@ pub(crate) enum MemorySizeError {
     Zero,
     /// More than `u64::MAX` bytes.
     TooLarge,
-    /// Not a multiple of [`PAGE_SIZE`].
+    /// Not a multiple of [`PAGE_BYTES`].
     NotWholePages,
 }
 
@@ -74,7 +74,7 @@ pub(crate) fn memory_size_from_integer(value: i128) -> Result<u64, MemorySizeErr
 fn check_bytes(bytes: u64) -> Result<u64, MemorySizeError> {
     if bytes == 0 {
         Err(MemorySizeError::Zero)
-    } else if !bytes.is_multiple_of(PAGE_SIZE) {
+    } else if !bytes.is_multiple_of(PAGE_BYTES) {
         Err(MemorySizeError::NotWholePages)
     } else {
         Ok(bytes)

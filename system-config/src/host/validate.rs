@@ -11,7 +11,10 @@ use std::vec::Vec;
 use super::diagnostics::{Diagnostics, Located, Rule, Span};
 use super::drafts::{Drafts, ParentField, RealmDraft, ServiceDraft};
 use super::memory_size::format_memory_size;
-use crate::model::{BROKER_CONNECTIONS, BROKER_SERVICES, MAX_GRANTS, MAX_REALMS, MAX_SERVICES};
+use crate::model::{
+    MAX_CONNECTIONS, MAX_DECLARED_GRANTS, MAX_DECLARED_SERVICES, MAX_REALMS,
+    MAX_REGISTERED_SERVICES,
+};
 
 /// Where a realm hangs in the tree, as far as its `parent` field tells.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -56,9 +59,9 @@ fn check_counts(drafts: &Drafts, diag: &mut Diagnostics) {
     let realms = drafts.realms.iter().map(|realm| &realm.header);
     check_count(realms, MAX_REALMS, "realms", Rule::TooManyRealms, diag);
     let services = drafts.services.iter().map(|service| &service.header);
-    check_count(services, MAX_SERVICES, "services", Rule::TooManyServices, diag);
+    check_count(services, MAX_DECLARED_SERVICES, "services", Rule::TooManyServices, diag);
     let grants = drafts.grants.iter().map(|grant| &grant.header);
-    check_count(grants, MAX_GRANTS, "grants", Rule::TooManyGrants, diag);
+    check_count(grants, MAX_DECLARED_GRANTS, "grants", Rule::TooManyGrants, diag);
 }
 
 /// Reports the first item past `limit`, if any.
@@ -354,9 +357,9 @@ fn check_service_quotas(
 /// All realms' quotas together fit the broker's tables.
 fn check_quota_sums(drafts: &Drafts, diag: &mut Diagnostics) {
     let services = drafts.realms.iter().map(|realm| usize::from(realm.max_services));
-    check_quota_sum(drafts, services, "max_services", BROKER_SERVICES, diag);
+    check_quota_sum(drafts, services, "max_services", MAX_REGISTERED_SERVICES, diag);
     let connections = drafts.realms.iter().map(|realm| usize::from(realm.max_connections));
-    check_quota_sum(drafts, connections, "max_connections", BROKER_CONNECTIONS, diag);
+    check_quota_sum(drafts, connections, "max_connections", MAX_CONNECTIONS, diag);
 }
 
 /// Reports at the realm whose `field` makes the running sum exceed `capacity`.

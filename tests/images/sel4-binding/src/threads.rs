@@ -17,12 +17,13 @@ use sel4::{IpcBuffer, MessageInfo};
 
 use crate::Root;
 
-/// Thread `i`'s IPC buffer is the page at `IPC_BUFFERS + i * 4096` (one page table covers them).
+/// Thread `i`'s IPC buffer is the page at `IPC_BUFFERS + i * PAGE_BYTES` (one page table covers
+/// them).
 pub const IPC_BUFFERS: u64 = 0x1000_0000;
-const PAGE: u64 = 4096;
+use sel4::kernel::PAGE_BYTES;
 const MAX_THREADS: usize = 6;
 /// A page under the same page table, after every thread's buffer, for SetIPCBuffer.
-pub const SPARE_IPC_BUFFER: u64 = IPC_BUFFERS + MAX_THREADS as u64 * PAGE;
+pub const SPARE_IPC_BUFFER: u64 = IPC_BUFFERS + MAX_THREADS as u64 * PAGE_BYTES;
 const STACK_BYTES: usize = 32 * 1024;
 
 #[repr(C, align(16))]
@@ -134,7 +135,7 @@ pub fn spawn(
 
     let tcb: Tcb = root.make(ObjectType::Tcb);
     let frame: Frame = root.make(ObjectType::Frame);
-    let ipc_buffer = IPC_BUFFERS + index as u64 * PAGE;
+    let ipc_buffer = IPC_BUFFERS + index as u64 * PAGE_BYTES;
     frame
         .map(root.ipc, init::VSPACE, ipc_buffer, Rights::READ_WRITE, VmAttributes::DEFAULT)
         .unwrap_or_else(|error| panic!("mapping {name}'s IPC buffer: {error}"));

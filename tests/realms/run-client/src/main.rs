@@ -138,7 +138,8 @@ fn labeller(realm: &mut Realm) {
         Ok(echo) => echo,
         Err(error) => return println!(realm, "connect refused: {error}"),
     };
-    let words = &mut realm.ipc_buffer().msg_mut()[..payload::MAX_WORDS];
+    let words =
+        &mut realm.ipc_buffer().msg_mut()[..realm_runtime::sel4::message::MAX_MESSAGE_WORDS];
     let Ok(length) = payload::encode(&7u64, Status::Ok, words) else {
         return println!(realm, "cannot encode the request");
     };

@@ -35,7 +35,7 @@ fn main(realm: &mut Realm) {
     }
     let mut reached = 0;
     let mut tried = 0;
-    for slot in (0..1 << ipc::abi::CNODE_BITS)
+    for slot in (0..1 << ipc::abi::REALM_CNODE_BITS)
         .filter(|&slot| slot != ipc::abi::slot::BROKER && slot != ipc::abi::slot::FAULT)
     {
         tried += 1;
