@@ -1,4 +1,4 @@
-//! What a well-formed name is: the one rule that both the parser and the boot check apply.
+//! What a well-formed name is: the one predicate that the parser and the rule engine apply.
 
 use crate::model::MAX_NAME_LEN;
 

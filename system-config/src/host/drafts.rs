@@ -16,9 +16,11 @@ use super::fields::{Fields, Need, report_wrong_type};
 use super::memory_size::{memory_size_from_integer, parse_memory_size};
 use crate::model::{
     DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_RESTARTS, DEFAULT_MAX_SERVICES, LogLevel,
-    MAX_ALLOWED_CLIENTS, MAX_NAME_LEN, MAX_REALM_PRIORITY, MAX_REALM_SERVICES, RunPolicy, Settings,
+    MAX_ALLOWED_CLIENTS, MAX_REALM_PRIORITY, MAX_REALM_SERVICES, RunPolicy, Settings,
 };
 use crate::names::{is_valid_name, is_valid_program_name};
+use crate::rules::{BadNameSentence, priority_out_of_range, quota_out_of_range};
+use std::string::ToString;
 
 const REALM_FIELDS: &[&str] = &[
     "name",
@@ -335,17 +337,10 @@ fn read_priority(fields: &Fields, diag: &mut Diagnostics) -> Option<Located<u8>>
     match u8::try_from(priority.value) {
         Ok(value) if value <= MAX_REALM_PRIORITY => Some(Located { value, span: priority.span }),
         _ => {
-            diag.report(
-                &priority.span,
-                Rule::PriorityOutOfRange,
-                format!(
-                    "priority {} of {} is out of range: realms have priorities 0 to \
-                     {MAX_REALM_PRIORITY} (254 is the memory manager's console thread, 255 the \
-                     memory manager)",
-                    diag.source(&priority.span),
-                    fields.subject()
-                ),
-            );
+            let mut message = String::new();
+            let source = diag.source(&priority.span);
+            let _ = priority_out_of_range(&mut message, &source, &fields.subject());
+            diag.report(&priority.span, Rule::PriorityOutOfRange, message);
             None
         }
     }
@@ -393,15 +388,10 @@ fn read_quota(fields: &Fields, key: &str, max: usize, default: u16, diag: &mut D
     match u16::try_from(quota.value) {
         Ok(value) if in_range => value,
         _ => {
-            diag.report(
-                &quota.span,
-                Rule::QuotaOutOfRange,
-                format!(
-                    "`{key}` of {} is {}, outside 0 to {max}",
-                    fields.subject(),
-                    diag.source(&quota.span)
-                ),
-            );
+            let mut message = String::new();
+            let source = diag.source(&quota.span);
+            let _ = quota_out_of_range(&mut message, key, &fields.subject(), &source, max);
+            diag.report(&quota.span, Rule::QuotaOutOfRange, message);
             default
         }
     }
@@ -409,32 +399,16 @@ fn read_quota(fields: &Fields, key: &str, max: usize, default: u16, diag: &mut D
 
 /// `kind` is `realm` or `service`.
 fn check_name(name: &Located<String>, kind: &str, diag: &mut Diagnostics) {
-    if is_valid_name(&name.value) {
-        return;
+    if !is_valid_name(&name.value) {
+        let message = BadNameSentence { kind, name: &name.value }.to_string();
+        diag.report(&name.span, Rule::BadName, message);
     }
-    let problem = name_problem(&name.value, false);
-    diag.report(
-        &name.span,
-        Rule::BadName,
-        format!(
-            "{kind} name \"{}\" {problem}: use 1 to {MAX_NAME_LEN} characters of a-z, 0-9 and -",
-            name.value
-        ),
-    );
 }
 
 fn check_program(program: &Located<String>, programs: &[&str], diag: &mut Diagnostics) {
     if !is_valid_program_name(&program.value) {
-        let problem = name_problem(&program.value, true);
-        diag.report(
-            &program.span,
-            Rule::BadName,
-            format!(
-                "program name \"{}\" {problem}: use 1 to {MAX_NAME_LEN} characters of a-z, 0-9, \
-                 - and _",
-                program.value
-            ),
-        );
+        let message = BadNameSentence { kind: "program", name: &program.value }.to_string();
+        diag.report(&program.span, Rule::BadName, message);
     } else if !programs.contains(&program.value.as_str()) {
         let known = if programs.is_empty() {
             String::from("the build has no programs")
@@ -449,20 +423,6 @@ fn check_program(program: &Located<String>, programs: &[&str], diag: &mut Diagno
     }
 }
 
-/// What is wrong with a name that is not valid: `is empty`, `has the character 'L'`...
-fn name_problem(name: &str, underscore_allowed: bool) -> String {
-    let allowed = |c: char| {
-        c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || (underscore_allowed && c == '_')
-    };
-    if name.is_empty() {
-        String::from("is empty")
-    } else if let Some(c) = name.chars().find(|&c| !allowed(c)) {
-        format!("has the character {c:?}")
-    } else {
-        format!("is {} characters long", name.len())
-    }
-}
-
 fn check_allowed_clients(clients: &[Located<String>], service: &str, diag: &mut Diagnostics) {
     for (position, client) in clients.iter().enumerate() {
         if position == MAX_ALLOWED_CLIENTS {
@@ -472,16 +432,6 @@ fn check_allowed_clients(clients: &[Located<String>], service: &str, diag: &mut 
                 format!(
                     "{service} lists {} allowed clients; at most {MAX_ALLOWED_CLIENTS} are allowed",
                     clients.len()
-                ),
-            );
-        }
-        if clients[..position].iter().any(|c| c.value == client.value) {
-            diag.report(
-                &client.span,
-                Rule::DuplicateAllowedClient,
-                format!(
-                    "realm \"{}\" is listed twice in the allowed_clients of {service}",
-                    client.value
                 ),
             );
         }
