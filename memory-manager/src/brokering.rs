@@ -12,7 +12,7 @@ use ipc::abi;
 use policy::{Grant, ServiceDecl};
 use sel4::cap::{ObjectType, Rights};
 
-use system_config::{AllowedClients, MAX_GRANTS, MAX_REALMS, MAX_SERVICES, SystemConfig};
+use system_config::{AllowedClients, CheckedConfig, MAX_GRANTS, MAX_REALMS, MAX_SERVICES};
 
 use crate::realm::{Kernel, Realm, RealmError, own_slot};
 
@@ -48,10 +48,11 @@ fn realm_id(id: system_config::RealmId) -> ipc::RealmId {
 }
 
 /// Configures `broker` (held in a static: it is large) with the realms, services and grants
-/// of `config`; its own caps go in the memory manager's slots from `first_slot` on.
+/// of `config`, which only the rule engine of `system-config` makes (at boot, `decode`); its
+/// own caps go in the memory manager's slots from `first_slot` on.
 pub fn configure_broker(
     broker: &mut Broker,
-    config: &SystemConfig,
+    config: &CheckedConfig,
     first_slot: u64,
 ) -> Result<(), BrokerSetupError> {
     let mut realms: Vec<RealmSpec, MAX_REALMS> = Vec::new();
