@@ -1,5 +1,6 @@
 //! What the memory manager reads at boot: the banner from the kernel's boot info, and the
-//! system from the boot image the `qemu` tool embedded, re-checked rule by rule.
+//! system from the boot image the `qemu` tool embedded, re-checked by the rule engine of
+//! `system-config` (the same rules the host check ran): what comes out is a `CheckedConfig`.
 
 use crate::mm_println;
 use ::console::Class;
@@ -7,7 +8,7 @@ use memory_manager::memory::MemoryPool;
 use memory_manager::program::{Program, ProgramError};
 use sel4::BootInfo;
 use system_config::image::BootImage;
-use system_config::{RealmId, SystemConfig};
+use system_config::{CheckedConfig, RealmId, SystemConfig};
 
 /// The boot image: the encoded system configuration and every realm program.
 static BOOT_IMAGE: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/boot-image.bin"));
@@ -39,7 +40,7 @@ pub fn print_banner(bootinfo: &BootInfo) {
 /// Why the system cannot boot.
 pub enum BootError {
     Image(system_config::image::ImageError),
-    Config(system_config::BootCheckError),
+    Config(system_config::DecodeError),
     MissingProgram { realm: RealmId },
     BadProgram { realm: RealmId, error: ProgramError },
 }
@@ -52,6 +53,10 @@ impl core::fmt::Display for BootError {
                 "no boot image was embedded (build the memory manager with the qemu tool)"
             ),
             BootError::Image(error) => write!(f, "{error}"),
+            BootError::Config(system_config::DecodeError::Refused(finding)) => {
+                let refusal = system_config::Refusal { bytes: config_bytes(), finding: *finding };
+                write!(f, "the system configuration is invalid: {refusal}")
+            }
             BootError::Config(error) => write!(f, "the system configuration is invalid: {error}"),
             BootError::MissingProgram { realm } => {
                 write!(f, "the boot image has no program for realm {}", realm.index())
@@ -63,8 +68,13 @@ impl core::fmt::Display for BootError {
     }
 }
 
+/// The encoded configuration of the boot image (empty if the image does not read).
+fn config_bytes() -> &'static [u8] {
+    BootImage::read(BOOT_IMAGE).map_or(&[], |image| image.config)
+}
+
 /// Reads the boot image and re-checks everything in it.
-pub fn read_system() -> Result<(BootImage<'static>, SystemConfig), BootError> {
+pub fn read_system() -> Result<(BootImage<'static>, CheckedConfig), BootError> {
     let image = BootImage::read(BOOT_IMAGE).map_err(BootError::Image)?;
     let config = system_config::decode(image.config).map_err(BootError::Config)?;
     for realm in config.realm_ids() {

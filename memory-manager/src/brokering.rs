@@ -12,7 +12,7 @@ use ipc::abi;
 use policy::{Grant, ServiceDecl};
 use sel4::cap::ObjectType;
 
-use system_config::{AllowedClients, SystemConfig};
+use system_config::{AllowedClients, CheckedConfig};
 use vocabulary::limits::{MAX_DECLARED_GRANTS, MAX_DECLARED_SERVICES, MAX_REALMS};
 
 use crate::realm::{Realm, RealmError};
@@ -46,10 +46,11 @@ fn name(text: &str) -> Result<ipc::Name, BrokerSetupError> {
 }
 
 /// Configures `broker` (held in a static: it is large) with the realms, services and grants
-/// of `config`; its own caps go in the memory manager's slots from `first_slot` on.
+/// of `config`, which only the rule engine of `system-config` makes (at boot, `decode`); its
+/// own caps go in the memory manager's slots from `first_slot` on.
 pub fn configure_broker(
     broker: &mut Broker,
-    config: &SystemConfig,
+    config: &CheckedConfig,
     first_slot: u64,
 ) -> Result<(), BrokerSetupError> {
     let mut realms: Vec<RealmSpec, MAX_REALMS> = Vec::new();

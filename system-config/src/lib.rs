@@ -9,9 +9,15 @@
 //!   [`Grant`]s, bounded with `heapless` ([`MAX_REALMS`], [`MAX_DECLARED_SERVICES`], [`MAX_DECLARED_GRANTS`],
 //!   [`MAX_ALLOWED_CLIENTS`], [`MAX_NAME_BYTES`]). Realms and services refer to each other by
 //!   index ([`RealmId`], [`ServiceId`]), never by name.
+//! - **Rules** (`no_std`, [`rules`]): one engine checks a [`SystemConfig`] and yields
+//!   [`Finding`]s (the [`Rule`] broken, the [`Item`] it concerns, a sentence). Both sides run
+//!   it: [`CheckedConfig::new`] at boot, `parse` on the host. A [`CheckedConfig`] is a model
+//!   that passed every rule; only the engine makes one.
 //! - **Boot check** (`no_std`): [`decode`] reads the bytes made by [`encode`] and re-checks
-//!   every rule with [`SystemConfig::check`], trusting nothing; a broken rule is a precise
-//!   [`BootCheckError`]. It never panics, whatever the bytes.
+//!   every rule with the engine, trusting nothing; it returns a [`CheckedConfig`], or a
+//!   [`DecodeError`] (bytes that are no configuration, or the first finding, which
+//!   [`Refusal`] prints with the configuration's names).
+//!   It never panics, whatever the bytes.
 //! - **Host side** (feature `host`): [`parse`] reads `system.toml`, reports *every* broken rule
 //!   as a [`ConfigError`] with file, line and column, and builds the model; [`encode`] turns
 //!   the model into bytes (one [`FORMAT_VERSION`] byte, then postcard).
@@ -208,7 +214,8 @@
 //!     errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n")
 //! })?;
 //! let bytes = system_config::encode(&config)?;
-//! assert_eq!(system_config::decode(&bytes)?, config);
+//! let checked: system_config::CheckedConfig = system_config::decode(&bytes)?;
+//! assert_eq!(*checked, config);
 //! # Ok(())
 //! # }
 //! ```
@@ -258,8 +265,20 @@
 //! | `priority-inversion` | a grant's client, or an allowed client, has a higher priority than the service's provider, and the service does not set `allow_priority_inversion` |
 //! | `budgets-exceed-memory` | the realms' memory budgets add up to more than the machine's `memory` (points at the budget that makes the sum, in file order, too large) |
 //!
-//! [`decode`] checks the same rules on the decoded model (those that still make sense once
-//! names are indices), plus the binary form itself: see [`BootCheckError`].
+//! Where each rule is checked: what only exists on text (`not-text`, `toml-syntax`,
+//! `unknown-field`, `missing-field`, `wrong-type`, `bad-setting`, `unknown-program`, a memory
+//! size or a number that does not read) and what only exists while items refer to each other
+//! by name (the `unknown-*` rules, `no-root-realm`, `multiple-root-realms`, `realm-cycle`,
+//! the `too-many-*` rules) are the parser's. Everything else is the rule engine's
+//! ([`rules::check`]), which runs on the model once the file has no parser error: so a file
+//! with both kinds of errors shows the parser's first, and the engine's once those are fixed.
+//! The engine also has the model's form of every parser rule that can still be broken once
+//! names are indices (a parent, client or service index out of range, a parent stored after
+//! its child, a second root, a malformed name, a budget that is not whole pages, a priority
+//! above 253...), under the same code: [`decode`] runs the engine on the decoded model, so a
+//! configuration broken after the build is refused for the rule its text would have broken.
+//! Running sums (`quotas-exceed-broker`, `budgets-exceed-memory`) are taken in storage order:
+//! the file's order, except that a realm declared before its parent comes after it.
 //!
 //! # What this crate does not do
 //!
@@ -271,15 +290,14 @@
 // The docs link to the host-side API, which only exists with feature `host`.
 #![cfg_attr(not(feature = "host"), allow(rustdoc::broken_intra_doc_links))]
 
-mod check;
 pub mod image;
 mod model;
+pub mod rules;
 mod wire;
 
 #[cfg(feature = "host")]
 mod host;
 
-pub use check::BootCheckError;
 pub use model::{
     AllowedClients, DEFAULT_MACHINE_MEMORY, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_RESTARTS,
     DEFAULT_MAX_SERVICES, Grant, LogLevel, MAX_ALLOWED_CLIENTS, MAX_CONNECTIONS,
@@ -287,9 +305,10 @@ pub use model::{
     MAX_REALM_SERVICES, MAX_REALMS, MAX_REGISTERED_SERVICES, NameText, PAGE_BYTES, Realm, RealmId,
     RunPolicy, Service, ServiceId, Settings, SystemConfig,
 };
-pub use wire::{FORMAT_VERSION, decode};
+pub use rules::{CheckedConfig, Finding, Item, Problem, Rule};
+pub use wire::{DecodeError, FORMAT_VERSION, Refusal, decode};
 
 #[cfg(feature = "host")]
-pub use host::{ConfigError, Rule, parse, parse_bytes};
+pub use host::{ConfigError, parse, parse_bytes};
 #[cfg(feature = "host")]
 pub use wire::{EncodeError, encode};

@@ -3,8 +3,9 @@
 //! This module owns the data model that the memory manager decodes at boot, its bounds
 //! (the `MAX_*` constants) and its defaults. Realms and services refer to each other by index
 //! ([`RealmId`], [`ServiceId`]), never by name. The invariants that make those indices safe to
-//! use are checked by [`SystemConfig::check`](crate::SystemConfig::check); every value that
-//! comes out of [`decode`](crate::decode) or `parse` has passed it.
+//! use are checked by the rule engine ([`crate::rules`]); every value that comes out of
+//! [`decode`](crate::decode) (a [`CheckedConfig`](crate::CheckedConfig)) or `parse` has
+//! passed it.
 
 use heapless::{String, Vec};
 use serde::{Deserialize, Serialize};

@@ -1,15 +1,114 @@
-//! Property tests: `decode` never panics on any bytes, and every valid configuration survives
-//! both round trips (model -> bytes -> model, and model -> system.toml -> model).
+//! Property tests: `decode` never panics on any bytes, every valid configuration survives
+//! both round trips (model -> bytes -> model, and model -> system.toml -> model), and a broken
+//! configuration is refused for the same rules by the host (its text) and at boot (its bytes).
 
 use std::fmt::Write as _;
 
 use proptest::collection::vec;
 use proptest::prelude::*;
 use system_config::{
-    AllowedClients, FORMAT_VERSION, Grant, MAX_ALLOWED_CLIENTS, MAX_DECLARED_GRANTS,
-    MAX_DECLARED_SERVICES, MAX_REALMS, NameText, PAGE_BYTES, Realm, RealmId, Service, ServiceId,
-    SystemConfig, decode, encode, parse,
+    AllowedClients, DecodeError, FORMAT_VERSION, Grant, MAX_ALLOWED_CLIENTS, MAX_DECLARED_GRANTS,
+    MAX_DECLARED_SERVICES, MAX_REALM_PRIORITY, MAX_REALM_SERVICES, MAX_REALMS, NameText,
+    PAGE_BYTES, Realm, RealmId, Rule, Service, ServiceId, SystemConfig, decode, encode, parse,
 };
+
+/// One way to break a valid configuration that its text can still say (names still resolve
+/// to the same items): the indices are taken modulo the list they pick from.
+#[derive(Clone, Debug)]
+enum Break {
+    Priority { realm: usize, priority: u8 },
+    Memory { realm: usize, pages: u32 },
+    MaxServices { realm: usize, quota: u16 },
+    MaxConnections { realm: usize, quota: u8 },
+    MachineMemory { pages: u32 },
+    AllowInversion { service: usize, allow: bool },
+    RepeatGrant { grant: usize },
+    RepeatAllowedClient { service: usize, position: usize },
+    AddAllowedClients { service: usize, clients: Vec<u8> },
+    AddGrant { client: u8, service: usize },
+}
+
+fn a_break() -> impl Strategy<Value = Break> {
+    prop_oneof![
+        (any::<usize>(), 0..=MAX_REALM_PRIORITY)
+            .prop_map(|(realm, priority)| Break::Priority { realm, priority }),
+        (any::<usize>(), 1..=1u32 << 20).prop_map(|(realm, pages)| Break::Memory { realm, pages }),
+        (any::<usize>(), 0..=MAX_REALM_SERVICES as u16)
+            .prop_map(|(realm, quota)| Break::MaxServices { realm, quota }),
+        (any::<usize>(), any::<u8>())
+            .prop_map(|(realm, quota)| Break::MaxConnections { realm, quota }),
+        (1..=1u32 << 22).prop_map(|pages| Break::MachineMemory { pages }),
+        (any::<usize>(), any::<bool>())
+            .prop_map(|(service, allow)| Break::AllowInversion { service, allow }),
+        any::<usize>().prop_map(|grant| Break::RepeatGrant { grant }),
+        (any::<usize>(), any::<usize>())
+            .prop_map(|(service, position)| Break::RepeatAllowedClient { service, position }),
+        (any::<usize>(), vec(any::<u8>(), 0..4))
+            .prop_map(|(service, clients)| Break::AddAllowedClients { service, clients }),
+        (any::<u8>(), any::<usize>())
+            .prop_map(|(client, service)| Break::AddGrant { client, service }),
+    ]
+}
+
+/// Applies `broken` to `config` (nothing when the list it picks from is empty or full).
+fn apply(config: &mut SystemConfig, broken: &Break) {
+    let realms = config.realms.len();
+    let services = config.services.len();
+    match *broken {
+        Break::Priority { realm, priority } => config.realms[realm % realms].priority = priority,
+        Break::Memory { realm, pages } => {
+            config.realms[realm % realms].memory_bytes = u64::from(pages) * PAGE_BYTES;
+        }
+        Break::MaxServices { realm, quota } => config.realms[realm % realms].max_services = quota,
+        Break::MaxConnections { realm, quota } => {
+            config.realms[realm % realms].max_connections = quota;
+        }
+        Break::MachineMemory { pages } => {
+            config.settings.memory_bytes = u64::from(pages) * PAGE_BYTES;
+        }
+        Break::AllowInversion { service, allow } if services > 0 => {
+            config.services[service % services].allow_priority_inversion = allow;
+        }
+        Break::RepeatGrant { grant } if !config.grants.is_empty() => {
+            let copy = config.grants[grant % config.grants.len()];
+            let _ = config.grants.push(copy);
+        }
+        Break::RepeatAllowedClient { service, position } if services > 0 => {
+            if let AllowedClients::Only(clients) =
+                &mut config.services[service % services].allowed_clients
+                && !clients.is_empty()
+            {
+                let copy = clients[position % clients.len()];
+                let _ = clients.push(copy);
+            }
+        }
+        Break::AddAllowedClients { service, ref clients } if services > 0 => {
+            let list = &mut config.services[service % services].allowed_clients;
+            if let AllowedClients::Any = list {
+                *list = AllowedClients::Only(heapless::Vec::new());
+            }
+            if let AllowedClients::Only(list) = list {
+                for &client in clients {
+                    let _ = list.push(RealmId((usize::from(client) % realms) as u8));
+                }
+            }
+        }
+        Break::AddGrant { client, service } if services > 0 => {
+            let client = RealmId((usize::from(client) % realms) as u8);
+            let _ = config
+                .grants
+                .push(Grant { client, service: ServiceId((service % services) as u8) });
+        }
+        _ => {}
+    }
+}
+
+/// What `encode` would write, without its check.
+fn encode_unchecked(config: &SystemConfig) -> Vec<u8> {
+    let mut bytes = vec![FORMAT_VERSION];
+    bytes.extend(postcard::to_allocvec(config).expect("serialises"));
+    bytes
+}
 
 /// Random numbers from which [`build_config`] derives a valid configuration.
 #[derive(Clone, Debug)]
@@ -289,7 +388,7 @@ proptest! {
         let config = build_config(&seeds);
         prop_assert_eq!(config.check(), Ok(()));
         let bytes = encode(&config).expect("valid configs encode");
-        prop_assert_eq!(decode(&bytes), Ok(config));
+        prop_assert_eq!(decode(&bytes).map(system_config::CheckedConfig::into_inner), Ok(config));
     }
 
     #[test]
@@ -300,6 +399,44 @@ proptest! {
         match parse("generated.toml", &text, &programs) {
             Ok(parsed) => prop_assert_eq!(parsed, config),
             Err(errors) => prop_assert!(false, "{}\n{:#?}", text, errors),
+        }
+    }
+
+    /// The host's check of a broken configuration's text and the boot check of its bytes are
+    /// one engine: the host reports exactly the rules of every finding the engine makes on
+    /// the model, and the boot refuses the bytes for the engine's first one, which the host
+    /// reports too.
+    #[test]
+    fn host_and_boot_refuse_a_broken_config_for_the_same_rules(
+        seeds in seeds(),
+        breaks in vec(a_break(), 1..4),
+    ) {
+        let mut config = build_config(&seeds);
+        for broken in &breaks {
+            apply(&mut config, broken);
+        }
+        let text = to_toml(&config);
+        let programs: Vec<&str> = config.realms.iter().map(|realm| realm.program.as_str()).collect();
+        let host = parse("broken.toml", &text, &programs);
+        let mut engine: Vec<Rule> = Vec::new();
+        system_config::rules::check(&config, &mut |finding| {
+            engine.push(finding.rule());
+            core::ops::ControlFlow::Continue(())
+        });
+        match (host, decode(&encode_unchecked(&config))) {
+            (Ok(parsed), Ok(decoded)) => {
+                prop_assert!(engine.is_empty());
+                prop_assert_eq!(&parsed, &config);
+                prop_assert_eq!(decoded.into_inner(), config);
+            }
+            (Err(errors), Err(DecodeError::Refused(first))) => {
+                let mut host_rules: Vec<Rule> = errors.iter().map(|error| error.rule).collect();
+                prop_assert!(host_rules.contains(&first.rule()), "{}\n{:#?}", text, errors);
+                host_rules.sort_by_key(|rule| rule.code());
+                engine.sort_by_key(|rule| rule.code());
+                prop_assert_eq!(host_rules, engine, "{}", text);
+            }
+            (host, boot) => prop_assert!(false, "host {:#?}\nboot {:#?}\n{}", host, boot, text),
         }
     }
 }

@@ -2,8 +2,8 @@
 //! configuration can be wrong.
 
 use system_config::{
-    AllowedClients, BootCheckError, EncodeError, FORMAT_VERSION, Grant, NameText, RealmId,
-    ServiceId, SystemConfig, decode, encode, parse,
+    AllowedClients, CheckedConfig, DecodeError, EncodeError, FORMAT_VERSION, Finding, Grant, Item,
+    NameText, Problem, RealmId, Refusal, Rule, ServiceId, SystemConfig, decode, encode, parse,
 };
 
 const DEMO: &str = include_str!("../../system.toml");
@@ -27,8 +27,16 @@ fn encode_unchecked(config: &SystemConfig) -> Vec<u8> {
     bytes
 }
 
-fn decode_error(config: &SystemConfig) -> BootCheckError {
-    decode(&encode_unchecked(config)).expect_err("the config is broken")
+/// The first finding with which `decode` refuses `config`.
+fn decode_error(config: &SystemConfig) -> Finding {
+    match decode(&encode_unchecked(config)) {
+        Err(DecodeError::Refused(finding)) => finding,
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+}
+
+fn finding(at: Item, problem: Problem) -> Finding {
+    Finding { at, problem }
 }
 
 #[test]
@@ -81,7 +89,7 @@ fn demo_round_trips_through_encode_and_decode() {
     let config = demo();
     let bytes = encode(&config).expect("encodes");
     assert_eq!(bytes[0], FORMAT_VERSION);
-    assert_eq!(decode(&bytes), Ok(config));
+    assert_eq!(decode(&bytes).map(CheckedConfig::into_inner), Ok(config));
 }
 
 #[test]
@@ -131,27 +139,30 @@ fn encode_refuses_a_config_the_boot_check_would_refuse() {
     config.realms[1].priority = 250;
     assert_eq!(
         encode(&config),
-        Err(EncodeError::Invalid(BootCheckError::PriorityAboveParent { realm: 1, parent: 0 }))
+        Err(EncodeError::Invalid(finding(
+            Item::RealmPriority(RealmId(1)),
+            Problem::PriorityAboveParent { parent: RealmId(0) }
+        )))
     );
 }
 
 #[test]
 fn decode_refuses_empty_truncated_versioned_and_padded_bytes() {
     let bytes = encode(&demo()).expect("encodes");
-    assert!(matches!(decode(&[]), Err(BootCheckError::Malformed(_))));
-    assert!(matches!(decode(&bytes[..bytes.len() - 1]), Err(BootCheckError::Malformed(_))));
+    assert!(matches!(decode(&[]), Err(DecodeError::Malformed(_))));
+    assert!(matches!(decode(&bytes[..bytes.len() - 1]), Err(DecodeError::Malformed(_))));
     let mut other_version = bytes.clone();
     other_version[0] = FORMAT_VERSION + 1;
     assert_eq!(
         decode(&other_version),
-        Err(BootCheckError::UnsupportedVersion {
+        Err(DecodeError::UnsupportedVersion {
             found: FORMAT_VERSION + 1,
             expected: FORMAT_VERSION
         })
     );
     let mut padded = bytes;
     padded.extend_from_slice(&[0, 0]);
-    assert_eq!(decode(&padded), Err(BootCheckError::TrailingBytes { count: 2 }));
+    assert_eq!(decode(&padded), Err(DecodeError::TrailingBytes { count: 2 }));
 }
 
 #[test]
@@ -159,11 +170,11 @@ fn decode_refuses_lists_over_their_bounds() {
     // 33 realms: postcard writes the length first, and heapless refuses the 33rd element.
     let mut bytes = vec![FORMAT_VERSION, 33];
     bytes.extend(std::iter::repeat_n(0, 1000));
-    assert!(matches!(decode(&bytes), Err(BootCheckError::Malformed(_))));
+    assert!(matches!(decode(&bytes), Err(DecodeError::Malformed(_))));
 }
 
 /// Applies `break_it` to the demo and expects `decode` to refuse it with `expected`.
-fn assert_refused(break_it: impl FnOnce(&mut SystemConfig), expected: BootCheckError) {
+fn assert_refused(break_it: impl FnOnce(&mut SystemConfig), expected: Finding) {
     let mut config = demo();
     break_it(&mut config);
     assert_eq!(decode_error(&config), expected);
@@ -177,65 +188,89 @@ fn decode_refuses_an_empty_system() {
             config.services.clear();
             config.grants.clear();
         },
-        BootCheckError::NoRealms,
+        finding(Item::System, Problem::NoRealms),
     );
 }
 
 #[test]
 fn decode_refuses_a_broken_tree() {
-    assert_refused(|c| c.realms[0].parent = Some(RealmId(1)), BootCheckError::RootHasParent);
-    assert_refused(|c| c.realms[3].parent = None, BootCheckError::SecondRoot { realm: 3 });
+    assert_refused(
+        |c| c.realms[0].parent = Some(RealmId(1)),
+        finding(Item::RealmParent(RealmId(0)), Problem::RootHasParent),
+    );
+    assert_refused(
+        |c| c.realms[3].parent = None,
+        finding(Item::Realm(RealmId(3)), Problem::SecondRoot),
+    );
     assert_refused(
         |c| c.realms[1].parent = Some(RealmId(1)),
-        BootCheckError::ParentNotBeforeChild { realm: 1, parent: 1 },
+        finding(
+            Item::RealmParent(RealmId(1)),
+            Problem::ParentNotBeforeChild { parent: RealmId(1) },
+        ),
     );
     assert_refused(
         |c| c.realms[1].parent = Some(RealmId(200)),
-        BootCheckError::ParentNotBeforeChild { realm: 1, parent: 200 },
+        finding(Item::RealmParent(RealmId(1)), Problem::ParentMissing { parent: RealmId(200) }),
     );
 }
 
 #[test]
 fn decode_refuses_bad_and_duplicate_names() {
-    assert_refused(|c| c.realms[2].name = name("KV"), BootCheckError::BadRealmName { realm: 2 });
-    assert_refused(|c| c.realms[2].name = name(""), BootCheckError::BadRealmName { realm: 2 });
+    assert_refused(
+        |c| c.realms[2].name = name("KV"),
+        finding(Item::RealmName(RealmId(2)), Problem::BadName),
+    );
+    assert_refused(
+        |c| c.realms[2].name = name(""),
+        finding(Item::RealmName(RealmId(2)), Problem::BadName),
+    );
     assert_refused(
         |c| c.realms[3].name = name("logger"),
-        BootCheckError::DuplicateRealmName { realm: 3, first: 1 },
+        finding(Item::RealmName(RealmId(3)), Problem::DuplicateRealm { first: RealmId(1) }),
     );
     assert_refused(
         |c| c.realms[1].program = name("a b"),
-        BootCheckError::BadProgramName { realm: 1 },
+        finding(Item::RealmProgram(RealmId(1)), Problem::BadName),
     );
     assert_refused(
         |c| c.services[2].name = name("kv."),
-        BootCheckError::BadServiceName { service: 2 },
+        finding(Item::ServiceName(ServiceId(2)), Problem::BadName),
     );
     assert_refused(
         |c| c.services[2].name = name("log"),
-        BootCheckError::DuplicateServiceName { service: 2, first: 0 },
+        finding(Item::ServiceName(ServiceId(2)), Problem::DuplicateService { first: ServiceId(0) }),
     );
 }
 
 #[test]
 fn decode_refuses_budgets_outside_the_rules() {
-    assert_refused(|c| c.realms[0].memory_bytes = 0, BootCheckError::BadMemorySize { realm: 0 });
-    assert_refused(|c| c.realms[4].memory_bytes = 4097, BootCheckError::BadMemorySize { realm: 4 });
+    assert_refused(
+        |c| c.realms[0].memory_bytes = 0,
+        finding(Item::RealmMemory(RealmId(0)), Problem::BadMemorySize { bytes: 0 }),
+    );
+    assert_refused(
+        |c| c.realms[4].memory_bytes = 4097,
+        finding(Item::RealmMemory(RealmId(4)), Problem::BadMemorySize { bytes: 4097 }),
+    );
     assert_refused(
         |c| c.realms[4].memory_bytes = 64 * 1024 * 1024,
-        BootCheckError::MemoryAboveParent { realm: 4, parent: 3 },
+        finding(Item::RealmMemory(RealmId(4)), Problem::MemoryAboveParent { parent: RealmId(3) }),
     );
     assert_refused(
         |c| c.realms[4].priority = 101,
-        BootCheckError::PriorityAboveParent { realm: 4, parent: 3 },
+        finding(
+            Item::RealmPriority(RealmId(4)),
+            Problem::PriorityAboveParent { parent: RealmId(3) },
+        ),
     );
     assert_refused(
         |c| c.realms[3].max_services = 1025,
-        BootCheckError::MaxServicesOutOfRange { realm: 3 },
+        finding(Item::RealmMaxServices(RealmId(3)), Problem::MaxServicesOutOfRange),
     );
     assert_refused(
         |c| c.realms[1].max_services = 0,
-        BootCheckError::ServiceQuotaExceeded { realm: 1 },
+        finding(Item::ServiceRealm(ServiceId(0)), Problem::ServiceQuotaExceeded { number: 1 }),
     );
 }
 
@@ -243,7 +278,7 @@ fn decode_refuses_budgets_outside_the_rules() {
 fn decode_refuses_bad_service_references() {
     assert_refused(
         |c| c.services[1].realm = RealmId(5),
-        BootCheckError::ServiceRealmOutOfRange { service: 1 },
+        finding(Item::ServiceRealm(ServiceId(1)), Problem::ServiceRealmMissing),
     );
     let only = |ids: &[u8]| {
         let ids: Vec<RealmId> = ids.iter().map(|&id| RealmId(id)).collect();
@@ -251,11 +286,17 @@ fn decode_refuses_bad_service_references() {
     };
     assert_refused(
         |c| c.services[0].allowed_clients = only(&[2, 3, 9]),
-        BootCheckError::AllowedClientOutOfRange { service: 0, position: 2 },
+        finding(
+            Item::AllowedClient { service: ServiceId(0), position: 2 },
+            Problem::AllowedClientMissing,
+        ),
     );
     assert_refused(
         |c| c.services[0].allowed_clients = only(&[2, 3, 2]),
-        BootCheckError::DuplicateAllowedClient { service: 0, position: 2 },
+        finding(
+            Item::AllowedClient { service: ServiceId(0), position: 2 },
+            Problem::DuplicateAllowedClient,
+        ),
     );
 }
 
@@ -263,20 +304,20 @@ fn decode_refuses_bad_service_references() {
 fn decode_refuses_bad_grants() {
     assert_refused(
         |c| c.grants[0].client = RealmId(32),
-        BootCheckError::GrantClientOutOfRange { grant: 0 },
+        finding(Item::GrantClient(0), Problem::GrantClientMissing),
     );
     assert_refused(
         |c| c.grants[0].service = ServiceId(3),
-        BootCheckError::GrantServiceOutOfRange { grant: 0 },
+        finding(Item::GrantService(0), Problem::GrantServiceMissing),
     );
     assert_refused(
         |c| c.grants[2] = c.grants[1],
-        BootCheckError::DuplicateGrant { grant: 2, first: 1 },
+        finding(Item::Grant(2), Problem::DuplicateGrant { first: 1 }),
     );
     // The plugin is not in the log service's allowed clients.
     assert_refused(
         |c| c.grants[0].client = RealmId(4),
-        BootCheckError::GrantDeniedByService { grant: 0 },
+        finding(Item::GrantClient(0), Problem::GrantDeniedByService),
     );
 }
 
@@ -285,12 +326,10 @@ fn decode_refuses_clients_above_their_provider_unless_the_service_allows_it() {
     // kv (realm 2) at 160 is above the logger (150), whose "log" lists kv first.
     assert_refused(
         |c| c.realms[2].priority = 160,
-        BootCheckError::AllowedClientPriorityInversion {
-            service: 0,
-            position: 0,
-            client_priority: 160,
-            provider_priority: 150,
-        },
+        finding(
+            Item::AllowedClient { service: ServiceId(0), position: 0 },
+            Problem::PriorityInversion { client_priority: 160, provider_priority: 150 },
+        ),
     );
     // Without the list, it is kv's grant (the first) that is refused.
     assert_refused(
@@ -298,16 +337,15 @@ fn decode_refuses_clients_above_their_provider_unless_the_service_allows_it() {
             c.realms[2].priority = 160;
             c.services[0].allowed_clients = AllowedClients::Any;
         },
-        BootCheckError::GrantPriorityInversion {
-            grant: 0,
-            client_priority: 160,
-            provider_priority: 150,
-        },
+        finding(
+            Item::GrantClient(0),
+            Problem::PriorityInversion { client_priority: 160, provider_priority: 150 },
+        ),
     );
     let mut config = demo();
     config.realms[2].priority = 160;
     config.services[0].allow_priority_inversion = true;
-    assert_eq!(decode(&encode(&config).expect("allowed")).expect("decodes"), config);
+    assert_eq!(*decode(&encode(&config).expect("allowed")).expect("decodes"), config);
 }
 
 #[test]
@@ -316,10 +354,16 @@ fn decode_refuses_budgets_beyond_the_machine_memory() {
     // 2 MiB more does not.
     assert_refused(
         |c| c.settings.memory_bytes = 16 << 20,
-        BootCheckError::BudgetsExceedMemory { realm: 1, machine_bytes: 16 << 20 },
+        finding(Item::RealmMemory(RealmId(1)), Problem::BudgetsExceedMemory { sum: 18 << 20 }),
     );
-    assert_refused(|c| c.settings.memory_bytes = 0, BootCheckError::BadMachineMemory);
-    assert_refused(|c| c.settings.memory_bytes = (1 << 30) + 1, BootCheckError::BadMachineMemory);
+    assert_refused(
+        |c| c.settings.memory_bytes = 0,
+        finding(Item::MachineMemory, Problem::BadMemorySize { bytes: 0 }),
+    );
+    assert_refused(
+        |c| c.settings.memory_bytes = (1 << 30) + 1,
+        finding(Item::MachineMemory, Problem::BadMemorySize { bytes: (1 << 30) + 1 }),
+    );
     // Budgets whose sum does not fit in 64 bits are refused, not wrapped.
     assert_refused(
         |c| {
@@ -328,12 +372,30 @@ fn decode_refuses_budgets_beyond_the_machine_memory() {
                 realm.memory_bytes = 1 << 62;
             }
         },
-        BootCheckError::BudgetsExceedMemory { realm: 3, machine_bytes: u64::MAX - 4095 },
+        finding(Item::RealmMemory(RealmId(3)), Problem::BudgetsExceedMemory { sum: 1 << 64 }),
     );
 }
 
 #[test]
-fn boot_check_errors_print_what_is_wrong() {
-    let error = BootCheckError::MemoryAboveParent { realm: 4, parent: 3 };
-    assert_eq!(error.to_string(), "realm 4 has more memory than its parent 3");
+fn boot_refusals_print_the_rule_and_what_is_wrong() {
+    let mut config = demo();
+    config.realms[4].memory_bytes = 64 * 1024 * 1024;
+    let bytes = encode_unchecked(&config);
+    let Err(DecodeError::Refused(finding)) = decode(&bytes) else { panic!("refused") };
+    assert_eq!(finding.rule(), Rule::MemoryAboveParent);
+    let refusal = Refusal { bytes: &bytes, finding };
+    assert_eq!(
+        refusal.to_string(),
+        "error[memory-above-parent]: realm \"plugin\" has a memory budget of 64 MiB, more than \
+         its parent realm \"app\" has (6 MiB)"
+    );
+    // At boot the lines are gone: a duplicate names the item it repeats by its number.
+    let mut config = demo();
+    config.realms[3].name = name("logger");
+    let bytes = encode_unchecked(&config);
+    let Err(DecodeError::Refused(finding)) = decode(&bytes) else { panic!("refused") };
+    assert_eq!(
+        Refusal { bytes: &bytes, finding }.to_string(),
+        "error[duplicate-realm]: realm \"logger\" is declared twice (first as realm number 1)"
+    );
 }

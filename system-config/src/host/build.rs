@@ -1,4 +1,6 @@
-//! Last step: turns checked drafts into the bounded [`SystemConfig`], realms put parents first.
+//! Last step before the rule engine: turns resolved drafts into the bounded [`SystemConfig`],
+//! realms put parents first, and records the side table of where each [`Item`] of the model
+//! is written, so that the engine's findings point at the file.
 //!
 //! Runs only when no error was reported, so every field is present and every count is within
 //! its bound; any gap makes it return `None`, which the reported errors already explain.
@@ -7,13 +9,66 @@ use std::collections::HashMap;
 use std::vec;
 use std::vec::Vec;
 
-use super::drafts::{Drafts, GrantDraft, RealmDraft, ServiceDraft};
+use super::diagnostics::{Diagnostics, Span};
+use super::drafts::{Drafts, GrantDraft, ParentField, RealmDraft, ServiceDraft};
 use super::validate::{Link, Resolved};
 use crate::model::{
     AllowedClients, Grant, NameText, Realm, RealmId, Service, ServiceId, SystemConfig,
 };
+use crate::rules::{Item, Line, Lines};
 
-pub(crate) fn build(drafts: &Drafts, resolved: &Resolved) -> Option<SystemConfig> {
+/// Where each item of the model is written: the spans of its table and of its fields.
+#[derive(Debug, Default)]
+pub(crate) struct SideTable {
+    spans: HashMap<Item, Span>,
+}
+
+impl SideTable {
+    fn record(&mut self, item: Item, span: Span) {
+        self.spans.insert(item, span);
+    }
+
+    /// Where `item` is written: its own span, or its table's when the field is not written
+    /// (a default), or `None` (the file as a whole; `memory` of `[system]` not written).
+    pub fn span(&self, item: Item) -> Option<Span> {
+        if let Some(span) = self.spans.get(&item) {
+            return Some(span.clone());
+        }
+        let table = match item {
+            Item::RealmName(id)
+            | Item::RealmProgram(id)
+            | Item::RealmParent(id)
+            | Item::RealmPriority(id)
+            | Item::RealmMemory(id)
+            | Item::RealmMaxServices(id) => Item::Realm(id),
+            Item::ServiceName(id) | Item::ServiceRealm(id) => Item::Service(id),
+            Item::AllowedClient { service, .. } => Item::Service(service),
+            Item::GrantClient(index) | Item::GrantService(index) => Item::Grant(index),
+            Item::System | Item::MachineMemory | Item::Realm(_) | Item::Service(_) => {
+                return None;
+            }
+            Item::Grant(_) => return None,
+        };
+        self.spans.get(&table).cloned()
+    }
+}
+
+/// The side table with the file's text: the lines the engine's sentences point back at.
+pub(crate) struct HostLines<'a, 'd> {
+    pub table: &'a SideTable,
+    pub diag: &'a Diagnostics<'d>,
+}
+
+impl Lines for HostLines<'_, '_> {
+    fn line(&self, item: Item) -> Line {
+        match self.table.span(item) {
+            Some(span) => Line::At(self.diag.line_of(&span)),
+            None => Line::Absent,
+        }
+    }
+}
+
+pub(crate) fn build(drafts: &Drafts, resolved: &Resolved) -> Option<(SystemConfig, SideTable)> {
     let order = parents_first(&resolved.links)?;
     let mut realm_ids = vec![None; drafts.realms.len()];
     for (position, &draft_index) in order.iter().enumerate() {
@@ -25,6 +80,10 @@ pub(crate) fn build(drafts: &Drafts, resolved: &Resolved) -> Option<SystemConfig
         .filter_map(|(&name, &index)| Some((name, realm_ids[index]?)))
         .collect();
 
+    let mut table = SideTable::default();
+    if let Some(span) = &drafts.machine_memory {
+        table.record(Item::MachineMemory, span.clone());
+    }
     let mut config = SystemConfig {
         settings: drafts.settings,
         realms: heapless::Vec::new(),
@@ -38,21 +97,62 @@ pub(crate) fn build(drafts: &Drafts, resolved: &Resolved) -> Option<SystemConfig
             Link::Parent(parent) => Some(realm_ids[parent]?),
             Link::Broken => return None,
         };
+        record_realm(&mut table, realm_ids[draft_index]?, draft);
         config.realms.push(build_realm(draft, parent)?).ok()?;
     }
-    for draft in &drafts.services {
+    for (index, draft) in drafts.services.iter().enumerate() {
+        record_service(&mut table, ServiceId(u8::try_from(index).ok()?), draft);
         let service = build_service(draft, &realm_id_by_name)?;
         config.services.push(service).ok()?;
     }
-    for draft in &drafts.grants {
+    for (index, draft) in drafts.grants.iter().enumerate() {
+        table.record(Item::Grant(index), draft.header.clone());
+        if let Some(client) = &draft.client {
+            table.record(Item::GrantClient(index), client.span.clone());
+        }
+        if let Some(service) = &draft.service {
+            table.record(Item::GrantService(index), service.span.clone());
+        }
         let grant = build_grant(draft, &realm_id_by_name, resolved)?;
         config.grants.push(grant).ok()?;
     }
-    Some(config)
+    Some((config, table))
+}
+
+fn record_realm(table: &mut SideTable, id: RealmId, draft: &RealmDraft) {
+    table.record(Item::Realm(id), draft.header.clone());
+    let fields = [
+        (Item::RealmName(id), draft.name.as_ref().map(|name| &name.span)),
+        (Item::RealmProgram(id), draft.program.as_ref().map(|program| &program.span)),
+        (Item::RealmPriority(id), draft.priority.as_ref().map(|priority| &priority.span)),
+        (Item::RealmMemory(id), draft.memory.as_ref().map(|memory| &memory.span)),
+    ];
+    for (item, span) in fields {
+        if let Some(span) = span {
+            table.record(item, span.clone());
+        }
+    }
+    if let ParentField::Named(parent) = &draft.parent {
+        table.record(Item::RealmParent(id), parent.span.clone());
+    }
+}
+
+fn record_service(table: &mut SideTable, id: ServiceId, draft: &ServiceDraft) {
+    table.record(Item::Service(id), draft.header.clone());
+    if let Some(name) = &draft.name {
+        table.record(Item::ServiceName(id), name.span.clone());
+    }
+    if let Some(realm) = &draft.realm {
+        table.record(Item::ServiceRealm(id), realm.span.clone());
+    }
+    for (position, client) in draft.allowed_clients.iter().flatten().enumerate() {
+        table.record(Item::AllowedClient { service: id, position }, client.span.clone());
+    }
 }
 
 /// Draft indices in storage order: file order, except that a realm declared before its parent
-/// moves just after the parent. `None` unless every realm hangs under one root.
+/// moves just after the parent; the first root in file order comes first (a second root is
+/// stored too, for the rule engine to report). `None` if a realm hangs under no root.
 fn parents_first(links: &[Link]) -> Option<Vec<usize>> {
     let mut placed = vec![false; links.len()];
     let mut order = Vec::with_capacity(links.len());
@@ -60,7 +160,7 @@ fn parents_first(links: &[Link]) -> Option<Vec<usize>> {
         let next = (0..links.len()).find(|&index| {
             !placed[index]
                 && match links[index] {
-                    Link::Root => order.is_empty(),
+                    Link::Root => true,
                     Link::Parent(parent) => placed[parent],
                     Link::Broken => false,
                 }

@@ -16,10 +16,10 @@ use super::fields::{Fields, Need, report_wrong_type};
 use super::memory_size::{memory_size_from_integer, parse_memory_size};
 use crate::model::{
     DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_RESTARTS, DEFAULT_MAX_SERVICES, LogLevel,
-    MAX_ALLOWED_CLIENTS, MAX_NAME_BYTES, MAX_PROGRAM_NAME_BYTES, MAX_REALM_PRIORITY,
-    MAX_REALM_SERVICES, RunPolicy, Settings,
+    MAX_ALLOWED_CLIENTS, MAX_REALM_PRIORITY, MAX_REALM_SERVICES, RunPolicy, Settings,
 };
-use vocabulary::name::{is_name_byte, is_program_name_byte};
+use crate::rules::{BadNameSentence, priority_out_of_range, quota_out_of_range};
+use std::string::ToString;
 use vocabulary::{Name, ProgramName};
 
 const REALM_FIELDS: &[&str] = &[
@@ -337,17 +337,10 @@ fn read_priority(fields: &Fields, diag: &mut Diagnostics) -> Option<Located<u8>>
     match u8::try_from(priority.value) {
         Ok(value) if value <= MAX_REALM_PRIORITY => Some(Located { value, span: priority.span }),
         _ => {
-            diag.report(
-                &priority.span,
-                Rule::PriorityOutOfRange,
-                format!(
-                    "priority {} of {} is out of range: realms have priorities 0 to \
-                     {MAX_REALM_PRIORITY} (254 is the memory manager's console thread, 255 the \
-                     memory manager)",
-                    diag.source(&priority.span),
-                    fields.subject()
-                ),
-            );
+            let mut message = String::new();
+            let source = diag.source(&priority.span);
+            let _ = priority_out_of_range(&mut message, &source, &fields.subject());
+            diag.report(&priority.span, Rule::PriorityOutOfRange, message);
             None
         }
     }
@@ -395,15 +388,10 @@ fn read_quota(fields: &Fields, key: &str, max: usize, default: u16, diag: &mut D
     match u16::try_from(quota.value) {
         Ok(value) if in_range => value,
         _ => {
-            diag.report(
-                &quota.span,
-                Rule::QuotaOutOfRange,
-                format!(
-                    "`{key}` of {} is {}, outside 0 to {max}",
-                    fields.subject(),
-                    diag.source(&quota.span)
-                ),
-            );
+            let mut message = String::new();
+            let source = diag.source(&quota.span);
+            let _ = quota_out_of_range(&mut message, key, &fields.subject(), &source, max);
+            diag.report(&quota.span, Rule::QuotaOutOfRange, message);
             default
         }
     }
@@ -411,32 +399,16 @@ fn read_quota(fields: &Fields, key: &str, max: usize, default: u16, diag: &mut D
 
 /// `kind` is `realm` or `service`.
 fn check_name(name: &Located<String>, kind: &str, diag: &mut Diagnostics) {
-    if Name::new(&name.value).is_ok() {
-        return;
+    if Name::new(&name.value).is_err() {
+        let message = BadNameSentence { kind, name: &name.value }.to_string();
+        diag.report(&name.span, Rule::BadName, message);
     }
-    let problem = name_problem(&name.value, false);
-    diag.report(
-        &name.span,
-        Rule::BadName,
-        format!(
-            "{kind} name \"{}\" {problem}: use 1 to {MAX_NAME_BYTES} characters of a-z, 0-9 and -",
-            name.value
-        ),
-    );
 }
 
 fn check_program(program: &Located<String>, programs: &[&str], diag: &mut Diagnostics) {
     if ProgramName::new(&program.value).is_err() {
-        let problem = name_problem(&program.value, true);
-        diag.report(
-            &program.span,
-            Rule::BadName,
-            format!(
-                "program name \"{}\" {problem}: use 1 to {MAX_PROGRAM_NAME_BYTES} characters of \
-                 A-Z, a-z, 0-9, - and _",
-                program.value
-            ),
-        );
+        let message = BadNameSentence { kind: "program", name: &program.value }.to_string();
+        diag.report(&program.span, Rule::BadName, message);
     } else if !programs.contains(&program.value.as_str()) {
         let known = if programs.is_empty() {
             String::from("the build has no programs")
@@ -451,23 +423,6 @@ fn check_program(program: &Located<String>, programs: &[&str], diag: &mut Diagno
     }
 }
 
-/// What is wrong with a name that is not valid: `is empty`, `has the character 'L'`...
-/// What breaks the rule of a name (`program` false: [`Name`]) or a program name (`program`
-/// true: [`ProgramName`]), in characters for the reader; the rule itself is the vocabulary's.
-fn name_problem(name: &str, program: bool) -> String {
-    let allowed = |c: char| {
-        u8::try_from(c)
-            .is_ok_and(|byte| if program { is_program_name_byte(byte) } else { is_name_byte(byte) })
-    };
-    if name.is_empty() {
-        String::from("is empty")
-    } else if let Some(c) = name.chars().find(|&c| !allowed(c)) {
-        format!("has the character {c:?}")
-    } else {
-        format!("is {} characters long", name.len())
-    }
-}
-
 fn check_allowed_clients(clients: &[Located<String>], service: &str, diag: &mut Diagnostics) {
     for (position, client) in clients.iter().enumerate() {
         if position == MAX_ALLOWED_CLIENTS {
@@ -477,16 +432,6 @@ fn check_allowed_clients(clients: &[Located<String>], service: &str, diag: &mut 
                 format!(
                     "{service} lists {} allowed clients; at most {MAX_ALLOWED_CLIENTS} are allowed",
                     clients.len()
-                ),
-            );
-        }
-        if clients[..position].iter().any(|c| c.value == client.value) {
-            diag.report(
-                &client.span,
-                Rule::DuplicateAllowedClient,
-                format!(
-                    "realm \"{}\" is listed twice in the allowed_clients of {service}",
-                    client.value
                 ),
             );
         }

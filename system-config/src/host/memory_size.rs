@@ -81,22 +81,10 @@ fn check_bytes(bytes: u64) -> Result<u64, MemorySizeError> {
     }
 }
 
-/// `16 MiB`, `12 KiB`, `4097 bytes`: the largest unit that divides `bytes` exactly. Takes
-/// any size up to `u128`, so that a sum of budgets prints as what it is, never wrapped.
-pub(crate) fn format_memory_size(bytes: impl Into<u128>) -> String {
-    let bytes: u128 = bytes.into();
-    for (unit, name) in [(GIB, "GiB"), (MIB, "MiB"), (KIB, "KiB")] {
-        let unit = u128::from(unit);
-        if bytes != 0 && bytes.is_multiple_of(unit) {
-            return format!("{} {name}", bytes / unit);
-        }
-    }
-    format!("{bytes} bytes")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::string::ToString;
 
     #[test]
     fn parses_every_unit_with_and_without_space() {
@@ -127,13 +115,15 @@ mod tests {
 
     #[test]
     fn formats_with_the_largest_exact_unit() {
-        assert_eq!(format_memory_size(16 * MIB), "16 MiB");
-        assert_eq!(format_memory_size(1536 * KIB), "1536 KiB");
-        assert_eq!(format_memory_size(3 * GIB), "3 GiB");
-        assert_eq!(format_memory_size(4097u64), "4097 bytes");
-        assert_eq!(format_memory_size(0u64), "0 bytes");
+        // The rule engine's sentences print sizes with `MemorySize`.
+        let format = |bytes: u64| crate::rules::MemorySize(bytes.into()).to_string();
+        assert_eq!(format(16 * MIB), "16 MiB");
+        assert_eq!(format(1536 * KIB), "1536 KiB");
+        assert_eq!(format(3 * GIB), "3 GiB");
+        assert_eq!(format(4097), "4097 bytes");
+        assert_eq!(format(0), "0 bytes");
         // A sum of budgets past u64::MAX prints whole.
         let sum = u128::from(u64::MAX) + 1;
-        assert_eq!(format_memory_size(sum), "17179869184 GiB");
+        assert_eq!(crate::rules::MemorySize(sum).to_string(), "17179869184 GiB");
     }
 }

@@ -1,8 +1,11 @@
 //! The host side (feature `host`): reads `system.toml` into a checked [`SystemConfig`],
 //! reporting every broken rule with its file, line and column.
 //!
-//! Three passes: TOML syntax (with spans), [`drafts`] (each table and field on its own),
-//! [`validate`] (how items refer to each other), then [`build`] into the bounded model.
+//! Four passes: TOML syntax (with spans), [`drafts`] (each table and field on its own: the
+//! rules that only exist on text), [`validate`] (names resolved: what cannot exist in a
+//! model), [`build`] into the bounded model with a side table of where each item is written,
+//! and then the rule engine ([`crate::rules`]), the same one the memory manager runs at boot,
+//! whose findings the side table turns into file, line and column.
 
 mod build;
 mod diagnostics;
@@ -11,8 +14,9 @@ mod fields;
 mod memory_size;
 mod validate;
 
+use core::ops::ControlFlow;
 use std::format;
-use std::string::String;
+use std::string::{String, ToString};
 use std::vec::Vec;
 
 use toml::de::DeTable;
@@ -20,6 +24,7 @@ use toml::de::DeTable;
 pub use diagnostics::{ConfigError, Rule};
 
 use crate::model::SystemConfig;
+use crate::rules;
 use diagnostics::Diagnostics;
 
 /// Parses and checks a system description read as bytes from a file: the same as [`parse`]
@@ -78,5 +83,22 @@ pub fn parse(
     if diag.has_errors() {
         return Err(diag.into_errors());
     }
-    build::build(&drafts, &resolved).ok_or_else(|| diag.into_errors())
+    let Some((config, table)) = build::build(&drafts, &resolved) else {
+        return Err(diag.into_errors());
+    };
+    let mut findings = Vec::new();
+    rules::check(&config, &mut |finding| {
+        findings.push(finding);
+        ControlFlow::Continue(())
+    });
+    if findings.is_empty() {
+        return Ok(config);
+    }
+    for finding in &findings {
+        let lines = build::HostLines { table: &table, diag: &diag };
+        let message = finding.sentence(&config, &lines).to_string();
+        let span = table.span(finding.at).unwrap_or(0..0);
+        diag.report(&span, finding.rule(), message);
+    }
+    Err(diag.into_errors())
 }
