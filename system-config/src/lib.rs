@@ -19,7 +19,8 @@
 //!   [`Refusal`] prints with the configuration's names).
 //!   It never panics, whatever the bytes.
 //! - **Host side** (feature `host`): [`parse`] reads `system.toml`, reports *every* broken rule
-//!   as a [`ConfigError`] with file, line and column, and builds the model; [`encode`] turns
+//!   as a [`ConfigError`] with file, line and column, and builds the model, returned as the
+//!   [`CheckedConfig`] the engine passed (what a host test hands the broker); [`encode`] turns
 //!   the model into bytes (one [`FORMAT_VERSION`] byte, then postcard).
 //!
 //! ```text
@@ -210,12 +211,13 @@
 //! priority = 200
 //! memory = "16 MiB"
 //! "#;
+//! // The host check makes the same `CheckedConfig` the boot check makes.
 //! let config = system_config::parse("system.toml", text, &["init"]).map_err(|errors| {
 //!     errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n")
 //! })?;
 //! let bytes = system_config::encode(&config)?;
 //! let checked: system_config::CheckedConfig = system_config::decode(&bytes)?;
-//! assert_eq!(*checked, config);
+//! assert_eq!(checked, config);
 //! # Ok(())
 //! # }
 //! ```

@@ -397,7 +397,7 @@ proptest! {
         let text = to_toml(&config);
         let programs: Vec<&str> = config.realms.iter().map(|realm| realm.program.as_str()).collect();
         match parse("generated.toml", &text, &programs) {
-            Ok(parsed) => prop_assert_eq!(parsed, config),
+            Ok(parsed) => prop_assert_eq!(parsed.into_inner(), config),
             Err(errors) => prop_assert!(false, "{}\n{:#?}", text, errors),
         }
     }
@@ -426,7 +426,7 @@ proptest! {
         match (host, decode(&encode_unchecked(&config))) {
             (Ok(parsed), Ok(decoded)) => {
                 prop_assert!(engine.is_empty());
-                prop_assert_eq!(&parsed, &config);
+                prop_assert_eq!(parsed.get(), &config);
                 prop_assert_eq!(decoded.into_inner(), config);
             }
             (Err(errors), Err(DecodeError::Refused(first))) => {

@@ -11,7 +11,7 @@ const DEMO_PROGRAMS: &[&str] = &["init", "logger", "kv-store", "app", "plugin"];
 
 fn demo() -> SystemConfig {
     match parse("demo.toml", DEMO, DEMO_PROGRAMS) {
-        Ok(config) => config,
+        Ok(config) => config.into_inner(),
         Err(errors) => panic!("demo.toml does not parse: {errors:#?}"),
     }
 }

@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use system_config::image::{BootImage, Program};
-use system_config::{ConfigError, Rule, SystemConfig};
+use system_config::{CheckedConfig, ConfigError, Rule, SystemConfig};
 
 use crate::image;
 use crate::packages::{self, RealmPackage};
@@ -35,7 +35,7 @@ pub struct Checked {
     /// The realm packages the check knew of.
     pub packages: Vec<RealmPackage>,
     /// The checked system, or every error the check found.
-    pub result: Result<SystemConfig, Vec<ConfigError>>,
+    pub result: Result<CheckedConfig, Vec<ConfigError>>,
 }
 
 /// Reads the system description at `path` and checks it, with the workspace's realm
@@ -53,7 +53,7 @@ pub fn parse(workspace: &Workspace, path: &Path) -> Result<Checked> {
 }
 
 /// Reads and checks a system description, printing every error with its file and line.
-pub fn check(workspace: &Workspace, path: &Path) -> Result<(SystemConfig, Vec<RealmPackage>)> {
+pub fn check(workspace: &Workspace, path: &Path) -> Result<(CheckedConfig, Vec<RealmPackage>)> {
     stage::run("check system description", || {
         let Checked { shown, packages, result } = parse(workspace, path)?;
         match result {

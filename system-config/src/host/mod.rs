@@ -1,5 +1,5 @@
-//! The host side (feature `host`): reads `system.toml` into a checked [`SystemConfig`],
-//! reporting every broken rule with its file, line and column.
+//! The host side (feature `host`): reads `system.toml` into a [`CheckedConfig`] (the model
+//! that passed the rule engine), reporting every broken rule with its file, line and column.
 //!
 //! Four passes: TOML syntax (with spans), [`drafts`] (each table and field on its own: the
 //! rules that only exist on text), [`validate`] (names resolved: what cannot exist in a
@@ -23,8 +23,7 @@ use toml::de::DeTable;
 
 pub use diagnostics::{ConfigError, Rule};
 
-use crate::model::SystemConfig;
-use crate::rules;
+use crate::rules::{self, CheckedConfig};
 use diagnostics::Diagnostics;
 
 /// Parses and checks a system description read as bytes from a file: the same as [`parse`]
@@ -34,7 +33,7 @@ pub fn parse_bytes(
     file_name: &str,
     bytes: &[u8],
     programs: &[&str],
-) -> Result<SystemConfig, Vec<ConfigError>> {
+) -> Result<CheckedConfig, Vec<ConfigError>> {
     let error = match core::str::from_utf8(bytes) {
         Ok(text) => return parse(file_name, text, programs),
         Err(error) => error,
@@ -58,7 +57,9 @@ pub fn parse_bytes(
     Err(diag.into_errors())
 }
 
-/// Parses and checks a system description.
+/// Parses and checks a system description: the [`CheckedConfig`] that the memory manager's
+/// boot check would also accept (the same rule engine ran), which is what the broker and the
+/// policy take, or every error.
 ///
 /// `file_name` is only used in the errors; `programs` are the program names the build has,
 /// which `program` fields must name. On failure, returns every error found, in file order
@@ -67,7 +68,7 @@ pub fn parse(
     file_name: &str,
     text: &str,
     programs: &[&str],
-) -> Result<SystemConfig, Vec<ConfigError>> {
+) -> Result<CheckedConfig, Vec<ConfigError>> {
     let mut diag = Diagnostics::new(file_name, text);
     let (document, syntax_errors) = DeTable::parse_recoverable(text);
     if !syntax_errors.is_empty() {
@@ -92,7 +93,7 @@ pub fn parse(
         ControlFlow::Continue(())
     });
     if findings.is_empty() {
-        return Ok(config);
+        return Ok(CheckedConfig::engine_passed(config));
     }
     for finding in &findings {
         let lines = build::HostLines { table: &table, diag: &diag };
