@@ -8,7 +8,7 @@
 //! its entry point in an executable segment, and every page's bytes inside the page.
 #![no_main]
 
-use ipc::abi::{PAGE_SIZE, PROGRAM_WINDOW};
+use ipc::abi::{PAGE_BYTES, PROGRAM_WINDOW};
 use libfuzzer_sys::fuzz_target;
 use memory_manager::program::Program;
 use system_config::image::BootImage;
@@ -26,7 +26,7 @@ fn check_program(elf: &[u8]) {
             segment.file_bytes.is_empty() || (range.start <= bytes.start && bytes.end <= range.end)
         );
         let span = segment.pages();
-        assert!(span.start % PAGE_SIZE == 0 && span.end % PAGE_SIZE == 0);
+        assert!(span.start % PAGE_BYTES == 0 && span.end % PAGE_BYTES == 0);
         for other in &program.segments[..index] {
             let theirs = other.pages();
             assert!(span.end <= theirs.start || theirs.end <= span.start, "segments share a page");
@@ -35,9 +35,9 @@ fn check_program(elf: &[u8]) {
         let mut copied = 0;
         while page < span.end {
             let (offset, bytes) = segment.bytes_on_page(page);
-            assert!(offset as u64 + bytes.len() as u64 <= PAGE_SIZE);
+            assert!(offset as u64 + bytes.len() as u64 <= PAGE_BYTES);
             copied += bytes.len();
-            page += PAGE_SIZE;
+            page += PAGE_BYTES;
             pages += 1;
         }
         assert_eq!(copied, segment.file_bytes.len(), "every file byte lands on one page");

@@ -20,7 +20,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 
 use arbitrary::Arbitrary;
-use broker::{Broker, BrokerConfig, Quota, RealmSpec, Rights, SlotRange};
+use broker::{Broker, BrokerConfig, Quota, RealmSpec, Rights, SlotRange, rights};
 use cap_model::{Kernel, Output, Space};
 use ipc::{
     Badge, ConnectionId, Error, Name, RealmId, Reply, Request, Response, decode_reply, encode_reply,
@@ -171,12 +171,12 @@ fn check_state(broker: &Broker, kernel: &Kernel) {
         }
         for (slot, cap) in &caps {
             if cap.badge == 0 {
-                assert_eq!(cap.rights, Rights::RECEIVE);
+                assert_eq!(cap.rights, rights::RECEIVE);
                 assert!(services.values().any(|service| service.owner == realm
                     && service.owner_slot.0 == *slot
                     && endpoint_object(service.endpoint.0) == cap.object));
             } else {
-                assert_eq!(cap.rights, Rights::CLIENT);
+                assert_eq!(cap.rights, rights::CLIENT);
                 let connection = open_connection(cap.badge);
                 assert_eq!((connection.client, connection.client_slot.0), (realm, *slot));
                 client_caps += 1;

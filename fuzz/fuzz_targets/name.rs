@@ -1,7 +1,7 @@
-//! Names (`ipc::Name`): service and realm names, from bytes (`Name::from_bytes`) and from the
-//! words of a request (a connect's service name, `Name::read` behind `Request::decode`). The
-//! verdict is exactly the documented rule (1 to `MAX_NAME_BYTES` bytes of ASCII letters,
-//! digits, `-`, `_`, `.`), the wire decoder gives the same verdict as `from_bytes` for the
+//! Names (`ipc::Name`, which is `vocabulary::Name`): service and realm names, from bytes
+//! (`Name::from_bytes`) and from the words of a request (a connect's service name, `Name::read`
+//! behind `Request::decode`). The verdict is exactly the documented rule (1 to
+//! `MAX_NAME_BYTES` bytes of lowercase ASCII letters, digits and `-`), the wire decoder gives the same verdict as `from_bytes` for the
 //! same bytes, and an accepted name keeps its bytes and survives the wire.
 #![no_main]
 
@@ -9,7 +9,7 @@ use ipc::{MAX_NAME_BYTES, Name, NameError, Request};
 use libfuzzer_sys::fuzz_target;
 use switchboard_fuzz::words_of;
 
-/// The rule, written out independently of `ipc::name`.
+/// The rule, written out independently of `vocabulary::name`.
 fn verdict(bytes: &[u8]) -> Result<(), NameError> {
     if bytes.is_empty() {
         return Err(NameError::Empty);
@@ -18,7 +18,7 @@ fn verdict(bytes: &[u8]) -> Result<(), NameError> {
         return Err(NameError::TooLong { length: bytes.len() as u64 });
     }
     for (index, &byte) in bytes.iter().enumerate() {
-        if !(byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.')) {
+        if !(byte.is_ascii_lowercase() || byte.is_ascii_digit() || byte == b'-') {
             return Err(NameError::InvalidByte { index: index as u8, byte });
         }
     }
@@ -36,7 +36,8 @@ fuzz_target!(|bytes: &[u8]| {
         Ok(name) => {
             assert_eq!(name.as_bytes(), bytes);
             assert_eq!(name.as_str().as_bytes(), bytes);
-            assert_eq!(name.wire_words(), words.len());
+            // On the wire: the length word, then the bytes rounded up to whole words.
+            assert_eq!(1 + name.len().div_ceil(8), words.len());
             assert_eq!(decoded, Ok(Request::Connect { service: name }));
             let encoded = Request::Connect { service: name }.encode();
             assert_eq!(encoded.words(), &words[..]);

@@ -12,8 +12,10 @@ use std::fmt::Debug;
 use demo_protocols::{KvRequest, KvResponse, LogLine, PluginRequest, PluginResponse};
 use libfuzzer_sys::fuzz_target;
 use realm_runtime::payload::{
-    self, MAX_PAYLOAD_BYTES, MAX_WORDS, PayloadError, Status, decode_bytes, encode_bytes,
+    self, MAX_PAYLOAD_BYTES, PayloadError, Status, decode_bytes, encode_bytes,
 };
+// The message words of one IPC message: the kernel's fact, defined once in the binding.
+use vocabulary::limits::MAX_MESSAGE_WORDS as MAX_WORDS;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use switchboard_fuzz::Word;
