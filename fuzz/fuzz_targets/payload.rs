@@ -15,10 +15,10 @@ use realm_runtime::payload::{
     self, MAX_PAYLOAD_BYTES, PayloadError, Status, decode_bytes, encode_bytes,
 };
 // The message words of one IPC message: the kernel's fact, defined once in the binding.
-use vocabulary::limits::MAX_MESSAGE_WORDS as MAX_WORDS;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use switchboard_fuzz::Word;
+use vocabulary::limits::MAX_MESSAGE_WORDS as MAX_WORDS;
 
 /// A typed value that decodes from `words` re-encodes and decodes to itself.
 fn round_trip<T: Serialize + DeserializeOwned + PartialEq + Debug>(words: &[u64]) {
