@@ -33,6 +33,7 @@ use sel4::cap::{Cap, ObjectType};
 use sel4_root_task::Verdict;
 use sel4_root_task::scratch::ScratchWindow;
 use slots::{RootSlots, SlotRange};
+use system_config::CheckedConfig;
 use vocabulary::limits::MAX_REALMS;
 
 use crate::lifecycle::{Lifecycle, PendingRestarts, Realms};
@@ -50,6 +51,11 @@ const OWN_MEMORY_BITS: u8 = 16;
 /// The broker: about 180 KiB, so it lives in `.bss`, not on the stack.
 static BROKER: spin::Mutex<Broker> = spin::Mutex::new(Broker::empty());
 
+/// The system configuration, once the boot check made it: a `'static` borrow for everything
+/// that reads it (console, lifecycle, server, the broker's setup), kept out of `main`'s frame
+/// (the model's tables are tens of KiB).
+static CONFIG: spin::Once<CheckedConfig> = spin::Once::new();
+
 /// The broker's slots in the memory manager's CNode: just below the realms' ranges.
 const BROKER_FIRST_SLOT: u64 = realm::REALM_SLOTS_BASE - brokering::BROKER_SLOTS as u64;
 
@@ -57,13 +63,13 @@ fn main(bootinfo: &'static BootInfo) -> ! {
     console::init();
     boot::print_banner(bootinfo);
     let (image, config) = match boot::read_system() {
-        Ok(system) => system,
+        Ok((image, config)) => (image, CONFIG.call_once(|| config)),
         Err(reason) => fail(format_args!("cannot boot the system: {reason}")),
     };
-    console::configure(&config);
-    boot::print_system(&image, &config);
+    console::configure(config);
+    boot::print_system(&image, config);
     let mut broker = BROKER.lock();
-    if let Err(error) = brokering::configure_broker(&mut broker, &config, BROKER_FIRST_SLOT) {
+    if let Err(error) = brokering::configure_broker(&mut broker, config, BROKER_FIRST_SLOT) {
         fail(format_args!("cannot start the broker: {error}"));
     }
     let Some(ipc) = bootinfo.take_ipc_buffer() else { fail(format_args!("no IPC buffer")) };
@@ -119,7 +125,7 @@ fn main(bootinfo: &'static BootInfo) -> ! {
     let mut supervisor = Realms::new();
     let mut restarts = PendingRestarts::new();
     let mut lifecycle =
-        Lifecycle::new(&mut root, &mut realms, &mut broker, &config, &image, &mut restarts);
+        Lifecycle::new(&mut root, &mut realms, &mut broker, config, &image, &mut restarts);
     // A realm that cannot be started at boot: the system cannot run as described, whatever
     // `[system] run` says. The realms after it are not started, those started are stopped,
     // and the run fails.
@@ -138,7 +144,7 @@ fn main(bootinfo: &'static BootInfo) -> ! {
         realms: &mut realms,
         supervisor: &mut supervisor,
         broker: &mut broker,
-        config: &config,
+        config,
         image: &image,
         timer: &mut timer,
     }
