@@ -1,6 +1,7 @@
-//! Embeds the boot image (system configuration and realm programs) that the `qemu` tool
-//! packed and named in `SWITCHBOARD_BOOT_IMAGE`. Built without it (by `cargo clippy`, say),
-//! the image is empty and the memory manager says so at boot.
+//! Embeds the boot image (system configuration and realm programs) that the build tool
+//! (`cargo xtask`, `xtask::system`) packed and named in `SWITCHBOARD_BOOT_IMAGE`. Built
+//! without it (by `cargo clippy`, say), the image is empty and the memory manager says so at
+//! boot.
 use std::path::PathBuf;
 
 fn main() {

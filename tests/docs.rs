@@ -194,8 +194,9 @@ fn the_readme_example_system_passes_the_check() {
     let config = system_config::parse(path, &text, &["hello"]).unwrap_or_else(|errors| {
         panic!("{}", errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))
     });
-    assert_eq!(config.realms.len(), 1);
-    assert_eq!(config.realms[0].program.as_str(), "hello");
+    assert_eq!(config.realms.len(), 2);
+    assert!(config.realms.iter().all(|realm| realm.program.as_str() == "hello"));
+    assert_eq!(config.services.len(), 1);
     assert_eq!(config.settings.run, system_config::RunPolicy::UntilIdle);
 }
 

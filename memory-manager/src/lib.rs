@@ -5,6 +5,11 @@
 //! crate (shared with the broker). The root task (`main.rs`) performs the kernel operations
 //! these modules decide on.
 #![forbid(unsafe_code)]
+// On the memory manager's request path: no index, unwrap or panic may stop it.
+#![cfg_attr(
+    not(test),
+    deny(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
 #![cfg_attr(not(test), no_std)]
 
 pub mod memory;

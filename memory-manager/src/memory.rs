@@ -187,11 +187,11 @@ impl MemoryPool {
         for untyped in untypeds.into_iter().filter(|untyped| !untyped.is_device) {
             let entry = Untyped::new(untyped.cptr, untyped.size_bits);
             if boot.push(entry).is_err() {
-                let smallest = (0..boot.len()).min_by_key(|&index| boot[index].size_bits);
-                if let Some(index) =
-                    smallest.filter(|&index| boot[index].size_bits < entry.size_bits)
+                let smallest = boot.iter_mut().min_by_key(|tracked| tracked.size_bits);
+                if let Some(tracked) =
+                    smallest.filter(|tracked| tracked.size_bits < entry.size_bits)
                 {
-                    boot[index] = entry;
+                    *tracked = entry;
                 }
             }
         }
@@ -208,13 +208,14 @@ impl MemoryPool {
         if let Some(index) = self.spare.iter().position(|block| block.size_bits == size_bits) {
             return Ok(Source::Spare(self.spare.swap_remove(index)));
         }
-        let chosen = (0..self.boot.len())
-            .filter(|&index| self.boot[index].place(size_bits).is_some())
-            .min_by_key(|&index| (self.boot[index].size_bits, self.boot[index].cptr));
-        let Some(index) = chosen else {
+        let chosen = self
+            .boot
+            .iter_mut()
+            .filter(|untyped| untyped.place(size_bits).is_some())
+            .min_by_key(|untyped| (untyped.size_bits, untyped.cptr));
+        let Some(parent) = chosen else {
             return Err(MemoryError::OutOfMemory { size_bits });
         };
-        let parent = &mut self.boot[index];
         let mut blocks = Vec::new();
         let mut offset = parent.start();
         let target = parent.place(size_bits).unwrap_or(offset);

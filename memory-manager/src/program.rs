@@ -93,7 +93,7 @@ impl Segment<'_> {
         }
         let from = (start - self.vaddr) as usize;
         let to = (end - self.vaddr) as usize;
-        ((start - page) as usize, &self.file_bytes[from..to])
+        ((start - page) as usize, self.file_bytes.get(from..to).unwrap_or(&[]))
     }
 }
 

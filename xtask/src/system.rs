@@ -110,8 +110,15 @@ pub fn build(workspace: &Workspace, path: &Path) -> Result<PathBuf> {
     let boot_image = folder.join("boot-image.bin");
     stage::run("pack boot image", || pack(&boot_image, &config, &names, &elves))?;
     let built = image::build_memory_manager(workspace, &boot_image)?;
+    // Copied beside, then renamed over the system's copy: a QEMU that another test started
+    // on this system's previous copy reads that file whole, never a half-written one (an
+    // in-place copy truncates it first, and such a QEMU saw an empty boot module).
     let memory_manager = folder.join(image::MEMORY_MANAGER);
-    fs::copy(&built, &memory_manager).with_context(|| format!("copying {}", built.display()))?;
+    let partial = folder.join(format!("{}.partial", image::MEMORY_MANAGER));
+    fs::copy(&built, &partial).with_context(|| format!("copying {}", built.display()))?;
+    fs::rename(&partial, &memory_manager).with_context(|| {
+        format!("renaming {} to {}", partial.display(), memory_manager.display())
+    })?;
     Ok(memory_manager)
 }
 
