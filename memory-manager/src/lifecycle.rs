@@ -164,8 +164,8 @@ impl<'s, 'k> Lifecycle<'s, 'k> {
         match Realm::start(self.root, self.config, realm_id, elf) {
             Ok(realm) => {
                 announce_started(&realm, spec.memory_bytes);
-                match self.index(id) {
-                    Some(index) => self.realms[index] = realm,
+                match self.index(id).and_then(|index| self.realms.get_mut(index)) {
+                    Some(slot) => *slot = realm,
                     None => {
                         if self.realms.push(realm).is_err() {
                             return false;
@@ -205,8 +205,8 @@ impl Sink for Lifecycle<'_, '_> {
                 let _ = self.broker.set_restarting(id, restarting);
             }
             Op::Abort(id) => {
-                let aborted = match self.index(id) {
-                    Some(index) => self.realms[index].abort(self.root),
+                let aborted = match self.index(id).and_then(|index| self.realms.get_mut(index)) {
+                    Some(realm) => realm.abort(self.root),
                     None => Err(RealmError::NotBuilt),
                 };
                 if let Err(error) = aborted {
@@ -219,8 +219,8 @@ impl Sink for Lifecycle<'_, '_> {
                 }
             }
             Op::Reclaim(id) => {
-                if let Some(index) = self.index(id) {
-                    self.realms[index].stop(self.root);
+                if let Some(realm) = self.index(id).and_then(|index| self.realms.get_mut(index)) {
+                    realm.stop(self.root);
                 }
                 crate::console::realm_stopped(id);
             }

@@ -10,6 +10,12 @@
 //! run` says: the realms after it are not started, those started are stopped, and the
 //! resources are checked before the `FAIL`.
 #![forbid(unsafe_code)]
+// The request path of the root task: no index, unwrap or panic may stop it (the few proven
+// exceptions say why, where they are).
+#![cfg_attr(
+    not(test),
+    deny(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
 #![no_std]
 #![no_main]
 

@@ -128,6 +128,20 @@ impl Server<'_> {
             .drive(self.supervisor, step);
     }
 
+    /// Realm `index`, an index that [`Server::running`] found in `realms` by position.
+    /// `realms` never shrinks (a stopped realm keeps its entry, a restarted one replaces it),
+    /// so such an index stays in bounds: this is the one place the server indexes it.
+    #[allow(clippy::indexing_slicing)]
+    fn realm(&self, index: usize) -> &Realm {
+        &self.realms[index]
+    }
+
+    /// Realm `index`, to change; in bounds for the reason [`Server::realm`] gives.
+    #[allow(clippy::indexing_slicing)]
+    fn realm_mut(&mut self, index: usize) -> &mut Realm {
+        &mut self.realms[index]
+    }
+
     /// The index of running realm `id` in `realms`.
     fn running(&self, id: ipc::RealmId) -> Option<usize> {
         if !self.supervisor.is_running(id) {
@@ -137,7 +151,7 @@ impl Server<'_> {
     }
 
     fn handle_fault(&mut self, root: &mut RootResources<'_>, index: usize, info: MessageInfo) {
-        let name = self.realms[index].name.clone();
+        let name = self.realm(index).name.clone();
         match Fault::decode(info, root.ipc.message(info)) {
             Ok(fault) => {
                 mm_println!(
@@ -183,7 +197,7 @@ impl Server<'_> {
     /// Handles one request of realm `index`, replying unless the realm is gone.
     fn handle_request(&mut self, root: &mut RootResources<'_>, index: usize, info: MessageInfo) {
         let realm_request = RealmRequest::decode(info.label(), root.ipc.message(info));
-        let name = self.realms[index].name.clone();
+        let name = self.realm(index).name.clone();
         let answer: RealmReply = match realm_request {
             Ok(None) => return self.handle_broker_request(root, index, info),
             Ok(Some(RealmRequest::WhoAmI)) => match ipc::Name::new(&name) {
@@ -191,7 +205,7 @@ impl Server<'_> {
                 Err(_) => Err(ipc::Error::NotFound { what: ipc::Missing::Realm }),
             },
             Ok(Some(RealmRequest::AllocatePages { pages })) => {
-                match self.realms[index].allocate_pages(root, pages) {
+                match self.realm_mut(index).allocate_pages(root, pages) {
                     Ok(address) => Ok(RealmResponse::Pages { address, pages }),
                     Err(error) => {
                         let what = error.resource().unwrap_or(ipc::Resource::RealmMemory);
@@ -227,9 +241,10 @@ impl Server<'_> {
             }
             Ok(Some(RealmRequest::Exit)) => return self.end(root, index, Ending::Exited),
             Ok(Some(RealmRequest::Panicked { part })) => {
-                let text = &mut self.realms[index].panic_text;
+                let text = &mut self.realm_mut(index).panic_text;
                 let room = text.capacity() - text.len();
-                let _ = text.extend_from_slice(&part.as_bytes()[..part.as_bytes().len().min(room)]);
+                let _ =
+                    text.extend_from_slice(part.as_bytes().get(..room).unwrap_or(part.as_bytes()));
                 if !part.last {
                     Ok(RealmResponse::Done)
                 } else {
@@ -253,7 +268,7 @@ impl Server<'_> {
                 })
             }
             Ok(Some(RealmRequest::Serving)) => {
-                match self.supervisor.serving(self.realms[index].id) {
+                match self.supervisor.serving(self.realm(index).id) {
                     Ok(()) => Ok(RealmResponse::Done),
                     Err(error) => {
                         mm_println!(Class::System, "memory manager: {error}");
@@ -266,6 +281,8 @@ impl Server<'_> {
                 if until_ns <= deadline::now_ns(root) {
                     Ok(RealmResponse::Done)
                 } else {
+                    // Split borrows of two fields; `index` is in bounds as `realm` says.
+                    #[allow(clippy::indexing_slicing)]
                     let realm = &mut self.realms[index];
                     match self.sleepers.sleep(realm, index, until_ns) {
                         // Answered by the tick that finds it due.
@@ -281,13 +298,13 @@ impl Server<'_> {
                 }
             }
             Ok(Some(RealmRequest::WatchDeadlines)) => {
-                self.realms[index].watch_deadlines = true;
+                self.realm_mut(index).watch_deadlines = true;
                 Ok(RealmResponse::Done)
             }
             Ok(Some(RealmRequest::Print { line })) => {
                 let mut text = [0u8; ipc::console::MAX_LINE_BYTES];
                 let text = ipc::console::line_text(root.ipc.message(info), line, &mut text);
-                crate::console::realm_line(self.realms[index].id, text, line.cut);
+                crate::console::realm_line(self.realm(index).id, text, line.cut);
                 Ok(RealmResponse::Done)
             }
             Err(reason) => {
@@ -322,7 +339,7 @@ impl Server<'_> {
             return Err(ipc::Error::NotFound { what: ipc::Missing::Connection });
         };
         let owner = registry.service(&open.service).map(|service| service.owner);
-        if owner != Some(self.realms[index].id) {
+        if owner != Some(self.realm(index).id) {
             // The answer a connection that never existed gets: no way to map the table.
             return Err(ipc::Error::NotFound { what: ipc::Missing::Connection });
         }
@@ -338,7 +355,7 @@ impl Server<'_> {
         index: usize,
         info: MessageInfo,
     ) {
-        let caller = self.realms[index].id;
+        let caller = self.realm(index).id;
         let request = Request::decode(info.label(), root.ipc.message(info));
         let mut executor = Executor::new(root, self.realms, Some(index));
         let mut answer = self.broker.handle_decoded(caller, request, &mut executor);
@@ -347,7 +364,7 @@ impl Server<'_> {
             mm_println!(
                 Class::System,
                 "memory manager: carrying out realm {}'s request: {error}",
-                self.realms[index].name
+                self.realm(index).name
             );
         }
         // A service whose endpoint could not be made (its realm's budget is spent) must not
@@ -364,7 +381,7 @@ impl Server<'_> {
                 subject: what.name(),
                 rule: 0,
             };
-            let name = &self.realms[index].name;
+            let name = &self.realm(index).name;
             if crate::console::refusal(refusal, format_args!("a request refused ({})", what.name()))
             {
                 mm_println!(
@@ -391,7 +408,7 @@ impl Server<'_> {
             self.lifecycle(root, |supervisor, sink| supervisor.restart_due(realm, instant, sink));
         }
         for index in 0..self.realms.len() {
-            let realm = &self.realms[index];
+            let realm = self.realm(index);
             if !realm.built {
                 self.sleepers.forget(index);
                 continue;
@@ -414,13 +431,13 @@ impl Server<'_> {
 
     /// The broker's id of realm `index`.
     fn id(&self, index: usize) -> ipc::RealmId {
-        self.realms[index].id
+        self.realm(index).id
     }
 
     /// Realm `index` exited, faulted or panicked: the supervisor decides what follows (see
     /// the `supervisor` crate's rules), given whether the broker says it owns a service.
     fn end(&mut self, root: &mut RootResources<'_>, index: usize, ending: Ending) {
-        let id = self.realms[index].id;
+        let id = self.realm(index).id;
         let owns_services = self.broker.registry().services_owned_by(id) > 0;
         let now = supervisor::Instant::from_nanos(deadline::now_ns(root));
         self.lifecycle(root, |supervisor, sink| {

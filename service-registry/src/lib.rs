@@ -32,6 +32,11 @@
 //! The [`Registry`] is about 140 KiB: keep it in a static (its constructor is `const`) and
 //! reset it in place with [`Registry::clear`].
 #![forbid(unsafe_code)]
+// On the broker's request path: no index, unwrap or panic may stop it.
+#![cfg_attr(
+    not(test),
+    deny(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
 #![cfg_attr(not(test), no_std)]
 
 use core::cmp::Ordering;
@@ -289,7 +294,7 @@ impl Registry {
 
     /// How many services `realm` has registered.
     pub fn services_owned_by(&self, realm: RealmId) -> usize {
-        usize::from(self.services_owned[usize::from(realm.0)])
+        usize::from(counter(&self.services_owned, realm))
     }
 
     /// The first service owned by `realm` at or after position `from` of the service table,
@@ -334,7 +339,7 @@ impl Registry {
             return Err(RegistryError::ServicesFull);
         }
         self.last_service_generation = generation;
-        increment(&mut self.services_owned[usize::from(owner.0)]);
+        increment(of_realm(&mut self.services_owned, owner));
         Ok(service)
     }
 
@@ -356,7 +361,7 @@ impl Registry {
         }
         self.by_name.remove(entry);
         let service = self.services.swap_remove(position);
-        decrement(&mut self.services_owned[usize::from(service.owner.0)]);
+        decrement(of_realm(&mut self.services_owned, service.owner));
         Some(service)
     }
 
@@ -383,7 +388,7 @@ impl Registry {
 
     /// How many connections `realm` has open as a client.
     pub fn connections_of(&self, realm: RealmId) -> usize {
-        usize::from(self.connections_held[usize::from(realm.0)])
+        usize::from(counter(&self.connections_held, realm))
     }
 
     /// Whether one more connection fits.
@@ -428,7 +433,7 @@ impl Registry {
             client_slot,
         };
         *slot = ConnectionSlot { generation, state: SlotState::Open(connection) };
-        increment(&mut self.connections_held[usize::from(client.0)]);
+        increment(of_realm(&mut self.connections_held, client));
         if let Some(target) = self.services.get_mut(usize::from(service.position)) {
             increment(&mut target.open_connections);
         }
@@ -479,11 +484,11 @@ impl Registry {
         });
         if reserve_client_slot {
             // The record stays, unreused, until the reservation is released.
-            increment(&mut self.slots_reserved[usize::from(connection.client.0)]);
+            increment(of_realm(&mut self.slots_reserved, connection.client));
         } else {
             self.queue_for_reuse(index);
         }
-        decrement(&mut self.connections_held[usize::from(connection.client.0)]);
+        decrement(of_realm(&mut self.connections_held, connection.client));
         if let Some(service) = self.service_mut(&connection.service)
             && service.generation == connection.service_generation
         {
@@ -514,7 +519,7 @@ impl Registry {
         let released = match &mut slot.state {
             SlotState::Closed(closed) if closed.id == id && closed.reserved => {
                 closed.reserved = false;
-                decrement(&mut self.slots_reserved[usize::from(closed.client.0)]);
+                decrement(of_realm(&mut self.slots_reserved, closed.client));
                 ReservedSlot { client: closed.client, slot: closed.client_slot }
             }
             _ => return None,
@@ -535,8 +540,23 @@ impl Registry {
 
     /// How many client slots of `realm` closed connections reserve.
     pub fn reserved_slots_of(&self, realm: RealmId) -> usize {
-        usize::from(self.slots_reserved[usize::from(realm.0)])
+        usize::from(counter(&self.slots_reserved, realm))
     }
+}
+
+/// `realm`'s counter in a table with one counter per possible realm id.
+fn of_realm(table: &mut [u16; REALM_IDS], realm: RealmId) -> &mut u16 {
+    // Never out of bounds: a realm id is a `u8`, and the table has an entry for each of the
+    // 2^8 values.
+    #[allow(clippy::indexing_slicing)]
+    &mut table[usize::from(realm.0)]
+}
+
+/// `realm`'s counter in a table with one counter per possible realm id, to read.
+fn counter(table: &[u16; REALM_IDS], realm: RealmId) -> u16 {
+    // Never out of bounds, as in `of_realm`.
+    #[allow(clippy::indexing_slicing)]
+    table[usize::from(realm.0)]
 }
 
 #[cfg(test)]

@@ -289,6 +289,12 @@
 
 #![cfg_attr(not(any(test, feature = "host")), no_std)]
 #![forbid(unsafe_code)]
+// The memory manager decodes and checks the boot image with this crate: no index, unwrap or
+// panic may stop it (the host-only parser may: it runs in the build tool).
+#![cfg_attr(
+    not(any(test, feature = "host")),
+    deny(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
 // The docs link to the host-side API, which only exists with feature `host`.
 #![cfg_attr(not(feature = "host"), allow(rustdoc::broken_intra_doc_links))]
 

@@ -517,7 +517,7 @@ fn check_service(config: &SystemConfig, id: ServiceId, found: Found<'_>) -> Cont
         let at = Item::AllowedClient { service: id, position };
         if config.realm(client).is_none() {
             report(found, at, Problem::AllowedClientMissing)?;
-        } else if clients[..position].contains(&client) {
+        } else if clients.iter().take(position).any(|&other| other == client) {
             report(found, at, Problem::DuplicateAllowedClient)?;
         } else if let Some(problem) = inversion(config, service, client) {
             report(found, at, problem)?;
@@ -592,7 +592,7 @@ fn check_grant(config: &SystemConfig, index: usize, found: Found<'_>) -> Control
     if !client_known {
         return ControlFlow::Continue(());
     }
-    if let Some(first) = config.grants[..index].iter().position(|other| other == grant) {
+    if let Some(first) = config.grants.iter().take(index).position(|other| other == grant) {
         return report(found, Item::Grant(index), Problem::DuplicateGrant { first });
     }
     if !service.allowed_clients.permits(grant.client) {

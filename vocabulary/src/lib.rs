@@ -15,6 +15,11 @@
 //! It never touches the kernel: the only dependency on `sel4` is for those two constants.
 #![cfg_attr(not(test), no_std)]
 #![forbid(unsafe_code)]
+// Every name a realm sends is checked here: no index, unwrap or panic may stop it.
+#![cfg_attr(
+    not(test),
+    deny(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
 
 pub mod ids;
 pub mod limits;

@@ -73,9 +73,9 @@ fn check(bytes: &[u8], max: usize, allowed: fn(u8) -> bool) -> Result<(), NameEr
     if bytes.len() > max {
         return Err(NameError::TooLong { length: bytes.len() as u64 });
     }
-    match bytes.iter().position(|&byte| !allowed(byte)) {
+    match bytes.iter().enumerate().find(|&(_, &byte)| !allowed(byte)) {
         // The index is below `max` (at most 32), so it fits a byte.
-        Some(index) => Err(NameError::InvalidByte { index: index as u8, byte: bytes[index] }),
+        Some((index, &byte)) => Err(NameError::InvalidByte { index: index as u8, byte }),
         None => Ok(()),
     }
 }
