@@ -3,22 +3,21 @@
 //!
 //! A realm's address space is a PML4 and the structures below it ([`PagingLevel`]: PDPTs,
 //! page directories, page tables), each made from the realm's budget when a page first needs
-//! it. [`PagingStructures`] records those a realm has (at most [`MAX_TABLES`]);
+//! it. [`PagingStructures`] records those a realm has (at most [`MAX_PAGING_STRUCTURES`]);
 //! [`PagingStructures::plan`] says, for `pages` pages from `start`, which ones must be made,
 //! level by level top down, or why the range cannot be mapped at all. The memory manager
 //! (`address_space.rs`) checks a plan against the realm's budget and slots before it makes
 //! any kernel object, so a request that cannot complete leaves nothing behind.
 //!
 //! Units: addresses and sizes in bytes, `pages` in 4 KiB pages ([`PAGE_BITS`]). A plan is
-//! bounded: it never walks the range page by page, and it holds at most [`MAX_TABLES`]
+//! bounded: it never walks the range page by page, and it holds at most [`MAX_PAGING_STRUCTURES`]
 //! structures.
 
 use heapless::Vec;
 use sel4::cap::vspace::PagingLevel;
 
-/// Paging structures one realm may have (PDPTs, page directories and page tables together;
-/// the PML4 is not counted).
-pub const MAX_TABLES: usize = 64;
+/// Paging structures one realm may have.
+pub use vocabulary::limits::MAX_PAGING_STRUCTURES;
 /// The bits of a page's size: the address bits one page-table entry covers (4 KiB).
 pub const PAGE_BITS: u32 = PagingLevel::PageTable.entry_bits();
 /// A realm's addresses are below `2^ADDRESS_BITS` (the lower, user half of x86_64's
@@ -54,7 +53,7 @@ pub enum PlanError {
     /// bytes), or past the end of the address numbers.
     OutsideAddressSpace { start: u64, pages: u64 },
     /// The range needs `needed` new paging structures; the realm has `have` of its
-    /// [`MAX_TABLES`].
+    /// [`MAX_PAGING_STRUCTURES`].
     TooManyTables { have: usize, needed: u64 },
 }
 
@@ -73,7 +72,7 @@ impl core::fmt::Display for PlanError {
             PlanError::TooManyTables { have, needed } => write!(
                 f,
                 "it has {have} paging structures and would need {needed} more, past the \
-                 {MAX_TABLES} a realm may have"
+                 {MAX_PAGING_STRUCTURES} a realm may have"
             ),
         }
     }
@@ -88,7 +87,7 @@ pub struct PagingPlan {
     pub pages: u64,
     /// The structures to make and map, top down (every PDPT before any page directory,
     /// every page directory before any page table), each level in address order.
-    new_tables: Vec<Table, MAX_TABLES>,
+    new_tables: Vec<Table, MAX_PAGING_STRUCTURES>,
 }
 
 impl PagingPlan {
@@ -118,7 +117,7 @@ impl PagingPlan {
 /// The paging structures a realm has (below its PML4).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct PagingStructures {
-    made: Vec<Table, MAX_TABLES>,
+    made: Vec<Table, MAX_PAGING_STRUCTURES>,
 }
 
 impl PagingStructures {
@@ -161,7 +160,7 @@ impl PagingStructures {
     /// Which structures must be made to map `pages` pages from `start`: those of every
     /// level that cover some page of the range and that the realm does not have yet. Zero
     /// pages need nothing. Refused when `start` is not page-aligned, the range leaves the
-    /// address space, or the new structures would take the realm past [`MAX_TABLES`].
+    /// address space, or the new structures would take the realm past [`MAX_PAGING_STRUCTURES`].
     pub fn plan(&self, start: u64, pages: u64) -> Result<PagingPlan, PlanError> {
         if start & ((1 << PAGE_BITS) - 1) != 0 {
             return Err(PlanError::Unaligned { start });
@@ -192,7 +191,7 @@ impl PagingStructures {
             needed += last.index - first.index + 1 - present;
         }
         let have = self.made.len();
-        if have as u64 + needed > MAX_TABLES as u64 {
+        if have as u64 + needed > MAX_PAGING_STRUCTURES as u64 {
             return Err(PlanError::TooManyTables { have, needed });
         }
         for level in PagingLevel::TOP_DOWN {
@@ -200,7 +199,7 @@ impl PagingStructures {
             for index in first.index..=last.index {
                 let table = Table { level, index };
                 if !self.contains(table) {
-                    // Fits: `have + needed <= MAX_TABLES` was checked above.
+                    // Fits: `have + needed <= MAX_PAGING_STRUCTURES` was checked above.
                     plan.new_tables
                         .push(table)
                         .map_err(|_| PlanError::TooManyTables { have, needed })?;

@@ -17,7 +17,7 @@ use heapless::Vec;
 use ipc::Badge;
 use ipc::abi::{self, PAGE_BYTES, slot};
 use memory_manager::memory::{Budget, MemoryError, budget_blocks, object_bits};
-use memory_manager::paging_plan::{MAX_TABLES, PlanError};
+use memory_manager::paging_plan::{MAX_PAGING_STRUCTURES, PlanError};
 use memory_manager::program::{Program, ProgramError};
 use sel4::cap::tcb::{IpcBufferFrame, TcbConfig};
 use sel4::cap::{CNode, CNodeGuard, CPtr, CSlot, Cap, ObjectType, Rights, Tcb};
@@ -26,11 +26,11 @@ use sel4_root_task::shared::SharedPage;
 use slots::{RealmObjectSlots, SlotError, SlotRange};
 use system_config::{NameText, RealmId, SystemConfig};
 
-/// Slots of the memory manager's CNode each realm gets for the caps of its objects.
-pub const REALM_SLOTS: u64 = 1536;
-/// Where the realms' slot ranges start (realm `i` has `i * REALM_SLOTS ..` from here).
-pub const REALM_SLOTS_BASE: u64 = (1 << 16) - vocabulary::limits::MAX_REALMS as u64 * REALM_SLOTS;
-const _: () = assert!(REALM_SLOTS as usize <= RealmObjectSlots::CAPACITY);
+use vocabulary::limits::REALM_OBJECT_SLOTS;
+/// Where the realms' slot ranges start (realm `i` has `i * REALM_OBJECT_SLOTS ..` from here).
+pub const REALM_SLOTS_BASE: u64 =
+    (1 << 16) - vocabulary::limits::MAX_REALMS as u64 * REALM_OBJECT_SLOTS;
+const _: () = assert!(REALM_OBJECT_SLOTS as usize <= RealmObjectSlots::CAPACITY);
 
 /// Why a realm could not be started or served.
 #[derive(Clone, Copy, Debug)]
@@ -40,7 +40,7 @@ pub enum RealmError {
     Slots(SlotError),
     /// The realm's range of the memory manager's slots is used up.
     RealmSlotsUsedUp,
-    /// The realm has used its [`MAX_TABLES`] paging structures.
+    /// The realm has used its [`MAX_PAGING_STRUCTURES`] paging structures.
     TooManyTables,
     /// Pages outside the realm's address space, or not page-aligned.
     AddressSpace(PlanError),
@@ -99,10 +99,12 @@ impl core::fmt::Display for RealmError {
             RealmError::Slots(error) => write!(f, "the memory manager's own slots: {error}"),
             RealmError::RealmSlotsUsedUp => write!(
                 f,
-                "the memory manager's {REALM_SLOTS} capability slots for its objects have no room \
+                "the memory manager's {REALM_OBJECT_SLOTS} capability slots for its objects have no room \
                  for them"
             ),
-            RealmError::TooManyTables => write!(f, "it has {MAX_TABLES} paging structures already"),
+            RealmError::TooManyTables => {
+                write!(f, "it has {MAX_PAGING_STRUCTURES} paging structures already")
+            }
             RealmError::AddressSpace(error) => write!(f, "its address space: {error}"),
             RealmError::Program(error) => write!(f, "its program: {error}"),
             RealmError::Kernel { step, error } => write!(f, "{step}: {error}"),
@@ -142,8 +144,8 @@ impl RealmError {
 }
 
 /// A realm's objects: its budget (every kernel object of the realm is made from it) and its
-/// range of the memory manager's slots, where their caps go (`REALM_SLOTS` slots from
-/// `REALM_SLOTS_BASE + id * REALM_SLOTS`).
+/// range of the memory manager's slots, where their caps go (`REALM_OBJECT_SLOTS` slots from
+/// `REALM_SLOTS_BASE + id * REALM_OBJECT_SLOTS`).
 pub struct RealmObjects {
     budget: Budget,
     slots: RealmObjectSlots,
@@ -153,10 +155,10 @@ impl RealmObjects {
     /// Realm `id`'s range, every slot free, and no budget yet.
     fn new(id: RealmId) -> Self {
         let range = SlotRange {
-            start: REALM_SLOTS_BASE + u64::from(id.0) * REALM_SLOTS,
-            count: REALM_SLOTS as u16,
+            start: REALM_SLOTS_BASE + u64::from(id.0) * REALM_OBJECT_SLOTS,
+            count: REALM_OBJECT_SLOTS as u16,
         };
-        // The range has REALM_SLOTS slots, which `RealmObjectSlots` holds: it is refused
+        // The range has REALM_OBJECT_SLOTS slots, which `RealmObjectSlots` holds: it is refused
         // only if that changes, and then the realm has no slots (every make fails).
         let slots = RealmObjectSlots::new(range).unwrap_or(RealmObjectSlots::EMPTY);
         Self { budget: Budget::default(), slots }

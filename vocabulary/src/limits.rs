@@ -30,6 +30,18 @@ pub const MAX_THREADS_PER_REALM: usize = 1;
 /// own budget.
 pub const REALM_CNODE_BITS: u8 = 11;
 
+/// Capability slots of the memory manager's CNode for one realm's objects (its CNode, TCB,
+/// paging structures, stack, IPC buffer and every page it maps, each one slot): 1536, so that
+/// [`MAX_REALMS`] ranges fit the top of the root CNode's 2^16 slots beside the memory manager's
+/// own. It bounds what a realm can map: about 1,470 run-time pages (nearly 6 MiB) after its
+/// program and stack, whatever its memory budget.
+pub const REALM_OBJECT_SLOTS: u64 = 1536;
+
+/// Paging structures one realm may have (PDPTs, page directories and page tables together;
+/// its PML4 is not counted): 64, enough to map its program, stack and run-time pages wherever
+/// the memory manager places them.
+pub const MAX_PAGING_STRUCTURES: usize = 64;
+
 /// Most services one system may **declare** (`[[service]]` tables): the static part of the
 /// policy. 64 leaves room for several per realm; the policy keeps them in a table sorted by
 /// name.

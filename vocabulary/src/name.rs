@@ -8,7 +8,8 @@ use crate::limits::{MAX_NAME_BYTES, MAX_PROGRAM_NAME_BYTES};
 /// The name of a realm or a service: 1 to [`MAX_NAME_BYTES`] (32) bytes, each a lowercase
 /// ASCII letter `a-z`, a digit `0-9` or `-`.
 ///
-/// The rule is that of `system.toml` (and close to a DNS label), for every name at every
+/// The rule is that of `system.toml` (close to a DNS label, but a name may start or end with
+/// `-`), for every name at every
 /// layer: the description's parser, the protocol decoder, the realm runtime
 /// (`register("...")`, `connect("...")`) and the broker all check with [`Name::new`] or
 /// [`Name::from_bytes`], so a name a realm can register is always one a grant can name, and

@@ -110,7 +110,7 @@ fn the_table_limit_may_be_reached_exactly_not_passed() {
     // Three more page tables: 64 in all.
     let exactly = tables.plan(59 * MIB2, 3 * 512).unwrap();
     assert_eq!(exactly.new_tables().len(), 3);
-    assert_eq!(tables.len() + exactly.new_tables().len(), MAX_TABLES);
+    assert_eq!(tables.len() + exactly.new_tables().len(), MAX_PAGING_STRUCTURES);
     // One page more needs a 65th.
     assert_eq!(
         tables.plan(59 * MIB2, 3 * 512 + 1),
@@ -121,7 +121,7 @@ fn the_table_limit_may_be_reached_exactly_not_passed() {
     for table in exactly.new_tables() {
         full.record(*table).unwrap();
     }
-    assert_eq!(full.len(), MAX_TABLES);
+    assert_eq!(full.len(), MAX_PAGING_STRUCTURES);
     assert_eq!(full.plan(0, 62 * 512).unwrap().new_tables(), &[]);
     assert_eq!(full.plan(62 * MIB2, 1), Err(PlanError::TooManyTables { have: 64, needed: 1 }));
     assert_eq!(
@@ -130,7 +130,7 @@ fn the_table_limit_may_be_reached_exactly_not_passed() {
     );
     // Recording one it has changes nothing.
     assert_eq!(full.record(table(PageTable, 0)), Ok(()));
-    assert_eq!(full.len(), MAX_TABLES);
+    assert_eq!(full.len(), MAX_PAGING_STRUCTURES);
 }
 
 #[test]

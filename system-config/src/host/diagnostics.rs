@@ -31,16 +31,43 @@ pub struct ConfigError {
 }
 
 impl fmt::Display for ConfigError {
+    /// The message quotes what the file says (a name, a value), so its control characters are
+    /// shown escaped (`\u{1b}`): a file cannot colour, move or clear the terminal it is
+    /// checked on.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}:{}:{}: error[{}]: {}",
-            self.file, self.line, self.column, self.rule, self.message
-        )
+        write!(f, "{}:{}:{}: error[{}]: ", self.file, self.line, self.column, self.rule)?;
+        for character in self.message.chars() {
+            if character.is_control() {
+                write!(f, "{}", character.escape_unicode())?;
+            } else {
+                fmt::Write::write_char(f, character)?;
+            }
+        }
+        Ok(())
     }
 }
 
 impl std::error::Error for ConfigError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_characters_in_a_message_are_escaped() {
+        let error = ConfigError {
+            file: "system.toml".into(),
+            line: 3,
+            column: 8,
+            rule: Rule::BadName,
+            message: "realm name \"a\u{1b}[31mRED\0\" is not a name".into(),
+        };
+        assert_eq!(
+            error.to_string(),
+            "system.toml:3:8: error[bad-name]: realm name \"a\\u{1b}[31mRED\\u{0}\" is not a name"
+        );
+    }
+}
 
 /// Collects the errors of one file, turning byte offsets into lines and columns.
 pub(crate) struct Diagnostics<'a> {
