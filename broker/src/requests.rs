@@ -198,9 +198,10 @@ impl Broker<'_> {
     }
 
     /// Why there is no registered `service` to connect to: its declared provider's state
-    /// (restarting, stopped for good, or running but not registered yet), or, for a
-    /// service declared without a provider, not registered yet; for a name declared
-    /// nowhere, that it is unknown.
+    /// (restarting, stopped for good, or running but not registered yet); for a name declared
+    /// nowhere, that it is unknown. (A connect to a name declared nowhere and not registered
+    /// is denied before this is asked, since only a `[[grant]]`, always of a declared
+    /// service, reaches a service without its owner: `Unknown` is the answer of last resort.)
     pub(crate) fn unavailable(&self, service: &Name) -> Unavailable {
         let Some(provider) = self.policy.provider(service) else {
             return Unavailable::Unknown;

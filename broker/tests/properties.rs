@@ -14,8 +14,9 @@
 //!   denials carry the model's verdict and are logged; a denied connect is denied the same in
 //!   a copy of the broker where the service's registration is undone (or made, by any realm
 //!   that may register it): connect is no oracle;
-//! - an allowed connect to a service not registered says why: unknown (declared nowhere), not
-//!   registered yet, restarting, or gone, as the model of the provider's life says;
+//! - an allowed connect to a service not registered says why: unknown (declared nowhere; in
+//!   the model only, a checked system grants no such name), not registered yet, restarting,
+//!   or gone, as the model of the provider's life says;
 //! - a grant is accepted exactly when the model says it could be used (the granter is the
 //!   parent, reaches the service itself, and the service's list accepts the grantee), and a
 //!   refusal names the rule;
