@@ -7,7 +7,7 @@
 //!
 //! A host test: it needs no kernel, and runs in `make test` with the QEMU suites.
 
-use broker::{Broker, BrokerConfig, KernelOp, LogLine, OpSink, Quota, RealmSpec, SlotRange};
+use broker::{Broker, KernelOp, Layout, LogLine, OpSink, SlotRange};
 use ipc::{Error, Field, Malformed, Request, RequestKind, Response};
 use system_config::Rule;
 use vocabulary::limits::MAX_NAME_BYTES;
@@ -97,18 +97,17 @@ impl OpSink for Ops {
 }
 
 /// A broker with one realm that may register any undeclared name.
-fn broker() -> Box<Broker> {
-    let realms = [RealmSpec {
-        name: Name::new("init").unwrap(),
-        parent: None,
-        slots: SlotRange { start: 10_000, count: 64 },
-        quota: Quota { max_services: 64, max_connections: 64 },
-    }];
+fn broker() -> Box<Broker<'static>> {
+    let text = "[[realm]]\nname = \"init\"\nprogram = \"p\"\npriority = 100\nmemory = \"1 MiB\"\n\
+                max_services = 64\nmax_connections = 64\n";
+    let config = system_config::parse("system.toml", text, &["p"]).unwrap();
+    let config = Box::leak(Box::new(config));
     let mut broker = Box::new(Broker::empty());
-    let broker_slots = SlotRange { start: 1, count: broker::BROKER_SLOTS_NEEDED as u16 };
-    broker
-        .configure(&BrokerConfig { realms: &realms, grants: &[], services: &[], broker_slots })
-        .unwrap();
+    let layout = Layout {
+        realm_slots: &[SlotRange { start: 10_000, count: 64 }],
+        broker_slots: SlotRange { start: 1, count: broker::BROKER_SLOTS_NEEDED as u16 },
+    };
+    broker.configure(config, &layout).unwrap();
     broker
 }
 

@@ -1,18 +1,19 @@
-//! What the memory manager tells the broker at start: the realms (filled from the init
-//! configuration plus the CSpace layout the memory manager chose), the policy inputs, and the
-//! broker's own slot range.
+//! What the memory manager tells the broker at start, besides the checked system description
+//! (`system_config::CheckedConfig`, which the broker borrows for realms, services, grants,
+//! quotas and priorities): the CSpace [`Layout`] it chose, one free slot range per realm and
+//! one of its own; and why a layout is refused ([`ConfigError`]).
 
 use core::fmt;
 
-use ipc::{Name, RealmId};
-use policy::{Grant, ServiceDecl};
+use ipc::RealmId;
 
 use slots::{SlotRange, SlotRangeError};
 
-/// Per-realm limits. A realm's slot range needs `max_services + max_connections` slots for
-/// the realm never to run out of slots before it runs out of quota: a connection closed for
-/// it (by its service, a revoked grant, its service gone) keeps its slot reserved until the
-/// realm lets go of it (`Disconnect`), and counts against `max_connections` until then.
+/// A realm's limits, read from its `[[realm]]` (`max_services`, `max_connections`). A realm's
+/// slot range needs `max_services + max_connections` slots for the realm never to run out of
+/// slots before it runs out of quota: a connection closed for it (by its service, a revoked
+/// grant, its service gone) keeps its slot reserved until the realm lets go of it
+/// (`Disconnect`), and counts against `max_connections` until then.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Quota {
     /// How many services the realm may have registered at once.
@@ -22,63 +23,40 @@ pub struct Quota {
     pub max_connections: u16,
 }
 
-/// One realm. Its id is its index in [`BrokerConfig::realms`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct RealmSpec {
-    pub name: Name,
-    pub parent: Option<RealmId>,
-    /// The free slots of the realm's CSpace where the broker may place caps (service
-    /// endpoints it registered, connections it opened). The realm must leave them alone.
-    pub slots: SlotRange,
-    pub quota: Quota,
-}
-
-/// Everything the broker starts from.
+/// Where the broker may place caps: the CSpace layout the memory manager chose.
 #[derive(Clone, Copy, Debug)]
-pub struct BrokerConfig<'a> {
-    pub realms: &'a [RealmSpec],
-    /// Grants in the init configuration.
-    pub grants: &'a [Grant],
-    /// Services the init configuration declares (provider, allowed clients).
-    pub services: &'a [ServiceDecl],
+pub struct Layout<'a> {
+    /// `realm_slots[i]`: the free slots of realm `i`'s CSpace where the broker may place caps
+    /// (service endpoints it registered, connections it opened); one range per realm of the
+    /// configuration, in its order. The realm must leave them alone.
+    pub realm_slots: &'a [SlotRange],
     /// Free slots of the memory manager's own CSpace for the broker's caps (one per service
     /// endpoint and one per connection: [`crate::BROKER_SLOTS_NEEDED`] is always enough).
     pub broker_slots: SlotRange,
 }
 
-/// Why the broker refused its configuration.
+/// Why the broker refused a [`Layout`]. (The system description itself was checked by the
+/// rule engine of `system-config` before the broker saw it.)
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ConfigError {
-    Policy(policy::ConfigError),
-    DuplicateRealmName {
-        name: Name,
-    },
-    RealmSlots {
-        realm: RealmId,
-        error: SlotRangeError,
-    },
-    BrokerSlots {
-        error: SlotRangeError,
-    },
-    /// [`crate::Broker::set_priorities`] got a number of priorities other than one per realm.
-    PrioritiesMismatch {
-        priorities: usize,
-        realms: usize,
-    },
+    /// Not one slot range per realm.
+    SlotRangesMismatch { ranges: usize, realms: usize },
+    /// A realm's slot range is not one the slot allocator can hold.
+    RealmSlots { realm: RealmId, error: SlotRangeError },
+    /// The broker's own slot range is not one the slot allocator can hold.
+    BrokerSlots { error: SlotRangeError },
 }
 
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::Policy(error) => write!(f, "{error}"),
-            Self::DuplicateRealmName { name } => write!(f, "two realms are called \"{name}\""),
+            Self::SlotRangesMismatch { ranges, realms } => {
+                write!(f, "{ranges} slot ranges for {realms} realms: one per realm is needed")
+            }
             Self::RealmSlots { realm, error } => {
                 write!(f, "the broker slot range of {realm}: {error}")
             }
             Self::BrokerSlots { error } => write!(f, "the broker's own slot range: {error}"),
-            Self::PrioritiesMismatch { priorities, realms } => {
-                write!(f, "{priorities} priorities for {realms} realms: one per realm is needed")
-            }
         }
     }
 }

@@ -13,18 +13,18 @@
 //!
 //! # Holding it
 //!
-//! The whole state is one [`Broker`] value of about 180 KiB (`size_of::<Broker>()`; the
+//! The whole state is one [`Broker`] value of about 170 KiB (`size_of::<Broker>()`; the
 //! tables for [`MAX_REGISTERED_SERVICES`] services and [`MAX_CONNECTIONS`] connections). It is made by
 //! the `const fn` [`Broker::empty`], so the memory manager keeps it in a static without ever
 //! building it on its stack, and fills it in place with [`Broker::configure`]:
 //!
 //! ```
 //! # use std::sync::Mutex; // the memory manager would use `spin::Mutex`
-//! use broker::{Broker, BrokerConfig, KernelOp, LogLine, OpSink, Quota, RealmSpec};
-//! use broker::{Request, SlotRange};
+//! use broker::{Broker, KernelOp, Layout, LogLine, OpSink, Request, SlotRange};
 //! use ipc::{Name, RealmId};
+//! use system_config::CheckedConfig;
 //!
-//! static BROKER: Mutex<Broker> = Mutex::new(Broker::empty());
+//! static BROKER: Mutex<Broker<'static>> = Mutex::new(Broker::empty());
 //!
 //! /// Runs each op against seL4 as it comes, prints each log line.
 //! struct Executor;
@@ -38,21 +38,24 @@
 //!     }
 //! }
 //!
-//! // At boot, from the system description and the CSpace layout the memory manager chose.
-//! let realms = [RealmSpec {
-//!     name: Name::new("init").unwrap(),
-//!     parent: None,
-//!     slots: SlotRange { start: 100, count: 64 },
-//!     quota: Quota { max_services: 4, max_connections: 16 },
-//! }];
-//! let config = BrokerConfig {
-//!     realms: &realms,
-//!     grants: &[],
-//!     services: &[],
+//! // At boot: the checked system description (the memory manager decodes it once and keeps
+//! // it in a static, so the broker borrows it for 'static), and the CSpace layout the memory
+//! // manager chose, one slot range per realm.
+//! let text = r#"
+//!     [[realm]]
+//!     name = "init"
+//!     program = "init"
+//!     priority = 100
+//!     memory = "1 MiB"
+//! "#;
+//! let config: &'static CheckedConfig =
+//!     Box::leak(Box::new(system_config::parse("system.toml", text, &["init"]).unwrap()));
+//! let layout = Layout {
+//!     realm_slots: &[SlotRange { start: 100, count: 64 }],
 //!     broker_slots: SlotRange { start: 5000, count: broker::BROKER_SLOTS_NEEDED as u16 },
 //! };
 //! let mut broker = BROKER.lock().unwrap();
-//! broker.configure(&config).unwrap();
+//! broker.configure(config, &layout).unwrap();
 //!
 //! // For each message on the broker endpoint: the caller from the badge, then the message,
 //! // decoded first when its words are in the IPC buffer that running the ops reuses.
@@ -91,7 +94,7 @@ pub mod ops;
 mod requests;
 mod teardown;
 
-pub use config::{BrokerConfig, ConfigError, Quota, RealmSpec};
+pub use config::{ConfigError, Layout, Quota};
 pub use ipc::{Reply, Request};
 pub use log::LogLine;
 pub use ops::{Action, Event, KernelOp, OpSink, RealmSlot, Rights, Unavailable, rights};
@@ -103,8 +106,9 @@ pub use slots::{SlotRange, SlotRangeError};
 pub const MAX_SLOTS_PER_RANGE: usize = RangeSlots::CAPACITY;
 
 use ipc::{Error, Malformed, Missing, Name, RealmId};
-use policy::{Policy, PolicyConfig, Priorities};
+use policy::Policy;
 use service_registry::Registry;
+use system_config::CheckedConfig;
 use vocabulary::limits::{MAX_CONNECTIONS, MAX_REALMS, MAX_REGISTERED_SERVICES};
 
 use slots::RangeSlots;
@@ -114,39 +118,38 @@ use slots::RangeSlots;
 pub const BROKER_SLOTS_NEEDED: usize = MAX_REGISTERED_SERVICES + MAX_CONNECTIONS;
 const _: () = assert!(BROKER_SLOTS_NEEDED <= MAX_SLOTS_PER_RANGE);
 
-/// What the broker knows of one realm.
+/// What the broker knows of one realm at run time (the rest is the configuration's).
 #[derive(Clone, Debug)]
 struct Realm {
-    name: Name,
     alive: bool,
     /// It died and the memory manager is starting it again: its services will be back.
     restarting: bool,
     slots: RangeSlots,
-    quota: Quota,
 }
 
-/// The broker's whole state. Keep it in a static: see the crate documentation.
+/// The broker's whole state. Keep it in a static: see the crate documentation. It borrows
+/// the checked system description it was configured with for `'c` (the memory manager's
+/// `'static` one).
 #[derive(Clone, Debug)]
-pub struct Broker {
+pub struct Broker<'c> {
     realms: heapless::Vec<Realm, MAX_REALMS>,
-    policy: Policy,
+    /// Holds the configuration too ([`Policy::config`]).
+    policy: Policy<'c>,
     registry: Registry,
     broker_slots: RangeSlots,
-    /// The realms' priorities, for priority-inversion warnings ([`Broker::set_priorities`]).
-    priorities: Priorities,
 }
 
 /// Why the memory manager named a realm the broker cannot act on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct UnknownRealm(pub RealmId);
 
-impl Default for Broker {
+impl Default for Broker<'_> {
     fn default() -> Self {
         Self::empty()
     }
 }
 
-impl Broker {
+impl<'c> Broker<'c> {
     /// A broker that knows no realm (so it refuses every request) until
     /// [`Broker::configure`]. `const`, so that a static can hold it.
     pub const fn empty() -> Self {
@@ -155,15 +158,21 @@ impl Broker {
             policy: Policy::empty(),
             registry: Registry::new(),
             broker_slots: RangeSlots::EMPTY,
-            priorities: Priorities::empty(),
         }
     }
 
-    /// Checks `config` and (re)starts the broker from it, in place: every realm alive, no
-    /// service, no connection. If `config` is refused, the broker is left empty.
-    pub fn configure(&mut self, config: &BrokerConfig<'_>) -> Result<(), ConfigError> {
+    /// (Re)starts the broker from the checked system description `config` and the CSpace
+    /// `layout`, in place: every realm alive, no service, no connection, no run-time grant.
+    /// The realms, declared services, grants, quotas and priorities are `config`'s, read
+    /// where they are (nothing is copied, nothing checked again: the rule engine did). If
+    /// `layout` is refused, the broker is left empty.
+    pub fn configure(
+        &mut self,
+        config: &'c CheckedConfig,
+        layout: &Layout<'_>,
+    ) -> Result<(), ConfigError> {
         self.clear();
-        let result = self.fill(config);
+        let result = self.fill(config, layout);
         if result.is_err() {
             self.clear();
         }
@@ -175,60 +184,44 @@ impl Broker {
         self.realms.clear();
         self.policy.clear();
         self.registry.clear();
-        self.priorities.clear();
         let _ = self.broker_slots.configure(SlotRange { start: 0, count: 0 });
     }
 
-    /// Takes `priorities[i]` as the seL4 priority of realm `i` (after [`Broker::configure`],
-    /// which forgets them): an allowed connect that puts its client above the service's
-    /// provider, and that the system description's check did not see, is then logged as an
-    /// [`Event::PriorityInversion`] warning. Without priorities there is no warning.
-    pub fn set_priorities(&mut self, priorities: &[u8]) -> Result<(), ConfigError> {
-        if priorities.len() != self.realms.len() {
-            let (priorities, realms) = (priorities.len(), self.realms.len());
-            return Err(ConfigError::PrioritiesMismatch { priorities, realms });
+    fn fill(&mut self, config: &'c CheckedConfig, layout: &Layout<'_>) -> Result<(), ConfigError> {
+        let (ranges, realms) = (layout.realm_slots.len(), config.realms.len());
+        if ranges != realms {
+            return Err(ConfigError::SlotRangesMismatch { ranges, realms });
         }
-        self.priorities.set(priorities).map_err(ConfigError::Policy)
-    }
-
-    fn fill(&mut self, config: &BrokerConfig<'_>) -> Result<(), ConfigError> {
-        let count = config.realms.len();
-        if count > MAX_REALMS {
-            return Err(ConfigError::Policy(policy::ConfigError::TooManyRealms { count }));
-        }
-        let mut parents = heapless::Vec::<_, MAX_REALMS>::new();
-        for (index, spec) in config.realms.iter().enumerate() {
-            let id = RealmId(index as u8);
-            if config.realms.iter().take(index).any(|r| r.name == spec.name) {
-                return Err(ConfigError::DuplicateRealmName { name: spec.name });
-            }
-            let too_many = || ConfigError::Policy(policy::ConfigError::TooManyRealms { count });
-            parents.push(spec.parent).map_err(|_| too_many())?;
-            let realm = Realm {
-                name: spec.name,
-                alive: true,
-                restarting: false,
-                slots: RangeSlots::EMPTY,
-                quota: spec.quota,
-            };
-            self.realms.push(realm).map_err(|_| too_many())?;
+        for (id, range) in config.realm_ids().zip(layout.realm_slots) {
+            let realm = Realm { alive: true, restarting: false, slots: RangeSlots::EMPTY };
+            // A checked configuration has at most MAX_REALMS realms.
+            let mismatch = ConfigError::SlotRangesMismatch { ranges, realms };
+            self.realms.push(realm).map_err(|_| mismatch)?;
             if let Some(realm) = self.realms.last_mut() {
                 realm
                     .slots
-                    .configure(spec.slots)
+                    .configure(*range)
                     .map_err(|error| ConfigError::RealmSlots { realm: id, error })?;
             }
         }
-        self.policy
-            .configure(&PolicyConfig {
-                parents: &parents,
-                grants: config.grants,
-                services: config.services,
-            })
-            .map_err(ConfigError::Policy)?;
+        self.policy.configure(config);
         self.broker_slots
-            .configure(config.broker_slots)
+            .configure(layout.broker_slots)
             .map_err(|error| ConfigError::BrokerSlots { error })
+    }
+
+    /// The checked system description the broker was configured with, if it was.
+    pub fn config(&self) -> Option<&'c CheckedConfig> {
+        self.policy.config()
+    }
+
+    /// `realm`'s limits, from its `[[realm]]` (none for an unknown realm).
+    pub fn quota(&self, realm: RealmId) -> Option<Quota> {
+        let realm = self.config()?.realm(realm)?;
+        Some(Quota {
+            max_services: realm.max_services,
+            max_connections: u16::from(realm.max_connections),
+        })
     }
 
     /// Handles one request from `caller`; the kernel ops and log events go to `ops`.
@@ -320,17 +313,18 @@ impl Broker {
     }
 
     /// The policy (read only).
-    pub fn policy(&self) -> &Policy {
+    pub fn policy(&self) -> &Policy<'c> {
         &self.policy
     }
 
-    pub fn realm_name(&self, realm: RealmId) -> Option<&Name> {
-        self.realm(realm).map(|r| &r.name)
+    /// The name of `realm` (its `[[realm]] name`), if the broker knows it.
+    pub fn realm_name(&self, realm: RealmId) -> Option<&'c str> {
+        Some(self.config()?.realm(realm)?.name.as_str())
     }
 
+    /// The realm called `name`, if the broker knows it.
     pub fn realm_id(&self, name: &Name) -> Option<RealmId> {
-        let index = self.realms.iter().position(|r| r.name == *name)?;
-        Some(RealmId(index as u8))
+        self.config()?.find_realm(name.as_str())
     }
 
     pub fn is_alive(&self, realm: RealmId) -> bool {

@@ -9,7 +9,7 @@ use crate::Broker;
 use crate::ops::{Action, Event};
 
 /// A realm by name (or by id, if the broker does not know it).
-struct RealmName<'a>(&'a Broker, RealmId);
+struct RealmName<'a>(&'a Broker<'a>, RealmId);
 
 impl fmt::Display for RealmName<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -34,7 +34,7 @@ impl fmt::Display for Action {
 /// An event ready to print as one log line.
 #[derive(Clone, Copy)]
 pub struct LogLine<'a> {
-    pub(crate) broker: &'a Broker,
+    pub(crate) broker: &'a Broker<'a>,
     pub(crate) event: &'a Event,
 }
 
@@ -125,7 +125,7 @@ impl fmt::Display for LogLine<'_> {
 }
 
 /// A realm's bare name for an event field (`#3` if the broker does not know it).
-struct BareName<'a>(&'a Broker, RealmId);
+struct BareName<'a>(&'a Broker<'a>, RealmId);
 
 impl fmt::Display for BareName<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -196,7 +196,8 @@ pub enum Event {
     },
     /// A warning, after [`Event::Connected`]: the connect that run time allowed (not a
     /// `[[grant]]`, which the system description's check saw) puts the client above the
-    /// service's provider (`policy::Priorities::inversion`). Nothing is refused.
+    /// service's provider (`policy::Policy::inversion`, from the configuration's
+    /// priorities). Nothing is refused.
     PriorityInversion {
         client: RealmId,
         service: Name,

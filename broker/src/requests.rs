@@ -28,7 +28,7 @@ const fn quota_exceeded(what: Resource) -> Error {
     Error::QuotaExceeded { what }
 }
 
-impl Broker {
+impl Broker<'_> {
     /// Logs a denial (who asked, for what, which rule refused) and returns the reply's error.
     fn deny(
         &self,
@@ -67,8 +67,9 @@ impl Broker {
         }
     }
 
-    fn quota(&self, realm: RealmId) -> Quota {
-        self.realm(realm).map_or(Quota { max_services: 0, max_connections: 0 }, |r| r.quota)
+    /// `realm`'s limits; none for a realm the broker does not know.
+    fn quota_of(&self, realm: RealmId) -> Quota {
+        self.quota(realm).unwrap_or(Quota { max_services: 0, max_connections: 0 })
     }
 
     pub(crate) fn register(
@@ -91,7 +92,7 @@ impl Broker {
             realm.restarting = false;
         }
         let owned = self.registry.services_owned_by(caller);
-        if owned >= usize::from(self.quota(caller).max_services) {
+        if owned >= usize::from(self.quota_of(caller).max_services) {
             return Err(quota_exceeded(Resource::RealmServices));
         }
         if !self.registry.has_room_for_service() {
@@ -148,7 +149,7 @@ impl Broker {
             return Err(state.error());
         };
         let held = self.registry.connections_of(caller) + self.registry.reserved_slots_of(caller);
-        if held >= usize::from(self.quota(caller).max_connections) {
+        if held >= usize::from(self.quota_of(caller).max_connections) {
             return Err(quota_exceeded(Resource::RealmConnections));
         }
         if !self.registry.has_room_for_connection() {
@@ -177,7 +178,7 @@ impl Broker {
         });
         let id = connection.id;
         self.log(ops, Event::Connected { client: caller, service, connection: id, rule });
-        if let Some(inversion) = self.priorities.inversion(caller, target.owner, rule) {
+        if let Some(inversion) = self.policy.inversion(caller, target.owner, rule) {
             let warning = Event::PriorityInversion {
                 client: caller,
                 service,
@@ -197,14 +198,15 @@ impl Broker {
     }
 
     /// Why there is no registered `service` to connect to: its declared provider's state
-    /// (restarting, stopped for good, or running but not registered yet), or, for a
-    /// service declared without a provider, not registered yet; for a name declared
-    /// nowhere, that it is unknown.
+    /// (restarting, stopped for good, or running but not registered yet); for a name declared
+    /// nowhere, that it is unknown. (A connect to a name declared nowhere and not registered
+    /// is denied before this is asked, since only a `[[grant]]`, always of a declared
+    /// service, reaches a service without its owner: `Unknown` is the answer of last resort.)
     pub(crate) fn unavailable(&self, service: &Name) -> Unavailable {
-        let Some(declaration) = self.policy.declaration(service) else {
+        let Some(provider) = self.policy.provider(service) else {
             return Unavailable::Unknown;
         };
-        match declaration.provider.and_then(|provider| self.realm(provider)) {
+        match self.realm(provider) {
             Some(provider) if provider.restarting => Unavailable::Restarting,
             Some(provider) if !provider.alive => Unavailable::Gone,
             _ => Unavailable::NotYetRegistered,
@@ -231,8 +233,7 @@ impl Broker {
                 // A declared service whose provider is being restarted will be back.
                 let restarting = self
                     .policy
-                    .declaration(&closed.service)
-                    .and_then(|declaration| declaration.provider)
+                    .provider(&closed.service)
                     .and_then(|provider| self.realm(provider))
                     .is_some_and(|provider| provider.restarting);
                 Err(match (closed.reason, restarted) {

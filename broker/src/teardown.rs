@@ -44,7 +44,7 @@ pub(crate) const fn reserves_client_slot(reason: CloseReason) -> bool {
     }
 }
 
-impl Broker {
+impl Broker<'_> {
     /// The id of the open connection in slot `index` of the table, if `select` picks it.
     fn pick_connection(
         &self,

@@ -1,16 +1,17 @@
-//! Scenario tests of the broker, on this system:
+//! Scenario tests of the broker, on this system (`SYSTEM`, checked by `system_config::parse`):
 //!
 //! ```text
 //! 0 init ── 1 store (the declared provider of "kv"; allowed clients: app, plugin)
 //!   (init: the declared provider of "vault"; allowed clients: store)
 //!        └─ 2 app ── 3 plugin
-//! 4 guest (top level)
+//!                 └─ 4 guest
 //! ```
-//! The init configuration grants "kv" to app, and "ghost", a name declared nowhere, to app.
+//! The system description grants "kv" to app. Every realm may have 2 services and 3
+//! connections; realm i's broker slots are 100 * (i + 1) to 100 * (i + 1) + 3.
 
 use ipc::{Badge, CloseReason, ConnectionId, Error, Missing, Resource, Response, Rule};
-use policy::{AllowedClients, Grant, ServiceDecl};
 use service_registry::CapSlot;
+use system_config::Rule as ConfigRule;
 
 use super::*;
 use crate::ops::Unavailable;
@@ -25,47 +26,66 @@ fn name(text: &str) -> Name {
     Name::new(text).unwrap()
 }
 
-fn realm(text: &str, parent: Option<RealmId>, start: u64) -> RealmSpec {
-    RealmSpec {
-        name: name(text),
-        parent,
-        slots: SlotRange { start, count: 4 },
-        quota: Quota { max_services: 2, max_connections: 3 },
-    }
+/// One `[[realm]]` (priority 100, 1 MiB, 2 services, 3 connections).
+fn realm_toml(name: &str, parent: Option<&str>) -> String {
+    let parent = parent.map_or(String::new(), |parent| format!("parent = \"{parent}\"\n"));
+    format!(
+        "[[realm]]\nname = \"{name}\"\nprogram = \"p\"\n{parent}priority = 100\n\
+         memory = \"1 MiB\"\nmax_services = 2\nmax_connections = 3\n"
+    )
 }
 
-fn broker() -> Box<Broker> {
-    let realms = [
-        realm("init", None, 100),
-        realm("store", Some(INIT), 200),
-        realm("app", Some(INIT), 300),
-        realm("plugin", Some(APP), 400),
-        realm("guest", None, 500),
-    ];
-    let services = [
-        ServiceDecl {
-            service: name("kv"),
-            provider: Some(STORE),
-            allowed_clients: Some(AllowedClients::from_slice(&[APP, PLUGIN]).unwrap()),
-        },
-        ServiceDecl {
-            service: name("vault"),
-            provider: Some(INIT),
-            allowed_clients: Some(AllowedClients::from_slice(&[STORE]).unwrap()),
-        },
-    ];
+/// The realm tree of the module documentation.
+fn realms_toml() -> String {
+    [
+        ("init", None),
+        ("store", Some("init")),
+        ("app", Some("init")),
+        ("plugin", Some("app")),
+        ("guest", Some("app")),
+    ]
+    .iter()
+    .map(|&(name, parent)| realm_toml(name, parent))
+    .collect()
+}
+
+const KV: &str = "[[service]]\nname = \"kv\"\nrealm = \"store\"\nallowed_clients = [\"app\", \"plugin\"]\n\
+                  [[grant]]\nclient = \"app\"\nservice = \"kv\"\n";
+const VAULT: &str =
+    "[[service]]\nname = \"vault\"\nrealm = \"init\"\nallowed_clients = [\"store\"]\n";
+
+fn parse(text: &str) -> Result<system_config::CheckedConfig, Vec<system_config::ConfigError>> {
+    system_config::parse("system.toml", text, &["p"])
+}
+
+/// `text`, checked, for the rest of the test run (a test's broker borrows it).
+fn checked(text: &str) -> &'static system_config::CheckedConfig {
+    let config = parse(text).unwrap_or_else(|errors| panic!("{errors:?}\n{text}"));
+    Box::leak(Box::new(config))
+}
+
+/// The rule the checker refuses `text` with (among others, perhaps).
+fn refused_with(text: &str, rule: ConfigRule) {
+    let errors = parse(text).unwrap_err();
+    assert!(errors.iter().any(|e| e.rule == rule), "{rule:?} expected: {errors:?}\n{text}");
+}
+
+/// Realm i's broker slots, 100 * (i + 1) to 100 * (i + 1) + 3.
+const REALM_SLOTS: [SlotRange; 5] = [
+    SlotRange { start: 100, count: 4 },
+    SlotRange { start: 200, count: 4 },
+    SlotRange { start: 300, count: 4 },
+    SlotRange { start: 400, count: 4 },
+    SlotRange { start: 500, count: 4 },
+];
+
+const LAYOUT: Layout<'static> =
+    Layout { realm_slots: &REALM_SLOTS, broker_slots: SlotRange { start: 1000, count: 8 } };
+
+fn broker() -> Box<Broker<'static>> {
+    let config = checked(&format!("{}{KV}{VAULT}", realms_toml()));
     let mut broker = Box::new(Broker::empty());
-    broker
-        .configure(&BrokerConfig {
-            realms: &realms,
-            grants: &[
-                Grant { client: APP, service: name("kv") },
-                Grant { client: APP, service: name("ghost") },
-            ],
-            services: &services,
-            broker_slots: SlotRange { start: 1000, count: 8 },
-        })
-        .unwrap();
+    broker.configure(config, &LAYOUT).unwrap();
     broker
 }
 
@@ -94,21 +114,21 @@ impl Output {
     }
 }
 
-fn handle(broker: &mut Broker, caller: RealmId, request: Request) -> (Reply, Output) {
+fn handle(broker: &mut Broker<'_>, caller: RealmId, request: Request) -> (Reply, Output) {
     let mut output = Output::default();
     let reply = broker.handle(caller, &request, &mut output);
     (reply, output)
 }
 
-fn register(broker: &mut Broker, owner: RealmId, service: &str) -> (Reply, Output) {
+fn register(broker: &mut Broker<'_>, owner: RealmId, service: &str) -> (Reply, Output) {
     handle(broker, owner, Request::Register { service: name(service) })
 }
 
-fn connect(broker: &mut Broker, client: RealmId, service: &str) -> (Reply, Output) {
+fn connect(broker: &mut Broker<'_>, client: RealmId, service: &str) -> (Reply, Output) {
     handle(broker, client, Request::Connect { service: name(service) })
 }
 
-fn died(broker: &mut Broker, realm: RealmId) -> Output {
+fn died(broker: &mut Broker<'_>, realm: RealmId) -> Output {
     let mut output = Output::default();
     broker.realm_died(realm, &mut output);
     output
@@ -212,14 +232,28 @@ fn denied_connects_are_loud_and_mint_nothing() {
     assert_eq!(reply, Err(Error::Denied { rule: Rule::NoRoute }));
     assert!(out.ops.is_empty());
     assert_eq!(out.events.len(), 1);
-    // "guestbook" is declared nowhere: init (guest's sibling) is denied as if it were not
+    // "guestbook" is declared nowhere: plugin (guest's sibling) is denied as if it were not
     // registered, not told that a sibling has it.
-    let (reply, out) = connect(&mut broker, INIT, "guestbook");
+    let (reply, out) = connect(&mut broker, PLUGIN, "guestbook");
     assert_eq!(reply, Err(Error::Denied { rule: Rule::NoRoute }));
     assert_eq!(
+        out.events,
+        [Event::Denied {
+            realm: PLUGIN,
+            action: Action::Connect,
+            service: name("guestbook"),
+            grantee: None,
+            rule: Rule::NoRoute
+        }]
+    );
+    assert_eq!(
         out.lines,
-        ["connect denied: realm \"init\" -> service \"guestbook\": \
+        ["connect denied: realm \"plugin\" -> service \"guestbook\": \
              no grant, and the service is neither its own nor its parent's"]
+    );
+    assert_eq!(
+        broker.policy().decide_connect(PLUGIN, &name("guestbook"), GUEST),
+        policy::Decision::Denied { rule: Rule::SiblingNeedsGrant }
     );
     assert_eq!(connect(&mut broker, APP, "nothing").0, Err(Error::Denied { rule: Rule::NoRoute }));
 }
@@ -229,7 +263,7 @@ fn denied_connects_are_loud_and_mint_nothing() {
 #[test]
 fn a_denial_is_the_same_whether_or_not_the_service_exists() {
     let mut broker = broker();
-    let denials = |broker: &mut Broker| {
+    let denials = |broker: &mut Broker<'_>| {
         [(GUEST, "kv"), (INIT, "kv"), (PLUGIN, "kv"), (GUEST, "guestbook"), (INIT, "ghost")]
             .map(|(realm, service)| connect(broker, realm, service).0)
     };
@@ -264,15 +298,35 @@ fn a_denial_is_the_same_whether_or_not_the_service_exists() {
 #[test]
 fn connect_says_why_there_is_nothing_to_connect_to() {
     let mut broker = broker();
+    // A name declared nowhere is reached by nobody until some realm registers it (a grant
+    // of it, which once let a realm ask for it and hear "no such service", is refused by the
+    // checker: `unknown-grant-service`).
+    refused_with(
+        &format!("{}{KV}[[grant]]\nclient = \"app\"\nservice = \"ghost\"\n", realms_toml()),
+        ConfigRule::UnknownGrantService,
+    );
     let (reply, out) = connect(&mut broker, APP, "ghost");
-    assert_eq!(reply, Err(Error::NotFound { what: Missing::Service }));
+    assert_eq!(reply, Err(Error::Denied { rule: Rule::NoRoute }));
     assert_eq!(
         out.events,
-        [Event::Unavailable { realm: APP, service: name("ghost"), state: Unavailable::Unknown }]
+        [Event::Denied {
+            realm: APP,
+            action: Action::Connect,
+            service: name("ghost"),
+            grantee: None,
+            rule: Rule::NoRoute
+        }]
     );
+    assert_eq!(broker.unavailable(&name("ghost")), Unavailable::Unknown);
     assert_eq!(
-        out.lines,
-        ["connect refused: realm \"app\" -> service \"ghost\": not found: no such service"]
+        broker
+            .log_line(&Event::Unavailable {
+                realm: APP,
+                service: name("ghost"),
+                state: Unavailable::Unknown
+            })
+            .to_string(),
+        "connect refused: realm \"app\" -> service \"ghost\": not found: no such service"
     );
     let (reply, out) = connect(&mut broker, APP, "kv");
     assert_eq!(reply, Err(Error::NotYetRegistered));
@@ -663,8 +717,8 @@ fn grants_that_could_never_be_used_are_refused() {
         );
         assert_eq!(broker.log_line(&out.events[0]).kind(), "grant-denied");
         let refused = [
-            Grant { client: APP, service: name("kv") },
-            Grant { client: APP, service: name("vault") },
+            policy::RuntimeGrant { client: APP, service: name("kv") },
+            policy::RuntimeGrant { client: APP, service: name("vault") },
         ];
         assert!(broker.policy().runtime_grants().iter().all(|grant| !refused.contains(grant)));
         // What may be used is accepted.
@@ -804,55 +858,59 @@ fn unknown_callers_are_refused() {
     assert!(died(&mut broker, RealmId(7)).is_empty());
 }
 
+/// What the system description gets wrong is refused by the checker before the broker sees
+/// it; what the memory manager's layout gets wrong, by the broker, which is then left empty.
 #[test]
 fn bad_configurations_are_refused_and_leave_the_broker_empty() {
     let mut broker = broker();
     register(&mut broker, STORE, "kv").0.unwrap();
-    let twice = [realm("a", None, 0), realm("a", None, 0)];
-    let config = |realms| BrokerConfig {
-        realms,
-        grants: &[],
-        services: &[],
-        broker_slots: SlotRange { start: 0, count: 8 },
-    };
-    assert_eq!(
-        broker.configure(&config(&twice)),
-        Err(ConfigError::DuplicateRealmName { name: name("a") })
-    );
-    // Refused: nothing of the old configuration is left.
-    assert_eq!(broker.realm_id(&name("store")), None);
-    assert_eq!(broker.registry().service_count(), 0);
-    assert_eq!(broker.policy().realm_count(), 0);
-    assert_eq!(register(&mut broker, STORE, "kv").0, Err(Error::NotFound { what: Missing::Realm }));
+    let twice = format!("{}{}", realm_toml("a", None), realm_toml("a", None));
+    refused_with(&twice, ConfigRule::DuplicateRealm);
+    refused_with(&realm_toml("a", Some("a")), ConfigRule::RealmCycle);
+    let many: String = std::iter::once(realm_toml("r0", None))
+        .chain((1..=MAX_REALMS).map(|i| realm_toml(&format!("r{i}"), Some("r0"))))
+        .collect();
+    refused_with(&many, ConfigRule::TooManyRealms);
+    // Two top-level realms (guest once was one).
+    let two_roots = format!("{}{KV}{}", realms_toml(), realm_toml("other", None));
+    refused_with(&two_roots, ConfigRule::MultipleRootRealms);
+
+    let one = checked(&realm_toml("a", None));
     let too_large = MAX_SLOTS_PER_RANGE as u16 + 1;
-    let mut wide = realm("a", None, 0);
-    wide.slots.count = too_large;
-    let wide = [wide];
+    let wide = [SlotRange { start: 0, count: too_large }];
+    let layout =
+        |realm_slots| Layout { realm_slots, broker_slots: SlotRange { start: 0, count: 8 } };
     assert_eq!(
-        broker.configure(&config(&wide)),
+        broker.configure(one, &layout(&wide)),
         Err(ConfigError::RealmSlots {
             realm: RealmId(0),
             error: SlotRangeError::TooLarge { count: too_large, capacity: MAX_SLOTS_PER_RANGE }
         })
     );
-    let cyclic = [realm("a", Some(RealmId(0)), 0)];
+    // Refused: nothing of the old configuration is left.
+    assert_eq!(broker.realm_id(&name("store")), None);
+    assert_eq!(broker.realm_id(&name("a")), None);
+    assert!(broker.config().is_none());
+    assert_eq!(broker.registry().service_count(), 0);
+    assert_eq!(broker.policy().realm_count(), 0);
+    assert_eq!(register(&mut broker, STORE, "kv").0, Err(Error::NotFound { what: Missing::Realm }));
+    assert_eq!(register(&mut broker, INIT, "kv").0, Err(Error::NotFound { what: Missing::Realm }));
     assert_eq!(
-        broker.configure(&config(&cyclic)),
-        Err(ConfigError::Policy(policy::ConfigError::ParentCycle { realm: RealmId(0) }))
+        broker.configure(one, &layout(&REALM_SLOTS)),
+        Err(ConfigError::SlotRangesMismatch { ranges: 5, realms: 1 })
     );
-    let many: Vec<RealmSpec> = (0..=MAX_REALMS).map(|i| realm(&format!("r{i}"), None, 0)).collect();
-    assert_eq!(
-        broker.configure(&config(&many)),
-        Err(ConfigError::Policy(policy::ConfigError::TooManyRealms { count: MAX_REALMS + 1 }))
-    );
-    let mut wide_broker = config(&[]);
+    assert_eq!(broker.policy().realm_count(), 0);
+    let mut wide_broker = layout(&REALM_SLOTS[..1]);
     wide_broker.broker_slots.count = too_large;
     assert_eq!(
-        broker.configure(&wide_broker),
+        broker.configure(one, &wide_broker),
         Err(ConfigError::BrokerSlots {
             error: SlotRangeError::TooLarge { count: too_large, capacity: MAX_SLOTS_PER_RANGE }
         })
     );
+    assert_eq!(broker.realm_id(&name("a")), None);
+    broker.configure(one, &layout(&REALM_SLOTS[..1])).unwrap();
+    assert_eq!(broker.realm_id(&name("a")), Some(RealmId(0)));
 }
 
 #[test]
@@ -863,32 +921,11 @@ fn configure_starts_over_in_place() {
     let grant = Request::Grant { child: name("plugin"), service: name("kv") };
     handle(&mut broker, APP, grant).0.unwrap();
     assert!(died(&mut broker, GUEST).events.len() == 1);
-    let fresh = self::broker();
-    let realms: Vec<RealmSpec> = (0..5)
-        .map(|i| {
-            let id = RealmId(i as u8);
-            RealmSpec {
-                name: *fresh.realm_name(id).unwrap(),
-                parent: fresh.policy().parent(id),
-                slots: SlotRange { start: 100 * (i + 1), count: 4 },
-                quota: Quota { max_services: 2, max_connections: 3 },
-            }
-        })
-        .collect();
-    let services = [ServiceDecl {
-        service: name("kv"),
-        provider: Some(STORE),
-        allowed_clients: Some(AllowedClients::from_slice(&[APP, PLUGIN]).unwrap()),
-    }];
-    broker
-        .configure(&BrokerConfig {
-            realms: &realms,
-            grants: &[Grant { client: APP, service: name("kv") }],
-            services: &services,
-            broker_slots: SlotRange { start: 1000, count: 8 },
-        })
-        .unwrap();
+    // The same realms (and slots), kv without vault.
+    let config = checked(&format!("{}{KV}", realms_toml()));
+    broker.configure(config, &LAYOUT).unwrap();
     assert!(broker.is_alive(GUEST));
+    assert_eq!(broker.policy().declaration(&name("vault")), None);
     assert_eq!(broker.registry().service_count(), 0);
     assert_eq!(broker.registry().connections().count(), 0);
     assert!(broker.policy().runtime_grants().is_empty());
@@ -899,9 +936,20 @@ fn configure_starts_over_in_place() {
     assert_eq!(out.ops[0], KernelOp::CreateEndpoint { slot: CapSlot(1000) });
 }
 
+/// The quotas, names and priorities are the configuration's.
+#[test]
+fn realms_are_read_from_the_configuration() {
+    let broker = broker();
+    assert_eq!(broker.quota(APP), Some(Quota { max_services: 2, max_connections: 3 }));
+    assert_eq!(broker.quota(RealmId(5)), None);
+    assert_eq!(broker.realm_name(GUEST), Some("guest"));
+    assert_eq!(broker.realm_id(&name("plugin")), Some(PLUGIN));
+    assert_eq!(broker.policy().priority(STORE), Some(100));
+}
+
 #[test]
 fn the_broker_is_an_empty_static_until_configured() {
-    static EMPTY: Broker = Broker::empty();
+    static EMPTY: Broker<'static> = Broker::empty();
     assert_eq!(EMPTY.realm_name(INIT), None);
     assert_eq!(EMPTY.registry().service_count(), 0);
     let mut broker = Box::new(EMPTY.clone());

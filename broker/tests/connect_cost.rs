@@ -15,16 +15,13 @@
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use broker::{
-    Broker, BrokerConfig, Event, KernelOp, LogLine, OpSink, Quota, RealmSpec, Reply, Request,
-    SlotRange,
-};
+use broker::{Broker, Event, KernelOp, Layout, LogLine, OpSink, Reply, Request, SlotRange};
 use ipc::{ConnectionId, Name, RealmId, Response};
 
 const PROVIDER: RealmId = RealmId(0);
 const CLIENT: RealmId = RealmId(1);
-/// How many connections the client may hold at once.
-const CLIENT_CONNECTIONS: u16 = 256;
+/// How many connections the client may hold at once (the most a realm may have).
+const CLIENT_CONNECTIONS: u16 = u8::MAX as u16;
 
 fn service(i: usize) -> Name {
     Name::new(&format!("service-{i:04}")).unwrap()
@@ -32,31 +29,26 @@ fn service(i: usize) -> Name {
 
 /// A broker where the provider registered `count` services, and its child, the client,
 /// reaches them all (a child reaches its parent's services).
-fn broker_with_services(count: usize) -> Box<Broker> {
+fn broker_with_services(count: usize) -> Box<Broker<'static>> {
     let count16 = u16::try_from(count).unwrap();
-    let realms = [
-        RealmSpec {
-            name: Name::new("provider").unwrap(),
-            parent: None,
-            slots: SlotRange { start: 10_000, count: count16 },
-            quota: Quota { max_services: count16, max_connections: 0 },
-        },
-        RealmSpec {
-            name: Name::new("client").unwrap(),
-            parent: Some(PROVIDER),
-            slots: SlotRange { start: 20_000, count: CLIENT_CONNECTIONS },
-            quota: Quota { max_services: 0, max_connections: CLIENT_CONNECTIONS },
-        },
+    let text = format!(
+        "[[realm]]\nname = \"provider\"\nprogram = \"p\"\npriority = 100\nmemory = \"1 MiB\"\n\
+         max_services = {count}\nmax_connections = 0\n\
+         [[realm]]\nname = \"client\"\nprogram = \"p\"\nparent = \"provider\"\npriority = 100\n\
+         memory = \"1 MiB\"\nmax_services = 0\nmax_connections = {CLIENT_CONNECTIONS}\n"
+    );
+    let config = system_config::parse("system.toml", &text, &["p"]).unwrap();
+    let config = Box::leak(Box::new(config));
+    let realm_slots = [
+        SlotRange { start: 10_000, count: count16 },
+        SlotRange { start: 20_000, count: CLIENT_CONNECTIONS },
     ];
+    let layout = Layout {
+        realm_slots: &realm_slots,
+        broker_slots: SlotRange { start: 1, count: count16 + CLIENT_CONNECTIONS },
+    };
     let mut broker = Box::new(Broker::empty());
-    broker
-        .configure(&BrokerConfig {
-            realms: &realms,
-            grants: &[],
-            services: &[],
-            broker_slots: SlotRange { start: 1, count: count16 + CLIENT_CONNECTIONS },
-        })
-        .unwrap();
+    broker.configure(config, &layout).unwrap();
     // Registered in an order that is not the names' order.
     for i in 0..count {
         let name = service((i * 7919) % count);
@@ -96,14 +88,14 @@ impl OpSink for Record {
     }
 }
 
-fn connect(broker: &mut Broker, name: Name, sink: &mut dyn OpSink) -> ConnectionId {
+fn connect(broker: &mut Broker<'_>, name: Name, sink: &mut dyn OpSink) -> ConnectionId {
     match broker.handle(CLIENT, &Request::Connect { service: name }, sink) {
         Ok(Response::Connected { connection, .. }) => connection,
         other => panic!("connect to {name} failed: {other:?}"),
     }
 }
 
-fn disconnect(broker: &mut Broker, connection: ConnectionId) -> Reply {
+fn disconnect(broker: &mut Broker<'_>, connection: ConnectionId) -> Reply {
     broker.handle(CLIENT, &Request::Disconnect { connection }, &mut Discard)
 }
 
@@ -145,7 +137,12 @@ fn connect_work_does_not_grow_with_services() {
 
 /// The fastest of `batches` timings of `per_batch` connects to `target` (each batch is
 /// disconnected afterwards, untimed), per connect.
-fn time_connects(broker: &mut Broker, target: Name, batches: usize, per_batch: usize) -> Duration {
+fn time_connects(
+    broker: &mut Broker<'_>,
+    target: Name,
+    batches: usize,
+    per_batch: usize,
+) -> Duration {
     let mut best = Duration::MAX;
     let mut open = Vec::with_capacity(per_batch);
     for _ in 0..batches {

@@ -1,12 +1,10 @@
 //! The broker's memory footprint: its size (it lives in a static of the memory manager) and
 //! the stack its calls need (the memory manager runs on a 256 KiB stack). Nothing a call
 //! produces is collected: with the tables full, the largest call there is (a realm holding
-//! half the connections and owning every service but one dies) runs on a small stack.
+//! as many connections as a realm may, 255, and owning every service but one dies) runs on a
+//! small stack.
 
-use broker::{
-    BROKER_SLOTS_NEEDED, Broker, BrokerConfig, KernelOp, LogLine, OpSink, Quota, RealmSpec,
-    Request, SlotRange,
-};
+use broker::{BROKER_SLOTS_NEEDED, Broker, KernelOp, Layout, LogLine, OpSink, Request, SlotRange};
 use ipc::{Name, RealmId};
 use vocabulary::limits::{MAX_CONNECTIONS, MAX_REGISTERED_SERVICES};
 
@@ -28,26 +26,49 @@ fn name(text: &str) -> Name {
     Name::new(text).unwrap()
 }
 
+/// Connections one realm may hold (`max_connections`, a `u8` in the system description).
+const MOST_PER_REALM: usize = u8::MAX as usize;
+/// The dying realm's connections.
+const HELD: usize = MOST_PER_REALM;
+
+/// The realms that hold the connections to heavy's services, and how many each holds.
+fn leaves() -> Vec<usize> {
+    let mut left = MAX_CONNECTIONS - HELD;
+    let mut leaves = Vec::new();
+    while left > 0 {
+        leaves.push(left.min(MOST_PER_REALM));
+        left -= left.min(MOST_PER_REALM);
+    }
+    leaves
+}
+
 /// Every table full: "base" (0) provides one service; "heavy" (1), its child, owns every
-/// other service and holds half the connections, to "base"; "leaf" (2), heavy's child, holds
-/// the other half, to heavy's services.
-fn full_broker() -> Box<Broker> {
-    let held = MAX_CONNECTIONS / 2;
-    let spec = |text: &str, parent, start, count: usize| RealmSpec {
-        name: name(text),
-        parent,
-        slots: SlotRange { start, count: count as u16 },
-        quota: Quota { max_services: u16::MAX, max_connections: u16::MAX },
+/// other service and holds 255 connections (the most a realm may), to "base"; "leaf-i"
+/// (2, 3, ...), heavy's children, hold the others, to heavy's services. Every quota is the
+/// realm's share exactly: the quotas add up to the broker's tables, as the checker allows.
+fn full_broker() -> Box<Broker<'static>> {
+    let realm = |name: &str, parent: Option<&str>, services: usize, connections: usize| {
+        let parent = parent.map_or(String::new(), |parent| format!("parent = \"{parent}\"\n"));
+        format!(
+            "[[realm]]\nname = \"{name}\"\nprogram = \"p\"\n{parent}priority = 100\n\
+             memory = \"1 MiB\"\nmax_services = {services}\nmax_connections = {connections}\n"
+        )
     };
-    let realms = [
-        spec("base", None, 10_000, 1),
-        spec("heavy", Some(RealmId(0)), 20_000, MAX_REGISTERED_SERVICES - 1 + held),
-        spec("leaf", Some(RealmId(1)), 30_000, MAX_CONNECTIONS - held),
+    let mut text = realm("base", None, 1, 0);
+    text += &realm("heavy", Some("base"), MAX_REGISTERED_SERVICES - 1, HELD);
+    let mut ranges = vec![
+        SlotRange { start: 10_000, count: 1 },
+        SlotRange { start: 20_000, count: (MAX_REGISTERED_SERVICES - 1 + HELD) as u16 },
     ];
+    for (i, &connections) in leaves().iter().enumerate() {
+        text += &realm(&format!("leaf-{i}"), Some("heavy"), 0, connections);
+        ranges.push(SlotRange { start: 30_000 + 1_000 * i as u64, count: connections as u16 });
+    }
+    let config = system_config::parse("system.toml", &text, &["p"]).unwrap();
+    let config = Box::leak(Box::new(config));
     let mut broker = Box::new(Broker::empty());
     let broker_slots = SlotRange { start: 1, count: BROKER_SLOTS_NEEDED as u16 };
-    let config = BrokerConfig { realms: &realms, grants: &[], services: &[], broker_slots };
-    broker.configure(&config).unwrap();
+    broker.configure(config, &Layout { realm_slots: &ranges, broker_slots }).unwrap();
     let mut call = |realm: u8, request: Request| {
         broker.handle(RealmId(realm), &request, &mut Count(0)).unwrap();
     };
@@ -56,13 +77,15 @@ fn full_broker() -> Box<Broker> {
     for i in 1..MAX_REGISTERED_SERVICES {
         call(1, Request::Register { service: service(i) });
     }
-    for i in 0..MAX_CONNECTIONS {
-        match i < held {
-            true => call(1, Request::Connect { service: name("base") }),
-            false => call(
-                2,
-                Request::Connect { service: service(1 + i % (MAX_REGISTERED_SERVICES - 1)) },
-            ),
+    for _ in 0..HELD {
+        call(1, Request::Connect { service: name("base") });
+    }
+    let mut i = 0;
+    for (leaf, &connections) in leaves().iter().enumerate() {
+        for _ in 0..connections {
+            let service = service(1 + i % (MAX_REGISTERED_SERVICES - 1));
+            call(2 + leaf as u8, Request::Connect { service });
+            i += 1;
         }
     }
     assert_eq!(broker.registry().connections().count(), MAX_CONNECTIONS);
@@ -71,7 +94,7 @@ fn full_broker() -> Box<Broker> {
 
 #[test]
 fn the_broker_fits_a_static_of_under_192_kib() {
-    let size = size_of::<Broker>();
+    let size = size_of::<Broker<'static>>();
     assert!(size <= 192 * 1024, "the broker is {size} bytes");
 }
 
@@ -93,7 +116,7 @@ fn the_largest_calls_run_on_a_small_stack() {
     });
     let produced = thread.unwrap().join().unwrap();
     // The refusal is not logged (quota), so: the death's ops and events only.
-    let held = MAX_CONNECTIONS / 2;
+    let held = HELD;
     let others = MAX_CONNECTIONS - held;
     let services = MAX_REGISTERED_SERVICES - 1;
     assert_eq!(produced, 5 * held + 4 * services + 2 * others + 1);

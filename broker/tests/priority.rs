@@ -8,48 +8,64 @@
 //!               ├─ 2 high  (150)   granted "kv" by init at run time: above the store
 //!               └─ 3 low   (100)   granted "kv" by init at run time: below the store
 //! ```
+//!
+//! The priorities are the system description's (`[[realm]] priority`); "kv" sets
+//! `allow_priority_inversion`, without which the checker refuses init's grant.
 
-use broker::{
-    Broker, BrokerConfig, ConfigError, Event, KernelOp, LogLine, OpSink, Quota, RealmSpec, Reply,
-    Request, SlotRange,
-};
+use broker::{Broker, Event, KernelOp, Layout, LogLine, OpSink, Reply, Request, SlotRange};
 use ipc::{Name, RealmId, Rule};
-use policy::{Grant, ServiceDecl};
+use system_config::CheckedConfig;
 
 const INIT: RealmId = RealmId(0);
 const STORE: RealmId = RealmId(1);
 const HIGH: RealmId = RealmId(2);
 const LOW: RealmId = RealmId(3);
 const PRIORITIES: [u8; 4] = [200, 120, 150, 100];
+/// Every realm at one priority: nobody is above anybody.
+const FLAT: [u8; 4] = [120; 4];
 
 fn name(text: &str) -> Name {
     Name::new(text).unwrap()
 }
 
-fn broker() -> Box<Broker> {
-    let realm = |text, parent, start| RealmSpec {
-        name: name(text),
-        parent,
-        slots: SlotRange { start, count: 8 },
-        quota: Quota { max_services: 2, max_connections: 4 },
+/// The system of the module documentation, with these priorities (and `kv` opting out of
+/// the inversion check if `allow` is set).
+fn system(priorities: [u8; 4], allow: bool) -> String {
+    let realm = |text: &str, parent: Option<&str>, priority: u8| {
+        let parent = parent.map_or(String::new(), |parent| format!("parent = \"{parent}\"\n"));
+        format!(
+            "[[realm]]\nname = \"{text}\"\nprogram = \"p\"\n{parent}priority = {priority}\n\
+             memory = \"1 MiB\"\nmax_services = 2\nmax_connections = 4\n"
+        )
     };
-    let realms = [
-        realm("init", None, 100),
-        realm("store", Some(INIT), 200),
-        realm("high", Some(INIT), 300),
-        realm("low", Some(INIT), 400),
-    ];
-    let services =
-        [ServiceDecl { service: name("kv"), provider: Some(STORE), allowed_clients: None }];
+    let mut text = realm("init", None, priorities[0]);
+    text += &realm("store", Some("init"), priorities[1]);
+    text += &realm("high", Some("init"), priorities[2]);
+    text += &realm("low", Some("init"), priorities[3]);
+    text += &format!(
+        "[[service]]\nname = \"kv\"\nrealm = \"store\"\nallow_priority_inversion = {allow}\n\
+         [[grant]]\nclient = \"init\"\nservice = \"kv\"\n"
+    );
+    text
+}
+
+fn checked(priorities: [u8; 4]) -> &'static CheckedConfig {
+    let config = system_config::parse("system.toml", &system(priorities, true), &["p"]).unwrap();
+    Box::leak(Box::new(config))
+}
+
+const REALM_SLOTS: [SlotRange; 4] = [
+    SlotRange { start: 100, count: 8 },
+    SlotRange { start: 200, count: 8 },
+    SlotRange { start: 300, count: 8 },
+    SlotRange { start: 400, count: 8 },
+];
+const LAYOUT: Layout<'static> =
+    Layout { realm_slots: &REALM_SLOTS, broker_slots: SlotRange { start: 1000, count: 16 } };
+
+fn broker(priorities: [u8; 4]) -> Box<Broker<'static>> {
     let mut broker = Box::new(Broker::empty());
-    broker
-        .configure(&BrokerConfig {
-            realms: &realms,
-            grants: &[Grant { client: INIT, service: name("kv") }],
-            services: &services,
-            broker_slots: SlotRange { start: 1000, count: 16 },
-        })
-        .unwrap();
+    broker.configure(checked(priorities), &LAYOUT).unwrap();
     broker
 }
 
@@ -75,22 +91,19 @@ impl OpSink for Output {
     }
 }
 
-fn handle(broker: &mut Broker, caller: RealmId, request: Request) -> (Reply, Output) {
+fn handle(broker: &mut Broker<'_>, caller: RealmId, request: Request) -> (Reply, Output) {
     let mut output = Output::default();
     let reply = broker.handle(caller, &request, &mut output);
     (reply, output)
 }
 
-fn connect(broker: &mut Broker, client: RealmId) -> (Reply, Output) {
+fn connect(broker: &mut Broker<'_>, client: RealmId) -> (Reply, Output) {
     handle(broker, client, Request::Connect { service: name("kv") })
 }
 
 /// The broker with the store serving "kv" and init's run-time grants to high and low.
-fn serving(priorities: bool) -> Box<Broker> {
-    let mut broker = broker();
-    if priorities {
-        broker.set_priorities(&PRIORITIES).unwrap();
-    }
+fn serving(priorities: [u8; 4]) -> Box<Broker<'static>> {
+    let mut broker = broker(priorities);
     handle(&mut broker, STORE, Request::Register { service: name("kv") }).0.unwrap();
     for child in [HIGH, LOW] {
         let grant = Request::Grant {
@@ -113,7 +126,7 @@ fn inversions(output: &Output) -> Vec<Event> {
 
 #[test]
 fn a_delegated_connect_above_the_provider_is_warned_about_with_both_priorities() {
-    let mut broker = serving(true);
+    let mut broker = serving(PRIORITIES);
     let (reply, output) = connect(&mut broker, HIGH);
     reply.expect("allowed: a warning refuses nothing");
     let warnings = inversions(&output);
@@ -151,26 +164,38 @@ fn a_delegated_connect_above_the_provider_is_warned_about_with_both_priorities()
 }
 
 #[test]
-fn static_grants_lower_clients_and_a_broker_without_priorities_warn_about_nothing() {
-    let mut broker = serving(true);
+fn static_grants_lower_clients_and_a_flat_system_warn_about_nothing() {
+    let mut broker = serving(PRIORITIES);
     for client in [INIT, LOW] {
         let (reply, output) = connect(&mut broker, client);
         reply.expect("allowed");
         assert!(inversions(&output).is_empty(), "{:?}", output.lines);
     }
-    let mut broker = serving(false);
+    let mut broker = serving(FLAT);
     let (reply, output) = connect(&mut broker, HIGH);
     reply.expect("allowed");
     assert!(inversions(&output).is_empty(), "{:?}", output.lines);
 }
 
+/// The priorities are the configuration's, and configuring again replaces them.
 #[test]
-fn priorities_must_match_the_realms_and_configure_forgets_them() {
-    let mut broker = broker();
-    assert_eq!(
-        broker.set_priorities(&[1, 2]),
-        Err(ConfigError::PrioritiesMismatch { priorities: 2, realms: 4 })
-    );
-    broker.set_priorities(&PRIORITIES).unwrap();
+fn priorities_are_the_configurations_and_configure_replaces_them() {
+    let mut broker = broker(PRIORITIES);
+    for realm in [INIT, STORE, HIGH, LOW] {
+        assert_eq!(broker.policy().priority(realm), Some(PRIORITIES[usize::from(realm.0)]));
+    }
+    assert_eq!(broker.policy().priority(RealmId(4)), None);
+    broker.configure(checked(FLAT), &LAYOUT).unwrap();
+    assert_eq!(broker.policy().priority(HIGH), Some(120));
     assert_eq!(broker.policy().parent(HIGH), Some(INIT));
+}
+
+/// A `[[grant]]` from above the provider is the checker's to refuse (unless the service opts
+/// out): the broker never warns about one.
+#[test]
+fn a_static_grant_above_the_provider_needs_the_services_opt_out() {
+    let errors =
+        system_config::parse("system.toml", &system(PRIORITIES, false), &["p"]).unwrap_err();
+    assert!(errors.iter().any(|e| e.rule == system_config::Rule::PriorityInversion), "{errors:?}");
+    system_config::parse("system.toml", &system(FLAT, false), &["p"]).unwrap();
 }

@@ -14,8 +14,9 @@
 //!   denials carry the model's verdict and are logged; a denied connect is denied the same in
 //!   a copy of the broker where the service's registration is undone (or made, by any realm
 //!   that may register it): connect is no oracle;
-//! - an allowed connect to a service not registered says why: unknown (declared nowhere), not
-//!   registered yet, restarting, or gone, as the model of the provider's life says;
+//! - an allowed connect to a service not registered says why: unknown (declared nowhere; in
+//!   the model only, a checked system grants no such name), not registered yet, restarting,
+//!   or gone, as the model of the provider's life says;
 //! - a grant is accepted exactly when the model says it could be used (the granter is the
 //!   parent, reaches the service itself, and the service's list accepts the grantee), and a
 //!   refusal names the rule;
@@ -33,33 +34,36 @@
 
 use std::collections::{HashMap, HashSet};
 
-use broker::{
-    Broker, BrokerConfig, Event, KernelOp, LogLine, OpSink, Quota, RealmSpec, SlotRange, rights,
-};
+use broker::{Broker, Event, KernelOp, Layout, LogLine, OpSink, SlotRange, rights};
 use cap_model::{Kernel, Node, Output, Record, Space};
 use ipc::{
     Badge, CloseReason, ConnectionId, Error, Missing, Name, RealmId, Reply, Request, Resource,
     Response,
 };
-use policy::{AllowedClients, Grant, ServiceDecl};
 use proptest::prelude::*;
 use service_registry::CapSlot;
+use system_config::CheckedConfig;
 use vocabulary::limits::{MAX_CONNECTIONS, MAX_REGISTERED_SERVICES};
 
 // ---------------------------------------------------------------------------------------------
 // The system under test and a literal model of its policy.
 //
-// 0 ── 1
+// 0 ── 1 ── 5
 //   └─ 2 ── 3 ── 4
-// 5 (top level)
+//
+// Written as `system.toml` text and checked by `system_config::parse`, as every system the
+// broker takes. (5 was once a second top-level realm: the checker refuses that, see
+// `a_second_top_level_realm_is_refused`.)
 
-const PARENTS: [Option<u8>; 6] = [None, Some(0), Some(0), Some(2), Some(3), None];
+const PARENTS: [Option<u8>; 6] = [None, Some(0), Some(0), Some(2), Some(3), Some(1)];
 const REALMS: u8 = PARENTS.len() as u8;
-/// Services `s0`..`s5`; the first [`DECLARED`] are declared in the init configuration, the
-/// others nowhere.
+/// Services `s0`..`s5`; the first [`DECLARED`] are declared (`[[service]]`, with their
+/// provider) in the system description, the others nowhere.
 const SERVICES: u8 = 6;
 const DECLARED: u8 = 4;
 const MAX_CONNECTIONS_PER_REALM: usize = 4;
+/// `max_services` of every realm.
+const MAX_SERVICES_PER_REALM: usize = 2;
 const REALM_SLOTS: u16 = 5;
 const PRIVATE_SLOTS: std::ops::Range<u64> = 10_000..10_004;
 
@@ -75,26 +79,96 @@ fn realm_name(r: u8) -> Name {
     Name::new(&format!("r{r}")).unwrap()
 }
 
+/// The system description: `[[grant]]`s (of declared services), the provider of each
+/// declared service, and its allowed-clients list if it has one.
 #[derive(Clone, Debug)]
 struct Setup {
     static_grants: Vec<(u8, u8)>,
-    providers: Vec<Option<u8>>,
+    providers: Vec<u8>,
     lists: Vec<Option<Vec<u8>>>,
+}
+
+impl Setup {
+    /// Made valid the way the checker wants it, keeping the draw's intent: a realm provides
+    /// at most `max_services` declared services (others move to the next realm), lists have
+    /// no repeats, grants name declared services, once, and clients their lists accept.
+    fn checkable(mut self) -> Self {
+        let mut provided = [0usize; REALMS as usize];
+        for provider in &mut self.providers {
+            while provided[*provider as usize] >= MAX_SERVICES_PER_REALM {
+                *provider = (*provider + 1) % REALMS;
+            }
+            provided[*provider as usize] += 1;
+        }
+        for list in self.lists.iter_mut().flatten() {
+            list.sort_unstable();
+            list.dedup();
+        }
+        let lists = self.lists.clone();
+        self.static_grants.retain(|&(client, s)| {
+            s < DECLARED && lists[s as usize].as_ref().is_none_or(|list| list.contains(&client))
+        });
+        let mut seen = HashSet::new();
+        self.static_grants.retain(|grant| seen.insert(*grant));
+        self
+    }
+
+    /// The system as `system.toml` text: every realm at priority 100, with 2 services and 4
+    /// connections.
+    fn toml(&self) -> String {
+        let mut text = String::new();
+        for r in 0..REALMS {
+            text += &format!("[[realm]]\nname = \"{}\"\nprogram = \"p\"\n", realm_name(r));
+            if let Some(parent) = PARENTS[r as usize] {
+                text += &format!("parent = \"{}\"\n", realm_name(parent));
+            }
+            text += &format!(
+                "priority = 100\nmemory = \"1 MiB\"\nmax_services = {MAX_SERVICES_PER_REALM}\n\
+                 max_connections = {MAX_CONNECTIONS_PER_REALM}\n"
+            );
+        }
+        for s in 0..DECLARED {
+            text += &format!(
+                "[[service]]\nname = \"{}\"\nrealm = \"{}\"\n",
+                service(s),
+                realm_name(self.providers[s as usize])
+            );
+            if let Some(list) = &self.lists[s as usize] {
+                let names: Vec<String> =
+                    list.iter().map(|&r| format!("\"{}\"", realm_name(r))).collect();
+                text += &format!("allowed_clients = [{}]\n", names.join(", "));
+            }
+        }
+        for &(client, s) in &self.static_grants {
+            text += &format!(
+                "[[grant]]\nclient = \"{}\"\nservice = \"{}\"\n",
+                realm_name(client),
+                service(s)
+            );
+        }
+        text
+    }
+
+    /// The system, checked (for the rest of the test run: the broker borrows it).
+    fn config(&self) -> &'static CheckedConfig {
+        let text = self.toml();
+        let config = system_config::parse("system.toml", &text, &["p"])
+            .unwrap_or_else(|errors| panic!("{errors:?}\n{text}"));
+        Box::leak(Box::new(config))
+    }
 }
 
 fn setup() -> impl Strategy<Value = Setup> {
     (
         proptest::collection::vec((0..REALMS, 0..SERVICES), 0..6),
-        proptest::collection::vec(proptest::option::weighted(0.5, 0..REALMS), DECLARED as usize),
+        proptest::collection::vec(0..REALMS, DECLARED as usize),
         proptest::collection::vec(
             proptest::option::weighted(0.3, proptest::collection::vec(0..REALMS, 0..4)),
             DECLARED as usize,
         ),
     )
-        .prop_map(|(static_grants, providers, lists)| Setup {
-            static_grants,
-            providers,
-            lists,
+        .prop_map(|(static_grants, providers, lists)| {
+            Setup { static_grants, providers, lists }.checkable()
         })
 }
 
@@ -111,12 +185,12 @@ impl Model {
     }
 
     fn provider(&self, s: u8) -> Option<u8> {
-        self.setup.providers.get(s as usize).copied().flatten()
+        self.setup.providers.get(s as usize).copied()
     }
 
     /// Whether declared service `s` is gone for good: its provider stopped and is not being
     /// restarted (what the broker answers a connect with `ServiceGone`).
-    fn gone(&self, broker: &Broker, s: u8) -> bool {
+    fn gone(&self, broker: &Broker<'_>, s: u8) -> bool {
         s < DECLARED
             && self
                 .provider(s)
@@ -168,40 +242,33 @@ impl Model {
     }
 }
 
-fn build(setup: &Setup) -> Box<Broker> {
-    let realms: Vec<RealmSpec> = (0..REALMS)
-        .map(|r| RealmSpec {
-            name: realm_name(r),
-            parent: PARENTS[r as usize].map(RealmId),
-            slots: SlotRange { start: realm_slot_start(r), count: REALM_SLOTS },
-            quota: Quota { max_services: 2, max_connections: MAX_CONNECTIONS_PER_REALM as u16 },
-        })
-        .collect();
-    let grants: Vec<Grant> = setup
-        .static_grants
-        .iter()
-        .map(|&(client, s)| Grant { client: RealmId(client), service: service(s) })
-        .collect();
-    let services: Vec<ServiceDecl> = (0..DECLARED)
-        .map(|s| ServiceDecl {
-            service: service(s),
-            provider: setup.providers[s as usize].map(RealmId),
-            allowed_clients: setup.lists[s as usize].as_ref().map(|list| {
-                let ids: Vec<RealmId> = list.iter().copied().map(RealmId).collect();
-                AllowedClients::from_slice(&ids).unwrap()
-            }),
-        })
-        .collect();
+fn build(setup: &Setup) -> Box<Broker<'static>> {
+    let realm_slots: Vec<SlotRange> =
+        (0..REALMS).map(|r| SlotRange { start: realm_slot_start(r), count: REALM_SLOTS }).collect();
+    let layout =
+        Layout { realm_slots: &realm_slots, broker_slots: SlotRange { start: 1, count: 14 } };
     let mut broker = Box::new(Broker::empty());
+    broker.configure(setup.config(), &layout).unwrap();
     broker
-        .configure(&BrokerConfig {
-            realms: &realms,
-            grants: &grants,
-            services: &services,
-            broker_slots: SlotRange { start: 1, count: 14 },
-        })
-        .unwrap();
-    broker
+}
+
+/// The system this file once tested with realm 5 at the top level (a second root) is refused
+/// by the checker, and so is a declared service without its provider: neither reaches the
+/// broker.
+#[test]
+fn a_second_top_level_realm_is_refused() {
+    let setup = Setup { static_grants: vec![], providers: vec![0, 1, 2, 3], lists: vec![None; 4] };
+    let text = setup.toml().replace(
+        "name = \"r5\"\nprogram = \"p\"\nparent = \"r1\"\n",
+        "name = \"r5\"\nprogram = \"p\"\n",
+    );
+    assert_ne!(text, setup.toml());
+    let errors = system_config::parse("system.toml", &text, &["p"]).unwrap_err();
+    assert!(errors.iter().any(|e| e.rule == system_config::Rule::MultipleRootRealms), "{errors:?}");
+    let text = setup.toml().replace("realm = \"r3\"\n", "");
+    let errors = system_config::parse("system.toml", &text, &["p"]).unwrap_err();
+    assert!(errors.iter().any(|e| e.rule == system_config::Rule::MissingField), "{errors:?}");
+    setup.config();
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -301,7 +368,7 @@ fn step() -> impl Strategy<Value = Step> {
 // The run.
 
 struct Run {
-    broker: Box<Broker>,
+    broker: Box<Broker<'static>>,
     kernel: Kernel,
     model: Model,
     /// Every connection id ever issued, and a few never issued.
@@ -369,7 +436,7 @@ impl Run {
     /// Runs one broker call with the kernel model as its sink.
     fn call<R>(
         &mut self,
-        call: impl FnOnce(&mut Broker, &mut dyn OpSink) -> R,
+        call: impl FnOnce(&mut Broker<'_>, &mut dyn OpSink) -> R,
     ) -> Result<(R, Record), TestCaseError> {
         let mut output = Output::new(&mut self.kernel);
         let result = call(&mut self.broker, &mut output);
@@ -697,7 +764,7 @@ impl Run {
     ) -> Result<(), TestCaseError> {
         let connect = Request::Connect { service: name };
         let s = Self::number(&name);
-        let mut worlds: Vec<(Option<u8>, Box<Broker>)> = Vec::new();
+        let mut worlds: Vec<(Option<u8>, Box<Broker<'static>>)> = Vec::new();
         if self.broker.registry().service(&name).is_some() {
             let mut copy = Box::new((*self.broker).clone());
             copy.withdraw_service(&name, &mut Nowhere);
@@ -960,7 +1027,7 @@ fn stale_handle_scenario() -> Setup {
     Setup {
         // 2 reaches s0 (so it can grant it to 3); 3 reaches s3.
         static_grants: vec![(2, 0), (3, 3)],
-        providers: vec![Some(1), Some(2), None, Some(1)],
+        providers: vec![1, 2, 4, 1],
         lists: vec![None, None, None, None],
     }
 }
@@ -1031,35 +1098,42 @@ proptest! {
 }
 
 /// The largest teardown: a realm with the most services and connections dies. Its parent
-/// provides "base"; it owns every other service and holds half the connections (to "base");
-/// its child holds the other half, to its services. Every op is valid for the kernel model,
-/// nothing is left behind, and the op count is exactly the documented one.
+/// provides "base"; it owns every other service and holds as many connections as a realm may
+/// (255, to "base"); its children, the leaves, hold all the others, to its services. Every op
+/// is valid for the kernel model, nothing is left behind, and the op count is exactly the
+/// documented one.
 #[test]
 fn the_largest_teardown_leaves_nothing_behind() {
     use broker::BROKER_SLOTS_NEEDED;
-    let held = MAX_CONNECTIONS / 2;
-    let spec = |name: &str, parent, start, count: usize| RealmSpec {
-        name: Name::new(name).unwrap(),
-        parent,
-        slots: SlotRange { start, count: count as u16 },
-        quota: Quota { max_services: u16::MAX, max_connections: u16::MAX },
+    let most = usize::from(u8::MAX);
+    let held = most;
+    let others = MAX_CONNECTIONS - held;
+    let leaves: Vec<usize> =
+        (0..others.div_ceil(most)).map(|i| (others - i * most).min(most)).collect();
+    let realm = |name: &str, parent: Option<&str>, services: usize, connections: usize| {
+        let parent = parent.map_or(String::new(), |parent| format!("parent = \"{parent}\"\n"));
+        format!(
+            "[[realm]]\nname = \"{name}\"\nprogram = \"p\"\n{parent}priority = 100\n\
+             memory = \"1 MiB\"\nmax_services = {services}\nmax_connections = {connections}\n"
+        )
     };
-    let realms = [
-        spec("base", None, 10_000, 1),
-        spec("heavy", Some(RealmId(0)), 20_000, MAX_REGISTERED_SERVICES - 1 + held),
-        spec("leaf", Some(RealmId(1)), 30_000, MAX_CONNECTIONS - held),
+    let mut text = realm("base", None, 1, 0);
+    text += &realm("heavy", Some("base"), MAX_REGISTERED_SERVICES - 1, held);
+    let mut realm_slots = vec![
+        SlotRange { start: 10_000, count: 1 },
+        SlotRange { start: 20_000, count: (MAX_REGISTERED_SERVICES - 1 + held) as u16 },
     ];
+    for (i, &connections) in leaves.iter().enumerate() {
+        text += &realm(&format!("leaf-{i}"), Some("heavy"), 0, connections);
+        realm_slots.push(SlotRange { start: 30_000 + 1_000 * i as u64, count: connections as u16 });
+    }
+    let config: &'static CheckedConfig =
+        Box::leak(Box::new(system_config::parse("system.toml", &text, &["p"]).unwrap()));
     let mut broker = Box::new(Broker::empty());
-    broker
-        .configure(&BrokerConfig {
-            realms: &realms,
-            grants: &[],
-            services: &[],
-            broker_slots: SlotRange { start: 1, count: BROKER_SLOTS_NEEDED as u16 },
-        })
-        .unwrap();
+    let broker_slots = SlotRange { start: 1, count: BROKER_SLOTS_NEEDED as u16 };
+    broker.configure(config, &Layout { realm_slots: &realm_slots, broker_slots }).unwrap();
     let mut kernel = Kernel::default();
-    let mut run = |broker: &mut Broker, realm: u8, request: Request| {
+    let mut run = |broker: &mut Broker<'_>, realm: u8, request: Request| {
         let mut output = Output::new(&mut kernel);
         broker.handle(RealmId(realm), &request, &mut output).unwrap();
         output.finish().unwrap();
@@ -1069,23 +1143,23 @@ fn the_largest_teardown_leaves_nothing_behind() {
     for i in 1..MAX_REGISTERED_SERVICES {
         run(&mut broker, 1, Request::Register { service: service(i) });
     }
-    for i in 0..MAX_CONNECTIONS {
-        if i < held {
-            run(&mut broker, 1, Request::Connect { service: Name::new("base").unwrap() });
-        } else {
-            run(
-                &mut broker,
-                2,
-                Request::Connect { service: service(1 + i % (MAX_REGISTERED_SERVICES - 1)) },
-            );
+    for _ in 0..held {
+        run(&mut broker, 1, Request::Connect { service: Name::new("base").unwrap() });
+    }
+    let mut i = 0;
+    for (leaf, &connections) in leaves.iter().enumerate() {
+        for _ in 0..connections {
+            let service = service(1 + i % (MAX_REGISTERED_SERVICES - 1));
+            run(&mut broker, 2 + leaf as u8, Request::Connect { service });
+            i += 1;
         }
     }
+    assert_eq!(broker.registry().connections().count(), MAX_CONNECTIONS);
     assert_eq!(broker.broker_slots_in_use(), BROKER_SLOTS_NEEDED);
 
     let mut output = Output::new(&mut kernel);
     broker.realm_died(RealmId(1), &mut output);
     let record = output.finish().unwrap();
-    let others = MAX_CONNECTIONS - held;
     assert_eq!(record.ops.len(), 4 * held + 3 * (MAX_REGISTERED_SERVICES - 1) + others);
     assert_eq!(record.events.len(), held + (MAX_REGISTERED_SERVICES - 1) + others + 1);
     kernel.destroy(Space::Realm(1));
@@ -1094,16 +1168,23 @@ fn the_largest_teardown_leaves_nothing_behind() {
     assert_eq!(broker.broker_slots_in_use(), 1);
     assert_eq!(broker.registry().connections().count(), 0);
     assert_eq!(broker.registry().service_count(), 1);
-    // leaf's connections were closed for it: their slots stay reserved until it lets go.
-    assert_eq!(broker.realm_slots_in_use(RealmId(2)), others);
-    assert_eq!(broker.registry().reserved_slots_of(RealmId(2)), others);
-    for index in held..MAX_CONNECTIONS {
-        let connection = ConnectionId::new(index as u16, 1).unwrap();
-        let mut output = Output::new(&mut kernel);
-        let reply = broker.handle(RealmId(2), &Request::Disconnect { connection }, &mut output);
-        assert_eq!(reply, Ok(Response::Done));
-        assert!(output.finish().unwrap().is_empty());
+    // The leaves' connections were closed for them: their slots stay reserved until they
+    // let go. Connection i is the i-th connect: heavy's first, then each leaf's in turn.
+    let mut index = held;
+    for (leaf, &connections) in leaves.iter().enumerate() {
+        let leaf = RealmId(2 + leaf as u8);
+        assert_eq!(broker.realm_slots_in_use(leaf), connections);
+        assert_eq!(broker.registry().reserved_slots_of(leaf), connections);
+        for _ in 0..connections {
+            let connection = ConnectionId::new(index as u16, 1).unwrap();
+            let mut output = Output::new(&mut kernel);
+            let reply = broker.handle(leaf, &Request::Disconnect { connection }, &mut output);
+            assert_eq!(reply, Ok(Response::Done));
+            assert!(output.finish().unwrap().is_empty());
+            index += 1;
+        }
+        assert_eq!(broker.realm_slots_in_use(leaf), 0);
+        assert_eq!(broker.registry().reserved_slots_of(leaf), 0);
     }
-    assert_eq!(broker.realm_slots_in_use(RealmId(2)), 0);
-    assert_eq!(broker.registry().reserved_slots_of(RealmId(2)), 0);
+    assert_eq!(index, MAX_CONNECTIONS);
 }

@@ -17,16 +17,16 @@
 #![no_main]
 
 use std::collections::{HashMap, HashSet};
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 
 use arbitrary::Arbitrary;
-use broker::{Broker, BrokerConfig, Quota, RealmSpec, Rights, SlotRange, rights};
+use broker::{Broker, Layout, Quota, Rights, SlotRange, rights};
 use cap_model::{Kernel, Output, Space};
 use ipc::{
     Badge, ConnectionId, Error, Name, RealmId, Reply, Request, Response, decode_reply, encode_reply,
 };
 use libfuzzer_sys::fuzz_target;
-use policy::{AllowedClients, Grant, ServiceDecl};
+use system_config::CheckedConfig;
 use service_registry::{ConnectionLookup, Service};
 use switchboard_fuzz::RawMessage;
 
@@ -38,8 +38,9 @@ const QUOTA: Quota = Quota { max_services: 2, max_connections: 3 };
 const NAMES: [&str; 9] = ["r0", "r1", "r2", "r3", "s0", "s1", "s2", "s3", "x"];
 
 /// The broker lives in a static, as in the memory manager (it is about 180 KiB), and is
-/// configured afresh for every input.
-static BROKER: Mutex<Broker> = Mutex::new(Broker::empty());
+/// configured afresh for every input, from the fixed system description it borrows.
+static BROKER: Mutex<Broker<'static>> = Mutex::new(Broker::empty());
+static CONFIG: OnceLock<CheckedConfig> = OnceLock::new();
 
 #[derive(Arbitrary, Debug)]
 enum Step {
@@ -60,42 +61,39 @@ fn name(index: u8) -> Name {
     Name::new(NAMES[usize::from(index) % NAMES.len()]).expect("a valid name")
 }
 
-fn configure(broker: &mut Broker) {
-    let realms: Vec<RealmSpec> = PARENTS
-        .iter()
-        .enumerate()
-        .map(|(index, parent)| RealmSpec {
-            name: name(index as u8),
-            parent: parent.map(RealmId),
-            slots: SlotRange { start: 100 * (index as u64 + 1), count: REALM_SLOTS },
-            quota: QUOTA,
-        })
+/// The fixed system: r0 to r3 as in [`PARENTS`], each with [`QUOTA`]; s0 provided by r1
+/// (granted to r3), s1 by r2 (only r3 and r0 may use it), s2 by r1 (only r1 may use it,
+/// granted to r1); s3 and x are declared nowhere.
+fn system() -> String {
+    let mut text = String::new();
+    for (index, parent) in PARENTS.iter().enumerate() {
+        text += &format!("[[realm]]\nname = \"{}\"\nprogram = \"p\"\n", name(index as u8));
+        if let Some(parent) = parent {
+            text += &format!("parent = \"{}\"\n", name(*parent));
+        }
+        text += &format!(
+            "priority = 100\nmemory = \"1 MiB\"\nmax_services = {}\nmax_connections = {}\n",
+            QUOTA.max_services, QUOTA.max_connections
+        );
+    }
+    text += "[[service]]\nname = \"s0\"\nrealm = \"r1\"\n\
+             [[service]]\nname = \"s1\"\nrealm = \"r2\"\nallowed_clients = [\"r3\", \"r0\"]\n\
+             [[service]]\nname = \"s2\"\nrealm = \"r1\"\nallowed_clients = [\"r1\"]\n\
+             [[grant]]\nclient = \"r3\"\nservice = \"s0\"\n\
+             [[grant]]\nclient = \"r1\"\nservice = \"s2\"\n";
+    text
+}
+
+fn configure(broker: &mut Broker<'static>) {
+    let config = CONFIG.get_or_init(|| {
+        system_config::parse("system.toml", &system(), &["p"]).expect("the fixed system is valid")
+    });
+    let realm_slots: Vec<SlotRange> = (0..PARENTS.len() as u64)
+        .map(|index| SlotRange { start: 100 * (index + 1), count: REALM_SLOTS })
         .collect();
-    let list = |realms: &[u8]| {
-        let ids: Vec<RealmId> = realms.iter().copied().map(RealmId).collect();
-        AllowedClients::from_slice(&ids).expect("a short list")
-    };
-    let services = [
-        ServiceDecl { service: name(4), provider: Some(RealmId(1)), allowed_clients: None },
-        ServiceDecl {
-            service: name(5),
-            provider: Some(RealmId(2)),
-            allowed_clients: Some(list(&[3, 0])),
-        },
-        ServiceDecl { service: name(6), provider: None, allowed_clients: Some(list(&[1])) },
-    ];
-    let grants = [
-        Grant { client: RealmId(3), service: name(4) },
-        Grant { client: RealmId(1), service: name(6) },
-    ];
-    broker
-        .configure(&BrokerConfig {
-            realms: &realms,
-            grants: &grants,
-            services: &services,
-            broker_slots: SlotRange { start: 1, count: 10 },
-        })
-        .expect("the fixed configuration is valid");
+    let layout =
+        Layout { realm_slots: &realm_slots, broker_slots: SlotRange { start: 1, count: 10 } };
+    broker.configure(config, &layout).expect("the fixed layout is valid");
 }
 
 /// A well-formed request from the fuzzer's choices.
@@ -124,7 +122,7 @@ fn check_reply(reply: &Reply) {
 /// The invariants that hold between any two steps. Connections are looked up by the badges
 /// of the caps that exist (walking the 1024-entry connection table at every step would make
 /// this target several times slower), and counted against the registry's own counts.
-fn check_state(broker: &Broker, kernel: &Kernel) {
+fn check_state(broker: &Broker<'_>, kernel: &Kernel) {
     let registry = broker.registry();
     let endpoint_object = |slot: u64| {
         kernel.cap((Space::Broker, slot)).map(|(_, node)| node.object).expect("a live endpoint")

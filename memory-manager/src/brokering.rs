@@ -6,14 +6,13 @@
 
 use crate::mm_println;
 use ::console::Class;
-use broker::{Broker, BrokerConfig, KernelOp, LogLine, OpSink, Quota, RealmSpec, SlotRange};
+use broker::{Broker, KernelOp, Layout, LogLine, OpSink, SlotRange};
 use heapless::Vec;
 use ipc::abi;
-use policy::{Grant, ServiceDecl};
 use sel4::cap::ObjectType;
 
-use system_config::{AllowedClients, CheckedConfig};
-use vocabulary::limits::{MAX_DECLARED_GRANTS, MAX_DECLARED_SERVICES, MAX_REALMS};
+use system_config::CheckedConfig;
+use vocabulary::limits::MAX_REALMS;
 
 use crate::realm::{Realm, RealmError};
 use crate::resources::{RootResources, own_slot};
@@ -25,76 +24,25 @@ pub const REALM_BROKER_SLOTS: u16 = (1 << abi::REALM_CNODE_BITS) - abi::slot::FI
 /// and connection the broker can hold.
 pub const BROKER_SLOTS: u16 = broker::BROKER_SLOTS_NEEDED as u16;
 
-/// Why the broker could not be started.
-#[derive(Debug)]
-pub enum BrokerSetupError {
-    Name(ipc::NameError),
-    Config(broker::ConfigError),
-}
-
-impl core::fmt::Display for BrokerSetupError {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        match self {
-            BrokerSetupError::Name(error) => write!(f, "a name of the system description: {error}"),
-            BrokerSetupError::Config(error) => write!(f, "{error}"),
-        }
-    }
-}
-
-fn name(text: &str) -> Result<ipc::Name, BrokerSetupError> {
-    ipc::Name::new(text).map_err(BrokerSetupError::Name)
-}
-
-/// Configures `broker` (held in a static: it is large) with the realms, services and grants
-/// of `config`, which only the rule engine of `system-config` makes (at boot, `decode`); its
-/// own caps go in the memory manager's slots from `first_slot` on.
+/// Configures `broker` (held in a static: it is large) with `config`, which only the rule
+/// engine of `system-config` makes (at boot, `decode`) and which the memory manager keeps in
+/// a static: the broker borrows it, nothing is copied or checked again. Every realm's
+/// CNode gives the broker the same slots ([`REALM_BROKER_SLOTS`] from
+/// `abi::slot::FIRST_FREE`); the broker's own caps go in the memory manager's slots from
+/// `first_slot` on. The error is the broker's refusal of that layout.
 pub fn configure_broker(
-    broker: &mut Broker,
-    config: &CheckedConfig,
+    broker: &mut Broker<'static>,
+    config: &'static CheckedConfig,
     first_slot: u64,
-) -> Result<(), BrokerSetupError> {
-    let mut realms: Vec<RealmSpec, MAX_REALMS> = Vec::new();
-    for realm in &config.realms {
-        let spec = RealmSpec {
-            name: name(&realm.name)?,
-            parent: realm.parent,
-            slots: SlotRange { start: abi::slot::FIRST_FREE, count: REALM_BROKER_SLOTS },
-            quota: Quota {
-                max_services: realm.max_services,
-                max_connections: u16::from(realm.max_connections),
-            },
-        };
-        let _ = realms.push(spec);
-    }
-    let mut grants: Vec<Grant, MAX_DECLARED_GRANTS> = Vec::new();
-    for grant in &config.grants {
-        let Some(service) = config.service(grant.service) else { continue };
-        let _ = grants.push(Grant { client: grant.client, service: name(&service.name)? });
-    }
-    let mut services: Vec<ServiceDecl, MAX_DECLARED_SERVICES> = Vec::new();
-    for service in &config.services {
-        let allowed_clients = match &service.allowed_clients {
-            AllowedClients::Any => None,
-            AllowedClients::Only(clients) => Some(clients.clone()),
-        };
-        let declaration = ServiceDecl {
-            service: name(&service.name)?,
-            provider: Some(service.realm),
-            allowed_clients,
-        };
-        let _ = services.push(declaration);
-    }
-    let broker_config = BrokerConfig {
-        realms: &realms,
-        grants: &grants,
-        services: &services,
+) -> Result<(), broker::ConfigError> {
+    let range = SlotRange { start: abi::slot::FIRST_FREE, count: REALM_BROKER_SLOTS };
+    // One range per realm: a checked configuration has at most MAX_REALMS realms.
+    let realm_slots: Vec<SlotRange, MAX_REALMS> = config.realms.iter().map(|_| range).collect();
+    let layout = Layout {
+        realm_slots: &realm_slots,
         broker_slots: SlotRange { start: first_slot, count: BROKER_SLOTS },
     };
-    broker.configure(&broker_config).map_err(BrokerSetupError::Config)?;
-    // For the broker's priority-inversion warnings (the decision is the broker's).
-    let priorities: Vec<u8, MAX_REALMS> =
-        config.realms.iter().map(|realm| realm.priority).collect();
-    broker.set_priorities(&priorities).map_err(BrokerSetupError::Config)
+    broker.configure(config, &layout)
 }
 
 /// Carries out the broker's operations as it produces them, and logs its events. A failed

@@ -29,7 +29,7 @@ pub type PendingRestarts = deadlines::DeadlineQueue<ipc::RealmId, MAX_REALMS>;
 pub struct Lifecycle<'s, 'k> {
     pub root: &'s mut RootResources<'k>,
     pub realms: &'s mut Vec<Realm, MAX_REALMS>,
-    pub broker: &'s mut Broker,
+    pub broker: &'s mut Broker<'static>,
     pub config: &'s SystemConfig,
     pub image: &'s BootImage<'s>,
     /// Realms waiting for their restart.
@@ -48,7 +48,7 @@ impl<'s, 'k> Lifecycle<'s, 'k> {
     pub fn new(
         root: &'s mut RootResources<'k>,
         realms: &'s mut Vec<Realm, MAX_REALMS>,
-        broker: &'s mut Broker,
+        broker: &'s mut Broker<'static>,
         config: &'s SystemConfig,
         image: &'s BootImage<'s>,
         restarts: &'s mut PendingRestarts,

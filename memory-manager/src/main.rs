@@ -54,8 +54,8 @@ sel4_root_task::main!(main);
 /// the endpoints of services).
 const OWN_MEMORY_BITS: u8 = 16;
 
-/// The broker: about 180 KiB, so it lives in `.bss`, not on the stack.
-static BROKER: spin::Mutex<Broker> = spin::Mutex::new(Broker::empty());
+/// The broker: about 170 KiB, so it lives in `.bss`, not on the stack.
+static BROKER: spin::Mutex<Broker<'static>> = spin::Mutex::new(Broker::empty());
 
 /// The system configuration, once the boot check made it: a `'static` borrow for everything
 /// that reads it (console, lifecycle, server, the broker's setup), kept out of `main`'s frame

@@ -37,7 +37,7 @@ pub struct Server<'r> {
     pub realms: &'r mut Vec<Realm, MAX_REALMS>,
     /// The realms' states.
     pub supervisor: &'r mut Realms,
-    pub broker: &'r mut Broker,
+    pub broker: &'r mut Broker<'static>,
     /// For restarting realms.
     pub config: &'r SystemConfig,
     pub image: &'r BootImage<'r>,
@@ -343,8 +343,9 @@ impl Server<'_> {
             // The answer a connection that never existed gets: no way to map the table.
             return Err(ipc::Error::NotFound { what: ipc::Missing::Connection });
         }
-        match self.broker.realm_name(open.client) {
-            Some(&name) => Ok(RealmResponse::Identity { name }),
+        // The configuration's names passed the same rule (`vocabulary::Name`) at boot.
+        match self.broker.realm_name(open.client).and_then(|name| ipc::Name::new(name).ok()) {
+            Some(name) => Ok(RealmResponse::Identity { name }),
             None => Err(ipc::Error::NotFound { what: ipc::Missing::Realm }),
         }
     }

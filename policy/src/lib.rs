@@ -1,12 +1,14 @@
-//! `policy`: who may register, connect to and grant which service. Pure decisions, no state
-//! beyond the rules themselves.
+//! `policy`: who may register, connect to and grant which service. Pure decisions over the
+//! checked system description (`system_config::CheckedConfig`, borrowed: the realm tree, the
+//! `[[service]]`s with their providers and allowed clients, the `[[grant]]`s, the realms'
+//! priorities) and the one state of its own, the grants parents made at run time.
 //!
 //! # Reaching a service
 //!
 //! A realm *reaches* a service owned by realm `O` by the first of these that applies:
 //! 1. it is `O` itself ([`Rule::SameRealm`]);
 //! 2. `O` is its parent: a child may reach its parent's services ([`Rule::ParentService`]);
-//! 3. the init configuration grants it the service ([`Rule::InitConfigGrant`]);
+//! 3. the system description grants it the service ([`Rule::InitConfigGrant`]);
 //! 4. its parent granted it the service at run time **and the parent reaches the service
 //!    itself** ([`Rule::ParentGrant`]). A grant is delegation: a parent can pass on only what
 //!    it has, checked at every connect, so revoking a grant higher up also cuts off every
@@ -14,7 +16,6 @@
 //!    [`Rule::GranterCannotReach`].
 //!
 //! Otherwise it is denied: [`Rule::SiblingNeedsGrant`] when client and owner share a parent
-//! (top-level realms count as siblings: the memory manager is their common parent),
 //! [`Rule::NoRoute`] in every other case (a parent does not reach its child's services by
 //! hierarchy: the configuration must grant it).
 //!
@@ -30,9 +31,10 @@
 //! ([`Policy::decide_connect_by_name`]), so that a realm that may not reach a service gets the
 //! same denial whether or not the service is registered: connect is no oracle of what other
 //! realms registered. Which owner the rules above use:
-//! - a service declared with a provider: the provider, registered or not (only it may
-//!   register the service), so the answer never depends on the registry;
-//! - any other name (undeclared, or declared without a provider): nobody can know its owner
+//! - a declared service (every `[[service]]` names its provider, its `realm`): the provider,
+//!   registered or not (only it may register the service), so the answer never depends on
+//!   the registry;
+//! - any other name (declared nowhere): nobody can know its owner
 //!   before some realm registers it. The rules that need no owner (a grant of the init
 //!   configuration, reached directly or through run-time grants) decide alone while it is not
 //!   registered. Once it is registered, its owner lets the owner's children and the owner
@@ -63,126 +65,60 @@
 //!
 //! # Registering
 //!
-//! If the init configuration names a provider for a service, only that realm may register it
-//! ([`Rule::DeclaredProvider`], [`Rule::NotDeclaredProvider`]): no realm can squat a name
-//! another realm's clients expect. A service without a declared provider may be registered by
-//! any realm ([`Rule::OpenRegistration`]).
+//! A declared service may be registered only by its provider ([`Rule::DeclaredProvider`],
+//! [`Rule::NotDeclaredProvider`]): no realm can squat a name another realm's clients expect.
+//! A name declared nowhere may be registered by any realm ([`Rule::OpenRegistration`]).
 //!
 //! # Priority inversion
 //!
-//! [`Priorities`] decides which allowed connects put a client above its service's provider
+//! [`Policy::inversion`] decides which allowed connects put a client above its service's provider
 //! and were not checked by the system description (see its module): the broker warns about
 //! those. It never refuses a connect.
 //!
+//! # Where the rules come from
+//!
+//! Everything but the run-time grants is read from the [`CheckedConfig`] the policy borrows
+//! ([`Policy::configure`]), where it is: nothing is copied, and nothing is checked again.
+//! The rule engine of `system-config` made that value (at boot, `decode`; on the host,
+//! `parse`), so the realms form one tree with one root, stored parents first, and every
+//! index, provider, allowed client and grant is in range and consistent. Configurations the
+//! checker refuses never reach the policy: several top-level realms
+//! (`multiple-root-realms`), a `[[service]]` without its `realm` (`missing-field`), a
+//! `[[grant]]` of a service declared nowhere (`unknown-grant-service`).
+//!
 //! # Bounds and costs
 //!
-//! The tables are bounded (`heapless`) and at least as large as everything the system
-//! description (`system-config`) accepts: 32 realms, 64 declared services, 128 grants, 16
-//! allowed clients per service. Run-time grants are bounded by [`MAX_RUNTIME_GRANTS`];
-//! running out is an error. Grants and declarations are kept sorted, so a decision costs a
-//! few binary searches (plus one climb of the realm tree for delegated grants), whatever the
-//! number of services registered.
+//! Declarations and `[[grant]]`s are found by a linear scan of the configuration (at most 64
+//! services and 128 grants: a few hundred comparisons of short names); run-time grants are
+//! kept sorted, bounded by [`MAX_RUNTIME_GRANTS`] (running out is an error), and found by
+//! binary search. A decision costs a few of these lookups (plus one climb of the realm tree
+//! for delegated grants), whatever the number of services registered.
 //!
-//! The [`Policy`] is about 18 KiB. It is made by the `const` [`Policy::empty`] and filled in
-//! place by [`Policy::configure`], so that its owner (the broker, in a static of the memory
-//! manager) never builds it on the stack.
+//! The [`Policy`] is a reference and the run-time grant table (about 9 KiB). It is made by the
+//! `const` [`Policy::empty`] and filled in place by [`Policy::configure`], so that its owner
+//! (the broker, in a static of the memory manager) never builds it on the stack.
 #![forbid(unsafe_code)]
 #![cfg_attr(not(test), no_std)]
 
 mod priority;
 
-use core::fmt;
-
-pub use priority::{Inversion, Priorities};
+pub use priority::Inversion;
 
 pub use ipc::Rule;
 use ipc::{Name, RealmId};
+use system_config::{AllowedClients, CheckedConfig, Service, ServiceId};
 
-/// The policy's tables are sized by the project's limits (`vocabulary::limits`): the realms,
-/// declared grants, declared services and allowed clients of a system description, and
-/// [`MAX_RUNTIME_GRANTS`] run-time grants.
-use vocabulary::limits::{
-    MAX_ALLOWED_CLIENTS, MAX_DECLARED_GRANTS, MAX_DECLARED_SERVICES, MAX_REALMS, MAX_RUNTIME_GRANTS,
-};
+/// The run-time grant table holds [`MAX_RUNTIME_GRANTS`] grants (`vocabulary::limits`).
+use vocabulary::limits::MAX_RUNTIME_GRANTS;
 
-/// A service's allowed-clients list.
-pub type AllowedClients = heapless::Vec<RealmId, MAX_ALLOWED_CLIENTS>;
-
-/// A grant: `client` may reach `service` (whoever provides it). Grants are ordered by client,
-/// then service, so that the policy can keep them sorted.
+/// A grant a parent made at run time: `client` may reach `service` (whoever provides it).
+/// Ordered by client, then service, so that the policy can keep them sorted. The grants of
+/// the system description are its `[[grant]]`s ([`system_config::Grant`]), read from the
+/// configuration.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Grant {
+pub struct RuntimeGrant {
     pub client: RealmId,
     pub service: Name,
-}
-
-/// What the init configuration says about one service.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ServiceDecl {
-    pub service: Name,
-    /// The only realm that may register it, if set.
-    pub provider: Option<RealmId>,
-    /// If set, only these realms may connect (on top of reaching it).
-    pub allowed_clients: Option<AllowedClients>,
-}
-
-/// The init configuration's policy, indexed by realm id.
-#[derive(Clone, Copy, Debug)]
-pub struct PolicyConfig<'a> {
-    /// `parents[i]` is the parent of realm `i` (`None`: a top-level realm).
-    pub parents: &'a [Option<RealmId>],
-    pub grants: &'a [Grant],
-    pub services: &'a [ServiceDecl],
-}
-
-/// Why a configuration was refused.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ConfigError {
-    TooManyRealms { count: usize },
-    UnknownParent { realm: RealmId, parent: RealmId },
-    ParentCycle { realm: RealmId },
-    TooManyGrants { count: usize },
-    UnknownGrantClient { service: Name, client: RealmId },
-    TooManyServices { count: usize },
-    DuplicateService { service: Name },
-    UnknownProvider { service: Name, provider: RealmId },
-    UnknownAllowedClient { service: Name, client: RealmId },
-}
-
-impl fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::TooManyRealms { count } => {
-                write!(f, "{count} realms, at most {MAX_REALMS} supported")
-            }
-            Self::UnknownParent { realm, parent } => {
-                write!(f, "{realm} names {parent} as parent, which does not exist")
-            }
-            Self::ParentCycle { realm } => write!(f, "{realm} is its own ancestor"),
-            Self::TooManyGrants { count } => {
-                write!(f, "{count} grants, at most {MAX_DECLARED_GRANTS} supported")
-            }
-            Self::UnknownGrantClient { service, client } => {
-                write!(f, "grant of service \"{service}\" to {client}, which does not exist")
-            }
-            Self::TooManyServices { count } => {
-                write!(f, "{count} services declared, at most {MAX_DECLARED_SERVICES} supported")
-            }
-            Self::DuplicateService { service } => {
-                write!(f, "service \"{service}\" is declared twice")
-            }
-            Self::UnknownProvider { service, provider } => {
-                write!(
-                    f,
-                    "service \"{service}\" names {provider} as provider, which does not exist"
-                )
-            }
-            Self::UnknownAllowedClient { service, client } => write!(
-                f,
-                "service \"{service}\" lists {client} as allowed client, which does not exist"
-            ),
-        }
-    }
 }
 
 /// The run-time grant table is full.
@@ -208,171 +144,110 @@ impl Decision {
     }
 }
 
-/// The rules: the realm tree, the init configuration's grants and declarations, and the
-/// grants parents made at run time.
+/// The rules: the checked system description (the realm tree, its `[[service]]`s and
+/// `[[grant]]`s, the realms' priorities), borrowed, and the grants parents made at run time.
 #[derive(Clone, Debug)]
-pub struct Policy {
-    parents: heapless::Vec<Option<RealmId>, MAX_REALMS>,
-    /// Sorted, so that a lookup is a binary search.
-    static_grants: heapless::Vec<Grant, MAX_DECLARED_GRANTS>,
-    /// Sorted by service name.
-    declarations: heapless::Vec<ServiceDecl, MAX_DECLARED_SERVICES>,
+pub struct Policy<'c> {
+    /// `None` until [`Policy::configure`]: no realm, no declaration, no grant.
+    config: Option<&'c CheckedConfig>,
     /// Sorted, no duplicates.
-    runtime_grants: heapless::Vec<Grant, MAX_RUNTIME_GRANTS>,
+    runtime_grants: heapless::Vec<RuntimeGrant, MAX_RUNTIME_GRANTS>,
 }
 
-impl Default for Policy {
+impl Default for Policy<'_> {
     fn default() -> Self {
         Self::empty()
     }
 }
 
-impl Policy {
+impl<'c> Policy<'c> {
     /// A policy without realms, grants or declarations. `const`, so that a static can hold
     /// it without building it on the stack first.
     pub const fn empty() -> Self {
-        Self {
-            parents: heapless::Vec::new(),
-            static_grants: heapless::Vec::new(),
-            declarations: heapless::Vec::new(),
-            runtime_grants: heapless::Vec::new(),
-        }
+        Self { config: None, runtime_grants: heapless::Vec::new() }
     }
 
-    /// Checks `config` and builds the policy from it. The policy is returned by value (about
-    /// 18 KiB): on the root task's stack, prefer [`Policy::configure`] on a static.
-    pub fn new(config: &PolicyConfig<'_>) -> Result<Self, ConfigError> {
+    /// The policy of `config`, without run-time grants. Returned by value (about 9 KiB of
+    /// run-time grants): on the root task's stack, prefer [`Policy::configure`] on a static.
+    pub fn new(config: &'c CheckedConfig) -> Self {
         let mut policy = Self::empty();
-        policy.configure(config)?;
-        Ok(policy)
+        policy.configure(config);
+        policy
     }
 
-    /// Checks `config` and replaces the whole policy with it, in place (run-time grants
-    /// included). If `config` is refused, the policy is left empty.
-    pub fn configure(&mut self, config: &PolicyConfig<'_>) -> Result<(), ConfigError> {
-        self.clear();
-        let result = self.fill(config);
-        if result.is_err() {
-            self.clear();
-        }
-        result
+    /// Replaces the whole policy with the one of `config`, in place (run-time grants
+    /// forgotten). `config` passed the rule engine of `system-config`, so there is nothing
+    /// left to check: its realms are one tree stored parents first, every index is in range,
+    /// every declared service has its provider.
+    pub fn configure(&mut self, config: &'c CheckedConfig) {
+        self.runtime_grants.clear();
+        self.config = Some(config);
     }
 
     /// Forgets everything, in place: the policy is [`Policy::empty`] again.
     pub fn clear(&mut self) {
-        self.parents.clear();
-        self.static_grants.clear();
-        self.declarations.clear();
+        self.config = None;
         self.runtime_grants.clear();
     }
 
-    fn fill(&mut self, config: &PolicyConfig<'_>) -> Result<(), ConfigError> {
-        self.parents
-            .extend_from_slice(config.parents)
-            .map_err(|_| ConfigError::TooManyRealms { count: config.parents.len() })?;
-        self.static_grants
-            .extend_from_slice(config.grants)
-            .map_err(|_| ConfigError::TooManyGrants { count: config.grants.len() })?;
-        self.declarations
-            .extend_from_slice(config.services)
-            .map_err(|_| ConfigError::TooManyServices { count: config.services.len() })?;
-        self.check_tree()?;
-        self.check_grants()?;
-        self.check_declarations()?;
-        self.static_grants.sort_unstable();
-        self.declarations.sort_unstable_by_key(|d| d.service);
-        self.check_no_duplicate_declarations()
-    }
-
-    fn check_tree(&self) -> Result<(), ConfigError> {
-        for (index, parent) in self.parents.iter().enumerate() {
-            let realm = RealmId(index as u8);
-            if let Some(parent) = *parent
-                && !self.contains(parent)
-            {
-                return Err(ConfigError::UnknownParent { realm, parent });
-            }
-            // An acyclic chain of ancestors is shorter than the number of realms.
-            let mut ancestor = *parent;
-            for _ in 0..self.parents.len() {
-                ancestor = ancestor.and_then(|a| self.parent(a));
-            }
-            if ancestor.is_some() {
-                return Err(ConfigError::ParentCycle { realm });
-            }
-        }
-        Ok(())
-    }
-
-    fn check_grants(&self) -> Result<(), ConfigError> {
-        match self.static_grants.iter().find(|g| !self.contains(g.client)) {
-            Some(grant) => Err(ConfigError::UnknownGrantClient {
-                service: grant.service,
-                client: grant.client,
-            }),
-            None => Ok(()),
-        }
-    }
-
-    /// Providers and allowed clients must be realms (checked in the configuration's order).
-    fn check_declarations(&self) -> Result<(), ConfigError> {
-        for declaration in &self.declarations {
-            let service = declaration.service;
-            if let Some(provider) = declaration.provider
-                && !self.contains(provider)
-            {
-                return Err(ConfigError::UnknownProvider { service, provider });
-            }
-            let clients = declaration.allowed_clients.iter().flatten();
-            if let Some(&client) = clients.clone().find(|&&c| !self.contains(c)) {
-                return Err(ConfigError::UnknownAllowedClient { service, client });
-            }
-        }
-        Ok(())
-    }
-
-    /// No service is declared twice (checked once the declarations are sorted).
-    fn check_no_duplicate_declarations(&self) -> Result<(), ConfigError> {
-        match self.declarations.windows(2).find(|pair| pair[0].service == pair[1].service) {
-            Some(pair) => Err(ConfigError::DuplicateService { service: pair[0].service }),
-            None => Ok(()),
-        }
+    /// The configuration the policy decides by, if configured.
+    pub fn config(&self) -> Option<&'c CheckedConfig> {
+        self.config
     }
 
     /// How many realms there are (their ids are `0..count`).
     pub fn realm_count(&self) -> usize {
-        self.parents.len()
+        self.config.map_or(0, |config| config.realms.len())
     }
 
     /// Whether `realm` exists.
     pub fn contains(&self, realm: RealmId) -> bool {
-        usize::from(realm.0) < self.parents.len()
+        usize::from(realm.0) < self.realm_count()
     }
 
-    /// `realm`'s parent (`None` for a top-level or unknown realm).
+    /// `realm`'s parent (`None` for the root or an unknown realm).
     pub fn parent(&self, realm: RealmId) -> Option<RealmId> {
-        self.parents.get(usize::from(realm.0)).copied().flatten()
+        self.config?.realm(realm)?.parent
     }
 
-    /// The declaration of `service`, if the init configuration has one.
-    pub fn declaration(&self, service: &Name) -> Option<&ServiceDecl> {
-        let index = self.declarations.binary_search_by(|d| d.service.cmp(service)).ok()?;
-        self.declarations.get(index)
+    /// The declaration (`[[service]]`) of `service` and its id, if the system description
+    /// has one. A linear scan of at most `MAX_DECLARED_SERVICES` (64) names.
+    pub fn declaration(&self, service: &Name) -> Option<(ServiceId, &'c Service)> {
+        let config = self.config?;
+        let id = config.find_service(service.as_str())?;
+        Some((id, config.service(id)?))
+    }
+
+    /// The declared provider of `service` (a `[[service]]`'s `realm`), if it is declared.
+    pub fn provider(&self, service: &Name) -> Option<RealmId> {
+        self.declaration(service).map(|(_, declaration)| declaration.realm)
     }
 
     /// The allowed-clients list of `service`, if it has one.
-    pub fn allowed_clients(&self, service: &Name) -> Option<&[RealmId]> {
-        self.declaration(service)?.allowed_clients.as_deref()
+    pub fn allowed_clients(&self, service: &Name) -> Option<&'c [RealmId]> {
+        match &self.declaration(service)?.1.allowed_clients {
+            AllowedClients::Any => None,
+            AllowedClients::Only(clients) => Some(clients),
+        }
+    }
+
+    /// Whether a `[[grant]]` of the system description lets `client` reach `service`. A
+    /// linear scan of at most `MAX_DECLARED_GRANTS` (128) grants.
+    pub fn has_config_grant(&self, client: RealmId, service: &Name) -> bool {
+        match (self.config, self.declaration(service)) {
+            (Some(config), Some((id, _))) => config.is_granted(client, id),
+            _ => false,
+        }
     }
 
     /// The grants parents made at run time, sorted (by client, then service).
-    pub fn runtime_grants(&self) -> &[Grant] {
+    pub fn runtime_grants(&self) -> &[RuntimeGrant] {
         &self.runtime_grants
     }
 
     /// May `realm` register `service`?
     pub fn decide_register(&self, realm: RealmId, service: &Name) -> Decision {
-        match self.declaration(service).and_then(|d| d.provider) {
+        match self.provider(service) {
             Some(provider) if provider == realm => {
                 Decision::Allowed { rule: Rule::DeclaredProvider }
             }
@@ -418,7 +293,7 @@ impl Policy {
     }
 
     /// Runs `decide` with the owner the policy may use for `service`: its declared provider;
-    /// else, for an undeclared (or provider-less) service, the realm that registered it, but
+    /// else, for a service declared nowhere, the realm that registered it, but
     /// a denial is then decided again without any owner, so that it does not depend on
     /// whether, or by whom, the service is registered.
     fn by_name(
@@ -427,7 +302,7 @@ impl Policy {
         registered: Option<RealmId>,
         decide: impl Fn(Option<RealmId>) -> Decision,
     ) -> Decision {
-        if let Some(provider) = self.declaration(service).and_then(|d| d.provider) {
+        if let Some(provider) = self.provider(service) {
             return decide(Some(provider));
         }
         match registered {
@@ -463,13 +338,13 @@ impl Policy {
     }
 
     /// [`Policy::decide_reach`] with the owner known (`Some`) or not (`None`: only grants of
-    /// the init configuration, directly or through a chain of run-time grants, reach).
+    /// the system description, directly or through a chain of run-time grants, reach).
     fn reach_with_owner(&self, realm: RealmId, service: &Name, owner: Option<RealmId>) -> Decision {
         let mut current = realm;
         let mut delegated = false;
         // Each round climbs one level of a run-time grant; the tree is acyclic, so this ends
         // within the number of realms.
-        for _ in 0..=self.parents.len() {
+        for _ in 0..=self.realm_count() {
             if let Some(rule) = self.direct_reach(current, service, owner) {
                 let rule = if delegated { Rule::ParentGrant } else { rule };
                 return Decision::Allowed { rule };
@@ -491,17 +366,13 @@ impl Policy {
     }
 
     /// The rule by which `realm` reaches `service` without a run-time grant, if any. With no
-    /// owner known, only a grant of the init configuration can.
+    /// owner known, only a grant of the system description can.
     fn direct_reach(&self, realm: RealmId, service: &Name, owner: Option<RealmId>) -> Option<Rule> {
         if owner == Some(realm) {
             Some(Rule::SameRealm)
         } else if owner.is_some() && self.parent(realm) == owner {
             Some(Rule::ParentService)
-        } else if self
-            .static_grants
-            .binary_search(&Grant { client: realm, service: *service })
-            .is_ok()
-        {
+        } else if self.has_config_grant(realm, service) {
             Some(Rule::InitConfigGrant)
         } else {
             None
@@ -509,7 +380,7 @@ impl Policy {
     }
 
     fn has_runtime_grant(&self, client: RealmId, service: &Name) -> bool {
-        self.runtime_grants.binary_search(&Grant { client, service: *service }).is_ok()
+        self.runtime_grants.binary_search(&RuntimeGrant { client, service: *service }).is_ok()
     }
 
     /// May `granter` revoke a grant of `grantee`? (Granting is
@@ -551,7 +422,7 @@ impl Policy {
     /// Records a run-time grant (already checked with [`Policy::decide_grant_of_service`]). Granting
     /// twice is the same as once.
     pub fn add_grant(&mut self, grantee: RealmId, service: &Name) -> Result<(), GrantTableFull> {
-        let grant = Grant { client: grantee, service: *service };
+        let grant = RuntimeGrant { client: grantee, service: *service };
         match self.runtime_grants.binary_search(&grant) {
             Ok(_) => Ok(()),
             Err(position) => {
@@ -562,7 +433,7 @@ impl Policy {
 
     /// Removes a run-time grant; whether there was one.
     pub fn remove_grant(&mut self, grantee: RealmId, service: &Name) -> bool {
-        let grant = Grant { client: grantee, service: *service };
+        let grant = RuntimeGrant { client: grantee, service: *service };
         match self.runtime_grants.binary_search(&grant) {
             Ok(position) => {
                 self.runtime_grants.remove(position);

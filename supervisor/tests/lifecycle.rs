@@ -41,11 +41,10 @@
 //!   just expired, `NewGeneration` a realm just started; every broker kernel op is valid for
 //!   the CDT model.
 
-use broker::{Broker, BrokerConfig, KernelOp, LogLine, OpSink, Quota, RealmSpec, SlotRange};
+use broker::{Broker, KernelOp, Layout, LogLine, OpSink, SlotRange};
 use cap_model::{Kernel, Space};
 use deadlines::DeadlineQueue;
 use ipc::{CloseReason, ConnectionId, Name, RealmId, Request, Response};
-use policy::{Grant, ServiceDecl};
 use proptest::prelude::*;
 use service_registry::ConnectionLookup;
 use supervisor::{
@@ -54,7 +53,9 @@ use supervisor::{
 
 const MODEL_REALMS: u8 = 6;
 /// Services `s0`..`s2` are declared with realms 0..2 as their providers (so their clients
-/// hear whether the provider is restarting); `s3` may be registered by anyone.
+/// hear whether the provider is restarting), and granted to every realm, when those realms
+/// exist; `s3` is declared nowhere: anyone may register it, and its owner and the owner's
+/// children reach it (realm 0 is the root, every other realm its child).
 const SERVICES: u8 = 4;
 const PROVIDED: u8 = 3;
 
@@ -229,7 +230,7 @@ struct Call {
 }
 
 struct World {
-    broker: Box<Broker>,
+    broker: Box<Broker<'static>>,
     kernel: Kernel,
     realms: Vec<RealmModel>,
     calls: Vec<Call>,
@@ -282,7 +283,10 @@ impl OpSink for BrokerSink<'_> {
 }
 
 impl World {
-    fn broker_call<R>(&mut self, call: impl FnOnce(&mut Broker, &mut dyn OpSink) -> R) -> R {
+    fn broker_call<R>(
+        &mut self,
+        call: impl FnOnce(&mut Broker<'static>, &mut dyn OpSink) -> R,
+    ) -> R {
         let mut sink = BrokerSink {
             kernel: &mut self.kernel,
             calls: &mut self.calls,
@@ -442,35 +446,30 @@ struct Run {
 impl Run {
     fn new(policies: &[Policy]) -> Self {
         let count = policies.len() as u8;
-        let realms: Vec<RealmSpec> = (0..count)
-            .map(|r| RealmSpec {
-                name: Name::new(&format!("r{r}")).unwrap(),
-                parent: None,
-                slots: SlotRange { start: 100 * (u64::from(r) + 1), count: 6 },
-                quota: Quota { max_services: 2, max_connections: 3 },
-            })
-            .collect();
-        let grants: Vec<Grant> = (0..count)
-            .flat_map(|r| {
-                (0..SERVICES).map(move |s| Grant { client: RealmId(r), service: service(s) })
-            })
-            .collect();
-        let services: Vec<ServiceDecl> = (0..SERVICES)
-            .map(|s| ServiceDecl {
-                service: service(s),
-                provider: (s < PROVIDED && s < count).then_some(RealmId(s)),
-                allowed_clients: None,
-            })
-            .collect();
+        let mut text = String::new();
+        for r in 0..count {
+            text += &format!("[[realm]]\nname = \"r{r}\"\nprogram = \"p\"\n");
+            if r > 0 {
+                text += "parent = \"r0\"\n";
+            }
+            text += "priority = 100\nmemory = \"1 MiB\"\nmax_services = 2\nmax_connections = 3\n";
+        }
+        for s in (0..PROVIDED.min(count)).map(service) {
+            let provider = &s.as_str()[1..];
+            text += &format!("[[service]]\nname = \"{s}\"\nrealm = \"r{provider}\"\n");
+            for r in 0..count {
+                text += &format!("[[grant]]\nclient = \"r{r}\"\nservice = \"{s}\"\n");
+            }
+        }
+        let config = system_config::parse("system.toml", &text, &["p"])
+            .unwrap_or_else(|errors| panic!("{errors:?}\n{text}"));
+        let config = Box::leak(Box::new(config));
+        let realm_slots: Vec<SlotRange> =
+            (0..count).map(|r| SlotRange { start: 100 * (u64::from(r) + 1), count: 6 }).collect();
+        let layout =
+            Layout { realm_slots: &realm_slots, broker_slots: SlotRange { start: 1, count: 64 } };
         let mut broker = Box::new(Broker::empty());
-        broker
-            .configure(&BrokerConfig {
-                realms: &realms,
-                grants: &grants,
-                services: &services,
-                broker_slots: SlotRange { start: 1, count: 64 },
-            })
-            .unwrap();
+        broker.configure(config, &layout).unwrap();
         let mut run = Run {
             issued: Vec::new(),
             supervisor: Supervisor::new(),
