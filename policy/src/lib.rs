@@ -98,6 +98,11 @@
 //! `const` [`Policy::empty`] and filled in place by [`Policy::configure`], so that its owner
 //! (the broker, in a static of the memory manager) never builds it on the stack.
 #![forbid(unsafe_code)]
+// On the broker's request path: no index, unwrap or panic may stop it.
+#![cfg_attr(
+    not(test),
+    deny(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
 #![cfg_attr(not(test), no_std)]
 
 mod priority;

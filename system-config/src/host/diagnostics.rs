@@ -49,26 +49,6 @@ impl fmt::Display for ConfigError {
 
 impl std::error::Error for ConfigError {}
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn control_characters_in_a_message_are_escaped() {
-        let error = ConfigError {
-            file: "system.toml".into(),
-            line: 3,
-            column: 8,
-            rule: Rule::BadName,
-            message: "realm name \"a\u{1b}[31mRED\0\" is not a name".into(),
-        };
-        assert_eq!(
-            error.to_string(),
-            "system.toml:3:8: error[bad-name]: realm name \"a\\u{1b}[31mRED\\u{0}\" is not a name"
-        );
-    }
-}
-
 /// Collects the errors of one file, turning byte offsets into lines and columns.
 pub(crate) struct Diagnostics<'a> {
     file: &'a str,
@@ -129,5 +109,25 @@ impl<'a> Diagnostics<'a> {
             end -= 1;
         }
         &self.text[..end]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_characters_in_a_message_are_escaped() {
+        let error = ConfigError {
+            file: "system.toml".into(),
+            line: 3,
+            column: 8,
+            rule: Rule::BadName,
+            message: "realm name \"a\u{1b}[31mRED\0\" is not a name".into(),
+        };
+        assert_eq!(
+            error.to_string(),
+            "system.toml:3:8: error[bad-name]: realm name \"a\\u{1b}[31mRED\\u{0}\" is not a name"
+        );
     }
 }
