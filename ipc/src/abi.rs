@@ -44,6 +44,15 @@ pub mod slot {
     /// The thread's fault endpoint, badged with the realm's id and thread. The kernel uses
     /// it; the realm has no reason to.
     pub const FAULT: u64 = 2;
+    /// A cap to the realm's own CNode, for `CNode_SaveCaller`: a service that defers a reply
+    /// keeps its caller's reply capability in one of [`DEFERRED_REPLIES`]. With it the realm
+    /// can copy, move and delete caps within its own CSpace only; the broker does not rely on
+    /// a realm leaving its slots alone (it revokes through its own copies and empties a slot
+    /// before it fills it, see `broker/src/ops.rs`).
+    pub const CNODE: u64 = 3;
+    /// Slots the realm itself manages (the broker never fills them): saved reply capabilities
+    /// of deferred replies, one per reply the realm still owes.
+    pub const DEFERRED_REPLIES: core::ops::Range<u64> = 4..16;
     /// Slots from here on are handed out by the broker (service endpoints, connections).
     pub const FIRST_FREE: u64 = 16;
 }
@@ -53,7 +62,8 @@ pub mod start {
     /// The realm starts: run its main.
     pub const RUN: u64 = 0;
     /// The memory manager is stopping the realm (it faulted or panicked) while it may owe a
-    /// client a reply: answer that client with [`super::ABORTED_LABEL`], then exit.
+    /// client a reply: answer that client (and every caller whose reply it deferred) with
+    /// [`super::label::ABORTED`], then exit.
     pub const ABORT: u64 = 1;
 }
 
@@ -80,13 +90,68 @@ pub mod control {
     pub const WORDS: usize = 3;
 }
 
-/// The label a realm's call with a deadline returns with when the memory manager cancelled it
-/// at its deadline (the service did not reply in time).
-pub const TIMED_OUT_LABEL: u64 = 0x7173;
+/// Message labels of calls between realms (a client's call on a connection and the service's
+/// reply). seL4 gives the label 52 bits of the message info; Switchboard splits them so that
+/// no kind of message can be taken for another:
+///
+/// ```text
+/// request   1 ..= MAX_OPERATION          the operation's number (typed interfaces); 0 is no operation
+/// reply     RESERVED (0x1_0000..0x1_0100) the runtime's own replies: OK, ERROR, BAD_REQUEST, ...
+/// reply     1 ..= 10                      seL4 5.0.0's error codes (`seL4_Error`): the kernel
+///                                         answered, the call reached no service
+/// ```
+///
+/// A reply with any other label is malformed. An operation number can never be a reply, and
+/// neither a kernel error code nor a reply of the reserved range can decode as a response or
+/// as an application error.
+pub mod label {
+    use core::ops::Range;
 
-/// The label of the reply a client gets when the service handling its call was stopped: any
-/// non-zero label tells the client that its call did not complete (the broker says why).
-pub const ABORTED_LABEL: u64 = 0xdead;
+    /// The largest operation number; a request's label is its operation's number, from 1.
+    pub const MAX_OPERATION: u64 = 0xFFFF;
+    /// The labels of the runtime's own replies. No operation number, and no seL4 error code,
+    /// falls in it.
+    pub const RESERVED: Range<u64> = 0x1_0000..0x1_0100;
+    /// The operation succeeded: the words are its result.
+    pub const OK: u64 = 0x1_0000;
+    /// The operation failed with its application error: the words are the error value.
+    pub const ERROR: u64 = 0x1_0001;
+    /// The service could not take the request (unknown operation, wrong length, extra caps,
+    /// undecodable words): word 0 says which (the `interface` crate's `BadRequest`).
+    pub const BAD_REQUEST: u64 = 0x1_0002;
+    /// The service's response did not fit in one message.
+    pub const RESPONSE_TOO_LARGE: u64 = 0x1_0003;
+    /// The service handling the call was stopped (faulted, panicked, exited) before it
+    /// answered; the broker says why (`Status`).
+    pub const ABORTED: u64 = 0x1_0004;
+    /// A call with a deadline was cancelled by the memory manager at its deadline (the
+    /// service did not reply in time).
+    pub const TIMED_OUT: u64 = 0x1_0005;
+
+    const _: () = {
+        assert!(MAX_OPERATION < RESERVED.start);
+        assert!(OK >= RESERVED.start && TIMED_OUT < RESERVED.end);
+    };
+}
+
+/// The interfaces a realm program was built with, for the build check: each typed interface
+/// (its name and fingerprint) is recorded in the program's ELF file in a section of this
+/// name, which the build tool reads and compares with `system.toml` and with the other
+/// realms' programs. Nothing reads it at run time (the broker checks identities at connect).
+///
+/// Each entry is [`interface_section::ENTRY_BYTES`] bytes, little-endian:
+///
+/// ```text
+/// bytes 0..8    the name's length in bytes (1..=32)
+/// bytes 8..40   the name (the one name rule), zero-padded
+/// bytes 40..48  the fingerprint
+/// ```
+pub mod interface_section {
+    /// The section's name.
+    pub const NAME: &str = ".switchboard.interfaces";
+    /// The size of one entry.
+    pub const ENTRY_BYTES: usize = 48;
+}
 
 // The regions do not overlap, the guard pages stay unmapped, and the fixed slots fit.
 const _: () = {
@@ -96,4 +161,6 @@ const _: () = {
     assert!(CONTROL + PAGE_BYTES <= HEAP_START);
     assert!(STACK_BOTTOM.is_multiple_of(PAGE_BYTES));
     assert!(slot::FIRST_FREE < 1 << REALM_CNODE_BITS);
+    assert!(slot::CNODE < slot::DEFERRED_REPLIES.start);
+    assert!(slot::DEFERRED_REPLIES.end <= slot::FIRST_FREE);
 };

@@ -19,14 +19,14 @@
 //!   the instruction is suspended (seL4's `TCB_Suspend` cancels its IPC: on 5.0.0
 //!   `cancelIPC` deletes the reply capability the service holds, so a late reply reaches
 //!   nobody, `src/object/endpoint.c`), given registers that make the system call return
-//!   [`TIMED_OUT_LABEL`] past the instruction, and resumed. A realm asleep is not looked at
+//!   [`label::TIMED_OUT`] past the instruction, and resumed. A realm asleep is not looked at
 //!   (its wait is the memory manager's own). A realm that writes nonsense there can only
 //!   cancel its own calls, at the cost of one register read per tick for the memory
 //!   manager. Nothing is allocated for a call: a cancelled call leaves nothing behind.
 
 use ::console::Class;
 use heapless::Vec;
-use ipc::abi::{TIMED_OUT_LABEL, control};
+use ipc::abi::{control, label};
 use sel4::MessageInfo;
 use sel4::cap::Reply;
 use sel4::syscall::SYSCALL_INSTRUCTION_BYTES;
@@ -133,7 +133,7 @@ impl Sleepers {
 /// The thread's registers are read first, without suspending it (the memory manager runs,
 /// so the thread does not): a thread anywhere but at the call site is left alone, its
 /// system calls untouched. Only a thread at the site is suspended (which cancels its IPC),
-/// given registers that make its call return [`TIMED_OUT_LABEL`], and resumed.
+/// given registers that make its call return [`label::TIMED_OUT`], and resumed.
 pub fn cancel_if_overdue(root: &mut RootResources<'_>, realm: &Realm, now: u64) -> bool {
     let deadline = realm.control_word(control::CALL_DEADLINE);
     if deadline == 0 || now < deadline {
@@ -148,7 +148,7 @@ pub fn cancel_if_overdue(root: &mut RootResources<'_>, realm: &Realm, now: u64) 
     if tcb.suspend().is_err() {
         return false;
     }
-    let timed_out = MessageInfo::new(TIMED_OUT_LABEL, 0, 0).unwrap_or(MessageInfo::from_word(0));
+    let timed_out = MessageInfo::new(label::TIMED_OUT, 0, 0).unwrap_or(MessageInfo::from_word(0));
     registers.rip = site.wrapping_add(SYSCALL_INSTRUCTION_BYTES);
     registers.rsi = timed_out.word();
     let cancelled = tcb.write_registers(root.ipc, false, &registers).is_ok();

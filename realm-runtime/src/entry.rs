@@ -2,7 +2,7 @@
 
 use core::sync::atomic::{AtomicBool, Ordering};
 
-use ipc::abi::{ABORTED_LABEL, slot, start};
+use ipc::abi::{label, slot, start};
 use ipc::realm::{PANIC_PART_BYTES, PanicPart, RealmRequest};
 use sel4::MessageInfo;
 use sel4::ipc_buffer::IpcBuffer;
@@ -36,7 +36,7 @@ extern "C" fn realm_entry(ipc_buffer: usize, reason: u64) -> ! {
         // Stopped while perhaps answering a request: the client must not wait for ever. A
         // thread that never received a request owes no reply, and makes none.
         if crate::service::OWES_REPLY.load(Ordering::Relaxed) {
-            let info = MessageInfo::new(ABORTED_LABEL, 0, 0).unwrap_or(MessageInfo::from_word(0));
+            let info = MessageInfo::new(label::ABORTED, 0, 0).unwrap_or(MessageInfo::from_word(0));
             sel4::ipc::reply(realm.ipc, info);
         }
         realm.exit()

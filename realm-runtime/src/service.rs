@@ -298,7 +298,7 @@ impl Realm {
                 let reply =
                     sel4::ipc::call_at_known_site(self.ipc, connection.endpoint.cptr(), info);
                 crate::time::disarm();
-                if reply.label() == ipc::abi::TIMED_OUT_LABEL {
+                if reply.label() == ipc::abi::label::TIMED_OUT {
                     return Err(CallError::TimedOut);
                 }
                 reply
