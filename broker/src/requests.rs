@@ -167,7 +167,7 @@ impl Broker<'_> {
         ops.run(KernelOp::Mint {
             from: target.endpoint,
             into: broker_copy,
-            badge: ipc::Badge::for_connection(connection.id),
+            badge: ipc::Badge::for_connection(connection.id, ipc::ServiceIndex::FIRST),
             rights: rights::BROKER_COPY,
         });
         ops.run(KernelOp::DeleteInRealm { slot: client_slot });

@@ -201,7 +201,7 @@ fn connect_mints_a_badged_copy_and_gives_the_client_a_send_cap() {
             KernelOp::Mint {
                 from: CapSlot(1000),
                 into: CapSlot(1001),
-                badge: Badge::for_connection(connection),
+                badge: Badge::for_connection(connection, ipc::ServiceIndex::FIRST),
                 rights: rights::BROKER_COPY
             },
             KernelOp::DeleteInRealm { slot: realm_slot(APP, 300) },

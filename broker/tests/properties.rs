@@ -847,8 +847,10 @@ impl Run {
     fn check_invariants(&self) -> Result<(), TestCaseError> {
         let registry = self.broker.registry();
         let services: HashMap<Name, _> = registry.services().map(|s| (s.name, *s)).collect();
-        let connections: HashMap<u64, _> =
-            registry.connections().map(|c| (Badge::for_connection(c.id).value(), *c)).collect();
+        let connections: HashMap<u64, _> = registry
+            .connections()
+            .map(|c| (Badge::for_connection(c.id, ipc::ServiceIndex::FIRST).value(), *c))
+            .collect();
         self.endpoints_of_removed_services_are_gone(&services)?;
 
         // The broker's CSpace: exactly the live endpoints and open connections' copies.
@@ -862,7 +864,10 @@ impl Run {
             let Some((_, copy)) = copy else {
                 return Err(TestCaseError::fail(format!("the broker copy of {} is gone", c.id)));
             };
-            prop_assert_eq!(copy.badge, Badge::for_connection(c.id).value());
+            prop_assert_eq!(
+                copy.badge,
+                Badge::for_connection(c.id, ipc::ServiceIndex::FIRST).value()
+            );
             prop_assert_eq!(copy.rights, rights::BROKER_COPY);
             prop_assert_eq!(copy.object, self.endpoints[&c.service]);
         }
@@ -956,7 +961,7 @@ impl Run {
                     self.kernel.cap((Space::Realm(r), c.client_slot.0)).map(|(_, cap)| cap.badge);
                 prop_assert_eq!(
                     cap,
-                    Some(Badge::for_connection(c.id).value()),
+                    Some(Badge::for_connection(c.id, ipc::ServiceIndex::FIRST).value()),
                     "r{} lost its client cap",
                     r
                 );

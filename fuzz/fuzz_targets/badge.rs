@@ -13,8 +13,13 @@ fuzz_target!(|badge: u64| {
         let again = match kind {
             BadgeKind::Realm(realm) => Badge::for_realm(realm),
             BadgeKind::Fault(realm) => Badge::for_fault(realm),
-            BadgeKind::Connection(connection) => Badge::for_connection(connection),
+            BadgeKind::Connection { connection, service } => {
+                Badge::for_connection(connection, service)
+            }
             BadgeKind::Timer => Badge::TIMER,
+            BadgeKind::Notification { bits } => {
+                Badge::for_notification(bits).expect("a decoded notification re-encodes")
+            }
         };
         assert_eq!(again.value(), badge);
         assert!(badge != 0 && badge < 1 << ipc::badge::BADGE_BITS);
@@ -26,7 +31,7 @@ fuzz_target!(|badge: u64| {
     };
     assert_eq!(Badge::realm(badge), expect_realm);
     let expect_connection = match decoded {
-        Ok(BadgeKind::Connection(connection)) => Ok(connection),
+        Ok(BadgeKind::Connection { connection, .. }) => Ok(connection),
         Ok(found) => Err(BadgeError::WrongKind { found }),
         Err(error) => Err(error),
     };

@@ -3,20 +3,30 @@
 //! seL4 5.0.0 keeps 28 badge bits. Switchboard uses them as:
 //!
 //! ```text
-//!  27..24  kind      1 = realm       (badge of a realm's cap to the broker endpoint)
-//!                    2 = connection  (badge of a client's cap to a service endpoint)
-//!                    3 = fault       (badge of a realm thread's fault endpoint)
-//!                    4 = timer       (badge of the memory manager's timer notification)
-//!                    0, 5..=15 reserved (0 would also be "unbadged")
+//!  27..24  kind      1 = realm          (badge of a realm's cap to the broker endpoint)
+//!                    3 = fault          (badge of a realm thread's fault endpoint)
+//!                    4 = timer          (badge of the memory manager's timer notification)
+//!                    5 = notification   (badge of a signal to a realm's bound notification)
+//!                    8..=15 = connection to service `kind - 8` of its endpoint (a client's
+//!                             cap to a service endpoint; see [`ServiceIndex`])
+//!                    0, 2, 6, 7 reserved (0 would also be "unbadged")
 //!  23..0   payload   realm, fault: bits 23..8 zero, bits 7..0 the realm id
 //!                    connection: the connection word (bits 23..10 generation, 9..0 index)
 //!                    timer: zero
+//!                    notification: the signal bits (non-zero)
 //! ```
 //!
-//! The timer badge arrives differently: the memory manager's notification is bound to its
-//! thread, so a timer interrupt wakes its `Recv` on its endpoint with the notification word
-//! as the badge. That word is the OR of every signal's badge since the last receive; only the
-//! timer signals that notification, so it is exactly [`Badge::TIMER`].
+//! Notification badges arrive differently: a notification bound to a thread wakes its `Recv`
+//! on its endpoint with the notification word as the badge, the OR of every signal's badge
+//! since the last receive. So the kinds are chosen to survive an OR: every notification
+//! badge of a realm has kind 5, and the OR of several is kind 5 with the OR of their bits;
+//! the memory manager's timer is the only signaller of its notification, so its word is
+//! exactly [`Badge::TIMER`]. A connection kind has bit 27 set and no notification kind
+//! does, so a wake-up is never taken for a request.
+//!
+//! Several services of one realm may share one endpoint (so that one thread serves them in
+//! one loop): the kind of a connection badge says which of them a connection reaches, up to
+//! [`ServiceIndex::LIMIT`] per endpoint.
 //!
 //! Every badge this layout produces is non-zero, so a minted cap is always badged.
 //!
@@ -36,9 +46,32 @@ pub const BADGE_BITS: u32 = u64::BITS - sel4::kernel::MAX_BADGE.leading_zeros();
 const KIND_SHIFT: u32 = 24;
 const PAYLOAD_MASK: u64 = (1 << KIND_SHIFT) - 1;
 const REALM_KIND: u64 = 1;
-const CONNECTION_KIND: u64 = 2;
 const FAULT_KIND: u64 = 3;
 const TIMER_KIND: u64 = 4;
+const NOTIFICATION_KIND: u64 = 5;
+/// Connection kinds are `CONNECTION_KINDS + service index`.
+const CONNECTION_KINDS: u64 = 8;
+
+/// Which of the services sharing one endpoint a connection reaches: `0..LIMIT`. A service
+/// with an endpoint of its own is index 0.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ServiceIndex(u8);
+
+impl ServiceIndex {
+    /// The most services one endpoint can carry (the connection kinds 8..=15).
+    pub const LIMIT: usize = 8;
+    /// The first (or only) service of an endpoint.
+    pub const FIRST: Self = Self(0);
+
+    /// The index, if it is below [`ServiceIndex::LIMIT`].
+    pub const fn new(index: u8) -> Option<Self> {
+        if (index as usize) < Self::LIMIT { Some(Self(index)) } else { None }
+    }
+
+    pub const fn get(self) -> u8 {
+        self.0
+    }
+}
 
 /// A badge value, as minted into a cap and as delivered by the kernel.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -57,13 +90,22 @@ impl From<Badge> for sel4::cap::Badge {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum BadgeKind {
     Realm(RealmId),
-    Connection(ConnectionId),
+    /// A client's call on `connection`, to the service at `service` on the endpoint.
+    Connection {
+        connection: ConnectionId,
+        service: ServiceIndex,
+    },
     /// A fault of a thread of this realm (the kernel sends faults on the thread's fault
     /// endpoint, the broker endpoint minted with this badge).
     Fault(RealmId),
     /// A tick of the memory manager's timer (its notification's word, delivered on its
     /// endpoint because the notification is bound to its thread).
     Timer,
+    /// Signals to a realm's bound notification: the OR of the bits of every signal since the
+    /// last receive (never zero).
+    Notification {
+        bits: u32,
+    },
 }
 
 /// Why a delivered badge does not fit the layout.
@@ -81,6 +123,8 @@ pub enum BadgeError {
     BadConnectionPayload { payload: u64 },
     /// A timer badge with payload bits set.
     BadTimerPayload { payload: u64 },
+    /// A notification badge with no signal bit set.
+    EmptyNotification,
     /// A valid badge of another kind than the one expected here.
     WrongKind { found: BadgeKind },
 }
@@ -100,6 +144,7 @@ impl fmt::Display for BadgeError {
             Self::BadTimerPayload { payload } => {
                 write!(f, "timer badge payload {payload:#x} is not zero")
             }
+            Self::EmptyNotification => write!(f, "notification badge with no signal bit set"),
             Self::WrongKind { found } => write!(f, "unexpected badge of kind {found:?}"),
         }
     }
@@ -119,9 +164,20 @@ impl Badge {
         Self((FAULT_KIND << KIND_SHIFT) | realm.0 as u64)
     }
 
-    /// The badge of the client's cap for `connection`.
-    pub const fn for_connection(connection: ConnectionId) -> Self {
-        Self((CONNECTION_KIND << KIND_SHIFT) | connection.to_word())
+    /// The badge of the client's cap for `connection`, to the service at `service` on its
+    /// endpoint.
+    pub const fn for_connection(connection: ConnectionId, service: ServiceIndex) -> Self {
+        Self(((CONNECTION_KINDS + service.0 as u64) << KIND_SHIFT) | connection.to_word())
+    }
+
+    /// The badge of a signal to a realm's bound notification carrying `bits` (24 bits at
+    /// most, at least one set); `None` otherwise.
+    pub const fn for_notification(bits: u32) -> Option<Self> {
+        if bits == 0 || bits as u64 > PAYLOAD_MASK {
+            None
+        } else {
+            Some(Self((NOTIFICATION_KIND << KIND_SHIFT) | bits as u64))
+        }
     }
 
     /// The badge's value, as seL4 takes it in a mint.
@@ -148,10 +204,20 @@ impl Badge {
                     Ok(BadgeKind::Fault(RealmId(payload as u8)))
                 }
             }
-            CONNECTION_KIND => match ConnectionId::from_word(payload) {
-                Some(connection) => Ok(BadgeKind::Connection(connection)),
+            kind @ CONNECTION_KINDS.. => match ConnectionId::from_word(payload) {
+                Some(connection) => Ok(BadgeKind::Connection {
+                    connection,
+                    service: ServiceIndex((kind - CONNECTION_KINDS) as u8),
+                }),
                 None => Err(BadgeError::BadConnectionPayload { payload }),
             },
+            NOTIFICATION_KIND => {
+                if payload == 0 {
+                    Err(BadgeError::EmptyNotification)
+                } else {
+                    Ok(BadgeKind::Notification { bits: payload as u32 })
+                }
+            }
             TIMER_KIND => {
                 if payload == 0 {
                     Ok(BadgeKind::Timer)
@@ -175,7 +241,7 @@ impl Badge {
     /// Reads the badge of a message on a service endpoint: the connection it came on.
     pub const fn connection(badge: u64) -> Result<ConnectionId, BadgeError> {
         match Self::decode(badge) {
-            Ok(BadgeKind::Connection(connection)) => Ok(connection),
+            Ok(BadgeKind::Connection { connection, .. }) => Ok(connection),
             Ok(found) => Err(BadgeError::WrongKind { found }),
             Err(error) => Err(error),
         }
@@ -193,7 +259,8 @@ mod tests {
         for badge in [
             Badge::for_realm(RealmId(255)),
             Badge::for_fault(RealmId(0)),
-            Badge::for_connection(last),
+            Badge::for_connection(last, ServiceIndex::new(7).unwrap()),
+            Badge::for_notification(0xff_ffff).unwrap(),
             Badge::TIMER,
         ] {
             let kernel = sel4::cap::Badge::from(badge);
@@ -223,10 +290,34 @@ mod tests {
     #[test]
     fn connection_badge_layout() {
         let id = ConnectionId::new(3, ConnectionId::MAX_GENERATION).unwrap();
-        let badge = Badge::for_connection(id);
-        assert_eq!(badge.value(), 0x2ff_fc03);
+        let badge = Badge::for_connection(id, ServiceIndex::FIRST);
+        assert_eq!(badge.value(), 0x8ff_fc03);
         assert_eq!(Badge::connection(badge.value()), Ok(id));
         assert!(badge.value() < 1 << BADGE_BITS);
+        let third = ServiceIndex::new(2).unwrap();
+        let badge = Badge::for_connection(id, third);
+        assert_eq!(badge.value(), 0xaff_fc03);
+        assert_eq!(
+            Badge::decode(badge.value()),
+            Ok(BadgeKind::Connection { connection: id, service: third })
+        );
+        assert_eq!(ServiceIndex::new(8), None);
+    }
+
+    #[test]
+    fn notification_badges_survive_an_or() {
+        let a = Badge::for_notification(0b01).unwrap();
+        let b = Badge::for_notification(0b10).unwrap();
+        assert_eq!(a.value(), 0x500_0001);
+        assert_eq!(
+            Badge::decode(a.value() | b.value()),
+            Ok(BadgeKind::Notification { bits: 0b11 })
+        );
+        assert_eq!(Badge::for_notification(0), None);
+        assert_eq!(Badge::for_notification(1 << 24), None);
+        assert_eq!(Badge::decode(0x500_0000), Err(BadgeError::EmptyNotification));
+        // No notification word has the bit every connection badge has.
+        assert_eq!(a.value() & (1 << 27), 0);
     }
 
     #[test]
@@ -246,14 +337,18 @@ mod tests {
     fn rejects_badges_outside_the_layout() {
         assert_eq!(Badge::decode(0), Err(BadgeError::Unbadged));
         assert_eq!(Badge::decode(1 << 28), Err(BadgeError::TooWide { badge: 1 << 28 }));
-        assert_eq!(Badge::decode(0x500_0000), Err(BadgeError::UnknownKind { kind: 5 }));
+        assert_eq!(Badge::decode(0x200_0000), Err(BadgeError::UnknownKind { kind: 2 }));
+        assert_eq!(Badge::decode(0x600_0000), Err(BadgeError::UnknownKind { kind: 6 }));
         assert_eq!(Badge::decode(0x5), Err(BadgeError::UnknownKind { kind: 0 }));
         assert_eq!(Badge::decode(0x100_0100), Err(BadgeError::BadRealmPayload { payload: 0x100 }));
-        assert_eq!(Badge::decode(0x200_0009), Err(BadgeError::BadConnectionPayload { payload: 9 }));
+        assert_eq!(Badge::decode(0x800_0009), Err(BadgeError::BadConnectionPayload { payload: 9 }));
         assert_eq!(
-            Badge::realm(0x200_0409),
+            Badge::realm(0x800_0409),
             Err(BadgeError::WrongKind {
-                found: BadgeKind::Connection(ConnectionId::new(9, 1).unwrap())
+                found: BadgeKind::Connection {
+                    connection: ConnectionId::new(9, 1).unwrap(),
+                    service: ServiceIndex::FIRST,
+                }
             })
         );
         assert_eq!(

@@ -54,7 +54,7 @@ pub mod reply;
 pub mod request;
 pub mod rule;
 
-pub use badge::{Badge, BadgeError, BadgeKind};
+pub use badge::{Badge, BadgeError, BadgeKind, ServiceIndex};
 pub use error::{CloseReason, Error, Field, Malformed, Missing, Resource};
 pub use ids::{ConnectionId, RealmId};
 pub use interface::InterfaceId;

@@ -3,7 +3,8 @@
 
 use ipc::{
     Badge, BadgeKind, CloseReason, ConnectionId, Error, Field, MAX_NAME_BYTES, Malformed, Missing,
-    Name, NameError, RealmId, Reply, Request, Resource, Response, Rule, decode_reply, encode_reply,
+    Name, NameError, RealmId, Reply, Request, Resource, Response, Rule, ServiceIndex, decode_reply,
+    encode_reply,
 };
 use proptest::prelude::*;
 
@@ -155,13 +156,14 @@ proptest! {
     }
 
     #[test]
-    fn badges_round_trip(realm in any::<u8>(), connection in connection()) {
+    fn badges_round_trip(realm in any::<u8>(), connection in connection(), index in 0u8..8) {
+        let service = ServiceIndex::new(index).unwrap();
         let realm_badge = Badge::for_realm(RealmId(realm));
-        let connection_badge = Badge::for_connection(connection);
+        let connection_badge = Badge::for_connection(connection, service);
         prop_assert!(realm_badge.value() != 0 && realm_badge.value() < 1 << 28);
         prop_assert!(connection_badge.value() != 0 && connection_badge.value() < 1 << 28);
         prop_assert_eq!(Badge::decode(realm_badge.value()), Ok(BadgeKind::Realm(RealmId(realm))));
-        prop_assert_eq!(Badge::decode(connection_badge.value()), Ok(BadgeKind::Connection(connection)));
+        prop_assert_eq!(Badge::decode(connection_badge.value()), Ok(BadgeKind::Connection { connection, service }));
     }
 
     /// Any word either decodes to a badge that re-encodes to itself, or is refused.
@@ -169,7 +171,12 @@ proptest! {
     fn badge_decoding_is_total_and_canonical(badge in prop_oneof![any::<u64>(), 0u64..(1 << 28)]) {
         match Badge::decode(badge) {
             Ok(BadgeKind::Realm(realm)) => prop_assert_eq!(Badge::for_realm(realm).value(), badge),
-            Ok(BadgeKind::Connection(id)) => prop_assert_eq!(Badge::for_connection(id).value(), badge),
+            Ok(BadgeKind::Connection { connection, service }) => {
+                prop_assert_eq!(Badge::for_connection(connection, service).value(), badge)
+            }
+            Ok(BadgeKind::Notification { bits }) => {
+                prop_assert_eq!(Badge::for_notification(bits).map(|b| b.value()), Some(badge))
+            }
             Ok(BadgeKind::Fault(realm)) => prop_assert_eq!(Badge::for_fault(realm).value(), badge),
             Ok(BadgeKind::Timer) => prop_assert_eq!(Badge::TIMER.value(), badge),
             Err(_) => {}

@@ -92,10 +92,16 @@ impl Server<'_> {
                 ),
             },
             Ok(BadgeKind::Timer) => self.tick(root),
-            Ok(BadgeKind::Connection(connection)) => {
+            Ok(BadgeKind::Connection { connection, .. }) => {
                 mm_println!(
                     Class::System,
                     "memory manager: a message with the badge of {connection}, not of a realm; ignored"
+                )
+            }
+            Ok(BadgeKind::Notification { bits }) => {
+                mm_println!(
+                    Class::System,
+                    "memory manager: a signal meant for a realm's notification (bits {bits:#x}); ignored"
                 )
             }
             Err(error) => {
