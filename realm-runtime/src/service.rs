@@ -151,8 +151,9 @@ impl Realm {
     /// saying which byte or what length is wrong.
     pub fn register(&mut self, service: &str) -> Result<Service, Error> {
         let service = name(service)?;
-        match self.broker_request(Request::Register { service })? {
-            Response::Registered { endpoint_slot, generation } => Ok(Service {
+        // A raw service: no typed interface, an endpoint of its own.
+        match self.broker_request(Request::Register { service, interface: None, share: None })? {
+            Response::Registered { endpoint_slot, generation, .. } => Ok(Service {
                 endpoint: Endpoint::from_cptr(endpoint_slot),
                 name: service,
                 generation,
@@ -184,7 +185,8 @@ impl Realm {
     pub fn connect(&mut self, service: &str) -> Result<Connection, Error> {
         let service = name(service)?;
         self.let_go_of_dropped();
-        match self.broker_request(Request::Connect { service })? {
+        // A raw client: no typed interface to check.
+        match self.broker_request(Request::Connect { service, interface: None })? {
             Response::Connected { connection, slot, .. } => Ok(Connection {
                 endpoint: Endpoint::from_cptr(slot),
                 id: connection,
