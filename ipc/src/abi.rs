@@ -90,6 +90,20 @@ pub mod control {
     pub const WORDS: usize = 3;
 }
 
+/// The bits of a realm's notification word (see `ipc::realm`, `BindNotification`): each
+/// source of signals has its own bit, so that one wake-up says which sources signalled. A
+/// realm's notification is signalled through badged capabilities with the badge
+/// `Badge::for_notification(bits)`; the kernel ORs the badges of every signal since the
+/// last receive into the word it delivers, so a wake-up may stand for several signals
+/// (of one source or of several): signals coalesce.
+pub mod notification {
+    /// The memory manager's timed signal (`SignalAfter`): bit 0.
+    pub const TIMER: u32 = 1 << 0;
+    /// The bits a notification badge carries (its 24-bit payload). Bits 1..24 are reserved
+    /// for later sources (shared-memory channels' doorbells).
+    pub const BITS: u32 = 24;
+}
+
 /// Message labels of calls between realms (a client's call on a connection and the service's
 /// reply). seL4 gives the label 52 bits of the message info; Switchboard splits them so that
 /// no kind of message can be taken for another:
@@ -163,4 +177,7 @@ const _: () = {
     assert!(slot::FIRST_FREE < 1 << REALM_CNODE_BITS);
     assert!(slot::CNODE < slot::DEFERRED_REPLIES.start);
     assert!(slot::DEFERRED_REPLIES.end <= slot::FIRST_FREE);
+    // The timer's bit is a notification badge's payload bit.
+    assert!(crate::Badge::for_notification(notification::TIMER).is_some());
+    assert!(notification::TIMER < 1 << notification::BITS);
 };

@@ -1,5 +1,5 @@
-//! Time in the memory manager: realms' sleeps and their calls' deadlines, checked on every
-//! tick of the timer (`timer.rs`).
+//! Time in the memory manager: realms' sleeps, their calls' deadlines and their timed
+//! signals, checked on every tick of the timer (`timer.rs`).
 //!
 //! - **The clock** is the time-stamp counter in nanoseconds, with the frequency the kernel
 //!   measured at boot (`RootResources::tsc_mhz`): the same clock realms read (`Realm::now` in
@@ -23,8 +23,13 @@
 //!   (its wait is the memory manager's own). A realm that writes nonsense there can only
 //!   cancel its own calls, at the cost of one register read per tick for the memory
 //!   manager. Nothing is allocated for a call: a cancelled call leaves nothing behind.
+//! - **Timed signals** ([`TimedSignals`]): a realm with a bound notification
+//!   (`Realm::bind_notification`) asks for a signal after a delay; the tick that finds it
+//!   due signals the notification with the timer's bit through the memory manager's badged
+//!   cap. One per realm, a new one replacing the old; nothing is allocated for it.
 
 use ::console::Class;
+use deadlines::{DeadlineQueue, Duration, Instant};
 use heapless::Vec;
 use ipc::abi::{control, label};
 use sel4::MessageInfo;
@@ -157,4 +162,58 @@ pub fn cancel_if_overdue(root: &mut RootResources<'_>, realm: &Realm, now: u64) 
     }
     let _ = tcb.resume();
     cancelled
+}
+
+/// The realms' timed signals (`ipc::realm`, `SignalAfter`): when each is due, by realm, in
+/// deadline order. A realm has at most one: a new request replaces the one pending, so the
+/// queue holds one entry per realm id at most and can never be full.
+///
+/// The realm itself says which one is pending (`Realm::timed_signal`, cleared when it stops
+/// or restarts); an entry that no longer matches it (the realm stopped, or was restarted as
+/// a new instance) is dropped when it falls due, and replaced when the realm asks again.
+#[derive(Default)]
+pub struct TimedSignals {
+    queue: DeadlineQueue<ipc::RealmId, MAX_REALMS>,
+}
+
+/// Why a timed signal could not be arranged.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SignalError {
+    /// The realm has no bound notification (it did not ask for one first).
+    NotBound,
+}
+
+impl TimedSignals {
+    /// Signals `realm`'s notification once the realm clock reaches `now_ns + after_ns`,
+    /// replacing its pending timed signal, if any.
+    pub fn signal_after(
+        &mut self,
+        realm: &mut Realm,
+        now_ns: u64,
+        after_ns: u64,
+    ) -> Result<(), SignalError> {
+        if !realm.has_notification() {
+            return Err(SignalError::NotBound);
+        }
+        let due = Instant::from_nanos(now_ns).saturating_add(Duration::from_nanos(after_ns));
+        self.queue.remove(realm.id);
+        // One entry per realm id, at most MAX_REALMS ids: there is always room.
+        if self.queue.insert(due, realm.id).is_ok() {
+            realm.timed_signal = Some(due.as_nanos());
+        }
+        Ok(())
+    }
+
+    /// Signals every realm whose timed signal is due at `now_ns`.
+    pub fn signal_due(&mut self, realms: &mut [Realm], now_ns: u64) {
+        while let Some((due, id)) = self.queue.pop_expired(Instant::from_nanos(now_ns)) {
+            let realm = realms.iter_mut().find(|realm| realm.built && realm.id.0 == id.0);
+            if let Some(realm) = realm
+                && realm.timed_signal == Some(due.as_nanos())
+            {
+                realm.timed_signal = None;
+                realm.signal_timer();
+            }
+        }
+    }
 }
