@@ -48,7 +48,9 @@ pub mod slot {
     /// keeps its caller's reply capability in one of [`DEFERRED_REPLIES`]. With it the realm
     /// can copy, move and delete caps within its own CSpace only; the broker does not rely on
     /// a realm leaving its slots alone (it revokes through its own copies and empties a slot
-    /// before it fills it, see `broker/src/ops.rs`).
+    /// before it fills it, see `broker/src/ops.rs`). The cap is guarded as the thread's
+    /// CSpace root is: a slot is named through it by its CPtr with depth 64, as
+    /// `sel4::cap::CNode::slot` does (`CNode::from_cptr(CNODE).slot(index)`).
     pub const CNODE: u64 = 3;
     /// Slots the realm itself manages (the broker never fills them): saved reply capabilities
     /// of deferred replies, one per reply the realm still owes.

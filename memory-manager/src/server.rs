@@ -386,11 +386,12 @@ impl Server<'_> {
             Ok(false) => Ok(RealmResponse::Done),
             Err(error) => {
                 let what = error.resource().unwrap_or(ipc::Resource::RealmMemory);
+                // Told apart from refused pages (same kind, same resource) by its subject.
                 let refusal = Refusal {
                     realm: self.id(index),
                     kind: "quota-refused",
-                    subject: what.name(),
-                    rule: 0,
+                    subject: "notification",
+                    rule: what.code() as u8,
                 };
                 if crate::console::refusal(
                     refusal,
