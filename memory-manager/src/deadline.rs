@@ -29,7 +29,7 @@
 //!   cap. One per realm, a new one replacing the old; nothing is allocated for it.
 
 use ::console::Class;
-use deadlines::{DeadlineQueue, Duration, Instant};
+use deadlines::{Duration, Instant};
 use heapless::Vec;
 use ipc::abi::{control, label};
 use sel4::MessageInfo;
@@ -164,16 +164,16 @@ pub fn cancel_if_overdue(root: &mut RootResources<'_>, realm: &Realm, now: u64) 
     cancelled
 }
 
-/// The realms' timed signals (`ipc::realm`, `SignalAfter`): when each is due, by realm, in
-/// deadline order. A realm has at most one: a new request replaces the one pending, so the
-/// queue holds one entry per realm id at most and can never be full.
+/// The realms' timed signals (`ipc::realm`, `SignalAfter`), as the host-tested table
+/// `memory_manager::timed_signals` keeps them, carried out: a realm without a notification is
+/// refused, and a due entry is signalled only if the realm still waits for it.
 ///
 /// The realm itself says which one is pending (`Realm::timed_signal`, cleared when it stops
 /// or restarts); an entry that no longer matches it (the realm stopped, or was restarted as
 /// a new instance) is dropped when it falls due, and replaced when the realm asks again.
 #[derive(Default)]
 pub struct TimedSignals {
-    queue: DeadlineQueue<ipc::RealmId, MAX_REALMS>,
+    table: memory_manager::timed_signals::TimedSignals,
 }
 
 /// Why a timed signal could not be arranged.
@@ -181,6 +181,8 @@ pub struct TimedSignals {
 pub enum SignalError {
     /// The realm has no bound notification (it did not ask for one first).
     NotBound,
+    /// The table is full: it has room for every realm of a system, so this is a bug.
+    TableFull,
 }
 
 impl TimedSignals {
@@ -195,18 +197,18 @@ impl TimedSignals {
         if !realm.has_notification() {
             return Err(SignalError::NotBound);
         }
-        let due = Instant::from_nanos(now_ns).saturating_add(Duration::from_nanos(after_ns));
-        self.queue.remove(realm.id);
-        // One entry per realm id, at most MAX_REALMS ids: there is always room.
-        if self.queue.insert(due, realm.id).is_ok() {
-            realm.timed_signal = Some(due.as_nanos());
-        }
+        let now = Instant::from_nanos(now_ns);
+        let due = self
+            .table
+            .arm(realm.id, now, Duration::from_nanos(after_ns))
+            .map_err(|_| SignalError::TableFull)?;
+        realm.timed_signal = Some(due.as_nanos());
         Ok(())
     }
 
     /// Signals every realm whose timed signal is due at `now_ns`.
     pub fn signal_due(&mut self, realms: &mut [Realm], now_ns: u64) {
-        while let Some((due, id)) = self.queue.pop_expired(Instant::from_nanos(now_ns)) {
+        while let Some((id, due)) = self.table.pop_due(Instant::from_nanos(now_ns)) {
             let realm = realms.iter_mut().find(|realm| realm.built && realm.id.0 == id.0);
             if let Some(realm) = realm
                 && realm.timed_signal == Some(due.as_nanos())

@@ -340,6 +340,14 @@ impl Server<'_> {
                         }
                         Err(ipc::Error::NotFound { what: ipc::Missing::Notification })
                     }
+                    // As a sleep the memory manager cannot arrange: its own table is full.
+                    Err(SignalError::TableFull) => {
+                        mm_println!(
+                            Class::System,
+                            "memory manager: realm {name} cannot have a timed signal: the table is full"
+                        );
+                        Err(ipc::Error::QuotaExceeded { what: ipc::Resource::BrokerSlots })
+                    }
                 }
             }
             Ok(Some(RealmRequest::Print { line })) => {
