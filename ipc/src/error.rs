@@ -82,6 +82,8 @@ wire_codes! {
         Connection = 3,
         /// No such run-time grant to revoke.
         Grant = 4,
+        /// The realm has no bound notification (a `SignalAfter` before `BindNotification`).
+        Notification = 5,
     }
 }
 
@@ -166,6 +168,8 @@ wire_codes! {
         SharedService = 19,
         /// A service index (below `ServiceIndex::LIMIT`).
         ServiceIndex = 20,
+        /// A duration in nanoseconds (`SignalAfter`).
+        Duration = 21,
     }
 }
 
@@ -318,6 +322,7 @@ impl fmt::Display for Missing {
             Self::Realm => "no such realm",
             Self::Connection => "no such connection",
             Self::Grant => "no such grant",
+            Self::Notification => "the realm has no bound notification (ask for one first)",
         })
     }
 }
@@ -422,6 +427,7 @@ impl fmt::Display for Field {
             Self::Share => "the share's presence word",
             Self::SharedService => "the shared service's name",
             Self::ServiceIndex => "the service index",
+            Self::Duration => "the duration",
         })
     }
 }

@@ -15,6 +15,7 @@
 mod console;
 #[cfg(target_os = "none")]
 mod entry;
+pub mod notification;
 pub mod payload;
 pub mod service;
 pub mod time;
