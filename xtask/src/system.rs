@@ -12,6 +12,7 @@
 //! test function that boots the file (`system_tests::boot_system`): no list of programs or
 //! folders to edit here.
 
+use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -20,6 +21,7 @@ use system_config::image::{BootImage, Program};
 use system_config::{CheckedConfig, ConfigError, Rule, SystemConfig};
 
 use crate::image;
+use crate::interfaces;
 use crate::packages::{self, RealmPackage};
 use crate::stage::{self, Freshness};
 use crate::workspace::Workspace;
@@ -36,6 +38,9 @@ pub struct Checked {
     pub packages: Vec<RealmPackage>,
     /// The checked system, or every error the check found.
     pub result: Result<CheckedConfig, Vec<ConfigError>>,
+    /// The description's text (what is not UTF-8 replaced), where the build check of
+    /// interfaces finds the values it points at.
+    pub text: String,
 }
 
 /// Reads the system description at `path` and checks it, with the workspace's realm
@@ -49,15 +54,30 @@ pub fn parse(workspace: &Workspace, path: &Path) -> Result<Checked> {
     let names: Vec<&str> = packages.iter().map(|package| package.name.as_str()).collect();
     let shown = path.strip_prefix(workspace.root()).unwrap_or(path).display().to_string();
     let result = system_config::parse_bytes(&shown, &bytes, &names);
-    Ok(Checked { shown, packages, result })
+    let text = String::from_utf8_lossy(&bytes).into_owned();
+    Ok(Checked { shown, packages, result, text })
 }
 
 /// Reads and checks a system description, printing every error with its file and line.
 pub fn check(workspace: &Workspace, path: &Path) -> Result<(CheckedConfig, Vec<RealmPackage>)> {
+    accept(workspace, path).map(|accepted| (accepted.config, accepted.packages))
+}
+
+/// A system description that passed the check, with what the later stages need.
+struct Accepted {
+    config: CheckedConfig,
+    /// The path the errors name, and the text: where the interface check points.
+    shown: String,
+    text: String,
+    packages: Vec<RealmPackage>,
+}
+
+/// [`check`], keeping what the later stages need.
+fn accept(workspace: &Workspace, path: &Path) -> Result<Accepted> {
     stage::run("check system description", || {
-        let Checked { shown, packages, result } = parse(workspace, path)?;
+        let Checked { shown, packages, result, text } = parse(workspace, path)?;
         match result {
-            Ok(config) => Ok(((config, packages), Freshness::Built)),
+            Ok(config) => Ok((Accepted { config, shown, text, packages }, Freshness::Built)),
             Err(errors) => {
                 for error in &errors {
                     eprintln!("{error}");
@@ -81,10 +101,15 @@ fn unknown_program_note(workspace: &Workspace) -> String {
     )
 }
 
-/// Checks the system description at `path`, builds its realm programs, packs the boot
-/// image and builds the memory manager with it; returns the memory manager's ELF.
+/// Checks the system description at `path`, builds its realm programs, checks the interfaces
+/// they record against it ([`interfaces`]), packs the boot image and builds the memory
+/// manager with it; returns the memory manager's ELF.
+///
+/// Fails with [`interfaces::CheckFailed`] (`downcast_ref` finds it) when the interface check
+/// finds errors, after printing each; nothing is packed then.
 pub fn build(workspace: &Workspace, path: &Path) -> Result<PathBuf> {
-    let (config, packages) = check(workspace, path)?;
+    let accepted = accept(workspace, path)?;
+    let (config, packages) = (&accepted.config, &accepted.packages);
     let mut names: Vec<&str> = config.realms.iter().map(|realm| realm.program.as_str()).collect();
     names.sort_unstable();
     names.dedup();
@@ -99,6 +124,9 @@ pub fn build(workspace: &Workspace, path: &Path) -> Result<PathBuf> {
         })
         .collect::<Result<_>>()?;
     let elves = image::build_realm_programs(workspace, &programs)?;
+    stage::run("check interfaces", || {
+        check_interfaces(&accepted, &names, &elves).map(|()| ((), Freshness::Built))
+    })?;
 
     // The memory manager is one cargo artifact whatever system it embeds: building two
     // systems at once (parallel tests) takes turns, and each system keeps its own copy.
@@ -108,7 +136,7 @@ pub fn build(workspace: &Workspace, path: &Path) -> Result<PathBuf> {
     let lock = fs::File::create(workspace.target_dir().join("switchboard").join(".lock"))?;
     lock.lock().context("taking the system build lock")?;
     let boot_image = folder.join("boot-image.bin");
-    stage::run("pack boot image", || pack(&boot_image, &config, &names, &elves))?;
+    stage::run("pack boot image", || pack(&boot_image, config, &names, &elves))?;
     let built = image::build_memory_manager(workspace, &boot_image)?;
     // Copied beside, then renamed over the system's copy: a QEMU that another test started
     // on this system's previous copy reads that file whole, never a half-written one (an
@@ -120,6 +148,23 @@ pub fn build(workspace: &Workspace, path: &Path) -> Result<PathBuf> {
         format!("renaming {} to {}", partial.display(), memory_manager.display())
     })?;
     Ok(memory_manager)
+}
+
+/// The build check of interfaces ([`interfaces::check`]) of the checked system, whose
+/// programs `names` were built as `elves`; prints each error.
+fn check_interfaces(accepted: &Accepted, names: &[&str], elves: &[PathBuf]) -> Result<()> {
+    let mut recorded = BTreeMap::new();
+    for (name, elf) in names.iter().zip(elves) {
+        recorded.insert(name.to_string(), interfaces::read_program(elf)?);
+    }
+    let errors = interfaces::check(&accepted.shown, &accepted.text, &accepted.config, &recorded);
+    if errors.is_empty() {
+        return Ok(());
+    }
+    for error in &errors {
+        eprintln!("{error}");
+    }
+    Err(interfaces::CheckFailed { errors }.into())
 }
 
 /// A folder name for the system at `path`: its path in the repository, `/` made `-`.
