@@ -6,6 +6,10 @@
 //! file, line and column of the `program` value and the names of the realm packages there
 //! are (system-config's rule `unknown-program`), before anything is built.
 //!
+//! Once the realm programs are built, the interfaces each records are compared with the
+//! description's `interface` fields and with each other ([`crate::interfaces`]); an error
+//! there stops the build before the boot image is packed.
+//!
 //! Adding a QEMU test scenario therefore takes one system file (usually in
 //! `tests/systems/`), its realm packages (in a folder the workspace's `members` globs
 //! already cover, such as `tests/realms/`, or in a new folder added to `members`) and one
@@ -21,7 +25,7 @@ use system_config::image::{BootImage, Program};
 use system_config::{CheckedConfig, ConfigError, Rule, SystemConfig};
 
 use crate::image;
-use crate::interfaces;
+use crate::interfaces::{self, InterfaceError};
 use crate::packages::{self, RealmPackage};
 use crate::stage::{self, Freshness};
 use crate::workspace::Workspace;
@@ -109,23 +113,17 @@ fn unknown_program_note(workspace: &Workspace) -> String {
 /// finds errors, after printing each; nothing is packed then.
 pub fn build(workspace: &Workspace, path: &Path) -> Result<PathBuf> {
     let accepted = accept(workspace, path)?;
-    let (config, packages) = (&accepted.config, &accepted.packages);
-    let mut names: Vec<&str> = config.realms.iter().map(|realm| realm.program.as_str()).collect();
-    names.sort_unstable();
-    names.dedup();
-    // The check accepted only names of realm packages.
-    let programs: Vec<&RealmPackage> = names
-        .iter()
-        .map(|name| {
-            packages
-                .iter()
-                .find(|package| package.name == *name)
-                .with_context(|| format!("program {name:?} is not a realm package"))
-        })
-        .collect::<Result<_>>()?;
-    let elves = image::build_realm_programs(workspace, &programs)?;
+    let config = &accepted.config;
+    let (names, elves) = build_programs(workspace, &accepted)?;
     stage::run("check interfaces", || {
-        check_interfaces(&accepted, &names, &elves).map(|()| ((), Freshness::Built))
+        let errors = interface_check(&accepted, &names, &elves)?;
+        if errors.is_empty() {
+            return Ok(((), Freshness::Built));
+        }
+        for error in &errors {
+            eprintln!("{error}");
+        }
+        Err(interfaces::CheckFailed { errors }.into())
     })?;
 
     // The memory manager is one cargo artifact whatever system it embeds: building two
@@ -150,21 +148,53 @@ pub fn build(workspace: &Workspace, path: &Path) -> Result<PathBuf> {
     Ok(memory_manager)
 }
 
-/// The build check of interfaces ([`interfaces::check`]) of the checked system, whose
-/// programs `names` were built as `elves`; prints each error.
-fn check_interfaces(accepted: &Accepted, names: &[&str], elves: &[PathBuf]) -> Result<()> {
+/// Checks the system description at `path`, builds its realm programs and runs the build
+/// check of interfaces on them ([`interfaces::check`]), as [`build`] does, but only returns
+/// its errors (empty when it passes), printing none of them and packing nothing. Fails when
+/// the description is refused, or a program cannot be built or its interfaces read.
+pub fn interface_errors(workspace: &Workspace, path: &Path) -> Result<Vec<InterfaceError>> {
+    let accepted = accept(workspace, path)?;
+    let (names, elves) = build_programs(workspace, &accepted)?;
+    interface_check(&accepted, &names, &elves)
+}
+
+/// Builds the realm programs of a checked system: their names, sorted, each once, and their
+/// ELF files in the same order.
+fn build_programs<'a>(
+    workspace: &Workspace,
+    accepted: &'a Accepted,
+) -> Result<(Vec<&'a str>, Vec<PathBuf>)> {
+    let mut names: Vec<&str> =
+        accepted.config.realms.iter().map(|realm| realm.program.as_str()).collect();
+    names.sort_unstable();
+    names.dedup();
+    // The check accepted only names of realm packages.
+    let programs: Vec<&RealmPackage> = names
+        .iter()
+        .map(|name| {
+            accepted
+                .packages
+                .iter()
+                .find(|package| package.name == *name)
+                .with_context(|| format!("program {name:?} is not a realm package"))
+        })
+        .collect::<Result<_>>()?;
+    let elves = image::build_realm_programs(workspace, &programs)?;
+    Ok((names, elves))
+}
+
+/// The build check of interfaces ([`interfaces::check`]) of a checked system whose programs
+/// `names` were built as `elves`.
+fn interface_check(
+    accepted: &Accepted,
+    names: &[&str],
+    elves: &[PathBuf],
+) -> Result<Vec<InterfaceError>> {
     let mut recorded = BTreeMap::new();
     for (name, elf) in names.iter().zip(elves) {
         recorded.insert(name.to_string(), interfaces::read_program(elf)?);
     }
-    let errors = interfaces::check(&accepted.shown, &accepted.text, &accepted.config, &recorded);
-    if errors.is_empty() {
-        return Ok(());
-    }
-    for error in &errors {
-        eprintln!("{error}");
-    }
-    Err(interfaces::CheckFailed { errors }.into())
+    Ok(interfaces::check(&accepted.shown, &accepted.text, &accepted.config, &recorded))
 }
 
 /// A folder name for the system at `path`: its path in the repository, `/` made `-`.
