@@ -227,20 +227,22 @@ fn pack(
     Ok(((), Freshness::Built))
 }
 
-/// The program at `path` without symbols and debug information: the boot image carries only
-/// what the memory manager loads.
+/// The program at `path` without symbols, debug information and its record of interfaces
+/// (read by the build check before, [`interfaces`]): the boot image carries only what the
+/// memory manager loads.
 fn stripped(boot_image: &Path, path: &Path) -> Result<Vec<u8>> {
     let folder = boot_image.parent().unwrap_or(Path::new(".")).join("programs");
     fs::create_dir_all(&folder)?;
     let output = folder.join(path.file_name().context("a program path without a file name")?);
+    let remove = format!("--remove-section={}", ipc::abi::interface_section::NAME);
     let status = std::process::Command::new("objcopy")
-        .arg("--strip-all")
+        .args(["--strip-all", &remove])
         .arg(path)
         .arg(&output)
         .status()
         .context("running objcopy")?;
     if !status.success() {
-        bail!("objcopy --strip-all {} failed: {status}", path.display());
+        bail!("objcopy --strip-all {remove} {} failed: {status}", path.display());
     }
     fs::read(&output).with_context(|| format!("reading {}", output.display()))
 }

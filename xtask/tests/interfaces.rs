@@ -77,6 +77,17 @@ fn a_realm_program_keeps_its_records_in_a_section_that_is_not_loaded() {
             "the section's bytes {start:#x}..{end:#x} are in a load segment {loaded:x?}"
         );
     }
+
+    // The boot image carries the program without it.
+    xtask::system::build(&workspace, &path).expect("building the system");
+    let packed = workspace
+        .target_dir()
+        .join("switchboard/target-xtask-tests-interfaces-one-program/programs/ib-kv-v1");
+    let packed = std::fs::read(&packed).expect("the packed program");
+    let file = ElfBytes::<AnyEndian>::minimal_parse(&packed).expect("an ELF file");
+    let section = file.section_header_by_name(interface_section::NAME).expect("section headers");
+    assert_eq!(section, None, "the boot image carries the record of interfaces");
+    assert_eq!(xtask::interfaces::read_section(&packed), Ok(Vec::new()));
 }
 
 #[test]
