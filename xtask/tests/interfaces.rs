@@ -3,7 +3,8 @@
 //! also "log"), by hand, as the interface macro does. Each test writes a system description,
 //! builds its programs for seL4 and checks what `xtask` decides: the section survives the
 //! link and is not loaded, matching programs pass, a planted mismatch is refused at the
-//! right line and column, and a refused system is not packed.
+//! right line and column, and a refused system is not packed; and every system of the
+//! repository that the description check accepts passes this one.
 
 use std::path::{Path, PathBuf};
 
@@ -47,6 +48,33 @@ fn kv_system(provider: &str, interface: &str, client: &str) -> String {
 
 fn errors(workspace: &Workspace, path: &Path) -> Vec<InterfaceError> {
     xtask::system::interface_errors(workspace, path).expect("checking and building the system")
+}
+
+#[test]
+fn every_system_in_the_repository_passes_the_interface_check() {
+    let workspace = Workspace::current();
+    let mut systems: Vec<PathBuf> =
+        ["system.toml", "bench/system.toml", "examples/hello/system.toml"]
+            .iter()
+            .map(|system| workspace.root().join(system))
+            .collect();
+    for entry in std::fs::read_dir(workspace.root().join("tests/systems")).expect("tests/systems") {
+        systems.push(entry.expect("an entry").path());
+    }
+    let mut checked = 0;
+    for path in systems.iter().filter(|path| path.extension().is_some_and(|ext| ext == "toml")) {
+        // Only systems the description check accepts are built (xtask/tests/systems.rs says
+        // which are refused there, and why).
+        let accepted = xtask::system::parse(&workspace, path).expect("reading").result.is_ok();
+        if !accepted {
+            continue;
+        }
+        let found = errors(&workspace, path);
+        let printed: Vec<String> = found.iter().map(ToString::to_string).collect();
+        assert!(found.is_empty(), "{}:\n{}", path.display(), printed.join("\n"));
+        checked += 1;
+    }
+    assert!(checked >= 3, "only {checked} systems checked");
 }
 
 #[test]
