@@ -31,8 +31,8 @@
 //!
 //! These are the build tool's checks, not rules of `system_config`'s rule engine: the engine
 //! checks a description alone and runs again at boot, where no program's section is read
-//! (the boot image carries the programs stripped, and the broker checks identities at each
-//! connect instead). So the codes are not in [`system_config::Rule`]; they print in the same
+//! (the boot image carries the programs stripped, without this section, and the broker
+//! checks identities at each register and connect instead). So the codes are not in [`system_config::Rule`]; they print in the same
 //! form, `system.toml:LINE:COLUMN: error[interface-...]: sentence`.
 //!
 //! # What it cannot know
@@ -43,6 +43,11 @@
 //! refuses the register, `InterfaceMismatch`, at run time), and a program that records X
 //! with another fingerprint is reported even if it never connects to X. Interfaces that no
 //! `[[service]]` declares are not compared: nothing says which fingerprint is right.
+//!
+//! A system meant to reach the broker's `InterfaceMismatch` at run time (a QEMU test) must
+//! still pass this check: leave `interface` out of the service (the broker then compares the
+//! register's and the connect's identities alone), or give the provider a program that
+//! records X but registers otherwise, or let the client record an interface of another name.
 
 use std::collections::BTreeMap;
 use std::fmt;
