@@ -38,7 +38,7 @@ fn median<const N: usize>(mut samples: [u64; N]) -> u64 {
 /// Connects to `service`, letting its server run until it has registered it.
 fn connect_when_ready(realm: &mut Realm, service: &str) -> Connection {
     loop {
-        match realm.connect(service) {
+        match realm.connect_raw(service) {
             Ok(connection) => return connection,
             Err(_) => yield_now(),
         }
@@ -88,7 +88,7 @@ fn connect_cost(realm: &mut Realm, service: &str) -> u64 {
     let mut samples = [0; CONNECTS];
     for sample in &mut samples {
         let start = timestamp::now();
-        let connection = realm.connect(service).expect("connecting");
+        let connection = realm.connect_raw(service).expect("connecting");
         *sample = timestamp::now() - start;
         realm.disconnect(connection).expect("disconnecting");
     }
