@@ -39,6 +39,8 @@ extern "C" fn realm_entry(ipc_buffer: usize, reason: u64) -> ! {
             let info = MessageInfo::new(label::ABORTED, 0, 0).unwrap_or(MessageInfo::from_word(0));
             sel4::ipc::reply(realm.ipc, info);
         }
+        // And every caller whose reply it deferred (see `server.rs`).
+        crate::server::abort_deferred();
         realm.exit()
     }
     // SAFETY: `main!` defines this symbol with exactly this signature; a program that does

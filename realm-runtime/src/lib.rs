@@ -6,22 +6,31 @@
 //! badged cap to the memory manager's endpoint.
 //!
 //! A program declares `fn main(realm: &mut Realm)` with [`main!`]. [`Realm`] is the realm's
-//! handle on the system: its name, more memory from its budget, and services ([`service`]):
-//! `register` then `serve`, or `connect` then `call`, with requests and responses of any
-//! serde type ([`payload`]). When main returns the realm exits; a panic is reported to the
-//! memory manager, which logs it with the realm's name and stops the realm.
+//! handle on the system: its name, more memory from its budget, and services. A service's
+//! interface is declared once with [`interface`] (the `interface` crate's guide); a client
+//! gets one with `realm.connect::<Kv>("kv")` ([`client`]), a service serves it with a
+//! [`Server`] ([`server`]). The older payload protocol (`register` then `serve`, or
+//! `connect_raw` then `call`, any serde type behind a header word: [`service`], [`payload`])
+//! stays until every realm is ported. When main returns the realm exits; a panic is
+//! reported to the memory manager, which logs it with the realm's name and stops the realm.
 #![cfg_attr(not(test), no_std)]
 
+pub mod client;
 mod console;
 #[cfg(target_os = "none")]
 mod entry;
 pub mod notification;
 pub mod payload;
+pub mod server;
 pub mod service;
 pub mod time;
 
-pub use service::{CallError, Caller, Connection, Service};
+pub use client::{CallError, Client};
+pub use server::{Call, DeferError, Deferred, Server};
+pub use service::{Caller, Connection, Service};
 
+pub use ::interface;
+pub use ::interface::{Deferrable, Wire, interface};
 pub use ipc;
 pub use sel4;
 

@@ -5,7 +5,7 @@
 use core::cell::Cell;
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-use ipc::{CloseReason, ConnectionId, Malformed, Name, Request, Response};
+use ipc::{ConnectionId, Malformed, Name, Request, Response, ServiceIndex};
 use sel4::MessageInfo;
 use sel4::cap::Endpoint;
 use serde::Serialize;
@@ -14,6 +14,7 @@ use zerocopy::{FromBytes, Immutable, IntoBytes};
 
 use sel4::message::MAX_MESSAGE_WORDS;
 
+pub use crate::client::CallError;
 use crate::payload::{self, PayloadError, Status};
 use crate::{Error, Realm};
 
@@ -74,9 +75,24 @@ impl Drop for Connection {
 }
 
 impl Connection {
+    pub(crate) fn new(slot: u64, id: ConnectionId, service: Name) -> Connection {
+        Connection { endpoint: Endpoint::from_cptr(slot), id, service, closed: Cell::new(None) }
+    }
+
     /// The endpoint cap, for raw seL4 calls with the binding.
     pub fn endpoint(&self) -> Endpoint {
         self.endpoint
+    }
+
+    /// How the connection was found closed, if it was.
+    #[inline(always)]
+    pub(crate) fn closed(&self) -> Option<CallError> {
+        self.closed.get()
+    }
+
+    /// Remembers that the connection was found closed.
+    pub(crate) fn close_with(&self, error: CallError) {
+        self.closed.set(Some(error));
     }
 }
 
@@ -85,55 +101,15 @@ impl Connection {
 pub struct Caller {
     /// The connection the request came on (from the badge the kernel delivered).
     pub connection: ConnectionId,
-}
-
-/// Why a call to a service failed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum CallError {
-    /// The request or the response does not fit in one message.
-    Payload(PayloadError),
-    /// The service could not decode the request.
-    Rejected,
-    /// The connection is closed; the reason, when the broker still knows it.
-    Disconnected(CloseReason),
-    /// The service died and was registered again with this generation: connect again.
-    ServiceRestarted { generation: u32 },
-    /// The service died and its realm is being restarted: connect again once it is back.
-    ServiceRestarting,
-    /// The call did not reach a service and the broker could not say why.
-    Unreachable(Error),
-    /// The connection is open but the reply is not a realm-runtime reply (a misbehaving
-    /// service, or one answering with another protocol).
-    BadReply,
-    /// The service did not reply by the call's deadline ([`Realm::call_timeout`]); the call
-    /// was cancelled, and a late reply reaches nobody.
-    TimedOut,
-}
-
-impl core::fmt::Display for CallError {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        match self {
-            CallError::Payload(error) => write!(f, "{error}"),
-            CallError::Rejected => write!(f, "the service could not decode the request"),
-            CallError::Disconnected(reason) => write!(f, "disconnected: {reason}"),
-            CallError::ServiceRestarted { generation } => {
-                write!(f, "the service restarted (generation {generation}): connect again")
-            }
-            CallError::ServiceRestarting => {
-                write!(f, "the service is restarting: connect again once it is back")
-            }
-            CallError::Unreachable(error) => write!(f, "the service is unreachable: {error}"),
-            CallError::BadReply => write!(f, "the service's reply is not a realm-runtime reply"),
-            CallError::TimedOut => write!(f, "the service did not reply by the deadline"),
-        }
-    }
+    /// Which of the endpoint's services it reaches (from the badge's kind).
+    pub service: ServiceIndex,
 }
 
 /// Checks a service name with the one name rule ([`Name::new`]: 1 to 32 bytes of `a-z`,
 /// `0-9`, `-`) before anything is sent: a name that breaks it is refused here exactly as the
 /// broker would refuse it, as `MalformedRequest { BadName { field: ServiceName, error } }`
 /// where `error` names the empty name, the length, or the first byte outside the rule.
-fn name(text: &str) -> Result<Name, Error> {
+pub(crate) fn name(text: &str) -> Result<Name, Error> {
     Name::new(text).map_err(|error| {
         Error::Refused(ipc::Error::MalformedRequest {
             reason: Malformed::BadName { field: ipc::Field::ServiceName, error },
@@ -151,48 +127,22 @@ impl Realm {
     /// saying which byte or what length is wrong.
     pub fn register(&mut self, service: &str) -> Result<Service, Error> {
         let service = name(service)?;
-        // A raw service: no typed interface, an endpoint of its own.
-        match self.broker_request(Request::Register { service, interface: None, share: None })? {
-            Response::Registered { endpoint_slot, generation, .. } => Ok(Service {
-                endpoint: Endpoint::from_cptr(endpoint_slot),
-                name: service,
-                generation,
-            }),
-            _ => Err(Error::UnexpectedReply),
-        }
+        self.register_with(service, None, None).map(|(service, _)| service)
     }
 
-    /// Connects to the service `service`, if the policy allows it.
-    ///
-    /// # Errors
-    ///
-    /// Each a distinct [`ipc::Error`] in [`Error::Refused`], whose `Display` is a sentence;
-    /// [`ipc::Error::may_succeed_later`] says whether to try again:
-    /// - `MalformedRequest { reason: BadName { .. } }`: `service` breaks the name rule (see
-    ///   [`Realm::register`]); nothing was sent;
-    /// - `Denied { rule }`: the policy refuses, and says by which rule; the same whether or
-    ///   not the service exists, so a denial tells nothing of what other realms registered;
-    /// - `NotFound { what: Missing::Service }`: the name is declared nowhere and no realm
-    ///   registered it;
-    /// - `NotYetRegistered`: it is declared and its provider runs but has not registered it
-    ///   yet (try again later);
-    /// - `ServiceRestarting`: its provider died and is being restarted (try again once it is
-    ///   back);
-    /// - `ServiceGone`: its provider stopped for good (do not try again);
-    /// - `QuotaExceeded { what }`: this realm holds `max_connections` connections already,
-    ///   counting the closed ones it has not let go of ([`Realm::disconnect`] them), or a
-    ///   table of the broker is full.
-    pub fn connect(&mut self, service: &str) -> Result<Connection, Error> {
-        let service = name(service)?;
-        self.let_go_of_dropped();
-        // A raw client: no typed interface to check.
-        match self.broker_request(Request::Connect { service, interface: None })? {
-            Response::Connected { connection, slot, .. } => Ok(Connection {
-                endpoint: Endpoint::from_cptr(slot),
-                id: connection,
-                service,
-                closed: Cell::new(None),
-            }),
+    /// Registers `service` declaring `interface`, on the endpoint of this realm's service
+    /// `share` if given; returns it and its index on the endpoint.
+    pub(crate) fn register_with(
+        &mut self,
+        service: Name,
+        interface: Option<ipc::InterfaceId>,
+        share: Option<Name>,
+    ) -> Result<(Service, ServiceIndex), Error> {
+        match self.broker_request(Request::Register { service, interface, share })? {
+            Response::Registered { endpoint_slot, generation, index } => Ok((
+                Service { endpoint: Endpoint::from_cptr(endpoint_slot), name: service, generation },
+                index,
+            )),
             _ => Err(Error::UnexpectedReply),
         }
     }
@@ -211,7 +161,7 @@ impl Realm {
     }
 
     /// Lets go of the connections dropped without `disconnect`.
-    fn let_go_of_dropped(&mut self) {
+    pub(crate) fn let_go_of_dropped(&mut self) {
         for place in &DROPPED {
             let word = place.swap(0, Ordering::Relaxed);
             if let Some(id) = word.checked_sub(1).and_then(ConnectionId::from_word) {
@@ -276,68 +226,44 @@ impl Realm {
         )
     }
 
-    /// One call on `connection`, with a deadline (in time-stamp counter cycles) if `deadline`
-    /// is given (see `time.rs`).
+    /// One call of the payload protocol on `connection`, with a deadline `timeout` from now
+    /// if given (see `time.rs`).
     #[inline]
     pub(crate) fn call_with<R>(
         &mut self,
         connection: &Connection,
         encode: impl FnOnce(&mut [u64]) -> Result<usize, PayloadError>,
         decode: impl FnOnce(&[u64]) -> Result<(Status, Option<R>), PayloadError>,
-        deadline: Option<u64>,
+        timeout: Option<core::time::Duration>,
     ) -> Result<R, CallError> {
-        if let Some(error) = connection.closed.get() {
+        if let Some(error) = connection.closed() {
             return Err(error);
         }
-        let length =
-            encode(&mut self.ipc.msg_mut()[..MAX_MESSAGE_WORDS]).map_err(CallError::Payload)?;
-        let info = MessageInfo::new(0, 0, length)
-            .map_err(|_| CallError::Payload(PayloadError::TooLarge))?;
-        let reply = match deadline {
+        let length = encode(&mut self.ipc.msg_mut()[..MAX_MESSAGE_WORDS])
+            .map_err(|_| CallError::RequestTooLarge)?;
+        let info = MessageInfo::new(0, 0, length).map_err(|_| CallError::RequestTooLarge)?;
+        let reply = match timeout {
             None => connection.endpoint.call(self.ipc, info),
-            Some(deadline) => {
-                crate::time::arm(deadline);
-                let reply =
-                    sel4::ipc::call_at_known_site(self.ipc, connection.endpoint.cptr(), info);
-                crate::time::disarm();
-                if reply.label() == ipc::abi::label::TIMED_OUT {
-                    return Err(CallError::TimedOut);
-                }
-                reply
-            }
+            Some(timeout) => self.call_before(connection.endpoint.cptr(), info, timeout)?,
         };
+        // This protocol's replies carry label 0; any other label is classified as a typed
+        // reply's would be (a kernel error code, ABORTED, TIMED_OUT: the call reached no
+        // answer; anything else: malformed), and never decoded as a response.
         if reply.label() != 0 {
-            // The kernel answered: the cap no longer reaches the service. Ask the broker why.
-            let error = self.why_unreachable(connection.id);
-            let closed = matches!(
-                error,
-                CallError::Disconnected(_)
-                    | CallError::ServiceRestarted { .. }
-                    | CallError::ServiceRestarting
-            );
-            if closed {
-                connection.closed.set(Some(error));
-            }
-            return Err(error);
+            let error = interface::reply::classify_transport(reply.label(), &[]);
+            return Err(self.transport_error(connection, error));
         }
-        match decode(self.ipc.message(reply)).map_err(CallError::Payload)? {
+        let malformed = |_| {
+            CallError::ReplyMalformed(interface::ReplyMalformed::Undecodable(
+                interface::DecodeError::Postcard,
+            ))
+        };
+        match decode(self.ipc.message(reply)).map_err(malformed)? {
             (Status::Ok, Some(response)) => Ok(response),
-            (Status::BadRequest, _) => Err(CallError::Rejected),
-            _ => Err(CallError::Payload(PayloadError::TooLarge)),
-        }
-    }
-
-    fn why_unreachable(&mut self, connection: ConnectionId) -> CallError {
-        match self.broker_request(Request::Status { connection }) {
-            Err(Error::Refused(ipc::Error::Disconnected { reason })) => {
-                CallError::Disconnected(reason)
+            (Status::BadRequest, _) => {
+                Err(CallError::Rejected(interface::BadRequest::Undecodable { argument: 0 }))
             }
-            Err(Error::Refused(ipc::Error::ServiceRestarted { generation })) => {
-                CallError::ServiceRestarted { generation }
-            }
-            Err(Error::Refused(ipc::Error::ServiceRestarting)) => CallError::ServiceRestarting,
-            Err(error) => CallError::Unreachable(error),
-            Ok(_) => CallError::BadReply,
+            _ => Err(CallError::ResponseTooLarge),
         }
     }
 
@@ -386,8 +312,12 @@ impl Realm {
             // From here until the next receive, this thread holds its caller's reply cap.
             OWES_REPLY.store(true, Ordering::Relaxed);
             let request = decode(self.ipc.message(received.info));
-            let caller =
-                ipc::Badge::connection(received.badge).ok().map(|connection| Caller { connection });
+            let caller = match ipc::Badge::decode(received.badge) {
+                Ok(ipc::BadgeKind::Connection { connection, service }) => {
+                    Some(Caller { connection, service })
+                }
+                _ => None,
+            };
             // Requests carry label 0 (see `call`): any other label is not this protocol's,
             // and is refused like an undecodable request.
             let label = received.info.label();

@@ -20,7 +20,7 @@ fn main(realm: &mut Realm) {
         realm.serve(&service, |_realm, _caller, number: u32| number.wrapping_add(1))
     } else {
         // Checked against the system file's policy once; then one direct seL4 call per call.
-        let greeting = realm.connect("greeting").expect("connecting to \"greeting\"");
+        let greeting = realm.connect_raw("greeting").expect("connecting to \"greeting\"");
         let answer: u32 = realm.call(&greeting, &41u32).expect("calling \"greeting\"");
         println!(realm, "the greeter answered 41 with {answer}");
     }

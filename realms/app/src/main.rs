@@ -10,8 +10,8 @@ use realm_runtime::{Realm, println};
 realm_runtime::main!(main);
 
 fn main(realm: &mut Realm) {
-    let log = realm.connect("log").expect("connecting to log");
-    let kv = realm.connect("kv").expect("connecting to kv");
+    let log = realm.connect_raw("log").expect("connecting to log");
+    let kv = realm.connect_raw("kv").expect("connecting to kv");
     println!(realm, "connected to \"log\" and \"kv\"");
     let _: () = realm.call(&log, &LogLine(text("app started"))).expect("logging");
     let put = KvRequest::Put { key: text("greeting"), value: text("hello from the app") };

@@ -13,7 +13,7 @@ use realm_runtime::{Realm, println};
 realm_runtime::main!(main);
 
 fn main(realm: &mut Realm) {
-    let log = realm.connect("log").expect("connecting to log");
+    let log = realm.connect_raw("log").expect("connecting to log");
     let service = realm.register("kv").expect("registering kv");
     println!(realm, "serving \"kv\", logging to \"log\"");
     let mut store: FnvIndexMap<Text, Text, 16> = FnvIndexMap::new();

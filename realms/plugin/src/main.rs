@@ -11,12 +11,12 @@ realm_runtime::main!(main);
 
 fn main(realm: &mut Realm) {
     for service in ["kv", "log"] {
-        match realm.connect(service) {
+        match realm.connect_raw(service) {
             Ok(_) => println!(realm, "connected to \"{service}\" (it should not have)"),
             Err(error) => println!(realm, "connect \"{service}\" refused: {error}"),
         }
     }
-    let api = realm.connect("plugin-api").expect("connecting to my parent's plugin-api");
+    let api = realm.connect_raw("plugin-api").expect("connecting to my parent's plugin-api");
     let logged: PluginResponse =
         realm.call(&api, &PluginRequest::Log(text("hello from the plugin"))).expect("logging");
     let value: PluginResponse =

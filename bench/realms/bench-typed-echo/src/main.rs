@@ -1,21 +1,35 @@
-//! Benchmark server `echo`: answers with what it was sent, through `realm-runtime`'s typed
-//! `serve` (postcard decoding and encoding on each request).
+//! Benchmark server `echo`: answers each operation of the typed interface `bench-echo` with
+//! its argument, through a `realm_runtime::Server` (the generated dispatch: the operation
+//! number in the label, the arguments' words, no header word).
 #![forbid(unsafe_code)]
 #![no_std]
 #![no_main]
 
-use realm_runtime::Realm;
+use bench_protocol::{Echo, EchoServer, Text};
+use realm_runtime::{Call, Realm, Server};
 
 realm_runtime::main!(main);
 
-/// The payloads the benchmark sends.
-#[derive(serde::Serialize, serde::Deserialize)]
-enum Payload {
-    Small(u64),
-    Large([u64; 8]),
+struct Echoes;
+
+impl EchoServer for Echoes {
+    #[inline(always)]
+    fn small(&mut self, _call: &mut Call<'_>, value: u64) -> u64 {
+        value
+    }
+
+    #[inline(always)]
+    fn large(&mut self, _call: &mut Call<'_>, values: [u64; 8]) -> [u64; 8] {
+        values
+    }
+
+    #[inline(always)]
+    fn text(&mut self, _call: &mut Call<'_>, text: Text) -> Text {
+        text
+    }
 }
 
 fn main(realm: &mut Realm) {
-    let service = realm.register("echo").expect("registering echo");
-    realm.serve(&service, |_realm, _caller, payload: Payload| payload)
+    let server = Server::new(Echoes).serve::<Echo>(realm, "echo").expect("registering echo");
+    server.run(realm)
 }

@@ -35,7 +35,7 @@ fn main(realm: &mut Realm) {
 }
 
 fn keeper(realm: &mut Realm, request: KeeperRequest) -> Result<KeeperResponse, CallError> {
-    let keeper = realm.connect("keeper").expect("a child reaches its parent's keeper");
+    let keeper = realm.connect_raw("keeper").expect("a child reaches its parent's keeper");
     let response = realm.call(&keeper, &request);
     let _ = realm.disconnect(keeper);
     response
@@ -66,7 +66,7 @@ fn hasty(realm: &mut Realm) {
 }
 
 fn steady(realm: &mut Realm) {
-    let hasty = realm.connect("hasty").expect("granted in the system description");
+    let hasty = realm.connect_raw("hasty").expect("granted in the system description");
     let answer: Result<u64, CallError> = realm.call(&hasty, &0u64);
     println!(realm, "hasty answers {answer:?}");
     granted_call(realm, "steady");
@@ -83,8 +83,8 @@ fn alpha(realm: &mut Realm) {
         Err(error) => println!(realm, "echo after the grant was revoked: {error}"),
     }
 
-    let first = realm.connect("keeper").expect("connecting to keeper");
-    let second = realm.connect("keeper").expect("connecting to keeper again");
+    let first = realm.connect_raw("keeper").expect("connecting to keeper");
+    let second = realm.connect_raw("keeper").expect("connecting to keeper again");
     let kicked: Result<KeeperResponse, _> = realm.call(&first, &KeeperRequest::Kick);
     println!(realm, "asked keeper to close its first connection: {kicked:?}");
     match realm.call::<_, KeeperResponse>(&first, &KeeperRequest::Kick) {
@@ -113,7 +113,7 @@ fn beta(realm: &mut Realm) {
         Ok(value) => println!(realm, "the second crashing call returned {value} WRONG"),
         Err(error) => println!(realm, "the call in progress at the second crash: {error}"),
     }
-    match realm.connect("echo") {
+    match realm.connect_raw("echo") {
         Ok(_) => println!(realm, "echo is back after its last restart WRONG"),
         Err(error) => println!(realm, "connect after the restart limit: {error}"),
     }
@@ -124,7 +124,7 @@ fn beta(realm: &mut Realm) {
 fn omega(realm: &mut Realm) {
     grant(realm, "omega");
     let connection = loop {
-        match realm.connect("echo") {
+        match realm.connect_raw("echo") {
             Ok(connection) => break connection,
             // echo has not registered yet: let it run (same priority).
             Err(_) => realm_runtime::sel4::ipc::yield_now(),
@@ -139,7 +139,7 @@ fn omega(realm: &mut Realm) {
 fn gamma(realm: &mut Realm) {
     let mut open: heapless::Vec<Connection, 8> = heapless::Vec::new();
     let refusal = loop {
-        match realm.connect("keeper") {
+        match realm.connect_raw("keeper") {
             Ok(connection) => {
                 if open.push(connection).is_err() {
                     break None;
@@ -161,7 +161,7 @@ fn gamma(realm: &mut Realm) {
 }
 
 fn delta(realm: &mut Realm) {
-    let once = realm.connect("once").expect("delta is granted once");
+    let once = realm.connect_raw("once").expect("delta is granted once");
     match echo(realm, &once, QUIT) {
         Ok(value) => {
             println!(realm, "the call to the exiting service returned {value} WRONG")
@@ -176,7 +176,7 @@ fn delta(realm: &mut Realm) {
     for _ in 0..3 {
         before = realm.resources().expect("asking for resources");
         for _ in 0..1000 {
-            let connection = realm.connect("keeper").expect("connecting");
+            let connection = realm.connect_raw("keeper").expect("connecting");
             realm.disconnect(connection).expect("disconnecting");
         }
         after = realm.resources().expect("asking for resources");
@@ -199,7 +199,7 @@ fn delta(realm: &mut Realm) {
 /// delay, or not registered yet).
 fn connect_when_back(realm: &mut Realm, service: &str) -> Connection {
     loop {
-        match realm.connect(service) {
+        match realm.connect_raw(service) {
             Ok(connection) => return connection,
             Err(realm_runtime::Error::Refused(error)) if error.may_succeed_later() => {
                 let _ = realm.sleep(core::time::Duration::from_millis(5));

@@ -23,7 +23,7 @@ fn main(realm: &mut Realm) {
     let me = realm.name().expect("the memory manager knows this realm's name");
     match me.as_str() {
         "kay" => kay(realm),
-        "zed" | "zoe" => match realm.connect("late") {
+        "zed" | "zoe" => match realm.connect_raw("late") {
             Ok(_) => println!(realm, "connect \"late\": connected WRONG"),
             Err(error) => println!(realm, "connect \"late\": {error}"),
         },
@@ -32,7 +32,7 @@ fn main(realm: &mut Realm) {
 }
 
 fn keeper(realm: &mut Realm, request: KeeperRequest) -> Result<KeeperResponse, CallError> {
-    let keeper = realm.connect("keeper").expect("a child reaches its parent's keeper");
+    let keeper = realm.connect_raw("keeper").expect("a child reaches its parent's keeper");
     let response = realm.call(&keeper, &request);
     let _ = realm.disconnect(keeper);
     response
@@ -45,7 +45,7 @@ fn error_may_succeed_later(error: &Error) -> bool {
 
 /// Prints what connecting to `service` answers now.
 fn try_connect(realm: &mut Realm, what: &str, service: &str) {
-    match realm.connect(service) {
+    match realm.connect_raw(service) {
         Ok(connection) => {
             println!(realm, "{what}: connected WRONG");
             let _ = realm.disconnect(connection);
@@ -71,14 +71,14 @@ fn connect_answers(realm: &mut Realm) {
     // (should the restarted phoenix ever win that race, the next crash tries again).
     let mut heard_restarting = false;
     loop {
-        match realm.connect("phoenix") {
+        match realm.connect_raw("phoenix") {
             Ok(phoenix) => {
                 let _: Result<u64, _> = realm.call(&phoenix, &CRASH);
                 let _ = realm.disconnect(phoenix);
                 if heard_restarting {
                     continue;
                 }
-                match realm.connect("phoenix") {
+                match realm.connect_raw("phoenix") {
                     Ok(again) => {
                         let _ = realm.disconnect(again);
                     }
@@ -145,20 +145,20 @@ fn slot(connection: &Connection) -> u64 {
 
 fn stale_handles(realm: &mut Realm) {
     // Closed by its service: keeper closes the connection the request came on, and replies.
-    let kicked = realm.connect("keeper").expect("connecting to keeper");
+    let kicked = realm.connect_raw("keeper").expect("connecting to keeper");
     let kick: Result<KeeperResponse, _> = realm.call(&kicked, &KeeperRequest::Kick);
     println!(realm, "asked keeper to close the connection: {}", answer(kick));
     // A grant revoked: init grants echo, then takes it back.
     let grant = KeeperRequest::Grant { child: name("kay"), service: name("echo") };
     assert_eq!(keeper(realm, grant), Ok(KeeperResponse::Done), "init grants kay echo");
-    let revoked = realm.connect("echo").expect("the granted connect");
+    let revoked = realm.connect_raw("echo").expect("the granted connect");
     let echoed: Result<u64, _> = realm.call(&revoked, &1);
     println!(realm, "echo answers {}", answer(echoed));
     let revoke = KeeperRequest::Revoke { child: name("kay"), service: name("echo") };
     assert_eq!(keeper(realm, revoke), Ok(KeeperResponse::Done), "init revokes kay's echo");
     // The service gone: once exits under a call on another connection.
-    let gone = realm.connect("once").expect("kay is granted once");
-    let quitting = realm.connect("once").expect("kay is granted once");
+    let gone = realm.connect_raw("once").expect("kay is granted once");
+    let quitting = realm.connect_raw("once").expect("kay is granted once");
     let quit: Result<u64, _> = realm.call(&quitting, &QUIT);
     println!(realm, "the call when once exited: {}", describe(quit));
     let _ = realm.disconnect(quitting);
@@ -169,13 +169,13 @@ fn stale_handles(realm: &mut Realm) {
     let stale_slots = stale.map(|(connection, _)| slot(connection));
     let mut same_slot = 0;
     for _ in 0..CYCLES {
-        let connection = realm.connect("bee").expect("connecting to bee");
+        let connection = realm.connect_raw("bee").expect("connecting to bee");
         if stale_slots.contains(&slot(&connection)) {
             same_slot += 1;
         }
         realm.disconnect(connection).expect("disconnecting from bee");
     }
-    let held = realm.connect("bee").expect("connecting to bee");
+    let held = realm.connect_raw("bee").expect("connecting to bee");
     if stale_slots.contains(&slot(&held)) {
         same_slot += 1;
     }
@@ -187,8 +187,8 @@ fn stale_handles(realm: &mut Realm) {
     }
 
     // The three stale handles and `held` count against kay's quota of 5.
-    let second = realm.connect("bee").expect("a fifth connection");
-    match realm.connect("bee") {
+    let second = realm.connect_raw("bee").expect("a fifth connection");
+    match realm.connect_raw("bee") {
         Ok(_) => println!(realm, "a sixth connection while three are reserved: connected WRONG"),
         Err(error) => println!(realm, "a sixth connection while three are reserved: {error}"),
     }
@@ -197,7 +197,7 @@ fn stale_handles(realm: &mut Realm) {
             println!(realm, "letting go of a stale handle: {error} WRONG");
         }
     }
-    match realm.connect("bee") {
+    match realm.connect_raw("bee") {
         Ok(third) => {
             println!(realm, "after letting go of them: connected");
             let _ = realm.disconnect(third);

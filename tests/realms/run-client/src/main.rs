@@ -89,7 +89,7 @@ fn main(realm: &mut Realm) {
         }
         "rawcli" => {
             let raw = loop {
-                match realm.connect("raw") {
+                match realm.connect_raw("raw") {
                     Ok(raw) => break raw,
                     Err(_) => {
                         let _ = realm.sleep(core::time::Duration::from_millis(5));
@@ -101,7 +101,7 @@ fn main(realm: &mut Realm) {
         }
         "dropper" => {
             let connected = (0..5)
-                .filter(|_| match realm.connect("echo") {
+                .filter(|_| match realm.connect_raw("echo") {
                     Ok(connection) => {
                         drop(connection);
                         true
@@ -113,7 +113,7 @@ fn main(realm: &mut Realm) {
         }
         "garbler" => garbler(realm),
         "looper" => {
-            let refused = (0..1000).filter(|_| realm.connect("echo").is_err()).count();
+            let refused = (0..1000).filter(|_| realm.connect_raw("echo").is_err()).count();
             println!(realm, "{refused} of 1000 connects refused");
         }
         _ => println!(realm, "has no part in this test"),
@@ -122,7 +122,7 @@ fn main(realm: &mut Realm) {
 
 /// Connects to `echo` and makes `count` calls; prints how many were answered as expected.
 fn calls(realm: &mut Realm, count: u64) {
-    let echo = match realm.connect("echo") {
+    let echo = match realm.connect_raw("echo") {
         Ok(echo) => echo,
         Err(error) => return println!(realm, "connect refused: {error}"),
     };
@@ -134,7 +134,7 @@ fn calls(realm: &mut Realm, count: u64) {
 
 /// Calls `echo` with the payload of `7u64` under label 999; prints how the service answered.
 fn labeller(realm: &mut Realm) {
-    let echo = match realm.connect("echo") {
+    let echo = match realm.connect_raw("echo") {
         Ok(echo) => echo,
         Err(error) => return println!(realm, "connect refused: {error}"),
     };
@@ -155,7 +155,7 @@ fn labeller(realm: &mut Realm) {
 
 /// See the module doc.
 fn garbler(realm: &mut Realm) {
-    let Ok(echo) = realm.connect("echo") else { return println!(realm, "cannot connect") };
+    let Ok(echo) = realm.connect_raw("echo") else { return println!(realm, "cannot connect") };
     // One call with a deadline, so that the memory manager watches the control page.
     let first = realm.call_timeout::<u64, u64>(&echo, &1, core::time::Duration::from_secs(1));
     let control = realm_runtime::ipc::abi::CONTROL as *mut u64;

@@ -10,9 +10,9 @@ use realm_runtime::{Realm, println};
 realm_runtime::main!(main);
 
 fn main(realm: &mut Realm) {
-    let desk = realm.connect("desk").expect("a child reaches its parent's service");
+    let desk = realm.connect_raw("desk").expect("a child reaches its parent's service");
     println!(realm, "connected to her parent's \"desk\" (connection {:?})", desk.id);
-    match realm.connect("shop") {
+    match realm.connect_raw("shop") {
         Ok(_) => {
             println!(realm, "connected to her sibling's \"shop\" without a grant: WRONG")
         }
@@ -21,7 +21,7 @@ fn main(realm: &mut Realm) {
     let answer: PluginResponse =
         realm.call(&desk, &PluginRequest::Lookup(text("shop"))).expect("asking for a grant");
     println!(realm, "asked her parent for \"shop\": {answer:?}");
-    let shop = realm.connect("shop").expect("the granted connect");
+    let shop = realm.connect_raw("shop").expect("the granted connect");
     let doubled: u64 = realm.call(&shop, &21u64).expect("calling shop");
     println!(realm, "after the grant: shop doubled 21 into {doubled}");
 }

@@ -9,7 +9,7 @@ use realm_runtime::{Realm, println};
 realm_runtime::main!(main);
 
 fn main(realm: &mut Realm) {
-    match realm.connect("shop") {
+    match realm.connect_raw("shop") {
         Ok(_) => println!(realm, "connected to \"shop\": WRONG"),
         Err(error) => println!(realm, "connect \"shop\" refused: {error}"),
     }

@@ -68,7 +68,7 @@ fn client(realm: &mut Realm) {
     // Give the services time to register.
     let _ = realm.sleep(Duration::from_millis(20));
     let (Ok(stuck), Ok(echo), Ok(hole)) =
-        (realm.connect("stuck"), realm.connect("echo"), realm.connect("hole"))
+        (realm.connect_raw("stuck"), realm.connect_raw("echo"), realm.connect_raw("hole"))
     else {
         return println!(realm, "cannot connect");
     };
@@ -91,7 +91,7 @@ fn client(realm: &mut Realm) {
         Ok(answer) => return println!(realm, "the old connection still answered {answer}"),
         Err(error) => {
             println!(realm, "the old connection: {error}");
-            match realm.connect("stuck") {
+            match realm.connect_raw("stuck") {
                 Ok(connection) => connection,
                 Err(error) => return println!(realm, "reconnecting to stuck: {error}"),
             }
@@ -146,7 +146,7 @@ fn lagger(realm: &mut Realm) {
 
 fn racer(realm: &mut Realm) {
     let _ = realm.sleep(Duration::from_millis(20));
-    let Ok(lagger) = realm.connect("lagger") else {
+    let Ok(lagger) = realm.connect_raw("lagger") else {
         return println!(realm, "cannot connect to lagger");
     };
     let (mut ok, mut timed_out, mut wrong, mut other) = (0, 0, 0, 0);
