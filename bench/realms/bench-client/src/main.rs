@@ -82,12 +82,13 @@ fn ratio(numerator: u64, denominator: u64) -> Ratio {
     Ratio(numerator * 1000 / denominator.max(1))
 }
 
-/// A ratio in thousandths, printed with two decimals.
+/// A ratio in thousandths, printed with three decimals (cut, not rounded: 1.0597 prints
+/// 1.059, and is above a target of 1.05).
 struct Ratio(u64);
 
 impl core::fmt::Display for Ratio {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        write!(f, "{}.{:02}", self.0 / 1000, self.0 % 1000 / 10)
+        write!(f, "{}.{:03}", self.0 / 1000, self.0 % 1000)
     }
 }
 
@@ -99,18 +100,22 @@ fn main(realm: &mut Realm) {
         realm,
         "round trip over a broker-minted cap, cycles (median of {BATCHES} batches of {ROUNDS})"
     );
-    println!(realm, "operation                      words   raw seL4   interface   ratio   target");
+    println!(
+        realm,
+        "operation                      words   raw seL4   interface   ratio    target"
+    );
 
     let (raw_cycles, words) = raw_round_trip(realm, &raw, &7u64);
     let typed = measure(realm, |realm| {
-        assert_eq!(echo.small(realm, 7), Ok(7));
+        assert!(matches!(echo.small(realm, 7), Ok(7)), "echo answered another value");
     });
     row(realm, "interface u64 -> u64", words, raw_cycles, typed, "1.05");
 
     let large = [u64::MAX; 8];
     let (raw_cycles, words) = raw_round_trip(realm, &raw, &large);
     let typed = measure(realm, |realm| {
-        assert_eq!(echo.large(realm, large), Ok(large));
+        let Ok(answer) = echo.large(realm, large) else { panic!("echo failed") };
+        assert_eq!(answer[7], u64::MAX);
     });
     row(realm, "interface [u64; 8]", words, raw_cycles, typed, "1.05");
 
@@ -118,22 +123,22 @@ fn main(realm: &mut Realm) {
     while text.push('x').is_ok() {}
     let (raw_cycles, words) = raw_round_trip(realm, &raw, &text);
     let typed = measure(realm, |realm| {
-        let answer = echo.text(realm, text.clone()).expect("echo answers");
+        let Ok(answer) = echo.text(realm, text.clone()) else { panic!("echo failed") };
         assert_eq!(answer.len(), 64);
     });
     row(realm, "interface String<64> postcard", words, raw_cycles, typed, "1.5");
 
     // A call with a deadline that does not expire, against the same typed call.
     println!(realm, "call with a deadline, cycles (median of {BATCHES} batches of {ROUNDS})");
-    println!(realm, "operation              call   with a deadline (1 s, never expires)   ratio");
+    println!(realm, "operation              call   with_deadline (1 s, never expires)   ratio");
     let call_cycles = measure(realm, |realm| {
-        assert_eq!(echo.small(realm, 7), Ok(7));
+        assert!(matches!(echo.small(realm, 7), Ok(7)), "echo answered another value");
     });
-    echo.set_timeout(Some(core::time::Duration::from_secs(1)));
     let timeout_cycles = measure(realm, |realm| {
-        assert_eq!(echo.small(realm, 7), Ok(7));
+        let second = core::time::Duration::from_secs(1);
+        let answer = realm.with_deadline(second, |realm| echo.small(realm, 7));
+        assert!(matches!(answer, Ok(7)), "echo answered another value");
     });
-    echo.set_timeout(None);
     println!(
         realm,
         "{:<20} {call_cycles:>6}   {timeout_cycles:>36}   {}",
