@@ -160,9 +160,8 @@ fn garbler(realm: &mut Realm) {
         return println!(realm, "cannot connect");
     };
     // One call with a deadline, so that the memory manager watches the control page.
-    echo.set_timeout(Some(core::time::Duration::from_secs(1)));
-    let first = echo.echo(realm, 1);
-    echo.set_timeout(None);
+    let first =
+        realm.with_deadline(core::time::Duration::from_secs(1), |realm| echo.echo(realm, 1));
     let control = realm_runtime::ipc::abi::CONTROL as *mut u64;
     // SAFETY: the control page is mapped read-write at `CONTROL` for the realm's life; the
     // words written are the deadline and the call site (`ipc::abi::control`).

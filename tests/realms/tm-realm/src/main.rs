@@ -23,7 +23,7 @@
 use core::time::Duration;
 
 use realm_runtime::{Call, CallError, Realm, Server, println};
-use test_protocols::{Echo, EchoClient, EchoServer};
+use test_protocols::{Echo, EchoServer};
 
 realm_runtime::main!(main);
 
@@ -84,24 +84,21 @@ fn client(realm: &mut Realm) {
         return println!(realm, "cannot connect");
     };
     let start = realm.now();
-    stuck.set_timeout(Some(Duration::from_millis(50)));
-    let answer = stuck.echo(realm, 0);
+    let answer = realm.with_deadline(Duration::from_millis(50), |realm| stuck.echo(realm, 0));
     let took = realm.now().saturating_duration_since(start);
     println!(realm, "stuck with a 50 ms deadline: {answer:?} after {} us", took.as_micros());
     println!(realm, "echo then: {:?}", echo.echo(realm, 5));
     // Five more 50 ms deadlines, on hole: their median says how precise a deadline is
     // (one measurement under emulation can be late when the host is busy).
-    hole.set_timeout(Some(Duration::from_millis(50)));
     for _ in 0..5 {
         let start = realm.now();
-        let answer = hole.echo(realm, 0);
+        let answer = realm.with_deadline(Duration::from_millis(50), |realm| hole.echo(realm, 0));
         let took = realm.now().saturating_duration_since(start);
         println!(realm, "hole with a 50 ms deadline: {answer:?} after {} us", took.as_micros());
     }
     // stuck panics 200 ms after it took the request, and is restarted. `echo` is not
     // idempotent: the call on the old connection fails, and the client connects again.
     let _ = realm.sleep(Duration::from_millis(400));
-    stuck.set_timeout(None);
     let mut stuck = match stuck.echo(realm, 7) {
         Ok(answer) => return println!(realm, "the old connection still answered {answer}"),
         Err(error) => {
@@ -112,13 +109,16 @@ fn client(realm: &mut Realm) {
             }
         }
     };
-    stuck.set_timeout(Some(Duration::from_secs(1)));
-    let answer = stuck.echo(realm, 7);
+    let answer = realm.with_deadline(Duration::from_secs(1), |realm| stuck.echo(realm, 7));
     println!(realm, "stuck after its restart: {answer:?}");
 
     let before = realm.resources();
-    hole.set_timeout(Some(Duration::from_millis(1)));
-    let timed_out = (0..1000).filter(|_| hole.echo(realm, 1) == Err(CallError::TimedOut)).count();
+    let timed_out = (0..1000)
+        .filter(|_| {
+            realm.with_deadline(Duration::from_millis(1), |realm| hole.echo(realm, 1))
+                == Err(CallError::TimedOut)
+        })
+        .count();
     let after = realm.resources();
     let same = if before.is_ok() && before == after { "the same" } else { "different" };
     println!(realm, "{timed_out} of 1000 calls to hole timed out; resources {same}");
@@ -165,20 +165,19 @@ fn lagger(realm: &mut Realm) {
 
 fn racer(realm: &mut Realm) {
     let _ = realm.sleep(Duration::from_millis(20));
-    let Ok(mut lagger): Result<EchoClient, _> = realm.connect::<Echo>("lagger") else {
+    let Ok(mut lagger) = realm.connect::<Echo>("lagger") else {
         return println!(realm, "cannot connect to lagger");
     };
     let (mut ok, mut timed_out, mut wrong, mut other) = (0, 0, 0, 0);
     for value in 0..500u64 {
-        lagger.set_timeout(Some(Duration::from_micros(500 + value * 7919 % 2000)));
-        match lagger.echo(realm, value) {
+        let deadline = Duration::from_micros(500 + value * 7919 % 2000);
+        match realm.with_deadline(deadline, |realm| lagger.echo(realm, value)) {
             Ok(answer) if answer == 1000 + value => ok += 1,
             Ok(_) => wrong += 1,
             Err(CallError::TimedOut) => timed_out += 1,
             Err(_) => other += 1,
         }
     }
-    lagger.set_timeout(None);
     for value in 500..600u64 {
         match lagger.echo(realm, value) {
             Ok(answer) if answer == 1000 + value => ok += 1,
