@@ -24,8 +24,12 @@ fn a_realm_that_exits_outside_a_request_makes_no_reply_no_one_is_owed() {
 fn a_service_refuses_a_request_under_a_label_the_protocol_does_not_define() {
     let outcome = boot_system_on("tests/systems/replies.toml", Variant::Release);
     assert_passed("tests/systems/replies.toml", &outcome);
-    // Status 1 is `BadRequest` (realm-runtime's payload header).
-    assert!(outcome.printed("[labeller] label 999 refused with status 1"), "{}", outcome.tail(40));
+    // A `BAD_REQUEST` reply whose reason is the unknown operation (`interface::BadRequest`).
+    assert!(
+        outcome.printed("[labeller] label 999 refused: UnknownOperation { operation: 999 }"),
+        "{}",
+        outcome.tail(40)
+    );
     assert!(!outcome.printed("label 999 was served"), "{}", outcome.tail(40));
 }
 

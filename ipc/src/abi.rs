@@ -75,11 +75,10 @@ pub mod start {
 ///   time-stamp counter's frequency in MHz, as the kernel measured it at boot
 ///   (`BootInfo::tsc_mhz`; the kernel keeps whole MHz). A realm reads the clock with `rdtsc` and this word,
 ///   with no IPC.
-/// - [`control::CALL_DEADLINE`], [`control::CALL_SITE`]: written by the realm for a call
-///   with a deadline (`Realm::call_timeout`): the deadline as a time-stamp counter reading
-///   (0: none; cycles rather than nanoseconds, so that arming a deadline costs no division;
-///   no two calls share one, since the counter moves on), and, once, the address of the
-///   `syscall` instruction such calls wait in. The
+/// - [`control::CALL_DEADLINE`], [`control::CALL_SITE`]: written by the realm for calls
+///   with a deadline (`Realm::with_deadline`): the deadline as a time-stamp counter reading
+///   (0: none; cycles rather than nanoseconds, so that arming a deadline costs no division),
+///   and, once, the address of the `syscall` instruction every typed call waits in. The
 ///   memory manager reads them on its timer ticks: a call past its deadline whose thread it
 ///   finds at that instruction is cancelled (see `memory-manager/src/deadline.rs`); a thread
 ///   anywhere else is not touched. A realm that writes nonsense there can only cancel its own

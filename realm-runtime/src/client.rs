@@ -30,8 +30,8 @@ pub enum CallError {
     ServiceRestarted { generation: u32 },
     /// The service died and its realm is being restarted: connect again once it is back.
     ServiceRestarting,
-    /// The service did not reply by the call's deadline ([`Realm::with_deadline`],
-    /// [`Realm::call_timeout`]); the call was cancelled, and a late reply reaches nobody.
+    /// The service did not reply by the call's deadline ([`Realm::with_deadline`]); the call
+    /// was cancelled, and a late reply reaches nobody.
     TimedOut,
     /// The service refused the request, and said why (`BAD_REQUEST`).
     Rejected(interface::BadRequest),
@@ -115,7 +115,7 @@ impl Realm {
     }
 
     /// Connects with no interface check: for raw seL4 calls on the connection's endpoint
-    /// (and for the payload protocol's [`Realm::call`]).
+    /// (a service registered with [`Realm::register`] and a receive loop of its own).
     ///
     /// # Errors
     ///

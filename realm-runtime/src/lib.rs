@@ -9,10 +9,10 @@
 //! handle on the system: its name, more memory from its budget, and services. A service's
 //! interface is declared once with [`interface`] (the `interface` crate's guide); a client
 //! gets one with `realm.connect::<Kv>("kv")` ([`client`]), a service serves it with a
-//! [`Server`] ([`server`]). The older payload protocol (`register` then `serve`, or
-//! `connect_raw` then `call`, any serde type behind a header word: [`service`], [`payload`])
-//! stays until every realm is ported. When main returns the realm exits; a panic is
-//! reported to the memory manager, which logs it with the realm's name and stops the realm.
+//! [`Server`] ([`server`]). For raw seL4 IPC there are services and connections with no
+//! interface ([`Realm::register`], [`Realm::connect_raw`], [`service`]). When main returns
+//! the realm exits; a panic is reported to the memory manager, which logs it with the
+//! realm's name and stops the realm.
 #![cfg_attr(not(test), no_std)]
 
 pub mod client;
@@ -20,7 +20,6 @@ mod console;
 #[cfg(target_os = "none")]
 mod entry;
 pub mod notification;
-pub mod payload;
 pub mod server;
 pub mod service;
 pub mod time;

@@ -1,26 +1,22 @@
-//! Services: register one and serve it, or connect to one and call it. After `connect` the
-//! client holds a badged cap to the service's endpoint and every `call` is one direct seL4
-//! Call to the service: the memory manager is not in the path.
+//! Services and connections as the broker hands them out: register a service (its endpoint,
+//! for a `Server` or a receive loop of one's own), connect with no interface
+//! (`connect_raw`, for raw seL4 calls), let go of connections, close a client's connection,
+//! grant and revoke. After a connect the client holds a badged cap to the service's endpoint
+//! and every call is one direct seL4 Call to the service: the memory manager is not in the
+//! path. Typed calls are `client`'s, the typed server loop `server`'s.
 
 use core::cell::Cell;
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use ipc::{ConnectionId, Malformed, Name, Request, Response, ServiceIndex};
-use sel4::MessageInfo;
 use sel4::cap::Endpoint;
-use serde::Serialize;
-use serde::de::DeserializeOwned;
-use zerocopy::{FromBytes, Immutable, IntoBytes};
-
-use sel4::message::MAX_MESSAGE_WORDS;
 
 pub use crate::client::CallError;
-use crate::payload::{self, PayloadError, Status};
 use crate::{Error, Realm};
 
 /// Whether this realm's thread may hold a client's reply cap: set when the realm announces
-/// that it serves (`Realm::announce_serving`, which `serve` calls, and which a receive loop of
-/// one's own must call first) and never cleared (a thread that waits for the next request has
+/// that it serves (`Realm::announce_serving`, which `Server::run` calls, and which a receive
+/// loop of one's own must call first) and never cleared (a thread that waits for the next request has
 /// sent its reply; the abort path only runs for a thread that exited, faulted or panicked,
 /// which a waiting thread cannot do). The abort path (`entry.rs`) replies only when it is set,
 /// so a realm that registered a service and exits without ever serving makes no reply that no
@@ -191,153 +187,5 @@ impl Realm {
     pub fn revoke_grant(&mut self, child: &str, service: &str) -> Result<(), Error> {
         let (child, service) = (name(child)?, name(service)?);
         self.broker_request(Request::RevokeGrant { child, service }).map(|_| ())
-    }
-
-    /// Sends `request` on `connection` and waits for the service's response: one seL4 Call.
-    /// Any serde types, as postcard bytes.
-    #[inline]
-    pub fn call<Q: Serialize, R: DeserializeOwned>(
-        &mut self,
-        connection: &Connection,
-        request: &Q,
-    ) -> Result<R, CallError> {
-        self.call_with(
-            connection,
-            |words| payload::encode(request, Status::Ok, words),
-            payload::decode,
-            None,
-        )
-    }
-
-    /// [`Realm::call`] for plain-data types (zerocopy's `IntoBytes`/`FromBytes`, such as
-    /// `[u64; 8]`): their bytes travel as they are, with no serialisation. The service
-    /// answers with [`Realm::serve_plain`].
-    #[inline]
-    pub fn call_plain<Q: IntoBytes + Immutable, R: FromBytes>(
-        &mut self,
-        connection: &Connection,
-        request: &Q,
-    ) -> Result<R, CallError> {
-        self.call_with(
-            connection,
-            |words| payload::encode_plain(request, Status::Ok, words),
-            payload::decode_plain,
-            None,
-        )
-    }
-
-    /// One call of the payload protocol on `connection`, with a deadline `timeout` from now
-    /// if given (see `time.rs`).
-    #[inline]
-    pub(crate) fn call_with<R>(
-        &mut self,
-        connection: &Connection,
-        encode: impl FnOnce(&mut [u64]) -> Result<usize, PayloadError>,
-        decode: impl FnOnce(&[u64]) -> Result<(Status, Option<R>), PayloadError>,
-        timeout: Option<core::time::Duration>,
-    ) -> Result<R, CallError> {
-        if let Some(error) = connection.closed() {
-            return Err(error);
-        }
-        let length = encode(&mut self.ipc.msg_mut()[..MAX_MESSAGE_WORDS])
-            .map_err(|_| CallError::RequestTooLarge)?;
-        let info = MessageInfo::new(0, 0, length).map_err(|_| CallError::RequestTooLarge)?;
-        let reply = match timeout {
-            None => connection.endpoint.call(self.ipc, info),
-            Some(timeout) => self.call_before(connection.endpoint.cptr(), info, timeout)?,
-        };
-        // This protocol's replies carry label 0; any other label is classified as a typed
-        // reply's would be (a kernel error code, ABORTED, TIMED_OUT: the call reached no
-        // answer; anything else: malformed), and never decoded as a response.
-        if reply.label() != 0 {
-            let error = interface::reply::classify_transport(reply.label(), &[]);
-            return Err(self.transport_error(connection, error));
-        }
-        let malformed = |_| {
-            CallError::ReplyMalformed(interface::ReplyMalformed::Undecodable(
-                interface::DecodeError::Postcard,
-            ))
-        };
-        match decode(self.ipc.message(reply)).map_err(malformed)? {
-            (Status::Ok, Some(response)) => Ok(response),
-            (Status::BadRequest, _) => {
-                Err(CallError::Rejected(interface::BadRequest::Undecodable { argument: 0 }))
-            }
-            _ => Err(CallError::ResponseTooLarge),
-        }
-    }
-
-    /// Answers requests on `service` for ever: each request is decoded, handed to `handler`
-    /// with its caller, and the handler's response is the reply. The handler may use the
-    /// realm (to call other services, say). Tells the memory manager first that this realm
-    /// now only serves. Any serde types, as postcard bytes.
-    pub fn serve<Q: DeserializeOwned, R: Serialize>(
-        &mut self,
-        service: &Service,
-        handler: impl FnMut(&mut Realm, Caller, Q) -> R,
-    ) -> ! {
-        self.serve_with(
-            service,
-            payload::decode,
-            |response, words| payload::encode(response, Status::Ok, words),
-            handler,
-        )
-    }
-
-    /// [`Realm::serve`] for plain-data types: their bytes as they are (see
-    /// [`Realm::call_plain`]).
-    pub fn serve_plain<Q: FromBytes, R: IntoBytes + Immutable>(
-        &mut self,
-        service: &Service,
-        handler: impl FnMut(&mut Realm, Caller, Q) -> R,
-    ) -> ! {
-        self.serve_with(
-            service,
-            payload::decode_plain,
-            |response, words| payload::encode_plain(response, Status::Ok, words),
-            handler,
-        )
-    }
-
-    fn serve_with<Q, R>(
-        &mut self,
-        service: &Service,
-        decode: impl Fn(&[u64]) -> Result<(Status, Option<Q>), PayloadError>,
-        encode: impl Fn(&R, &mut [u64]) -> Result<usize, PayloadError>,
-        mut handler: impl FnMut(&mut Realm, Caller, Q) -> R,
-    ) -> ! {
-        self.announce_serving();
-        let mut received = service.endpoint.recv(self.ipc);
-        loop {
-            // From here until the next receive, this thread holds its caller's reply cap.
-            OWES_REPLY.store(true, Ordering::Relaxed);
-            let request = decode(self.ipc.message(received.info));
-            let caller = match ipc::Badge::decode(received.badge) {
-                Ok(ipc::BadgeKind::Connection { connection, service }) => {
-                    Some(Caller { connection, service })
-                }
-                _ => None,
-            };
-            // Requests carry label 0 (see `call`): any other label is not this protocol's,
-            // and is refused like an undecodable request.
-            let label = received.info.label();
-            let words = match (request, caller) {
-                (Ok((Status::Ok, Some(request))), Some(caller)) if label == 0 => {
-                    let response = handler(self, caller, request);
-                    let words = &mut self.ipc.msg_mut()[..MAX_MESSAGE_WORDS];
-                    encode(&response, words)
-                        .or_else(|_| payload::encode_bytes(&[], Status::ResponseTooLarge, words))
-                }
-                _ => payload::encode_bytes(
-                    &[],
-                    Status::BadRequest,
-                    &mut self.ipc.msg_mut()[..MAX_MESSAGE_WORDS],
-                ),
-            };
-            // An empty payload always fits: one header word.
-            let info =
-                MessageInfo::new(0, 0, words.unwrap_or(1)).unwrap_or(MessageInfo::from_word(1));
-            received = service.endpoint.reply_recv(self.ipc, info);
-        }
     }
 }

@@ -8,25 +8,20 @@
 //!   read would cost a round trip to the memory manager for every `now`; a page the memory
 //!   manager kept current would need it to write the page on every tick.
 //! - [`Realm::sleep`] asks the memory manager to answer at the wake-up time.
-//! - [`Realm::call_timeout`] is [`Realm::call`] with a deadline: before the call the realm
-//!   writes the deadline (a time-stamp counter reading) to its control page, where it wrote
-//!   once the address of the `syscall` instruction it waits in; the memory manager's timer cancels the call if the
-//!   thread is still there at the deadline, and the call returns [`CallError::TimedOut`].
-//!   No IPC is added to the call (the first such call of a realm tells the memory manager,
-//!   once, to watch its control page).
+//! - [`Realm::with_deadline`] runs typed calls with a deadline: before them the realm writes
+//!   the deadline (a time-stamp counter reading) to its control page, where it wrote once
+//!   the address of the `syscall` instruction every typed call waits in; the memory
+//!   manager's timer cancels a call if the thread is still there at the deadline, and the
+//!   call returns [`CallError::TimedOut`]. No IPC is added to the calls (the first deadline
+//!   of a realm tells the memory manager, once, to watch its control page).
 
 use core::sync::atomic::{AtomicBool, Ordering};
 use core::time::Duration;
 
+use crate::client::CallError;
+use crate::{Error, Realm};
 use ipc::abi::{CONTROL, control};
 use ipc::realm::{RealmRequest, RealmResponse};
-use serde::Serialize;
-use serde::de::DeserializeOwned;
-
-use crate::client::CallError;
-use crate::payload::{self, Status};
-use crate::service::Connection;
-use crate::{Error, Realm};
 
 /// A point of the realm clock: nanoseconds since the machine started (monotonic).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -97,24 +92,6 @@ impl Realm {
         }
     }
 
-    /// [`Realm::call`] with a deadline: if the service has not replied `timeout` from now,
-    /// the memory manager cancels the call and it returns [`CallError::TimedOut`]. A reply
-    /// the service sends later reaches nobody (seL4 deletes its reply capability when the
-    /// call is cancelled). It costs no IPC more than `call` (see the module doc).
-    pub fn call_timeout<Q: Serialize, R: DeserializeOwned>(
-        &mut self,
-        connection: &Connection,
-        request: &Q,
-        timeout: Duration,
-    ) -> Result<R, CallError> {
-        self.call_with(
-            connection,
-            |words| payload::encode(request, Status::Ok, words),
-            payload::decode,
-            Some(timeout),
-        )
-    }
-
     /// Runs `calls` (typed calls on any clients) with a deadline `timeout` from now: a call
     /// still waiting for its reply at the deadline is cancelled by the memory manager and
     /// returns [`CallError::TimedOut`]; so is every later call in `calls` (at the memory
@@ -157,24 +134,6 @@ impl Realm {
         }
         Ok(())
     }
-
-    /// One seL4 Call of `cap` with the message `info` (its words in the IPC buffer) that the
-    /// memory manager cancels if it has not returned `timeout` from now; returns the reply's
-    /// info. Tells the memory manager to watch this realm's deadlines on its first use.
-    pub(crate) fn call_before(
-        &mut self,
-        cap: sel4::cap::CPtr,
-        info: sel4::MessageInfo,
-        timeout: Duration,
-    ) -> Result<sel4::MessageInfo, CallError> {
-        self.watch_deadlines()?;
-        // The deadline in time-stamp counter cycles: no division on this path.
-        let deadline = sel4::timestamp::now().saturating_add(cycles(timeout));
-        arm(deadline);
-        let reply = sel4::ipc::call_at_known_site(self.ipc, cap, info);
-        disarm();
-        Ok(reply)
-    }
 }
 
 /// `duration` in time-stamp counter cycles (saturating), with the counter's frequency from
@@ -184,17 +143,10 @@ fn cycles(duration: Duration) -> u64 {
     clock::tsc::ns_to_cycles(nanos, read_control(control::TSC_MHZ))
 }
 
-/// Arms the deadline of the call about to be made, in time-stamp counter cycles (see the
+/// Arms the deadline of the calls about to be made, in time-stamp counter cycles (see the
 /// module doc).
-/// Two calls never share a deadline (the counter moves on between them), so the deadline
-/// also tells the memory manager whether it still looks at the same call.
 fn arm(deadline_cycles: u64) {
     write_control(control::CALL_DEADLINE, deadline_cycles.max(1));
-}
-
-/// Disarms it once the call has returned.
-fn disarm() {
-    write_control(control::CALL_DEADLINE, 0);
 }
 
 #[cfg(test)]

@@ -1,43 +1,55 @@
-//! Demo realm `kv`: a small key-value store served as `kv`, which logs every operation
-//! through the `log` service.
+//! Demo realm `kv`: a small key-value store served as `kv` (the interface
+//! `demo_protocols::Kv`), which logs every operation through the `log` service.
 #![forbid(unsafe_code)]
 #![no_std]
 #![no_main]
 
 use core::fmt::Write;
 
-use demo_protocols::{KvRequest, KvResponse, LogLine, Text};
+use demo_protocols::{Kv, KvError, KvServer, Log, LogClient, Text};
 use heapless::index_map::FnvIndexMap;
-use realm_runtime::{Realm, println};
+use realm_runtime::{Call, Realm, Server, println};
 
 realm_runtime::main!(main);
 
-fn main(realm: &mut Realm) {
-    let log = realm.connect_raw("log").expect("connecting to log");
-    let service = realm.register("kv").expect("registering kv");
-    println!(realm, "serving \"kv\", logging to \"log\"");
-    let mut store: FnvIndexMap<Text, Text, 16> = FnvIndexMap::new();
-    realm.serve(&service, move |realm, _caller, request: KvRequest| {
-        let mut line = Text::new();
-        let response = match request {
-            KvRequest::Put { key, value } => {
-                let _ = write!(line, "put {key} = {value}");
-                match store.insert(key, value) {
-                    Ok(_) => KvResponse::Stored,
-                    Err(_) => KvResponse::Full,
-                }
-            }
-            KvRequest::Get { key } => {
-                let _ = write!(line, "get {key}");
-                match store.get(&key) {
-                    Some(value) => KvResponse::Found(value.clone()),
-                    None => KvResponse::Missing,
-                }
-            }
-        };
-        if let Err(error) = realm.call::<_, ()>(&log, &LogLine(line)) {
-            println!(realm, "cannot log: {error}");
+/// The store, and its connection to the logger.
+struct Store {
+    entries: FnvIndexMap<Text, Text, 16>,
+    log: LogClient,
+}
+
+impl Store {
+    /// Logs `line`; a logger that cannot be reached costs a line on the console, not the
+    /// operation.
+    fn log(&mut self, call: &mut Call<'_>, line: Text) {
+        if let Err(error) = self.log.line(call, line) {
+            println!(call, "cannot log: {error}");
         }
-        response
-    })
+    }
+}
+
+impl KvServer for Store {
+    fn get(&mut self, call: &mut Call<'_>, key: Text) -> Result<Text, KvError> {
+        let mut line = Text::new();
+        let _ = write!(line, "get {key}");
+        let value = self.entries.get(&key).cloned().ok_or(KvError::Missing);
+        self.log(call, line);
+        value
+    }
+
+    fn put(&mut self, call: &mut Call<'_>, key: Text, value: Text) -> Result<(), KvError> {
+        let mut line = Text::new();
+        let _ = write!(line, "put {key} = {value}");
+        let stored = self.entries.insert(key, value).map(|_| ()).map_err(|_| KvError::Full);
+        self.log(call, line);
+        stored
+    }
+}
+
+fn main(realm: &mut Realm) {
+    let log = realm.connect::<Log>("log").expect("connecting to log");
+    let store = Store { entries: FnvIndexMap::new(), log };
+    let server = Server::new(store).serve::<Kv>(realm, "kv").expect("registering kv");
+    println!(realm, "serving \"kv\", logging to \"log\"");
+    server.run(realm)
 }

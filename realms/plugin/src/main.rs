@@ -4,22 +4,24 @@
 #![no_std]
 #![no_main]
 
-use demo_protocols::{PluginRequest, PluginResponse, text};
+use demo_protocols::{Kv, Log, PluginApi, text};
 use realm_runtime::{Realm, println};
 
 realm_runtime::main!(main);
 
 fn main(realm: &mut Realm) {
-    for service in ["kv", "log"] {
-        match realm.connect_raw(service) {
-            Ok(_) => println!(realm, "connected to \"{service}\" (it should not have)"),
-            Err(error) => println!(realm, "connect \"{service}\" refused: {error}"),
-        }
+    // Refused by the policy before any interface is looked at.
+    match realm.connect::<Kv>("kv") {
+        Ok(_) => println!(realm, "connected to \"kv\" (it should not have)"),
+        Err(error) => println!(realm, "connect \"kv\" refused: {error}"),
     }
-    let api = realm.connect_raw("plugin-api").expect("connecting to my parent's plugin-api");
-    let logged: PluginResponse =
-        realm.call(&api, &PluginRequest::Log(text("hello from the plugin"))).expect("logging");
-    let value: PluginResponse =
-        realm.call(&api, &PluginRequest::Lookup(text("greeting"))).expect("looking up");
-    println!(realm, "through plugin-api: {logged:?}, greeting = {value:?}");
+    match realm.connect::<Log>("log") {
+        Ok(_) => println!(realm, "connected to \"log\" (it should not have)"),
+        Err(error) => println!(realm, "connect \"log\" refused: {error}"),
+    }
+    let mut api =
+        realm.connect::<PluginApi>("plugin-api").expect("connecting to my parent's plugin-api");
+    let logged = api.log(realm, text("hello from the plugin")).expect("logging");
+    let value = api.lookup(realm, text("greeting")).expect("looking up");
+    println!(realm, "through plugin-api: log {logged:?}, greeting = {value:?}");
 }

@@ -15,8 +15,10 @@
 #![no_std]
 #![no_main]
 
-use realm_runtime::{CallError, Connection, Realm, println};
-use test_protocols::{CRASH, KeeperRequest, KeeperResponse, QUIT, name};
+use realm_runtime::{CallError, Realm, println};
+use test_protocols::{
+    CRASH, Echo, EchoClient, EchoServer, Keeper, KeeperClient, QUIT, Refused, name,
+};
 
 realm_runtime::main!(main);
 
@@ -34,65 +36,75 @@ fn main(realm: &mut Realm) {
     }
 }
 
-fn keeper(realm: &mut Realm, request: KeeperRequest) -> Result<KeeperResponse, CallError> {
-    let keeper = realm.connect_raw("keeper").expect("a child reaches its parent's keeper");
-    let response = realm.call(&keeper, &request);
-    let _ = realm.disconnect(keeper);
+/// One request to the parent's keeper, on a connection of its own.
+fn keeper(
+    realm: &mut Realm,
+    request: impl FnOnce(&mut KeeperClient, &mut Realm) -> Result<Result<(), Refused>, CallError>,
+) -> Result<Result<(), Refused>, CallError> {
+    let mut keeper =
+        realm.connect::<Keeper>("keeper").expect("a child reaches its parent's keeper");
+    let response = request(&mut keeper, realm);
+    let _ = realm.disconnect(keeper.0.into_connection());
     response
 }
 
 fn grant(realm: &mut Realm, child: &str) {
-    let request = KeeperRequest::Grant { child: name(child), service: name("echo") };
-    assert_eq!(keeper(realm, request), Ok(KeeperResponse::Done), "init grants {child} echo");
-}
-
-fn echo(realm: &mut Realm, connection: &Connection, value: u64) -> Result<u64, CallError> {
-    realm.call(connection, &value)
+    let granted = keeper(realm, |keeper, realm| keeper.grant(realm, name(child), name("echo")));
+    assert_eq!(granted, Ok(Ok(())), "init grants {child} echo");
 }
 
 /// Asks the parent for a grant of echo, connects and makes one call; echo's answer, or 0.
 fn granted_call(realm: &mut Realm, me: &str) -> u64 {
     grant(realm, me);
-    let connection = connect_when_back(realm, "echo");
-    let answer = echo(realm, &connection, 7);
+    let mut echo = connect_when_back(realm, "echo");
+    let answer = echo.echo(realm, 7);
     println!(realm, "echo answers {answer:?}");
-    let _ = realm.disconnect(connection);
+    let _ = realm.disconnect(echo.0.into_connection());
     answer.unwrap_or(0)
 }
 
+/// `hasty` serves the interface `Echo` as "hasty": each call makes it call echo.
+struct Hasty;
+
+impl EchoServer for Hasty {
+    fn echo(&mut self, call: &mut realm_runtime::Call<'_>, _value: u64) -> u64 {
+        granted_call(call, "hasty")
+    }
+}
+
 fn hasty(realm: &mut Realm) {
-    let service = realm.register("hasty").expect("registering hasty");
-    realm.serve(&service, |realm, _caller, _value: u64| granted_call(realm, "hasty"))
+    let server =
+        realm_runtime::Server::new(Hasty).serve::<Echo>(realm, "hasty").expect("registering hasty");
+    server.run(realm)
 }
 
 fn steady(realm: &mut Realm) {
-    let hasty = realm.connect_raw("hasty").expect("granted in the system description");
-    let answer: Result<u64, CallError> = realm.call(&hasty, &0u64);
+    let mut hasty = realm.connect::<Echo>("hasty").expect("granted in the system description");
+    let answer = hasty.echo(realm, 0);
     println!(realm, "hasty answers {answer:?}");
     granted_call(realm, "steady");
 }
 
 fn alpha(realm: &mut Realm) {
     grant(realm, "alpha");
-    let echo_connection = connect_when_back(realm, "echo");
-    println!(realm, "echo answers {:?}", echo(realm, &echo_connection, 1));
-    let revoke = KeeperRequest::Revoke { child: name("alpha"), service: name("echo") };
-    assert_eq!(keeper(realm, revoke), Ok(KeeperResponse::Done));
-    match echo(realm, &echo_connection, 2) {
+    let mut echo = connect_when_back(realm, "echo");
+    println!(realm, "echo answers {:?}", echo.echo(realm, 1));
+    let revoked = keeper(realm, |keeper, realm| keeper.revoke(realm, name("alpha"), name("echo")));
+    assert_eq!(revoked, Ok(Ok(())));
+    match echo.echo(realm, 2) {
         Ok(value) => println!(realm, "echo still answers after the revoke: {value} WRONG"),
         Err(error) => println!(realm, "echo after the grant was revoked: {error}"),
     }
 
-    let first = realm.connect_raw("keeper").expect("connecting to keeper");
-    let second = realm.connect_raw("keeper").expect("connecting to keeper again");
-    let kicked: Result<KeeperResponse, _> = realm.call(&first, &KeeperRequest::Kick);
+    let mut first = realm.connect::<Keeper>("keeper").expect("connecting to keeper");
+    let mut second = realm.connect::<Keeper>("keeper").expect("connecting to keeper again");
+    let kicked = first.kick(realm);
     println!(realm, "asked keeper to close its first connection: {kicked:?}");
-    match realm.call::<_, KeeperResponse>(&first, &KeeperRequest::Kick) {
+    match first.kick(realm) {
         Ok(response) => println!(realm, "first connection still works: {response:?} WRONG"),
         Err(error) => println!(realm, "first connection: {error}"),
     }
-    let grant_again = KeeperRequest::Grant { child: name("alpha"), service: name("echo") };
-    match realm.call::<_, KeeperResponse>(&second, &grant_again) {
+    match second.grant(realm, name("alpha"), name("echo")) {
         Ok(response) => println!(realm, "second connection still works: {response:?}"),
         Err(error) => println!(realm, "second connection: {error} WRONG"),
     }
@@ -100,20 +112,21 @@ fn alpha(realm: &mut Realm) {
 
 fn beta(realm: &mut Realm) {
     grant(realm, "beta");
-    let first = connect_when_back(realm, "echo");
-    println!(realm, "echo answers {:?}", echo(realm, &first, 5));
-    match echo(realm, &first, CRASH) {
+    let mut first = connect_when_back(realm, "echo");
+    println!(realm, "echo answers {:?}", first.echo(realm, 5));
+    // `echo` is not idempotent: the failed call is not made again, the error is returned.
+    match first.echo(realm, CRASH) {
         Ok(value) => println!(realm, "the crashing call returned {value} WRONG"),
         Err(error) => println!(realm, "the call in progress when echo crashed: {error}"),
     }
     // echo is restarted after a back-off delay: wait for it.
-    let second = connect_when_back(realm, "echo");
-    println!(realm, "reconnected: echo answers {:?}", echo(realm, &second, 5));
-    match echo(realm, &second, CRASH) {
+    let mut second = connect_when_back(realm, "echo");
+    println!(realm, "reconnected: echo answers {:?}", second.echo(realm, 5));
+    match second.echo(realm, CRASH) {
         Ok(value) => println!(realm, "the second crashing call returned {value} WRONG"),
         Err(error) => println!(realm, "the call in progress at the second crash: {error}"),
     }
-    match realm.connect_raw("echo") {
+    match realm.connect::<Echo>("echo") {
         Ok(_) => println!(realm, "echo is back after its last restart WRONG"),
         Err(error) => println!(realm, "connect after the restart limit: {error}"),
     }
@@ -123,25 +136,25 @@ fn beta(realm: &mut Realm) {
 /// the restarted echo has registered: it hears that echo is restarting.
 fn omega(realm: &mut Realm) {
     grant(realm, "omega");
-    let connection = loop {
-        match realm.connect_raw("echo") {
-            Ok(connection) => break connection,
+    let mut echo = loop {
+        match realm.connect::<Echo>("echo") {
+            Ok(echo) => break echo,
             // echo has not registered yet: let it run (same priority).
             Err(_) => realm_runtime::sel4::ipc::yield_now(),
         }
     };
-    match echo(realm, &connection, CRASH) {
+    match echo.echo(realm, CRASH) {
         Ok(value) => println!(realm, "the crashing call returned {value} WRONG"),
         Err(error) => println!(realm, "the call in progress when echo crashed: {error}"),
     }
 }
 
 fn gamma(realm: &mut Realm) {
-    let mut open: heapless::Vec<Connection, 8> = heapless::Vec::new();
+    let mut open: heapless::Vec<KeeperClient, 8> = heapless::Vec::new();
     let refusal = loop {
-        match realm.connect_raw("keeper") {
-            Ok(connection) => {
-                if open.push(connection).is_err() {
+        match realm.connect::<Keeper>("keeper") {
+            Ok(keeper) => {
+                if open.push(keeper).is_err() {
                     break None;
                 }
             }
@@ -155,14 +168,13 @@ fn gamma(realm: &mut Realm) {
     // A request whose answer does not depend on the other realms: granting gamma its
     // parent's own service is always allowed (echo, say, may be gone for good by now, and a
     // grant of it refused).
-    let grant_request = KeeperRequest::Grant { child: name("gamma"), service: name("keeper") };
-    let still = realm.call::<_, KeeperResponse>(&open[0], &grant_request);
+    let still = open[0].grant(realm, name("gamma"), name("keeper"));
     println!(realm, "its first connection still works: {still:?}");
 }
 
 fn delta(realm: &mut Realm) {
-    let once = realm.connect_raw("once").expect("delta is granted once");
-    match echo(realm, &once, QUIT) {
+    let mut once = realm.connect::<Echo>("once").expect("delta is granted once");
+    match once.echo(realm, QUIT) {
         Ok(value) => {
             println!(realm, "the call to the exiting service returned {value} WRONG")
         }
@@ -176,8 +188,8 @@ fn delta(realm: &mut Realm) {
     for _ in 0..3 {
         before = realm.resources().expect("asking for resources");
         for _ in 0..1000 {
-            let connection = realm.connect_raw("keeper").expect("connecting");
-            realm.disconnect(connection).expect("disconnecting");
+            let keeper = realm.connect::<Keeper>("keeper").expect("connecting");
+            realm.disconnect(keeper.0.into_connection()).expect("disconnecting");
         }
         after = realm.resources().expect("asking for resources");
         if before == after {
@@ -195,12 +207,12 @@ fn delta(realm: &mut Realm) {
     );
 }
 
-/// Connects to `service`, waiting while it may come back (it is restarting after a back-off
-/// delay, or not registered yet).
-fn connect_when_back(realm: &mut Realm, service: &str) -> Connection {
+/// Connects to `service` (an `Echo`), waiting while it may come back (it is restarting after
+/// a back-off delay, or not registered yet).
+fn connect_when_back(realm: &mut Realm, service: &str) -> EchoClient {
     loop {
-        match realm.connect_raw(service) {
-            Ok(connection) => return connection,
+        match realm.connect::<Echo>(service) {
+            Ok(echo) => return echo,
             Err(realm_runtime::Error::Refused(error)) if error.may_succeed_later() => {
                 let _ = realm.sleep(core::time::Duration::from_millis(5));
             }

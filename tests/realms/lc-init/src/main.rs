@@ -1,31 +1,55 @@
-//! Test realm `init` of tests/systems/lifecycle.toml: serves `keeper`, through which its
+//! Test realm `init` of tests/systems/lifecycle.toml (and promises.toml,
+//! priority-inversion.toml): serves `keeper` (`test_protocols::Keeper`), through which its
 //! children ask it to grant or revoke services, or to close their own connection.
 #![forbid(unsafe_code)]
 #![no_std]
 #![no_main]
 
-use realm_runtime::{Realm, println};
-use test_protocols::{KeeperRequest, KeeperResponse};
+use realm_runtime::{Call, Error, Realm, Server, println};
+use test_protocols::{Keeper, KeeperServer, Name, Refused};
 
 realm_runtime::main!(main);
 
-fn main(realm: &mut Realm) {
-    let keeper = realm.register("keeper").expect("registering keeper");
-    realm.serve(&keeper, |realm, caller, request: KeeperRequest| {
-        let done = match &request {
-            KeeperRequest::Grant { child, service } => realm.grant(child, service),
-            KeeperRequest::Revoke { child, service } => realm.revoke_grant(child, service),
-            KeeperRequest::Kick => realm.close(caller),
-        };
-        match done {
-            Ok(()) => {
-                println!(realm, "{request:?}: done");
-                KeeperResponse::Done
-            }
-            Err(error) => {
-                println!(realm, "{request:?}: {error}");
-                KeeperResponse::Refused
-            }
+/// The keeper keeps nothing: each request is one request to the broker.
+struct Init;
+
+/// Prints what came of `what` and answers the child.
+fn report(
+    call: &mut Call<'_>,
+    what: core::fmt::Arguments<'_>,
+    done: Result<(), Error>,
+) -> Result<(), Refused> {
+    match done {
+        Ok(()) => {
+            println!(call, "{what}: done");
+            Ok(())
         }
-    })
+        Err(error) => {
+            println!(call, "{what}: {error}");
+            Err(Refused)
+        }
+    }
+}
+
+impl KeeperServer for Init {
+    fn grant(&mut self, call: &mut Call<'_>, child: Name, service: Name) -> Result<(), Refused> {
+        let done = call.grant(&child, &service);
+        report(call, format_args!("grant {child} {service}"), done)
+    }
+
+    fn revoke(&mut self, call: &mut Call<'_>, child: Name, service: Name) -> Result<(), Refused> {
+        let done = call.revoke_grant(&child, &service);
+        report(call, format_args!("revoke {child}'s {service}"), done)
+    }
+
+    fn kick(&mut self, call: &mut Call<'_>) -> Result<(), Refused> {
+        let caller = call.caller();
+        let done = call.close(caller);
+        report(call, format_args!("kick connection {:?}", caller.connection), done)
+    }
+}
+
+fn main(realm: &mut Realm) {
+    let server = Server::new(Init).serve::<Keeper>(realm, "keeper").expect("registering keeper");
+    server.run(realm)
 }

@@ -12,7 +12,7 @@
 
 use realm_runtime::ipc;
 use realm_runtime::{CallError, Connection, Error, Realm, println};
-use test_protocols::{CRASH, KeeperRequest, KeeperResponse, QUIT, name};
+use test_protocols::{CRASH, Echo, Keeper, KeeperClient, QUIT, Refused, name};
 
 realm_runtime::main!(main);
 
@@ -23,7 +23,7 @@ fn main(realm: &mut Realm) {
     let me = realm.name().expect("the memory manager knows this realm's name");
     match me.as_str() {
         "kay" => kay(realm),
-        "zed" | "zoe" => match realm.connect_raw("late") {
+        "zed" | "zoe" => match realm.connect::<Echo>("late") {
             Ok(_) => println!(realm, "connect \"late\": connected WRONG"),
             Err(error) => println!(realm, "connect \"late\": {error}"),
         },
@@ -31,10 +31,15 @@ fn main(realm: &mut Realm) {
     }
 }
 
-fn keeper(realm: &mut Realm, request: KeeperRequest) -> Result<KeeperResponse, CallError> {
-    let keeper = realm.connect_raw("keeper").expect("a child reaches its parent's keeper");
-    let response = realm.call(&keeper, &request);
-    let _ = realm.disconnect(keeper);
+/// One request to the parent's keeper, on a connection of its own.
+fn keeper(
+    realm: &mut Realm,
+    request: impl FnOnce(&mut KeeperClient, &mut Realm) -> Result<Result<(), Refused>, CallError>,
+) -> Result<Result<(), Refused>, CallError> {
+    let mut keeper =
+        realm.connect::<Keeper>("keeper").expect("a child reaches its parent's keeper");
+    let response = request(&mut keeper, realm);
+    let _ = realm.disconnect(keeper.0.into_connection());
     response
 }
 
@@ -43,12 +48,12 @@ fn error_may_succeed_later(error: &Error) -> bool {
     matches!(error, Error::Refused(refused) if refused.may_succeed_later())
 }
 
-/// Prints what connecting to `service` answers now.
+/// Prints what connecting to `service` (an `Echo`) answers now.
 fn try_connect(realm: &mut Realm, what: &str, service: &str) {
-    match realm.connect_raw(service) {
-        Ok(connection) => {
+    match realm.connect::<Echo>(service) {
+        Ok(echo) => {
             println!(realm, "{what}: connected WRONG");
-            let _ = realm.disconnect(connection);
+            let _ = realm.disconnect(echo.0.into_connection());
         }
         Err(error) => {
             let retry = if error_may_succeed_later(&error) { "retry" } else { "do not retry" };
@@ -71,16 +76,16 @@ fn connect_answers(realm: &mut Realm) {
     // (should the restarted phoenix ever win that race, the next crash tries again).
     let mut heard_restarting = false;
     loop {
-        match realm.connect_raw("phoenix") {
-            Ok(phoenix) => {
-                let _: Result<u64, _> = realm.call(&phoenix, &CRASH);
-                let _ = realm.disconnect(phoenix);
+        match realm.connect::<Echo>("phoenix") {
+            Ok(mut phoenix) => {
+                let _ = phoenix.echo(realm, CRASH);
+                let _ = realm.disconnect(phoenix.0.into_connection());
                 if heard_restarting {
                     continue;
                 }
-                match realm.connect_raw("phoenix") {
+                match realm.connect::<Echo>("phoenix") {
                     Ok(again) => {
-                        let _ = realm.disconnect(again);
+                        let _ = realm.disconnect(again.0.into_connection());
                     }
                     Err(error) => {
                         let restarting = Error::Refused(ipc::Error::ServiceRestarting);
@@ -109,9 +114,8 @@ fn connect_answers(realm: &mut Realm) {
 /// "echo" does not accept zed.
 fn refused_grants(realm: &mut Realm) {
     for service in ["bee", "echo"] {
-        let request = KeeperRequest::Grant { child: name("zed"), service: name(service) };
-        match keeper(realm, request) {
-            Ok(KeeperResponse::Refused) => {
+        match keeper(realm, |keeper, realm| keeper.grant(realm, name("zed"), name(service))) {
+            Ok(Err(Refused)) => {
                 println!(realm, "init's grant of {service} to zed: refused")
             }
             other => println!(realm, "init's grant of {service} to zed: {other:?} WRONG"),
@@ -145,65 +149,66 @@ fn slot(connection: &Connection) -> u64 {
 
 fn stale_handles(realm: &mut Realm) {
     // Closed by its service: keeper closes the connection the request came on, and replies.
-    let kicked = realm.connect_raw("keeper").expect("connecting to keeper");
-    let kick: Result<KeeperResponse, _> = realm.call(&kicked, &KeeperRequest::Kick);
+    let mut kicked = realm.connect::<Keeper>("keeper").expect("connecting to keeper");
+    let kick = kicked.kick(realm);
     println!(realm, "asked keeper to close the connection: {}", answer(kick));
     // A grant revoked: init grants echo, then takes it back.
-    let grant = KeeperRequest::Grant { child: name("kay"), service: name("echo") };
-    assert_eq!(keeper(realm, grant), Ok(KeeperResponse::Done), "init grants kay echo");
-    let revoked = realm.connect_raw("echo").expect("the granted connect");
-    let echoed: Result<u64, _> = realm.call(&revoked, &1);
+    let granted = keeper(realm, |keeper, realm| keeper.grant(realm, name("kay"), name("echo")));
+    assert_eq!(granted, Ok(Ok(())), "init grants kay echo");
+    let mut revoked = realm.connect::<Echo>("echo").expect("the granted connect");
+    let echoed = revoked.echo(realm, 1);
     println!(realm, "echo answers {}", answer(echoed));
-    let revoke = KeeperRequest::Revoke { child: name("kay"), service: name("echo") };
-    assert_eq!(keeper(realm, revoke), Ok(KeeperResponse::Done), "init revokes kay's echo");
+    let revoke = keeper(realm, |keeper, realm| keeper.revoke(realm, name("kay"), name("echo")));
+    assert_eq!(revoke, Ok(Ok(())), "init revokes kay's echo");
     // The service gone: once exits under a call on another connection.
-    let gone = realm.connect_raw("once").expect("kay is granted once");
-    let quitting = realm.connect_raw("once").expect("kay is granted once");
-    let quit: Result<u64, _> = realm.call(&quitting, &QUIT);
+    let mut gone = realm.connect::<Echo>("once").expect("kay is granted once");
+    let mut quitting = realm.connect::<Echo>("once").expect("kay is granted once");
+    let quit = quitting.echo(realm, QUIT);
     println!(realm, "the call when once exited: {}", describe(quit));
-    let _ = realm.disconnect(quitting);
+    let _ = realm.disconnect(quitting.0.into_connection());
     try_connect(realm, "connect \"once\" after it exited", "once");
 
-    let stale =
-        [(&kicked, "closed by its service"), (&revoked, "grant revoked"), (&gone, "service gone")];
-    let stale_slots = stale.map(|(connection, _)| slot(connection));
+    let stale_slots = [kicked.connection(), revoked.connection(), gone.connection()].map(slot);
     let mut same_slot = 0;
     for _ in 0..CYCLES {
-        let connection = realm.connect_raw("bee").expect("connecting to bee");
-        if stale_slots.contains(&slot(&connection)) {
+        let bee = realm.connect::<Echo>("bee").expect("connecting to bee");
+        if stale_slots.contains(&slot(bee.connection())) {
             same_slot += 1;
         }
-        realm.disconnect(connection).expect("disconnecting from bee");
+        realm.disconnect(bee.0.into_connection()).expect("disconnecting from bee");
     }
-    let held = realm.connect_raw("bee").expect("connecting to bee");
-    if stale_slots.contains(&slot(&held)) {
+    let held = realm.connect::<Echo>("bee").expect("connecting to bee");
+    if stale_slots.contains(&slot(held.connection())) {
         same_slot += 1;
     }
     let verdict = if same_slot == 0 { "none" } else { "some WRONG" };
     println!(realm, "{CYCLES} cycles, then a new connection: {verdict} in a stale handle's slot");
-    for (connection, how) in stale {
-        let answer: Result<u64, _> = realm.call(connection, &7);
-        println!(realm, "stale handle ({how}): {}", describe(answer));
-    }
+    let answer = kicked.kick(realm);
+    println!(realm, "stale handle (closed by its service): {}", describe(answer));
+    let answer = revoked.echo(realm, 7);
+    println!(realm, "stale handle (grant revoked): {}", describe(answer));
+    let answer = gone.echo(realm, 7);
+    println!(realm, "stale handle (service gone): {}", describe(answer));
 
     // The three stale handles and `held` count against kay's quota of 5.
-    let second = realm.connect_raw("bee").expect("a fifth connection");
-    match realm.connect_raw("bee") {
+    let second = realm.connect::<Echo>("bee").expect("a fifth connection");
+    match realm.connect::<Echo>("bee") {
         Ok(_) => println!(realm, "a sixth connection while three are reserved: connected WRONG"),
         Err(error) => println!(realm, "a sixth connection while three are reserved: {error}"),
     }
-    for connection in [kicked, revoked, gone] {
+    let stale = [kicked.0.into_connection(), revoked.0.into_connection(), gone.0.into_connection()];
+    for connection in stale {
         if let Err(error) = realm.disconnect(connection) {
             println!(realm, "letting go of a stale handle: {error} WRONG");
         }
     }
-    match realm.connect_raw("bee") {
+    match realm.connect::<Echo>("bee") {
         Ok(third) => {
             println!(realm, "after letting go of them: connected");
-            let _ = realm.disconnect(third);
+            let _ = realm.disconnect(third.0.into_connection());
         }
         Err(error) => println!(realm, "after letting go of them: {error} WRONG"),
     }
-    let _ = realm.disconnect(held);
-    let _ = realm.disconnect(second);
+    let _ = realm.disconnect(held.0.into_connection());
+    let _ = realm.disconnect(second.0.into_connection());
 }

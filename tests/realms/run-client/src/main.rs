@@ -8,8 +8,10 @@
 //! - `caller` makes 1,000 calls and reports how many were answered correctly.
 //! - `registrar` registers a service and exits without ever serving a request: it owes no
 //!   client a reply, so the abort path must make none.
-//! - `labeller` sends `echo` a request with a valid payload under label 999, which the
-//!   typed-call protocol does not define: the service must refuse it, not serve it.
+//! - `labeller` sends `echo` a request with a valid argument (the words of `7u64`) under
+//!   label 999, an operation the interface `Echo` does not have: the service must refuse it,
+//!   not serve it. A raw seL4 Call, on purpose: no typed client sends an operation its
+//!   interface does not declare.
 //! - `forger` sends, on its own fault endpoint, a message shaped like the kernel's report of
 //!   a bad memory access at 0xdead000 that never happened. On seL4 5.0.0 the memory manager
 //!   cannot tell it from a real fault (see README, "Faults"): the forger must gain nothing a
@@ -18,22 +20,25 @@
 //! - `hoarder` (16 MiB budget) asks for 1,600 pages at once: they fit its budget but not the
 //!   1,536 capability slots the memory manager keeps for one realm's objects, and the
 //!   refusal must say so; then it asks for 4 pages, which it gets.
-//! - `rawsrv` serves "raw" with a receive loop of its own, and faults on the first request;
-//!   `rawcli` calls it: its call must return (the abort path answers it).
+//! - `rawsrv` serves "raw" with a receive loop of its own (raw seL4 on purpose: the test is
+//!   about a service that is not a `Server`), and faults on the first request; `rawcli`
+//!   calls it as an `Echo`: its call must return (the abort path answers it).
 //! - `dropper` (`max_connections = 1`) connects to `echo` five times, dropping each handle
 //!   without `disconnect`: a dropped handle is let go of, so each connect succeeds.
 //! - `garbler` writes nonsense into its control page (a deadline long past, a call site
-//!   that is no instruction of its own) and then makes 200 plain calls to `echo` and sleeps
+//!   that is no instruction of its own) and then makes 200 calls to `echo` with no deadline
+//!   and sleeps
 //!   20 ms: its own calls and sleep still work, and nobody else is touched.
 //! - `looper` asks to connect to `echo` 1,000 times, which the policy refuses each time, and
 //!   reports how many were refused.
 #![no_std]
 #![no_main]
 
-use realm_runtime::payload::{self, Status};
+use realm_runtime::interface::{ReplyError, Response, Wire};
 use realm_runtime::sel4::cap::Endpoint;
 use realm_runtime::sel4::{MessageInfo, timestamp};
 use realm_runtime::{Realm, println};
+use test_protocols::Echo;
 
 realm_runtime::main!(main);
 
@@ -88,20 +93,20 @@ fn main(realm: &mut Realm) {
             let _ = unsafe { core::ptr::read_volatile(pointer) };
         }
         "rawcli" => {
-            let raw = loop {
-                match realm.connect_raw("raw") {
+            let mut raw = loop {
+                match realm.connect::<Echo>("raw") {
                     Ok(raw) => break raw,
                     Err(_) => {
                         let _ = realm.sleep(core::time::Duration::from_millis(5));
                     }
                 }
             };
-            let answer = realm.call::<u64, u64>(&raw, &1);
+            let answer = raw.echo(realm, 1);
             println!(realm, "the call to raw returned: {answer:?}");
         }
         "dropper" => {
             let connected = (0..5)
-                .filter(|_| match realm.connect_raw("echo") {
+                .filter(|_| match realm.connect::<Echo>("echo") {
                     Ok(connection) => {
                         drop(connection);
                         true
@@ -113,7 +118,7 @@ fn main(realm: &mut Realm) {
         }
         "garbler" => garbler(realm),
         "looper" => {
-            let refused = (0..1000).filter(|_| realm.connect_raw("echo").is_err()).count();
+            let refused = (0..1000).filter(|_| realm.connect::<Echo>("echo").is_err()).count();
             println!(realm, "{refused} of 1000 connects refused");
         }
         _ => println!(realm, "has no part in this test"),
@@ -122,42 +127,41 @@ fn main(realm: &mut Realm) {
 
 /// Connects to `echo` and makes `count` calls; prints how many were answered as expected.
 fn calls(realm: &mut Realm, count: u64) {
-    let echo = match realm.connect_raw("echo") {
+    let mut echo = match realm.connect::<Echo>("echo") {
         Ok(echo) => echo,
         Err(error) => return println!(realm, "connect refused: {error}"),
     };
-    let answered = (0..count)
-        .filter(|&value| realm.call::<u64, u64>(&echo, &value) == Ok(1000 + value))
-        .count();
+    let answered = (0..count).filter(|&value| echo.echo(realm, value) == Ok(1000 + value)).count();
     println!(realm, "{answered} of {count} calls answered");
 }
 
-/// Calls `echo` with the payload of `7u64` under label 999; prints how the service answered.
+/// Calls `echo` with the words of `7u64` under label 999; prints how the service answered.
 fn labeller(realm: &mut Realm) {
-    let echo = match realm.connect_raw("echo") {
+    let echo = match realm.connect::<Echo>("echo") {
         Ok(echo) => echo,
         Err(error) => return println!(realm, "connect refused: {error}"),
     };
-    let words =
-        &mut realm.ipc_buffer().msg_mut()[..realm_runtime::sel4::message::MAX_MESSAGE_WORDS];
-    let Ok(length) = payload::encode(&7u64, Status::Ok, words) else {
+    let Ok(length) = Wire::encode(&7u64, realm.ipc_buffer().msg_mut()) else {
         return println!(realm, "cannot encode the request");
     };
     let Ok(info) = MessageInfo::new(999, 0, length) else { return };
-    let reply = echo.endpoint().call(realm.ipc_buffer(), info);
-    let answer = payload::decode::<u64>(realm.ipc_buffer().message(reply));
-    match answer {
-        Ok((Status::Ok, Some(value))) => println!(realm, "label 999 was served: {value}"),
-        Ok((status, _)) => println!(realm, "label 999 refused with status {}", status as u8),
-        Err(error) => println!(realm, "label 999: the reply is malformed ({error})"),
+    let reply = echo.connection().endpoint().call(realm.ipc_buffer(), info);
+    // Classified as the typed client classifies a reply to an operation `-> u64`.
+    match <u64 as Response>::decode(reply.label(), realm.ipc_buffer().message(reply)) {
+        Ok(value) => println!(realm, "label 999 was served: {value}"),
+        Err(ReplyError::BadRequest(reason)) => println!(realm, "label 999 refused: {reason:?}"),
+        Err(error) => println!(realm, "label 999: the reply is not a refusal ({error:?})"),
     }
 }
 
 /// See the module doc.
 fn garbler(realm: &mut Realm) {
-    let Ok(echo) = realm.connect_raw("echo") else { return println!(realm, "cannot connect") };
+    let Ok(mut echo) = realm.connect::<Echo>("echo") else {
+        return println!(realm, "cannot connect");
+    };
     // One call with a deadline, so that the memory manager watches the control page.
-    let first = realm.call_timeout::<u64, u64>(&echo, &1, core::time::Duration::from_secs(1));
+    let first =
+        realm.with_deadline(core::time::Duration::from_secs(1), |realm| echo.echo(realm, 1));
     let control = realm_runtime::ipc::abi::CONTROL as *mut u64;
     // SAFETY: the control page is mapped read-write at `CONTROL` for the realm's life; the
     // words written are the deadline and the call site (`ipc::abi::control`).
@@ -165,9 +169,7 @@ fn garbler(realm: &mut Realm) {
         core::ptr::write_volatile(control.add(realm_runtime::ipc::abi::control::CALL_DEADLINE), 1);
         core::ptr::write_volatile(control.add(realm_runtime::ipc::abi::control::CALL_SITE), 0xdead);
     }
-    let answered = (0..200u64)
-        .filter(|&value| realm.call::<u64, u64>(&echo, &value) == Ok(1000 + value))
-        .count();
+    let answered = (0..200u64).filter(|&value| echo.echo(realm, value) == Ok(1000 + value)).count();
     let slept = realm.sleep(core::time::Duration::from_millis(20));
     println!(
         realm,

@@ -5,11 +5,12 @@
 #![no_main]
 
 use realm_runtime::{Realm, println};
+use test_protocols::Shop;
 
 realm_runtime::main!(main);
 
 fn main(realm: &mut Realm) {
-    match realm.connect_raw("shop") {
+    match realm.connect::<Shop>("shop") {
         Ok(_) => println!(realm, "connected to \"shop\": WRONG"),
         Err(error) => println!(realm, "connect \"shop\" refused: {error}"),
     }

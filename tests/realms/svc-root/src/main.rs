@@ -1,34 +1,39 @@
-//! Test realm `init` of tests/systems/services.toml: serves `desk`, through which its
-//! children ask it to grant them services (a parent grant at run time).
+//! Test realm `init` of tests/systems/services.toml: serves `desk` (`test_protocols::Desk`),
+//! through which its children ask it to grant them services (a parent grant at run time).
 #![forbid(unsafe_code)]
 #![no_std]
 #![no_main]
 
-use demo_protocols::{PluginRequest, PluginResponse, text};
-use realm_runtime::{Realm, println};
+use realm_runtime::{Call, Realm, Server, println};
+use test_protocols::{Desk, DeskServer, Name, Refused};
 
 realm_runtime::main!(main);
 
-fn main(realm: &mut Realm) {
-    let desk = realm.register("desk").expect("registering desk");
-    println!(realm, "serving \"desk\"");
-    // `Lookup(service)` asks: grant me `service`.
-    realm.serve(&desk, |realm, caller, request: PluginRequest| {
-        let PluginRequest::Lookup(service) = request else {
-            return PluginResponse::Failed(text("only grants are served here"));
+struct Init;
+
+impl DeskServer for Init {
+    fn grant(&mut self, call: &mut Call<'_>, service: Name) -> Result<(), Refused> {
+        // The child is the realm on the other end of the connection, not a name it sends.
+        let caller = call.caller();
+        let Ok(child) = call.peer(caller) else {
+            println!(call, "cannot tell who asks for \"{service}\"");
+            return Err(Refused);
         };
-        let Ok(child) = realm.peer(caller) else {
-            return PluginResponse::Failed(text("unknown caller"));
-        };
-        match realm.grant(child.as_str(), &service) {
+        match call.grant(child.as_str(), &service) {
             Ok(()) => {
-                println!(realm, "granted {child} access to \"{service}\"");
-                PluginResponse::Logged
+                println!(call, "granted {child} access to \"{service}\"");
+                Ok(())
             }
             Err(error) => {
-                println!(realm, "cannot grant {child} \"{service}\": {error}");
-                PluginResponse::Failed(text("refused"))
+                println!(call, "cannot grant {child} \"{service}\": {error}");
+                Err(Refused)
             }
         }
-    })
+    }
+}
+
+fn main(realm: &mut Realm) {
+    let server = Server::new(Init).serve::<Desk>(realm, "desk").expect("registering desk");
+    println!(realm, "serving \"desk\"");
+    server.run(realm)
 }

@@ -22,8 +22,8 @@
 
 use core::time::Duration;
 
-use realm_runtime::service::CallError;
-use realm_runtime::{Realm, println};
+use realm_runtime::{Call, CallError, Realm, Server, println};
+use test_protocols::{Echo, EchoServer};
 
 realm_runtime::main!(main);
 
@@ -44,17 +44,26 @@ fn main(realm: &mut Realm) {
     }
 }
 
-fn stuck(realm: &mut Realm) {
-    let service = realm.register("stuck").expect("registering stuck");
-    realm.serve(&service, |realm, _caller, value: u64| {
+/// `stuck`'s answers (see the module doc).
+struct Stuck;
+
+impl EchoServer for Stuck {
+    fn echo(&mut self, call: &mut Call<'_>, value: u64) -> u64 {
         if value == 0 {
-            let _ = realm.sleep(Duration::from_millis(200));
+            let _ = call.sleep(Duration::from_millis(200));
             panic!("stuck gives up on a request it never answered");
         }
         1000 + value
-    })
+    }
 }
 
+fn stuck(realm: &mut Realm) {
+    let server = Server::new(Stuck).serve::<Echo>(realm, "stuck").expect("registering stuck");
+    server.run(realm)
+}
+
+/// Raw seL4 on purpose: a service that never replies, which no `Server` is (it answers every
+/// request). Its clients call it as an `Echo`.
 fn hole(realm: &mut Realm) {
     let service = realm.register("hole").expect("registering hole");
     realm.announce_serving();
@@ -67,43 +76,46 @@ fn hole(realm: &mut Realm) {
 fn client(realm: &mut Realm) {
     // Give the services time to register.
     let _ = realm.sleep(Duration::from_millis(20));
-    let (Ok(stuck), Ok(echo), Ok(hole)) =
-        (realm.connect_raw("stuck"), realm.connect_raw("echo"), realm.connect_raw("hole"))
-    else {
+    let (Ok(mut stuck), Ok(mut echo), Ok(mut hole)) = (
+        realm.connect::<Echo>("stuck"),
+        realm.connect::<Echo>("echo"),
+        realm.connect::<Echo>("hole"),
+    ) else {
         return println!(realm, "cannot connect");
     };
     let start = realm.now();
-    let answer = realm.call_timeout::<u64, u64>(&stuck, &0, Duration::from_millis(50));
+    let answer = realm.with_deadline(Duration::from_millis(50), |realm| stuck.echo(realm, 0));
     let took = realm.now().saturating_duration_since(start);
     println!(realm, "stuck with a 50 ms deadline: {answer:?} after {} us", took.as_micros());
-    println!(realm, "echo then: {:?}", realm.call::<u64, u64>(&echo, &5));
+    println!(realm, "echo then: {:?}", echo.echo(realm, 5));
     // Five more 50 ms deadlines, on hole: their median says how precise a deadline is
     // (one measurement under emulation can be late when the host is busy).
     for _ in 0..5 {
         let start = realm.now();
-        let answer = realm.call_timeout::<u64, u64>(&hole, &0, Duration::from_millis(50));
+        let answer = realm.with_deadline(Duration::from_millis(50), |realm| hole.echo(realm, 0));
         let took = realm.now().saturating_duration_since(start);
         println!(realm, "hole with a 50 ms deadline: {answer:?} after {} us", took.as_micros());
     }
-    // stuck panics 200 ms after it took the request, and is restarted.
+    // stuck panics 200 ms after it took the request, and is restarted. `echo` is not
+    // idempotent: the call on the old connection fails, and the client connects again.
     let _ = realm.sleep(Duration::from_millis(400));
-    let stuck = match realm.call::<u64, u64>(&stuck, &7) {
+    let mut stuck = match stuck.echo(realm, 7) {
         Ok(answer) => return println!(realm, "the old connection still answered {answer}"),
         Err(error) => {
             println!(realm, "the old connection: {error}");
-            match realm.connect_raw("stuck") {
-                Ok(connection) => connection,
+            match realm.connect::<Echo>("stuck") {
+                Ok(stuck) => stuck,
                 Err(error) => return println!(realm, "reconnecting to stuck: {error}"),
             }
         }
     };
-    let answer = realm.call_timeout::<u64, u64>(&stuck, &7, Duration::from_secs(1));
+    let answer = realm.with_deadline(Duration::from_secs(1), |realm| stuck.echo(realm, 7));
     println!(realm, "stuck after its restart: {answer:?}");
 
     let before = realm.resources();
     let timed_out = (0..1000)
         .filter(|_| {
-            realm.call_timeout::<u64, u64>(&hole, &1, Duration::from_millis(1))
+            realm.with_deadline(Duration::from_millis(1), |realm| hole.echo(realm, 1))
                 == Err(CallError::TimedOut)
         })
         .count();
@@ -136,23 +148,30 @@ fn counter(realm: &mut Realm) {
     }
 }
 
-fn lagger(realm: &mut Realm) {
-    let service = realm.register("lagger").expect("registering lagger");
-    realm.serve(&service, |realm, _caller, value: u64| {
-        let _ = realm.sleep(Duration::from_micros(value * 613 % 2500));
+/// `lagger`'s answers (see the module doc).
+struct Lagger;
+
+impl EchoServer for Lagger {
+    fn echo(&mut self, call: &mut Call<'_>, value: u64) -> u64 {
+        let _ = call.sleep(Duration::from_micros(value * 613 % 2500));
         1000 + value
-    })
+    }
+}
+
+fn lagger(realm: &mut Realm) {
+    let server = Server::new(Lagger).serve::<Echo>(realm, "lagger").expect("registering lagger");
+    server.run(realm)
 }
 
 fn racer(realm: &mut Realm) {
     let _ = realm.sleep(Duration::from_millis(20));
-    let Ok(lagger) = realm.connect_raw("lagger") else {
+    let Ok(mut lagger) = realm.connect::<Echo>("lagger") else {
         return println!(realm, "cannot connect to lagger");
     };
     let (mut ok, mut timed_out, mut wrong, mut other) = (0, 0, 0, 0);
     for value in 0..500u64 {
         let deadline = Duration::from_micros(500 + value * 7919 % 2000);
-        match realm.call_timeout::<u64, u64>(&lagger, &value, deadline) {
+        match realm.with_deadline(deadline, |realm| lagger.echo(realm, value)) {
             Ok(answer) if answer == 1000 + value => ok += 1,
             Ok(_) => wrong += 1,
             Err(CallError::TimedOut) => timed_out += 1,
@@ -160,7 +179,7 @@ fn racer(realm: &mut Realm) {
         }
     }
     for value in 500..600u64 {
-        match realm.call::<u64, u64>(&lagger, &value) {
+        match lagger.echo(realm, value) {
             Ok(answer) if answer == 1000 + value => ok += 1,
             Ok(_) => wrong += 1,
             Err(_) => other += 1,
