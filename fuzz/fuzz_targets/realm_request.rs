@@ -3,13 +3,14 @@
 //! Decoding never panics; a label that is no realm request is `Ok(None)` (left to the broker
 //! request decoder) and nothing else is; what decodes re-encodes to exactly the same words
 //! (a `Print` from its text and cut flag); a panic part holds at most `PANIC_PART_BYTES`;
+//! a `SignalAfter` asks for at most `MAX_SIGNAL_AFTER_NS`;
 //! what is refused is refused with a reason that travels back in a reply intact.
 #![no_main]
 
 use ipc::Error;
 use ipc::console::{LINE_WORDS, MAX_LINE_BYTES, encode_line, line_text};
 use ipc::realm::{
-    PANIC_PART_BYTES, RealmRequest, RealmRequestKind, decode_realm_reply, encode_realm_reply,
+    MAX_SIGNAL_AFTER_NS, PANIC_PART_BYTES, RealmRequest, RealmRequestKind, decode_realm_reply, encode_realm_reply,
 };
 use libfuzzer_sys::fuzz_target;
 use switchboard_fuzz::RawMessage;
@@ -33,6 +34,9 @@ fuzz_target!(|message: RawMessage| {
             assert_eq!(request.kind().code(), label);
             if let RealmRequest::Panicked { part } = request {
                 assert!(part.as_bytes().len() <= PANIC_PART_BYTES);
+            }
+            if let RealmRequest::SignalAfter { nanoseconds } = request {
+                assert!(nanoseconds <= MAX_SIGNAL_AFTER_NS);
             }
             let encoded = request.encode();
             assert_eq!(encoded.label(), label);

@@ -48,7 +48,9 @@ pub mod slot {
     /// keeps its caller's reply capability in one of [`DEFERRED_REPLIES`]. With it the realm
     /// can copy, move and delete caps within its own CSpace only; the broker does not rely on
     /// a realm leaving its slots alone (it revokes through its own copies and empties a slot
-    /// before it fills it, see `broker/src/ops.rs`).
+    /// before it fills it, see `broker/src/ops.rs`). The cap is guarded as the thread's
+    /// CSpace root is: a slot is named through it by its CPtr with depth 64, as
+    /// `sel4::cap::CNode::slot` does (`CNode::from_cptr(CNODE).slot(index)`).
     pub const CNODE: u64 = 3;
     /// Slots the realm itself manages (the broker never fills them): saved reply capabilities
     /// of deferred replies, one per reply the realm still owes.
@@ -88,6 +90,20 @@ pub mod control {
     pub const CALL_SITE: usize = 2;
     /// Words in use.
     pub const WORDS: usize = 3;
+}
+
+/// The bits of a realm's notification word (see `ipc::realm`, `BindNotification`): each
+/// source of signals has its own bit, so that one wake-up says which sources signalled. A
+/// realm's notification is signalled through badged capabilities with the badge
+/// `Badge::for_notification(bits)`; the kernel ORs the badges of every signal since the
+/// last receive into the word it delivers, so a wake-up may stand for several signals
+/// (of one source or of several): signals coalesce.
+pub mod notification {
+    /// The memory manager's timed signal (`SignalAfter`): bit 0.
+    pub const TIMER: u32 = 1 << 0;
+    /// The bits a notification badge carries (its 24-bit payload). Bits 1..24 are reserved
+    /// for later sources (shared-memory channels' doorbells).
+    pub const BITS: u32 = 24;
 }
 
 /// Message labels of calls between realms (a client's call on a connection and the service's
@@ -163,4 +179,7 @@ const _: () = {
     assert!(slot::FIRST_FREE < 1 << REALM_CNODE_BITS);
     assert!(slot::CNODE < slot::DEFERRED_REPLIES.start);
     assert!(slot::DEFERRED_REPLIES.end <= slot::FIRST_FREE);
+    // The timer's bit is a notification badge's payload bit.
+    assert!(crate::Badge::for_notification(notification::TIMER).is_some());
+    assert!(notification::TIMER < 1 << notification::BITS);
 };

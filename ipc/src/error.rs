@@ -77,6 +77,8 @@ wire_codes! {
         Connection = 3,
         /// No such run-time grant to revoke.
         Grant = 4,
+        /// The realm has no bound notification (a `SignalAfter` before `BindNotification`).
+        Notification = 5,
     }
 }
 
@@ -148,6 +150,8 @@ wire_codes! {
         NameByte = 13,
         PageCount = 14,
         Text = 15,
+        /// A duration in nanoseconds (`SignalAfter`).
+        Duration = 16,
     }
 }
 
@@ -300,6 +304,7 @@ impl fmt::Display for Missing {
             Self::Realm => "no such realm",
             Self::Connection => "no such connection",
             Self::Grant => "no such grant",
+            Self::Notification => "the realm has no bound notification (ask for one first)",
         })
     }
 }
@@ -398,6 +403,7 @@ impl fmt::Display for Field {
             Self::NameByte => "a name byte",
             Self::PageCount => "the page count",
             Self::Text => "the text",
+            Self::Duration => "the duration",
         })
     }
 }

@@ -14,6 +14,8 @@
 //! | 39    | `Print`         | one line of text ([`crate::console`]) | `Done`          |
 //! | 40    | `Sleep`         | the wake-up time, ns of the realm clock | `Done`, at that time |
 //! | 41    | `WatchDeadlines`| none                       | `Done`                    |
+//! | 42    | `BindNotification` | none                    | `Done`                    |
+//! | 43    | `SignalAfter`   | the delay, ns (at most [`MAX_SIGNAL_AFTER_NS`]) | `Done` |
 //!
 //! `Sleep` is answered when the realm's clock (the time-stamp counter, see
 //! [`crate::abi::control`]) reaches the time given, by the memory manager's timer; a time
@@ -21,6 +23,19 @@
 //! deadlines: from then on, until the realm stops, the memory manager's timer checks the
 //! deadline words of its control page on every tick. It is sent once, before the first such
 //! call, so that calls with deadlines need no IPC of their own.
+//!
+//! `BindNotification` asks for the realm's own notification: the memory manager makes it
+//! from the realm's budget (a notification object and a slot of the realm's object slots)
+//! and binds it to the realm's thread, so that a receive on any endpoint may return a signal
+//! instead of a message (badge kind 5, see [`crate::BadgeKind::Notification`]). Asking again
+//! changes nothing and is answered `Done`. `SignalAfter` asks the memory manager to signal
+//! that notification with [`crate::abi::notification::TIMER`] once `nanoseconds` of the
+//! realm clock have passed (0: on the next timer tick). A realm has at most one timed signal
+//! pending: a new `SignalAfter` replaces the one before. Refusals: `SignalAfter` before
+//! `BindNotification` is `NotFound` with [`crate::Missing::Notification`]; a delay above
+//! [`MAX_SIGNAL_AFTER_NS`] is a malformed request (`OutOfRange` of [`Field::Duration`]);
+//! a budget with no room for the notification is `QuotaExceeded` with
+//! [`crate::Resource::RealmMemory`] (or [`crate::Resource::RealmObjectSlots`]).
 //!
 //! `Serving` says the realm now only answers requests on its services: once every realm has
 //! stopped or is serving, nothing can start new work, and the memory manager may shut the
@@ -41,6 +56,12 @@ use crate::wire::{Message, Reader, WORD_BYTES};
 
 /// The longest panic text a realm reports, in bytes (the rest is cut).
 pub const MAX_TEXT_BYTES: usize = 80;
+/// The longest delay a `SignalAfter` may ask for, in nanoseconds: 365 days. A longer one is
+/// refused as malformed (`OutOfRange` of [`Field::Duration`]): it is certainly a mistake (or
+/// a unit confusion), and with it the wake-up time, now plus the delay, can never overflow
+/// the 64-bit nanosecond clock (which lasts 584 years from boot).
+pub const MAX_SIGNAL_AFTER_NS: u64 = 365 * 24 * 60 * 60 * 1_000_000_000;
+
 /// Panic text travels in parts of at most this many bytes: a part and its header fill the
 /// four message registers, so a panicking realm never touches its IPC buffer (the frame that
 /// panicked may still hold a borrow of it).
@@ -59,6 +80,8 @@ wire_codes! {
         Print = 39,
         Sleep = 40,
         WatchDeadlines = 41,
+        BindNotification = 42,
+        SignalAfter = 43,
     }
 }
 
@@ -190,6 +213,12 @@ pub enum RealmRequest {
     Sleep { until_ns: u64 },
     /// Check my control page's call deadlines from now on.
     WatchDeadlines,
+    /// Make my notification (from my budget) and bind it to my thread; done already is fine.
+    BindNotification,
+    /// Signal my notification with [`crate::abi::notification::TIMER`] once `nanoseconds`
+    /// (at most [`MAX_SIGNAL_AFTER_NS`]) of the realm clock have passed, replacing the timed
+    /// signal I asked for before, if it is still pending.
+    SignalAfter { nanoseconds: u64 },
 }
 
 /// What a realm request achieved.
@@ -225,6 +254,8 @@ impl RealmRequest {
             Self::Print { .. } => RealmRequestKind::Print,
             Self::Sleep { .. } => RealmRequestKind::Sleep,
             Self::WatchDeadlines => RealmRequestKind::WatchDeadlines,
+            Self::BindNotification => RealmRequestKind::BindNotification,
+            Self::SignalAfter { .. } => RealmRequestKind::SignalAfter,
         }
     }
 
@@ -233,8 +264,14 @@ impl RealmRequest {
     pub fn encode(&self) -> Message {
         let mut message = Message::new(self.kind().code());
         match self {
-            Self::WhoAmI | Self::Exit | Self::Serving | Self::Resources | Self::WatchDeadlines => {}
+            Self::WhoAmI
+            | Self::Exit
+            | Self::Serving
+            | Self::Resources
+            | Self::WatchDeadlines
+            | Self::BindNotification => {}
             Self::Sleep { until_ns } => message.push(*until_ns),
+            Self::SignalAfter { nanoseconds } => message.push(*nanoseconds),
             Self::Print { line } => {
                 message.push(u64::from(line.length) | if line.cut { 1 << 16 } else { 0 })
             }
@@ -261,6 +298,17 @@ impl RealmRequest {
             RealmRequestKind::Print => Self::Print { line: LineHeader::read(&mut reader)? },
             RealmRequestKind::Sleep => Self::Sleep { until_ns: reader.word()? },
             RealmRequestKind::WatchDeadlines => Self::WatchDeadlines,
+            RealmRequestKind::BindNotification => Self::BindNotification,
+            RealmRequestKind::SignalAfter => {
+                let nanoseconds = reader.word()?;
+                if nanoseconds > MAX_SIGNAL_AFTER_NS {
+                    return Err(Malformed::OutOfRange {
+                        field: Field::Duration,
+                        value: nanoseconds,
+                    });
+                }
+                Self::SignalAfter { nanoseconds }
+            }
         };
         reader.finish()?;
         Ok(Some(request))
@@ -339,11 +387,63 @@ mod tests {
             RealmRequest::Peer { connection: ConnectionId::new(3, 9).unwrap() },
             RealmRequest::Sleep { until_ns: 10_000_000 },
             RealmRequest::WatchDeadlines,
+            RealmRequest::BindNotification,
+            RealmRequest::SignalAfter { nanoseconds: 0 },
+            RealmRequest::SignalAfter { nanoseconds: 20_000_000 },
+            RealmRequest::SignalAfter { nanoseconds: MAX_SIGNAL_AFTER_NS },
         ];
         for request in requests {
             let message = request.encode();
             assert_eq!(RealmRequest::decode(message.label(), message.words()), Ok(Some(request)));
         }
+    }
+
+    #[test]
+    fn notification_requests_decode_exactly() {
+        // Labels 42 and 43, as the table says.
+        assert_eq!(RealmRequest::BindNotification.encode().label(), 42);
+        assert_eq!(RealmRequest::SignalAfter { nanoseconds: 5 }.encode().label(), 43);
+        assert_eq!(RealmRequest::SignalAfter { nanoseconds: 5 }.encode().words(), &[5]);
+        // One word exactly: none is truncated, two are trailing.
+        assert_eq!(
+            RealmRequest::decode(43, &[]),
+            Err(Malformed::Truncated { needed: 1, actual: 0 })
+        );
+        assert_eq!(
+            RealmRequest::decode(43, &[1, 2]),
+            Err(Malformed::TrailingWords { expected: 1, actual: 2 })
+        );
+        assert_eq!(
+            RealmRequest::decode(42, &[0]),
+            Err(Malformed::TrailingWords { expected: 0, actual: 1 })
+        );
+        // A year at most: one nanosecond more, or the largest word, is out of range.
+        for absurd in [MAX_SIGNAL_AFTER_NS + 1, u64::MAX] {
+            assert_eq!(
+                RealmRequest::decode(43, &[absurd]),
+                Err(Malformed::OutOfRange { field: Field::Duration, value: absurd })
+            );
+        }
+        // The refusal travels back to the realm intact, with its sentence.
+        let refusal: RealmReply = Err(Error::MalformedRequest {
+            reason: Malformed::OutOfRange { field: Field::Duration, value: u64::MAX },
+        });
+        let message = encode_realm_reply(&refusal);
+        assert_eq!(decode_realm_reply(message.label(), message.words()), Ok(refusal));
+        let not_bound: RealmReply = Err(Error::NotFound { what: crate::Missing::Notification });
+        let message = encode_realm_reply(&not_bound);
+        assert_eq!(decode_realm_reply(message.label(), message.words()), Ok(not_bound));
+        assert_eq!(
+            std::format!("{}", Error::NotFound { what: crate::Missing::Notification }),
+            "not found: the realm has no bound notification (ask for one first)"
+        );
+        assert_eq!(
+            std::format!(
+                "{}",
+                Malformed::OutOfRange { field: Field::Duration, value: MAX_SIGNAL_AFTER_NS + 1 }
+            ),
+            "the duration: 31536000000000001 is out of range"
+        );
     }
 
     #[test]

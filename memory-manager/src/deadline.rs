@@ -1,5 +1,5 @@
-//! Time in the memory manager: realms' sleeps and their calls' deadlines, checked on every
-//! tick of the timer (`timer.rs`).
+//! Time in the memory manager: realms' sleeps, their calls' deadlines and their timed
+//! signals, checked on every tick of the timer (`timer.rs`).
 //!
 //! - **The clock** is the time-stamp counter in nanoseconds, with the frequency the kernel
 //!   measured at boot (`RootResources::tsc_mhz`): the same clock realms read (`Realm::now` in
@@ -23,8 +23,13 @@
 //!   (its wait is the memory manager's own). A realm that writes nonsense there can only
 //!   cancel its own calls, at the cost of one register read per tick for the memory
 //!   manager. Nothing is allocated for a call: a cancelled call leaves nothing behind.
+//! - **Timed signals** ([`TimedSignals`]): a realm with a bound notification
+//!   (`Realm::bind_notification`) asks for a signal after a delay; the tick that finds it
+//!   due signals the notification with the timer's bit through the memory manager's badged
+//!   cap. One per realm, a new one replacing the old; nothing is allocated for it.
 
 use ::console::Class;
+use deadlines::{Duration, Instant};
 use heapless::Vec;
 use ipc::abi::{control, label};
 use sel4::MessageInfo;
@@ -157,4 +162,60 @@ pub fn cancel_if_overdue(root: &mut RootResources<'_>, realm: &Realm, now: u64) 
     }
     let _ = tcb.resume();
     cancelled
+}
+
+/// The realms' timed signals (`ipc::realm`, `SignalAfter`), as the host-tested table
+/// `memory_manager::timed_signals` keeps them, carried out: a realm without a notification is
+/// refused, and a due entry is signalled only if the realm still waits for it.
+///
+/// The realm itself says which one is pending (`Realm::timed_signal`, cleared when it stops
+/// or restarts); an entry that no longer matches it (the realm stopped, or was restarted as
+/// a new instance) is dropped when it falls due, and replaced when the realm asks again.
+#[derive(Default)]
+pub struct TimedSignals {
+    table: memory_manager::timed_signals::TimedSignals,
+}
+
+/// Why a timed signal could not be arranged.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SignalError {
+    /// The realm has no bound notification (it did not ask for one first).
+    NotBound,
+    /// The table is full: it has room for every realm of a system, so this is a bug.
+    TableFull,
+}
+
+impl TimedSignals {
+    /// Signals `realm`'s notification once the realm clock reaches `now_ns + after_ns`,
+    /// replacing its pending timed signal, if any.
+    pub fn signal_after(
+        &mut self,
+        realm: &mut Realm,
+        now_ns: u64,
+        after_ns: u64,
+    ) -> Result<(), SignalError> {
+        if !realm.has_notification() {
+            return Err(SignalError::NotBound);
+        }
+        let now = Instant::from_nanos(now_ns);
+        let due = self
+            .table
+            .arm(realm.id, now, Duration::from_nanos(after_ns))
+            .map_err(|_| SignalError::TableFull)?;
+        realm.timed_signal = Some(due.as_nanos());
+        Ok(())
+    }
+
+    /// Signals every realm whose timed signal is due at `now_ns`.
+    pub fn signal_due(&mut self, realms: &mut [Realm], now_ns: u64) {
+        while let Some((id, due)) = self.table.pop_due(Instant::from_nanos(now_ns)) {
+            let realm = realms.iter_mut().find(|realm| realm.built && realm.id.0 == id.0);
+            if let Some(realm) = realm
+                && realm.timed_signal == Some(due.as_nanos())
+            {
+                realm.timed_signal = None;
+                realm.signal_timer();
+            }
+        }
+    }
 }

@@ -144,8 +144,10 @@ fn main(bootinfo: &'static BootInfo) -> ! {
         fail(format_args!("the system could not start: realm {name} could not be started"))
     }
     let mut sleepers = deadline::Sleepers::default();
+    let mut timed_signals = deadline::TimedSignals::default();
     Server {
         sleepers: &mut sleepers,
+        timed_signals: &mut timed_signals,
         restarts: &mut restarts,
         realms: &mut realms,
         supervisor: &mut supervisor,

@@ -15,12 +15,13 @@ use crate::resources::{RootResources, Step, own_slot, retype_from, take_block};
 use ::console::Class;
 use heapless::Vec;
 use ipc::Badge;
+use ipc::abi::notification::TIMER;
 use ipc::abi::{self, PAGE_BYTES, slot};
 use memory_manager::memory::{Budget, MemoryError, budget_blocks, object_bits};
 use memory_manager::paging_plan::{MAX_PAGING_STRUCTURES, PlanError};
 use memory_manager::program::{Program, ProgramError};
 use sel4::cap::tcb::{IpcBufferFrame, TcbConfig};
-use sel4::cap::{CNode, CNodeGuard, CPtr, CSlot, Cap, ObjectType, Rights, Tcb};
+use sel4::cap::{CNode, CNodeGuard, CPtr, CSlot, Cap, Notification, ObjectType, Rights, Tcb};
 use sel4::kernel::UserContext;
 use sel4_root_task::shared::SharedPage;
 use slots::{RealmObjectSlots, SlotError, SlotRange};
@@ -31,6 +32,9 @@ use vocabulary::limits::REALM_OBJECT_SLOTS;
 pub const REALM_SLOTS_BASE: u64 =
     (1 << 16) - vocabulary::limits::MAX_REALMS as u64 * REALM_OBJECT_SLOTS;
 const _: () = assert!(REALM_OBJECT_SLOTS as usize <= RealmObjectSlots::CAPACITY);
+
+/// The size of a notification object, as a power of two (32 bytes on x86_64).
+const NOTIFICATION_BITS: u8 = ObjectType::Notification.size_bits() as u8;
 
 /// Why a realm could not be started or served.
 #[derive(Clone, Copy, Debug)]
@@ -237,6 +241,22 @@ pub struct Realm {
     pub sleep_reply: Option<CPtr>,
     /// Whether its call deadlines are watched (it asked with `WatchDeadlines`).
     pub watch_deadlines: bool,
+    /// Its notification, once it asked for one (`BindNotification`).
+    notification: Option<RealmNotification>,
+    /// When its timed signal is due (ns of the realm clock), if one is pending
+    /// (`SignalAfter`; the tick that finds it due signals, see `deadline::TimedSignals`).
+    pub timed_signal: Option<u64>,
+}
+
+/// A realm's notification (`ipc::realm`, `BindNotification`): the object, made from the
+/// realm's budget and bound to its thread, and the memory manager's cap to signal it, badged
+/// `Badge::for_notification(TIMER)`. Both caps are in the realm's slot range of the memory
+/// manager's CNode, so they go with the realm's budget like every other object of the realm;
+/// the realm itself holds no cap to it (a bound notification needs none to be received).
+#[derive(Clone, Copy, Debug)]
+struct RealmNotification {
+    object: Notification,
+    timer: Notification,
 }
 
 impl Realm {
@@ -263,6 +283,8 @@ impl Realm {
             control: None,
             sleep_reply: None,
             watch_deadlines: false,
+            notification: None,
+            timed_signal: None,
         };
         // From here on, a failure must give back what was taken: `stop` does.
         match realm.build(root, spec, &program) {
@@ -326,12 +348,16 @@ impl Realm {
                 sel4::cap::Badge::from(Badge::for_fault(self.id)),
             )
             .step("minting the fault endpoint")?;
+        // A cap to the realm's own CNode, for `CNode_SaveCaller` (deferred replies). Guarded
+        // as the thread's CSpace root is, so the realm names a slot of it as it names any cap:
+        // its CPtr, resolved over the whole word (depth 64). Why the broker does not rely on
+        // the realm leaving its slots alone: `ipc::abi::slot::CNODE`.
+        let guard = realm_cspace_guard()?;
+        realm_slot(self.cnode, slot::CNODE)
+            .mint_from(root.ipc, own_slot(self.cnode.cptr()), Rights::ALL, guard)
+            .step("copying the realm's CNode into its slot")?;
 
         self.tcb = self.objects.make(root, ObjectType::Tcb)?.cast();
-        // The CNode resolves a whole 64-bit CPtr: a zero guard covers the bits above its index.
-        let guard = CNodeGuard::new(0, 64 - abi::REALM_CNODE_BITS).map_err(|_| {
-            RealmError::Kernel { step: "the CSpace guard", error: sel4::Error::InvalidArgument }
-        })?;
         let config = TcbConfig {
             fault_endpoint: Some(Cap::from_cptr(slot::FAULT)),
             priority: spec.priority,
@@ -349,6 +375,82 @@ impl Realm {
         );
         self.tcb.write_registers(root.ipc, true, &registers).step("starting the thread")?;
         Ok(())
+    }
+
+    /// Makes the realm's notification from its budget, binds it to its thread and keeps a
+    /// cap badged for [`TIMER`] to signal it (`ipc::realm`, `BindNotification`). Returns
+    /// whether it was made now: a realm that has one already keeps it, and nothing changes.
+    ///
+    /// The budget and the slot range are checked before anything is made: a refusal leaves
+    /// nothing behind ([`MemoryError::BudgetExhausted`] or [`RealmError::RealmSlotsUsedUp`]:
+    /// it needs 2^[`NOTIFICATION_BITS`] bytes and two slots). Should the kernel refuse the
+    /// mint or the binding, the caps made are deleted and their slots freed; the 32 bytes of
+    /// the budget come back when the realm stops, as all of it does.
+    pub fn bind_notification(&mut self, root: &mut RootResources<'_>) -> Result<bool, RealmError> {
+        if self.notification.is_some() {
+            return Ok(false);
+        }
+        if !self.built {
+            return Err(RealmError::NotBuilt);
+        }
+        let objects = &mut self.objects;
+        if objects.budget.room_for(NOTIFICATION_BITS) == 0 {
+            return Err(RealmError::Memory(MemoryError::BudgetExhausted {
+                size_bits: NOTIFICATION_BITS,
+                free_bytes: objects.budget.free_bytes(),
+            }));
+        }
+        if objects.slots.free_count() < 2 {
+            return Err(RealmError::RealmSlotsUsedUp);
+        }
+        let object: Notification = objects.make(root, ObjectType::Notification)?.cast();
+        let made = objects.next_slot().and_then(|slot| {
+            let timer: Notification = Cap::from_cptr(slot);
+            let badge = Badge::for_notification(TIMER).map(sel4::cap::Badge::from).ok_or(
+                RealmError::Kernel {
+                    step: "the timer's notification badge",
+                    error: sel4::Error::InvalidArgument,
+                },
+            );
+            let minted = badge.and_then(|badge| {
+                own_slot(slot)
+                    .mint_from(root.ipc, own_slot(object.cptr()), Rights::WRITE, badge)
+                    .step("minting the realm's notification for the timer")
+            });
+            let bound = minted.and_then(|()| {
+                self.tcb
+                    .bind_notification(root.ipc, object)
+                    .step("binding the notification to the realm's thread")
+            });
+            if bound.is_err() {
+                let _ = own_slot(slot).delete();
+                let _ = objects.slots.free(slot);
+            }
+            bound.map(|()| timer)
+        });
+        match made {
+            Ok(timer) => {
+                self.notification = Some(RealmNotification { object, timer });
+                Ok(true)
+            }
+            Err(error) => {
+                let _ = own_slot(object.cptr()).delete();
+                let _ = objects.slots.free(object.cptr());
+                Err(error)
+            }
+        }
+    }
+
+    /// Whether the realm has its notification (it asked with `BindNotification`).
+    pub fn has_notification(&self) -> bool {
+        self.notification.is_some()
+    }
+
+    /// Signals the realm's notification with [`TIMER`] (nothing if it has none).
+    pub fn signal_timer(&self) {
+        if let Some(notification) = self.notification {
+            notification.timer.signal();
+        }
     }
 
     /// Makes the control page (`ipc::abi::CONTROL`), maps a copy of its cap in the memory
@@ -478,6 +580,16 @@ impl Realm {
     /// Revokes the budget blocks (destroying every object made from them and every cap to
     /// them) and gives them back to the pool.
     fn reclaim(&mut self, root: &mut RootResources<'_>) {
+        // The notification is unbound from the thread and its caps deleted before the blocks
+        // go (revoking them would destroy both anyway: this says so in the order of events).
+        if let Some(notification) = self.notification.take() {
+            if self.tcb.cptr() != 0 {
+                let _ = self.tcb.unbind_notification();
+            }
+            let _ = own_slot(notification.timer.cptr()).delete();
+            let _ = own_slot(notification.object.cptr()).delete();
+        }
+        self.timed_signal = None;
         // The memory manager's mapping of the control page goes before the frame does.
         if let Some(page) = self.control.take() {
             let _ = page.unmap();
@@ -510,6 +622,15 @@ impl Realm {
         self.address_space.forget();
         self.tcb = Cap::from_cptr(0);
     }
+}
+
+/// The guard of a realm's CSpace root: the CNode resolves a whole 64-bit CPtr, a zero guard
+/// covering the bits above its index.
+fn realm_cspace_guard() -> Result<CNodeGuard, RealmError> {
+    CNodeGuard::new(0, 64 - abi::REALM_CNODE_BITS).map_err(|_| RealmError::Kernel {
+        step: "the CSpace guard",
+        error: sel4::Error::InvalidArgument,
+    })
 }
 
 /// Slot `index` of a realm's CNode, as the memory manager addresses it (its cap to the

@@ -25,7 +25,7 @@ use vocabulary::limits::MAX_REALMS;
 
 use crate::brokering::{BROKER_SLOTS, Executor};
 use crate::console::Refusal;
-use crate::deadline::{self, Sleepers};
+use crate::deadline::{self, SignalError, Sleepers, TimedSignals};
 use crate::lifecycle::{Lifecycle, PendingRestarts, Realms};
 use crate::realm::Realm;
 use crate::resources::RootResources;
@@ -45,6 +45,8 @@ pub struct Server<'r> {
     pub timer: &'r mut Timer,
     /// The realms asleep.
     pub sleepers: &'r mut Sleepers,
+    /// The realms' timed signals.
+    pub timed_signals: &'r mut TimedSignals,
     /// The realms waiting for their restart.
     pub restarts: &'r mut PendingRestarts,
 }
@@ -307,6 +309,47 @@ impl Server<'_> {
                 self.realm_mut(index).watch_deadlines = true;
                 Ok(RealmResponse::Done)
             }
+            Ok(Some(RealmRequest::BindNotification)) => self.bind_notification(root, index),
+            Ok(Some(RealmRequest::SignalAfter { nanoseconds })) => {
+                let now = deadline::now_ns(root);
+                // Split borrows of two fields; `index` is in bounds as `realm` says.
+                #[allow(clippy::indexing_slicing)]
+                let realm = &mut self.realms[index];
+                match self.timed_signals.signal_after(realm, now, nanoseconds) {
+                    Ok(()) => Ok(RealmResponse::Done),
+                    Err(SignalError::NotBound) => {
+                        let refusal = Refusal {
+                            realm: self.id(index),
+                            kind: "signal-refused",
+                            subject: "not-bound",
+                            rule: 0,
+                        };
+                        if crate::console::refusal(
+                            refusal,
+                            format_args!("a timed signal refused (no bound notification)"),
+                        ) {
+                            mm_println!(
+                                Class::Denial,
+                                "memory manager: realm {name} asked for a timed signal without a bound notification: refused"
+                            );
+                            crate::console::event(
+                                Class::Denial,
+                                "signal-refused",
+                                &[("realm", &name), ("reason", &"not-bound")],
+                            );
+                        }
+                        Err(ipc::Error::NotFound { what: ipc::Missing::Notification })
+                    }
+                    // As a sleep the memory manager cannot arrange: its own table is full.
+                    Err(SignalError::TableFull) => {
+                        mm_println!(
+                            Class::System,
+                            "memory manager: realm {name} cannot have a timed signal: the table is full"
+                        );
+                        Err(ipc::Error::QuotaExceeded { what: ipc::Resource::BrokerSlots })
+                    }
+                }
+            }
             Ok(Some(RealmRequest::Print { line })) => {
                 let mut text = [0u8; ipc::console::MAX_LINE_BYTES];
                 let text = ipc::console::line_text(root.ipc.message(info), line, &mut text);
@@ -336,6 +379,49 @@ impl Server<'_> {
             }
         };
         reply(root, &encode_realm_reply(&answer));
+    }
+
+    /// Realm `index` asks for its notification: made and bound once (an event says so), then
+    /// answered `Done` again and again; a budget or slot range with no room for it is
+    /// refused with the limit it hit (`quota-refused`).
+    fn bind_notification(&mut self, root: &mut RootResources<'_>, index: usize) -> RealmReply {
+        let name = self.realm(index).name.clone();
+        match self.realm_mut(index).bind_notification(root) {
+            Ok(true) => {
+                crate::console::event(Class::Decision, "notification-bound", &[("realm", &name)]);
+                Ok(RealmResponse::Done)
+            }
+            Ok(false) => Ok(RealmResponse::Done),
+            Err(error) => {
+                let what = error.resource().unwrap_or(ipc::Resource::RealmMemory);
+                // Told apart from refused pages (same kind, same resource) by its subject.
+                let refusal = Refusal {
+                    realm: self.id(index),
+                    kind: "quota-refused",
+                    subject: "notification",
+                    rule: what.code() as u8,
+                };
+                if crate::console::refusal(
+                    refusal,
+                    format_args!("a notification refused ({})", what.name()),
+                ) {
+                    mm_println!(
+                        Class::Denial,
+                        "memory manager: realm {name} asked for a notification: refused, {error}"
+                    );
+                    crate::console::event(
+                        Class::Denial,
+                        "quota-refused",
+                        &[
+                            ("realm", &name),
+                            ("resource", &what.name()),
+                            ("object", &"notification"),
+                        ],
+                    );
+                }
+                Err(ipc::Error::QuotaExceeded { what })
+            }
+        }
     }
 
     /// Which realm is the client of `connection`, asked by the owner of its service.
@@ -410,6 +496,7 @@ impl Server<'_> {
     pub fn on_tick(&mut self, root: &mut RootResources<'_>) {
         let now = deadline::now_ns(root);
         self.sleepers.wake_due(root, self.realms, now);
+        self.timed_signals.signal_due(self.realms, now);
         let instant = supervisor::Instant::from_nanos(now);
         while let Some((_, realm)) = self.restarts.pop_expired(instant) {
             self.lifecycle(root, |supervisor, sink| supervisor.restart_due(realm, instant, sink));
@@ -429,11 +516,15 @@ impl Server<'_> {
         }
     }
 
-    /// Whether the timer has work: a realm asleep, or one whose call deadlines are watched.
+    /// Whether the timer has work: a realm asleep, a restart waiting, a realm whose call
+    /// deadlines are watched or whose timed signal is pending.
     pub fn needs_ticks(&self) -> bool {
         !self.sleepers.is_empty()
             || !self.restarts.is_empty()
-            || self.realms.iter().any(|realm| realm.built && realm.watch_deadlines)
+            || self
+                .realms
+                .iter()
+                .any(|realm| realm.built && (realm.watch_deadlines || realm.timed_signal.is_some()))
     }
 
     /// The broker's id of realm `index`.

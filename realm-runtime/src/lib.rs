@@ -20,6 +20,7 @@ pub mod client;
 mod console;
 #[cfg(target_os = "none")]
 mod entry;
+pub mod notification;
 pub mod payload;
 pub mod server;
 pub mod service;
