@@ -358,6 +358,7 @@ fn generate(
         let method = &operation.name;
         let number = operation.number;
         let names: Vec<&Ident> = operation.arguments.iter().map(|(name, _)| name).collect();
+        let types: Vec<&Type> = operation.arguments.iter().map(|(_, ty)| ty).collect();
         let decodes = operation.arguments.iter().enumerate().map(|(index, (name, ty))| {
             let index = index as u64;
             quote! {
@@ -388,6 +389,15 @@ fn generate(
                 #binding {
                     let words = #krate::Context::request(call);
                     let received = words.len();
+                    // Fixed-size arguments: the length is checked once, here.
+                    const FIXED: ::core::option::Option<usize> =
+                        #krate::wire::fixed_total(&[#(<#types as #krate::Wire>::FIXED_WORDS),*]);
+                    if let ::core::option::Option::Some(total) = FIXED
+                        && received != total
+                    {
+                        let reason = #krate::BadRequest::WrongLength { received: received as u64 };
+                        return #krate::server::refuse(call, reason);
+                    }
                     #[allow(unused_mut)]
                     let mut used = 0usize;
                     #(#decodes)*

@@ -79,6 +79,15 @@ impl<T: Wire, E: Wire> Response for Result<T, E> {
 /// `words` decoded as exactly one `T`.
 #[inline(always)]
 fn decode_exact<T: Wire>(words: &[u64]) -> Result<T, ReplyError> {
+    if let Some(count) = T::FIXED_WORDS
+        && words.len() != count
+    {
+        return Err(ReplyError::Malformed(if words.len() > count {
+            ReplyMalformed::ExtraWords { words: words.len() }
+        } else {
+            ReplyMalformed::Undecodable(DecodeError::Short)
+        }));
+    }
     match T::decode(words) {
         Ok((value, used)) if used == words.len() => Ok(value),
         Ok(_) => Err(ReplyError::Malformed(ReplyMalformed::ExtraWords { words: words.len() })),

@@ -70,6 +70,12 @@ impl core::fmt::Display for DecodeError {
 
 /// A type that can be an argument or a result of an interface's operation.
 pub trait Wire: Sized {
+    /// The number of words every value takes, when it is fixed (the **words** encoding:
+    /// `ceil(size / 8)`); `None` when it depends on the value (postcard). The generated
+    /// dispatch checks a request's length against the arguments' total once, up front, when
+    /// every argument has one.
+    const FIXED_WORDS: Option<usize> = None;
+
     /// Writes the value's encoding at the start of `words`; returns how many words it took.
     ///
     /// # Errors
@@ -99,6 +105,8 @@ words!(u8, u16, u32, u64, u128, usize, i8, i16, i32, i64, i128, isize, f32, f64,
 impl<T: Words, const N: usize> Words for [T; N] {}
 
 impl<T: Words> Wire for T {
+    const FIXED_WORDS: Option<usize> = Some(core::mem::size_of::<T>().div_ceil(8));
+
     #[inline(always)]
     fn encode(&self, words: &mut [u64]) -> Result<usize, EncodeError> {
         encode_words(self, words)
@@ -108,6 +116,20 @@ impl<T: Words> Wire for T {
     fn decode(words: &[u64]) -> Result<(Self, usize), DecodeError> {
         decode_words(words)
     }
+}
+
+/// The total of `words` when every one is `Some` (the arguments' [`Wire::FIXED_WORDS`]).
+pub const fn fixed_total(words: &[Option<usize>]) -> Option<usize> {
+    let mut total = 0;
+    let mut index = 0;
+    while index < words.len() {
+        match words[index] {
+            Some(count) => total += count,
+            None => return None,
+        }
+        index += 1;
+    }
+    Some(total)
 }
 
 /// The **words** encoding of `value` at the start of `words` (see the module doc).

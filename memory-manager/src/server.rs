@@ -388,6 +388,10 @@ impl Server<'_> {
         let name = self.realm(index).name.clone();
         match self.realm_mut(index).bind_notification(root) {
             Ok(true) => {
+                mm_println!(
+                    Class::Decision,
+                    "memory manager: realm {name} has its notification, made from its budget and bound to its thread"
+                );
                 crate::console::event(Class::Decision, "notification-bound", &[("realm", &name)]);
                 Ok(RealmResponse::Done)
             }

@@ -193,19 +193,34 @@ impl Realm {
         timeout: Option<Duration>,
         encode: &impl Fn(&mut [u64]) -> Result<usize, EncodeError>,
     ) -> Result<R, CallError> {
-        if let Some(error) = connection.closed() {
-            return Err(error);
-        }
+        // A connection found closed has an empty slot (the broker keeps it reserved, empty,
+        // until this realm lets go of it): the kernel answers the call at once, and the error
+        // remembered then is returned (`transport_error`). No check on the way out.
         let Ok(length) = encode(self.ipc.msg_mut()) else {
             return Err(CallError::RequestTooLarge);
         };
         let Ok(info) = MessageInfo::new(operation, 0, length) else {
             return Err(CallError::RequestTooLarge);
         };
-        let reply = match timeout {
-            None => connection.endpoint().call(self.ipc, info),
-            Some(timeout) => self.call_before(connection.endpoint().cptr(), info, timeout)?,
-        };
+        if let Some(timeout) = timeout {
+            return self.call_once_before(connection, info, timeout);
+        }
+        let reply = connection.endpoint().call(self.ipc, info);
+        match R::decode(reply.label(), self.ipc.message(reply)) {
+            Ok(result) => Ok(result),
+            Err(error) => Err(self.transport_error(connection, error)),
+        }
+    }
+
+    /// [`Realm::call_once`] with a deadline, out of the path of calls without one.
+    #[inline(never)]
+    fn call_once_before<R: Response>(
+        &mut self,
+        connection: &Connection,
+        info: MessageInfo,
+        timeout: Duration,
+    ) -> Result<R, CallError> {
+        let reply = self.call_before(connection.endpoint().cptr(), info, timeout)?;
         match R::decode(reply.label(), self.ipc.message(reply)) {
             Ok(result) => Ok(result),
             Err(error) => Err(self.transport_error(connection, error)),
@@ -234,6 +249,9 @@ impl Realm {
     /// Asks the broker why `connection` reaches no service; remembers a closed connection.
     #[cold]
     pub(crate) fn unreachable(&mut self, connection: &Connection) -> CallError {
+        if let Some(error) = connection.closed() {
+            return error;
+        }
         let error = self.why_unreachable(connection.id);
         if matches!(
             error,

@@ -40,7 +40,7 @@ extern "C" fn realm_entry(ipc_buffer: usize, reason: u64) -> ! {
             sel4::ipc::reply(realm.ipc, info);
         }
         // And every caller whose reply it deferred (see `server.rs`).
-        crate::server::abort_deferred(&mut realm);
+        crate::server::abort_deferred();
         realm.exit()
     }
     // SAFETY: `main!` defines this symbol with exactly this signature; a program that does

@@ -33,8 +33,8 @@
 //! caller's reply capability (seL4's `CNode_SaveCaller`, through the realm's CNode cap in
 //! `ipc::abi::slot::CNODE`) into a free slot of `ipc::abi::slot::DEFERRED_REPLIES` (12 of
 //! them) and returns a [`Deferred`], which [`Realm::answer`] uses up. A `Deferred` dropped
-//! unanswered is answered `ABORTED` by the loop before its next receive; if the realm stops,
-//! its abort path answers every deferred caller `ABORTED`.
+//! unanswered is answered `ABORTED` when it is dropped; if the realm stops, its abort path
+//! answers every deferred caller `ABORTED`.
 
 use core::marker::PhantomData;
 use core::ops::{Deref, DerefMut};
@@ -43,9 +43,12 @@ use core::sync::atomic::{AtomicU16, Ordering};
 use interface::server::{check_request, refuse};
 use interface::{Answer, BadRequest, Context, Dispatch, Interface, Response};
 use ipc::abi::{label, slot};
-use ipc::{Badge, BadgeKind, Name, ServiceIndex};
+use ipc::{Badge, BadgeKind, ConnectionId, Name, ServiceIndex};
 use sel4::MessageInfo;
 use sel4::cap::{CNode, Endpoint, Reply};
+use sel4::ipc::Received;
+use sel4::message::MAX_MESSAGE_WORDS;
+use sel4::syscall::Registers;
 
 use crate::service::{Caller, name};
 use crate::{Error, Realm};
@@ -53,8 +56,6 @@ use crate::{Error, Realm};
 /// The deferred-reply slots in use: bit `i` is slot `DEFERRED_REPLIES.start + i`. A static so
 /// that the abort path (`entry.rs`) finds them after the thread was sent back to its entry.
 pub(crate) static DEFERRED: AtomicU16 = AtomicU16::new(0);
-/// Deferred replies dropped without an answer: the loop answers them `ABORTED`.
-static ABANDONED: AtomicU16 = AtomicU16::new(0);
 
 const DEFERRED_SLOTS: u64 = slot::DEFERRED_REPLIES.end - slot::DEFERRED_REPLIES.start;
 const _: () = assert!(DEFERRED_SLOTS <= 16);
@@ -154,7 +155,7 @@ impl core::fmt::Display for DeferError {
 }
 
 /// A caller kept waiting ([`Call::defer`]), answered with [`Realm::answer`] with a value of
-/// its operation's result type `R`. Dropped unanswered, the loop answers it `ABORTED`.
+/// its operation's result type `R`. Dropped unanswered, it is answered `ABORTED`.
 #[must_use = "a deferred caller waits until it is answered"]
 pub struct Deferred<R> {
     slot: u64,
@@ -170,9 +171,9 @@ impl<R> Deferred<R> {
 }
 
 impl<R> Drop for Deferred<R> {
+    /// Answers the caller `ABORTED` rather than leave it waiting for ever.
     fn drop(&mut self) {
-        let bit = self.slot - slot::DEFERRED_REPLIES.start;
-        ABANDONED.fetch_or(1 << bit, Ordering::Relaxed);
+        abort_slot(self.slot);
     }
 }
 
@@ -195,7 +196,7 @@ impl Realm {
 /// Sends the reply `label`/`length` (words in the IPC buffer) on the reply cap in `slot` and
 /// frees the slot.
 fn answer_slot(realm: &mut Realm, slot: u64, label: u64, length: usize) {
-    let info = MessageInfo::new(label, 0, length).unwrap_or(MessageInfo::from_word(0));
+    let info = reply_info(label, length);
     Reply::from_cptr(slot).send(realm.ipc, info);
     // Sending used the reply cap up; a slot whose caller went away may still hold a dead
     // one. Emptied either way, so that the next SaveCaller finds it empty.
@@ -204,26 +205,66 @@ fn answer_slot(realm: &mut Realm, slot: u64, label: u64, length: usize) {
     DEFERRED.fetch_and(!(1 << bit), Ordering::Relaxed);
 }
 
-/// Answers `ABORTED` to every deferred caller whose [`Deferred`] was dropped.
-#[cold]
-fn answer_abandoned(realm: &mut Realm) {
-    let abandoned = ABANDONED.swap(0, Ordering::Relaxed);
-    for bit in 0..DEFERRED_SLOTS {
-        if abandoned & (1 << bit) != 0 {
-            answer_slot(realm, slot::DEFERRED_REPLIES.start + bit, label::ABORTED, 0);
-        }
-    }
+/// Answers `ABORTED` on the reply cap in `slot` (no words: the registers alone, the IPC
+/// buffer untouched) and frees the slot.
+fn abort_slot(slot: u64) {
+    let info = MessageInfo::new(label::ABORTED, 0, 0).unwrap_or(MessageInfo::from_word(0));
+    let registers = Registers { cap_or_badge: slot, info: info.word(), ..Registers::default() };
+    sel4::syscall::syscall(sel4::syscall::number::SEND, registers);
+    let _ = CNode::from_cptr(slot::CNODE).slot(slot).delete();
+    let bit = slot - slot::DEFERRED_REPLIES.start;
+    DEFERRED.fetch_and(!(1 << bit), Ordering::Relaxed);
 }
 
 /// Answers `ABORTED` to every deferred caller (the abort path: the realm is stopping).
 #[cfg(target_os = "none")]
-pub(crate) fn abort_deferred(realm: &mut Realm) {
+pub(crate) fn abort_deferred() {
     let deferred = DEFERRED.load(Ordering::Relaxed);
     for bit in 0..DEFERRED_SLOTS {
         if deferred & (1 << bit) != 0 {
-            answer_slot(realm, slot::DEFERRED_REPLIES.start + bit, label::ABORTED, 0);
+            abort_slot(slot::DEFERRED_REPLIES.start + bit);
         }
     }
+}
+
+/// A message the fast path does not take: a signal (to `on_notification`), a request with
+/// capabilities, or one whose badge is not a connection's (both refused). Answers it and
+/// receives the next message.
+#[cold]
+#[inline(never)]
+fn slow_path<S>(
+    state: &mut S,
+    realm: &mut Realm,
+    endpoint: Endpoint,
+    received: Received,
+    on_notification: &mut impl FnMut(&mut S, &mut Realm, u32),
+) -> Received {
+    let (info, badge) = (received.info, received.badge);
+    let reason = match Badge::decode(badge) {
+        Ok(BadgeKind::Notification { bits }) => {
+            on_notification(state, realm, bits);
+            // A signal has no caller to answer.
+            return endpoint.recv(realm.ipc);
+        }
+        Ok(BadgeKind::Connection { .. }) => {
+            match check_request(info.label(), info.extra_caps(), info.caps_unwrapped()) {
+                Err(reason) => reason,
+                // Not reached: the fast path takes every connection badge without caps.
+                Ok(()) => BadRequest::NotAConnection { badge },
+            }
+        }
+        _ => BadRequest::NotAConnection { badge },
+    };
+    let length = reason.encode(realm.ipc.msg_mut());
+    endpoint.reply_recv(realm.ipc, reply_info(label::BAD_REQUEST, length))
+}
+
+/// The message info of a reply: `label` (one of `ipc::abi::label`'s, below 2^20) over
+/// `length` words (at most the 120 message registers: a `Wire` implementation that claims
+/// more is cut there).
+#[inline(always)]
+fn reply_info(label: u64, length: usize) -> MessageInfo {
+    MessageInfo::from_word((label << 12) | length.min(MAX_MESSAGE_WORDS) as u64)
 }
 
 /// The services of a [`Server`], as a list built by [`Server::serve`]: `()` is none,
@@ -366,62 +407,37 @@ impl<S, L: Services<S>> Server<S, L> {
         realm.announce_serving();
         let mut received = endpoint.recv(realm.ipc);
         loop {
-            let info = received.info;
-            let answer = match Badge::decode(received.badge) {
-                Ok(BadgeKind::Connection { connection, service }) => {
-                    let mut call = Call {
-                        caller: Caller { connection, service },
-                        length: info.length(),
-                        deferred: false,
-                        realm: &mut *realm,
-                    };
-                    match check_request(info.label(), info.extra_caps(), info.caps_unwrapped()) {
-                        Ok(()) => {
-                            match L::dispatch(
-                                service.get(),
-                                &mut self.state,
-                                &mut call,
-                                info.label(),
-                            ) {
-                                // `Later` without a saved reply cap: the caller must not wait
-                                // for ever.
-                                Answer::Deferred if !call.deferred => {
-                                    Answer::Reply { label: label::ABORTED, length: 0 }
-                                }
-                                answer => answer,
-                            }
-                        }
-                        Err(reason) => refuse(&mut call, reason),
-                    }
-                }
-                Ok(BadgeKind::Notification { bits }) => {
-                    on_notification(&mut self.state, realm, bits);
-                    Answer::Deferred
-                }
-                _ => {
-                    let words = realm.ipc.msg_mut();
-                    let reason = BadRequest::NotAConnection { badge: received.badge };
-                    Answer::Reply { label: label::BAD_REQUEST, length: reason.encode(words) }
-                }
+            let (info, badge) = (received.info, received.badge);
+            // The fast path: a connection badge (kind 8..=15 within the kernel's 28 bits)
+            // with a generation (never 0), no capabilities. Everything else is the slow
+            // path's.
+            if badge >> 27 != 1 || badge & 0xFF_FC00 == 0 || info.word() & 0xF80 != 0 {
+                received =
+                    slow_path(&mut self.state, realm, endpoint, received, &mut on_notification);
+                continue;
+            }
+            let Some(connection) = ConnectionId::from_word(badge & 0xFF_FFFF) else {
+                received =
+                    slow_path(&mut self.state, realm, endpoint, received, &mut on_notification);
+                continue;
             };
-            received = match answer {
+            let service = ((badge >> 24) & 7) as u8;
+            let mut call = Call {
+                caller: Caller {
+                    connection,
+                    service: ServiceIndex::new(service).unwrap_or(ServiceIndex::FIRST),
+                },
+                length: info.length(),
+                deferred: false,
+                realm: &mut *realm,
+            };
+            received = match L::dispatch(service, &mut self.state, &mut call, info.label()) {
                 Answer::Reply { label, length } => {
-                    let info =
-                        MessageInfo::new(label, 0, length).unwrap_or(MessageInfo::from_word(0));
-                    if ABANDONED.load(Ordering::Relaxed) == 0 {
-                        endpoint.reply_recv(realm.ipc, info)
-                    } else {
-                        sel4::ipc::reply(realm.ipc, info);
-                        answer_abandoned(realm);
-                        endpoint.recv(realm.ipc)
-                    }
+                    endpoint.reply_recv(realm.ipc, reply_info(label, length))
                 }
-                Answer::Deferred => {
-                    if ABANDONED.load(Ordering::Relaxed) != 0 {
-                        answer_abandoned(realm);
-                    }
-                    endpoint.recv(realm.ipc)
-                }
+                Answer::Deferred if call.deferred => endpoint.recv(realm.ipc),
+                // `Later` without a saved reply cap: the caller must not wait for ever.
+                Answer::Deferred => endpoint.reply_recv(realm.ipc, reply_info(label::ABORTED, 0)),
             };
         }
     }
