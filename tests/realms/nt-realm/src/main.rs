@@ -189,7 +189,7 @@ fn ticker(realm: &mut Realm) {
 /// Connects to `service`, trying again while it is not registered yet.
 fn connect(realm: &mut Realm, service: &str) -> Option<Connection> {
     for _ in 0..200 {
-        match realm.connect(service) {
+        match realm.connect_raw(service) {
             Ok(connection) => return Some(connection),
             Err(realm_runtime::Error::Refused(error)) if error.may_succeed_later() => {
                 let _ = realm.sleep(Duration::from_millis(2));
@@ -380,7 +380,7 @@ fn bystander(realm: &mut Realm) {
 fn phoenix(realm: &mut Realm) {
     // Before registering: the first run hears "not yet registered", the second "restarting".
     let first_run = matches!(
-        realm.connect("phoenix"),
+        realm.connect_raw("phoenix"),
         Err(realm_runtime::Error::Refused(ipc::Error::NotYetRegistered))
     );
     let service = realm.register("phoenix").expect("registering phoenix");
