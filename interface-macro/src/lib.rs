@@ -413,6 +413,62 @@ fn generate(
         }
     });
 
+    // The fast path of each operation whose arguments all have a fixed size: the whole
+    // message-info word (label and length, no capabilities: the runtime takes those apart
+    // first) compared in one go, the arguments read from the message registers with no
+    // length checks left. Any other message goes to the general arms below, which check
+    // everything and refuse precisely.
+    let fast_arms = operations.iter().map(|operation| {
+        let method = &operation.name;
+        let number = operation.number;
+        let fixed = format_ident!("FIXED_{}", number);
+        let names: Vec<&Ident> = operation.arguments.iter().map(|(name, _)| name).collect();
+        let types: Vec<&Type> = operation.arguments.iter().map(|(_, ty)| ty).collect();
+        let decodes = operation.arguments.iter().enumerate().map(|(index, (name, ty))| {
+            let index = index as u64;
+            quote! {
+                let #name = match <#ty as #krate::Wire>::decode(words.get(used..).unwrap_or_default()) {
+                    ::core::result::Result::Ok((value, taken)) => {
+                        used += taken;
+                        value
+                    }
+                    ::core::result::Result::Err(error) => {
+                        let reason = #krate::reply::bad_argument(error, #index, total);
+                        return #krate::server::refuse(call, reason);
+                    }
+                };
+            }
+        });
+        let answer = if operation.deferrable {
+            quote!(#krate::server::answer_deferrable(call, &result))
+        } else {
+            quote!(#krate::server::answer(call, &result))
+        };
+        let (binding, value) = if names.is_empty() {
+            (quote!(let _: () =), quote!())
+        } else {
+            (quote!(let (#(#names,)*) =), quote!((#(#names,)*)))
+        };
+        quote! {
+            const #fixed: ::core::option::Option<usize> =
+                #krate::wire::fixed_total(&[#(<#types as #krate::Wire>::FIXED_WORDS),*]);
+            if let ::core::option::Option::Some(total) = #fixed
+                && info == (#number << 12) | total as u64
+            {
+                #binding {
+                    let words = #krate::Context::registers(call).get(..total).unwrap_or_default();
+                    #[allow(unused_mut)]
+                    let mut used = 0usize;
+                    #(#decodes)*
+                    let _ = used;
+                    #value
+                };
+                let result = <S as #server>::#method(server, call, #(#names),*);
+                return #answer;
+            }
+        }
+    });
+
     let client_doc = format!(
         "The client of interface `{name}` (`realm.connect::<{interface}>(service)`): one method per operation; the outer `Result` is the transport's, the inner one the operation's as declared."
     );
@@ -473,8 +529,10 @@ fn generate(
             fn dispatch(
                 server: &mut S,
                 call: &mut #runtime::Call<'call>,
-                operation: u64,
+                info: u64,
             ) -> #krate::Answer {
+                #(#fast_arms)*
+                let operation = (info >> 12) & 0xF_FFFF;
                 match operation {
                     #(#arms)*
                     _ => #krate::server::refuse(

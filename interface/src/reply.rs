@@ -41,6 +41,33 @@ pub trait Response: Sized {
     /// ([`classify_transport`]); so are words that do not decode exactly as the type
     /// ([`ReplyError::Malformed`]).
     fn decode(label: u64, words: &[u64]) -> Result<Self, ReplyError>;
+
+    /// [`Response::decode`] of the reply whose message-info word is `info`, its words at the
+    /// start of `registers` (the message registers). A fixed-size result has a fast path:
+    /// the whole info word compared once with `OK` over its length.
+    #[inline(always)]
+    fn decode_message(info: u64, registers: &[u64]) -> Result<Self, ReplyError> {
+        decode_general(info, registers)
+    }
+}
+
+/// [`Response::decode_message`] without a fast path: the label and the length taken apart.
+#[inline(always)]
+fn decode_general<R: Response>(info: u64, registers: &[u64]) -> Result<R, ReplyError> {
+    let length = (info & 0x7F) as usize;
+    R::decode((info >> 12) & 0xF_FFFF, registers.get(..length).unwrap_or_default())
+}
+
+/// The fast path of a fixed-size value `T` in an `OK` reply: `None` if the info word is not
+/// exactly `OK` over `T`'s words (the general path then decides), or the words do not
+/// decode (nonzero padding).
+#[inline(always)]
+fn decode_fast<T: Wire>(info: u64, registers: &[u64]) -> Option<T> {
+    let count = T::FIXED_WORDS?;
+    if info != (label::OK << 12) | count as u64 {
+        return None;
+    }
+    T::decode(registers.get(..count)?).ok().map(|(value, _)| value)
 }
 
 impl<T: Wire> Response for T {
@@ -52,6 +79,14 @@ impl<T: Wire> Response for T {
     #[inline(always)]
     fn decode(label: u64, words: &[u64]) -> Result<Self, ReplyError> {
         if label == label::OK { decode_exact(words) } else { Err(classify_transport(label, words)) }
+    }
+
+    #[inline(always)]
+    fn decode_message(info: u64, registers: &[u64]) -> Result<Self, ReplyError> {
+        match decode_fast(info, registers) {
+            Some(value) => Ok(value),
+            None => decode_general(info, registers),
+        }
     }
 }
 
@@ -74,6 +109,14 @@ impl<T: Wire, E: Wire> Response for Result<T, E> {
             Err(classify_transport(label, words))
         }
     }
+
+    #[inline(always)]
+    fn decode_message(info: u64, registers: &[u64]) -> Result<Self, ReplyError> {
+        match decode_fast(info, registers) {
+            Some(value) => Ok(Ok(value)),
+            None => decode_general(info, registers),
+        }
+    }
 }
 
 /// `words` decoded as exactly one `T`.
@@ -82,17 +125,23 @@ fn decode_exact<T: Wire>(words: &[u64]) -> Result<T, ReplyError> {
     if let Some(count) = T::FIXED_WORDS
         && words.len() != count
     {
-        return Err(ReplyError::Malformed(if words.len() > count {
-            ReplyMalformed::ExtraWords { words: words.len() }
-        } else {
-            ReplyMalformed::Undecodable(DecodeError::Short)
-        }));
+        return Err(wrong_length(words.len(), count));
     }
     match T::decode(words) {
         Ok((value, used)) if used == words.len() => Ok(value),
         Ok(_) => Err(ReplyError::Malformed(ReplyMalformed::ExtraWords { words: words.len() })),
         Err(error) => Err(ReplyError::Malformed(ReplyMalformed::Undecodable(error))),
     }
+}
+
+/// The error of a reply of `length` words for a value of `count`.
+#[cold]
+fn wrong_length(length: usize, count: usize) -> ReplyError {
+    ReplyError::Malformed(if length > count {
+        ReplyMalformed::ExtraWords { words: length }
+    } else {
+        ReplyMalformed::Undecodable(DecodeError::Short)
+    })
 }
 
 /// A reply that carries no value and no application error: which transport error it is.

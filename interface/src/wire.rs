@@ -17,8 +17,8 @@
 //! its encoding says, postcard must consume exactly the bytes of its length word, and the
 //! generated dispatch checks that the arguments consume every word of the message.
 
-use serde::Serialize;
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 use zerocopy::{FromBytes, Immutable, IntoBytes};
 
 #[cfg(not(target_endian = "little"))]
@@ -175,26 +175,36 @@ pub fn encode_postcard<T: Serialize + ?Sized>(
         Err(postcard::Error::SerializeBufferFull) => return Err(EncodeError::TooLarge),
         Err(_) => return Err(EncodeError::Postcard),
     };
-    let end = used.next_multiple_of(8);
-    bytes[used..end].fill(0);
+    // Zero the unused bytes of the last word: one mask, not a loop over bytes.
+    if !used.is_multiple_of(8)
+        && let Some(last) = rest.get_mut(used / 8)
+    {
+        *last &= (1u64 << (8 * (used % 8))) - 1;
+    }
     *length = used as u64;
-    Ok(1 + end / 8)
+    Ok(1 + used.div_ceil(8))
 }
 
 /// Decodes the **postcard** encoding of a `T` at the start of `words` (see the module doc).
 #[inline]
-pub fn decode_postcard<T: DeserializeOwned>(words: &[u64]) -> Result<(T, usize), DecodeError> {
+pub fn decode_postcard<'a, T: Deserialize<'a>>(
+    words: &'a [u64],
+) -> Result<(T, usize), DecodeError> {
     let (&length, rest) = words.split_first().ok_or(DecodeError::Short)?;
     let length = usize::try_from(length)
         .ok()
         .filter(|&length| length <= rest.len() * 8)
         .ok_or(DecodeError::Short)?;
     let count = length.div_ceil(8);
-    let source = rest.get(..count).ok_or(DecodeError::Short)?.as_bytes();
-    let (used, padding) = source.split_at(length);
-    if padding.iter().any(|&byte| byte != 0) {
+    let source = rest.get(..count).ok_or(DecodeError::Short)?;
+    // The unused bytes of the last word: one shift, not a loop over bytes.
+    if !length.is_multiple_of(8)
+        && let Some(last) = source.last()
+        && last >> (8 * (length % 8)) != 0
+    {
         return Err(DecodeError::Padding);
     }
+    let used = source.as_bytes().get(..length).ok_or(DecodeError::Short)?;
     let (value, left) = postcard::take_from_bytes(used).map_err(|_| DecodeError::Postcard)?;
     if !left.is_empty() {
         return Err(DecodeError::TrailingBytes);
@@ -208,9 +218,21 @@ impl<const N: usize> Wire for heapless::String<N> {
         encode_postcard(self, words)
     }
 
+    /// postcard decodes the bytes in place (a string and a byte string have the same
+    /// postcard encoding: the length as a varint, then the bytes), then one copy into the
+    /// string and one UTF-8 check. (heapless's own `Deserialize` pushes byte by byte: five
+    /// times the instructions for 64 bytes.)
     #[inline]
     fn decode(words: &[u64]) -> Result<(Self, usize), DecodeError> {
-        decode_postcard(words)
+        let (bytes, used): (&[u8], usize) = decode_postcard(words)?;
+        if bytes.len() > N {
+            return Err(DecodeError::Postcard);
+        }
+        let mut vec = heapless::Vec::<u8, N>::from_array([0; N]);
+        vec[..bytes.len()].copy_from_slice(bytes);
+        vec.truncate(bytes.len());
+        let string = heapless::String::from_utf8(vec).map_err(|_| DecodeError::Postcard)?;
+        Ok((string, used))
     }
 }
 

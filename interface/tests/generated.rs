@@ -60,6 +60,9 @@ mod loopback {
         fn request(&self) -> &[u64] {
             &self.buffer[..self.length]
         }
+        fn registers(&self) -> &[u64] {
+            &self.buffer[..]
+        }
         fn reply_words(&mut self) -> &mut [u64] {
             &mut self.buffer[..]
         }
@@ -79,7 +82,7 @@ mod loopback {
                 deferred: &mut self.deferred,
                 operation: label,
             };
-            match (self.server)(&mut call, label) {
+            match (self.server)(&mut call, (label << 12) | length as u64) {
                 Answer::Reply { label, length } => Some((label, length)),
                 Answer::Deferred => None,
             }
@@ -105,7 +108,7 @@ mod loopback {
             let length = encode(&mut self.buffer).map_err(|_| CallError::RequestTooLarge)?;
             let (label, length) =
                 self.deliver(operation, length).ok_or(CallError::Reply(ReplyError::Aborted))?;
-            R::decode(label, &self.buffer[..length]).map_err(CallError::Reply)
+            R::decode_message((label << 12) | length as u64, &self.buffer).map_err(CallError::Reply)
         }
     }
 }
@@ -217,8 +220,8 @@ impl KvServer for Store {
 
 fn realm() -> Realm {
     let mut store = Store::default();
-    Realm::new(move |call, operation| {
-        <Kv as Dispatch<Store, Call<'_>>>::dispatch(&mut store, call, operation)
+    Realm::new(move |call, info| {
+        <Kv as Dispatch<Store, Call<'_>>>::dispatch(&mut store, call, info)
     })
 }
 

@@ -130,6 +130,35 @@ proptest! {
     }
 
     #[test]
+    fn the_fast_path_decides_as_the_general_one(
+        reply_label in reply_label(),
+        words in prop::collection::vec(any::<u64>(), 0..12),
+        caps in 0u64..16,
+    ) {
+        // The message registers: the reply's words, then whatever was there before.
+        let mut registers = [0x5A5A_5A5A_5A5A_5A5Au64; 120];
+        registers[..words.len()].copy_from_slice(&words);
+        let info = ((reply_label & 0xF_FFFF) << 12) | (caps << 7) | words.len() as u64;
+        let label = reply_label & 0xF_FFFF;
+        prop_assert_eq!(
+            <u64 as Response>::decode_message(info, &registers),
+            <u64 as Response>::decode(label, &words)
+        );
+        prop_assert_eq!(
+            <Result<[u64; 2], u32>>::decode_message(info, &registers),
+            <Result<[u64; 2], u32>>::decode(label, &words)
+        );
+        prop_assert_eq!(
+            <Result<Text, AppError>>::decode_message(info, &registers),
+            <Result<Text, AppError>>::decode(label, &words)
+        );
+        prop_assert_eq!(
+            <u32 as Response>::decode_message(info, &registers),
+            <u32 as Response>::decode(label, &words)
+        );
+    }
+
+    #[test]
     fn short_words_after_a_value_are_never_dropped(value in any::<u64>(), extra in any::<u64>()) {
         // Decoding is exact: a trailing word is an error, not ignored.
         prop_assert!(<u64 as Response>::decode(label::OK, &[value, extra]).is_err());

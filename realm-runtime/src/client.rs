@@ -30,7 +30,7 @@ pub enum CallError {
     ServiceRestarted { generation: u32 },
     /// The service died and its realm is being restarted: connect again once it is back.
     ServiceRestarting,
-    /// The service did not reply by the call's deadline ([`Client::set_timeout`],
+    /// The service did not reply by the call's deadline ([`Realm::with_deadline`],
     /// [`Realm::call_timeout`]); the call was cancelled, and a late reply reaches nobody.
     TimedOut,
     /// The service refused the request, and said why (`BAD_REQUEST`).
@@ -80,8 +80,6 @@ pub const RECONNECT_WAIT: Duration = Duration::from_millis(10);
 /// A typed connection: what a generated client (`KvClient`) wraps, and dereferences to.
 pub struct Client<I> {
     connection: Connection,
-    /// The deadline of every call, from its start (`None`: wait for ever).
-    timeout: Option<Duration>,
     interface: PhantomData<fn() -> I>,
 }
 
@@ -89,13 +87,6 @@ impl<I> Client<I> {
     /// The connection, for its id, its service's name, or raw calls.
     pub fn connection(&self) -> &Connection {
         &self.connection
-    }
-
-    /// Gives every later call of this client a deadline `timeout` from its start (`None`:
-    /// none, the default): a call past it returns [`CallError::TimedOut`] (see
-    /// [`Realm::call_timeout`] for how the memory manager cancels it).
-    pub fn set_timeout(&mut self, timeout: Option<Duration>) {
-        self.timeout = timeout;
     }
 
     /// The connection, to [`Realm::disconnect`] it.
@@ -120,7 +111,7 @@ impl Realm {
     {
         let id = interface_id::<I>()?;
         let connection = self.connect_with(name(service)?, Some(id))?;
-        Ok(Client { connection, timeout: None, interface: PhantomData }.into())
+        Ok(Client { connection, interface: PhantomData }.into())
     }
 
     /// Connects with no interface check: for raw seL4 calls on the connection's endpoint
@@ -174,12 +165,12 @@ impl Realm {
         idempotent: bool,
         encode: &impl Fn(&mut [u64]) -> Result<usize, EncodeError>,
     ) -> Result<R, CallError> {
-        match self.call_once(&client.connection, operation, client.timeout, encode) {
+        match self.call_once(&client.connection, operation, encode) {
             Err(CallError::ServiceRestarted { .. } | CallError::ServiceRestarting)
                 if idempotent =>
             {
                 self.reconnect(client)?;
-                self.call_once(&client.connection, operation, client.timeout, encode)
+                self.call_once(&client.connection, operation, encode)
             }
             result => result,
         }
@@ -190,7 +181,6 @@ impl Realm {
         &mut self,
         connection: &Connection,
         operation: u64,
-        timeout: Option<Duration>,
         encode: &impl Fn(&mut [u64]) -> Result<usize, EncodeError>,
     ) -> Result<R, CallError> {
         // A connection found closed has an empty slot (the broker keeps it reserved, empty,
@@ -202,26 +192,11 @@ impl Realm {
         let Ok(info) = MessageInfo::new(operation, 0, length) else {
             return Err(CallError::RequestTooLarge);
         };
-        if let Some(timeout) = timeout {
-            return self.call_once_before(connection, info, timeout);
-        }
-        let reply = connection.endpoint().call(self.ipc, info);
-        match R::decode(reply.label(), self.ipc.message(reply)) {
-            Ok(result) => Ok(result),
-            Err(error) => Err(self.transport_error(connection, error)),
-        }
-    }
-
-    /// [`Realm::call_once`] with a deadline, out of the path of calls without one.
-    #[inline(never)]
-    fn call_once_before<R: Response>(
-        &mut self,
-        connection: &Connection,
-        info: MessageInfo,
-        timeout: Duration,
-    ) -> Result<R, CallError> {
-        let reply = self.call_before(connection.endpoint().cptr(), info, timeout)?;
-        match R::decode(reply.label(), self.ipc.message(reply)) {
+        // Every typed call waits in the one known `syscall` instruction, so that a deadline
+        // armed around it (`Realm::with_deadline`) applies with no check here.
+        let cap = connection.endpoint().cptr();
+        let reply = sel4::ipc::call_at_known_site(self.ipc, cap, info);
+        match R::decode_message(reply.word(), self.ipc.msg()) {
             Ok(result) => Ok(result),
             Err(error) => Err(self.transport_error(connection, error)),
         }

@@ -47,7 +47,6 @@ use ipc::{Badge, BadgeKind, ConnectionId, Name, ServiceIndex};
 use sel4::MessageInfo;
 use sel4::cap::{CNode, Endpoint, Reply};
 use sel4::ipc::Received;
-use sel4::message::MAX_MESSAGE_WORDS;
 use sel4::syscall::Registers;
 
 use crate::service::{Caller, name};
@@ -120,6 +119,11 @@ impl Context for Call<'_> {
     #[inline(always)]
     fn request(&self) -> &[u64] {
         self.realm.ipc.msg().get(..self.length).unwrap_or_default()
+    }
+
+    #[inline(always)]
+    fn registers(&self) -> &[u64] {
+        self.realm.ipc.msg()
     }
 
     #[inline(always)]
@@ -260,11 +264,13 @@ fn slow_path<S>(
 }
 
 /// The message info of a reply: `label` (one of `ipc::abi::label`'s, below 2^20) over
-/// `length` words (at most the 120 message registers: a `Wire` implementation that claims
-/// more is cut there).
+/// `length` words, kept to the 7 bits of the length field (a `Wire` implementation that
+/// claims more than the 120 message registers cannot spill into the capability fields; the
+/// kernel cuts a length above 120 to 120, `messageInfoFromWord` in seL4 5.0.0's
+/// `include/api/types.h`).
 #[inline(always)]
 fn reply_info(label: u64, length: usize) -> MessageInfo {
-    MessageInfo::from_word((label << 12) | length.min(MAX_MESSAGE_WORDS) as u64)
+    MessageInfo::from_word((label << 12) | (length as u64 & 0x7F))
 }
 
 /// The services of a [`Server`], as a list built by [`Server::serve`]: `()` is none,
@@ -272,15 +278,15 @@ fn reply_info(label: u64, length: usize) -> MessageInfo {
 pub trait Services<S> {
     /// How many services the list has.
     const COUNT: u8;
-    /// Dispatches a request for the service at `index`.
-    fn dispatch(index: u8, state: &mut S, call: &mut Call<'_>, operation: u64) -> Answer;
+    /// Dispatches a request (message-info word `info`) for the service at `index`.
+    fn dispatch(index: u8, state: &mut S, call: &mut Call<'_>, info: u64) -> Answer;
 }
 
 impl<S> Services<S> for () {
     const COUNT: u8 = 0;
 
     #[inline(always)]
-    fn dispatch(index: u8, _state: &mut S, call: &mut Call<'_>, _operation: u64) -> Answer {
+    fn dispatch(index: u8, _state: &mut S, call: &mut Call<'_>, _info: u64) -> Answer {
         let badge = Badge::for_connection(
             call.caller.connection,
             ServiceIndex::new(index).unwrap_or(ServiceIndex::FIRST),
@@ -296,11 +302,11 @@ where
     const COUNT: u8 = L::COUNT + 1;
 
     #[inline(always)]
-    fn dispatch(index: u8, state: &mut S, call: &mut Call<'_>, operation: u64) -> Answer {
+    fn dispatch(index: u8, state: &mut S, call: &mut Call<'_>, info: u64) -> Answer {
         if index == L::COUNT {
-            I::dispatch(state, call, operation)
+            I::dispatch(state, call, info)
         } else {
-            L::dispatch(index, state, call, operation)
+            L::dispatch(index, state, call, info)
         }
     }
 }
@@ -431,7 +437,7 @@ impl<S, L: Services<S>> Server<S, L> {
                 deferred: false,
                 realm: &mut *realm,
             };
-            received = match L::dispatch(service, &mut self.state, &mut call, info.label()) {
+            received = match L::dispatch(service, &mut self.state, &mut call, info.word()) {
                 Answer::Reply { label, length } => {
                     endpoint.reply_recv(realm.ipc, reply_info(label, length))
                 }

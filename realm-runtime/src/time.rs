@@ -115,6 +115,49 @@ impl Realm {
         )
     }
 
+    /// Runs `calls` (typed calls on any clients) with a deadline `timeout` from now: a call
+    /// still waiting for its reply at the deadline is cancelled by the memory manager and
+    /// returns [`CallError::TimedOut`]; so is every later call in `calls` (at the memory
+    /// manager's next tick, 1 ms apart). Within an enclosing `with_deadline`, the earlier
+    /// deadline holds. Costs the calls nothing: every typed call waits in the one known
+    /// `syscall` instruction, and the deadline is a word written to the control page before
+    /// and after `calls` (see the module doc).
+    ///
+    /// ```ignore
+    /// let answer = realm.with_deadline(Duration::from_millis(50), |realm| kv.get(realm, key));
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// `calls`' own result; or, before running it, `CallError::Unreachable` when the memory
+    /// manager refuses to watch this realm's deadlines (asked once per realm).
+    pub fn with_deadline<T, E: From<CallError>>(
+        &mut self,
+        timeout: Duration,
+        calls: impl FnOnce(&mut Realm) -> Result<T, E>,
+    ) -> Result<T, E> {
+        self.watch_deadlines()?;
+        let outer = read_control(control::CALL_DEADLINE);
+        let deadline = sel4::timestamp::now().saturating_add(cycles(timeout));
+        arm(if outer == 0 { deadline } else { deadline.min(outer) });
+        let result = calls(self);
+        write_control(control::CALL_DEADLINE, outer);
+        result
+    }
+
+    /// Tells the memory manager, once, to watch this realm's call deadlines.
+    fn watch_deadlines(&mut self) -> Result<(), CallError> {
+        if !WATCHED.load(Ordering::Relaxed) {
+            // The call site never changes: written once.
+            write_control(control::CALL_SITE, sel4::syscall::known_call_site());
+            match self.request(RealmRequest::WatchDeadlines.encode()) {
+                Ok(_) => WATCHED.store(true, Ordering::Relaxed),
+                Err(error) => return Err(CallError::Unreachable(error)),
+            }
+        }
+        Ok(())
+    }
+
     /// One seL4 Call of `cap` with the message `info` (its words in the IPC buffer) that the
     /// memory manager cancels if it has not returned `timeout` from now; returns the reply's
     /// info. Tells the memory manager to watch this realm's deadlines on its first use.
@@ -124,14 +167,7 @@ impl Realm {
         info: sel4::MessageInfo,
         timeout: Duration,
     ) -> Result<sel4::MessageInfo, CallError> {
-        if !WATCHED.load(Ordering::Relaxed) {
-            // The call site never changes: written once.
-            write_control(control::CALL_SITE, sel4::syscall::known_call_site());
-            match self.request(RealmRequest::WatchDeadlines.encode()) {
-                Ok(_) => WATCHED.store(true, Ordering::Relaxed),
-                Err(error) => return Err(CallError::Unreachable(error)),
-            }
-        }
+        self.watch_deadlines()?;
         // The deadline in time-stamp counter cycles: no division on this path.
         let deadline = sel4::timestamp::now().saturating_add(cycles(timeout));
         arm(deadline);

@@ -82,12 +82,13 @@ fn ratio(numerator: u64, denominator: u64) -> Ratio {
     Ratio(numerator * 1000 / denominator.max(1))
 }
 
-/// A ratio in thousandths, printed with two decimals.
+/// A ratio in thousandths, printed with three decimals (cut, not rounded: 1.0597 prints
+/// 1.059, and is above a target of 1.05).
 struct Ratio(u64);
 
 impl core::fmt::Display for Ratio {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        write!(f, "{}.{:02}", self.0 / 1000, self.0 % 1000 / 10)
+        write!(f, "{}.{:03}", self.0 / 1000, self.0 % 1000)
     }
 }
 
@@ -99,11 +100,14 @@ fn main(realm: &mut Realm) {
         realm,
         "round trip over a broker-minted cap, cycles (median of {BATCHES} batches of {ROUNDS})"
     );
-    println!(realm, "operation                      words   raw seL4   interface   ratio   target");
+    println!(
+        realm,
+        "operation                      words   raw seL4   interface   ratio    target"
+    );
 
     let (raw_cycles, words) = raw_round_trip(realm, &raw, &7u64);
     let typed = measure(realm, |realm| {
-        let Ok(7) = echo.small(realm, 7) else { panic!("echo answered another value") };
+        assert!(matches!(echo.small(realm, 7), Ok(7)), "echo answered another value");
     });
     row(realm, "interface u64 -> u64", words, raw_cycles, typed, "1.05");
 
@@ -126,15 +130,15 @@ fn main(realm: &mut Realm) {
 
     // A call with a deadline that does not expire, against the same typed call.
     println!(realm, "call with a deadline, cycles (median of {BATCHES} batches of {ROUNDS})");
-    println!(realm, "operation              call   with a deadline (1 s, never expires)   ratio");
+    println!(realm, "operation              call   with_deadline (1 s, never expires)   ratio");
     let call_cycles = measure(realm, |realm| {
-        let Ok(7) = echo.small(realm, 7) else { panic!("echo answered another value") };
+        assert!(matches!(echo.small(realm, 7), Ok(7)), "echo answered another value");
     });
-    echo.set_timeout(Some(core::time::Duration::from_secs(1)));
     let timeout_cycles = measure(realm, |realm| {
-        let Ok(7) = echo.small(realm, 7) else { panic!("echo answered another value") };
+        let second = core::time::Duration::from_secs(1);
+        let answer = realm.with_deadline(second, |realm| echo.small(realm, 7));
+        assert!(matches!(answer, Ok(7)), "echo answered another value");
     });
-    echo.set_timeout(None);
     println!(
         realm,
         "{:<20} {call_cycles:>6}   {timeout_cycles:>36}   {}",
