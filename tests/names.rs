@@ -74,7 +74,8 @@ fn parser_verdict(text: &str) -> (Result<(), Vec<Rule>>, Result<(), Vec<Rule>>) 
 }
 
 /// The words of a Register request naming `bytes`, as a realm would send them: the length
-/// word, then the bytes eight to a word, little-endian, zero-padded.
+/// word, then the bytes eight to a word, little-endian, zero-padded, then the presence words
+/// of no interface and no shared endpoint.
 fn register_words(bytes: &[u8]) -> Vec<u64> {
     let mut words = vec![bytes.len() as u64];
     for chunk in bytes.chunks(8) {
@@ -82,6 +83,8 @@ fn register_words(bytes: &[u8]) -> Vec<u64> {
         word[..chunk.len()].copy_from_slice(chunk);
         words.push(u64::from_le_bytes(word));
     }
+    // No interface, no shared endpoint: the two presence words.
+    words.extend([0, 0]);
     words
 }
 
@@ -138,7 +141,11 @@ fn every_layer_applies_the_same_name_rule() {
         let refusal = |error| Malformed::BadName { field: Field::ServiceName, error };
         match expected {
             Ok(()) => {
-                let request = Request::Register { service: Name::new(&text).unwrap() };
+                let request = Request::Register {
+                    service: Name::new(&text).unwrap(),
+                    interface: None,
+                    share: None,
+                };
                 // The words built here are the ones the runtime sends.
                 let message = request.encode();
                 assert_eq!((message.label(), message.words()), (label, &words[..]));

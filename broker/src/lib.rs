@@ -13,7 +13,7 @@
 //!
 //! # Holding it
 //!
-//! The whole state is one [`Broker`] value of about 170 KiB (`size_of::<Broker>()`; the
+//! The whole state is one [`Broker`] value of about 235 KiB (`size_of::<Broker>()`; the
 //! tables for [`MAX_REGISTERED_SERVICES`] services and [`MAX_CONNECTIONS`] connections). It is made by
 //! the `const fn` [`Broker::empty`], so the memory manager keeps it in a static without ever
 //! building it on its stack, and fills it in place with [`Broker::configure`]:
@@ -59,7 +59,8 @@
 //!
 //! // For each message on the broker endpoint: the caller from the badge, then the message,
 //! // decoded first when its words are in the IPC buffer that running the ops reuses.
-//! let message = Request::Register { service: Name::new("kv").unwrap() }.encode();
+//! let service = Name::new("kv").unwrap();
+//! let message = Request::Register { service, interface: None, share: None }.encode();
 //! let request = Request::decode(message.label(), message.words());
 //! let reply = broker.handle_decoded(RealmId(0), request, &mut Executor);
 //! assert!(reply.is_ok());
@@ -228,8 +229,12 @@ impl<'c> Broker<'c> {
     pub fn handle(&mut self, caller: RealmId, request: &Request, ops: &mut dyn OpSink) -> Reply {
         self.live_realm(caller)?;
         match *request {
-            Request::Register { service } => self.register(caller, service, ops),
-            Request::Connect { service } => self.connect(caller, service, ops),
+            Request::Register { service, interface, share } => {
+                self.register(caller, service, interface, share, ops)
+            }
+            Request::Connect { service, interface } => {
+                self.connect(caller, service, interface, ops)
+            }
             Request::Disconnect { connection } => self.disconnect(caller, connection, ops),
             Request::Status { connection } => self.status(caller, connection),
             Request::Grant { child, service } => self.grant(caller, child, service, ops),
@@ -301,8 +306,9 @@ impl<'c> Broker<'c> {
     }
 
     /// Removes the service `service` as if its realm had died: every connection to it is
-    /// closed. For the memory manager when creating its endpoint failed. Nothing happens if
-    /// there is no such service.
+    /// closed, and its endpoint destroyed if no other service shares it. For the memory
+    /// manager when creating its endpoint failed. Nothing happens if there is no such
+    /// service.
     pub fn withdraw_service(&mut self, service: &Name, ops: &mut dyn OpSink) {
         self.remove_service(service, ops);
     }

@@ -3,7 +3,7 @@
 
 use core::fmt;
 
-use ipc::RealmId;
+use ipc::{InterfaceId, RealmId};
 
 use crate::Broker;
 use crate::ops::{Action, Event};
@@ -49,11 +49,24 @@ impl fmt::Display for LogLine<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let realm = |id| RealmName(self.broker, id);
         match *self.event {
-            Event::Registered { owner, service, generation, rule } => write!(
-                f,
-                "register allowed: {} -> service \"{service}\" (generation {generation}): {rule}",
-                realm(owner)
-            ),
+            Event::Registered { owner, service, generation, rule, interface, index, shares } => {
+                write!(
+                    f,
+                    "register allowed: {} -> service \"{service}\" (generation {generation}",
+                    realm(owner)
+                )?;
+                if let Some(interface) = interface {
+                    write!(f, ", {interface}")?;
+                }
+                if let Some(shares) = shares {
+                    write!(
+                        f,
+                        ", on the endpoint of service \"{shares}\" as service {}",
+                        index.get()
+                    )?;
+                }
+                write!(f, "): {rule}")
+            }
             Event::Connected { client, service, connection, rule } => write!(
                 f,
                 "connect allowed: {} -> service \"{service}\" as {connection}: {rule}",
@@ -120,6 +133,31 @@ impl fmt::Display for LogLine<'_> {
                 realm(asker),
                 state.error()
             ),
+            Event::InterfaceMismatch {
+                client,
+                service,
+                provider,
+                service_interface,
+                client_interface,
+            } => write!(
+                f,
+                "connect refused: {} -> service \"{service}\": interface mismatch: {} \
+                 registered it with {service_interface}, the client asked for {client_interface}",
+                realm(client),
+                realm(provider)
+            ),
+            Event::DeclaredInterfaceMismatch { realm: asker, service, declared, interface } => {
+                write!(
+                    f,
+                    "register refused: {} -> service \"{service}\": interface mismatch: \
+                     system.toml declares it with interface \"{declared}\", the register named ",
+                    realm(asker)
+                )?;
+                match interface {
+                    Some(interface) => write!(f, "{interface}"),
+                    None => f.write_str("no interface"),
+                }
+            }
         }
     }
 }
@@ -145,6 +183,15 @@ impl fmt::Display for ConnectionField {
     }
 }
 
+/// An interface as `name:fingerprint` (16 hex digits), for an event field.
+struct InterfaceField(InterfaceId);
+
+impl fmt::Display for InterfaceField {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{:016x}", self.0.name, self.0.fingerprint)
+    }
+}
+
 /// Visits one field of an event record: its key and its value.
 pub type FieldVisitor<'v> = dyn FnMut(&'static str, &dyn fmt::Display) -> fmt::Result + 'v;
 
@@ -152,8 +199,9 @@ impl LogLine<'_> {
     /// The event's stable kind for machine-readable event lines: `service-registered`,
     /// `connect-allowed`, `register-denied`, `connect-denied`, `grant-denied`,
     /// `revoke-grant-denied`, `grant-added`, `grant-revoked`, `connection-closed`,
-    /// `service-removed`, `realm-withdrawn`, `malformed-request`, `priority-inversion` or
-    /// `connect-unavailable`.
+    /// `service-removed`, `realm-withdrawn`, `malformed-request`, `priority-inversion`,
+    /// `connect-unavailable` or `interface-mismatch` (of a connect or of a register: the
+    /// field `action` says which).
     pub fn kind(&self) -> &'static str {
         match *self.event {
             Event::Registered { .. } => "service-registered",
@@ -170,6 +218,9 @@ impl LogLine<'_> {
             Event::Malformed { .. } => "malformed-request",
             Event::PriorityInversion { .. } => "priority-inversion",
             Event::Unavailable { .. } => "connect-unavailable",
+            Event::InterfaceMismatch { .. } | Event::DeclaredInterfaceMismatch { .. } => {
+                "interface-mismatch"
+            }
         }
     }
 
@@ -183,7 +234,11 @@ impl LogLine<'_> {
     pub fn is_refusal(&self) -> bool {
         matches!(
             self.event,
-            Event::Denied { .. } | Event::Malformed { .. } | Event::Unavailable { .. }
+            Event::Denied { .. }
+                | Event::Malformed { .. }
+                | Event::Unavailable { .. }
+                | Event::InterfaceMismatch { .. }
+                | Event::DeclaredInterfaceMismatch { .. }
         )
     }
 
@@ -191,15 +246,28 @@ impl LogLine<'_> {
     /// (`realm`, `client`, `owner`, `granter`, `grantee`, `provider`), `service`, `connection`
     /// as `index.generation`, `generation`, `client-priority` and `provider-priority`, `rule`,
     /// `reason` and `state` as kebab-case codes (and, for a malformed request, `detail`: what
-    /// was wrong, in words).
+    /// was wrong, in words). Interfaces are `name:fingerprint` (16 hex digits): a register's
+    /// `interface` (when it named one) and, when it shares an endpoint, `shares` (the other
+    /// service) and `index`; an `interface-mismatch` has `action` (`connect` or `register`),
+    /// then for a connect `provider`, `service-interface` and `client-interface`, for a
+    /// register `declared` (the name `system.toml` declares) and `interface` (`none` when the
+    /// register named none).
     pub fn fields(&self, visit: &mut FieldVisitor<'_>) -> fmt::Result {
         let name = |id| BareName(self.broker, id);
         match *self.event {
-            Event::Registered { owner, service, generation, rule } => {
+            Event::Registered { owner, service, generation, rule, interface, index, shares } => {
                 visit("realm", &name(owner))?;
                 visit("service", &service)?;
                 visit("generation", &generation)?;
-                visit("rule", &rule.name())
+                visit("rule", &rule.name())?;
+                if let Some(interface) = interface {
+                    visit("interface", &InterfaceField(interface))?;
+                }
+                if let Some(shares) = shares {
+                    visit("shares", &shares)?;
+                    visit("index", &index.get())?;
+                }
+                Ok(())
             }
             Event::Connected { client, service, connection, rule } => {
                 visit("realm", &name(client))?;
@@ -259,6 +327,30 @@ impl LogLine<'_> {
                 visit("realm", &name(realm))?;
                 visit("service", &service)?;
                 visit("state", &state.name())
+            }
+            Event::InterfaceMismatch {
+                client,
+                service,
+                provider,
+                service_interface,
+                client_interface,
+            } => {
+                visit("realm", &name(client))?;
+                visit("action", &Action::Connect)?;
+                visit("service", &service)?;
+                visit("provider", &name(provider))?;
+                visit("service-interface", &InterfaceField(service_interface))?;
+                visit("client-interface", &InterfaceField(client_interface))
+            }
+            Event::DeclaredInterfaceMismatch { realm, service, declared, interface } => {
+                visit("realm", &name(realm))?;
+                visit("action", &Action::Register)?;
+                visit("service", &service)?;
+                visit("declared", &declared)?;
+                match interface {
+                    Some(interface) => visit("interface", &InterfaceField(interface)),
+                    None => visit("interface", &"none"),
+                }
             }
         }
     }

@@ -24,6 +24,16 @@
 //!   of it: the last cap, so the kernel cancels all IPC on the endpoint and no client blocks
 //!   forever, then `DeleteInRealm` of each slot the broker had filled.
 //!
+//! # Services sharing an endpoint
+//!
+//! A register with `share` puts a service on the endpoint of another service of the same
+//! realm: no kernel op at all (the owner already holds its Receive cap, whose slot the reply
+//! names again). Its connections are minted from the same endpoint with its own
+//! [`ipc::ServiceIndex`] in the badge's kind. Removing a service that is not the endpoint's
+//! last closes each of its connections as a disconnect does (4 ops each: the endpoint, the
+//! owner's cap and the other services' connections stay); removing the last one is the
+//! removal above.
+//!
 //! The broker copy has all rights because seL4 5.0.0 CancelBadgedSends requires Read, Write
 //! and Grant on the cap. The client's cap has Write and Grant because on seL4 5.0.0 a `Call`
 //! through a cap without Grant leaves the caller Inactive instead of waiting for a reply (no
@@ -32,12 +42,16 @@
 //!
 //! # How many
 //!
-//! A register emits 3 kernel ops, a connect 3, a disconnect 4. A realm's death emits 4 per
-//! connection it held as a client, 3 per service it owned plus 1 per connection to those
-//! services, and one log event per connection, per service and for the death: with the
+//! A register emits 3 kernel ops (0 when it shares an endpoint), a connect 3, a disconnect 4.
+//! A realm's death emits 4 per connection it held as a client, 3 per endpoint of its
+//! services plus 1 per connection to the last service of an endpoint and 4 per connection to
+//! another one, and one log event per connection, per service and for the death: with the
 //! tables full, several thousand. They are never collected: each goes to the sink at once.
 
-use ipc::{Badge, CloseReason, ConnectionId, Error, Malformed, Missing, Name, RealmId, Rule};
+use ipc::{
+    Badge, CloseReason, ConnectionId, Error, InterfaceId, Malformed, Missing, Name, RealmId, Rule,
+    ServiceIndex,
+};
 use service_registry::CapSlot;
 
 use crate::log::LogLine;
@@ -143,6 +157,12 @@ pub enum Event {
         service: Name,
         generation: u32,
         rule: Rule,
+        /// The typed interface it was registered with.
+        interface: Option<InterfaceId>,
+        /// Its index on its endpoint ([`ServiceIndex::FIRST`] unless it shares one).
+        index: ServiceIndex,
+        /// The service whose endpoint it shares, if it was registered with `share`.
+        shares: Option<Name>,
     },
     Connected {
         client: RealmId,
@@ -193,6 +213,26 @@ pub enum Event {
     Malformed {
         realm: RealmId,
         reason: Malformed,
+    },
+    /// A connect refused (`Error::InterfaceMismatch`): the service was registered with one
+    /// typed interface, the client asked for another.
+    InterfaceMismatch {
+        client: RealmId,
+        service: Name,
+        provider: RealmId,
+        /// The interface the service was registered with.
+        service_interface: InterfaceId,
+        /// The interface the client asked for.
+        client_interface: InterfaceId,
+    },
+    /// A register refused (`Error::InterfaceMismatch`): `system.toml` declares the service
+    /// with `interface = "declared"`, and the register named another interface, or none.
+    DeclaredInterfaceMismatch {
+        realm: RealmId,
+        service: Name,
+        declared: Name,
+        /// The interface the register named.
+        interface: Option<InterfaceId>,
     },
     /// A warning, after [`Event::Connected`]: the connect that run time allowed (not a
     /// `[[grant]]`, which the system description's check saw) puts the client above the

@@ -1,7 +1,8 @@
 //! One handler per request kind: check, decide, record, and say what the kernel must do.
 
 use ipc::{
-    CloseReason, ConnectionId, Error, Missing, Name, RealmId, Reply, Resource, Response, Rule,
+    CloseReason, ConnectionId, Error, InterfaceId, Missing, Name, RealmId, Reply, Resource,
+    Response, Rule,
 };
 use policy::Decision;
 use service_registry::{CapSlot, ConnectionLookup, RegistryError};
@@ -21,6 +22,7 @@ fn registry_error(error: RegistryError) -> Error {
             Error::QuotaExceeded { what: Resource::ServiceGenerations }
         }
         RegistryError::NoSuchService => Error::NotFound { what: Missing::Service },
+        RegistryError::EndpointFull => Error::QuotaExceeded { what: Resource::EndpointServices },
     }
 }
 
@@ -72,10 +74,19 @@ impl Broker<'_> {
         self.quota(realm).unwrap_or(Quota { max_services: 0, max_connections: 0 })
     }
 
+    /// Registers `service` for `caller`, with the typed `interface` it serves, on a new
+    /// endpoint or, with `share`, on the endpoint of another service of the caller. In order:
+    /// the policy (`Denied`, logged), `AlreadyRegistered`, the interface `system.toml`
+    /// declares for the service (`InterfaceMismatch`, logged), the shared service
+    /// (`NotFound` when it is not registered, `NotOwner` when it is another realm's), the
+    /// realm's and the broker's service quotas, then the endpoint's room (`QuotaExceeded {
+    /// EndpointServices }` when it carries `ServiceIndex::LIMIT` services) or slots.
     pub(crate) fn register(
         &mut self,
         caller: RealmId,
         service: Name,
+        interface: Option<InterfaceId>,
+        share: Option<Name>,
         ops: &mut dyn OpSink,
     ) -> Reply {
         let rule = match self.policy.decide_register(caller, &service) {
@@ -91,6 +102,25 @@ impl Broker<'_> {
         if let Some(realm) = self.realm_mut(caller) {
             realm.restarting = false;
         }
+        if let Some(declared) = self.declared_interface(&service)
+            && interface.is_none_or(|interface| interface.name != declared)
+        {
+            let event =
+                Event::DeclaredInterfaceMismatch { realm: caller, service, declared, interface };
+            self.log(ops, event);
+            return Err(Error::InterfaceMismatch);
+        }
+        let shared = match share {
+            None => None,
+            Some(share) => {
+                let key =
+                    self.registry.find(&share).ok_or(Error::NotFound { what: Missing::Service })?;
+                if self.registry.get(key).is_none_or(|shared| shared.owner != caller) {
+                    return Err(Error::NotOwner);
+                }
+                Some(key)
+            }
+        };
         let owned = self.registry.services_owned_by(caller);
         if owned >= usize::from(self.quota_of(caller).max_services) {
             return Err(quota_exceeded(Resource::RealmServices));
@@ -98,9 +128,43 @@ impl Broker<'_> {
         if !self.registry.has_room_for_service() {
             return Err(quota_exceeded(Resource::BrokerServices));
         }
+        let registered = match shared {
+            // The owner holds the endpoint's Receive cap already: nothing for the kernel.
+            Some(key) => {
+                self.registry.add_shared_service(service, key, interface).map_err(registry_error)?
+            }
+            None => self.register_endpoint(caller, service, interface, ops)?,
+        };
+        let event = Event::Registered {
+            owner: caller,
+            service,
+            generation: registered.generation,
+            rule,
+            interface,
+            index: registered.index,
+            shares: share,
+        };
+        self.log(ops, event);
+        Ok(Response::Registered {
+            endpoint_slot: registered.owner_slot.0,
+            generation: registered.generation,
+            index: registered.index,
+        })
+    }
+
+    /// Records `service` with an endpoint of its own: a broker slot for the endpoint and a
+    /// slot of `caller`'s for its Receive cap, then the ops that make them.
+    fn register_endpoint(
+        &mut self,
+        caller: RealmId,
+        service: Name,
+        interface: Option<InterfaceId>,
+        ops: &mut dyn OpSink,
+    ) -> Result<service_registry::Service, Error> {
         let (endpoint, owner_slot) = self.allocate_slot_pair(caller)?;
-        let registered = self.registry.add_service(service, caller, endpoint, owner_slot.slot);
-        let registered = match registered {
+        let added =
+            self.registry.add_service(service, caller, endpoint, owner_slot.slot, interface);
+        let registered = match added {
             Ok(registered) => registered,
             Err(error) => {
                 self.free_slot_pair(endpoint, owner_slot);
@@ -114,23 +178,31 @@ impl Broker<'_> {
             into: owner_slot,
             rights: rights::RECEIVE,
         });
-        let generation = registered.generation;
-        self.log(ops, Event::Registered { owner: caller, service, generation, rule });
-        Ok(Response::Registered {
-            endpoint_slot: owner_slot.slot.0,
-            generation: registered.generation,
-        })
+        Ok(registered)
     }
 
-    /// Connects `caller` to `service`. The policy decides first, before the service is looked
-    /// up, so a realm that may not reach it is denied the same whether or not it exists
-    /// (`policy`, "Deciding before looking"); a realm that may reach it and finds nothing to
-    /// connect to hears why ([`Broker::unavailable`]). Open connections and the client slots
-    /// that closed ones still reserve both count against `max_connections`.
+    /// The interface name `system.toml` declares for `service` (`interface = "..."`), if it
+    /// is declared with one. (The rule engine checked that it is a valid name.)
+    fn declared_interface(&self, service: &Name) -> Option<Name> {
+        let config = self.config()?;
+        let declared = config.service(config.find_service(service.as_str())?)?;
+        Name::new(declared.interface.as_deref()?).ok()
+    }
+
+    /// Connects `caller` to `service`, as a client of `interface`. The policy decides first,
+    /// before the service is looked up, so a realm that may not reach it is denied the same
+    /// whether or not it exists (`policy`, "Deciding before looking"); a realm that may reach
+    /// it and finds nothing to connect to hears why ([`Broker::unavailable`]). Then, when
+    /// both the service's registered interface and `interface` are given and differ (name or
+    /// fingerprint), `InterfaceMismatch` (logged); either one absent is no check. Open
+    /// connections and the client slots that closed ones still reserve both count against
+    /// `max_connections`. The connection's badge carries the service's index on its
+    /// endpoint.
     pub(crate) fn connect(
         &mut self,
         caller: RealmId,
         service: Name,
+        interface: Option<InterfaceId>,
         ops: &mut dyn OpSink,
     ) -> Reply {
         // The only lookup by name: the key reaches the service again in O(1).
@@ -148,6 +220,19 @@ impl Broker<'_> {
             self.log(ops, Event::Unavailable { realm: caller, service, state });
             return Err(state.error());
         };
+        if let (Some(service_interface), Some(client_interface)) = (target.interface, interface)
+            && service_interface != client_interface
+        {
+            let event = Event::InterfaceMismatch {
+                client: caller,
+                service,
+                provider: target.owner,
+                service_interface,
+                client_interface,
+            };
+            self.log(ops, event);
+            return Err(Error::InterfaceMismatch);
+        }
         let held = self.registry.connections_of(caller) + self.registry.reserved_slots_of(caller);
         if held >= usize::from(self.quota_of(caller).max_connections) {
             return Err(quota_exceeded(Resource::RealmConnections));
@@ -167,7 +252,7 @@ impl Broker<'_> {
         ops.run(KernelOp::Mint {
             from: target.endpoint,
             into: broker_copy,
-            badge: ipc::Badge::for_connection(connection.id, ipc::ServiceIndex::FIRST),
+            badge: ipc::Badge::for_connection(connection.id, target.index),
             rights: rights::BROKER_COPY,
         });
         ops.run(KernelOp::DeleteInRealm { slot: client_slot });

@@ -138,16 +138,22 @@ impl Broker<'_> {
         }
     }
 
-    /// Removes the service `name` and closes every connection to it: revoke the endpoint
-    /// (every cap derived from it goes), delete it (the last cap: the kernel cancels all IPC
-    /// on it), then clear the slots the broker had filled in realms. Whether there was such
-    /// a service.
+    /// Removes the service `name` and closes every connection to it. When it was its
+    /// endpoint's last service: revoke the endpoint (every cap derived from it goes), delete
+    /// it (the last cap: the kernel cancels all IPC on it), then clear the slots the broker
+    /// had filled in realms. When other services of its owner still share the endpoint, the
+    /// endpoint and the owner's cap stay: each of its connections is closed as a disconnect
+    /// closes one (its badged copy revoked, its senders cancelled). Whether there was such a
+    /// service.
     pub(crate) fn remove_service(&mut self, name: &Name, ops: &mut dyn OpSink) -> bool {
-        let Some(service) = self.registry.remove_service(name) else {
+        let Some(removed) = self.registry.remove_service(name) else {
             return false;
         };
-        ops.run(KernelOp::Revoke { slot: service.endpoint });
-        ops.run(KernelOp::Delete { slot: service.endpoint });
+        let service = removed.service;
+        if removed.endpoint_freed {
+            ops.run(KernelOp::Revoke { slot: service.endpoint });
+            ops.run(KernelOp::Delete { slot: service.endpoint });
+        }
         let mut left = service.open_connections;
         for index in 0..MAX_CONNECTIONS {
             if left == 0 {
@@ -158,19 +164,25 @@ impl Broker<'_> {
             let Some(id) = self.pick_connection(index, reaches_it) else {
                 continue;
             };
+            left -= 1;
             let reason = CloseReason::ServiceGone;
+            if !removed.endpoint_freed {
+                self.close_connection(id, reason, ops);
+                continue;
+            }
             let reserve = reserves_client_slot(reason);
             let Some(connection) = self.registry.close_connection(id, reason, reserve) else {
                 continue;
             };
-            left -= 1;
             ops.run(KernelOp::DeleteInRealm { slot: client_slot(&connection) });
             self.free_closed_connection_slots(&connection, reserve);
             self.log(ops, closed_event(&connection, reason));
         }
-        let owner_slot = RealmSlot { realm: service.owner, slot: service.owner_slot };
-        ops.run(KernelOp::DeleteInRealm { slot: owner_slot });
-        self.free_slot_pair(service.endpoint, owner_slot);
+        if removed.endpoint_freed {
+            let owner_slot = RealmSlot { realm: service.owner, slot: service.owner_slot };
+            ops.run(KernelOp::DeleteInRealm { slot: owner_slot });
+            self.free_slot_pair(service.endpoint, owner_slot);
+        }
         let (owner, generation) = (service.owner, service.generation);
         self.log(ops, Event::ServiceRemoved { owner, service: service.name, generation });
         true

@@ -9,7 +9,10 @@
 //! The system description grants "kv" to app. Every realm may have 2 services and 3
 //! connections; realm i's broker slots are 100 * (i + 1) to 100 * (i + 1) + 3.
 
-use ipc::{Badge, CloseReason, ConnectionId, Error, Missing, Resource, Response, Rule};
+use ipc::{
+    Badge, CloseReason, ConnectionId, Error, InterfaceId, Missing, Resource, Response, Rule,
+    ServiceIndex,
+};
 use service_registry::CapSlot;
 use system_config::Rule as ConfigRule;
 
@@ -95,6 +98,8 @@ struct Output {
     ops: Vec<KernelOp>,
     events: Vec<Event>,
     lines: Vec<String>,
+    /// Each event's record: its kind, then `key=value` for each field.
+    records: Vec<String>,
 }
 
 impl OpSink for Output {
@@ -105,6 +110,13 @@ impl OpSink for Output {
     fn log(&mut self, line: LogLine<'_>) {
         self.events.push(*line.event());
         self.lines.push(line.to_string());
+        let mut record = line.kind().to_string();
+        line.fields(&mut |key, value| {
+            record += &format!(" {key}={value}");
+            Ok(())
+        })
+        .unwrap();
+        self.records.push(record);
     }
 }
 
@@ -121,11 +133,15 @@ fn handle(broker: &mut Broker<'_>, caller: RealmId, request: Request) -> (Reply,
 }
 
 fn register(broker: &mut Broker<'_>, owner: RealmId, service: &str) -> (Reply, Output) {
-    handle(broker, owner, Request::Register { service: name(service) })
+    handle(
+        broker,
+        owner,
+        Request::Register { service: name(service), interface: None, share: None },
+    )
 }
 
 fn connect(broker: &mut Broker<'_>, client: RealmId, service: &str) -> (Reply, Output) {
-    handle(broker, client, Request::Connect { service: name(service) })
+    handle(broker, client, Request::Connect { service: name(service), interface: None })
 }
 
 fn died(broker: &mut Broker<'_>, realm: RealmId) -> Output {
@@ -149,7 +165,14 @@ fn realm_slot(realm: RealmId, slot: u64) -> RealmSlot {
 fn register_creates_an_endpoint_and_hands_out_a_receive_cap() {
     let mut broker = broker();
     let (reply, out) = register(&mut broker, STORE, "kv");
-    assert_eq!(reply, Ok(Response::Registered { endpoint_slot: 200, generation: 1 }));
+    assert_eq!(
+        reply,
+        Ok(Response::Registered {
+            endpoint_slot: 200,
+            generation: 1,
+            index: ipc::ServiceIndex::FIRST
+        })
+    );
     assert_eq!(
         out.ops[..3],
         [
@@ -833,7 +856,7 @@ fn malformed_messages_are_refused_and_logged() {
         ["malformed request from realm \"plugin\": the service name: \
              the name is 40 bytes, more than 32"]
     );
-    let message = Request::Register { service: name("kv") }.encode();
+    let message = Request::Register { service: name("kv"), interface: None, share: None }.encode();
     let reply = broker.handle_message(STORE, message.label(), message.words(), &mut out);
     assert!(reply.is_ok());
     // Decoding first and handling after is the same.
@@ -844,7 +867,10 @@ fn malformed_messages_are_refused_and_logged() {
         Err(Error::MalformedRequest { reason })
     );
     assert_eq!(again.lines, out.lines[..1]);
-    let connect = Request::decode(2, Request::Connect { service: name("kv") }.encode().words());
+    let connect = Request::decode(
+        2,
+        Request::Connect { service: name("kv"), interface: None }.encode().words(),
+    );
     assert!(broker.handle_decoded(APP, connect, &mut again).is_ok());
 }
 
@@ -932,7 +958,14 @@ fn configure_starts_over_in_place() {
     assert_eq!((broker.broker_slots_in_use(), broker.realm_slots_in_use(APP)), (0, 0));
     // The same as a broker configured once: the same slots, generations from 1 again.
     let (reply, out) = register(&mut broker, STORE, "kv");
-    assert_eq!(reply, Ok(Response::Registered { endpoint_slot: 200, generation: 1 }));
+    assert_eq!(
+        reply,
+        Ok(Response::Registered {
+            endpoint_slot: 200,
+            generation: 1,
+            index: ipc::ServiceIndex::FIRST
+        })
+    );
     assert_eq!(out.ops[0], KernelOp::CreateEndpoint { slot: CapSlot(1000) });
 }
 
@@ -955,4 +988,316 @@ fn the_broker_is_an_empty_static_until_configured() {
     let mut broker = Box::new(EMPTY.clone());
     assert_eq!(register(&mut broker, INIT, "kv").0, Err(Error::NotFound { what: Missing::Realm }));
     assert!(died(&mut broker, INIT).is_empty());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Typed interfaces and services sharing an endpoint.
+
+/// The tree of the module documentation, with store allowed 10 services; "kv" declared with
+/// `interface = "kv"`, "db" declared for store with no interface; app granted both.
+fn typed_broker() -> Box<Broker<'static>> {
+    let realms = realms_toml().replacen(
+        "name = \"store\"\nprogram = \"p\"\nparent = \"init\"\npriority = 100\n\
+         memory = \"1 MiB\"\nmax_services = 2",
+        "name = \"store\"\nprogram = \"p\"\nparent = \"init\"\npriority = 100\n\
+         memory = \"1 MiB\"\nmax_services = 10",
+        1,
+    );
+    assert_ne!(realms, realms_toml());
+    let services = "[[service]]\nname = \"kv\"\nrealm = \"store\"\ninterface = \"kv\"\n\
+                    [[grant]]\nclient = \"app\"\nservice = \"kv\"\n\
+                    [[service]]\nname = \"db\"\nrealm = \"store\"\n\
+                    [[grant]]\nclient = \"app\"\nservice = \"db\"\n";
+    let config = checked(&format!("{realms}{services}{VAULT}"));
+    let mut broker = Box::new(Broker::empty());
+    broker.configure(config, &LAYOUT).unwrap();
+    broker
+}
+
+fn kv(fingerprint: u64) -> Option<InterfaceId> {
+    Some(InterfaceId { name: name("kv"), fingerprint })
+}
+
+fn register_typed(
+    broker: &mut Broker<'_>,
+    owner: RealmId,
+    service: &str,
+    interface: Option<InterfaceId>,
+    share: Option<&str>,
+) -> (Reply, Output) {
+    let request = Request::Register { service: name(service), interface, share: share.map(name) };
+    handle(broker, owner, request)
+}
+
+fn connect_typed(
+    broker: &mut Broker<'_>,
+    client: RealmId,
+    service: &str,
+    interface: Option<InterfaceId>,
+) -> (Reply, Output) {
+    handle(broker, client, Request::Connect { service: name(service), interface })
+}
+
+fn index(n: u8) -> ServiceIndex {
+    ServiceIndex::new(n).unwrap()
+}
+
+#[test]
+fn a_shared_register_reuses_the_endpoint_and_its_connections_carry_the_index() {
+    let mut broker = typed_broker();
+    let (reply, out) = register_typed(&mut broker, STORE, "kv", kv(7), None);
+    assert_eq!(
+        reply,
+        Ok(Response::Registered { endpoint_slot: 200, generation: 1, index: ServiceIndex::FIRST })
+    );
+    assert_eq!(out.ops.len(), 3);
+    assert_eq!(
+        out.records,
+        ["service-registered realm=store service=kv generation=1 rule=declared-provider \
+          interface=kv:0000000000000007"]
+    );
+    let (reply, out) = register_typed(&mut broker, STORE, "db", None, Some("kv"));
+    assert_eq!(
+        reply,
+        Ok(Response::Registered { endpoint_slot: 200, generation: 2, index: index(1) })
+    );
+    // The owner holds the endpoint's receive cap already: nothing for the kernel.
+    assert!(out.ops.is_empty());
+    assert_eq!(
+        out.lines,
+        ["register allowed: realm \"store\" -> service \"db\" (generation 2, on the endpoint \
+          of service \"kv\" as service 1): declared as the service's provider in the init \
+          configuration"]
+    );
+    assert_eq!(
+        out.records,
+        ["service-registered realm=store service=db generation=2 rule=declared-provider \
+          shares=kv index=1"]
+    );
+    // One broker slot (the endpoint) and one store slot (its receive cap) for both.
+    assert_eq!((broker.broker_slots_in_use(), broker.realm_slots_in_use(STORE)), (1, 1));
+    let registry = broker.registry();
+    let (kv_service, db) =
+        (registry.service(&name("kv")).unwrap(), registry.service(&name("db")).unwrap());
+    assert_eq!(
+        (db.endpoint, db.owner_slot, db.index),
+        (kv_service.endpoint, kv_service.owner_slot, index(1))
+    );
+    assert_eq!(registry.endpoint_services(db), 2);
+    // Each connection is minted from the one endpoint, with its own service's index.
+    for (service, expected) in [("kv", ServiceIndex::FIRST), ("db", index(1))] {
+        let (reply, out) = connect(&mut broker, APP, service);
+        let connection = connection_of(reply);
+        assert_eq!(
+            out.ops[0],
+            KernelOp::Mint {
+                from: CapSlot(1000),
+                into: out
+                    .ops
+                    .iter()
+                    .find_map(|op| match op {
+                        KernelOp::Mint { into, .. } => Some(*into),
+                        _ => None,
+                    })
+                    .unwrap(),
+                badge: Badge::for_connection(connection, expected),
+                rights: rights::BROKER_COPY
+            }
+        );
+        assert_eq!(
+            Badge::decode(Badge::for_connection(connection, expected).value()),
+            Ok(ipc::BadgeKind::Connection { connection, service: expected })
+        );
+    }
+}
+
+#[test]
+fn a_shared_register_is_refused_for_a_missing_a_foreign_or_a_full_endpoint() {
+    let mut broker = typed_broker();
+    register_typed(&mut broker, STORE, "kv", kv(1), None).0.unwrap();
+    register(&mut broker, INIT, "vault").0.unwrap();
+    let (reply, out) = register_typed(&mut broker, STORE, "db", None, Some("nothing"));
+    assert_eq!(reply, Err(Error::NotFound { what: Missing::Service }));
+    assert!(out.is_empty());
+    let (reply, out) = register_typed(&mut broker, STORE, "db", None, Some("vault"));
+    assert_eq!(reply, Err(Error::NotOwner));
+    assert!(out.is_empty());
+    // Seven more on kv's endpoint fill it (8 services); a ninth does not fit.
+    for (i, service) in ["db", "s2", "s3", "s4", "s5", "s6", "s7"].into_iter().enumerate() {
+        let (reply, out) = register_typed(&mut broker, STORE, service, None, Some("kv"));
+        assert!(
+            matches!(reply, Ok(Response::Registered { index, .. }) if usize::from(index.get()) == i + 1),
+            "{reply:?}"
+        );
+        assert!(out.ops.is_empty());
+    }
+    let (reply, out) = register_typed(&mut broker, STORE, "s8", None, Some("s3"));
+    assert_eq!(reply, Err(Error::QuotaExceeded { what: Resource::EndpointServices }));
+    assert!(out.is_empty());
+    assert_eq!(broker.registry().service_count(), 9);
+    // The realm's own quota still counts shared services: 10 at most.
+    register(&mut broker, STORE, "s8").0.unwrap();
+    register_typed(&mut broker, STORE, "s9", None, Some("s8")).0.unwrap();
+    assert_eq!(broker.registry().services_owned_by(STORE), 10);
+    assert_eq!(
+        register_typed(&mut broker, STORE, "s10", None, Some("s8")).0,
+        Err(Error::QuotaExceeded { what: Resource::RealmServices })
+    );
+}
+
+#[test]
+fn removing_one_shared_service_closes_only_its_connections_and_the_last_takes_the_endpoint() {
+    let mut broker = typed_broker();
+    register_typed(&mut broker, STORE, "kv", kv(1), None).0.unwrap();
+    register_typed(&mut broker, STORE, "db", None, Some("kv")).0.unwrap();
+    let to_kv = connection_of(connect(&mut broker, APP, "kv").0);
+    let to_db = connection_of(connect(&mut broker, APP, "db").0);
+    let db_copy = broker.registry().open_connection_at(usize::from(to_db.index())).unwrap();
+    let (db_copy, db_client_slot) = (db_copy.broker_copy, db_copy.client_slot);
+    // db goes: its connection closes as a disconnect closes one; the endpoint stays.
+    let mut out = Output::default();
+    broker.withdraw_service(&name("db"), &mut out);
+    assert_eq!(
+        out.ops,
+        [
+            KernelOp::Revoke { slot: db_copy },
+            KernelOp::DeleteInRealm { slot: realm_slot(APP, db_client_slot.0) },
+            KernelOp::CancelBadgedSends { slot: db_copy },
+            KernelOp::Delete { slot: db_copy },
+        ]
+    );
+    assert_eq!(
+        out.records,
+        [
+            format!(
+                "connection-closed realm=app service=db connection={}.{} reason=service-gone",
+                to_db.index(),
+                to_db.generation()
+            ),
+            "service-removed realm=store service=db generation=2".to_string(),
+        ]
+    );
+    assert_eq!(
+        handle(&mut broker, APP, Request::Status { connection: to_kv }).0,
+        Ok(Response::Live { service_generation: 1 })
+    );
+    assert_eq!(
+        handle(&mut broker, APP, Request::Status { connection: to_db }).0,
+        Err(Error::Disconnected { reason: CloseReason::ServiceGone })
+    );
+    // The endpoint and the owner's cap stay with kv.
+    assert_eq!(broker.broker_slots_in_use(), 2);
+    assert_eq!(broker.realm_slots_in_use(STORE), 1);
+    // A new service on the endpoint takes the freed index.
+    let (reply, _) = register_typed(&mut broker, STORE, "db", None, Some("kv"));
+    assert!(matches!(reply, Ok(Response::Registered { index: i, .. }) if i == index(1)));
+    // kv's death as the endpoint's first service keeps it for db; db's as the last frees it.
+    let mut out = Output::default();
+    broker.withdraw_service(&name("kv"), &mut out);
+    assert!(!out.ops.iter().any(|op| matches!(op, KernelOp::Revoke { slot: CapSlot(1000) })));
+    assert_eq!(out.ops.len(), 4);
+    let mut out = Output::default();
+    broker.withdraw_service(&name("db"), &mut out);
+    assert_eq!(
+        out.ops,
+        [
+            KernelOp::Revoke { slot: CapSlot(1000) },
+            KernelOp::Delete { slot: CapSlot(1000) },
+            KernelOp::DeleteInRealm { slot: realm_slot(STORE, 200) },
+        ]
+    );
+    assert_eq!(broker.broker_slots_in_use(), 0);
+    assert_eq!(broker.realm_slots_in_use(STORE), 0);
+}
+
+#[test]
+fn a_realm_death_removes_every_service_of_a_shared_endpoint_and_the_endpoint_once() {
+    let mut broker = typed_broker();
+    register_typed(&mut broker, STORE, "kv", kv(1), None).0.unwrap();
+    register_typed(&mut broker, STORE, "db", None, Some("kv")).0.unwrap();
+    connect(&mut broker, APP, "kv").0.unwrap();
+    connect(&mut broker, APP, "db").0.unwrap();
+    let out = died(&mut broker, STORE);
+    let endpoint_ops = out
+        .ops
+        .iter()
+        .filter(|op| {
+            matches!(
+                op,
+                KernelOp::Revoke { slot: CapSlot(1000) } | KernelOp::Delete { slot: CapSlot(1000) }
+            )
+        })
+        .count();
+    assert_eq!(endpoint_ops, 2);
+    // The first service removed closes its connection in 4 ops; the last one's goes with
+    // the endpoint (1 op), and the endpoint and the owner's cap take 3.
+    assert_eq!(out.ops.len(), 4 + 1 + 3);
+    assert_eq!(broker.broker_slots_in_use(), 0);
+    assert_eq!(broker.registry().service_count(), 0);
+}
+
+#[test]
+fn a_typed_connect_to_another_interface_is_refused_and_logged() {
+    let mut broker = typed_broker();
+    register_typed(&mut broker, STORE, "kv", kv(1), None).0.unwrap();
+    register(&mut broker, STORE, "db").0.unwrap();
+    let (reply, out) = connect_typed(&mut broker, APP, "kv", kv(2));
+    assert_eq!(reply, Err(Error::InterfaceMismatch));
+    assert!(out.ops.is_empty());
+    assert_eq!(
+        out.lines,
+        ["connect refused: realm \"app\" -> service \"kv\": interface mismatch: realm \"store\" \
+          registered it with interface \"kv\" (fingerprint 0000000000000001), the client asked \
+          for interface \"kv\" (fingerprint 0000000000000002)"]
+    );
+    assert_eq!(
+        out.records,
+        ["interface-mismatch realm=app action=connect service=kv provider=store \
+          service-interface=kv:0000000000000001 client-interface=kv:0000000000000002"]
+    );
+    let other = Some(InterfaceId { name: name("kv2"), fingerprint: 1 });
+    assert_eq!(connect_typed(&mut broker, APP, "kv", other).0, Err(Error::InterfaceMismatch));
+    assert_eq!(broker.registry().connections().count(), 0);
+    // The same interface, or a raw client, connects; so does any client of a service
+    // registered without one.
+    connection_of(connect_typed(&mut broker, APP, "kv", kv(1)).0);
+    connection_of(connect_typed(&mut broker, APP, "kv", None).0);
+    connection_of(connect_typed(&mut broker, APP, "db", kv(9)).0);
+    // The policy decides first: a realm that may not reach kv hears `Denied`, whatever it asks.
+    assert_eq!(
+        connect_typed(&mut broker, GUEST, "kv", kv(2)).0,
+        Err(Error::Denied { rule: Rule::NoRoute })
+    );
+}
+
+#[test]
+fn a_service_declared_with_an_interface_is_registered_only_with_it() {
+    let mut broker = typed_broker();
+    let (reply, out) = register_typed(&mut broker, STORE, "kv", None, None);
+    assert_eq!(reply, Err(Error::InterfaceMismatch));
+    assert!(out.ops.is_empty());
+    assert_eq!(
+        out.lines,
+        ["register refused: realm \"store\" -> service \"kv\": interface mismatch: system.toml \
+          declares it with interface \"kv\", the register named no interface"]
+    );
+    assert_eq!(
+        out.records,
+        ["interface-mismatch realm=store action=register service=kv declared=kv interface=none"]
+    );
+    let other = Some(InterfaceId { name: name("log"), fingerprint: 3 });
+    let (reply, out) = register_typed(&mut broker, STORE, "kv", other, None);
+    assert_eq!(reply, Err(Error::InterfaceMismatch));
+    assert_eq!(
+        out.records,
+        ["interface-mismatch realm=store action=register service=kv declared=kv \
+          interface=log:0000000000000003"]
+    );
+    assert_eq!(broker.registry().service_count(), 0);
+    assert_eq!(broker.broker_slots_in_use(), 0);
+    // Any fingerprint of the declared name: the build checks the rest.
+    register_typed(&mut broker, STORE, "kv", kv(42), None).0.unwrap();
+    assert_eq!(broker.registry().service(&name("kv")).unwrap().interface, kv(42));
+    // A service declared without an interface takes any, or none.
+    register_typed(&mut broker, STORE, "db", other, None).0.unwrap();
 }

@@ -52,7 +52,11 @@ fn broker_with_services(count: usize) -> Box<Broker<'static>> {
     // Registered in an order that is not the names' order.
     for i in 0..count {
         let name = service((i * 7919) % count);
-        let reply = broker.handle(PROVIDER, &Request::Register { service: name }, &mut Discard);
+        let reply = broker.handle(
+            PROVIDER,
+            &Request::Register { service: name, interface: None, share: None },
+            &mut Discard,
+        );
         assert!(reply.is_ok(), "{reply:?}");
     }
     broker
@@ -89,7 +93,7 @@ impl OpSink for Record {
 }
 
 fn connect(broker: &mut Broker<'_>, name: Name, sink: &mut dyn OpSink) -> ConnectionId {
-    match broker.handle(CLIENT, &Request::Connect { service: name }, sink) {
+    match broker.handle(CLIENT, &Request::Connect { service: name, interface: None }, sink) {
         Ok(Response::Connected { connection, .. }) => connection,
         other => panic!("connect to {name} failed: {other:?}"),
     }

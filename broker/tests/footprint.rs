@@ -73,18 +73,18 @@ fn full_broker() -> Box<Broker<'static>> {
         broker.handle(RealmId(realm), &request, &mut Count(0)).unwrap();
     };
     let service = |i: usize| name(&format!("s{i}"));
-    call(0, Request::Register { service: name("base") });
+    call(0, Request::Register { service: name("base"), interface: None, share: None });
     for i in 1..MAX_REGISTERED_SERVICES {
-        call(1, Request::Register { service: service(i) });
+        call(1, Request::Register { service: service(i), interface: None, share: None });
     }
     for _ in 0..HELD {
-        call(1, Request::Connect { service: name("base") });
+        call(1, Request::Connect { service: name("base"), interface: None });
     }
     let mut i = 0;
     for (leaf, &connections) in leaves().iter().enumerate() {
         for _ in 0..connections {
             let service = service(1 + i % (MAX_REGISTERED_SERVICES - 1));
-            call(2 + leaf as u8, Request::Connect { service });
+            call(2 + leaf as u8, Request::Connect { service, interface: None });
             i += 1;
         }
     }
@@ -92,10 +92,13 @@ fn full_broker() -> Box<Broker<'static>> {
     broker
 }
 
+/// 172 KiB before typed interfaces; each of the 1024 service records now also holds the
+/// interface it was registered with (56 bytes) and its index on its endpoint, and the
+/// registry one record per endpoint: about 235 KiB, in the memory manager's `.bss`.
 #[test]
-fn the_broker_fits_a_static_of_under_192_kib() {
+fn the_broker_fits_a_static_of_under_256_kib() {
     let size = size_of::<Broker<'static>>();
-    assert!(size <= 192 * 1024, "the broker is {size} bytes");
+    assert!(size <= 256 * 1024, "the broker is {size} bytes");
 }
 
 /// The test runs on a thread with a 32 KiB stack (it needs less than 16 KiB, in debug
@@ -106,7 +109,7 @@ fn the_largest_calls_run_on_a_small_stack() {
     let small = std::thread::Builder::new().stack_size(32 * 1024);
     let thread = small.spawn(move || {
         let mut count = Count(0);
-        let message = Request::Connect { service: name("s5") }.encode();
+        let message = Request::Connect { service: name("s5"), interface: None }.encode();
         let reply = broker.handle_message(RealmId(2), message.label(), message.words(), &mut count);
         // Every connection slot is taken.
         assert!(reply.is_err());

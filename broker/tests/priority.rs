@@ -98,13 +98,19 @@ fn handle(broker: &mut Broker<'_>, caller: RealmId, request: Request) -> (Reply,
 }
 
 fn connect(broker: &mut Broker<'_>, client: RealmId) -> (Reply, Output) {
-    handle(broker, client, Request::Connect { service: name("kv") })
+    handle(broker, client, Request::Connect { service: name("kv"), interface: None })
 }
 
 /// The broker with the store serving "kv" and init's run-time grants to high and low.
 fn serving(priorities: [u8; 4]) -> Box<Broker<'static>> {
     let mut broker = broker(priorities);
-    handle(&mut broker, STORE, Request::Register { service: name("kv") }).0.unwrap();
+    handle(
+        &mut broker,
+        STORE,
+        Request::Register { service: name("kv"), interface: None, share: None },
+    )
+    .0
+    .unwrap();
     for child in [HIGH, LOW] {
         let grant = Request::Grant {
             child: name(["", "", "high", "low"][child.0 as usize]),

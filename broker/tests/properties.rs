@@ -26,6 +26,14 @@
 //!   and go (churn steps reuse the table thousands of times), until the client lets go
 //!   (`Disconnect` answers `Done` once) or dies; open and reserved together stay within the
 //!   client's `max_connections`;
+//! - a register with `share` puts the service on the endpoint of another service of the same
+//!   realm (no kernel op; refused with `NotFound` or `NotOwner` otherwise), and every
+//!   connection's badge carries the index of its service on its endpoint; removing a service
+//!   that shares its endpoint leaves the endpoint and the owner's cap to the others, and the
+//!   endpoint goes exactly with its last service;
+//! - a typed connect to a service registered with another interface never succeeds (it is
+//!   refused with `InterfaceMismatch`, logged); a register of a service that `system.toml`
+//!   declares with an interface succeeds only with an interface of that name;
 //! - generations only grow; slot accounting (reserved slots included) matches; nothing panics.
 //!
 //! The kernel model (the `cap-model` crate, shared with the supervisor's tests) is the
@@ -37,8 +45,8 @@ use std::collections::{HashMap, HashSet};
 use broker::{Broker, Event, KernelOp, Layout, LogLine, OpSink, SlotRange, rights};
 use cap_model::{Kernel, Node, Output, Record, Space};
 use ipc::{
-    Badge, CloseReason, ConnectionId, Error, Missing, Name, RealmId, Reply, Request, Resource,
-    Response,
+    Badge, CloseReason, ConnectionId, Error, InterfaceId, Missing, Name, RealmId, Reply, Request,
+    Resource, Response,
 };
 use proptest::prelude::*;
 use service_registry::CapSlot;
@@ -79,6 +87,21 @@ fn realm_name(r: u8) -> Name {
     Name::new(&format!("r{r}")).unwrap()
 }
 
+/// The interfaces steps use: `i0` and `i1`, each with fingerprints 0 and 1.
+type InterfaceSeed = (u8, u8);
+
+fn interface_name(n: u8) -> Name {
+    Name::new(&format!("i{n}")).unwrap()
+}
+
+fn interface((n, fingerprint): InterfaceSeed) -> InterfaceId {
+    InterfaceId { name: interface_name(n), fingerprint: u64::from(fingerprint) }
+}
+
+fn interface_seed() -> impl Strategy<Value = Option<InterfaceSeed>> {
+    proptest::option::of((0u8..2, 0u8..2))
+}
+
 /// The system description: `[[grant]]`s (of declared services), the provider of each
 /// declared service, and its allowed-clients list if it has one.
 #[derive(Clone, Debug)]
@@ -86,6 +109,8 @@ struct Setup {
     static_grants: Vec<(u8, u8)>,
     providers: Vec<u8>,
     lists: Vec<Option<Vec<u8>>>,
+    /// The interface name (`i0`, `i1`) each declared service is declared with, if any.
+    interfaces: Vec<Option<u8>>,
 }
 
 impl Setup {
@@ -133,6 +158,9 @@ impl Setup {
                 service(s),
                 realm_name(self.providers[s as usize])
             );
+            if let Some(Some(n)) = self.interfaces.get(s as usize) {
+                text += &format!("interface = \"{}\"\n", interface_name(*n));
+            }
             if let Some(list) = &self.lists[s as usize] {
                 let names: Vec<String> =
                     list.iter().map(|&r| format!("\"{}\"", realm_name(r))).collect();
@@ -166,9 +194,10 @@ fn setup() -> impl Strategy<Value = Setup> {
             proptest::option::weighted(0.3, proptest::collection::vec(0..REALMS, 0..4)),
             DECLARED as usize,
         ),
+        proptest::collection::vec(proptest::option::weighted(0.4, 0u8..2), DECLARED as usize),
     )
-        .prop_map(|(static_grants, providers, lists)| {
-            Setup { static_grants, providers, lists }.checkable()
+        .prop_map(|(static_grants, providers, lists, interfaces)| {
+            Setup { static_grants, providers, lists, interfaces }.checkable()
         })
 }
 
@@ -240,6 +269,11 @@ impl Model {
     fn may_register(&self, realm: u8, s: u8) -> bool {
         self.provider(s).is_none_or(|p| p == realm)
     }
+
+    /// The interface name `system.toml` declares service `s` with, if any.
+    fn declared_interface(&self, s: u8) -> Option<Name> {
+        self.setup.interfaces.get(s as usize).copied().flatten().map(interface_name)
+    }
 }
 
 fn build(setup: &Setup) -> Box<Broker<'static>> {
@@ -257,7 +291,12 @@ fn build(setup: &Setup) -> Box<Broker<'static>> {
 /// broker.
 #[test]
 fn a_second_top_level_realm_is_refused() {
-    let setup = Setup { static_grants: vec![], providers: vec![0, 1, 2, 3], lists: vec![None; 4] };
+    let setup = Setup {
+        static_grants: vec![],
+        providers: vec![0, 1, 2, 3],
+        lists: vec![None; 4],
+        interfaces: vec![None; 4],
+    };
     let text = setup.toml().replace(
         "name = \"r5\"\nprogram = \"p\"\nparent = \"r1\"\n",
         "name = \"r5\"\nprogram = \"p\"\n",
@@ -279,10 +318,15 @@ enum Step {
     Register {
         realm: u8,
         service: u8,
+        interface: Option<InterfaceSeed>,
+        /// The service whose endpoint to share: `(true, k)` one the realm registered (the
+        /// k-th, modulo their number; service `k` if it has none), `(false, k)` service `k`.
+        share: Option<(bool, u8)>,
     },
     Connect {
         realm: u8,
         service: u8,
+        interface: Option<InterfaceSeed>,
     },
     Disconnect {
         realm: u8,
@@ -346,8 +390,10 @@ fn step() -> impl Strategy<Value = Step> {
         }
     }
     prop_oneof![
-        4 => (realm(), svc()).prop_map(|(realm, service)| Step::Register { realm, service }),
-        8 => (realm(), svc()).prop_map(|(realm, service)| Step::Connect { realm, service }),
+        4 => (realm(), svc(), interface_seed(), proptest::option::weighted(0.4, (proptest::bool::weighted(0.7), svc())))
+            .prop_map(|(realm, service, interface, share)| Step::Register { realm, service, interface, share }),
+        8 => (realm(), svc(), interface_seed())
+            .prop_map(|(realm, service, interface)| Step::Connect { realm, service, interface }),
         3 => (realm(), any::<usize>()).prop_map(|(realm, pick)| Step::Disconnect { realm, pick }),
         2 => (realm(), any::<usize>()).prop_map(|(realm, pick)| Step::Status { realm, pick }),
         4 => (granter(), realm(), svc()).prop_map(|(granter, child, service)| Step::Grant { realm: pick_granter(granter, child), child, service }),
@@ -449,12 +495,32 @@ impl Run {
 
     fn step(&mut self, step: Step) -> Result<(), TestCaseError> {
         match step {
-            Step::Register { realm, service: s } => {
-                self.request(realm, Request::Register { service: service(s) })
+            Step::Register { realm, service: s, interface: seed, share } => {
+                let share = share.map(|(own, k)| {
+                    let mut owned: Vec<Name> = self
+                        .broker
+                        .registry()
+                        .services()
+                        .filter(|s| s.owner == RealmId(realm))
+                        .map(|s| s.name)
+                        .collect();
+                    owned.sort_unstable();
+                    match owned.len() {
+                        n if own && n > 0 => owned[usize::from(k) % n],
+                        _ => service(k),
+                    }
+                });
+                let register = Request::Register {
+                    service: service(s),
+                    interface: seed.map(interface),
+                    share,
+                };
+                self.request(realm, register)
             }
-            Step::Connect { realm, service: s } => {
-                self.request(realm, Request::Connect { service: service(s) })
-            }
+            Step::Connect { realm, service: s, interface: seed } => self.request(
+                realm,
+                Request::Connect { service: service(s), interface: seed.map(interface) },
+            ),
             Step::Disconnect { realm, pick } => {
                 let connection = self.pick(pick);
                 self.request(realm, Request::Disconnect { connection })
@@ -500,7 +566,7 @@ impl Run {
             Step::Churn { realm, service: s, cycles } => {
                 for _ in 0..cycles {
                     let before = self.issued.len();
-                    self.request(realm, Request::Connect { service: service(s) })?;
+                    self.request(realm, Request::Connect { service: service(s), interface: None })?;
                     if self.issued.len() == before {
                         break;
                     }
@@ -608,8 +674,12 @@ impl Run {
             return Ok(());
         }
         match request {
-            Request::Register { service: name } => self.check_register(realm, name, reply)?,
-            Request::Connect { service: name } => self.check_connect(realm, name, reply)?,
+            Request::Register { service: name, interface, share } => {
+                self.check_register(realm, name, interface, share, reply, &record)?
+            }
+            Request::Connect { service: name, interface } => {
+                self.check_connect(realm, name, interface, reply, &record)?
+            }
             Request::Grant { child, service: name }
             | Request::RevokeGrant { child, service: name } => self.check_grant(
                 realm,
@@ -625,10 +695,21 @@ impl Run {
                 prop_assert!(!matches!(reply, Err(Error::Denied { .. })), "{:?}", reply);
             }
         }
-        if let Ok(Response::Registered { generation, .. }) = reply {
-            let Request::Register { service: name } = request else { unreachable!() };
-            let endpoint = self.broker.registry().service(&name).unwrap().endpoint;
-            let (_, node) = self.kernel.cap((Space::Broker, endpoint.0)).unwrap();
+        if let Ok(Response::Registered { generation, endpoint_slot, index }) = reply {
+            let Request::Register { service: name, share, .. } = request else { unreachable!() };
+            let registered = *self.broker.registry().service(&name).unwrap();
+            prop_assert_eq!((registered.owner_slot.0, registered.index), (endpoint_slot, index));
+            let (_, node) = self.kernel.cap((Space::Broker, registered.endpoint.0)).unwrap();
+            if let Some(share) = share {
+                // The same endpoint object, the same receive cap, no kernel op.
+                prop_assert!(record.ops.is_empty());
+                prop_assert_eq!(node.object, self.endpoints[&share]);
+                let shared = self.broker.registry().service(&share).unwrap();
+                prop_assert_eq!(shared.owner_slot.0, endpoint_slot);
+                prop_assert_ne!(shared.index, index);
+            } else {
+                prop_assert_eq!(index, ipc::ServiceIndex::FIRST);
+            }
             self.endpoints.insert(name, node.object);
             prop_assert!(generation > self.last_service_generation);
             self.last_service_generation = generation;
@@ -669,29 +750,91 @@ impl Run {
         name.as_str()[1..].parse().unwrap()
     }
 
-    fn check_register(&mut self, realm: u8, name: Name, reply: Reply) -> Result<(), TestCaseError> {
-        let allowed = self.model.may_register(realm, Self::number(&name));
-        if matches!(reply, Ok(_) | Err(Error::QuotaExceeded { .. })) {
+    fn check_register(
+        &mut self,
+        realm: u8,
+        name: Name,
+        interface: Option<InterfaceId>,
+        share: Option<Name>,
+        reply: Reply,
+        record: &Record,
+    ) -> Result<(), TestCaseError> {
+        let s = Self::number(&name);
+        let allowed = self.model.may_register(realm, s);
+        if !matches!(reply, Err(Error::Denied { .. }) | Err(Error::AlreadyRegistered)) {
             // A realm that registers (past the policy and the name check) is back.
             self.model.restarting.remove(&realm);
         }
+        let declared = self.model.declared_interface(s);
+        let interface_fits =
+            declared.is_none_or(|declared| interface.is_some_and(|i| i.name == declared));
+        // A failed register changes no registration: who holds `share` now, held it then.
+        let shared_owner = share.and_then(|share| self.broker.registry().service(&share));
+        let shared_owner = shared_owner.map(|shared| shared.owner.0);
+        let mismatches = || {
+            record.events.iter().filter(|event| {
+                matches!(event, Event::DeclaredInterfaceMismatch { service, .. } if *service == name)
+            })
+        };
         match reply {
             Err(Error::Denied { .. }) => prop_assert!(!allowed),
-            Ok(Response::Registered { .. }) => prop_assert!(allowed),
-            Err(Error::AlreadyRegistered) | Err(Error::QuotaExceeded { .. }) => {
-                prop_assert!(allowed)
+            Ok(Response::Registered { .. }) => {
+                prop_assert!(allowed && interface_fits);
+                prop_assert!(share.is_none() || shared_owner == Some(realm));
             }
+            Err(Error::AlreadyRegistered) => prop_assert!(allowed),
+            Err(Error::InterfaceMismatch) => {
+                prop_assert!(allowed && !interface_fits);
+                prop_assert_eq!(mismatches().count(), 1);
+            }
+            Err(Error::NotFound { what: Missing::Service }) => {
+                prop_assert!(allowed && interface_fits && share.is_some());
+                prop_assert_eq!(shared_owner, None);
+            }
+            Err(Error::NotOwner) => {
+                prop_assert!(allowed && interface_fits);
+                prop_assert!(shared_owner.is_some_and(|owner| owner != realm));
+            }
+            Err(Error::QuotaExceeded { .. }) => prop_assert!(allowed && interface_fits),
             other => prop_assert!(false, "register replied {:?}", other),
+        }
+        if reply != Err(Error::InterfaceMismatch) {
+            prop_assert_eq!(mismatches().count(), 0);
         }
         Ok(())
     }
 
-    fn check_connect(&mut self, realm: u8, name: Name, reply: Reply) -> Result<(), TestCaseError> {
+    fn check_connect(
+        &mut self,
+        realm: u8,
+        name: Name,
+        interface: Option<InterfaceId>,
+        reply: Reply,
+        record: &Record,
+    ) -> Result<(), TestCaseError> {
         let s = Self::number(&name);
         // A connect never changes who registered the service: read it now.
-        let registered = self.broker.registry().service(&name).map(|s| s.owner.0);
+        let target = self.broker.registry().service(&name).copied();
+        let registered = target.map(|s| s.owner.0);
         let allowed = self.model.may_connect_by_name(realm, s, registered);
+        // Both sides typed, and not alike: never connected.
+        let mismatch = target
+            .and_then(|target| target.interface)
+            .zip(interface)
+            .is_some_and(|(theirs, ours)| theirs != ours);
+        let logged = record
+            .events
+            .iter()
+            .filter(|event| matches!(event, Event::InterfaceMismatch { .. }))
+            .count();
+        prop_assert_eq!(logged, usize::from(reply == Err(Error::InterfaceMismatch)));
         match reply {
+            Err(Error::InterfaceMismatch) => prop_assert!(allowed && mismatch),
+            Ok(_) | Err(Error::QuotaExceeded { .. }) => prop_assert!(!mismatch),
+            _ => {}
+        }
+        match reply {
+            Err(Error::InterfaceMismatch) => {}
             Err(Error::Denied { rule }) => {
                 prop_assert!(
                     !allowed,
@@ -762,8 +905,11 @@ impl Run {
         name: Name,
         rule: policy::Rule,
     ) -> Result<(), TestCaseError> {
-        let connect = Request::Connect { service: name };
+        let connect = Request::Connect { service: name, interface: None };
         let s = Self::number(&name);
+        // Registered as `system.toml` declares it, so that the register can succeed.
+        let interface =
+            self.model.declared_interface(s).map(|name| InterfaceId { name, fingerprint: 0 });
         let mut worlds: Vec<(Option<u8>, Box<Broker<'static>>)> = Vec::new();
         if self.broker.registry().service(&name).is_some() {
             let mut copy = Box::new((*self.broker).clone());
@@ -772,7 +918,7 @@ impl Run {
         } else {
             for owner in 0..REALMS {
                 let mut copy = Box::new((*self.broker).clone());
-                let register = Request::Register { service: name };
+                let register = Request::Register { service: name, interface, share: None };
                 if copy.handle(RealmId(owner), &register, &mut Nowhere).is_ok() {
                     worlds.push((Some(owner), copy));
                 }
@@ -847,9 +993,10 @@ impl Run {
     fn check_invariants(&self) -> Result<(), TestCaseError> {
         let registry = self.broker.registry();
         let services: HashMap<Name, _> = registry.services().map(|s| (s.name, *s)).collect();
+        // Each connection's badge carries its service's index on the endpoint.
         let connections: HashMap<u64, _> = registry
             .connections()
-            .map(|c| (Badge::for_connection(c.id, ipc::ServiceIndex::FIRST).value(), *c))
+            .map(|c| (Badge::for_connection(c.id, services[&c.service].index).value(), *c))
             .collect();
         self.endpoints_of_removed_services_are_gone(&services)?;
 
@@ -866,7 +1013,7 @@ impl Run {
             };
             prop_assert_eq!(
                 copy.badge,
-                Badge::for_connection(c.id, ipc::ServiceIndex::FIRST).value()
+                Badge::for_connection(c.id, services[&c.service].index).value()
             );
             prop_assert_eq!(copy.rights, rights::BROKER_COPY);
             prop_assert_eq!(copy.object, self.endpoints[&c.service]);
@@ -874,7 +1021,18 @@ impl Run {
         let held: HashSet<u64> =
             self.kernel.caps_in(Space::Broker).iter().map(|(slot, _)| *slot).collect();
         prop_assert_eq!(held, expected);
-        prop_assert_eq!(self.broker.broker_slots_in_use(), services.len() + connections.len());
+        // One endpoint per group of services sharing it, each service at its own index.
+        let endpoints: HashSet<u64> = services.values().map(|s| s.endpoint.0).collect();
+        prop_assert_eq!(self.broker.broker_slots_in_use(), endpoints.len() + connections.len());
+        for s in services.values() {
+            let sharing: Vec<_> =
+                services.values().filter(|other| other.endpoint == s.endpoint).collect();
+            prop_assert_eq!(registry.endpoint_services(s), sharing.len());
+            prop_assert!(sharing.iter().all(|other| other.owner == s.owner
+                && other.owner_slot == s.owner_slot
+                && (other.name == s.name || other.index != s.index)));
+            prop_assert_eq!(self.endpoints[&s.name], self.endpoints[&sharing[0].name]);
+        }
 
         for r in 0..REALMS {
             self.check_realm(r, &services, &connections)?;
@@ -938,7 +1096,10 @@ impl Run {
                 prop_assert_eq!(cap.rights, rights::CLIENT);
             }
         }
-        let owned = services.values().filter(|s| s.owner == realm).count();
+        // Services sharing an endpoint share the owner's one receive cap, in one slot.
+        let owned: HashSet<u64> =
+            services.values().filter(|s| s.owner == realm).map(|s| s.owner_slot.0).collect();
+        let owned = owned.len();
         let open = connections.values().filter(|c| c.client == realm).count();
         let reserved: Vec<(ConnectionId, u64)> = self
             .reserved
@@ -961,7 +1122,7 @@ impl Run {
                     self.kernel.cap((Space::Realm(r), c.client_slot.0)).map(|(_, cap)| cap.badge);
                 prop_assert_eq!(
                     cap,
-                    Some(Badge::for_connection(c.id, ipc::ServiceIndex::FIRST).value()),
+                    Some(Badge::for_connection(c.id, services[&c.service].index).value()),
                     "r{} lost its client cap",
                     r
                 );
@@ -1034,6 +1195,7 @@ fn stale_handle_scenario() -> Setup {
         static_grants: vec![(2, 0), (3, 3)],
         providers: vec![1, 2, 4, 1],
         lists: vec![None, None, None, None],
+        interfaces: vec![None, None, None, None],
     }
 }
 
@@ -1046,13 +1208,13 @@ proptest! {
     ) {
         let mut run = Run::new(stale_handle_scenario());
         let script = [
-            Step::Register { realm: 1, service: 0 },
-            Step::Register { realm: 2, service: 1 },
-            Step::Register { realm: 1, service: 3 },
+            Step::Register { realm: 1, service: 0, interface: None, share: None },
+            Step::Register { realm: 2, service: 1, interface: None, share: None },
+            Step::Register { realm: 1, service: 3, interface: None, share: None },
             Step::Grant { realm: 2, child: 3, service: 0 },
-            Step::Connect { realm: 3, service: 1 },
-            Step::Connect { realm: 3, service: 0 },
-            Step::Connect { realm: 3, service: 3 },
+            Step::Connect { realm: 3, service: 1, interface: None },
+            Step::Connect { realm: 3, service: 0, interface: None },
+            Step::Connect { realm: 3, service: 3, interface: None },
         ];
         for step in script {
             run.step(step)?;
@@ -1076,7 +1238,7 @@ proptest! {
         // Realm 5 registers s4 (declared nowhere) and churns on it, if the middle let it.
         for step in [
             Step::Restart { realm: 5 },
-            Step::Register { realm: 5, service: 4 },
+            Step::Register { realm: 5, service: 4, interface: None, share: None },
             Step::Churn { realm: 5, service: 4, cycles: 3 * MAX_CONNECTIONS + 64 },
         ] {
             run.step(step)?;
@@ -1144,18 +1306,30 @@ fn the_largest_teardown_leaves_nothing_behind() {
         output.finish().unwrap();
     };
     let service = |i: usize| Name::new(&format!("s{i}")).unwrap();
-    run(&mut broker, 0, Request::Register { service: Name::new("base").unwrap() });
+    run(
+        &mut broker,
+        0,
+        Request::Register { service: Name::new("base").unwrap(), interface: None, share: None },
+    );
     for i in 1..MAX_REGISTERED_SERVICES {
-        run(&mut broker, 1, Request::Register { service: service(i) });
+        run(
+            &mut broker,
+            1,
+            Request::Register { service: service(i), interface: None, share: None },
+        );
     }
     for _ in 0..held {
-        run(&mut broker, 1, Request::Connect { service: Name::new("base").unwrap() });
+        run(
+            &mut broker,
+            1,
+            Request::Connect { service: Name::new("base").unwrap(), interface: None },
+        );
     }
     let mut i = 0;
     for (leaf, &connections) in leaves.iter().enumerate() {
         for _ in 0..connections {
             let service = service(1 + i % (MAX_REGISTERED_SERVICES - 1));
-            run(&mut broker, 2 + leaf as u8, Request::Connect { service });
+            run(&mut broker, 2 + leaf as u8, Request::Connect { service, interface: None });
             i += 1;
         }
     }

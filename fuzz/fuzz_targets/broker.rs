@@ -11,9 +11,11 @@
 //! - the broker's CSpace holds exactly the live services' endpoints and the open
 //!   connections' badged copies, and its slot count says so;
 //! - each realm's CSpace holds only the receive caps of services it owns and the client caps
-//!   of its open connections (none once it is dead), its slot count is owned + open +
-//!   reserved, within its quotas; no cap anywhere reaches a removed endpoint; every open
-//!   connection's client is alive.
+//!   of its open connections (none once it is dead), its slot count is its receive caps
+//!   (one per endpoint: services sharing one share it) + open + reserved, within its quotas;
+//!   no cap anywhere reaches a removed endpoint; every open connection's client is alive;
+//! - every badge carries the index of its connection's service on the endpoint, and a typed
+//!   connect to a service registered with another interface never succeeds.
 #![no_main]
 
 use std::collections::{HashMap, HashSet};
@@ -23,12 +25,13 @@ use arbitrary::Arbitrary;
 use broker::{Broker, Layout, Quota, Rights, SlotRange, rights};
 use cap_model::{Kernel, Output, Space};
 use ipc::{
-    Badge, ConnectionId, Error, Name, RealmId, Reply, Request, Response, decode_reply, encode_reply,
+    Badge, BadgeKind, ConnectionId, Error, InterfaceId, Name, RealmId, Reply, Request, Response,
+    decode_reply, encode_reply,
 };
 use libfuzzer_sys::fuzz_target;
-use system_config::CheckedConfig;
 use service_registry::{ConnectionLookup, Service};
 use switchboard_fuzz::RawMessage;
+use system_config::CheckedConfig;
 
 /// Realms: r0 is the root; r1 and r2 its children; r3 the child of r2. Id 4 is no realm.
 const PARENTS: [Option<u8>; 4] = [None, Some(0), Some(0), Some(2)];
@@ -37,7 +40,7 @@ const QUOTA: Quota = Quota { max_services: 2, max_connections: 3 };
 /// Names requests are made of: the realms', the services' and one nobody uses.
 const NAMES: [&str; 9] = ["r0", "r1", "r2", "r3", "s0", "s1", "s2", "s3", "x"];
 
-/// The broker lives in a static, as in the memory manager (it is about 180 KiB), and is
+/// The broker lives in a static, as in the memory manager (it is about 235 KiB), and is
 /// configured afresh for every input, from the fixed system description it borrows.
 static BROKER: Mutex<Broker<'static>> = Mutex::new(Broker::empty());
 static CONFIG: OnceLock<CheckedConfig> = OnceLock::new();
@@ -47,7 +50,9 @@ enum Step {
     /// Any message from a realm (or from the id no realm has).
     Message { realm: u8, message: RawMessage },
     /// A well-formed request: `kind` picks the request, `a` and `b` the names or the
-    /// connection (one the broker issued, or any connection word).
+    /// connection (one the broker issued, or any connection word); for a register or a
+    /// connect, bits of `connection` pick the interface (named `b`) and the shared service
+    /// (`b`).
     Request { realm: u8, kind: u8, a: u8, b: u8, connection: u32 },
     /// The realm died: the memory manager withdraws its caps and tears its CSpace down.
     Died { realm: u8, restarting: bool },
@@ -62,8 +67,8 @@ fn name(index: u8) -> Name {
 }
 
 /// The fixed system: r0 to r3 as in [`PARENTS`], each with [`QUOTA`]; s0 provided by r1
-/// (granted to r3), s1 by r2 (only r3 and r0 may use it), s2 by r1 (only r1 may use it,
-/// granted to r1); s3 and x are declared nowhere.
+/// (granted to r3, declared with the interface `x`), s1 by r2 (only r3 and r0 may use it),
+/// s2 by r1 (only r1 may use it, granted to r1); s3 and x are declared nowhere.
 fn system() -> String {
     let mut text = String::new();
     for (index, parent) in PARENTS.iter().enumerate() {
@@ -76,7 +81,7 @@ fn system() -> String {
             QUOTA.max_services, QUOTA.max_connections
         );
     }
-    text += "[[service]]\nname = \"s0\"\nrealm = \"r1\"\n\
+    text += "[[service]]\nname = \"s0\"\nrealm = \"r1\"\ninterface = \"x\"\n\
              [[service]]\nname = \"s1\"\nrealm = \"r2\"\nallowed_clients = [\"r3\", \"r0\"]\n\
              [[service]]\nname = \"s2\"\nrealm = \"r1\"\nallowed_clients = [\"r1\"]\n\
              [[grant]]\nclient = \"r3\"\nservice = \"s0\"\n\
@@ -98,6 +103,7 @@ fn configure(broker: &mut Broker<'static>) {
 
 /// A well-formed request from the fuzzer's choices.
 fn request(kind: u8, a: u8, b: u8, connection: u32, issued: &[ConnectionId]) -> Request {
+    let bits = connection;
     let connection = match issued.get(usize::from(a)) {
         Some(&id) if connection & 1 == 0 => id,
         _ => ConnectionId::from_word(u64::from(connection >> 1))
@@ -105,13 +111,23 @@ fn request(kind: u8, a: u8, b: u8, connection: u32, issued: &[ConnectionId]) -> 
             .expect("connection 0.1 is valid"),
     };
     match kind % 6 {
-        0 => Request::Register { service: name(a) },
-        1 => Request::Connect { service: name(a) },
+        0 => Request::Register {
+            service: name(a),
+            interface: interface(b, bits),
+            share: (bits & 4 != 0).then(|| name(b)),
+        },
+        1 => Request::Connect { service: name(a), interface: interface(b, bits) },
         2 => Request::Disconnect { connection },
         3 => Request::Status { connection },
         4 => Request::Grant { child: name(a), service: name(b) },
         _ => Request::RevokeGrant { child: name(a), service: name(b) },
     }
+}
+
+/// No interface when bit 0 of `bits` is clear, else the interface named `b` with fingerprint
+/// bit 1.
+fn interface(b: u8, bits: u32) -> Option<InterfaceId> {
+    (bits & 1 != 0).then(|| InterfaceId { name: name(b), fingerprint: u64::from(bits >> 1 & 1) })
 }
 
 fn check_reply(reply: &Reply) {
@@ -152,6 +168,10 @@ fn check_state(broker: &Broker<'_>, kernel: &Kernel) {
         assert_eq!(connection.broker_copy.0, *slot);
         let service = registry.service(&connection.service).expect("its service is registered");
         assert_eq!(cap.object, endpoint_object(service.endpoint.0));
+        assert_eq!(
+            Badge::decode(cap.badge),
+            Ok(BadgeKind::Connection { connection: connection.id, service: service.index })
+        );
         assert!(broker.is_alive(connection.client), "a dead realm holds {}", connection.id);
         copies += 1;
     }
@@ -181,9 +201,14 @@ fn check_state(broker: &Broker<'_>, kernel: &Kernel) {
             }
         }
         let owned = registry.services_owned_by(realm);
+        let receive_caps: HashSet<u64> = registry
+            .services()
+            .filter(|service| service.owner == realm)
+            .map(|service| service.owner_slot.0)
+            .collect();
         let open = registry.connections_of(realm);
         let reserved = registry.reserved_slots_of(realm);
-        assert_eq!(broker.realm_slots_in_use(realm), owned + open + reserved);
+        assert_eq!(broker.realm_slots_in_use(realm), receive_caps.len() + open + reserved);
         assert!(owned <= usize::from(QUOTA.max_services));
         assert!(open + reserved <= usize::from(QUOTA.max_connections));
     }
@@ -212,6 +237,11 @@ fuzz_target!(|steps: Vec<Step>| {
                 let reply = broker.handle(RealmId(realm % 5), &request, &mut output);
                 if let Ok(Response::Connected { connection, .. }) = reply {
                     issued.push(connection);
+                    // Never to a service registered with another interface.
+                    if let Request::Connect { service, interface: Some(asked) } = request {
+                        let registered = broker.registry().service(&service).expect("connected");
+                        assert!(registered.interface.is_none_or(|theirs| theirs == asked));
+                    }
                 }
                 check_reply(&reply);
             }

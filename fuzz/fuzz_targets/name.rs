@@ -31,15 +31,18 @@ fuzz_target!(|bytes: &[u8]| {
     // The same bytes as a connect's service name on the wire.
     let mut words = vec![bytes.len() as u64];
     words.extend(words_of(bytes));
+    // No interface: its presence word.
+    words.push(0);
     let decoded = Request::decode(2, &words);
     match name {
         Ok(name) => {
             assert_eq!(name.as_bytes(), bytes);
             assert_eq!(name.as_str().as_bytes(), bytes);
-            // On the wire: the length word, then the bytes rounded up to whole words.
-            assert_eq!(1 + name.len().div_ceil(8), words.len());
-            assert_eq!(decoded, Ok(Request::Connect { service: name }));
-            let encoded = Request::Connect { service: name }.encode();
+            // On the wire: the length word, then the bytes rounded up to whole words (and the
+            // interface's presence word).
+            assert_eq!(1 + name.len().div_ceil(8) + 1, words.len());
+            assert_eq!(decoded, Ok(Request::Connect { service: name, interface: None }));
+            let encoded = Request::Connect { service: name, interface: None }.encode();
             assert_eq!(encoded.words(), &words[..]);
         }
         Err(error) => {

@@ -49,6 +49,11 @@ pub enum Error {
     /// Connect: the service's provider stopped for good (it exited, or died more often than
     /// its `max_restarts`): it will not be back.
     ServiceGone,
+    /// The interfaces differ. Connect: the service was registered with one typed interface
+    /// and the client asked for another (another name or another fingerprint); neither side
+    /// without an interface is ever refused for this. Register: `system.toml` declares the
+    /// service with `interface = "..."` and the register named another interface, or none.
+    InterfaceMismatch,
 }
 
 impl Error {
@@ -111,6 +116,9 @@ wire_codes! {
         RealmObjectSlots = 11,
         /// The paging structures the memory manager keeps for one realm.
         RealmPagingStructures = 12,
+        /// The services one endpoint carries (`ServiceIndex::LIMIT`): a register that shares
+        /// an endpoint already carrying that many.
+        EndpointServices = 13,
     }
 }
 
@@ -150,8 +158,18 @@ wire_codes! {
         NameByte = 13,
         PageCount = 14,
         Text = 15,
+        /// The presence word of an optional interface (0 or 1).
+        Interface = 16,
+        /// The name of an interface.
+        InterfaceName = 17,
+        /// The presence word of a register's `share` (0 or 1).
+        Share = 18,
+        /// The name of the service whose endpoint a register shares.
+        SharedService = 19,
+        /// A service index (below `ServiceIndex::LIMIT`).
+        ServiceIndex = 20,
         /// A duration in nanoseconds (`SignalAfter`).
-        Duration = 16,
+        Duration = 21,
     }
 }
 
@@ -326,6 +344,7 @@ impl fmt::Display for Resource {
                 "the memory manager's capability slots for the realm's objects"
             }
             Self::RealmPagingStructures => "the paging structures one realm may have",
+            Self::EndpointServices => "the services one endpoint can carry",
         })
     }
 }
@@ -403,6 +422,11 @@ impl fmt::Display for Field {
             Self::NameByte => "a name byte",
             Self::PageCount => "the page count",
             Self::Text => "the text",
+            Self::Interface => "the interface's presence word",
+            Self::InterfaceName => "the interface name",
+            Self::Share => "the share's presence word",
+            Self::SharedService => "the shared service's name",
+            Self::ServiceIndex => "the service index",
             Self::Duration => "the duration",
         })
     }
@@ -432,6 +456,11 @@ impl fmt::Display for Error {
             Self::ServiceGone => {
                 write!(f, "the service is gone for good: its provider stopped and will not be back")
             }
+            Self::InterfaceMismatch => write!(
+                f,
+                "interface mismatch: the service is registered with (or declared for) another \
+                 typed interface than the one asked for"
+            ),
         }
     }
 }
@@ -466,6 +495,7 @@ impl Resource {
             Self::RealmHeapWindow => "realm-heap-window",
             Self::RealmObjectSlots => "realm-object-slots",
             Self::RealmPagingStructures => "realm-paging-structures",
+            Self::EndpointServices => "endpoint-services",
         }
     }
 }

@@ -16,15 +16,20 @@
 //! The encoding is hand-written and fixed-layout (no postcard, no zerocopy): every field is one
 //! or more whole `u64` words at a known position, so decoding reads words with bounds-checked
 //! accesses, never panics, and can say exactly which field was wrong ([`Malformed`]). The
-//! largest message (a grant with two 32-byte names) is 10 words, far below seL4's 120.
+//! largest message (a register with an interface and a shared endpoint, every name 32 bytes)
+//! is 18 words ([`MAX_PROTOCOL_WORDS`]), far below seL4's 120.
 //!
 //! # Who creates service endpoints
 //!
-//! The broker does. A realm registering a service sends only the name; the broker creates the
+//! The broker does. A realm registering a service sends only names (the service's, its typed
+//! interface's, and the service whose endpoint it shares, if any); the broker creates the
 //! endpoint object in its own CSpace (keeping the original cap) and copies a Receive-only cap
 //! into the realm's CSpace, at a slot the reply names. So no cap ever travels from a realm to
 //! the broker, the broker endpoint needs no Grant right for that, and the broker holds the
-//! original of every service endpoint: revoking it removes every cap derived from it.
+//! original of every service endpoint: revoking it removes every cap derived from it. A
+//! register that shares the endpoint of another service of the caller gets no new endpoint and
+//! no new cap: the reply names the same slot and the [`ServiceIndex`] that the badges of the
+//! new service's connections carry.
 //!
 //! # Identity
 //!
@@ -57,7 +62,7 @@ pub mod rule;
 pub use badge::{Badge, BadgeError, BadgeKind, ServiceIndex};
 pub use error::{CloseReason, Error, Field, Malformed, Missing, Resource};
 pub use ids::{ConnectionId, RealmId};
-pub use interface::InterfaceId;
+pub use interface::{InterfaceId, MAX_OPTIONAL_INTERFACE_WORDS};
 pub use name::{MAX_NAME_BYTES, Name, NameError};
 pub use reply::{Reply, ReplyKind, Response, decode_reply, encode_reply, reply_kind};
 pub use request::{Request, RequestKind};

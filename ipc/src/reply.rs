@@ -4,7 +4,7 @@
 //!
 //! | label | reply               | words                                              |
 //! |-------|---------------------|----------------------------------------------------|
-//! | 1     | `Registered`        | endpoint slot, generation                          |
+//! | 1     | `Registered`        | endpoint slot, generation, service index (0 to 7)  |
 //! | 2     | `Connected`         | connection word, slot, service generation          |
 //! | 3     | `Done`              | none                                               |
 //! | 4     | `Live`              | service generation                                 |
@@ -19,9 +19,11 @@
 //! | 24    | `ServiceRestarting` | none                                               |
 //! | 25    | `NotYetRegistered`  | none                                               |
 //! | 26    | `ServiceGone`       | none                                               |
+//! | 27    | `InterfaceMismatch` | none                                               |
 //!
 //! Generations are 32-bit values carried in one word each.
 
+use crate::badge::ServiceIndex;
 use crate::error::{CloseReason, Error, Field, Malformed, Missing, Resource};
 use crate::ids::ConnectionId;
 use crate::request::read_connection;
@@ -32,8 +34,11 @@ use crate::wire::{Message, Reader};
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Response {
     /// The service is registered: the caller's Receive cap to its endpoint is in
-    /// `endpoint_slot` of the caller's CSpace; `generation` is this instance's generation.
-    Registered { endpoint_slot: u64, generation: u32 },
+    /// `endpoint_slot` of the caller's CSpace (for a register that shares an endpoint, the
+    /// shared service's slot); `generation` is this instance's generation; `index` is the
+    /// service's place on the endpoint, which the badge of each of its connections carries
+    /// ([`ServiceIndex::FIRST`] for a service with an endpoint of its own).
+    Registered { endpoint_slot: u64, generation: u32, index: ServiceIndex },
     /// The connection is open: the caller's Send cap is in `slot` of its CSpace, badged
     /// with `connection`; `service_generation` is the instance it reaches.
     Connected { connection: ConnectionId, slot: u64, service_generation: u32 },
@@ -64,6 +69,7 @@ wire_codes! {
         ServiceRestarting = 24,
         NotYetRegistered = 25,
         ServiceGone = 26,
+        InterfaceMismatch = 27,
     }
 }
 
@@ -85,6 +91,7 @@ pub const fn reply_kind(reply: &Reply) -> ReplyKind {
         Err(Error::ServiceRestarting) => ReplyKind::ServiceRestarting,
         Err(Error::NotYetRegistered) => ReplyKind::NotYetRegistered,
         Err(Error::ServiceGone) => ReplyKind::ServiceGone,
+        Err(Error::InterfaceMismatch) => ReplyKind::InterfaceMismatch,
     }
 }
 
@@ -92,9 +99,10 @@ pub const fn reply_kind(reply: &Reply) -> ReplyKind {
 pub fn encode_reply(reply: &Reply) -> Message {
     let mut message = Message::new(reply_kind(reply).code());
     match *reply {
-        Ok(Response::Registered { endpoint_slot, generation }) => {
+        Ok(Response::Registered { endpoint_slot, generation, index }) => {
             message.push(endpoint_slot);
             message.push(generation.into());
+            message.push(index.get().into());
         }
         Ok(Response::Connected { connection, slot, service_generation }) => {
             message.push(connection.to_word());
@@ -113,7 +121,8 @@ pub fn encode_reply(reply: &Reply) -> Message {
         | Err(Error::NotOwner)
         | Err(Error::ServiceRestarting)
         | Err(Error::NotYetRegistered)
-        | Err(Error::ServiceGone) => {}
+        | Err(Error::ServiceGone)
+        | Err(Error::InterfaceMismatch) => {}
     }
     message
 }
@@ -133,6 +142,8 @@ fn read_fields(kind: ReplyKind, reader: &mut Reader<'_>) -> Result<Reply, Malfor
         ReplyKind::Registered => Ok(Response::Registered {
             endpoint_slot: reader.word()?,
             generation: reader.u32(Field::Generation)?,
+            index: reader
+                .code(Field::ServiceIndex, |value| ServiceIndex::new(u8::try_from(value).ok()?))?,
         }),
         ReplyKind::Connected => Ok(Response::Connected {
             connection: read_connection(reader)?,
@@ -166,6 +177,7 @@ fn read_fields(kind: ReplyKind, reader: &mut Reader<'_>) -> Result<Reply, Malfor
         ReplyKind::ServiceRestarting => Err(Error::ServiceRestarting),
         ReplyKind::NotYetRegistered => Err(Error::NotYetRegistered),
         ReplyKind::ServiceGone => Err(Error::ServiceGone),
+        ReplyKind::InterfaceMismatch => Err(Error::InterfaceMismatch),
     })
 }
 
@@ -183,6 +195,18 @@ mod tests {
     }
 
     #[test]
+    fn registered_layout_ends_with_the_service_index() {
+        let index = ServiceIndex::new(3).unwrap();
+        let reply = Ok(Response::Registered { endpoint_slot: 40, generation: 2, index });
+        let message = encode_reply(&reply);
+        assert_eq!((message.label(), message.words()), (1, &[40, 2, 3][..]));
+        assert_eq!(decode_reply(1, message.words()), Ok(reply));
+        let mismatch = encode_reply(&Err(Error::InterfaceMismatch));
+        assert_eq!((mismatch.label(), mismatch.words()), (27, &[][..]));
+        assert_eq!(decode_reply(27, &[]), Ok(Err(Error::InterfaceMismatch)));
+    }
+
+    #[test]
     fn denied_layout() {
         let message = encode_reply(&Err(Error::Denied { rule: Rule::NotInAllowedClients }));
         assert_eq!(message.label(), 17);
@@ -197,8 +221,17 @@ mod tests {
             Err(Malformed::UnknownCode { field: Field::Rule, value: 99 })
         );
         assert_eq!(
-            decode_reply(1, &[4, 1 << 32]),
+            decode_reply(1, &[4, 1 << 32, 0]),
             Err(Malformed::OutOfRange { field: Field::Generation, value: 1 << 32 })
+        );
+        assert_eq!(decode_reply(1, &[4, 1]), Err(Malformed::Truncated { needed: 3, actual: 2 }));
+        assert_eq!(
+            decode_reply(1, &[4, 1, 8]),
+            Err(Malformed::UnknownCode { field: Field::ServiceIndex, value: 8 })
+        );
+        assert_eq!(
+            decode_reply(1, &[4, 1, 1 << 40]),
+            Err(Malformed::UnknownCode { field: Field::ServiceIndex, value: 1 << 40 })
         );
         assert_eq!(
             decode_reply(20, &[4, 1, 9]),

@@ -4,8 +4,10 @@
 
 use crate::error::{Field, Malformed};
 
-/// The most words any protocol message uses (a grant with two longest names is 10).
-pub const MAX_PROTOCOL_WORDS: usize = 12;
+/// The most words any protocol message uses: a register with the longest names for its
+/// service, its interface and the service it shares an endpoint with is 18 (the service
+/// name 5, the interface 1 + 5 + 1, the share 1 + 5); a grant with two longest names is 10.
+pub const MAX_PROTOCOL_WORDS: usize = 18;
 
 /// Every protocol message fits in what seL4 carries.
 const _: () = assert!(MAX_PROTOCOL_WORDS <= vocabulary::limits::MAX_MESSAGE_WORDS);

@@ -2,9 +2,9 @@
 //! every request and reply survives an encode/decode round trip within seL4's limits.
 
 use ipc::{
-    Badge, BadgeKind, CloseReason, ConnectionId, Error, Field, MAX_NAME_BYTES, Malformed, Missing,
-    Name, NameError, RealmId, Reply, Request, Resource, Response, Rule, ServiceIndex, decode_reply,
-    encode_reply,
+    Badge, BadgeKind, CloseReason, ConnectionId, Error, Field, InterfaceId, MAX_NAME_BYTES,
+    MAX_PROTOCOL_WORDS, Malformed, Missing, Name, NameError, RealmId, Reply, Request, Resource,
+    Response, Rule, ServiceIndex, decode_reply, encode_reply,
 };
 use proptest::prelude::*;
 
@@ -28,10 +28,19 @@ fn one_of<T: Copy + std::fmt::Debug + 'static>(all: &'static [T]) -> impl Strate
     proptest::sample::select(all)
 }
 
+fn interface() -> impl Strategy<Value = Option<InterfaceId>> {
+    proptest::option::of(
+        (name(), any::<u64>()).prop_map(|(name, fingerprint)| InterfaceId { name, fingerprint }),
+    )
+}
+
 fn request() -> impl Strategy<Value = Request> {
     prop_oneof![
-        name().prop_map(|service| Request::Register { service }),
-        name().prop_map(|service| Request::Connect { service }),
+        (name(), interface(), proptest::option::of(name())).prop_map(
+            |(service, interface, share)| Request::Register { service, interface, share }
+        ),
+        (name(), interface())
+            .prop_map(|(service, interface)| Request::Connect { service, interface }),
         connection().prop_map(|connection| Request::Disconnect { connection }),
         (name(), name()).prop_map(|(child, service)| Request::Grant { child, service }),
         (name(), name()).prop_map(|(child, service)| Request::RevokeGrant { child, service }),
@@ -65,9 +74,13 @@ fn malformed() -> impl Strategy<Value = Malformed> {
 
 fn reply() -> impl Strategy<Value = Reply> {
     prop_oneof![
-        (any::<u64>(), any::<u32>()).prop_map(|(endpoint_slot, generation)| Ok(
-            Response::Registered { endpoint_slot, generation }
-        )),
+        (any::<u64>(), any::<u32>(), 0..ServiceIndex::LIMIT as u8).prop_map(
+            |(endpoint_slot, generation, index)| Ok(Response::Registered {
+                endpoint_slot,
+                generation,
+                index: ServiceIndex::new(index).unwrap()
+            })
+        ),
         (connection(), any::<u64>(), any::<u32>()).prop_map(
             |(connection, slot, service_generation)| Ok(Response::Connected {
                 connection,
@@ -88,6 +101,7 @@ fn reply() -> impl Strategy<Value = Reply> {
         Just(Err(Error::ServiceRestarting)),
         Just(Err(Error::NotYetRegistered)),
         Just(Err(Error::ServiceGone)),
+        Just(Err(Error::InterfaceMismatch)),
     ]
 }
 
@@ -103,6 +117,7 @@ proptest! {
     fn requests_round_trip(request in request()) {
         let message = request.encode();
         prop_assert!(message.label() <= MAX_LABEL);
+        prop_assert!(message.words().len() <= MAX_PROTOCOL_WORDS);
         prop_assert!(message.words().len() <= MAX_MESSAGE_WORDS);
         prop_assert_eq!(Request::decode(message.label(), message.words()), Ok(request));
     }
@@ -111,6 +126,7 @@ proptest! {
     fn replies_round_trip(reply in reply()) {
         let message = encode_reply(&reply);
         prop_assert!(message.label() <= MAX_LABEL);
+        prop_assert!(message.words().len() <= MAX_PROTOCOL_WORDS);
         prop_assert!(message.words().len() <= MAX_MESSAGE_WORDS);
         prop_assert_eq!(decode_reply(message.label(), message.words()), Ok(reply));
     }
@@ -120,7 +136,7 @@ proptest! {
     #[test]
     fn request_decoding_is_total_and_canonical(
         label in prop_oneof![0u64..8, any::<u64>()],
-        words in proptest::collection::vec(word(), 0..16),
+        words in proptest::collection::vec(word(), 0..20),
     ) {
         if let Ok(request) = Request::decode(label, &words) {
             let message = request.encode();
@@ -131,7 +147,7 @@ proptest! {
 
     #[test]
     fn reply_decoding_is_total_and_canonical(
-        label in prop_oneof![0u64..25, any::<u64>()],
+        label in prop_oneof![0u64..30, any::<u64>()],
         words in proptest::collection::vec(word(), 0..16),
     ) {
         if let Ok(reply) = decode_reply(label, &words) {
@@ -143,7 +159,7 @@ proptest! {
 
     /// Truncating a valid request is always reported as truncation, never misread.
     #[test]
-    fn truncated_requests_are_reported(request in request(), cut in 1usize..10) {
+    fn truncated_requests_are_reported(request in request(), cut in 1usize..18) {
         let message = request.encode();
         let words = message.words();
         let kept = words.len().saturating_sub(cut);

@@ -54,7 +54,7 @@ sel4_root_task::main!(main);
 /// the endpoints of services).
 const OWN_MEMORY_BITS: u8 = 16;
 
-/// The broker: about 170 KiB, so it lives in `.bss`, not on the stack.
+/// The broker: about 235 KiB, so it lives in `.bss`, not on the stack.
 static BROKER: spin::Mutex<Broker<'static>> = spin::Mutex::new(Broker::empty());
 
 /// The system configuration, once the boot check made it: a `'static` borrow for everything

@@ -466,7 +466,7 @@ impl Server<'_> {
         }
         // A service whose endpoint could not be made (its realm's budget is spent) must not
         // stay registered: the broker withdraws it and the realm hears why.
-        if let (true, Ok(Request::Register { service })) = (endpoint_failed, request) {
+        if let (true, Ok(Request::Register { service, .. })) = (endpoint_failed, request) {
             let mut executor = Executor::new(root, self.realms, Some(index));
             self.broker.withdraw_service(&service, &mut executor);
             answer = Err(ipc::Error::QuotaExceeded { what: ipc::Resource::RealmMemory });

@@ -24,12 +24,17 @@
 //!   client's connection quota.
 //! - Per-realm counts (services owned, connections held) are kept up to date, so quota checks
 //!   cost nothing.
+//! - Several services of one realm may share one endpoint ([`Registry::add_shared_service`]):
+//!   each has its own [`ServiceIndex`] on it (the connection badges carry it), and an
+//!   endpoint record per endpoint says which indices are taken, so that the next free one is
+//!   found, and the last service's removal known ([`RemovedService::endpoint_freed`]), in
+//!   O(1). A service also records the typed interface it was registered with.
 //!
 //! Every operation on one service or connection is O(1) or O(log n); registering or removing
 //! a service also moves at most [`MAX_REGISTERED_SERVICES`] two-byte index entries. Running out of room
 //! is an error, never a panic.
 //!
-//! The [`Registry`] is about 140 KiB: keep it in a static (its constructor is `const`) and
+//! The [`Registry`] is about 210 KiB: keep it in a static (its constructor is `const`) and
 //! reset it in place with [`Registry::clear`].
 #![forbid(unsafe_code)]
 // On the broker's request path: no index, unwrap or panic may stop it.
@@ -41,7 +46,7 @@
 
 use core::cmp::Ordering;
 
-use ipc::{CloseReason, ConnectionId, Name, RealmId};
+use ipc::{CloseReason, ConnectionId, InterfaceId, Name, RealmId, ServiceIndex};
 
 /// The table sizes: how many services can be registered at once, and how many connections
 /// can be open at once (one per index of a connection badge). Defined in `vocabulary::limits`.
@@ -68,8 +73,26 @@ pub struct Service {
     pub endpoint: CapSlot,
     /// Where the owner's Receive cap to the endpoint is, in the owner's CSpace.
     pub owner_slot: CapSlot,
+    /// Which of the endpoint's services this is: the badge of each of its connections carries
+    /// it. [`ServiceIndex::FIRST`] for a service with an endpoint of its own.
+    pub index: ServiceIndex,
+    /// The typed interface it was registered with (`None`: none, nothing is checked).
+    pub interface: Option<InterfaceId>,
     /// How many open connections reach this instance.
     pub open_connections: u16,
+    /// Its endpoint's record in [`Registry::endpoint_services`], shared by every service on
+    /// the endpoint.
+    endpoint_record: u16,
+}
+
+/// A service [`Registry::remove_service`] removed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RemovedService {
+    pub service: Service,
+    /// Whether it was the last service on its endpoint: the endpoint is the caller's to
+    /// destroy (and the owner's cap to it to delete). `false`: other services of the owner
+    /// are still served on it.
+    pub endpoint_freed: bool,
 }
 
 /// A registered service instance as [`Registry::find`] found it: reaches it again in O(1),
@@ -142,6 +165,8 @@ pub enum RegistryError {
     GenerationsExhausted,
     /// No service of that name is registered.
     NoSuchService,
+    /// The endpoint to share already carries [`ServiceIndex::LIMIT`] services.
+    EndpointFull,
 }
 
 /// What a connection slot holds.
@@ -175,6 +200,14 @@ pub struct Registry {
     last_service_generation: u32,
     /// How many services each realm owns, by realm id.
     services_owned: [u16; REALM_IDS],
+    /// One record per endpoint: bit `i` set when service index `i` on it is taken; 0 for a
+    /// record no endpoint uses. An endpoint has at least one service, so there are never
+    /// more endpoints than services.
+    endpoint_services: [u8; MAX_REGISTERED_SERVICES],
+    /// Records `endpoints_never_used..` have never been used.
+    endpoints_never_used: u16,
+    /// Records given back (their endpoint's last service was removed), to use again.
+    free_endpoint_records: heapless::Vec<u16, MAX_REGISTERED_SERVICES>,
     connections: [ConnectionSlot; MAX_CONNECTIONS],
     /// Slots `never_used..MAX_CONNECTIONS` have never held a connection.
     never_used: u16,
@@ -210,6 +243,9 @@ impl Registry {
             by_name: heapless::Vec::new(),
             last_service_generation: 0,
             services_owned: [0; REALM_IDS],
+            endpoint_services: [0; MAX_REGISTERED_SERVICES],
+            endpoints_never_used: 0,
+            free_endpoint_records: heapless::Vec::new(),
             connections: [ConnectionSlot::UNUSED; MAX_CONNECTIONS],
             never_used: 0,
             reusable: heapless::Deque::new(),
@@ -224,6 +260,9 @@ impl Registry {
         self.by_name.clear();
         self.last_service_generation = 0;
         self.services_owned = [0; REALM_IDS];
+        self.endpoint_services = [0; MAX_REGISTERED_SERVICES];
+        self.endpoints_never_used = 0;
+        self.free_endpoint_records.clear();
         for slot in &mut self.connections {
             *slot = ConnectionSlot::UNUSED;
         }
@@ -312,40 +351,139 @@ impl Registry {
         !self.services.is_full()
     }
 
-    /// Records a new service with the next generation.
+    /// Records a new service with an endpoint of its own (index [`ServiceIndex::FIRST`]) and
+    /// the next generation.
     pub fn add_service(
         &mut self,
         name: Name,
         owner: RealmId,
         endpoint: CapSlot,
         owner_slot: CapSlot,
+        interface: Option<InterfaceId>,
     ) -> Result<Service, RegistryError> {
-        let Err(entry) = self.search(&name, || {}) else {
+        let entry = self.entry_for_new(&name)?;
+        let record = if let Some(record) = self.free_endpoint_records.pop() {
+            record
+        } else if usize::from(self.endpoints_never_used) < MAX_REGISTERED_SERVICES {
+            self.endpoints_never_used += 1;
+            self.endpoints_never_used - 1
+        } else {
+            // Never: a record is only in use while a service uses it.
+            return Err(RegistryError::ServicesFull);
+        };
+        let service = Service {
+            name,
+            owner,
+            generation: 0,
+            endpoint,
+            owner_slot,
+            index: ServiceIndex::FIRST,
+            interface,
+            open_connections: 0,
+            endpoint_record: record,
+        };
+        match self.insert(entry, service) {
+            Ok(service) => Ok(service),
+            Err(error) => {
+                self.release_endpoint_record(record);
+                Err(error)
+            }
+        }
+    }
+
+    /// Records a new service of the owner of `share` (found with [`Registry::find`]), on
+    /// the same endpoint (and the same owner's cap to it), at the endpoint's lowest free
+    /// index, with the next generation. Refused with `NoSuchService` if the key no longer
+    /// finds `share`, `EndpointFull` if the endpoint carries [`ServiceIndex::LIMIT`]
+    /// services. Whether the caller owns `share` is the broker's to check.
+    pub fn add_shared_service(
+        &mut self,
+        name: Name,
+        share: ServiceKey,
+        interface: Option<InterfaceId>,
+    ) -> Result<Service, RegistryError> {
+        let shared = *self.get(share).ok_or(RegistryError::NoSuchService)?;
+        let entry = self.entry_for_new(&name)?;
+        let taken = self.endpoint_services_at(shared.endpoint_record);
+        let free = (!taken).trailing_zeros();
+        let index = u8::try_from(free)
+            .ok()
+            .and_then(ServiceIndex::new)
+            .ok_or(RegistryError::EndpointFull)?;
+        let service = Service {
+            name,
+            owner: shared.owner,
+            generation: 0,
+            endpoint: shared.endpoint,
+            owner_slot: shared.owner_slot,
+            index,
+            interface,
+            open_connections: 0,
+            endpoint_record: shared.endpoint_record,
+        };
+        self.insert(entry, service)
+    }
+
+    /// Where a new service called `name` goes in `by_name`, if it may be added: not
+    /// registered yet, room in the table, a generation left.
+    fn entry_for_new(&self, name: &Name) -> Result<usize, RegistryError> {
+        let Err(entry) = self.search(name, || {}) else {
             return Err(RegistryError::AlreadyRegistered);
         };
         if !self.has_room_for_service() {
             return Err(RegistryError::ServicesFull);
         }
-        let generation = self
+        if self.last_service_generation == u32::MAX {
+            return Err(RegistryError::GenerationsExhausted);
+        }
+        Ok(entry)
+    }
+
+    /// Adds `service` at `entry` of `by_name` (from [`Registry::entry_for_new`]) with the
+    /// next generation, and takes its index on its endpoint.
+    fn insert(&mut self, entry: usize, mut service: Service) -> Result<Service, RegistryError> {
+        service.generation = self
             .last_service_generation
             .checked_add(1)
             .ok_or(RegistryError::GenerationsExhausted)?;
-        let service =
-            Service { name, owner, generation, endpoint, owner_slot, open_connections: 0 };
         let position = self.services.len() as u16;
         self.by_name.insert(entry, position).map_err(|_| RegistryError::ServicesFull)?;
         if self.services.push(service).is_err() {
             self.by_name.remove(entry);
             return Err(RegistryError::ServicesFull);
         }
-        self.last_service_generation = generation;
-        increment(of_realm(&mut self.services_owned, owner));
+        self.last_service_generation = service.generation;
+        increment(of_realm(&mut self.services_owned, service.owner));
+        if let Some(taken) = self.endpoint_services.get_mut(usize::from(service.endpoint_record)) {
+            *taken |= 1 << service.index.get();
+        }
         Ok(service)
     }
 
+    /// The taken-index bits of endpoint record `record`.
+    fn endpoint_services_at(&self, record: u16) -> u8 {
+        self.endpoint_services.get(usize::from(record)).copied().unwrap_or(0)
+    }
+
+    /// Gives endpoint record `record` back for reuse (its endpoint has no service left).
+    fn release_endpoint_record(&mut self, record: u16) {
+        if let Some(taken) = self.endpoint_services.get_mut(usize::from(record)) {
+            *taken = 0;
+        }
+        // At most one entry per record, so the list never overflows.
+        let _ = self.free_endpoint_records.push(record);
+    }
+
+    /// How many services are registered on the endpoint of `service` (itself included,
+    /// while it is registered): from 1 to [`ServiceIndex::LIMIT`].
+    pub fn endpoint_services(&self, service: &Service) -> usize {
+        self.endpoint_services_at(service.endpoint_record).count_ones() as usize
+    }
+
     /// Forgets the service called `name` (its connections are the caller's to close first,
-    /// or right after: see [`Service::open_connections`]).
-    pub fn remove_service(&mut self, name: &Name) -> Option<Service> {
+    /// or right after: see [`Service::open_connections`]) and frees its index on its
+    /// endpoint; says whether that was the endpoint's last service.
+    pub fn remove_service(&mut self, name: &Name) -> Option<RemovedService> {
         let entry = self.search(name, || {}).ok()?;
         let position = usize::from(*self.by_name.get(entry)?);
         let last = self.services.len().checked_sub(1)?;
@@ -362,7 +500,16 @@ impl Registry {
         self.by_name.remove(entry);
         let service = self.services.swap_remove(position);
         decrement(of_realm(&mut self.services_owned, service.owner));
-        Some(service)
+        let record = service.endpoint_record;
+        let left = self.endpoint_services_at(record) & !(1 << service.index.get());
+        if let Some(taken) = self.endpoint_services.get_mut(usize::from(record)) {
+            *taken = left;
+        }
+        let endpoint_freed = left == 0;
+        if endpoint_freed {
+            self.release_endpoint_record(record);
+        }
+        Some(RemovedService { service, endpoint_freed })
     }
 
     // -----------------------------------------------------------------------------------------
@@ -575,15 +722,17 @@ mod tests {
     #[test]
     fn services_are_found_by_name_and_generations_grow() {
         let mut registry = Registry::new();
-        let kv = registry.add_service(name("kv"), RealmId(1), CapSlot(10), CapSlot(20)).unwrap();
+        let kv =
+            registry.add_service(name("kv"), RealmId(1), CapSlot(10), CapSlot(20), None).unwrap();
         assert_eq!(kv.generation, 1);
         assert_eq!(registry.service(&name("kv")), Some(&kv));
         assert_eq!(
-            registry.add_service(name("kv"), RealmId(2), CapSlot(11), CapSlot(21)),
+            registry.add_service(name("kv"), RealmId(2), CapSlot(11), CapSlot(21), None),
             Err(RegistryError::AlreadyRegistered)
         );
-        assert_eq!(registry.remove_service(&name("kv")), Some(kv));
-        let again = registry.add_service(name("kv"), RealmId(1), CapSlot(10), CapSlot(20)).unwrap();
+        assert_eq!(registry.remove_service(&name("kv")).map(|removed| removed.service), Some(kv));
+        let again =
+            registry.add_service(name("kv"), RealmId(1), CapSlot(10), CapSlot(20), None).unwrap();
         assert_eq!(again.generation, 2);
     }
 
@@ -592,11 +741,11 @@ mod tests {
         let mut registry = Registry::new();
         for i in 0..MAX_REGISTERED_SERVICES {
             let service = Name::new(&format!("s{i}")).unwrap();
-            registry.add_service(service, RealmId(0), CapSlot(i as u64), CapSlot(0)).unwrap();
+            registry.add_service(service, RealmId(0), CapSlot(i as u64), CapSlot(0), None).unwrap();
         }
         assert!(!registry.has_room_for_service());
         assert_eq!(
-            registry.add_service(name("one-more"), RealmId(0), CapSlot(99), CapSlot(0)),
+            registry.add_service(name("one-more"), RealmId(0), CapSlot(99), CapSlot(0), None),
             Err(RegistryError::ServicesFull)
         );
     }
@@ -604,7 +753,7 @@ mod tests {
     #[test]
     fn connection_ids_are_never_reused() {
         let mut registry = Registry::new();
-        registry.add_service(name("kv"), RealmId(1), CapSlot(1), CapSlot(1)).unwrap();
+        registry.add_service(name("kv"), RealmId(1), CapSlot(1), CapSlot(1), None).unwrap();
         let first = registry
             .add_connection(RealmId(2), key(&registry, "kv"), CapSlot(2), CapSlot(3))
             .unwrap();
@@ -638,7 +787,7 @@ mod tests {
     #[test]
     fn a_slot_with_its_generations_used_up_is_retired() {
         let mut registry = Registry::new();
-        registry.add_service(name("kv"), RealmId(1), CapSlot(1), CapSlot(1)).unwrap();
+        registry.add_service(name("kv"), RealmId(1), CapSlot(1), CapSlot(1), None).unwrap();
         registry.connections[0].generation = ConnectionId::MAX_GENERATION - 1;
         let last = registry
             .add_connection(RealmId(2), key(&registry, "kv"), CapSlot(2), CapSlot(3))
@@ -676,7 +825,7 @@ mod tests {
                 |i: usize| name(&format!("a-long-common-prefix-{:05}", (i * 7919) % 100_000));
             for i in 0..count {
                 registry
-                    .add_service(service(i), RealmId(0), CapSlot(i as u64), CapSlot(0))
+                    .add_service(service(i), RealmId(0), CapSlot(i as u64), CapSlot(0), None)
                     .unwrap();
             }
             let bound = search_depth(count) + 1;
@@ -702,12 +851,18 @@ mod tests {
         let service = |i: usize| name(&format!("s{i}"));
         for i in 0..50 {
             registry
-                .add_service(service(i), RealmId((i % 3) as u8), CapSlot(i as u64), CapSlot(0))
+                .add_service(
+                    service(i),
+                    RealmId((i % 3) as u8),
+                    CapSlot(i as u64),
+                    CapSlot(0),
+                    None,
+                )
                 .unwrap();
         }
         for removed in [0, 49, 17, 18, 3, 48, 25] {
             assert_eq!(
-                registry.remove_service(&service(removed)).unwrap().endpoint.0,
+                registry.remove_service(&service(removed)).unwrap().service.endpoint.0,
                 removed as u64
             );
             assert_eq!(registry.remove_service(&service(removed)), None);
@@ -726,13 +881,13 @@ mod tests {
         registry.remove_service(&first).unwrap();
         assert_eq!(registry.get(stale), None);
         assert_eq!(registry.get(registry.find(&moving).unwrap()).unwrap().name, moving);
-        registry.add_service(first, RealmId(0), CapSlot(0), CapSlot(0)).unwrap();
+        registry.add_service(first, RealmId(0), CapSlot(0), CapSlot(0), None).unwrap();
         assert_eq!(registry.get(removed_key), None);
         registry.remove_service(&first).unwrap();
         // Removing every service of realm 1, searching again from each removed position.
         let mut from = 0;
         while let Some((position, found)) = registry.find_service_owned_by(RealmId(1), from) {
-            assert_eq!(registry.remove_service(&found).unwrap().owner, RealmId(1));
+            assert_eq!(registry.remove_service(&found).unwrap().service.owner, RealmId(1));
             from = position;
         }
         assert_eq!(registry.services_owned_by(RealmId(1)), 0);
@@ -746,7 +901,7 @@ mod tests {
     #[test]
     fn counts_follow_every_change() {
         let mut registry = Registry::new();
-        registry.add_service(name("kv"), RealmId(1), CapSlot(1), CapSlot(1)).unwrap();
+        registry.add_service(name("kv"), RealmId(1), CapSlot(1), CapSlot(1), None).unwrap();
         let a = registry
             .add_connection(RealmId(2), key(&registry, "kv"), CapSlot(2), CapSlot(3))
             .unwrap();
@@ -759,9 +914,9 @@ mod tests {
         assert_eq!(registry.connections_of(RealmId(2)), 1);
         assert_eq!(registry.service(&name("kv")).unwrap().open_connections, 2);
         // A connection to a removed instance does not count against its successor.
-        let removed = registry.remove_service(&name("kv")).unwrap();
+        let removed = registry.remove_service(&name("kv")).unwrap().service;
         assert_eq!(removed.open_connections, 2);
-        registry.add_service(name("kv"), RealmId(1), CapSlot(1), CapSlot(1)).unwrap();
+        registry.add_service(name("kv"), RealmId(1), CapSlot(1), CapSlot(1), None).unwrap();
         for index in 0..MAX_CONNECTIONS {
             if let Some(id) = registry.open_connection_at(index).map(|c| c.id) {
                 registry.close_connection(id, CloseReason::ServiceGone, false).unwrap();
@@ -774,14 +929,15 @@ mod tests {
         assert_eq!(registry.service_count(), 0);
         assert_eq!(registry.services_owned_by(RealmId(1)), 0);
         assert_eq!(registry.connection(a.id), ConnectionLookup::Unknown);
-        let fresh = registry.add_service(name("kv"), RealmId(1), CapSlot(1), CapSlot(1)).unwrap();
+        let fresh =
+            registry.add_service(name("kv"), RealmId(1), CapSlot(1), CapSlot(1), None).unwrap();
         assert_eq!(fresh.generation, 1);
     }
 
     #[test]
     fn a_reserved_client_slot_is_handed_back_once() {
         let mut registry = Registry::new();
-        registry.add_service(name("kv"), RealmId(1), CapSlot(1), CapSlot(1)).unwrap();
+        registry.add_service(name("kv"), RealmId(1), CapSlot(1), CapSlot(1), None).unwrap();
         let add = |registry: &mut Registry, client: RealmId, client_slot: u64| {
             registry
                 .add_connection(client, key(registry, "kv"), CapSlot(2), CapSlot(client_slot))
@@ -820,7 +976,7 @@ mod tests {
     #[test]
     fn a_reserving_record_is_never_reused_until_released() {
         let mut registry = Registry::new();
-        registry.add_service(name("kv"), RealmId(1), CapSlot(1), CapSlot(1)).unwrap();
+        registry.add_service(name("kv"), RealmId(1), CapSlot(1), CapSlot(1), None).unwrap();
         let add = |registry: &mut Registry| {
             registry.add_connection(RealmId(3), key(registry, "kv"), CapSlot(2), CapSlot(40))
         };
@@ -851,6 +1007,70 @@ mod tests {
         assert_eq!(reuse.id.index(), stale.id.index());
         assert!(reuse.id.generation() > stale.id.generation());
         assert_eq!(registry.connection(stale.id), ConnectionLookup::Superseded);
+    }
+
+    #[test]
+    fn services_sharing_an_endpoint_take_the_next_free_index_and_free_it_last() {
+        let mut registry = Registry::new();
+        let kv = InterfaceId { name: name("kv"), fingerprint: 5 };
+        let first = registry
+            .add_service(name("a"), RealmId(1), CapSlot(10), CapSlot(20), Some(kv))
+            .unwrap();
+        assert_eq!((first.index, first.interface), (ServiceIndex::FIRST, Some(kv)));
+        let mut shared = Vec::new();
+        for (i, text) in ["b", "c", "d", "e", "f", "g", "h"].into_iter().enumerate() {
+            let service =
+                registry.add_shared_service(name(text), key(&registry, "a"), None).unwrap();
+            assert_eq!(service.index.get() as usize, i + 1);
+            assert_eq!((service.endpoint, service.owner_slot), (CapSlot(10), CapSlot(20)));
+            assert_eq!((service.owner, service.interface), (RealmId(1), None));
+            shared.push(service);
+        }
+        assert_eq!(registry.endpoint_services(&first), ServiceIndex::LIMIT);
+        assert_eq!(registry.services_owned_by(RealmId(1)), 8);
+        // Full: through any of its services.
+        assert_eq!(
+            registry.add_shared_service(name("i"), key(&registry, "c"), None),
+            Err(RegistryError::EndpointFull)
+        );
+        assert_eq!(
+            registry.add_shared_service(name("c"), key(&registry, "a"), None),
+            Err(RegistryError::AlreadyRegistered)
+        );
+        assert_eq!(
+            registry.add_shared_service(name("i"), key(&registry, "none"), None),
+            Err(RegistryError::NoSuchService)
+        );
+        // Removing one frees its index (the lowest free one is taken next), not the endpoint.
+        let removed = registry.remove_service(&name("c")).unwrap();
+        assert_eq!((removed.service.index.get(), removed.endpoint_freed), (2, false));
+        let again = registry.add_shared_service(name("i"), key(&registry, "h"), None).unwrap();
+        assert_eq!(again.index.get(), 2);
+        // A service with an endpoint of its own does not count on another's.
+        let other =
+            registry.add_service(name("z"), RealmId(1), CapSlot(11), CapSlot(21), None).unwrap();
+        assert_eq!(registry.endpoint_services(&other), 1);
+        // The first service may go: the endpoint stays with the others.
+        assert!(!registry.remove_service(&name("a")).unwrap().endpoint_freed);
+        for text in ["b", "d", "e", "f", "g", "h"] {
+            assert!(!registry.remove_service(&name(text)).unwrap().endpoint_freed);
+        }
+        let last = registry.remove_service(&name("i")).unwrap();
+        assert!(last.endpoint_freed);
+        assert!(registry.remove_service(&name("z")).unwrap().endpoint_freed);
+        // Endpoint records are reused: as many endpoints as services, again and again.
+        for round in 0..3 {
+            for i in 0..MAX_REGISTERED_SERVICES {
+                let service = Name::new(&format!("s{i}")).unwrap();
+                let slot = CapSlot((round * 10_000 + i) as u64);
+                let added = registry.add_service(service, RealmId(0), slot, slot, None).unwrap();
+                assert_eq!(registry.endpoint_services(&added), 1);
+            }
+            for i in 0..MAX_REGISTERED_SERVICES {
+                let removed = registry.remove_service(&Name::new(&format!("s{i}")).unwrap());
+                assert!(removed.unwrap().endpoint_freed);
+            }
+        }
     }
 
     #[test]

@@ -1,12 +1,13 @@
 //! Property tests of the registry over random sequences of changes: generations only grow,
 //! an id never names two connections, the tables never exceed their bounds, every service is
 //! found by name through the sorted index, the per-realm and per-service counts match
-//! the tables, a reserved client slot is handed back exactly once (when released), and a
-//! record that reserves one is never overwritten.
+//! the tables, a reserved client slot is handed back exactly once (when released), a
+//! record that reserves one is never overwritten, and services sharing an endpoint each have
+//! their own index on it, the endpoint being freed exactly when its last service goes.
 
 use std::collections::{HashMap, HashSet};
 
-use ipc::{CloseReason, ConnectionId, Name, RealmId};
+use ipc::{CloseReason, ConnectionId, Name, RealmId, ServiceIndex};
 use proptest::prelude::*;
 use service_registry::{
     CapSlot, ConnectionLookup, MAX_CONNECTIONS, MAX_REGISTERED_SERVICES, Registry, RegistryError,
@@ -16,6 +17,7 @@ use service_registry::{
 #[derive(Clone, Debug)]
 enum Change {
     AddService { name: u8, owner: u8 },
+    AddShared { name: u8, share: u8 },
     RemoveService { name: u8 },
     Connect { client: u8, service: u8 },
     Close { pick: usize, reserve: bool },
@@ -25,6 +27,7 @@ enum Change {
 fn change() -> impl Strategy<Value = Change> {
     prop_oneof![
         2 => (0u8..40, 0u8..4).prop_map(|(name, owner)| Change::AddService { name, owner }),
+        2 => (0u8..40, 0u8..40).prop_map(|(name, share)| Change::AddShared { name, share }),
         1 => (0u8..40).prop_map(|name| Change::RemoveService { name }),
         4 => (0u8..4, 0u8..40).prop_map(|(client, service)| Change::Connect { client, service }),
         4 => (any::<usize>(), any::<bool>()).prop_map(|(pick, reserve)| Change::Close { pick, reserve }),
@@ -49,14 +52,21 @@ proptest! {
         // Each connection's client slot is its position in `issued`; the reserved ones.
         let mut clients: HashMap<ConnectionId, ReservedSlot> = HashMap::new();
         let mut reserved: HashMap<ConnectionId, ReservedSlot> = HashMap::new();
+        // The model of endpoints: each service's endpoint (a new slot per `add_service`).
+        let mut endpoint_of: HashMap<u8, CapSlot> = HashMap::new();
+        let mut next_endpoint = 0;
 
         for change in changes {
             match change {
                 Change::AddService { name, owner } => {
-                    match registry.add_service(service_name(name), RealmId(owner), CapSlot(0), CapSlot(0)) {
+                    next_endpoint += 1;
+                    let endpoint = CapSlot(next_endpoint);
+                    match registry.add_service(service_name(name), RealmId(owner), endpoint, CapSlot(0), None) {
                         Ok(service) => {
                             prop_assert!(service.generation > last_service_generation);
+                            prop_assert_eq!(service.index, ServiceIndex::FIRST);
                             last_service_generation = service.generation;
+                            endpoint_of.insert(name, endpoint);
                         }
                         Err(RegistryError::AlreadyRegistered) => {
                             prop_assert!(registry.service(&service_name(name)).is_some());
@@ -67,9 +77,40 @@ proptest! {
                         Err(other) => prop_assert!(false, "unexpected {:?}", other),
                     }
                 }
+                Change::AddShared { name, share } => {
+                    let Some(key) = registry.find(&service_name(share)) else { continue };
+                    let shared = *registry.get(key).unwrap();
+                    let on_endpoint = registry.endpoint_services(&shared);
+                    match registry.add_shared_service(service_name(name), key, None) {
+                        Ok(service) => {
+                            prop_assert!(service.generation > last_service_generation);
+                            last_service_generation = service.generation;
+                            prop_assert_eq!(service.endpoint, shared.endpoint);
+                            prop_assert_eq!(service.owner, shared.owner);
+                            prop_assert_eq!(registry.endpoint_services(&service), on_endpoint + 1);
+                            endpoint_of.insert(name, shared.endpoint);
+                        }
+                        Err(RegistryError::AlreadyRegistered) => {
+                            prop_assert!(registry.service(&service_name(name)).is_some());
+                        }
+                        Err(RegistryError::ServicesFull) => {
+                            prop_assert_eq!(registry.services().count(), MAX_REGISTERED_SERVICES);
+                        }
+                        Err(RegistryError::EndpointFull) => {
+                            prop_assert_eq!(on_endpoint, ServiceIndex::LIMIT);
+                        }
+                        Err(other) => prop_assert!(false, "unexpected {:?}", other),
+                    }
+                }
                 Change::RemoveService { name } => {
                     let had = registry.service(&service_name(name)).copied();
-                    prop_assert_eq!(registry.remove_service(&service_name(name)), had);
+                    let removed = registry.remove_service(&service_name(name));
+                    prop_assert_eq!(removed.map(|removed| removed.service), had);
+                    if let Some(removed) = removed {
+                        let endpoint = endpoint_of.remove(&name).unwrap();
+                        let left = endpoint_of.values().filter(|&&e| e == endpoint).count();
+                        prop_assert_eq!(removed.endpoint_freed, left == 0);
+                    }
                 }
                 Change::Connect { client, service } => {
                     let Some(key) = registry.find(&service_name(service)) else {
@@ -130,6 +171,7 @@ proptest! {
                 prop_assert_eq!(registry.connection(connection.id), ConnectionLookup::Open(connection));
             }
             check_tables(&registry)?;
+            check_endpoints(&registry, &endpoint_of)?;
             for owner in 0..4 {
                 let realm = RealmId(owner);
                 let count = reserved.values().filter(|r| r.client == realm).count();
@@ -142,6 +184,25 @@ proptest! {
             }
         }
     }
+}
+
+/// The services on each endpoint have distinct indices and count themselves right.
+fn check_endpoints(
+    registry: &Registry,
+    endpoint_of: &HashMap<u8, CapSlot>,
+) -> Result<(), TestCaseError> {
+    prop_assert_eq!(registry.service_count(), endpoint_of.len());
+    for service in registry.services() {
+        let sharing: Vec<_> =
+            registry.services().filter(|other| other.endpoint == service.endpoint).collect();
+        prop_assert_eq!(registry.endpoint_services(service), sharing.len());
+        let mut indices: Vec<u8> = sharing.iter().map(|other| other.index.get()).collect();
+        indices.sort_unstable();
+        indices.dedup();
+        prop_assert_eq!(indices.len(), sharing.len());
+        prop_assert!(sharing.iter().all(|other| other.owner == service.owner));
+    }
+    Ok(())
 }
 
 /// Every service is found by its name within a binary search's comparisons; nothing else is

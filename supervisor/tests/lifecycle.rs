@@ -594,8 +594,10 @@ impl Run {
                     return Ok(());
                 }
                 let request = match step {
-                    Step::Register { .. } => Request::Register { service: service(s) },
-                    _ => Request::Connect { service: service(s) },
+                    Step::Register { .. } => {
+                        Request::Register { service: service(s), interface: None, share: None }
+                    }
+                    _ => Request::Connect { service: service(s), interface: None },
                 };
                 let reply =
                     self.world.broker_call(|broker, ops| broker.handle(RealmId(r), &request, ops));
@@ -1022,7 +1024,7 @@ impl Run {
             let Some(client) = (0..count).find(|&c| self.world.broker.is_alive(RealmId(c))) else {
                 continue;
             };
-            let request = Request::Connect { service: service(provider) };
+            let request = Request::Connect { service: service(provider), interface: None };
             let reply =
                 self.world.broker_call(|broker, ops| broker.handle(RealmId(client), &request, ops));
             prop_assert_eq!(

@@ -83,6 +83,7 @@
 //! | `realm` | yes | the realm that provides it |
 //! | `allowed_clients` | no | the service's own policy: the only realms it accepts (at most 16, no repeats); absent: any realm the rest of the policy lets through; `[]`: nobody |
 //! | `allow_priority_inversion` | no | `true`: the service accepts declared clients (grants, allowed clients) at a higher priority than its provider; default `false` |
+//! | `interface` | no | the typed interface the service must be registered with, by name (1 to 32 of `a-z`, `0-9`, `-`, the rule of every name): the broker refuses a register of the service that declares another interface name or none (`InterfaceMismatch`, logged), and the build checks that the provider's program records an interface of that name; absent: any interface, or none |
 //!
 //! **Priority inversion.** seL4 5.0.0 (our kernel, without MCS) runs a service's thread at its
 //! own priority while it answers a call: a client above the provider waits while every ready
@@ -237,7 +238,7 @@
 //! | `unknown-field` | a key the format does not have, at the top level or in a table |
 //! | `missing-field` | a required key is absent (points at the table) |
 //! | `wrong-type` | a value of the wrong TOML type, or `[realm]` instead of `[[realm]]` |
-//! | `bad-name` | a realm, service or program name that is empty, too long or has a bad character |
+//! | `bad-name` | a realm, service, interface or program name that is empty, too long or has a bad character |
 //! | `duplicate-realm` | two realms have the same name |
 //! | `duplicate-service` | two services have the same name |
 //! | `unknown-parent` | `parent` is not a declared realm |

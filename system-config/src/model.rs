@@ -103,6 +103,12 @@ pub struct Service {
     /// priority than its provider's (`allow_priority_inversion`); without it such a client is
     /// refused by the checks.
     pub allow_priority_inversion: bool,
+    /// The typed interface the service must be registered with (`interface`): an interface
+    /// name under the same rule as service names ([`vocabulary::Name`]). `Some`: the broker
+    /// refuses a register of this service that declares another interface name, or none
+    /// (`InterfaceMismatch`); the build compares it with the interfaces recorded in the
+    /// programs. `None`: any interface, or none, is accepted.
+    pub interface: Option<NameText>,
 }
 
 /// Permission, given by the system description, for one realm to connect to one service.

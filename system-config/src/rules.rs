@@ -40,8 +40,8 @@ pub enum Rule {
     MissingField,
     /// A value of the wrong TOML type (a string where an integer belongs...).
     WrongType,
-    /// A realm, service or program name is empty, too long, or has a character outside the
-    /// allowed set.
+    /// A realm, service, interface or program name is empty, too long, or has a character
+    /// outside the allowed set.
     BadName,
     /// Two realms have the same name.
     DuplicateRealm,
@@ -210,6 +210,8 @@ pub enum Item {
     Service(ServiceId),
     ServiceName(ServiceId),
     ServiceRealm(ServiceId),
+    /// A service's `interface` (only when it sets one).
+    ServiceInterface(ServiceId),
     /// Entry `position` (from 0) of a service's `allowed_clients`.
     AllowedClient {
         service: ServiceId,
@@ -246,7 +248,7 @@ pub enum Problem {
     ParentMissing {
         parent: RealmId,
     },
-    /// A realm or service name, or a program name (by the item), is malformed.
+    /// A realm, service or interface name, or a program name (by the item), is malformed.
     BadName,
     /// A realm's budget, or the machine's memory, is 0 or not whole pages.
     BadMemorySize {
@@ -507,6 +509,9 @@ fn check_service(config: &SystemConfig, id: ServiceId, found: Found<'_>) -> Cont
     {
         report(found, Item::ServiceName(id), Problem::DuplicateService { first })?;
     }
+    if service.interface.as_ref().is_some_and(|interface| Name::new(interface).is_err()) {
+        report(found, Item::ServiceInterface(id), Problem::BadName)?;
+    }
     if config.realm(service.realm).is_none() {
         report(found, Item::ServiceRealm(id), Problem::ServiceRealmMissing)?;
     }
@@ -690,7 +695,8 @@ impl fmt::Display for MemorySize {
 }
 
 /// The sentence of a name that is not valid (`realm name "Kv" has the character 'K': use 1
-/// to 32 characters of a-z, 0-9 and -`); `kind` is `realm`, `service` or `program`.
+/// to 32 characters of a-z, 0-9 and -`); `kind` is `realm`, `service`, `interface` or
+/// `program`.
 pub(crate) struct BadNameSentence<'a> {
     pub kind: &'a str,
     pub name: &'a str,
@@ -850,7 +856,10 @@ impl Sentence<'_> {
 
     fn service_of(item: Item) -> ServiceId {
         match item {
-            Item::Service(id) | Item::ServiceName(id) | Item::ServiceRealm(id) => id,
+            Item::Service(id)
+            | Item::ServiceName(id)
+            | Item::ServiceRealm(id)
+            | Item::ServiceInterface(id) => id,
             Item::AllowedClient { service, .. } => service,
             _ => ServiceId(0),
         }
@@ -922,6 +931,10 @@ impl fmt::Display for Sentence<'_> {
                     Item::ServiceName(id) => {
                         ("service", config.service(id).map_or("", |s| s.name.as_str()))
                     }
+                    Item::ServiceInterface(id) => (
+                        "interface",
+                        config.service(id).and_then(|s| s.interface.as_deref()).unwrap_or(""),
+                    ),
                     Item::RealmProgram(id) => {
                         ("program", config.realm(id).map_or("", |r| r.program.as_str()))
                     }

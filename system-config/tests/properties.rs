@@ -136,6 +136,7 @@ struct ServiceSeed {
     realm: u8,
     allowed_clients: Option<Vec<u8>>,
     allow_priority_inversion: bool,
+    interface: Option<String>,
 }
 
 fn realm_seed() -> impl Strategy<Value = RealmSeed> {
@@ -173,12 +174,10 @@ fn service_seed() -> impl Strategy<Value = ServiceSeed> {
         any::<u8>(),
         proptest::option::of(vec(any::<u8>(), 0..=MAX_ALLOWED_CLIENTS)),
         any::<bool>(),
+        proptest::option::of("[a-z0-9-]{1,32}"),
     )
-        .prop_map(|(name, realm, allowed_clients, allow_priority_inversion)| ServiceSeed {
-            name,
-            realm,
-            allowed_clients,
-            allow_priority_inversion,
+        .prop_map(|(name, realm, allowed_clients, allow_priority_inversion, interface)| {
+            ServiceSeed { name, realm, allowed_clients, allow_priority_inversion, interface }
         })
 }
 
@@ -265,6 +264,7 @@ fn build_config(seeds: &Seeds) -> SystemConfig {
                 realm: provider,
                 allowed_clients,
                 allow_priority_inversion: seed.allow_priority_inversion,
+                interface: seed.interface.as_deref().map(|name| name.try_into().expect("32")),
             }
         })
         .collect();
@@ -332,6 +332,9 @@ fn to_toml(config: &SystemConfig) -> String {
         writeln!(text, "[[service]]\nname = \"{}\"\nrealm = \"{realm}\"", service.name).unwrap();
         if service.allow_priority_inversion {
             writeln!(text, "allow_priority_inversion = true").unwrap();
+        }
+        if let Some(interface) = &service.interface {
+            writeln!(text, "interface = \"{interface}\"").unwrap();
         }
         if let AllowedClients::Only(clients) = &service.allowed_clients {
             let names: Vec<String> = clients

@@ -230,6 +230,58 @@ fn bad_service_name_too_long() {
 }
 
 #[test]
+fn a_service_interface_is_a_name_and_optional() {
+    let text = with_init(
+        "\n[[service]]\nname = \"kv\"\nrealm = \"init\"\ninterface = \"kv-v2\"\n\
+         \n[[service]]\nname = \"log\"\nrealm = \"init\"\n",
+    );
+    let config = parse("system.toml", &text, PROGRAMS).expect("accepted");
+    assert_eq!(config.services[0].interface.as_deref(), Some("kv-v2"));
+    assert_eq!(config.services[1].interface, None);
+}
+
+#[test]
+fn bad_interface_name() {
+    let text = with_init("\n[[service]]\nname = \"kv\"\nrealm = \"init\"\ninterface = \"Kv\"\n");
+    assert_only_error(
+        &text,
+        Rule::BadName,
+        "system.toml:10:13: error[bad-name]: interface name \"Kv\" has the character 'K': use 1 \
+         to 32 characters of a-z, 0-9 and -",
+    );
+    let name = "a".repeat(33);
+    let text = with_init(&format!(
+        "\n[[service]]\nname = \"kv\"\nrealm = \"init\"\ninterface = \"{name}\"\n"
+    ));
+    assert_only_error(
+        &text,
+        Rule::BadName,
+        &format!(
+            "system.toml:10:13: error[bad-name]: interface name \"{name}\" is 33 characters \
+             long: use 1 to 32 characters of a-z, 0-9 and -"
+        ),
+    );
+    let text = with_init("\n[[service]]\nname = \"kv\"\nrealm = \"init\"\ninterface = \"\"\n");
+    assert_only_error(
+        &text,
+        Rule::BadName,
+        "system.toml:10:13: error[bad-name]: interface name \"\" is empty: use 1 to 32 \
+         characters of a-z, 0-9 and -",
+    );
+}
+
+#[test]
+fn interface_must_be_a_string() {
+    let text = with_init("\n[[service]]\nname = \"kv\"\nrealm = \"init\"\ninterface = 3\n");
+    assert_only_error(
+        &text,
+        Rule::WrongType,
+        "system.toml:10:13: error[wrong-type]: field `interface` of service \"kv\" must be a \
+         string, not an integer",
+    );
+}
+
+#[test]
 fn bad_program_name() {
     let text = "[[realm]]\nname = \"init\"\nprogram = \"\"\npriority = 1\nmemory = \"4 KiB\"\n";
     assert_only_error(

@@ -241,6 +241,31 @@ fn decode_refuses_bad_and_duplicate_names() {
         |c| c.services[2].name = name("log"),
         finding(Item::ServiceName(ServiceId(2)), Problem::DuplicateService { first: ServiceId(0) }),
     );
+    assert_refused(
+        |c| c.services[1].interface = Some(name("Kv")),
+        finding(Item::ServiceInterface(ServiceId(1)), Problem::BadName),
+    );
+    assert_refused(
+        |c| c.services[1].interface = Some(name("")),
+        finding(Item::ServiceInterface(ServiceId(1)), Problem::BadName),
+    );
+}
+
+#[test]
+fn a_service_interface_survives_encode_and_decode_and_prints_at_boot() {
+    let mut config = demo();
+    config.services[1].interface = Some(name("kv"));
+    let decoded = decode(&encode(&config).expect("encodes")).expect("decodes");
+    assert_eq!(decoded.services[1].interface.as_deref(), Some("kv"));
+    assert_eq!(decoded.services[0].interface, None);
+    config.services[1].interface = Some(name("kv v2"));
+    let bytes = encode_unchecked(&config);
+    let Err(DecodeError::Refused(finding)) = decode(&bytes) else { panic!("refused") };
+    assert_eq!(
+        Refusal { bytes: &bytes, finding }.to_string(),
+        "error[bad-name]: interface name \"kv v2\" has the character ' ': use 1 to 32 \
+         characters of a-z, 0-9 and -"
+    );
 }
 
 #[test]

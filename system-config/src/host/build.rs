@@ -41,7 +41,9 @@ impl SideTable {
             | Item::RealmPriority(id)
             | Item::RealmMemory(id)
             | Item::RealmMaxServices(id) => Item::Realm(id),
-            Item::ServiceName(id) | Item::ServiceRealm(id) => Item::Service(id),
+            Item::ServiceName(id) | Item::ServiceRealm(id) | Item::ServiceInterface(id) => {
+                Item::Service(id)
+            }
             Item::AllowedClient { service, .. } => Item::Service(service),
             Item::GrantClient(index) | Item::GrantService(index) => Item::Grant(index),
             Item::System | Item::MachineMemory | Item::Realm(_) | Item::Service(_) => {
@@ -145,6 +147,9 @@ fn record_service(table: &mut SideTable, id: ServiceId, draft: &ServiceDraft) {
     if let Some(realm) = &draft.realm {
         table.record(Item::ServiceRealm(id), realm.span.clone());
     }
+    if let Some(interface) = &draft.interface {
+        table.record(Item::ServiceInterface(id), interface.span.clone());
+    }
     for (position, client) in draft.allowed_clients.iter().flatten().enumerate() {
         table.record(Item::AllowedClient { service: id, position }, client.span.clone());
     }
@@ -202,6 +207,10 @@ fn build_service(draft: &ServiceDraft, realms: &HashMap<&str, RealmId>) -> Optio
         realm: *realms.get(draft.realm.as_ref()?.value.as_str())?,
         allowed_clients,
         allow_priority_inversion: draft.allow_priority_inversion,
+        interface: match &draft.interface {
+            Some(interface) => Some(to_name(&interface.value)?),
+            None => None,
+        },
     })
 }
 

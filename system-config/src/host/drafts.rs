@@ -33,7 +33,8 @@ const REALM_FIELDS: &[&str] = &[
     "max_connections",
     "max_services",
 ];
-const SERVICE_FIELDS: &[&str] = &["name", "realm", "allowed_clients", "allow_priority_inversion"];
+const SERVICE_FIELDS: &[&str] =
+    &["name", "realm", "allowed_clients", "allow_priority_inversion", "interface"];
 const GRANT_FIELDS: &[&str] = &["client", "service"];
 const SYSTEM_FIELDS: &[&str] = &["run", "log", "memory"];
 
@@ -82,6 +83,9 @@ pub(crate) struct ServiceDraft {
     pub allowed_clients: Option<Vec<Located<String>>>,
     /// `allow_priority_inversion` (`false` when absent or broken).
     pub allow_priority_inversion: bool,
+    /// `interface`, the typed interface's name (`None` when absent or broken: a broken one is
+    /// reported).
+    pub interface: Option<Located<String>>,
 }
 
 impl ServiceDraft {
@@ -253,7 +257,11 @@ fn read_service(table: &DeTable, header: Span, diag: &mut Diagnostics) -> Servic
     let allow_priority_inversion = fields
         .boolean("allow_priority_inversion", Need::Optional, diag)
         .is_some_and(|flag| flag.value);
-    ServiceDraft { header, name, realm, allowed_clients, allow_priority_inversion }
+    let interface = fields.string("interface", Need::Optional, diag);
+    if let Some(interface) = &interface {
+        check_name(interface, "interface", diag);
+    }
+    ServiceDraft { header, name, realm, allowed_clients, allow_priority_inversion, interface }
 }
 
 fn read_grant(table: &DeTable, header: Span, diag: &mut Diagnostics) -> GrantDraft {
@@ -397,7 +405,7 @@ fn read_quota(fields: &Fields, key: &str, max: usize, default: u16, diag: &mut D
     }
 }
 
-/// `kind` is `realm` or `service`.
+/// `kind` is `realm`, `service` or `interface`.
 fn check_name(name: &Located<String>, kind: &str, diag: &mut Diagnostics) {
     if Name::new(&name.value).is_err() {
         let message = BadNameSentence { kind, name: &name.value }.to_string();
