@@ -87,3 +87,58 @@ pub fn check_request(label: u64, extra_caps: usize, caps_unwrapped: u64) -> Resu
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_with_capabilities_are_refused_before_their_label() {
+        assert_eq!(check_request(1, 0, 0), Ok(()));
+        assert_eq!(check_request(label::MAX_OPERATION, 0, 0), Ok(()));
+        assert_eq!(check_request(1, 1, 0), Err(BadRequest::ExtraCaps { caps: 1, unwrapped: 0 }));
+        assert_eq!(
+            check_request(0, 0, 0b101),
+            Err(BadRequest::ExtraCaps { caps: 0, unwrapped: 0b101 })
+        );
+        assert_eq!(check_request(0, 0, 0), Err(BadRequest::UnknownOperation { operation: 0 }));
+        assert_eq!(
+            check_request(label::OK, 0, 0),
+            Err(BadRequest::UnknownOperation { operation: label::OK })
+        );
+    }
+
+    struct Words([u64; 8]);
+
+    impl Context for Words {
+        fn request(&self) -> &[u64] {
+            &self.0
+        }
+        fn registers(&self) -> &[u64] {
+            &self.0
+        }
+        fn reply_words(&mut self) -> &mut [u64] {
+            &mut self.0
+        }
+    }
+
+    #[test]
+    fn answers_carry_their_label_and_length() {
+        let mut call = Words([0; 8]);
+        assert_eq!(answer(&mut call, &7u64), Answer::Reply { label: label::OK, length: 1 });
+        let failed: Result<u64, u32> = Err(3);
+        assert_eq!(answer(&mut call, &failed), Answer::Reply { label: label::ERROR, length: 1 });
+        assert_eq!(call.0[0], 3);
+        // Nine words do not fit in eight.
+        assert_eq!(
+            answer(&mut call, &[1u64; 9]),
+            Answer::Reply { label: label::RESPONSE_TOO_LARGE, length: 0 }
+        );
+        assert_eq!(answer_deferrable(&mut call, &Deferrable::<u64>::Later), Answer::Deferred);
+        assert_eq!(
+            refuse(&mut call, BadRequest::ExtraCaps { caps: 1, unwrapped: 2 }),
+            Answer::Reply { label: label::BAD_REQUEST, length: 3 }
+        );
+        assert_eq!(&call.0[..3], &[3, 1, 2]);
+    }
+}
