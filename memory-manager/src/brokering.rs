@@ -97,6 +97,21 @@ impl OpSink for Executor<'_, '_> {
                     )
                 })
             }
+            broker::Event::InterfaceMismatch { service, .. } => {
+                refusal_of(&line).is_none_or(|refusal| {
+                    crate::console::refusal(
+                        refusal,
+                        format_args!("connect of service \"{service}\": interface mismatch"),
+                    )
+                })
+            }
+            broker::Event::DeclaredInterfaceMismatch { service, .. } => refusal_of(&line)
+                .is_none_or(|refusal| {
+                    crate::console::refusal(
+                        refusal,
+                        format_args!("register of service \"{service}\": interface mismatch"),
+                    )
+                }),
             _ => true,
         };
         if !shown {
@@ -161,7 +176,8 @@ impl<'k, 'a> Executor<'k, 'a> {
 
 /// A refusal of the broker as the console tells repeats apart: the realm, what it asked,
 /// about which service (for a malformed request, what was wrong; for a connect that found
-/// nothing to connect to, with its state as the rule) and the rule. `None` for other events.
+/// nothing to connect to, with its state as the rule; for an interface mismatch, 0 for a
+/// connect and 1 for a register) and the rule. `None` for other events.
 fn refusal_of<'l>(line: &'l LogLine<'_>) -> Option<crate::console::Refusal<'l>> {
     match line.event() {
         broker::Event::Denied { realm, service, rule, .. } => Some(crate::console::Refusal {
@@ -176,6 +192,21 @@ fn refusal_of<'l>(line: &'l LogLine<'_>) -> Option<crate::console::Refusal<'l>> 
             subject: service.as_str(),
             rule: *state as u8,
         }),
+        // A connect (rule 0) or a register (rule 1) refused for its interface.
+        broker::Event::InterfaceMismatch { client, service, .. } => Some(crate::console::Refusal {
+            realm: *client,
+            kind: line.kind(),
+            subject: service.as_str(),
+            rule: 0,
+        }),
+        broker::Event::DeclaredInterfaceMismatch { realm, service, .. } => {
+            Some(crate::console::Refusal {
+                realm: *realm,
+                kind: line.kind(),
+                subject: service.as_str(),
+                rule: 1,
+            })
+        }
         broker::Event::Malformed { realm, reason } => Some(crate::console::Refusal {
             realm: *realm,
             kind: line.kind(),
