@@ -45,11 +45,19 @@ fn a_timed_signal_arrives_on_the_endpoint_receive_while_the_realm_serves_calls()
         outcome,
         "[ticker] signal: asked Ok(()); bits 0x1 (the timer's: true), label 0, 0 words, after ",
     );
+    // Never early; late only by as much as the timer and the host make it (an upper bound
+    // is for sanity only: QEMU shares its machine, and a busy one stalls it).
     let micros = number_after(signal, ", after ");
-    assert!((20_000..80_000).contains(&micros), "{signal}");
+    assert!((20_000..1_000_000).contains(&micros), "{signal}");
     assert!(number_after(signal, " us, ") > 0, "no call came before the signal: {signal}");
     // The calls all got their answers, signals or not.
-    assert_printed(outcome, "[caller] 40 calls, 40 answered right");
+    assert_printed(outcome, "[caller] 200 calls, 200 answered right");
+    // After `reply_recv`, the kernel sets only the badge: the info and words are the ones the
+    // thread passed for its reply (label OK, one word, 777): only the badge tells a signal.
+    assert_printed(
+        outcome,
+        "[ticker] after reply_recv: a signal, bits 0x1; with it label 0x10000, 1 words, word 0 = 777",
+    );
 }
 
 #[test]
@@ -64,7 +72,7 @@ fn signals_that_fall_due_before_one_receive_are_one_wake_up() {
     assert!(number_after(coalesced, "the next signal came ") >= 10_000, "{coalesced}");
     // The flood: thousands of requests, each replacing the one before, then one wake-up.
     let flood = line(outcome, "[flooder] flooded from ");
-    assert!(number_after(flood, " ms: ") >= 100, "{flood}");
+    assert!(number_after(flood, "(bystander told: true): ") >= 100, "{flood}");
     assert!(flood.contains(" requests, 0 refused; then one wake-up, bits 0x1;"), "{flood}");
     assert!(number_after(flood, "the next signal ") >= 10_000, "{flood}");
 }
@@ -73,9 +81,11 @@ fn signals_that_fall_due_before_one_receive_are_one_wake_up() {
 fn a_new_request_replaces_the_pending_one() {
     let outcome = notifications();
     let shorter = line(outcome, "[ticker] replaced by a shorter one: signal after ");
+    // A 1 s request replaced by a 10 ms one: the signal came before the second (unless the
+    // host stalled QEMU that long).
     let first = number_after(shorter, "signal after ");
-    assert!((10_000..50_000).contains(&first), "{shorter}");
-    // The 50 ms signal never came: the next one is the 60 ms one asked for after.
+    assert!((10_000..1_000_000).contains(&first), "{shorter}");
+    // Nothing else was pending: the next signal is the 60 ms one asked for after.
     assert!(number_after(shorter, "the next after ") >= 60_000, "{shorter}");
     let longer = line(outcome, "[ticker] replaced by a longer one: signal after ");
     assert!(number_after(longer, "signal after ") >= 40_000, "{longer}");
@@ -125,10 +135,13 @@ fn a_flood_of_requests_does_not_delay_another_realms_signals() {
     let outcome = notifications();
     let bystander = line(outcome, "[bystander] 20 signals of 20 ms from ");
     let flood = line(outcome, "[flooder] flooded from ");
-    // The two overlapped.
+    // The bystander began when the flooder told it its flood began (the flooder starts when
+    // the realms above it let it), and the two overlapped.
+    assert!(flood.contains(" (bystander told: true): "), "{flood}");
     let (by_start, by_end) = (number_after(bystander, "from "), number_after(bystander, " ms to "));
     let (flood_start, flood_end) = (number_after(flood, "from "), number_after(flood, " ms to "));
     assert!(flood_start < by_end && by_start < flood_end, "{bystander}\n{flood}");
+    assert!(by_end > by_start, "{bystander}");
     // None early (the realm prints any that is); the median within 10 ms of its time, the
     // timer ticking every millisecond (one can be late when the memory manager is busy
     // starting or stopping a realm, or the host is busy: the median says what the timer

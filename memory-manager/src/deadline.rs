@@ -26,7 +26,10 @@
 //! - **Timed signals** ([`TimedSignals`]): a realm with a bound notification
 //!   (`Realm::bind_notification`) asks for a signal after a delay; the tick that finds it
 //!   due signals the notification with the timer's bit through the memory manager's badged
-//!   cap. One per realm, a new one replacing the old; nothing is allocated for it.
+//!   cap. One per realm, a new one replacing the old; nothing is allocated for it. A sleep
+//!   ends after every timed signal due by its end has been signalled (the tick signals
+//!   before the sleeper runs, and a sleep answered at once signals the due ones first), so
+//!   a realm that sleeps past its signal's time finds the signal pending when it wakes.
 
 use ::console::Class;
 use deadlines::{Duration, Instant};

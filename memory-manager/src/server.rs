@@ -286,7 +286,10 @@ impl Server<'_> {
             }
             Ok(Some(RealmRequest::Peer { connection })) => self.peer(index, connection),
             Ok(Some(RealmRequest::Sleep { until_ns })) => {
-                if until_ns <= deadline::now_ns(root) {
+                let now = deadline::now_ns(root);
+                if until_ns <= now {
+                    // A sleep ends after every timed signal due by its end, as on a tick.
+                    self.timed_signals.signal_due(self.realms, now);
                     Ok(RealmResponse::Done)
                 } else {
                     // Split borrows of two fields; `index` is in bounds as `realm` says.

@@ -19,7 +19,9 @@
 //!   signals on each tick of its 1 kHz timer, so the signal comes at most about a
 //!   millisecond late, never early; `after` = 0 signals on the next tick. A realm has one
 //!   timed signal at most: a new request replaces the one pending (so a realm that asks in
-//!   a loop costs the memory manager one table entry, whatever it does).
+//!   a loop costs the memory manager one table entry, whatever it does). A [`Realm::sleep`]
+//!   that ends after a timed signal's time returns after that signal was sent: a realm that
+//!   sleeps past it finds it pending at its next receive.
 //!
 //! # How a signal arrives
 //!

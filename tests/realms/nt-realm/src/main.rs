@@ -1,23 +1,25 @@
 //! Test realms for a realm's notification, its timed signals and its CNode slot
 //! (tests/notifications.rs, tests/systems/notifications.toml), by name:
 //!
-//! - `bystander` (the root, highest priority) serves "bystander" and takes 20 timed signals
-//!   of 20 ms in a row, one wake-up each, while `flooder` floods the memory manager: it
-//!   prints how late the earliest and the latest came, and when it ran.
+//! - `bystander` (the root, highest priority) serves "bystander" and, once `flooder` calls
+//!   it, takes 20 timed signals of 20 ms in a row, one wake-up each, while `flooder` floods
+//!   the memory manager: it prints how late they came, and when it ran.
 //! - `ticker` serves "ticker" with a raw receive loop (a value v is answered v + 1, label
 //!   `OK`): a timed signal before binding is refused; binding twice is fine; a 20 ms signal
 //!   arrives on the receive, as badge kind 5 with the TIMER bit, label 0 and no words, while
 //!   it answers `caller`'s calls (it waits for the first before it asks); five signals that fall due before one receive are one
-//!   wake-up; a new request replaces the one pending (both ways).
-//! - `caller` calls `ticker` 40 times, a millisecond apart, and checks every answer.
+//!   wake-up; a new request replaces the one pending (both ways); after `reply_recv` a
+//!   signal comes with the info and words the thread passed for its reply.
+//! - `caller` calls `ticker` 200 times, a quarter of a millisecond apart, and checks every
+//!   answer.
 //! - `intruder` uses its CNode cap (`slot::CNODE`) against the broker: it parks a copy of
 //!   its broker cap in a deferred-reply slot, moves a connection's cap elsewhere (the broker's
 //!   disconnect still revokes it), fills the slots the broker fills next (the broker's
 //!   connect still works), deletes a connection's cap (disconnect and connect again still
 //!   work), and moves its own service's endpoint cap away (its removal at exit still takes
 //!   it); the parked broker cap is still there at the end.
-//! - `flooder` binds, then asks for a 5 ms signal as fast as it can for 300 ms (each request
-//!   replacing the one before): one wake-up follows, and absurd durations are refused
+//! - `flooder` binds, calls `bystander`, then asks for a 5 ms signal as fast as it can for
+//!   600 ms (each request replacing the one before): one wake-up follows, and absurd durations are refused
 //!   without touching the pending signal.
 //! - `phoenix` (restartable) dies with a timed signal pending; its second run binds a new
 //!   notification, waits past the old deadline, and its first signal is its own.
@@ -87,6 +89,21 @@ fn serve_until_signal(realm: &mut Realm, endpoint: Endpoint, served: &mut u64) -
     }
 }
 
+/// Receives on `endpoint` until a call comes (signals are dropped), and answers it.
+fn answer_first_call(realm: &mut Realm, endpoint: Endpoint) {
+    loop {
+        let received = endpoint.recv(realm.ipc_buffer());
+        if let Ok(BadgeKind::Connection { .. }) = Badge::decode(received.badge) {
+            let ipc = realm.ipc_buffer();
+            let value = ipc.message(received.info).first().copied().unwrap_or(0);
+            if let Ok(info) = ipc.set_message(label::OK, &[value.wrapping_add(1)], &[]) {
+                sel4::ipc::reply(ipc, info);
+            }
+            return;
+        }
+    }
+}
+
 /// Microseconds from `start` to now.
 fn micros_since(realm: &Realm, start: Instant) -> u128 {
     realm.now().saturating_duration_since(start).as_micros()
@@ -122,17 +139,7 @@ fn ticker(realm: &mut Realm) {
     realm.announce_serving();
     let mut served = 0;
     // Wait for caller's first call: the first signal is to come while calls come in.
-    loop {
-        let received = endpoint.recv(realm.ipc_buffer());
-        if let Ok(BadgeKind::Connection { .. }) = Badge::decode(received.badge) {
-            let ipc = realm.ipc_buffer();
-            let value = ipc.message(received.info).first().copied().unwrap_or(0);
-            if let Ok(info) = ipc.set_message(label::OK, &[value.wrapping_add(1)], &[]) {
-                sel4::ipc::reply(ipc, info);
-            }
-            break;
-        }
-    }
+    answer_first_call(realm, endpoint);
 
     // A signal while serving calls.
     let start = realm.now();
@@ -148,12 +155,12 @@ fn ticker(realm: &mut Realm) {
         micros_since(realm, start)
     );
 
-    // Five signals that fall due before one receive: one wake-up. Each falls due on the next
-    // tick of the memory manager's 1 kHz timer, well within the 3 ms computed before the
-    // next request; no receive in between.
+    // Five signals that fall due before one receive: one wake-up. Each falls due at once,
+    // and is signalled before the sleep after it ends (the tick that ends a sleep has
+    // signalled every timed signal due before, see `deadline.rs`); no receive in between.
     for _ in 0..5 {
         let _ = realm.signal_after(Duration::ZERO);
-        spin(realm, Duration::from_millis(3));
+        let _ = realm.sleep(Duration::from_millis(2));
     }
     let signal = serve_until_signal(realm, endpoint, &mut served);
     // Had any of the five been a wake-up of its own, the next signal would come at once.
@@ -165,10 +172,10 @@ fn ticker(realm: &mut Realm) {
         signal.bits == TIMER
     );
 
-    // A new request replaces the one pending: a 50 ms one by a 10 ms one...
-    let _ = realm.signal_after(Duration::from_millis(50));
+    // A new request replaces the one pending: a 1 s one by a 10 ms one...
+    let _ = realm.signal_after(Duration::from_secs(1));
     let shorter = time_signal(realm, endpoint, Duration::from_millis(10), &mut served);
-    // ... and the 50 ms one never comes: a 60 ms request, made 10 ms in, is the next signal.
+    // ... and nothing else was pending: a 60 ms request, made then, is the next signal.
     let fence = time_signal(realm, endpoint, Duration::from_millis(60), &mut served);
     println!(
         realm,
@@ -180,6 +187,35 @@ fn ticker(realm: &mut Realm) {
     let _ = realm.signal_after(Duration::from_millis(40));
     serve_until_signal(realm, endpoint, &mut served);
     println!(realm, "replaced by a longer one: signal after {} us", micros_since(realm, start));
+    // After `reply_recv` a signal comes with the message info and words the thread passed
+    // for its reply: the kernel sets only the badge.
+    let _ = realm.signal_after(Duration::from_millis(5));
+    loop {
+        let ipc = realm.ipc_buffer();
+        let Ok(reply) = ipc.set_message(label::OK, &[777], &[]) else { break };
+        let received = endpoint.reply_recv(ipc, reply);
+        match Badge::decode(received.badge) {
+            Ok(BadgeKind::Notification { bits }) => {
+                let word = realm.ipc_buffer().msg()[0];
+                println!(
+                    realm,
+                    "after reply_recv: a signal, bits {bits:#x}; with it label {:#x}, {} words, word 0 = {word}",
+                    received.info.label(),
+                    received.info.length()
+                );
+                break;
+            }
+            Ok(BadgeKind::Connection { .. }) => {
+                let ipc = realm.ipc_buffer();
+                let value = ipc.message(received.info).first().copied().unwrap_or(0);
+                if let Ok(info) = ipc.set_message(label::OK, &[value.wrapping_add(1)], &[]) {
+                    sel4::ipc::reply(ipc, info);
+                }
+                served += 1;
+            }
+            other => println!(realm, "an unexpected receive: {other:?}"),
+        }
+    }
     println!(realm, "done; serving on ({served} calls answered so far)");
     loop {
         serve_until_signal(realm, endpoint, &mut served);
@@ -221,14 +257,17 @@ fn answered(realm: &mut Realm, slot: u64, value: u64) -> bool {
 fn caller(realm: &mut Realm) {
     let Some(ticker) = connect(realm, "ticker") else { return };
     let slot = ticker.endpoint().cptr();
-    let right = (0..40u64)
+    // Paced by computing, not by sleeping: a sleep waits for the memory manager's timer,
+    // which a busy memory manager delays, and the calls are to come all through ticker's
+    // first 20 ms signal.
+    let right = (0..200u64)
         .filter(|&value| {
             let ok = answered(realm, slot, value);
-            let _ = realm.sleep(Duration::from_millis(1));
+            spin(realm, Duration::from_micros(250));
             ok
         })
         .count();
-    println!(realm, "40 calls, {right} answered right");
+    println!(realm, "200 calls, {right} answered right");
 }
 
 fn intruder(realm: &mut Realm) {
@@ -315,22 +354,28 @@ fn intruder(realm: &mut Realm) {
 fn flooder(realm: &mut Realm) {
     let service = realm.register("flooder").expect("registering flooder");
     let _ = realm.bind_notification();
+    // Tell bystander the flood begins (it times its signals from then on).
+    let Some(bystander) = connect(realm, "bystander") else { return };
+    let told = answered(realm, bystander.endpoint().cptr(), 0);
     let start = realm.now();
     let mut requests: u64 = 0;
     let mut refused: u64 = 0;
-    while realm.now().saturating_duration_since(start) < Duration::from_millis(300) {
+    while realm.now().saturating_duration_since(start) < Duration::from_millis(600) {
         if realm.signal_after(Duration::from_millis(5)).is_err() {
             refused += 1;
         }
         requests += 1;
     }
     let end = realm.now();
+    // Past the last request's 5 ms: every signal of the flood has been signalled (some may
+    // have been during the flood, when realms above it kept it waiting): they are one.
+    let _ = realm.sleep(Duration::from_millis(20));
     let mut served = 0;
     let signal = serve_until_signal(realm, service.endpoint(), &mut served);
     let next = time_signal(realm, service.endpoint(), Duration::from_millis(10), &mut served);
     println!(
         realm,
-        "flooded from {} ms to {} ms: {requests} requests, {refused} refused; then one wake-up, bits {:#x}; the next signal {next} us after a 10 ms request",
+        "flooded from {} ms to {} ms (bystander told: {told}): {requests} requests, {refused} refused; then one wake-up, bits {:#x}; the next signal {next} us after a 10 ms request",
         start.as_nanos() / 1_000_000,
         end.as_nanos() / 1_000_000,
         signal.bits
@@ -350,6 +395,9 @@ fn flooder(realm: &mut Realm) {
 fn bystander(realm: &mut Realm) {
     let service = realm.register("bystander").expect("registering bystander");
     let _ = realm.bind_notification();
+    realm.announce_serving();
+    // flooder's call says its flood begins.
+    answer_first_call(realm, service.endpoint());
     let mut served = 0;
     let first = realm.now();
     let mut late: [u128; 20] = [0; 20];
@@ -371,7 +419,6 @@ fn bystander(realm: &mut Realm) {
         late[10],
         late[19]
     );
-    realm.announce_serving();
     loop {
         serve_until_signal(realm, service.endpoint(), &mut served);
     }
