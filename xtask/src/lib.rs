@@ -14,6 +14,8 @@
 //!   seL4.
 //! - [`system`]: check `system.toml`, build its realm programs, pack the boot image, build
 //!   the memory manager with it.
+//! - [`interfaces`]: the build check of typed interfaces: what each realm program records in
+//!   its ELF file against `system.toml`'s `interface` fields and the other programs.
 //! - [`images`]: boot the root-task test images under `tests/images/` one by one.
 //! - [`mod@bench`]: boot the benchmark system twice and print its table.
 //! - [`steps`]: the one definition of what `make lint` and `make test` run.
@@ -39,6 +41,7 @@
 pub mod bench;
 pub mod image;
 pub mod images;
+pub mod interfaces;
 pub mod kernel;
 pub mod packages;
 pub mod stage;

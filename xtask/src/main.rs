@@ -1,8 +1,9 @@
 //! `cargo xtask`: build Switchboard's seL4 system, boot it in QEMU, and run its checks.
 //!
 //! - `run [--system FILE]`: check the system description (default `system.toml`), build
-//!   kernel, realm programs and memory manager, boot with serial on the terminal; exits 0
-//!   when the run passes. `--image PACKAGE` boots a root-task package instead.
+//!   kernel and realm programs, check the interfaces the programs record against the
+//!   description (`xtask::interfaces`), build the memory manager, boot with serial on the
+//!   terminal; exits 0 when the run passes. `--image PACKAGE` boots a root-task package instead.
 //! - `build [--system FILE]`: the same without booting.
 //! - `test`: what `make test` runs (format check, lints, host tests, QEMU suites), in order,
 //!   stopping at the first failure (`xtask::steps`). `lint`: its first part.
