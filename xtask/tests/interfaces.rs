@@ -206,12 +206,12 @@ fn a_service_declaring_an_interface_its_program_lacks_is_refused_at_the_field() 
     assert_eq!(text.lines().nth(19), Some("interface = \"clock\""));
 
     // A provider that records no interface at all.
-    let text = kv_system("hello", "kv", "ib-kv-v1");
+    let text = kv_system("memory-probe", "kv", "ib-kv-v1");
     let path = system(&workspace, "interfaces-none.toml", &text);
     let found = errors(&workspace, &path);
     assert!(
         matches!(&found[..], [InterfaceError { line: 20, finding: Finding::Missing {
-            program, recorded, .. }, .. }] if program == "hello" && recorded.is_empty()),
+            program, recorded, .. }, .. }] if program == "memory-probe" && recorded.is_empty()),
         "{found:#?}"
     );
 }
