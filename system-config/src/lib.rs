@@ -168,16 +168,19 @@
 //!
 //! [[service]]
 //! name = "log"
+//! interface = "log"   # the typed interface it must be registered with (realms/protocols)
 //! realm = "logger"
 //! allowed_clients = ["kv", "app"]
 //!
 //! [[service]]
 //! name = "kv"
+//! interface = "kv"
 //! realm = "kv"
 //! allowed_clients = ["app"]
 //!
 //! [[service]]
 //! name = "plugin-api"
+//! interface = "plugin-api"
 //! realm = "app"
 //! allowed_clients = ["plugin"]
 //!

@@ -254,6 +254,7 @@ fn decode_refuses_bad_and_duplicate_names() {
 #[test]
 fn a_service_interface_survives_encode_and_decode_and_prints_at_boot() {
     let mut config = demo();
+    config.services[0].interface = None;
     config.services[1].interface = Some(name("kv"));
     let decoded = decode(&encode(&config).expect("encodes")).expect("decodes");
     assert_eq!(decoded.services[1].interface.as_deref(), Some("kv"));
