@@ -239,6 +239,11 @@ impl Realm {
         if let Some(error) = connection.closed() {
             return Err(error);
         }
+        // A deadline's first use asks the memory manager to watch it, through the IPC
+        // buffer: before the request's words are written there.
+        if timeout.is_some() {
+            self.watched()?;
+        }
         let length = encode(&mut self.ipc.msg_mut()[..MAX_MESSAGE_WORDS])
             .map_err(|_| CallError::RequestTooLarge)?;
         let info = MessageInfo::new(0, 0, length).map_err(|_| CallError::RequestTooLarge)?;

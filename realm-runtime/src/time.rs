@@ -142,15 +142,21 @@ impl Realm {
     ) -> Result<T, E> {
         // Inlined into the caller with `calls`: on the way, one flag read, one counter
         // read, a multiplication and a division by a constant, two control-page stores.
-        if !WATCHED.load(Ordering::Relaxed) {
-            self.watch_deadlines()?;
-        }
+        self.watched()?;
         let outer = read_control(control::CALL_DEADLINE);
         let deadline = sel4::timestamp::now().saturating_add(cycles(timeout));
         arm(if outer == 0 { deadline } else { deadline.min(outer) });
         let result = calls(self);
         write_control(control::CALL_DEADLINE, outer);
         result
+    }
+
+    /// Makes sure the memory manager watches this realm's call deadlines: a flag read, and
+    /// on the realm's first deadline a request to the memory manager, which uses the IPC
+    /// buffer (so before a call's words are written there).
+    #[inline(always)]
+    pub(crate) fn watched(&mut self) -> Result<(), CallError> {
+        if WATCHED.load(Ordering::Relaxed) { Ok(()) } else { self.watch_deadlines() }
     }
 
     /// Tells the memory manager, once, to watch this realm's call deadlines.
@@ -170,16 +176,14 @@ impl Realm {
 
     /// One seL4 Call of `cap` with the message `info` (its words in the IPC buffer) that the
     /// memory manager cancels if it has not returned `timeout` from now; returns the reply's
-    /// info. Tells the memory manager to watch this realm's deadlines on its first use.
+    /// info. The caller has called [`Realm::watched`] first, before writing the words: its
+    /// first request to the memory manager goes through the same IPC buffer.
     pub(crate) fn call_before(
         &mut self,
         cap: sel4::cap::CPtr,
         info: sel4::MessageInfo,
         timeout: Duration,
     ) -> Result<sel4::MessageInfo, CallError> {
-        if !WATCHED.load(Ordering::Relaxed) {
-            self.watch_deadlines()?;
-        }
         // The deadline in time-stamp counter cycles: no division on this path.
         let deadline = sel4::timestamp::now().saturating_add(cycles(timeout));
         arm(deadline);

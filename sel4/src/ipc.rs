@@ -19,7 +19,7 @@
 use crate::cap::{CPtr, Endpoint, Notification, Reply};
 use crate::ipc_buffer::IpcBuffer;
 use crate::message::MessageInfo;
-use crate::syscall::{self, REGISTER_MESSAGE_WORDS, Registers, number};
+use crate::syscall::{self, Registers, number};
 
 /// What a receive delivered: the message info and the badge of the capability it came
 /// through (0 for an unbadged one).
@@ -30,16 +30,14 @@ pub struct Received {
 }
 
 /// Performs syscall `number` on `cap` with the message in `ipc`, and puts the returned
-/// message registers back into it. Inlined: the words move straight between the buffer and
-/// the registers, with no call or copy on the way (each function below is `#[inline]`).
+/// message registers back into it ([`syscall::syscall_with_buffer_words`]: only the
+/// registers the message uses are loaded, and the buffer's words past the length of what
+/// came back are unspecified). Inlined: the words move straight between the buffer and the
+/// registers, with no call or copy on the way (each function below is `#[inline]`).
 #[inline(always)]
 fn buffered(ipc: &mut IpcBuffer, number: i64, cap: CPtr, info: MessageInfo) -> Received {
-    let mut message = [0; REGISTER_MESSAGE_WORDS];
-    message.copy_from_slice(&ipc.msg()[..REGISTER_MESSAGE_WORDS]);
-    let registers = Registers { cap_or_badge: cap, info: info.word(), message };
-    let out = syscall::syscall_with_buffer(number, registers, core::ptr::from_mut(ipc));
-    ipc.msg_mut()[..REGISTER_MESSAGE_WORDS].copy_from_slice(&out.message);
-    Received { info: MessageInfo::from_word(out.info), badge: out.cap_or_badge }
+    let (info, badge) = syscall::syscall_with_buffer_words(number, cap, info.word(), ipc);
+    Received { info: MessageInfo::from_word(info), badge }
 }
 
 /// Sends the message `info` describes to `cap` and waits for the reply; returns the reply's

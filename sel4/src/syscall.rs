@@ -76,6 +76,60 @@ pub fn syscall_with_buffer(
     out
 }
 
+/// [`syscall_with_buffer`] of the message `info` describes, its words in `buffer`: the
+/// message registers go from the buffer to the registers and back. A message of at most
+/// one word loads only the first (seL4 reads only the message registers the info's length
+/// covers: `fastpath_copy_mrs` and `copyMRs` in seL4 5.0.0's `src/fastpath/fastpath.c` and
+/// `src/kernel/thread.c`); so after the call the buffer's words past the length of what
+/// came back are unspecified (they were before too, as far as the kernel is concerned).
+/// Returns the received info word and badge.
+#[inline(always)]
+pub fn syscall_with_buffer_words(
+    number: i64,
+    cap: u64,
+    info: u64,
+    buffer: &mut crate::ipc_buffer::IpcBuffer,
+) -> (u64, u64) {
+    let mut message = [0; REGISTER_MESSAGE_WORDS];
+    let (mut info, mut cap) = (info, cap);
+    if info & 0x7F <= 1 {
+        message[0] = buffer.msg()[0];
+        let pointer = core::ptr::from_mut(buffer);
+        // SAFETY: as in `syscall_with_buffer`; the registers that carry no word going in are
+        // outputs only.
+        unsafe {
+            core::arch::asm!(
+                "mov r12, rbx",
+                "mov rbx, rsp",
+                "syscall",
+                "mov rsp, rbx",
+                "mov rbx, r12",
+                inout("rdx") number => _,
+                inout("rdi") cap,
+                inout("rsi") info,
+                inout("r10") message[0],
+                out("r8") message[1],
+                out("r9") message[2],
+                out("r15") message[3],
+                inout("rax") pointer => _,
+                out("r12") _,
+                lateout("rcx") _,
+                lateout("r11") _,
+                options(nostack),
+            );
+        }
+        buffer.msg_mut()[..REGISTER_MESSAGE_WORDS].copy_from_slice(&message);
+        return (info, cap);
+    }
+    message.copy_from_slice(&buffer.msg()[..REGISTER_MESSAGE_WORDS]);
+    let registers = Registers { cap_or_badge: cap, info, message };
+    let out = syscall_with_buffer(number, registers, core::ptr::from_mut(buffer));
+    buffer.msg_mut()[..REGISTER_MESSAGE_WORDS].copy_from_slice(&out.message);
+    cap = out.cap_or_badge;
+    info = out.info;
+    (info, cap)
+}
+
 // The one `syscall` instruction of every `Call` at the known site (see
 // `call_at_known_site`), in a function of its own so that it has one address however many
 // callers inline the call. Its convention is the system call's, not the C ABI's: the
@@ -116,11 +170,41 @@ unsafe extern "C" {
 /// registers), plus a `call` and a `ret` around the `syscall` instruction (and rbx's parking
 /// moved into the callee). That is two instructions more than an ordinary `Call`
 /// (`crate::ipc::call`).
+///
+/// Like [`syscall_with_buffer_words`], it loads only the message registers the request
+/// uses; after it, the buffer's words past the reply's length are unspecified.
 #[inline(always)]
 pub fn call_at_known_site(cap: u64, info: u64, buffer: &mut crate::ipc_buffer::IpcBuffer) -> u64 {
     let mut message = [0; REGISTER_MESSAGE_WORDS];
-    message.copy_from_slice(&buffer.msg()[..REGISTER_MESSAGE_WORDS]);
     let mut info = info;
+    if info & 0x7F <= 1 {
+        message[0] = buffer.msg()[0];
+        let pointer = core::ptr::from_mut(buffer);
+        // SAFETY: as below; the kernel reads only the message registers the info's length
+        // covers (`r10` here), so the others need no value going in.
+        unsafe {
+            core::arch::asm!(
+                "mov r12, rbx",
+                "call {site}",
+                "mov rbx, r12",
+                site = sym switchboard_sel4_known_call,
+                inout("rdx") number::CALL => _,
+                inout("rdi") cap => _,
+                inout("rsi") info,
+                inout("r10") message[0],
+                out("r8") message[1],
+                out("r9") message[2],
+                out("r15") message[3],
+                inout("rax") pointer => _,
+                out("r12") _,
+                lateout("rcx") _,
+                lateout("r11") _,
+            );
+        }
+        buffer.msg_mut()[..REGISTER_MESSAGE_WORDS].copy_from_slice(&message);
+        return info;
+    }
+    message.copy_from_slice(&buffer.msg()[..REGISTER_MESSAGE_WORDS]);
     let pointer = core::ptr::from_mut(buffer);
     // SAFETY: the asm parks rbx (reserved by LLVM) in r12 around a `call` of the function
     // above, which parks rsp in rbx around `syscall` and puts it back before `ret`: the stack
