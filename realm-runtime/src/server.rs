@@ -232,8 +232,8 @@ pub(crate) fn abort_deferred() {
 }
 
 /// A message the fast path does not take: a signal (to `on_notification`), a request with
-/// capabilities, or one whose badge is not a connection's (both refused). Answers it and
-/// receives the next message.
+/// capabilities, or one whose badge is not a connection to one of the `services` services
+/// (both refused). Answers it and receives the next message.
 #[cold]
 #[inline(never)]
 fn slow_path<S>(
@@ -241,6 +241,7 @@ fn slow_path<S>(
     realm: &mut Realm,
     endpoint: Endpoint,
     received: Received,
+    services: u8,
     on_notification: &mut impl FnMut(&mut S, &mut Realm, u32),
 ) -> Received {
     let (info, badge) = (received.info, received.badge);
@@ -249,6 +250,11 @@ fn slow_path<S>(
             on_notification(state, realm, bits);
             // A signal has no caller to answer.
             return endpoint.recv(realm.ipc);
+        }
+        // A connection to an index this server has no service at (the broker never mints
+        // one): refused before anything else, as the dispatch did.
+        Ok(BadgeKind::Connection { service, .. }) if service.get() >= services => {
+            BadRequest::NotAConnection { badge }
         }
         Ok(BadgeKind::Connection { .. }) => {
             match check_request(info.label(), info.extra_caps(), info.caps_unwrapped()) {
@@ -414,20 +420,34 @@ impl<S, L: Services<S>> Server<S, L> {
         let mut received = endpoint.recv(realm.ipc);
         loop {
             let (info, badge) = (received.info, received.badge);
-            // The fast path: a connection badge (kind 8..=15 within the kernel's 28 bits)
-            // with a generation (never 0), no capabilities. Everything else is the slow
-            // path's.
-            if badge >> 27 != 1 || badge & 0xFF_FC00 == 0 || info.word() & 0xF80 != 0 {
-                received =
-                    slow_path(&mut self.state, realm, endpoint, received, &mut on_notification);
+            // The fast path: a connection badge to one of this server's services (kind
+            // `8 + index` with `index < L::COUNT`, one unsigned comparison, within the
+            // kernel's 28 bits) with a generation (never 0), no capabilities. Everything
+            // else is the slow path's.
+            let index = (badge >> 24).wrapping_sub(8);
+            if index >= u64::from(L::COUNT) || badge & 0xFF_FC00 == 0 || info.word() & 0xF80 != 0 {
+                received = slow_path(
+                    &mut self.state,
+                    realm,
+                    endpoint,
+                    received,
+                    L::COUNT,
+                    &mut on_notification,
+                );
                 continue;
             }
             let Some(connection) = ConnectionId::from_word(badge & 0xFF_FFFF) else {
-                received =
-                    slow_path(&mut self.state, realm, endpoint, received, &mut on_notification);
+                received = slow_path(
+                    &mut self.state,
+                    realm,
+                    endpoint,
+                    received,
+                    L::COUNT,
+                    &mut on_notification,
+                );
                 continue;
             };
-            let service = ((badge >> 24) & 7) as u8;
+            let service = index as u8;
             let mut call = Call {
                 caller: Caller {
                     connection,

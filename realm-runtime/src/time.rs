@@ -49,10 +49,12 @@ impl Instant {
 static WATCHED: AtomicBool = AtomicBool::new(false);
 
 /// The control page's words (see `ipc::abi::control`).
+#[inline(always)]
 fn control_word(index: usize) -> *mut u64 {
     (CONTROL as *mut u64).wrapping_add(index)
 }
 
+#[inline(always)]
 fn read_control(index: usize) -> u64 {
     // SAFETY: the memory manager maps the control page read-write at `CONTROL` in every
     // realm before it starts, for the realm's whole life, and `index` < `control::WORDS`;
@@ -60,6 +62,7 @@ fn read_control(index: usize) -> u64 {
     unsafe { core::ptr::read_volatile(control_word(index)) }
 }
 
+#[inline(always)]
 fn write_control(index: usize, value: u64) {
     // SAFETY: as in `read_control`; the memory manager reads these words concurrently,
     // hence the volatile write.
@@ -108,12 +111,15 @@ impl Realm {
     ///
     /// `calls`' own result; or, before running it, `CallError::Unreachable` when the memory
     /// manager refuses to watch this realm's deadlines (asked once per realm).
+    #[inline(always)]
     pub fn with_deadline<T, E: From<CallError>>(
         &mut self,
         timeout: Duration,
         calls: impl FnOnce(&mut Realm) -> Result<T, E>,
     ) -> Result<T, E> {
-        self.watch_deadlines()?;
+        // Inlined into the caller with `calls`: on the way, one flag read, one counter
+        // read, a multiplication and a division by a constant, two control-page stores.
+        self.watched()?;
         let outer = read_control(control::CALL_DEADLINE);
         let deadline = sel4::timestamp::now().saturating_add(cycles(timeout));
         arm(if outer == 0 { deadline } else { deadline.min(outer) });
@@ -122,7 +128,17 @@ impl Realm {
         result
     }
 
+    /// Makes sure the memory manager watches this realm's call deadlines: a flag read, and
+    /// on the realm's first deadline a request to the memory manager, which uses the IPC
+    /// buffer (so before a call's words are written there).
+    #[inline(always)]
+    pub(crate) fn watched(&mut self) -> Result<(), CallError> {
+        if WATCHED.load(Ordering::Relaxed) { Ok(()) } else { self.watch_deadlines() }
+    }
+
     /// Tells the memory manager, once, to watch this realm's call deadlines.
+    #[cold]
+    #[inline(never)]
     fn watch_deadlines(&mut self) -> Result<(), CallError> {
         if !WATCHED.load(Ordering::Relaxed) {
             // The call site never changes: written once.
@@ -138,6 +154,7 @@ impl Realm {
 
 /// `duration` in time-stamp counter cycles (saturating), with the counter's frequency from
 /// the control page: divisions by constants only.
+#[inline(always)]
 fn cycles(duration: Duration) -> u64 {
     let nanos = u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX);
     clock::tsc::ns_to_cycles(nanos, read_control(control::TSC_MHZ))
@@ -145,6 +162,7 @@ fn cycles(duration: Duration) -> u64 {
 
 /// Arms the deadline of the calls about to be made, in time-stamp counter cycles (see the
 /// module doc).
+#[inline(always)]
 fn arm(deadline_cycles: u64) {
     write_control(control::CALL_DEADLINE, deadline_cycles.max(1));
 }

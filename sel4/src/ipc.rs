@@ -19,7 +19,7 @@
 use crate::cap::{CPtr, Endpoint, Notification, Reply};
 use crate::ipc_buffer::IpcBuffer;
 use crate::message::MessageInfo;
-use crate::syscall::{self, REGISTER_MESSAGE_WORDS, Registers, number};
+use crate::syscall::{self, Registers, number};
 
 /// What a receive delivered: the message info and the badge of the capability it came
 /// through (0 for an unbadged one).
@@ -30,18 +30,19 @@ pub struct Received {
 }
 
 /// Performs syscall `number` on `cap` with the message in `ipc`, and puts the returned
-/// message registers back into it.
+/// message registers back into it ([`syscall::syscall_with_buffer_words`]: only the
+/// registers the message uses are loaded, and the buffer's words past the length of what
+/// came back are unspecified). Inlined: the words move straight between the buffer and the
+/// registers, with no call or copy on the way (each function below is `#[inline]`).
+#[inline(always)]
 fn buffered(ipc: &mut IpcBuffer, number: i64, cap: CPtr, info: MessageInfo) -> Received {
-    let mut message = [0; REGISTER_MESSAGE_WORDS];
-    message.copy_from_slice(&ipc.msg()[..REGISTER_MESSAGE_WORDS]);
-    let registers = Registers { cap_or_badge: cap, info: info.word(), message };
-    let out = syscall::syscall_with_buffer(number, registers, core::ptr::from_mut(ipc));
-    ipc.msg_mut()[..REGISTER_MESSAGE_WORDS].copy_from_slice(&out.message);
-    Received { info: MessageInfo::from_word(out.info), badge: out.cap_or_badge }
+    let (info, badge) = syscall::syscall_with_buffer_words(number, cap, info.word(), ipc);
+    Received { info: MessageInfo::from_word(info), badge }
 }
 
 /// Sends the message `info` describes to `cap` and waits for the reply; returns the reply's
 /// info (its words are in `ipc`).
+#[inline]
 pub fn call(ipc: &mut IpcBuffer, cap: CPtr, info: MessageInfo) -> MessageInfo {
     buffered(ipc, number::CALL, cap, info).info
 }
@@ -49,73 +50,87 @@ pub fn call(ipc: &mut IpcBuffer, cap: CPtr, info: MessageInfo) -> MessageInfo {
 /// [`call`] through [`syscall::call_at_known_site`]: the one `syscall` instruction whose
 /// address ([`syscall::known_call_site`]) lets the memory manager find this thread waiting in
 /// it and cancel the call at a deadline.
+#[inline]
 pub fn call_at_known_site(ipc: &mut IpcBuffer, cap: CPtr, info: MessageInfo) -> MessageInfo {
     MessageInfo::from_word(syscall::call_at_known_site(cap, info.word(), ipc))
 }
 
 /// Sends, waiting until a receiver takes the message.
+#[inline]
 pub fn send(ipc: &mut IpcBuffer, cap: CPtr, info: MessageInfo) {
     buffered(ipc, number::SEND, cap, info);
 }
 
 /// Sends if a receiver is waiting; otherwise the message is dropped.
+#[inline]
 pub fn nb_send(ipc: &mut IpcBuffer, cap: CPtr, info: MessageInfo) {
     buffered(ipc, number::NB_SEND, cap, info);
 }
 
 /// Waits for a message (or a signal) on `cap`.
+#[inline]
 pub fn recv(ipc: &mut IpcBuffer, cap: CPtr) -> Received {
     buffered(ipc, number::RECV, cap, MessageInfo::from_word(0))
 }
 
 /// Takes a message if one is waiting. With none, returns at once with badge 0 and an empty
 /// message info (indistinguishable from an empty message from an unbadged sender).
+#[inline]
 pub fn nb_recv(ipc: &mut IpcBuffer, cap: CPtr) -> Received {
     buffered(ipc, number::NB_RECV, cap, MessageInfo::from_word(0))
 }
 
 /// Replies to the last Call received, then waits for the next message on `cap`.
+#[inline]
 pub fn reply_recv(ipc: &mut IpcBuffer, cap: CPtr, reply: MessageInfo) -> Received {
     buffered(ipc, number::REPLY_RECV, cap, reply)
 }
 
 /// Replies to the last Call received (dropped if there is none).
+#[inline]
 pub fn reply(ipc: &mut IpcBuffer, info: MessageInfo) {
     buffered(ipc, number::REPLY, 0, info);
 }
 
 /// Gives the rest of the time slice to threads of the same priority.
+#[inline]
 pub fn yield_now() {
     syscall::syscall(number::YIELD, Registers::default());
 }
 
 impl Endpoint {
     /// [`call`] on this endpoint (needs [`crate::kernel::CALL_RIGHTS`]).
+    #[inline]
     pub fn call(self, ipc: &mut IpcBuffer, info: MessageInfo) -> MessageInfo {
         call(ipc, self.cptr(), info)
     }
 
     /// [`send`] on this endpoint.
+    #[inline]
     pub fn send(self, ipc: &mut IpcBuffer, info: MessageInfo) {
         send(ipc, self.cptr(), info)
     }
 
     /// [`nb_send`] on this endpoint.
+    #[inline]
     pub fn nb_send(self, ipc: &mut IpcBuffer, info: MessageInfo) {
         nb_send(ipc, self.cptr(), info)
     }
 
     /// [`recv`] on this endpoint.
+    #[inline]
     pub fn recv(self, ipc: &mut IpcBuffer) -> Received {
         recv(ipc, self.cptr())
     }
 
     /// [`nb_recv`] on this endpoint.
+    #[inline]
     pub fn nb_recv(self, ipc: &mut IpcBuffer) -> Received {
         nb_recv(ipc, self.cptr())
     }
 
     /// [`reply_recv`] on this endpoint.
+    #[inline]
     pub fn reply_recv(self, ipc: &mut IpcBuffer, reply: MessageInfo) -> Received {
         reply_recv(ipc, self.cptr(), reply)
     }
@@ -123,6 +138,7 @@ impl Endpoint {
 
 impl Notification {
     /// Signals: ORs this capability's badge into the notification word, waking a waiter.
+    #[inline]
     pub fn signal(self) {
         syscall::syscall(
             number::SEND,
@@ -132,6 +148,7 @@ impl Notification {
 
     /// Waits for a signal, then returns the notification word (the OR of the badges
     /// signalled since the last wait) and clears it.
+    #[inline]
     pub fn wait(self) -> u64 {
         syscall::syscall(
             number::RECV,
@@ -141,6 +158,7 @@ impl Notification {
     }
 
     /// Returns the notification word and clears it, without waiting (0: no badged signal).
+    #[inline]
     pub fn poll(self) -> u64 {
         syscall::syscall(
             number::NB_RECV,
@@ -152,6 +170,7 @@ impl Notification {
 
 impl Reply {
     /// Answers the Call this reply capability was saved from (it is used up).
+    #[inline]
     pub fn send(self, ipc: &mut IpcBuffer, info: MessageInfo) {
         send(ipc, self.cptr(), info)
     }

@@ -76,45 +76,83 @@ pub fn syscall_with_buffer(
     out
 }
 
-// A `Call` whose `syscall` instruction has a global label (see `call_at_known_site`).
-// extern "C" fn(cap: u64, info: u64, buffer: *mut IpcBuffer) -> u64 (the reply's info): the
-// four register message words come from and go back to the IPC buffer's `msg[0..4]` (byte
-// offsets 8 to 32, see `IpcBuffer`'s layout checks). rbx and r15 are callee-saved in the
-// System V ABI: saved on the stack; rsp is parked in rbx across the instruction (the kernel
-// does not keep it).
+/// [`syscall_with_buffer`] of the message `info` describes, its words in `buffer`: the
+/// message registers go from the buffer to the registers and back. A message of at most
+/// one word loads only the first (seL4 reads only the message registers the info's length
+/// covers: `fastpath_copy_mrs` and `copyMRs` in seL4 5.0.0's `src/fastpath/fastpath.c` and
+/// `src/kernel/thread.c`); so after the call the buffer's words past the length of what
+/// came back are unspecified (they were before too, as far as the kernel is concerned).
+/// Returns the received info word and badge.
+#[inline(always)]
+pub fn syscall_with_buffer_words(
+    number: i64,
+    cap: u64,
+    info: u64,
+    buffer: &mut crate::ipc_buffer::IpcBuffer,
+) -> (u64, u64) {
+    let mut message = [0; REGISTER_MESSAGE_WORDS];
+    let (mut info, mut cap) = (info, cap);
+    if info & 0x7F <= 1 {
+        message[0] = buffer.msg()[0];
+        let pointer = core::ptr::from_mut(buffer);
+        // SAFETY: as in `syscall_with_buffer`; the registers that carry no word going in are
+        // outputs only.
+        unsafe {
+            core::arch::asm!(
+                "mov r12, rbx",
+                "mov rbx, rsp",
+                "syscall",
+                "mov rsp, rbx",
+                "mov rbx, r12",
+                inout("rdx") number => _,
+                inout("rdi") cap,
+                inout("rsi") info,
+                inout("r10") message[0],
+                out("r8") message[1],
+                out("r9") message[2],
+                out("r15") message[3],
+                inout("rax") pointer => _,
+                out("r12") _,
+                lateout("rcx") _,
+                lateout("r11") _,
+                options(nostack),
+            );
+        }
+        buffer.msg_mut()[..REGISTER_MESSAGE_WORDS].copy_from_slice(&message);
+        return (info, cap);
+    }
+    message.copy_from_slice(&buffer.msg()[..REGISTER_MESSAGE_WORDS]);
+    let registers = Registers { cap_or_badge: cap, info, message };
+    let out = syscall_with_buffer(number, registers, core::ptr::from_mut(buffer));
+    buffer.msg_mut()[..REGISTER_MESSAGE_WORDS].copy_from_slice(&out.message);
+    cap = out.cap_or_badge;
+    info = out.info;
+    (info, cap)
+}
+
+// The one `syscall` instruction of every `Call` at the known site (see
+// `call_at_known_site`), in a function of its own so that it has one address however many
+// callers inline the call. Its convention is the system call's, not the C ABI's: the
+// caller (the asm of `call_at_known_site`) has put the number, capability, info and four
+// message registers in their registers and parked rbx in r12; this parks rsp in rbx (the
+// kernel does not keep rsp; the return address `call` pushed is below it) and returns with
+// the kernel's registers as they are. A call the memory manager cancels at its deadline
+// resumes right after the `syscall` instruction, at the `mov rsp, rbx`, as if it had
+// returned (with the info word it wrote in rsi).
 core::arch::global_asm!(
     ".global switchboard_sel4_known_call",
     ".global switchboard_sel4_known_call_site",
     "switchboard_sel4_known_call:",
-    "    push rbx",
-    "    push r15",
-    "    push rdx",
-    "    mov r10, [rdx + 8]",
-    "    mov r8, [rdx + 16]",
-    "    mov r9, [rdx + 24]",
-    "    mov r15, [rdx + 32]",
-    "    mov rdx, -1",
     "    mov rbx, rsp",
     "switchboard_sel4_known_call_site:",
     "    syscall",
     "    mov rsp, rbx",
-    "    pop rax",
-    "    mov [rax + 8], r10",
-    "    mov [rax + 16], r8",
-    "    mov [rax + 24], r9",
-    "    mov [rax + 32], r15",
-    "    mov rax, rsi",
-    "    pop r15",
-    "    pop rbx",
     "    ret",
 );
 
 unsafe extern "C" {
-    fn switchboard_sel4_known_call(
-        cap: u64,
-        info: u64,
-        buffer: *mut crate::ipc_buffer::IpcBuffer,
-    ) -> u64;
+    /// Not a C function: see the global asm above (only `call`ed from asm).
+    fn switchboard_sel4_known_call();
     /// The address of the `syscall` instruction of `switchboard_sel4_known_call`.
     static switchboard_sel4_known_call_site: u8;
 }
@@ -126,12 +164,75 @@ unsafe extern "C" {
 /// instruction pointer at the `syscall` instruction). The memory manager uses it to cancel a
 /// realm's call at its deadline (`ipc::abi::control`). Returns the reply's info word; the
 /// reply's words are in `buffer`.
+///
+/// Inlined into its caller except for the instruction itself: the same register moves as
+/// [`syscall_with_buffer`] (the first four message words between the buffer and the
+/// registers), plus a `call` and a `ret` around the `syscall` instruction (and rbx's parking
+/// moved into the callee). That is two instructions more than an ordinary `Call`
+/// (`crate::ipc::call`).
+///
+/// Like [`syscall_with_buffer_words`], it loads only the message registers the request
+/// uses; after it, the buffer's words past the reply's length are unspecified.
+#[inline(always)]
 pub fn call_at_known_site(cap: u64, info: u64, buffer: &mut crate::ipc_buffer::IpcBuffer) -> u64 {
-    // SAFETY: the asm reads and writes the four register message words of the IPC buffer
-    // `buffer` points to (valid, exclusively borrowed), saves and restores the callee-saved
-    // registers it uses and leaves the stack as it found it; the kernel may write the rest
-    // of the buffer, which is handed over so that the compiler treats it as written.
-    unsafe { switchboard_sel4_known_call(cap, info, core::ptr::from_mut(buffer)) }
+    let mut message = [0; REGISTER_MESSAGE_WORDS];
+    let mut info = info;
+    if info & 0x7F <= 1 {
+        message[0] = buffer.msg()[0];
+        let pointer = core::ptr::from_mut(buffer);
+        // SAFETY: as below; the kernel reads only the message registers the info's length
+        // covers (`r10` here), so the others need no value going in.
+        unsafe {
+            core::arch::asm!(
+                "mov r12, rbx",
+                "call {site}",
+                "mov rbx, r12",
+                site = sym switchboard_sel4_known_call,
+                inout("rdx") number::CALL => _,
+                inout("rdi") cap => _,
+                inout("rsi") info,
+                inout("r10") message[0],
+                out("r8") message[1],
+                out("r9") message[2],
+                out("r15") message[3],
+                inout("rax") pointer => _,
+                out("r12") _,
+                lateout("rcx") _,
+                lateout("r11") _,
+            );
+        }
+        buffer.msg_mut()[..REGISTER_MESSAGE_WORDS].copy_from_slice(&message);
+        return info;
+    }
+    message.copy_from_slice(&buffer.msg()[..REGISTER_MESSAGE_WORDS]);
+    let pointer = core::ptr::from_mut(buffer);
+    // SAFETY: the asm parks rbx (reserved by LLVM) in r12 around a `call` of the function
+    // above, which parks rsp in rbx around `syscall` and puts it back before `ret`: the stack
+    // is as it was (the `call` pushes the return address below rsp; the target has no red
+    // zone). Every register the kernel may change is declared as an output or clobber. The
+    // kernel may write the IPC buffer (handed over in rax, so that it counts as exposed to
+    // the asm), so memory is not declared untouched.
+    unsafe {
+        core::arch::asm!(
+            "mov r12, rbx",
+            "call {site}",
+            "mov rbx, r12",
+            site = sym switchboard_sel4_known_call,
+            inout("rdx") number::CALL => _,
+            inout("rdi") cap => _,
+            inout("rsi") info,
+            inout("r10") message[0],
+            inout("r8") message[1],
+            inout("r9") message[2],
+            inout("r15") message[3],
+            inout("rax") pointer => _,
+            out("r12") _,
+            lateout("rcx") _,
+            lateout("r11") _,
+        );
+    }
+    buffer.msg_mut()[..REGISTER_MESSAGE_WORDS].copy_from_slice(&message);
+    info
 }
 
 /// The address of the `syscall` instruction of [`call_at_known_site`]. The instruction is
