@@ -292,6 +292,16 @@ fn generate(
     let canonical = canonical_text(name, operations);
     let record = format_ident!("__SWITCHBOARD_INTERFACE_{}", interface.to_string().to_uppercase());
 
+    // What the declaration's text cannot say: the layout of the types it names (an alias,
+    // or a struct defined elsewhere, changed under the same name).
+    let layouts: Vec<TokenStream2> = operations
+        .iter()
+        .flat_map(|operation| {
+            operation.arguments.iter().map(|(_, ty)| ty).chain(core::iter::once(&operation.result))
+        })
+        .map(|ty| quote!((::core::mem::size_of::<#ty>(), ::core::mem::align_of::<#ty>())))
+        .collect();
+
     let constants = operations.iter().map(|operation| {
         let constant = format_ident!("{}", operation.name.to_string().to_uppercase());
         let number = operation.number;
@@ -485,11 +495,17 @@ fn generate(
             #(#constants)*
             /// The canonical text the fingerprint is computed from.
             pub const CANONICAL: &'static str = #canonical;
+            /// The size and alignment (bytes) of each operation's argument types, then its
+            /// result type, in declaration order: mixed into the fingerprint after the text.
+            pub const LAYOUTS: &'static [(usize, usize)] = &[#(#layouts),*];
         }
 
         impl #krate::Interface for #interface {
             const NAME: &'static str = #name;
-            const FINGERPRINT: u64 = #krate::fingerprint::fnv1a64(#canonical.as_bytes());
+            const FINGERPRINT: u64 = #krate::fingerprint::with_layouts(
+                #krate::fingerprint::fnv1a64(#canonical.as_bytes()),
+                #interface::LAYOUTS,
+            );
             type Client = #client;
         }
 

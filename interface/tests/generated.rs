@@ -356,9 +356,13 @@ fn replies_that_are_not_the_operations_are_transport_errors() {
 #[test]
 fn the_fingerprint_covers_the_whole_declaration() {
     assert_eq!(<Kv as Interface>::NAME, "kv-test");
+    // The canonical text's hash, then the layout (size and alignment) of each operation's
+    // argument and result types.
+    let text = interface::fingerprint::fnv1a64(Kv::CANONICAL.as_bytes());
+    assert_ne!(<Kv as Interface>::FINGERPRINT, text);
     assert_eq!(
         <Kv as Interface>::FINGERPRINT,
-        interface::fingerprint::fnv1a64(Kv::CANONICAL.as_bytes())
+        interface::fingerprint::with_layouts(text, Kv::LAYOUTS)
     );
     assert!(
         Kv::CANONICAL.starts_with("interface kv-test;op 1 get(heapless :: String < 64 >)")
@@ -381,6 +385,83 @@ pub trait KvOther {
 pub trait KvRenumbered {
     #[operation(2)]
     fn get(key: Text) -> Result<Text, KvError>;
+}
+
+/// The same declaration, written the same way, where `Text` is another type: a client built
+/// where the alias says `String<32>` must not pass the connect check of a service built where
+/// it says `String<64>` (it would get `Undecodable` or, for a plain-data struct of the same
+/// words, a wrong value, only later).
+mod other_text {
+    use super::KvError;
+
+    type Text = heapless::String<32>;
+
+    #[interface::interface(name = "kv-test", runtime = crate::loopback)]
+    pub trait KvOther {
+        fn get(key: Text) -> Result<Text, KvError>;
+    }
+
+    /// A result type that changes size (an added field) under the same name.
+    #[derive(
+        Clone,
+        Copy,
+        Debug,
+        PartialEq,
+        Eq,
+        zerocopy::IntoBytes,
+        zerocopy::FromBytes,
+        zerocopy::Immutable,
+        interface::Wire,
+    )]
+    #[wire(words, runtime = crate::loopback)]
+    #[repr(C)]
+    pub struct Stat {
+        pub count: u64,
+        pub bytes: u64,
+    }
+
+    #[interface::interface(name = "stat", runtime = crate::loopback)]
+    pub trait Stats {
+        fn stat() -> Stat;
+    }
+}
+
+mod narrow_stat {
+    #[derive(
+        Clone,
+        Copy,
+        Debug,
+        PartialEq,
+        Eq,
+        zerocopy::IntoBytes,
+        zerocopy::FromBytes,
+        zerocopy::Immutable,
+        interface::Wire,
+    )]
+    #[wire(words, runtime = crate::loopback)]
+    #[repr(C)]
+    pub struct Stat {
+        pub count: u64,
+    }
+
+    #[interface::interface(name = "stat", runtime = crate::loopback)]
+    pub trait Stats {
+        fn stat() -> Stat;
+    }
+}
+
+#[test]
+fn the_fingerprint_covers_the_layouts_of_the_types_as_well_as_their_names() {
+    assert_eq!(KvOther::CANONICAL, other_text::KvOther::CANONICAL);
+    assert_ne!(
+        <KvOther as Interface>::FINGERPRINT,
+        <other_text::KvOther as Interface>::FINGERPRINT
+    );
+    assert_eq!(other_text::Stats::CANONICAL, narrow_stat::Stats::CANONICAL);
+    assert_ne!(
+        <other_text::Stats as Interface>::FINGERPRINT,
+        <narrow_stat::Stats as Interface>::FINGERPRINT
+    );
 }
 
 #[test]
