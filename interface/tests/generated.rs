@@ -471,3 +471,62 @@ fn the_record_is_the_name_and_the_fingerprint() {
     assert_eq!(entry.name_bytes(), b"kv-test");
     assert_eq!(interface::section::Entry::from_bytes(&entry.to_bytes()), Some(entry));
 }
+
+/// Arguments named as the generated code's own variables (`words`, `used`, `received`,
+/// `total`, `taken`): each must reach the handler as the client sent it, and be decoded
+/// from the message, not from another argument.
+#[interface::interface(name = "names", runtime = crate::loopback)]
+pub trait Names {
+    fn spelled(label: Text, received: usize, used: usize) -> [u64; 3];
+    fn fixed(total: usize, taken: usize, received: usize, used: usize) -> [u64; 4];
+    fn listed(words: heapless::Vec<u64, 4>, more: u64) -> [u64; 2];
+}
+
+struct Namer;
+
+impl NamesServer for Namer {
+    fn spelled(
+        &mut self,
+        _call: &mut Call<'_>,
+        label: Text,
+        received: usize,
+        used: usize,
+    ) -> [u64; 3] {
+        [label.len() as u64, received as u64, used as u64]
+    }
+    fn fixed(
+        &mut self,
+        _call: &mut Call<'_>,
+        total: usize,
+        taken: usize,
+        received: usize,
+        used: usize,
+    ) -> [u64; 4] {
+        [total as u64, taken as u64, received as u64, used as u64]
+    }
+    fn listed(
+        &mut self,
+        _call: &mut Call<'_>,
+        words: heapless::Vec<u64, 4>,
+        more: u64,
+    ) -> [u64; 2] {
+        [words.iter().sum(), more]
+    }
+}
+
+#[test]
+fn arguments_named_as_the_generated_variables_travel_as_sent() {
+    let mut realm = Realm::new(|call, info| {
+        <Names as Dispatch<Namer, Call<'_>>>::dispatch(&mut Namer, call, info)
+    });
+    let mut names = NamesClient::from(Client::new());
+    assert_eq!(names.spelled(&mut realm, text("abc"), 7, 9), Ok([3, 7, 9]));
+    assert_eq!(names.fixed(&mut realm, 1, 2, 3, 4), Ok([1, 2, 3, 4]));
+    // The general path (not the fast one) decodes fixed arguments too.
+    assert_eq!(
+        realm.raw(Names::FIXED, &[5, 6, 7, 8]).map(|(_, words)| words),
+        Some(vec![5, 6, 7, 8])
+    );
+    let words = heapless::Vec::from_slice(&[1, 2, 3]).unwrap();
+    assert_eq!(names.listed(&mut realm, words, 10), Ok([6, 10]));
+}
