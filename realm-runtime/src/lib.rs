@@ -98,8 +98,9 @@ impl Realm {
         decoded.map_err(Error::Refused)
     }
 
-    /// Tells the memory manager that this realm now only serves requests (`serve` does it;
-    /// a realm with its own receive loop calls it before the loop).
+    /// Tells the memory manager that this realm now only serves requests ([`Server::run_with`]
+    /// does it; a realm with its own receive loop calls it before the loop: until then the
+    /// memory manager counts it as busy, and a system run `until-idle` never ends).
     ///
     /// From then on the realm counts as one that may hold a client's reply capability: if it
     /// exits, faults or panics, the memory manager sends its thread back to answer that
