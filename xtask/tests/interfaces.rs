@@ -206,12 +206,14 @@ fn a_service_declaring_an_interface_its_program_lacks_is_refused_at_the_field() 
     assert_eq!(text.lines().nth(19), Some("interface = \"clock\""));
 
     // A provider that records no interface at all.
-    let text = kv_system("hello", "kv", "ib-kv-v1");
+    // (hello records `greeting` since it was ported to a typed interface: panic-probe
+    // links no interface.)
+    let text = kv_system("panic-probe", "kv", "ib-kv-v1");
     let path = system(&workspace, "interfaces-none.toml", &text);
     let found = errors(&workspace, &path);
     assert!(
         matches!(&found[..], [InterfaceError { line: 20, finding: Finding::Missing {
-            program, recorded, .. }, .. }] if program == "hello" && recorded.is_empty()),
+            program, recorded, .. }, .. }] if program == "panic-probe" && recorded.is_empty()),
         "{found:#?}"
     );
 }
