@@ -220,3 +220,48 @@ fn a_capability_of_another_object_never_reaches_the_service() {
         "served with the broker's cap: answered OK with 2 words; a good call then: served",
     );
 }
+
+/// What realm `dupe`'s call returned for lie `lie` of the liar (`Debug` of the call's
+/// result).
+fn deceived(lie: &str, result: &str) {
+    assert_said("dupe", &format!("{lie}: {result}"));
+}
+
+/// 7. A hostile server: a raw service answering a typed client with replies no runtime
+///    sends. Each is a transport error that says what was wrong, never a value or an
+///    application error and never a panic; the client goes on calling, and a true
+///    application error and a true value after the lies decode as themselves.
+#[test]
+fn malformed_replies_are_transport_errors_and_never_values() {
+    deceived("OK with a word too many", "Err(ReplyMalformed(ExtraWords { words: 2 }))");
+    deceived("OK with no words", "Err(ReplyMalformed(Undecodable(Short)))");
+    deceived("ERROR to an operation with no error", "Err(ReplyMalformed(UndeclaredError))");
+    deceived("an operation number as the label", "Err(ReplyMalformed(UnknownLabel { label: 32 }))");
+    deceived("label 0", "Err(ReplyMalformed(UnknownLabel { label: 0 }))");
+    // (An operation number up to 10 is a kernel error code as a reply label, below.)
+    // A kernel error code, or ABORTED, from a service the broker says is live: the call
+    // reached no service the broker knows of.
+    deceived("a kernel error code as the label", "Err(Unreachable(UnexpectedReply))");
+    deceived("ABORTED from a live service", "Err(Unreachable(UnexpectedReply))");
+    deceived("BAD_REQUEST with no reason", "Err(ReplyMalformed(BadRequestReason { code: None }))");
+    deceived(
+        "BAD_REQUEST with an unknown reason",
+        "Err(ReplyMalformed(BadRequestReason { code: Some(9) }))",
+    );
+    deceived("RESPONSE_TOO_LARGE with a word", "Err(ReplyMalformed(ExtraWords { words: 1 }))");
+    deceived(
+        "ERROR with a postcard length past its words",
+        "Err(ReplyMalformed(Undecodable(Short)))",
+    );
+    deceived("ERROR with non-zero padding", "Err(ReplyMalformed(Undecodable(Padding)))");
+    deceived(
+        "ERROR with a byte postcard leaves over",
+        "Err(ReplyMalformed(Undecodable(TrailingBytes)))",
+    );
+    deceived("OK of a Result with a word too many", "Err(ReplyMalformed(ExtraWords { words: 2 }))");
+    deceived("a true application error", "Ok(Err(Full { capacity: 3 }))");
+    deceived("a true value", "Ok(42)");
+    assert_said("dupe", "done");
+    // Nothing the liar said closed the connection or stopped the client.
+    assert_event("realm-stopped", &[("realm", "dupe"), ("reason", "exited")]);
+}

@@ -78,7 +78,9 @@ impl Broker<'_> {
     /// endpoint or, with `share`, on the endpoint of another service of the caller. In order:
     /// the policy (`Denied`, logged), `AlreadyRegistered`, the interface `system.toml`
     /// declares for the service (`InterfaceMismatch`, logged), the shared service
-    /// (`NotFound` when it is not registered, `NotOwner` when it is another realm's), the
+    /// (`NotFound` when it is not one of the caller's registered services: not registered,
+    /// or another realm's, the same answer, so that `share` tells nothing of what other
+    /// realms registered, as a denied connect does not), the
     /// realm's and the broker's service quotas, then the endpoint's room (`QuotaExceeded {
     /// EndpointServices }` when it carries `ServiceIndex::LIMIT` services) or slots.
     pub(crate) fn register(
@@ -113,12 +115,11 @@ impl Broker<'_> {
         let shared = match share {
             None => None,
             Some(share) => {
-                let key =
-                    self.registry.find(&share).ok_or(Error::NotFound { what: Missing::Service })?;
-                if self.registry.get(key).is_none_or(|shared| shared.owner != caller) {
-                    return Err(Error::NotOwner);
-                }
-                Some(key)
+                // Another realm's service is answered as a missing one: naming any service
+                // in `share` must not be a way to learn whether it is registered.
+                let own = |key| self.registry.get(key).is_some_and(|shared| shared.owner == caller);
+                let key = self.registry.find(&share).filter(|&key| own(key));
+                Some(key.ok_or(Error::NotFound { what: Missing::Service })?)
             }
         };
         let owned = self.registry.services_owned_by(caller);

@@ -291,6 +291,22 @@ fn generate(
     let krate = quote!(#runtime::interface);
     let canonical = canonical_text(name, operations);
     let record = format_ident!("__SWITCHBOARD_INTERFACE_{}", interface.to_string().to_uppercase());
+    // The generated code's own variables, with mixed-site hygiene: an argument declared with
+    // the same name (`used: usize`, `received: usize`, `words: Vec<..>`) is another variable,
+    // so it can neither be encoded in place of the counter nor taken for the message.
+    let hygienic = |name: &str| Ident::new(name, Span::mixed_site());
+    let (__words, __used, __received) = (hygienic("words"), hygienic("used"), hygienic("received"));
+    let (__total, __taken) = (hygienic("total"), hygienic("taken"));
+
+    // What the declaration's text cannot say: the layout of the types it names (an alias,
+    // or a struct defined elsewhere, changed under the same name).
+    let layouts: Vec<TokenStream2> = operations
+        .iter()
+        .flat_map(|operation| {
+            operation.arguments.iter().map(|(_, ty)| ty).chain(core::iter::once(&operation.result))
+        })
+        .map(|ty| quote!((::core::mem::size_of::<#ty>(), ::core::mem::align_of::<#ty>())))
+        .collect();
 
     let constants = operations.iter().map(|operation| {
         let constant = format_ident!("{}", operation.name.to_string().to_uppercase());
@@ -308,7 +324,7 @@ fn generate(
         let parameters = operation.arguments.iter().map(|(name, ty)| quote!(#name: #ty));
         let encodes = operation.arguments.iter().map(|(name, _)| {
             quote! {
-                used += #krate::Wire::encode(&#name, words.get_mut(used..).unwrap_or_default())?;
+                #__used += #krate::Wire::encode(&#name, #__words.get_mut(#__used..).unwrap_or_default())?;
             }
         });
         quote! {
@@ -323,12 +339,12 @@ fn generate(
                     &mut self.0,
                     #number,
                     #idempotent,
-                    &|words: &mut [u64]| -> ::core::result::Result<usize, #krate::EncodeError> {
+                    &|#__words: &mut [u64]| -> ::core::result::Result<usize, #krate::EncodeError> {
                         #[allow(unused_mut)]
-                        let mut used = 0usize;
+                        let mut #__used = 0usize;
                         #(#encodes)*
-                        let _ = &words;
-                        ::core::result::Result::Ok(used)
+                        let _ = &#__words;
+                        ::core::result::Result::Ok(#__used)
                     },
                 )
             }
@@ -362,13 +378,13 @@ fn generate(
         let decodes = operation.arguments.iter().enumerate().map(|(index, (name, ty))| {
             let index = index as u64;
             quote! {
-                let #name = match <#ty as #krate::Wire>::decode(words.get(used..).unwrap_or_default()) {
-                    ::core::result::Result::Ok((value, taken)) => {
-                        used += taken;
+                let #name = match <#ty as #krate::Wire>::decode(#__words.get(#__used..).unwrap_or_default()) {
+                    ::core::result::Result::Ok((value, #__taken)) => {
+                        #__used += #__taken;
                         value
                     }
                     ::core::result::Result::Err(error) => {
-                        let reason = #krate::reply::bad_argument(error, #index, received);
+                        let reason = #krate::reply::bad_argument(error, #index, #__received);
                         return #krate::server::refuse(call, reason);
                     }
                 };
@@ -387,22 +403,22 @@ fn generate(
         quote! {
             #number => {
                 #binding {
-                    let words = #krate::Context::request(call);
-                    let received = words.len();
+                    let #__words = #krate::Context::request(call);
+                    let #__received = #__words.len();
                     // Fixed-size arguments: the length is checked once, here.
                     const FIXED: ::core::option::Option<usize> =
                         #krate::wire::fixed_total(&[#(<#types as #krate::Wire>::FIXED_WORDS),*]);
-                    if let ::core::option::Option::Some(total) = FIXED
-                        && received != total
+                    if let ::core::option::Option::Some(#__total) = FIXED
+                        && #__received != #__total
                     {
-                        let reason = #krate::BadRequest::WrongLength { received: received as u64 };
+                        let reason = #krate::BadRequest::WrongLength { received: #__received as u64 };
                         return #krate::server::refuse(call, reason);
                     }
                     #[allow(unused_mut)]
-                    let mut used = 0usize;
+                    let mut #__used = 0usize;
                     #(#decodes)*
-                    if used != received {
-                        let reason = #krate::BadRequest::WrongLength { received: received as u64 };
+                    if #__used != #__received {
+                        let reason = #krate::BadRequest::WrongLength { received: #__received as u64 };
                         return #krate::server::refuse(call, reason);
                     }
                     #value
@@ -427,13 +443,13 @@ fn generate(
         let decodes = operation.arguments.iter().enumerate().map(|(index, (name, ty))| {
             let index = index as u64;
             quote! {
-                let #name = match <#ty as #krate::Wire>::decode(words.get(used..).unwrap_or_default()) {
-                    ::core::result::Result::Ok((value, taken)) => {
-                        used += taken;
+                let #name = match <#ty as #krate::Wire>::decode(#__words.get(#__used..).unwrap_or_default()) {
+                    ::core::result::Result::Ok((value, #__taken)) => {
+                        #__used += #__taken;
                         value
                     }
                     ::core::result::Result::Err(error) => {
-                        let reason = #krate::reply::bad_argument(error, #index, total);
+                        let reason = #krate::reply::bad_argument(error, #index, #__total);
                         return #krate::server::refuse(call, reason);
                     }
                 };
@@ -452,15 +468,15 @@ fn generate(
         quote! {
             const #fixed: ::core::option::Option<usize> =
                 #krate::wire::fixed_total(&[#(<#types as #krate::Wire>::FIXED_WORDS),*]);
-            if let ::core::option::Option::Some(total) = #fixed
-                && info == (#number << 12) | total as u64
+            if let ::core::option::Option::Some(#__total) = #fixed
+                && info == (#number << 12) | #__total as u64
             {
                 #binding {
-                    let words = #krate::Context::registers(call).get(..total).unwrap_or_default();
+                    let #__words = #krate::Context::registers(call).get(..#__total).unwrap_or_default();
                     #[allow(unused_mut)]
-                    let mut used = 0usize;
+                    let mut #__used = 0usize;
                     #(#decodes)*
-                    let _ = used;
+                    let _ = #__used;
                     #value
                 };
                 let result = <S as #server>::#method(server, call, #(#names),*);
@@ -485,11 +501,17 @@ fn generate(
             #(#constants)*
             /// The canonical text the fingerprint is computed from.
             pub const CANONICAL: &'static str = #canonical;
+            /// The size and alignment (bytes) of each operation's argument types, then its
+            /// result type, in declaration order: mixed into the fingerprint after the text.
+            pub const LAYOUTS: &'static [(usize, usize)] = &[#(#layouts),*];
         }
 
         impl #krate::Interface for #interface {
             const NAME: &'static str = #name;
-            const FINGERPRINT: u64 = #krate::fingerprint::fnv1a64(#canonical.as_bytes());
+            const FINGERPRINT: u64 = #krate::fingerprint::with_layouts(
+                #krate::fingerprint::fnv1a64(#canonical.as_bytes()),
+                #interface::LAYOUTS,
+            );
             type Client = #client;
         }
 

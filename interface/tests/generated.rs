@@ -356,9 +356,13 @@ fn replies_that_are_not_the_operations_are_transport_errors() {
 #[test]
 fn the_fingerprint_covers_the_whole_declaration() {
     assert_eq!(<Kv as Interface>::NAME, "kv-test");
+    // The canonical text's hash, then the layout (size and alignment) of each operation's
+    // argument and result types.
+    let text = interface::fingerprint::fnv1a64(Kv::CANONICAL.as_bytes());
+    assert_ne!(<Kv as Interface>::FINGERPRINT, text);
     assert_eq!(
         <Kv as Interface>::FINGERPRINT,
-        interface::fingerprint::fnv1a64(Kv::CANONICAL.as_bytes())
+        interface::fingerprint::with_layouts(text, Kv::LAYOUTS)
     );
     assert!(
         Kv::CANONICAL.starts_with("interface kv-test;op 1 get(heapless :: String < 64 >)")
@@ -383,10 +387,146 @@ pub trait KvRenumbered {
     fn get(key: Text) -> Result<Text, KvError>;
 }
 
+/// The same declaration, written the same way, where `Text` is another type: a client built
+/// where the alias says `String<32>` must not pass the connect check of a service built where
+/// it says `String<64>` (it would get `Undecodable` or, for a plain-data struct of the same
+/// words, a wrong value, only later).
+mod other_text {
+    use super::KvError;
+
+    type Text = heapless::String<32>;
+
+    #[interface::interface(name = "kv-test", runtime = crate::loopback)]
+    pub trait KvOther {
+        fn get(key: Text) -> Result<Text, KvError>;
+    }
+
+    /// A result type that changes size (an added field) under the same name.
+    #[derive(
+        Clone,
+        Copy,
+        Debug,
+        PartialEq,
+        Eq,
+        zerocopy::IntoBytes,
+        zerocopy::FromBytes,
+        zerocopy::Immutable,
+        interface::Wire,
+    )]
+    #[wire(words, runtime = crate::loopback)]
+    #[repr(C)]
+    pub struct Stat {
+        pub count: u64,
+        pub bytes: u64,
+    }
+
+    #[interface::interface(name = "stat", runtime = crate::loopback)]
+    pub trait Stats {
+        fn stat() -> Stat;
+    }
+}
+
+mod narrow_stat {
+    #[derive(
+        Clone,
+        Copy,
+        Debug,
+        PartialEq,
+        Eq,
+        zerocopy::IntoBytes,
+        zerocopy::FromBytes,
+        zerocopy::Immutable,
+        interface::Wire,
+    )]
+    #[wire(words, runtime = crate::loopback)]
+    #[repr(C)]
+    pub struct Stat {
+        pub count: u64,
+    }
+
+    #[interface::interface(name = "stat", runtime = crate::loopback)]
+    pub trait Stats {
+        fn stat() -> Stat;
+    }
+}
+
+#[test]
+fn the_fingerprint_covers_the_layouts_of_the_types_as_well_as_their_names() {
+    assert_eq!(KvOther::CANONICAL, other_text::KvOther::CANONICAL);
+    assert_ne!(
+        <KvOther as Interface>::FINGERPRINT,
+        <other_text::KvOther as Interface>::FINGERPRINT
+    );
+    assert_eq!(other_text::Stats::CANONICAL, narrow_stat::Stats::CANONICAL);
+    assert_ne!(
+        <other_text::Stats as Interface>::FINGERPRINT,
+        <narrow_stat::Stats as Interface>::FINGERPRINT
+    );
+}
+
 #[test]
 fn the_record_is_the_name_and_the_fingerprint() {
     let entry =
         interface::section::Entry::new(<Kv as Interface>::NAME, <Kv as Interface>::FINGERPRINT);
     assert_eq!(entry.name_bytes(), b"kv-test");
     assert_eq!(interface::section::Entry::from_bytes(&entry.to_bytes()), Some(entry));
+}
+
+/// Arguments named as the generated code's own variables (`words`, `used`, `received`,
+/// `total`, `taken`): each must reach the handler as the client sent it, and be decoded
+/// from the message, not from another argument.
+#[interface::interface(name = "names", runtime = crate::loopback)]
+pub trait Names {
+    fn spelled(label: Text, received: usize, used: usize) -> [u64; 3];
+    fn fixed(total: usize, taken: usize, received: usize, used: usize) -> [u64; 4];
+    fn listed(words: heapless::Vec<u64, 4>, more: u64) -> [u64; 2];
+}
+
+struct Namer;
+
+impl NamesServer for Namer {
+    fn spelled(
+        &mut self,
+        _call: &mut Call<'_>,
+        label: Text,
+        received: usize,
+        used: usize,
+    ) -> [u64; 3] {
+        [label.len() as u64, received as u64, used as u64]
+    }
+    fn fixed(
+        &mut self,
+        _call: &mut Call<'_>,
+        total: usize,
+        taken: usize,
+        received: usize,
+        used: usize,
+    ) -> [u64; 4] {
+        [total as u64, taken as u64, received as u64, used as u64]
+    }
+    fn listed(
+        &mut self,
+        _call: &mut Call<'_>,
+        words: heapless::Vec<u64, 4>,
+        more: u64,
+    ) -> [u64; 2] {
+        [words.iter().sum(), more]
+    }
+}
+
+#[test]
+fn arguments_named_as_the_generated_variables_travel_as_sent() {
+    let mut realm = Realm::new(|call, info| {
+        <Names as Dispatch<Namer, Call<'_>>>::dispatch(&mut Namer, call, info)
+    });
+    let mut names = NamesClient::from(Client::new());
+    assert_eq!(names.spelled(&mut realm, text("abc"), 7, 9), Ok([3, 7, 9]));
+    assert_eq!(names.fixed(&mut realm, 1, 2, 3, 4), Ok([1, 2, 3, 4]));
+    // The general path (not the fast one) decodes fixed arguments too.
+    assert_eq!(
+        realm.raw(Names::FIXED, &[5, 6, 7, 8]).map(|(_, words)| words),
+        Some(vec![5, 6, 7, 8])
+    );
+    let words = heapless::Vec::from_slice(&[1, 2, 3]).unwrap();
+    assert_eq!(names.listed(&mut realm, words, 10), Ok([6, 10]));
 }

@@ -43,7 +43,10 @@ pub enum CallError {
     /// The service's result did not fit in one message.
     ResponseTooLarge,
     /// The call did not reach a service and the broker could not say why (or a reconnect
-    /// was refused).
+    /// was refused). A reply labelled with a kernel error code or `ABORTED` while the broker
+    /// says the connection is open is this, `Unreachable(Error::UnexpectedReply)`: a service
+    /// sending those labels itself, or this realm's connection cap moved out of its slot
+    /// (with the `ipc::abi::slot::CNODE` cap).
     Unreachable(Error),
 }
 

@@ -7,10 +7,10 @@
 //!
 //! A program declares `fn main(realm: &mut Realm)` with [`main!`]. [`Realm`] is the realm's
 //! handle on the system: its name, more memory from its budget, and services. A service's
-//! interface is declared once with [`interface`] (the `interface` crate's guide); a client
-//! gets one with `realm.connect::<Kv>("kv")` ([`client`]), a service serves it with a
-//! [`Server`] ([`server`]). For raw seL4 IPC there are services and connections with no
-//! interface ([`Realm::register`], [`Realm::connect_raw`], [`service`]). When main returns
+//! interface is declared once with [`macro@interface`] (the [`mod@interface`] crate's
+//! guide); a client gets one with `realm.connect::<Kv>("kv")` ([`client`]), a service serves
+//! it with a [`Server`] ([`server`]). For raw seL4 IPC there are services and connections
+//! with no interface ([`Realm::register`], [`Realm::connect_raw`], [`service`]). When main returns
 //! the realm exits; a panic is reported to the memory manager, which logs it with the
 //! realm's name and stops the realm.
 #![cfg_attr(not(test), no_std)]
@@ -98,8 +98,9 @@ impl Realm {
         decoded.map_err(Error::Refused)
     }
 
-    /// Tells the memory manager that this realm now only serves requests (`serve` does it;
-    /// a realm with its own receive loop calls it before the loop).
+    /// Tells the memory manager that this realm now only serves requests ([`Server::run_with`]
+    /// does it; a realm with its own receive loop calls it before the loop: until then the
+    /// memory manager counts it as busy, and a system run `until-idle` never ends).
     ///
     /// From then on the realm counts as one that may hold a client's reply capability: if it
     /// exits, faults or panics, the memory manager sends its thread back to answer that

@@ -78,6 +78,21 @@ impl Call<'_> {
     /// handler then returns `Deferrable::Later` (only operations declared `#[deferrable]`
     /// can). `R` is the operation's declared result type.
     ///
+    /// Once this returns `Ok`, the caller's reply capability is in the [`Deferred`], no
+    /// longer the thread's: a result the handler returns anyway (`Deferrable::Now`, or the
+    /// result of an operation not declared `#[deferrable]`, whose handler can call this too)
+    /// reaches nobody. The caller gets what the `Deferred` gives it: the value passed to
+    /// [`Realm::answer`], or `ABORTED` when it is dropped (at the end of the handler, if the
+    /// handler did not keep it). So defer last, when nothing can fail any more, and return
+    /// `Deferrable::Later`.
+    ///
+    /// The kernel tells the service nothing when a deferred caller stops waiting (its call
+    /// cancelled at its deadline, its realm stopped: seL4 then deletes the saved reply
+    /// capability, `cancelIPC` in `src/object/endpoint.c`); its slot stays taken until the
+    /// `Deferred` is answered or dropped, which then reaches nobody. A service that defers
+    /// for any client should bound how many it keeps per client ([`Deferred::caller`]), or a
+    /// client that calls with short deadlines fills the 12 slots.
+    ///
     /// # Errors
     ///
     /// - [`DeferError::TableFull`]: the realm keeps 12 deferred replies already

@@ -121,6 +121,22 @@ impl Realm {
     /// [`ipc::Name`]); otherwise nothing is sent and the error is
     /// `Refused(MalformedRequest { reason: BadName { field: ServiceName, error } })`, `error`
     /// saying which byte or what length is wrong.
+    ///
+    /// The service is registered with no typed interface (raw seL4 IPC on its endpoint, a
+    /// receive loop of one's own): the broker then checks no client's interface at connect,
+    /// a typed client's included. A typed service is registered by a [`crate::Server`].
+    ///
+    /// # Errors
+    ///
+    /// Each a distinct [`ipc::Error`] in [`Error::Refused`], in the order the broker checks:
+    /// - `MalformedRequest { reason: BadName { .. } }`, as above;
+    /// - `Denied { rule }`: the policy does not let this realm provide `service`;
+    /// - `AlreadyRegistered`: a realm (this one or another) has registered `service`;
+    /// - `InterfaceMismatch`: `system.toml` declares `service` with an `interface`, and this
+    ///   register names none (logged as `interface-mismatch`, action `register`);
+    /// - `QuotaExceeded { what }`: `RealmServices` (this realm's `max_services`),
+    ///   `BrokerServices` (the broker's service table), `RealmSlots`/`BrokerSlots` (no slot
+    ///   for the endpoint's caps), `ServiceGenerations` (the name was registered too often).
     pub fn register(&mut self, service: &str) -> Result<Service, Error> {
         let service = name(service)?;
         self.register_with(service, None, None).map(|(service, _)| service)

@@ -16,6 +16,10 @@
 //! - `hostile` sends raw messages on its connections to "kv" and "gate" (unknown operations,
 //!   wrong lengths, undecodable words, capabilities) and after each makes a good call.
 //!
+//! - `liar` registers "liar" raw (no interface) and answers each request with the next of
+//!   [`LIES`], replies no runtime of this project sends; `dupe` connects to it as a typed
+//!   `if-kv` client, makes one call per lie and prints what each returned.
+//!
 //! Each prints what the calls answered, from the values they returned (`Debug`), for the
 //! suite to compare.
 #![forbid(unsafe_code)]
@@ -48,6 +52,8 @@ fn main(realm: &mut Realm) {
         "releaser" => releaser(realm),
         "stale" => stale(realm),
         "hostile" => hostile(realm),
+        "liar" => liar(realm),
+        "dupe" => dupe(realm),
         _ => println!(realm, "has no part in this test"),
     }
 }
@@ -565,4 +571,113 @@ fn hostile(realm: &mut Realm) {
         }
     }
     println!(realm, "good calls after the raw messages: count {:?}", good.count(realm));
+}
+
+// ---------------------------------------------------------------------------------------
+// liar and dupe: a hostile server answering a typed client
+
+/// One reply of the liar: its label and words, for a call of `dupe` to `operation`.
+struct Lie {
+    name: &'static str,
+    /// `if-kv`'s operation `dupe` calls for it: `count` (`-> u64`, no application error) or
+    /// `get` (`-> Result<u64, KvError>`, the error as postcard).
+    get: bool,
+    label: u64,
+    words: &'static [u64],
+}
+
+/// `KvError::Full { capacity: 3 }` in postcard: variant 1, then 3 (two bytes).
+const FULL_3: u64 = 0x03_01;
+
+const LIES: &[Lie] = &[
+    Lie { name: "OK with a word too many", get: false, label: label::OK, words: &[1, 2] },
+    Lie { name: "OK with no words", get: false, label: label::OK, words: &[] },
+    Lie {
+        name: "ERROR to an operation with no error",
+        get: false,
+        label: label::ERROR,
+        words: &[1],
+    },
+    Lie { name: "an operation number as the label", get: false, label: 32, words: &[1] },
+    Lie { name: "label 0", get: false, label: 0, words: &[1] },
+    Lie { name: "a kernel error code as the label", get: false, label: 2, words: &[1] },
+    Lie { name: "ABORTED from a live service", get: false, label: label::ABORTED, words: &[] },
+    Lie { name: "BAD_REQUEST with no reason", get: false, label: label::BAD_REQUEST, words: &[] },
+    Lie {
+        name: "BAD_REQUEST with an unknown reason",
+        get: false,
+        label: label::BAD_REQUEST,
+        words: &[9, 1],
+    },
+    Lie {
+        name: "RESPONSE_TOO_LARGE with a word",
+        get: false,
+        label: label::RESPONSE_TOO_LARGE,
+        words: &[1],
+    },
+    Lie {
+        name: "ERROR with a postcard length past its words",
+        get: true,
+        label: label::ERROR,
+        words: &[9, FULL_3],
+    },
+    Lie {
+        name: "ERROR with non-zero padding",
+        get: true,
+        label: label::ERROR,
+        words: &[2, FULL_3 | 0xFF << 16],
+    },
+    Lie {
+        name: "ERROR with a byte postcard leaves over",
+        get: true,
+        label: label::ERROR,
+        words: &[3, FULL_3 | 0x41 << 16],
+    },
+    Lie {
+        name: "OK of a Result with a word too many",
+        get: true,
+        label: label::OK,
+        words: &[5, 6],
+    },
+    Lie { name: "a true application error", get: true, label: label::ERROR, words: &[2, FULL_3] },
+    Lie { name: "a true value", get: false, label: label::OK, words: &[42] },
+];
+
+/// Registers "liar" raw and answers the n-th request with the n-th lie (then the last
+/// one for ever).
+fn liar(realm: &mut Realm) {
+    let Ok(service) = realm.register("liar") else {
+        return println!(realm, "cannot register");
+    };
+    let endpoint = service.endpoint();
+    realm.announce_serving();
+    let mut received = endpoint.recv(realm.ipc_buffer());
+    let mut next = 0;
+    loop {
+        // What was asked does not matter: every request gets the next lie.
+        let _ = received;
+        let lie = &LIES[next.min(LIES.len() - 1)];
+        next += 1;
+        let Ok(info) = realm.ipc_buffer().set_message(lie.label, lie.words, &[]) else {
+            return println!(realm, "{}: does not fit in a message", lie.name);
+        };
+        received = endpoint.reply_recv(realm.ipc_buffer(), info);
+    }
+}
+
+/// Calls "liar" as a typed client of `if-kv`, once per lie; prints what each call returned.
+fn dupe(realm: &mut Realm) {
+    let Ok(mut kv) = connect::<Kv>(realm, "liar") else {
+        return println!(realm, "cannot connect");
+    };
+    for lie in LIES {
+        if lie.get {
+            let result = kv.get(realm, key("k"));
+            println!(realm, "{}: {result:?}", lie.name);
+        } else {
+            let result = kv.count(realm);
+            println!(realm, "{}: {result:?}", lie.name);
+        }
+    }
+    println!(realm, "done");
 }
