@@ -524,6 +524,13 @@ fn generate(
             }
         }
 
+        /// The client's connection, so that `realm.disconnect(client)` takes the client.
+        impl ::core::convert::From<#client> for #runtime::Connection {
+            fn from(client: #client) -> Self {
+                client.0.into_connection()
+            }
+        }
+
         impl ::core::ops::Deref for #client {
             type Target = #runtime::Client<#interface>;
             fn deref(&self) -> &Self::Target {

@@ -41,7 +41,14 @@ mod loopback {
         pub fn new() -> Self {
             Client(PhantomData)
         }
+
+        pub fn into_connection(self) -> Connection {
+            Connection
+        }
     }
+
+    /// What a client gives up to be disconnected (the runtime's own holds the cap).
+    pub struct Connection;
 
     pub struct Call<'a> {
         pub buffer: &'a mut [u64; WORDS],

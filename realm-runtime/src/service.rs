@@ -165,7 +165,11 @@ impl Realm {
     ///
     /// A connection dropped without `disconnect` is let go of before this realm's next
     /// `connect` (up to 16 of them wait for it).
-    pub fn disconnect(&mut self, connection: Connection) -> Result<(), Error> {
+    ///
+    /// Takes a [`Connection`] or a typed client (`realm.disconnect(kv)`: a generated client
+    /// converts into its connection).
+    pub fn disconnect(&mut self, connection: impl Into<Connection>) -> Result<(), Error> {
+        let connection: Connection = connection.into();
         let id = connection.id;
         // Let go of here, not by `Drop`.
         core::mem::forget(connection);

@@ -81,7 +81,7 @@ fn connect_cost(realm: &mut Realm, service: &str) -> u64 {
         let start = timestamp::now();
         let echo = realm.connect::<Echo>(service).expect("connecting");
         *sample = timestamp::now() - start;
-        realm.disconnect(echo.0.into_connection()).expect("disconnecting");
+        realm.disconnect(echo).expect("disconnecting");
     }
     median(samples)
 }

@@ -366,7 +366,7 @@ fn flaky_calls(realm: &mut Realm) {
     let bumped = flaky.bump(realm, 1);
     println!(realm, "non-idempotent bump(1) across a crash: {bumped:?}");
     println!(realm, "bump(1) again on that connection: {:?}", flaky.bump(realm, 1));
-    let _ = realm.disconnect(flaky.0.into_connection());
+    let _ = realm.disconnect(flaky);
     match connect::<Flaky>(realm, "flaky") {
         Ok(mut flaky) => {
             println!(realm, "connected again: state {:?}", flaky.state(realm));

@@ -44,7 +44,7 @@ fn keeper(
     let mut keeper =
         realm.connect::<Keeper>("keeper").expect("a child reaches its parent's keeper");
     let response = request(&mut keeper, realm);
-    let _ = realm.disconnect(keeper.0.into_connection());
+    let _ = realm.disconnect(keeper);
     response
 }
 
@@ -59,7 +59,7 @@ fn granted_call(realm: &mut Realm, me: &str) -> u64 {
     let mut echo = connect_when_back(realm, "echo");
     let answer = echo.echo(realm, 7);
     println!(realm, "echo answers {answer:?}");
-    let _ = realm.disconnect(echo.0.into_connection());
+    let _ = realm.disconnect(echo);
     answer.unwrap_or(0)
 }
 
@@ -189,7 +189,7 @@ fn delta(realm: &mut Realm) {
         before = realm.resources().expect("asking for resources");
         for _ in 0..1000 {
             let keeper = realm.connect::<Keeper>("keeper").expect("connecting");
-            realm.disconnect(keeper.0.into_connection()).expect("disconnecting");
+            realm.disconnect(keeper).expect("disconnecting");
         }
         after = realm.resources().expect("asking for resources");
         if before == after {

@@ -39,7 +39,7 @@ fn keeper(
     let mut keeper =
         realm.connect::<Keeper>("keeper").expect("a child reaches its parent's keeper");
     let response = request(&mut keeper, realm);
-    let _ = realm.disconnect(keeper.0.into_connection());
+    let _ = realm.disconnect(keeper);
     response
 }
 
@@ -53,7 +53,7 @@ fn try_connect(realm: &mut Realm, what: &str, service: &str) {
     match realm.connect::<Echo>(service) {
         Ok(echo) => {
             println!(realm, "{what}: connected WRONG");
-            let _ = realm.disconnect(echo.0.into_connection());
+            let _ = realm.disconnect(echo);
         }
         Err(error) => {
             let retry = if error_may_succeed_later(&error) { "retry" } else { "do not retry" };
@@ -79,13 +79,13 @@ fn connect_answers(realm: &mut Realm) {
         match realm.connect::<Echo>("phoenix") {
             Ok(mut phoenix) => {
                 let _ = phoenix.echo(realm, CRASH);
-                let _ = realm.disconnect(phoenix.0.into_connection());
+                let _ = realm.disconnect(phoenix);
                 if heard_restarting {
                     continue;
                 }
                 match realm.connect::<Echo>("phoenix") {
                     Ok(again) => {
-                        let _ = realm.disconnect(again.0.into_connection());
+                        let _ = realm.disconnect(again);
                     }
                     Err(error) => {
                         let restarting = Error::Refused(ipc::Error::ServiceRestarting);
@@ -165,7 +165,7 @@ fn stale_handles(realm: &mut Realm) {
     let mut quitting = realm.connect::<Echo>("once").expect("kay is granted once");
     let quit = quitting.echo(realm, QUIT);
     println!(realm, "the call when once exited: {}", describe(quit));
-    let _ = realm.disconnect(quitting.0.into_connection());
+    let _ = realm.disconnect(quitting);
     try_connect(realm, "connect \"once\" after it exited", "once");
 
     let stale_slots = [kicked.connection(), revoked.connection(), gone.connection()].map(slot);
@@ -175,7 +175,7 @@ fn stale_handles(realm: &mut Realm) {
         if stale_slots.contains(&slot(bee.connection())) {
             same_slot += 1;
         }
-        realm.disconnect(bee.0.into_connection()).expect("disconnecting from bee");
+        realm.disconnect(bee).expect("disconnecting from bee");
     }
     let held = realm.connect::<Echo>("bee").expect("connecting to bee");
     if stale_slots.contains(&slot(held.connection())) {
@@ -205,10 +205,10 @@ fn stale_handles(realm: &mut Realm) {
     match realm.connect::<Echo>("bee") {
         Ok(third) => {
             println!(realm, "after letting go of them: connected");
-            let _ = realm.disconnect(third.0.into_connection());
+            let _ = realm.disconnect(third);
         }
         Err(error) => println!(realm, "after letting go of them: {error} WRONG"),
     }
-    let _ = realm.disconnect(held.0.into_connection());
-    let _ = realm.disconnect(second.0.into_connection());
+    let _ = realm.disconnect(held);
+    let _ = realm.disconnect(second);
 }
