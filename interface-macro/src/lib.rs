@@ -298,6 +298,44 @@ fn generate(
     let (__words, __used, __received) = (hygienic("words"), hygienic("used"), hygienic("received"));
     let (__total, __taken) = (hygienic("total"), hygienic("taken"));
 
+    // What both dispatch arms of an operation (the fast one and the general one) generate: the
+    // statements decoding its arguments (a failure refuses the request, naming `length` words
+    // received), the answer, and the binding of the decoded arguments.
+    let dispatch_parts = |operation: &Operation, length: &Ident| {
+        let names: Vec<&Ident> = operation.arguments.iter().map(|(name, _)| name).collect();
+        let decodes: Vec<TokenStream2> = operation
+            .arguments
+            .iter()
+            .enumerate()
+            .map(|(index, (name, ty))| {
+                let index = index as u64;
+                quote! {
+                    let #name = match <#ty as #krate::Wire>::decode(#__words.get(#__used..).unwrap_or_default()) {
+                        ::core::result::Result::Ok((value, #__taken)) => {
+                            #__used += #__taken;
+                            value
+                        }
+                        ::core::result::Result::Err(error) => {
+                            let reason = #krate::reply::bad_argument(error, #index, #length);
+                            return #krate::server::refuse(call, reason);
+                        }
+                    };
+                }
+            })
+            .collect();
+        let answer = if operation.deferrable {
+            quote!(#krate::server::answer_deferrable(call, &result))
+        } else {
+            quote!(#krate::server::answer(call, &result))
+        };
+        let (binding, value) = if names.is_empty() {
+            (quote!(let _: () =), quote!())
+        } else {
+            (quote!(let (#(#names,)*) =), quote!((#(#names,)*)))
+        };
+        (decodes, answer, binding, value)
+    };
+
     // What the declaration's text cannot say: the layout of the types it names (an alias,
     // or a struct defined elsewhere, changed under the same name).
     let layouts: Vec<TokenStream2> = operations
@@ -375,31 +413,7 @@ fn generate(
         let number = operation.number;
         let names: Vec<&Ident> = operation.arguments.iter().map(|(name, _)| name).collect();
         let types: Vec<&Type> = operation.arguments.iter().map(|(_, ty)| ty).collect();
-        let decodes = operation.arguments.iter().enumerate().map(|(index, (name, ty))| {
-            let index = index as u64;
-            quote! {
-                let #name = match <#ty as #krate::Wire>::decode(#__words.get(#__used..).unwrap_or_default()) {
-                    ::core::result::Result::Ok((value, #__taken)) => {
-                        #__used += #__taken;
-                        value
-                    }
-                    ::core::result::Result::Err(error) => {
-                        let reason = #krate::reply::bad_argument(error, #index, #__received);
-                        return #krate::server::refuse(call, reason);
-                    }
-                };
-            }
-        });
-        let answer = if operation.deferrable {
-            quote!(#krate::server::answer_deferrable(call, &result))
-        } else {
-            quote!(#krate::server::answer(call, &result))
-        };
-        let (binding, value) = if names.is_empty() {
-            (quote!(let _: () =), quote!())
-        } else {
-            (quote!(let (#(#names,)*) =), quote!((#(#names,)*)))
-        };
+        let (decodes, answer, binding, value) = dispatch_parts(operation, &__received);
         quote! {
             #number => {
                 #binding {
@@ -440,31 +454,7 @@ fn generate(
         let fixed = format_ident!("FIXED_{}", number);
         let names: Vec<&Ident> = operation.arguments.iter().map(|(name, _)| name).collect();
         let types: Vec<&Type> = operation.arguments.iter().map(|(_, ty)| ty).collect();
-        let decodes = operation.arguments.iter().enumerate().map(|(index, (name, ty))| {
-            let index = index as u64;
-            quote! {
-                let #name = match <#ty as #krate::Wire>::decode(#__words.get(#__used..).unwrap_or_default()) {
-                    ::core::result::Result::Ok((value, #__taken)) => {
-                        #__used += #__taken;
-                        value
-                    }
-                    ::core::result::Result::Err(error) => {
-                        let reason = #krate::reply::bad_argument(error, #index, #__total);
-                        return #krate::server::refuse(call, reason);
-                    }
-                };
-            }
-        });
-        let answer = if operation.deferrable {
-            quote!(#krate::server::answer_deferrable(call, &result))
-        } else {
-            quote!(#krate::server::answer(call, &result))
-        };
-        let (binding, value) = if names.is_empty() {
-            (quote!(let _: () =), quote!())
-        } else {
-            (quote!(let (#(#names,)*) =), quote!((#(#names,)*)))
-        };
+        let (decodes, answer, binding, value) = dispatch_parts(operation, &__total);
         quote! {
             const #fixed: ::core::option::Option<usize> =
                 #krate::wire::fixed_total(&[#(<#types as #krate::Wire>::FIXED_WORDS),*]);
