@@ -1,10 +1,13 @@
 //! Property test of the thread table (`supervisor::threads`), driven as the memory manager
 //! drives it, over random sequences of what a realm's threads do: spawn (the objects made or
 //! not, the spawn failing while making them or while starting the thread), exit the thread or
-//! the realm, fault, panic, join and detach any id; what the supervisor decides when the
-//! realm ends (stop it at once, or abort it: every live thread is sent to `start::ABORT` and
-//! reports, or cannot be sent); and inputs the memory manager would not send (events of
-//! threads that are not live, reports of threads not aborting), which must change nothing.
+//! the realm, fault, panic, join and detach any id; and inputs the memory manager would not
+//! send (events of threads that are not live, reports of threads not aborting), which must
+//! change nothing. When a thread's ending ends the realm, the real [`Supervisor`] decides
+//! (the realm owns a service or not): it stops the realm at once, or aborts it (every live
+//! thread is sent to `start::ABORT` and reports, or cannot be sent) and stops it when the
+//! abort is complete; the realm is restartable, so it then waits and starts again, and a
+//! realm that exited is started anew.
 //!
 //! The test plays the memory manager and a model of the threads: a thread parked in a join
 //! sends nothing until woken; a thread that ended, or reported during the realm's abort, is
@@ -24,19 +27,35 @@
 //!   of them has reported (once each);
 //! - a fault or panic ends the realm under `stop-realm`, or from thread 0; under
 //!   `stop-thread`, it sends the thread alone to its abort entry;
-//! - a refused input changes nothing.
+//! - a refused input changes nothing;
+//! - the supervisor aborts the realm (`Op::Abort`) or reclaims it (`Op::Reclaim`) on the
+//!   table's `EndRealm`, and reclaims it when the table says the abort is complete: the
+//!   realm is aborting in the supervisor exactly while it is in the table.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use ipc::{ThreadEnding, ThreadId};
 use proptest::prelude::*;
-use supervisor::Ending;
 use supervisor::threads::{
     Detach, Error, Join, Next, Refused, Spawn, ThreadEvent, ThreadSet, ThreadState, ThreadTable,
 };
+use supervisor::{Ending, Event, Instant, Op, Sink, State, Supervisor};
 use system_config::ThreadFaultPolicy;
 
 const LIMIT: u8 = ThreadId::LIMIT as u8;
+const REALM: ipc::RealmId = ipc::RealmId(1);
+
+/// Collects the supervisor's ops.
+#[derive(Default)]
+struct Ops(Vec<Op>);
+
+impl Sink for Ops {
+    fn run(&mut self, op: Op) {
+        self.0.push(op);
+    }
+
+    fn log(&mut self, _event: Event) {}
+}
 
 fn id(index: u8) -> ThreadId {
     ThreadId::new(index % LIMIT).expect("below the limit")
@@ -59,12 +78,12 @@ enum Step {
         by: u8,
         outcome: SpawnOutcome,
     },
-    /// The thread chosen by `by` does `event`; `abort` is what the supervisor decides if
-    /// the realm ends (abort it, or stop it at once).
+    /// The thread chosen by `by` does `event`; `owns_services`: whether the broker says the
+    /// realm owns a service, should that end it (the supervisor then aborts it).
     End {
         by: u8,
         event: ThreadEvent,
-        abort: bool,
+        owns_services: bool,
     },
     Join {
         by: u8,
@@ -103,7 +122,7 @@ fn step() -> impl Strategy<Value = Step> {
     prop_oneof![
         6 => (any::<u8>(), outcome).prop_map(|(by, outcome)| Step::Spawn { by, outcome }),
         5 => (any::<u8>(), event(), proptest::bool::weighted(0.7))
-            .prop_map(|(by, event, abort)| Step::End { by, event, abort }),
+            .prop_map(|(by, event, owns_services)| Step::End { by, event, owns_services }),
         4 => (any::<u8>(), any::<u8>()).prop_map(|(by, target)| Step::Join { by, target }),
         2 => (any::<u8>(), any::<u8>()).prop_map(|(by, target)| Step::Detach { by, target }),
         1 => any::<u8>().prop_map(|which| Step::NotSent { which }),
@@ -117,6 +136,9 @@ fn policy() -> impl Strategy<Value = ThreadFaultPolicy> {
 
 /// What the test knows, as the memory manager and the realm's threads would.
 struct World {
+    supervisor: Supervisor<1>,
+    /// The root task's clock, in milliseconds since boot.
+    now_ms: u64,
     table: ThreadTable,
     /// Indexes whose objects exist.
     made: BTreeSet<ThreadId>,
@@ -134,6 +156,8 @@ struct World {
 impl World {
     fn new(max_threads: u8, policy: ThreadFaultPolicy) -> Self {
         World {
+            supervisor: started_supervisor(Instant::ZERO),
+            now_ms: 0,
             table: ThreadTable::new(max_threads, policy),
             made: BTreeSet::from([ThreadId::MAIN]),
             parked: BTreeMap::new(),
@@ -158,8 +182,14 @@ impl World {
         (!senders.is_empty()).then(|| senders[usize::from(by) % senders.len()])
     }
 
-    /// The realm is stopped (reclaimed) and started again: every join is dropped.
-    fn stop_realm(&mut self) {
+    fn now(&self) -> Instant {
+        Instant::ZERO.saturating_add(supervisor::Duration::from_millis(self.now_ms))
+    }
+
+    /// The supervisor reclaimed the realm: every join is dropped and the table is reset.
+    /// Then the realm is started again: after its back-off if it crashed, or as a new run
+    /// (a new supervisor) if it exited.
+    fn stop_realm(&mut self) -> Result<(), TestCaseError> {
         for (_, (join, _)) in std::mem::take(&mut self.parked) {
             self.dropped.insert(join);
         }
@@ -167,6 +197,33 @@ impl World {
         self.made = BTreeSet::from([ThreadId::MAIN]);
         self.abort = None;
         self.suspended.clear();
+        match self.supervisor.state(REALM) {
+            Some(State::Waiting { restart_at }) => {
+                self.now_ms = restart_at.as_nanos() / 1_000_000 + 1;
+                let mut ops = Ops::default();
+                let now = self.now();
+                prop_assert_eq!(self.supervisor.restart_due(REALM, now, &mut ops), Ok(()));
+                prop_assert_eq!(ops.0, vec![Op::Start(REALM)]);
+                prop_assert_eq!(self.supervisor.started(REALM, now, &mut Ops::default()), Ok(()));
+            }
+            Some(State::Stopped(_)) => self.supervisor = started_supervisor(self.now()),
+            other => prop_assert!(false, "the realm is {:?} after its reclaim", other),
+        }
+        Ok(())
+    }
+
+    /// Reports the realm's ending to the supervisor; whether it aborts the realm (else it
+    /// reclaimed it).
+    fn realm_ended(&mut self, ending: Ending, owns_services: bool) -> Result<bool, TestCaseError> {
+        self.now_ms += 3;
+        let mut ops = Ops::default();
+        let now = self.now();
+        let ended = self.supervisor.ended(REALM, ending, owns_services, now, &mut ops);
+        prop_assert_eq!(ended, Ok(()));
+        let aborts = ops.0.contains(&Op::Abort(REALM));
+        let reclaims = ops.0.contains(&Op::Reclaim(REALM));
+        prop_assert!(aborts != reclaims, "{:?}", ops.0);
+        Ok(aborts)
     }
 
     fn apply(&mut self, step: &Step) -> Result<(), TestCaseError> {
@@ -177,9 +234,9 @@ impl World {
                 }
                 self.spawn(outcome)
             }
-            Step::End { by, event, abort } => {
+            Step::End { by, event, owns_services } => {
                 let Some(thread) = self.pick_sender(by) else { return Ok(()) };
-                self.end(thread, event, abort)
+                self.end(thread, event, owns_services)
             }
             Step::Join { by, target } => {
                 let Some(caller) = self.pick_sender(by) else { return Ok(()) };
@@ -263,7 +320,7 @@ impl World {
         &mut self,
         thread: ThreadId,
         event: ThreadEvent,
-        abort: bool,
+        owns_services: bool,
     ) -> Result<(), TestCaseError> {
         let before = self.table.clone();
         let next = self.table.ended(thread, event);
@@ -295,10 +352,10 @@ impl World {
                     thread
                 );
                 prop_assert_eq!(&self.table, &before);
-                if abort {
+                if self.realm_ended(ending, owns_services)? {
                     self.begin_abort()?;
                 } else {
-                    self.stop_realm();
+                    self.stop_realm()?;
                 }
             }
             Next::AbortThread { ending } => {
@@ -363,7 +420,8 @@ impl World {
                 prop_assert_eq!(complete, all, "complete exactly when every thread reported");
                 if complete {
                     // The supervisor hears the second ending and stops the realm.
-                    self.stop_realm();
+                    prop_assert!(!self.realm_ended(Ending::Exited, true)?, "aborted twice");
+                    self.stop_realm()?;
                 }
             }
             Err(error) => {
@@ -444,6 +502,9 @@ impl World {
     /// What holds after every step.
     fn check(&self) -> Result<(), TestCaseError> {
         let table = &self.table;
+        let aborting = matches!(self.supervisor.state(REALM), Some(State::Aborting { .. }));
+        prop_assert!(self.supervisor.is_running(REALM));
+        prop_assert_eq!(aborting, self.abort.is_some(), "{:?}", self.supervisor.state(REALM));
         prop_assert!(table.threads() <= table.max_threads(), "{} threads", table.threads());
         prop_assert_ne!(table.state(ThreadId::MAIN), ThreadState::Free);
         let made: BTreeSet<ThreadId> = table.made().iter().collect();
@@ -483,6 +544,14 @@ impl World {
         }
         Ok(())
     }
+}
+
+/// A supervisor of the one realm, restartable (up to 255 times), started at `now`.
+fn started_supervisor(now: Instant) -> Supervisor<1> {
+    let mut supervisor = Supervisor::new();
+    supervisor.add_realm(REALM, true, u8::MAX).expect("room for one realm");
+    supervisor.started(REALM, now, &mut Ops::default()).expect("starting");
+    supervisor
 }
 
 proptest! {
