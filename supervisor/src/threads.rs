@@ -33,10 +33,12 @@
 //!   freed) and parks the caller otherwise, to be woken exactly once, when that thread ends.
 //!   **Detach** ([`ThreadTable::detach`]) frees an ended thread's index at once, or marks a
 //!   running one to be freed when it ends. Both refuse ([`Refused::NotJoinable`]) thread 0,
-//!   the caller itself (or a caller parked in a join), an index that is free (never spawned, joined already, or detached and
-//!   ended), a detached thread, a thread another thread is joining already, and, while the
-//!   realm is being aborted, any thread; a join that would wait for ever (the target waits,
-//!   through joins, for the caller) is refused too. Ids from 16: [`Refused::OutOfRange`].
+//!   the caller itself (or a caller parked in a join), an index that is free (never
+//!   spawned, joined already, or detached and ended), a detached thread, a thread another
+//!   thread is joining already, and, while the realm is being aborted, any thread; a join
+//!   that would wait for ever (the target waits, through joins, for the caller) is refused
+//!   too. Ids from 16 never get here: [`ThreadId`] stops at 15, and the request decoder
+//!   refuses a larger one as malformed.
 //! - **The realm's abort** ([`ThreadTable::begin_abort`]): when the supervisor aborts the
 //!   realm ([`Op::Abort`](crate::Op::Abort)), every thread that exists and has not ended
 //!   (running, parked, or being stopped alone) is sent to `start::ABORT`; the table keeps the
