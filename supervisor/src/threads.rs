@@ -76,11 +76,27 @@
 //! );
 //! // The next spawn reuses index 1 and its objects.
 //! assert_eq!(threads.spawn(), Ok(Spawn { thread, make: false }));
-//! // The main thread exits: the realm ends (the supervisor decides what follows).
+//! // The main thread exits: the realm ends; the memory manager tells the supervisor.
 //! assert_eq!(
 //!     threads.ended(ThreadId::MAIN, ThreadEvent::Exit),
 //!     Ok(Next::EndRealm(Ending::Exited))
 //! );
+//! // The realm owns a service, so the supervisor aborts it (`Op::Abort`): threads 0 and 1
+//! // are sent to `start::ABORT`, and the realm is done once both have reported.
+//! let sent = threads.begin_abort().unwrap();
+//! assert_eq!(sent.iter().collect::<Vec<_>>(), [ThreadId::MAIN, thread]);
+//! assert_eq!(
+//!     threads.ended(thread, ThreadEvent::ExitThread),
+//!     Ok(Next::AbortReported { complete: false })
+//! );
+//! assert_eq!(
+//!     threads.ended(ThreadId::MAIN, ThreadEvent::Exit),
+//!     Ok(Next::AbortReported { complete: true })
+//! );
+//! // The memory manager reports the realm's second ending to the supervisor, which
+//! // reclaims it; the table starts over with the realm.
+//! threads.reset();
+//! assert_eq!(threads.spawn(), Ok(Spawn { thread, make: true }));
 //! ```
 
 use core::fmt;
