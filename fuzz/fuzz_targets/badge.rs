@@ -11,8 +11,9 @@ fuzz_target!(|badge: u64| {
     let decoded = Badge::decode(badge);
     if let Ok(kind) = decoded {
         let again = match kind {
-            BadgeKind::Realm(realm) => Badge::for_realm(realm),
-            BadgeKind::Fault(realm) => Badge::for_fault(realm),
+            BadgeKind::Realm { realm, thread } => Badge::for_realm_thread(realm, thread),
+            BadgeKind::Fault { realm, thread } => Badge::for_fault_thread(realm, thread),
+            BadgeKind::Inbox { thread } => Badge::for_inbox(thread),
             BadgeKind::Connection { connection, service } => {
                 Badge::for_connection(connection, service)
             }
@@ -25,7 +26,7 @@ fuzz_target!(|badge: u64| {
         assert!(badge != 0 && badge < 1 << ipc::badge::BADGE_BITS);
     }
     let expect_realm = match decoded {
-        Ok(BadgeKind::Realm(realm)) => Ok(realm),
+        Ok(BadgeKind::Realm { realm, .. }) => Ok(realm),
         Ok(found) => Err(BadgeError::WrongKind { found }),
         Err(error) => Err(error),
     };

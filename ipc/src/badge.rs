@@ -7,10 +7,13 @@
 //!                    3 = fault          (badge of a realm thread's fault endpoint)
 //!                    4 = timer          (badge of the memory manager's timer notification)
 //!                    5 = notification   (badge of a signal to a realm's bound notification)
+//!                    6 = inbox          (badge of a thread's inbox: an intra-realm message)
 //!                    8..=15 = connection to service `kind - 8` of its endpoint (a client's
 //!                             cap to a service endpoint; see [`ServiceIndex`])
-//!                    0, 2, 6, 7 reserved (0 would also be "unbadged")
-//!  23..0   payload   realm, fault: bits 23..8 zero, bits 7..0 the realm id
+//!                    0, 2, 7 reserved (0 would also be "unbadged")
+//!  23..0   payload   realm, fault: bits 23..12 zero, bits 11..8 the thread id, bits 7..0
+//!                    the realm id (each thread has its own broker and fault caps)
+//!                    inbox: bits 23..4 zero, bits 3..0 the receiving thread's id
 //!                    connection: the connection word (bits 23..10 generation, 9..0 index)
 //!                    timer: zero
 //!                    notification: the signal bits (non-zero)
@@ -38,7 +41,7 @@
 
 use core::fmt;
 
-use crate::ids::{ConnectionId, RealmId};
+use crate::ids::{ConnectionId, RealmId, ThreadId};
 
 /// The badge bits the kernel keeps (28 on seL4 5.0.0): the width of
 /// [`sel4::kernel::MAX_BADGE`].
@@ -49,6 +52,12 @@ const REALM_KIND: u64 = 1;
 const FAULT_KIND: u64 = 3;
 const TIMER_KIND: u64 = 4;
 const NOTIFICATION_KIND: u64 = 5;
+const INBOX_KIND: u64 = 6;
+/// Where the thread id sits in a realm or fault badge's payload.
+const THREAD_SHIFT: u32 = 8;
+/// The payload bits a realm or fault badge may use: a thread id over a realm id.
+const REALM_PAYLOAD_MASK: u64 = (1 << (THREAD_SHIFT + 4)) - 1;
+const _: () = assert!(ThreadId::LIMIT <= 1 << 4, "a thread id fits 4 bits");
 /// Connection kinds are `CONNECTION_KINDS + service index`.
 const CONNECTION_KINDS: u64 = 8;
 
@@ -89,23 +98,23 @@ impl From<Badge> for sel4::cap::Badge {
 /// What a badge identifies.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum BadgeKind {
-    Realm(RealmId),
+    /// A request of `thread` of `realm` to the memory manager (its cap to the broker
+    /// endpoint).
+    Realm { realm: RealmId, thread: ThreadId },
     /// A client's call on `connection`, to the service at `service` on the endpoint.
-    Connection {
-        connection: ConnectionId,
-        service: ServiceIndex,
-    },
-    /// A fault of a thread of this realm (the kernel sends faults on the thread's fault
+    Connection { connection: ConnectionId, service: ServiceIndex },
+    /// A fault of `thread` of `realm` (the kernel sends faults on the thread's fault
     /// endpoint, the broker endpoint minted with this badge).
-    Fault(RealmId),
+    Fault { realm: RealmId, thread: ThreadId },
+    /// A message from a thread of the realm to `thread`'s inbox (every thread's cap to that
+    /// inbox carries this badge: the sender is not told apart).
+    Inbox { thread: ThreadId },
     /// A tick of the memory manager's timer (its notification's word, delivered on its
     /// endpoint because the notification is bound to its thread).
     Timer,
     /// Signals to a realm's bound notification: the OR of the bits of every signal since the
     /// last receive (never zero).
-    Notification {
-        bits: u32,
-    },
+    Notification { bits: u32 },
 }
 
 /// Why a delivered badge does not fit the layout.
@@ -117,8 +126,10 @@ pub enum BadgeError {
     TooWide { badge: u64 },
     /// The kind field names no kind Switchboard uses.
     UnknownKind { kind: u8 },
-    /// A realm badge with bits set between the kind and the realm id.
+    /// A realm or fault badge whose payload is not a thread id over a realm id.
     BadRealmPayload { payload: u64 },
+    /// An inbox badge whose payload is not a thread id.
+    BadInboxPayload { payload: u64 },
     /// A connection badge whose payload is not a connection word.
     BadConnectionPayload { payload: u64 },
     /// A timer badge with payload bits set.
@@ -138,6 +149,9 @@ impl fmt::Display for BadgeError {
             Self::BadRealmPayload { payload } => {
                 write!(f, "realm badge payload {payload:#x} has bits above the realm id")
             }
+            Self::BadInboxPayload { payload } => {
+                write!(f, "inbox badge payload {payload:#x} is not a thread id")
+            }
             Self::BadConnectionPayload { payload } => {
                 write!(f, "connection badge payload {payload:#x} is not a connection id")
             }
@@ -154,14 +168,29 @@ impl Badge {
     /// The badge of the memory manager's timer notification.
     pub const TIMER: Self = Self(TIMER_KIND << KIND_SHIFT);
 
-    /// The badge of `realm`'s cap to the broker endpoint.
+    /// The badge of `realm`'s main thread's cap to the broker endpoint.
     pub const fn for_realm(realm: RealmId) -> Self {
-        Self((REALM_KIND << KIND_SHIFT) | realm.0 as u64)
+        Self::for_realm_thread(realm, ThreadId::MAIN)
     }
 
-    /// The badge of the fault endpoint of `realm`'s threads.
+    /// The badge of thread `thread` of `realm`'s cap to the broker endpoint.
+    pub const fn for_realm_thread(realm: RealmId, thread: ThreadId) -> Self {
+        Self((REALM_KIND << KIND_SHIFT) | (thread.get() as u64) << THREAD_SHIFT | realm.0 as u64)
+    }
+
+    /// The badge of the fault endpoint of `realm`'s main thread.
     pub const fn for_fault(realm: RealmId) -> Self {
-        Self((FAULT_KIND << KIND_SHIFT) | realm.0 as u64)
+        Self::for_fault_thread(realm, ThreadId::MAIN)
+    }
+
+    /// The badge of the fault endpoint of thread `thread` of `realm`.
+    pub const fn for_fault_thread(realm: RealmId, thread: ThreadId) -> Self {
+        Self((FAULT_KIND << KIND_SHIFT) | (thread.get() as u64) << THREAD_SHIFT | realm.0 as u64)
+    }
+
+    /// The badge of every cap to thread `thread`'s inbox.
+    pub const fn for_inbox(thread: ThreadId) -> Self {
+        Self((INBOX_KIND << KIND_SHIFT) | thread.get() as u64)
     }
 
     /// The badge of the client's cap for `connection`, to the service at `service` on its
@@ -196,14 +225,23 @@ impl Badge {
         let payload = badge & PAYLOAD_MASK;
         match badge >> KIND_SHIFT {
             kind @ (REALM_KIND | FAULT_KIND) => {
-                if payload > u8::MAX as u64 {
-                    Err(BadgeError::BadRealmPayload { payload })
-                } else if kind == REALM_KIND {
-                    Ok(BadgeKind::Realm(RealmId(payload as u8)))
-                } else {
-                    Ok(BadgeKind::Fault(RealmId(payload as u8)))
+                let thread = ThreadId::from_word(payload >> THREAD_SHIFT);
+                match thread {
+                    Some(thread) if payload & !REALM_PAYLOAD_MASK == 0 => {
+                        let realm = RealmId((payload & 0xff) as u8);
+                        if kind == REALM_KIND {
+                            Ok(BadgeKind::Realm { realm, thread })
+                        } else {
+                            Ok(BadgeKind::Fault { realm, thread })
+                        }
+                    }
+                    _ => Err(BadgeError::BadRealmPayload { payload }),
                 }
             }
+            INBOX_KIND => match ThreadId::from_word(payload) {
+                Some(thread) => Ok(BadgeKind::Inbox { thread }),
+                None => Err(BadgeError::BadInboxPayload { payload }),
+            },
             kind @ CONNECTION_KINDS.. => match ConnectionId::from_word(payload) {
                 Some(connection) => Ok(BadgeKind::Connection {
                     connection,
@@ -231,8 +269,16 @@ impl Badge {
 
     /// Reads the badge of a message on the broker endpoint: the calling realm.
     pub const fn realm(badge: u64) -> Result<RealmId, BadgeError> {
+        match Self::realm_thread(badge) {
+            Ok((realm, _)) => Ok(realm),
+            Err(error) => Err(error),
+        }
+    }
+
+    /// Reads the badge of a message on the broker endpoint: the calling realm and thread.
+    pub const fn realm_thread(badge: u64) -> Result<(RealmId, ThreadId), BadgeError> {
         match Self::decode(badge) {
-            Ok(BadgeKind::Realm(realm)) => Ok(realm),
+            Ok(BadgeKind::Realm { realm, thread }) => Ok((realm, thread)),
             Ok(found) => Err(BadgeError::WrongKind { found }),
             Err(error) => Err(error),
         }
@@ -258,7 +304,10 @@ mod tests {
         let last = ConnectionId::new(1023, ConnectionId::MAX_GENERATION).unwrap();
         for badge in [
             Badge::for_realm(RealmId(255)),
+            Badge::for_realm_thread(RealmId(255), ThreadId::new(15).unwrap()),
             Badge::for_fault(RealmId(0)),
+            Badge::for_fault_thread(RealmId(255), ThreadId::new(15).unwrap()),
+            Badge::for_inbox(ThreadId::new(15).unwrap()),
             Badge::for_connection(last, ServiceIndex::new(7).unwrap()),
             Badge::for_notification(0xff_ffff).unwrap(),
             Badge::TIMER,
@@ -274,16 +323,38 @@ mod tests {
         let badge = Badge::for_realm(RealmId(7));
         assert_eq!(badge.value(), 0x100_0007);
         assert_eq!(Badge::realm(badge.value()), Ok(RealmId(7)));
+        assert_eq!(Badge::realm_thread(badge.value()), Ok((RealmId(7), ThreadId::MAIN)));
+        // Each thread's cap says which thread calls.
+        let thread = ThreadId::new(13).unwrap();
+        let badge = Badge::for_realm_thread(RealmId(7), thread);
+        assert_eq!(badge.value(), 0x100_0d07);
+        assert_eq!(Badge::realm_thread(badge.value()), Ok((RealmId(7), thread)));
+        assert_eq!(Badge::realm(badge.value()), Ok(RealmId(7)));
+    }
+
+    #[test]
+    fn inbox_badge_layout() {
+        let thread = ThreadId::new(3).unwrap();
+        let badge = Badge::for_inbox(thread);
+        assert_eq!(badge.value(), 0x600_0003);
+        assert_eq!(Badge::decode(badge.value()), Ok(BadgeKind::Inbox { thread }));
+        // An inbox message is neither a request to the broker nor a connection's call.
+        assert!(Badge::realm(badge.value()).is_err());
+        assert!(Badge::connection(badge.value()).is_err());
+        assert_eq!(Badge::decode(0x600_0010), Err(BadgeError::BadInboxPayload { payload: 0x10 }));
     }
 
     #[test]
     fn fault_badge_layout() {
         let badge = Badge::for_fault(RealmId(7));
         assert_eq!(badge.value(), 0x300_0007);
-        assert_eq!(Badge::decode(badge.value()), Ok(BadgeKind::Fault(RealmId(7))));
+        let fault = BadgeKind::Fault { realm: RealmId(7), thread: ThreadId::MAIN };
+        assert_eq!(Badge::decode(badge.value()), Ok(fault));
+        assert_eq!(Badge::realm(badge.value()), Err(BadgeError::WrongKind { found: fault }));
+        let thread = ThreadId::new(15).unwrap();
         assert_eq!(
-            Badge::realm(badge.value()),
-            Err(BadgeError::WrongKind { found: BadgeKind::Fault(RealmId(7)) })
+            Badge::decode(Badge::for_fault_thread(RealmId(7), thread).value()),
+            Ok(BadgeKind::Fault { realm: RealmId(7), thread })
         );
     }
 
@@ -338,9 +409,14 @@ mod tests {
         assert_eq!(Badge::decode(0), Err(BadgeError::Unbadged));
         assert_eq!(Badge::decode(1 << 28), Err(BadgeError::TooWide { badge: 1 << 28 }));
         assert_eq!(Badge::decode(0x200_0000), Err(BadgeError::UnknownKind { kind: 2 }));
-        assert_eq!(Badge::decode(0x600_0000), Err(BadgeError::UnknownKind { kind: 6 }));
+        assert_eq!(Badge::decode(0x700_0000), Err(BadgeError::UnknownKind { kind: 7 }));
         assert_eq!(Badge::decode(0x5), Err(BadgeError::UnknownKind { kind: 0 }));
-        assert_eq!(Badge::decode(0x100_0100), Err(BadgeError::BadRealmPayload { payload: 0x100 }));
+        // Bits above the thread id, in a realm or a fault badge.
+        assert_eq!(Badge::decode(0x100_1000), Err(BadgeError::BadRealmPayload { payload: 0x1000 }));
+        assert_eq!(
+            Badge::decode(0x380_0001),
+            Err(BadgeError::BadRealmPayload { payload: 0x80_0001 })
+        );
         assert_eq!(Badge::decode(0x800_0009), Err(BadgeError::BadConnectionPayload { payload: 9 }));
         assert_eq!(
             Badge::realm(0x800_0409),
@@ -353,7 +429,9 @@ mod tests {
         );
         assert_eq!(
             Badge::connection(0x100_0001),
-            Err(BadgeError::WrongKind { found: BadgeKind::Realm(RealmId(1)) })
+            Err(BadgeError::WrongKind {
+                found: BadgeKind::Realm { realm: RealmId(1), thread: ThreadId::MAIN }
+            })
         );
     }
 }

@@ -84,6 +84,10 @@ wire_codes! {
         Grant = 4,
         /// The realm has no bound notification (a `SignalAfter` before `BindNotification`).
         Notification = 5,
+        /// No thread of that id to join or detach: it was never spawned, or it ended and was
+        /// joined or detached already, or it is the caller itself or the main thread, or
+        /// another thread is joining it already.
+        Thread = 6,
     }
 }
 
@@ -119,6 +123,9 @@ wire_codes! {
         /// The services one endpoint carries (`ServiceIndex::LIMIT`): a register that shares
         /// an endpoint already carrying that many.
         EndpointServices = 13,
+        /// The realm's `max_threads` (threads running and threads ended but not joined yet,
+        /// its main thread included).
+        Threads = 14,
     }
 }
 
@@ -170,6 +177,10 @@ wire_codes! {
         ServiceIndex = 20,
         /// A duration in nanoseconds (`SignalAfter`).
         Duration = 21,
+        /// A thread id (below `MAX_THREADS_PER_REALM`).
+        Thread = 22,
+        /// How a thread ended (`ThreadEnding`'s word).
+        ThreadEnding = 23,
     }
 }
 
@@ -323,6 +334,10 @@ impl fmt::Display for Missing {
             Self::Connection => "no such connection",
             Self::Grant => "no such grant",
             Self::Notification => "the realm has no bound notification (ask for one first)",
+            Self::Thread => {
+                "no such thread to wait for (never spawned, already joined or detached, the \
+                 caller itself, the main thread, or joined by another thread)"
+            }
         })
     }
 }
@@ -345,6 +360,7 @@ impl fmt::Display for Resource {
             }
             Self::RealmPagingStructures => "the paging structures one realm may have",
             Self::EndpointServices => "the services one endpoint can carry",
+            Self::Threads => "the realm's max_threads",
         })
     }
 }
@@ -428,6 +444,8 @@ impl fmt::Display for Field {
             Self::SharedService => "the shared service's name",
             Self::ServiceIndex => "the service index",
             Self::Duration => "the duration",
+            Self::Thread => "the thread id",
+            Self::ThreadEnding => "the thread's ending",
         })
     }
 }
@@ -496,6 +514,7 @@ impl Resource {
             Self::RealmObjectSlots => "realm-object-slots",
             Self::RealmPagingStructures => "realm-paging-structures",
             Self::EndpointServices => "endpoint-services",
+            Self::Threads => "threads",
         }
     }
 }

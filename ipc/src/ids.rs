@@ -1,4 +1,5 @@
-//! Identifiers that cross the protocol: realms ([`RealmId`], from the `vocabulary` crate) and
+//! Identifiers that cross the protocol: realms ([`RealmId`], from the `vocabulary` crate), threads
+//! of a realm ([`ThreadId`], and how one ended: [`ThreadEnding`]) and
 //! connections ([`ConnectionId`], defined here because its bit layout is the protocol's
 //! connection word and the low bits of a connection badge).
 
@@ -98,5 +99,99 @@ mod tests {
         assert_eq!(ConnectionId::from_word(0x00_03ff), None);
         assert_eq!(ConnectionId::from_word(0x100_0407), None);
         assert_eq!(ConnectionId::from_word(u64::MAX), None);
+    }
+}
+
+/// A thread of a realm: `0..MAX_THREADS_PER_REALM` (16). Thread 0 is the realm's main thread,
+/// the one the memory manager starts (it runs `main`); threads 1 to 15 are the ones the realm
+/// spawns (`ipc::realm`, `Spawn`). The memory manager learns which thread calls it, or
+/// faulted, from the badge of the cap it used ([`crate::Badge::for_realm_thread`],
+/// [`crate::Badge::for_fault_thread`]); no message names its own sender.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ThreadId(u8);
+
+impl ThreadId {
+    /// The realm's main thread.
+    pub const MAIN: Self = Self(0);
+    /// How many thread ids there are: `vocabulary::limits::MAX_THREADS_PER_REALM`.
+    pub const LIMIT: usize = vocabulary::limits::MAX_THREADS_PER_REALM;
+
+    /// Thread `index`, if it is below [`ThreadId::LIMIT`].
+    pub const fn new(index: u8) -> Option<Self> {
+        if (index as usize) < Self::LIMIT { Some(Self(index)) } else { None }
+    }
+
+    /// The thread of a word (a request's field, a register at a thread's entry), if the word
+    /// is below [`ThreadId::LIMIT`].
+    pub const fn from_word(word: u64) -> Option<Self> {
+        if word < Self::LIMIT as u64 { Some(Self(word as u8)) } else { None }
+    }
+
+    pub const fn get(self) -> u8 {
+        self.0
+    }
+
+    /// The index as a `usize`, for per-thread tables.
+    pub const fn index(self) -> usize {
+        self.0 as usize
+    }
+
+    pub const fn is_main(self) -> bool {
+        self.0 == 0
+    }
+}
+
+impl fmt::Display for ThreadId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+/// How a thread ended, as a `Join` reports it. A spawned thread that faults or panics ends
+/// this way only under the realm's `on_thread_fault = "stop-thread"`; under `stop-realm` the
+/// whole realm stops and nobody is left to join.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ThreadEnding {
+    /// Its function returned, or it asked to end (`ExitThread`).
+    Exited = 1,
+    /// It faulted (a fault the kernel sent on its fault endpoint).
+    Faulted = 2,
+    /// It panicked.
+    Panicked = 3,
+}
+
+impl ThreadEnding {
+    /// The ending's word on the wire.
+    pub const fn to_word(self) -> u64 {
+        self as u64
+    }
+
+    /// The ending of a word, if it names one.
+    pub const fn from_word(word: u64) -> Option<Self> {
+        match word {
+            1 => Some(Self::Exited),
+            2 => Some(Self::Faulted),
+            3 => Some(Self::Panicked),
+            _ => None,
+        }
+    }
+
+    /// The stable kebab-case name used in machine-readable event lines.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Exited => "exited",
+            Self::Faulted => "faulted",
+            Self::Panicked => "panicked",
+        }
+    }
+}
+
+impl fmt::Display for ThreadEnding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Exited => "exited",
+            Self::Faulted => "faulted",
+            Self::Panicked => "panicked",
+        })
     }
 }

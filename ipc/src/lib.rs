@@ -61,7 +61,7 @@ pub mod rule;
 
 pub use badge::{Badge, BadgeError, BadgeKind, ServiceIndex};
 pub use error::{CloseReason, Error, Field, Malformed, Missing, Resource};
-pub use ids::{ConnectionId, RealmId};
+pub use ids::{ConnectionId, RealmId, ThreadEnding, ThreadId};
 pub use interface::{InterfaceId, MAX_OPTIONAL_INTERFACE_WORDS};
 pub use name::{MAX_NAME_BYTES, Name, NameError};
 pub use reply::{Reply, ReplyKind, Response, decode_reply, encode_reply, reply_kind};

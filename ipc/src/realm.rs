@@ -16,6 +16,39 @@
 //! | 41    | `WatchDeadlines`| none                       | `Done`                    |
 //! | 42    | `BindNotification` | none                    | `Done`                    |
 //! | 43    | `SignalAfter`   | the delay, ns (at most [`MAX_SIGNAL_AFTER_NS`]) | `Done` |
+//! | 44    | `Spawn`         | the argument word          | `Spawned`: the thread id  |
+//! | 45    | `ExitThread`    | none                       | none: the calling thread ends |
+//! | 46    | `Join`          | thread id                  | `Joined`: thread id, ending; when it has ended |
+//! | 47    | `Detach`        | thread id                  | `Done`                    |
+//! | 48    | `Usage`         | none                       | `Usage`: budget free bytes, object slots free, threads |
+//!
+//! Every thread of a realm has its own cap to the broker endpoint, badged with its
+//! [`ThreadId`] (`Badge::for_realm_thread`): the memory manager knows which thread sent a
+//! request, and no request names its sender. `Sleep` and `Join` block only the calling
+//! thread.
+//!
+//! Threads. `Spawn` starts a thread in the lowest free thread id: at the program's ELF
+//! entry with [`crate::abi::start::THREAD`], its own stack and IPC buffer
+//! ([`crate::abi::thread`]) and `rcx` = the argument word (the memory manager does not read
+//! it; the runtime passes the closure to run through it). The first spawn into an id makes
+//! that id's objects from the realm's budget (a TCB, 16 stack pages, an IPC buffer, an inbox
+//! endpoint; the page table of the threads' region on the realm's first spawn); they are kept
+//! for the next thread with that id, so spawning again costs no memory. Refusals:
+//! `QuotaExceeded` with [`crate::Resource::Threads`] when the realm has `max_threads`
+//! threads (running, or ended and not joined yet, its main thread included); with
+//! [`crate::Resource::RealmMemory`], [`crate::Resource::RealmObjectSlots`] or
+//! [`crate::Resource::RealmPagingStructures`] when the first use of an id does not fit
+//! (nothing is left behind). `ExitThread` ends the calling thread ([`ThreadEnding::Exited`]);
+//! from the main thread it is `Exit`, and `Exit` from any thread ends the realm (every other
+//! thread answers what it owes through the abort path first, see [`crate::abi::start`]).
+//! `Join` waits until the thread has ended and answers how ([`ThreadEnding`]); its id is free
+//! again then. `Detach` says nobody will join the thread: its id is freed when it ends (at once
+//! if it has). Both refuse `NotFound` with [`crate::Missing::Thread`] (never spawned, ended
+//! and joined or detached already, the caller itself, the main thread, or joined by another
+//! thread) and a thread id of 16 or more as malformed (`OutOfRange` of [`Field::Thread`]).
+//! `Usage` answers the realm's own figures: the free bytes of its budget, the free slots of
+//! its range of the memory manager's slots ([`crate::Resource::RealmObjectSlots`]) and its
+//! live threads.
 //!
 //! `Sleep` is answered when the realm's clock (the time-stamp counter, see
 //! [`crate::abi::control`]) reaches the time given, by the memory manager's timer; a time
@@ -48,7 +81,7 @@ use core::fmt;
 
 use crate::console::LineHeader;
 use crate::error::{Error, Field, Malformed};
-use crate::ids::ConnectionId;
+use crate::ids::{ConnectionId, ThreadEnding, ThreadId};
 use crate::name::{Name, WireName};
 use crate::reply::{decode_reply, encode_reply};
 use crate::request::read_connection;
@@ -82,6 +115,11 @@ wire_codes! {
         WatchDeadlines = 41,
         BindNotification = 42,
         SignalAfter = 43,
+        Spawn = 44,
+        ExitThread = 45,
+        Join = 46,
+        Detach = 47,
+        Usage = 48,
     }
 }
 
@@ -92,6 +130,9 @@ wire_codes! {
         Pages = 33,
         Done = 34,
         Resources = 35,
+        Spawned = 36,
+        Joined = 37,
+        Usage = 38,
     }
 }
 
@@ -219,6 +260,16 @@ pub enum RealmRequest {
     /// (at most [`MAX_SIGNAL_AFTER_NS`]) of the realm clock have passed, replacing the timed
     /// signal I asked for before, if it is still pending.
     SignalAfter { nanoseconds: u64 },
+    /// Start a thread in my lowest free thread id, with `argument` in its `rcx`.
+    Spawn { argument: u64 },
+    /// End the calling thread.
+    ExitThread,
+    /// Answer me when `thread` has ended.
+    Join { thread: ThreadId },
+    /// Nobody will join `thread`: free its id when it ends.
+    Detach { thread: ThreadId },
+    /// My budget's free bytes, my object slots' free count and my live threads.
+    Usage,
 }
 
 /// What a realm request achieved.
@@ -239,6 +290,24 @@ pub enum RealmResponse {
         free_bytes: u64,
         free_slots: u64,
     },
+    /// The thread started, with this id.
+    Spawned {
+        thread: ThreadId,
+    },
+    /// `thread` ended this way; its id is free again.
+    Joined {
+        thread: ThreadId,
+        ending: ThreadEnding,
+    },
+    /// The calling realm's own figures.
+    Usage {
+        /// Free bytes of its memory budget (possibly in pieces).
+        budget_free_bytes: u64,
+        /// Free slots of its range of the memory manager's slots.
+        object_slots_free: u64,
+        /// Threads running, or ended and not joined yet, its main thread included.
+        threads: u8,
+    },
 }
 
 impl RealmRequest {
@@ -256,6 +325,11 @@ impl RealmRequest {
             Self::WatchDeadlines => RealmRequestKind::WatchDeadlines,
             Self::BindNotification => RealmRequestKind::BindNotification,
             Self::SignalAfter { .. } => RealmRequestKind::SignalAfter,
+            Self::Spawn { .. } => RealmRequestKind::Spawn,
+            Self::ExitThread => RealmRequestKind::ExitThread,
+            Self::Join { .. } => RealmRequestKind::Join,
+            Self::Detach { .. } => RealmRequestKind::Detach,
+            Self::Usage => RealmRequestKind::Usage,
         }
     }
 
@@ -269,7 +343,13 @@ impl RealmRequest {
             | Self::Serving
             | Self::Resources
             | Self::WatchDeadlines
-            | Self::BindNotification => {}
+            | Self::BindNotification
+            | Self::ExitThread
+            | Self::Usage => {}
+            Self::Spawn { argument } => message.push(*argument),
+            Self::Join { thread } | Self::Detach { thread } => {
+                message.push(u64::from(thread.get()))
+            }
             Self::Sleep { until_ns } => message.push(*until_ns),
             Self::SignalAfter { nanoseconds } => message.push(*nanoseconds),
             Self::Print { line } => {
@@ -309,10 +389,21 @@ impl RealmRequest {
                 }
                 Self::SignalAfter { nanoseconds }
             }
+            RealmRequestKind::Spawn => Self::Spawn { argument: reader.word()? },
+            RealmRequestKind::ExitThread => Self::ExitThread,
+            RealmRequestKind::Join => Self::Join { thread: read_thread(&mut reader)? },
+            RealmRequestKind::Detach => Self::Detach { thread: read_thread(&mut reader)? },
+            RealmRequestKind::Usage => Self::Usage,
         };
         reader.finish()?;
         Ok(Some(request))
     }
+}
+
+/// A thread id word: below `ThreadId::LIMIT`.
+fn read_thread(reader: &mut Reader<'_>) -> Result<ThreadId, Malformed> {
+    let word = reader.word()?;
+    ThreadId::from_word(word).ok_or(Malformed::OutOfRange { field: Field::Thread, value: word })
 }
 
 /// A reply to a realm request.
@@ -339,6 +430,24 @@ pub fn encode_realm_reply(reply: &RealmReply) -> Message {
             message.push(*free_slots);
             message
         }
+        Ok(RealmResponse::Spawned { thread }) => {
+            let mut message = Message::new(RealmReplyKind::Spawned.code());
+            message.push(u64::from(thread.get()));
+            message
+        }
+        Ok(RealmResponse::Joined { thread, ending }) => {
+            let mut message = Message::new(RealmReplyKind::Joined.code());
+            message.push(u64::from(thread.get()));
+            message.push(ending.to_word());
+            message
+        }
+        Ok(RealmResponse::Usage { budget_free_bytes, object_slots_free, threads }) => {
+            let mut message = Message::new(RealmReplyKind::Usage.code());
+            message.push(*budget_free_bytes);
+            message.push(*object_slots_free);
+            message.push(u64::from(*threads));
+            message
+        }
         Err(error) => encode_reply(&Err(*error)),
     }
 }
@@ -356,6 +465,26 @@ pub fn decode_realm_reply(label: u64, words: &[u64]) -> Result<RealmReply, Malfo
         Some(RealmReplyKind::Done) => RealmResponse::Done,
         Some(RealmReplyKind::Resources) => {
             RealmResponse::Resources { free_bytes: reader.word()?, free_slots: reader.word()? }
+        }
+        Some(RealmReplyKind::Spawned) => {
+            RealmResponse::Spawned { thread: read_thread(&mut reader)? }
+        }
+        Some(RealmReplyKind::Joined) => {
+            let thread = read_thread(&mut reader)?;
+            let word = reader.word()?;
+            let ending = ThreadEnding::from_word(word)
+                .ok_or(Malformed::OutOfRange { field: Field::ThreadEnding, value: word })?;
+            RealmResponse::Joined { thread, ending }
+        }
+        Some(RealmReplyKind::Usage) => {
+            let budget_free_bytes = reader.word()?;
+            let object_slots_free = reader.word()?;
+            let word = reader.word()?;
+            let threads = u8::try_from(word)
+                .ok()
+                .filter(|threads| usize::from(*threads) <= ThreadId::LIMIT)
+                .ok_or(Malformed::OutOfRange { field: Field::Thread, value: word })?;
+            RealmResponse::Usage { budget_free_bytes, object_slots_free, threads }
         }
         // Not a realm response: it must be an error, shared with the broker's replies.
         None => {
@@ -391,6 +520,12 @@ mod tests {
             RealmRequest::SignalAfter { nanoseconds: 0 },
             RealmRequest::SignalAfter { nanoseconds: 20_000_000 },
             RealmRequest::SignalAfter { nanoseconds: MAX_SIGNAL_AFTER_NS },
+            RealmRequest::Spawn { argument: 0 },
+            RealmRequest::Spawn { argument: u64::MAX },
+            RealmRequest::ExitThread,
+            RealmRequest::Join { thread: ThreadId::new(15).unwrap() },
+            RealmRequest::Detach { thread: ThreadId::new(1).unwrap() },
+            RealmRequest::Usage,
         ];
         for request in requests {
             let message = request.encode();
@@ -447,6 +582,42 @@ mod tests {
     }
 
     #[test]
+    fn thread_requests_decode_exactly() {
+        assert_eq!(RealmRequest::Spawn { argument: 7 }.encode().label(), 44);
+        assert_eq!(RealmRequest::Usage.encode().label(), 48);
+        // A thread id is a word below 16.
+        for absurd in [16, 255, u64::MAX] {
+            for label in [46, 47] {
+                assert_eq!(
+                    RealmRequest::decode(label, &[absurd]),
+                    Err(Malformed::OutOfRange { field: Field::Thread, value: absurd })
+                );
+            }
+        }
+        assert_eq!(
+            RealmRequest::decode(44, &[]),
+            Err(Malformed::Truncated { needed: 1, actual: 0 })
+        );
+        assert_eq!(
+            RealmRequest::decode(45, &[0]),
+            Err(Malformed::TrailingWords { expected: 0, actual: 1 })
+        );
+        // Replies the memory manager could never send are refused, not believed.
+        assert_eq!(
+            decode_realm_reply(37, &[1, 9]),
+            Err(Malformed::OutOfRange { field: Field::ThreadEnding, value: 9 })
+        );
+        assert_eq!(
+            decode_realm_reply(38, &[0, 0, 17]),
+            Err(Malformed::OutOfRange { field: Field::Thread, value: 17 })
+        );
+        assert_eq!(
+            std::format!("{}", Error::QuotaExceeded { what: Resource::Threads }),
+            "quota exceeded: the realm's max_threads"
+        );
+    }
+
+    #[test]
     fn broker_labels_are_not_realm_requests() {
         assert_eq!(RealmRequest::decode(2, &[]), Ok(None));
     }
@@ -485,7 +656,22 @@ mod tests {
 
     #[test]
     fn replies_round_trip_including_errors() {
-        let replies: [RealmReply; 5] = [
+        let replies: [RealmReply; 10] = [
+            Ok(RealmResponse::Spawned { thread: ThreadId::new(4).unwrap() }),
+            Ok(RealmResponse::Joined {
+                thread: ThreadId::new(4).unwrap(),
+                ending: ThreadEnding::Exited,
+            }),
+            Ok(RealmResponse::Joined {
+                thread: ThreadId::new(15).unwrap(),
+                ending: ThreadEnding::Panicked,
+            }),
+            Ok(RealmResponse::Usage {
+                budget_free_bytes: 1 << 20,
+                object_slots_free: 9,
+                threads: 16,
+            }),
+            Err(Error::QuotaExceeded { what: Resource::Threads }),
             Ok(RealmResponse::Identity { name: Name::new("kv").unwrap() }),
             Ok(RealmResponse::Done),
             Ok(RealmResponse::Resources { free_bytes: 1 << 20, free_slots: 77 }),

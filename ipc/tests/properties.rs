@@ -178,7 +178,7 @@ proptest! {
         let connection_badge = Badge::for_connection(connection, service);
         prop_assert!(realm_badge.value() != 0 && realm_badge.value() < 1 << 28);
         prop_assert!(connection_badge.value() != 0 && connection_badge.value() < 1 << 28);
-        prop_assert_eq!(Badge::decode(realm_badge.value()), Ok(BadgeKind::Realm(RealmId(realm))));
+        prop_assert_eq!(Badge::decode(realm_badge.value()), Ok(BadgeKind::Realm { realm: RealmId(realm), thread: ipc::ThreadId::MAIN }));
         prop_assert_eq!(Badge::decode(connection_badge.value()), Ok(BadgeKind::Connection { connection, service }));
     }
 
@@ -186,14 +186,15 @@ proptest! {
     #[test]
     fn badge_decoding_is_total_and_canonical(badge in prop_oneof![any::<u64>(), 0u64..(1 << 28)]) {
         match Badge::decode(badge) {
-            Ok(BadgeKind::Realm(realm)) => prop_assert_eq!(Badge::for_realm(realm).value(), badge),
+            Ok(BadgeKind::Realm { realm, thread }) => prop_assert_eq!(Badge::for_realm_thread(realm, thread).value(), badge),
             Ok(BadgeKind::Connection { connection, service }) => {
                 prop_assert_eq!(Badge::for_connection(connection, service).value(), badge)
             }
             Ok(BadgeKind::Notification { bits }) => {
                 prop_assert_eq!(Badge::for_notification(bits).map(|b| b.value()), Some(badge))
             }
-            Ok(BadgeKind::Fault(realm)) => prop_assert_eq!(Badge::for_fault(realm).value(), badge),
+            Ok(BadgeKind::Fault { realm, thread }) => prop_assert_eq!(Badge::for_fault_thread(realm, thread).value(), badge),
+            Ok(BadgeKind::Inbox { thread }) => prop_assert_eq!(Badge::for_inbox(thread).value(), badge),
             Ok(BadgeKind::Timer) => prop_assert_eq!(Badge::TIMER.value(), badge),
             Err(_) => {}
         }
@@ -207,7 +208,7 @@ proptest! {
     /// decodes re-encodes to exactly the same words.
     #[test]
     fn realm_requests_decode_totally_and_canonically(
-        label in prop_oneof![30u64..45, any::<u64>()],
+        label in prop_oneof![30u64..50, any::<u64>()],
         first in prop_oneof![0u64..100, any::<u64>()],
         rest in proptest::collection::vec(prop_oneof![0u64..256, any::<u64>()], 0..16),
     ) {

@@ -143,7 +143,7 @@ impl Sleepers {
 /// system calls untouched. Only a thread at the site is suspended (which cancels its IPC),
 /// given registers that make its call return [`label::TIMED_OUT`], and resumed.
 pub fn cancel_if_overdue(root: &mut RootResources<'_>, realm: &Realm, now: u64) -> bool {
-    let deadline = realm.control_word(control::CALL_DEADLINE);
+    let deadline = realm.control_word(control::call_deadline(ipc::ThreadId::MAIN));
     if deadline == 0 || now < deadline {
         return false;
     }
@@ -161,7 +161,7 @@ pub fn cancel_if_overdue(root: &mut RootResources<'_>, realm: &Realm, now: u64) 
     registers.rsi = timed_out.word();
     let cancelled = tcb.write_registers(root.ipc, false, &registers).is_ok();
     if cancelled {
-        realm.set_control_word(control::CALL_DEADLINE, 0);
+        realm.set_control_word(control::call_deadline(ipc::ThreadId::MAIN), 0);
     }
     let _ = tcb.resume();
     cancelled

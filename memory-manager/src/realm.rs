@@ -493,6 +493,16 @@ impl Realm {
         }
     }
 
+    /// The free bytes of the realm's budget (possibly in pieces).
+    pub fn budget_free_bytes(&self) -> u64 {
+        self.objects.budget.free_bytes()
+    }
+
+    /// The free slots of the realm's range of the memory manager's slots.
+    pub fn object_slots_free(&self) -> u64 {
+        self.objects.slots.free_count() as u64
+    }
+
     /// The realm's thread.
     pub fn tcb(&self) -> Tcb {
         self.tcb

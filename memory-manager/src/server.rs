@@ -77,7 +77,7 @@ impl Server<'_> {
     fn serve_one(&mut self, root: &mut RootResources<'_>) {
         let received = root.endpoint.recv(root.ipc);
         match Badge::decode(received.badge) {
-            Ok(BadgeKind::Realm(id)) => match self.running(id) {
+            Ok(BadgeKind::Realm { realm: id, .. }) => match self.running(id) {
                 Some(index) => self.handle_request(root, index, received.info),
                 None => mm_println!(
                     Class::System,
@@ -85,7 +85,7 @@ impl Server<'_> {
                     id.0
                 ),
             },
-            Ok(BadgeKind::Fault(id)) => match self.running(id) {
+            Ok(BadgeKind::Fault { realm: id, .. }) => match self.running(id) {
                 Some(index) => self.handle_fault(root, index, received.info),
                 None => mm_println!(
                     Class::System,
@@ -98,6 +98,12 @@ impl Server<'_> {
                 mm_println!(
                     Class::System,
                     "memory manager: a message with the badge of {connection}, not of a realm; ignored"
+                )
+            }
+            Ok(BadgeKind::Inbox { thread }) => {
+                mm_println!(
+                    Class::System,
+                    "memory manager: a message with the badge of thread {thread}'s inbox, not of a realm; ignored"
                 )
             }
             Ok(BadgeKind::Notification { bits }) => {
@@ -247,7 +253,25 @@ impl Server<'_> {
                     }
                 }
             }
-            Ok(Some(RealmRequest::Exit)) => return self.end(root, index, Ending::Exited),
+            // Until threads can be spawned, a realm is its main thread: ending it ends the
+            // realm, there is nothing to join, and no thread more fits.
+            Ok(Some(RealmRequest::Exit | RealmRequest::ExitThread)) => {
+                return self.end(root, index, Ending::Exited);
+            }
+            Ok(Some(RealmRequest::Spawn { .. })) => {
+                Err(ipc::Error::QuotaExceeded { what: ipc::Resource::Threads })
+            }
+            Ok(Some(RealmRequest::Join { .. } | RealmRequest::Detach { .. })) => {
+                Err(ipc::Error::NotFound { what: ipc::Missing::Thread })
+            }
+            Ok(Some(RealmRequest::Usage)) => {
+                let realm = self.realm(index);
+                Ok(RealmResponse::Usage {
+                    budget_free_bytes: realm.budget_free_bytes(),
+                    object_slots_free: realm.object_slots_free(),
+                    threads: 1,
+                })
+            }
             Ok(Some(RealmRequest::Panicked { part })) => {
                 let text = &mut self.realm_mut(index).panic_text;
                 let room = text.capacity() - text.len();

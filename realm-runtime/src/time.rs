@@ -120,11 +120,11 @@ impl Realm {
         // Inlined into the caller with `calls`: on the way, one flag read, one counter
         // read, a multiplication and a division by a constant, two control-page stores.
         self.watched()?;
-        let outer = read_control(control::CALL_DEADLINE);
+        let outer = read_control(control::call_deadline(crate::ipc::ThreadId::MAIN));
         let deadline = sel4::timestamp::now().saturating_add(cycles(timeout));
         arm(if outer == 0 { deadline } else { deadline.min(outer) });
         let result = calls(self);
-        write_control(control::CALL_DEADLINE, outer);
+        write_control(control::call_deadline(crate::ipc::ThreadId::MAIN), outer);
         result
     }
 
@@ -164,7 +164,7 @@ fn cycles(duration: Duration) -> u64 {
 /// module doc).
 #[inline(always)]
 fn arm(deadline_cycles: u64) {
-    write_control(control::CALL_DEADLINE, deadline_cycles.max(1));
+    write_control(control::call_deadline(crate::ipc::ThreadId::MAIN), deadline_cycles.max(1));
 }
 
 #[cfg(test)]

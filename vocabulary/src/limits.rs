@@ -18,9 +18,12 @@ pub use sel4::kernel::PAGE_BYTES;
 /// are a byte, and the realm badge has room for far more.
 pub const MAX_REALMS: usize = 32;
 
-/// Most threads a realm has. Today a realm is exactly one thread (its `main`); issue 14 will
-/// raise this. Stated here so that code that assumes one thread per realm can say so.
-pub const MAX_THREADS_PER_REALM: usize = 1;
+/// Most threads a realm can have at once: its main thread (id 0) and up to 15 it spawns
+/// (`ipc::ThreadId`). A realm's `max_threads` in `system.toml` is at most this. 16 keeps the
+/// per-realm thread tables small, fits a thread id in the 4 bits the realm, fault and inbox
+/// badges give it, and lets every thread's stack and IPC buffer live under one page table
+/// (`ipc::abi::THREADS_BASE`).
+pub const MAX_THREADS_PER_REALM: usize = 16;
 
 /// Log2 of the slots of a realm's own CNode (2^11 = 2048): the slots its caps live in, the
 /// fixed ones of `ipc::abi::slot` first, then the range the broker fills (a service's

@@ -166,7 +166,12 @@ fn garbler(realm: &mut Realm) {
     // SAFETY: the control page is mapped read-write at `CONTROL` for the realm's life; the
     // words written are the deadline and the call site (`ipc::abi::control`).
     unsafe {
-        core::ptr::write_volatile(control.add(realm_runtime::ipc::abi::control::CALL_DEADLINE), 1);
+        core::ptr::write_volatile(
+            control.add(realm_runtime::ipc::abi::control::call_deadline(
+                realm_runtime::ipc::ThreadId::MAIN,
+            )),
+            1,
+        );
         core::ptr::write_volatile(control.add(realm_runtime::ipc::abi::control::CALL_SITE), 0xdead);
     }
     let answered = (0..200u64).filter(|&value| echo.echo(realm, value) == Ok(1000 + value)).count();
