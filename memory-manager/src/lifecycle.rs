@@ -8,6 +8,7 @@
 use ::console::Class;
 use broker::Broker;
 use heapless::Vec;
+use supervisor::threads::ThreadSet;
 use supervisor::{Event, Op, Sink, StopReason, Supervisor};
 use system_config::SystemConfig;
 use system_config::image::BootImage;
@@ -206,17 +207,26 @@ impl Sink for Lifecycle<'_, '_> {
             }
             Op::Abort(id) => {
                 // Every live thread is sent to abort; the realm has ended once each of them
-                // has reported (`server.rs`, `abort_reported`).
+                // has reported (`server.rs`). A thread the kernel would not send counts as
+                // reported; if none could be sent, the abort failed.
                 let aborted = match self.index(id).and_then(|index| self.realms.get_mut(index)) {
-                    Some(realm) => {
-                        let threads = realm.threads.abort_realm();
-                        realm.parked = Default::default();
-                        let sent = realm.abort(self.root, threads.iter());
-                        if let Ok(sent) = sent {
-                            realm.threads.abort_sent(sent);
+                    Some(realm) => match realm.threads.begin_abort() {
+                        Ok(threads) => {
+                            realm.parked = ThreadSet::EMPTY;
+                            let (failed, error) = realm.abort(self.root, threads);
+                            let complete = failed
+                                .iter()
+                                .any(|thread| realm.threads.abort_reported(thread) == Ok(true));
+                            match error {
+                                Some(error) if complete => Err(error),
+                                _ => Ok(()),
+                            }
                         }
-                        sent.map(|_| ())
-                    }
+                        Err(error) => {
+                            mm_println!(Class::System, "memory manager: the thread table: {error}");
+                            Err(RealmError::NotBuilt)
+                        }
+                    },
                     None => Err(RealmError::NotBuilt),
                 };
                 if let Err(error) = aborted {
