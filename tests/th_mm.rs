@@ -52,6 +52,22 @@ fn a_thread_beyond_max_threads_is_refused() {
 }
 
 #[test]
+fn a_spawn_beyond_the_budget_is_refused_and_leaves_nothing() {
+    let outcome = run();
+    system_tests::assert_event(
+        outcome,
+        "quota-refused",
+        &[("realm", "th-mm-budget"), ("resource", "realm-memory"), ("object", "thread")],
+    );
+    system_tests::assert_event(
+        outcome,
+        "realm-stopped",
+        &[("realm", "th-mm-budget"), ("reason", "exited")],
+    );
+    assert!(!outcome.has_event("realm-panicked", &[("realm", "th-mm-budget")]));
+}
+
+#[test]
 fn stop_thread_reports_the_thread_and_the_realm_goes_on() {
     let outcome = run();
     system_tests::assert_event(

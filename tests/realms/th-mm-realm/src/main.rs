@@ -13,7 +13,8 @@
 //! Realm `th-mm-threads` (`max_threads = 3`, `stop-thread`): two workers at once, the quota,
 //! joins and a detach, 200 spawn/join cycles that must leave the realm's budget and slots as
 //! they were, a worker that faults (reported as its thread, joined as `Faulted`, the realm
-//! goes on). A fault is a stack overflow into the guard page. Realm `th-mm-crash` (`stop-realm`): a worker that faults stops the realm.
+//! goes on). A fault is a stack overflow into the guard page. Realm `th-mm-budget`: a spawn
+//! its spent budget cannot hold is refused and leaves nothing. Realm `th-mm-crash` (`stop-realm`): a worker that faults stops the realm.
 #![forbid(unsafe_code)]
 #![no_std]
 #![no_main]
@@ -63,6 +64,7 @@ fn main(realm: &mut Realm) {
         let name = realm.name().expect("the memory manager knows this realm's name");
         match name.as_str() {
             "th-mm-crash" => crash(realm),
+            "th-mm-budget" => budget(realm),
             _ => threads(realm),
         }
     } else {
@@ -222,6 +224,24 @@ fn threads(realm: &mut Realm) {
     assert_eq!(join(after), Ok(ThreadEnding::Exited));
     assert_eq!(usage(), (made.0, made.1, 1), "the fault took nothing either");
     println!(realm, "all thread checks passed");
+}
+
+/// A first spawn into an index whose objects the budget cannot hold is refused with the
+/// limit, and leaves the budget, the slots and the threads as they were.
+fn budget(realm: &mut Realm) {
+    // Leave the budget room for 16 pages: some of a thread's objects would fit, not all.
+    while usage().0 > 16 * abi::PAGE_BYTES {
+        realm.allocate_pages(1).expect("a page of the budget");
+    }
+    let before = usage();
+    assert_eq!(
+        spawn(EXIT),
+        Err(Error::QuotaExceeded { what: Resource::RealmMemory }),
+        "a thread whose stack does not fit"
+    );
+    assert!(before.0 >= 8 * abi::PAGE_BYTES, "room for some of the objects: {before:?}");
+    assert_eq!(usage(), before, "a refused spawn leaves nothing behind");
+    println!(realm, "a spawn beyond the budget was refused and left {before:?} as it was");
 }
 
 fn crash(realm: &mut Realm) {
