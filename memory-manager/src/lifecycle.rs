@@ -205,8 +205,18 @@ impl Sink for Lifecycle<'_, '_> {
                 let _ = self.broker.set_restarting(id, restarting);
             }
             Op::Abort(id) => {
+                // Every live thread is sent to abort; the realm has ended once each of them
+                // has reported (`server.rs`, `abort_reported`).
                 let aborted = match self.index(id).and_then(|index| self.realms.get_mut(index)) {
-                    Some(realm) => realm.abort(self.root),
+                    Some(realm) => {
+                        let threads = realm.threads.abort_realm();
+                        realm.parked = Default::default();
+                        let sent = realm.abort(self.root, threads.iter());
+                        if let Ok(sent) = sent {
+                            realm.threads.abort_sent(sent);
+                        }
+                        sent.map(|_| ())
+                    }
                     None => Err(RealmError::NotBuilt),
                 };
                 if let Err(error) = aborted {

@@ -14,20 +14,27 @@ use crate::mm_println;
 use crate::resources::{RootResources, Step, own_slot, retype_from, take_block};
 use ::console::Class;
 use heapless::Vec;
-use ipc::Badge;
 use ipc::abi::notification::TIMER;
 use ipc::abi::{self, PAGE_BYTES, slot};
+use ipc::{Badge, ThreadId};
 use memory_manager::memory::{Budget, MemoryError, budget_blocks, object_bits};
 use memory_manager::paging_plan::{MAX_PAGING_STRUCTURES, PlanError};
 use memory_manager::program::{Program, ProgramError};
+use memory_manager::thread_table::{Policy, ThreadSet, ThreadTable};
 use sel4::cap::tcb::{IpcBufferFrame, TcbConfig};
-use sel4::cap::{CNode, CNodeGuard, CPtr, CSlot, Cap, Notification, ObjectType, Rights, Tcb};
+use sel4::cap::{
+    CNode, CNodeGuard, CPtr, CSlot, Cap, Endpoint, Notification, ObjectType, Rights, Tcb,
+};
 use sel4::kernel::UserContext;
 use sel4_root_task::shared::SharedPage;
 use slots::{RealmObjectSlots, SlotError, SlotRange};
+use system_config::ThreadFaultPolicy;
 use system_config::{NameText, RealmId, SystemConfig};
 
-use vocabulary::limits::REALM_OBJECT_SLOTS;
+use vocabulary::limits::{MAX_THREADS_PER_REALM, REALM_OBJECT_SLOTS};
+
+mod threads;
+pub use threads::{ThreadObjects, spawn_resource};
 /// Where the realms' slot ranges start (realm `i` has `i * REALM_OBJECT_SLOTS ..` from here).
 pub const REALM_SLOTS_BASE: u64 =
     (1 << 16) - vocabulary::limits::MAX_REALMS as u64 * REALM_OBJECT_SLOTS;
@@ -246,6 +253,21 @@ pub struct Realm {
     /// When its timed signal is due (ns of the realm clock), if one is pending
     /// (`SignalAfter`; the tick that finds it due signals, see `deadline::TimedSignals`).
     pub timed_signal: Option<u64>,
+    /// Its priority, which every thread it spawns runs at.
+    priority: u8,
+    /// The objects of its thread indices 1 to 15, once made (`threads.rs`); entry 0 stays
+    /// empty (the main thread's are `tcb` and `sleep_reply`).
+    thread_index: [Option<ThreadObjects>; MAX_THREADS_PER_REALM],
+    /// The main thread's inbox endpoint, made with the realm's first spawn (the original cap,
+    /// in its slot range; the realm's CNode holds a badged copy).
+    main_inbox: Option<Endpoint>,
+    /// Its threads' states, as `supervisor::threads` keeps them.
+    pub threads: ThreadTable,
+    /// Which thread the panic message so far is from.
+    pub panic_thread: ThreadId,
+    /// Its threads whose reply the memory manager keeps (asleep or joining,
+    /// `deadline::park`).
+    pub parked: ThreadSet,
 }
 
 /// A realm's notification (`ipc::realm`, `BindNotification`): the object, made from the
@@ -285,6 +307,12 @@ impl Realm {
             watch_deadlines: false,
             notification: None,
             timed_signal: None,
+            priority: spec.priority,
+            thread_index: [None; MAX_THREADS_PER_REALM],
+            main_inbox: None,
+            threads: ThreadTable::new(spec.max_threads, thread_policy(spec.on_thread_fault)),
+            panic_thread: ThreadId::MAIN,
+            parked: ThreadSet::EMPTY,
         };
         // From here on, a failure must give back what was taken: `stop` does.
         match realm.build(root, spec, &program) {
@@ -503,11 +531,6 @@ impl Realm {
         self.objects.slots.free_count() as u64
     }
 
-    /// The realm's thread.
-    pub fn tcb(&self) -> Tcb {
-        self.tcb
-    }
-
     /// Slot `index` of the realm's CNode.
     pub fn slot(&self, index: CPtr) -> CSlot {
         realm_slot(self.cnode, index)
@@ -524,17 +547,27 @@ impl Realm {
         self.objects.make_into(root, object, slot)
     }
 
-    /// Sends the realm's thread back to its entry point to answer the client it may owe a
-    /// reply (see `ipc::abi::start::ABORT`); it then asks to exit. Its services and
-    /// connections must already be withdrawn.
-    pub fn abort(&mut self, root: &mut RootResources<'_>) -> Result<(), RealmError> {
-        let registers = UserContext::function_call(
-            self.entry,
-            abi::STACK_TOP,
-            [abi::IPC_BUFFER, abi::start::ABORT],
-        );
-        self.tcb.write_registers(root.ipc, true, &registers).step("sending the thread to abort")?;
-        Ok(())
+    /// Sends each of `threads` (the realm's live threads, running or blocked) back to the
+    /// program's entry to answer the client it may owe a reply (see `ipc::abi::start::ABORT`);
+    /// each then asks to exit. Its services and connections must already be withdrawn.
+    /// Returns the threads it sent (an error if it could send none).
+    pub fn abort(
+        &mut self,
+        root: &mut RootResources<'_>,
+        threads: impl IntoIterator<Item = ThreadId>,
+    ) -> Result<ThreadSet, RealmError> {
+        let mut sent = ThreadSet::EMPTY;
+        let mut failure = None;
+        for thread in threads {
+            match self.start_thread(root, thread, abi::start::ABORT, 0) {
+                Ok(()) => sent.insert(thread),
+                Err(error) => failure = Some(error),
+            }
+        }
+        match failure {
+            Some(error) if sent.is_empty() => Err(error),
+            _ => Ok(sent),
+        }
     }
 
     /// Maps `pages` more pages for the realm, read-write, and returns where they start.
@@ -580,9 +613,8 @@ impl Realm {
 
     /// Stops the realm and takes back everything it used.
     pub fn stop(&mut self, root: &mut RootResources<'_>) {
-        if self.tcb.cptr() != 0 {
-            let _ = self.tcb.suspend();
-        }
+        // Every thread stops before the blocks go: none runs while its objects are destroyed.
+        self.suspend_all_threads();
         self.reclaim(root);
         self.built = false;
     }
@@ -609,6 +641,8 @@ impl Realm {
             let _ = root.slots.free(slot);
         }
         self.watch_deadlines = false;
+        self.parked = ThreadSet::EMPTY;
+        self.forget_threads();
         let budget = core::mem::take(&mut self.objects.budget);
         for block in budget.into_blocks() {
             if let Err(error) = own_slot(block.cptr).revoke() {
@@ -647,4 +681,12 @@ fn realm_cspace_guard() -> Result<CNodeGuard, RealmError> {
 /// CNode has no guard, so the index is `REALM_CNODE_BITS` deep).
 fn realm_slot(cnode: CNode, index: CPtr) -> CSlot {
     CSlot::new(cnode, index, abi::REALM_CNODE_BITS)
+}
+
+/// The thread table's policy for a realm's `on_thread_fault`.
+fn thread_policy(policy: ThreadFaultPolicy) -> Policy {
+    match policy {
+        ThreadFaultPolicy::StopRealm => Policy::StopRealm,
+        ThreadFaultPolicy::StopThread => Policy::StopThread,
+    }
 }

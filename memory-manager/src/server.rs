@@ -13,8 +13,10 @@ use crate::mm_println;
 use ::console::Class;
 use broker::{Broker, Request};
 use heapless::Vec;
+use ipc::abi;
 use ipc::realm::{RealmReply, RealmRequest, RealmResponse, encode_realm_reply};
-use ipc::{Badge, BadgeKind, Message};
+use ipc::{Badge, BadgeKind, Message, ThreadEnding, ThreadId};
+use memory_manager::thread_table::{Ended, NoSuchThread, OnFault, SpawnRefused};
 use sel4::MessageInfo;
 use sel4::fault::Fault;
 use service_registry::ConnectionLookup;
@@ -27,7 +29,7 @@ use crate::brokering::{BROKER_SLOTS, Executor};
 use crate::console::Refusal;
 use crate::deadline::{self, SignalError, Sleepers, TimedSignals};
 use crate::lifecycle::{Lifecycle, PendingRestarts, Realms};
-use crate::realm::Realm;
+use crate::realm::{self, Realm};
 use crate::resources::RootResources;
 use crate::timer::Timer;
 
@@ -77,16 +79,16 @@ impl Server<'_> {
     fn serve_one(&mut self, root: &mut RootResources<'_>) {
         let received = root.endpoint.recv(root.ipc);
         match Badge::decode(received.badge) {
-            Ok(BadgeKind::Realm { realm: id, .. }) => match self.running(id) {
-                Some(index) => self.handle_request(root, index, received.info),
+            Ok(BadgeKind::Realm { realm: id, thread }) => match self.running(id) {
+                Some(index) => self.handle_request(root, index, thread, received.info),
                 None => mm_println!(
                     Class::System,
                     "memory manager: a message from realm {} that is not running; ignored",
                     id.0
                 ),
             },
-            Ok(BadgeKind::Fault { realm: id, .. }) => match self.running(id) {
-                Some(index) => self.handle_fault(root, index, received.info),
+            Ok(BadgeKind::Fault { realm: id, thread }) => match self.running(id) {
+                Some(index) => self.handle_fault(root, index, thread, received.info),
                 None => mm_println!(
                     Class::System,
                     "memory manager: a fault of realm {} that is not running; ignored",
@@ -103,7 +105,8 @@ impl Server<'_> {
             Ok(BadgeKind::Inbox { thread }) => {
                 mm_println!(
                     Class::System,
-                    "memory manager: a message with the badge of thread {thread}'s inbox, not of a realm; ignored"
+                    "memory manager: a message with the badge of thread {}'s inbox, not of a realm; ignored",
+                    thread.get()
                 )
             }
             Ok(BadgeKind::Notification { bits }) => {
@@ -164,17 +167,24 @@ impl Server<'_> {
         self.realms.iter().position(|realm| realm.built && realm.id.0 == id.0)
     }
 
-    fn handle_fault(&mut self, root: &mut RootResources<'_>, index: usize, info: MessageInfo) {
+    fn handle_fault(
+        &mut self,
+        root: &mut RootResources<'_>,
+        index: usize,
+        thread: ThreadId,
+        info: MessageInfo,
+    ) {
         let name = self.realm(index).name.clone();
         match Fault::decode(info, root.ipc.message(info)) {
             Ok(fault) => {
                 mm_println!(
                     Class::Fault,
-                    "memory manager: realm {name} (main thread) faulted: {}",
+                    "memory manager: realm {name} thread {} faulted: {}",
+                    thread.get(),
                     describe(&fault)
                 );
-                fault_event(&name, &fault);
-                self.end(root, index, Ending::Faulted);
+                fault_event(&name, thread, &fault);
+                self.thread_fault(root, index, thread, ThreadEnding::Faulted);
             }
             // Not a fault the kernel sends: the realm wrote to its own fault endpoint.
             Err(error) => {
@@ -208,8 +218,15 @@ impl Server<'_> {
         }
     }
 
-    /// Handles one request of realm `index`, replying unless the realm is gone.
-    fn handle_request(&mut self, root: &mut RootResources<'_>, index: usize, info: MessageInfo) {
+    /// Handles one request of thread `thread` of realm `index`, replying unless the realm is
+    /// gone or the thread waits (parked, or ended).
+    fn handle_request(
+        &mut self,
+        root: &mut RootResources<'_>,
+        index: usize,
+        thread: ThreadId,
+        info: MessageInfo,
+    ) {
         let realm_request = RealmRequest::decode(info.label(), root.ipc.message(info));
         let name = self.realm(index).name.clone();
         let answer: RealmReply = match realm_request {
@@ -253,27 +270,56 @@ impl Server<'_> {
                     }
                 }
             }
-            // Until threads can be spawned, a realm is its main thread: ending it ends the
-            // realm, there is nothing to join, and no thread more fits.
-            Ok(Some(RealmRequest::Exit | RealmRequest::ExitThread)) => {
-                return self.end(root, index, Ending::Exited);
+            Ok(Some(RealmRequest::Exit)) => {
+                return self.realm_exit(root, index, thread, Ending::Exited);
             }
-            Ok(Some(RealmRequest::Spawn { .. })) => {
-                Err(ipc::Error::QuotaExceeded { what: ipc::Resource::Threads })
+            Ok(Some(RealmRequest::ExitThread)) => {
+                if thread == ThreadId::MAIN || self.realm(index).threads.realm_aborting() {
+                    return self.realm_exit(root, index, thread, Ending::Exited);
+                }
+                return self.thread_ended(root, index, thread, ThreadEnding::Exited);
             }
-            Ok(Some(RealmRequest::Join { .. } | RealmRequest::Detach { .. })) => {
-                Err(ipc::Error::NotFound { what: ipc::Missing::Thread })
+            Ok(Some(RealmRequest::Spawn { argument })) => self.spawn(root, index, argument),
+            Ok(Some(RealmRequest::Join { thread: target })) => {
+                match self.realm_mut(index).threads.join(thread, target) {
+                    Ok(Some(ending)) => Ok(RealmResponse::Joined { thread: target, ending }),
+                    Ok(None) => match deadline::park(self.realm_mut(index), thread) {
+                        // Answered when `target` ends (`thread_ended`).
+                        Ok(()) => return,
+                        Err(error) => {
+                            mm_println!(
+                                Class::System,
+                                "memory manager: realm {name} thread {} cannot wait to join: {error}",
+                                thread.get()
+                            );
+                            Err(ipc::Error::QuotaExceeded { what: ipc::Resource::BrokerSlots })
+                        }
+                    },
+                    Err(NoSuchThread) => Err(ipc::Error::NotFound { what: ipc::Missing::Thread }),
+                }
+            }
+            Ok(Some(RealmRequest::Detach { thread: target })) => {
+                match self.realm_mut(index).threads.detach(thread, target) {
+                    Ok(()) => Ok(RealmResponse::Done),
+                    Err(NoSuchThread) => Err(ipc::Error::NotFound { what: ipc::Missing::Thread }),
+                }
             }
             Ok(Some(RealmRequest::Usage)) => {
                 let realm = self.realm(index);
                 Ok(RealmResponse::Usage {
                     budget_free_bytes: realm.budget_free_bytes(),
                     object_slots_free: realm.object_slots_free(),
-                    threads: 1,
+                    threads: realm.threads.live(),
                 })
             }
             Ok(Some(RealmRequest::Panicked { part })) => {
-                let text = &mut self.realm_mut(index).panic_text;
+                let realm = self.realm_mut(index);
+                if realm.panic_thread != thread {
+                    // Parts of another thread's panic: this one's message starts afresh.
+                    realm.panic_text.clear();
+                    realm.panic_thread = thread;
+                }
+                let text = &mut realm.panic_text;
                 let room = text.capacity() - text.len();
                 let _ =
                     text.extend_from_slice(part.as_bytes().get(..room).unwrap_or(part.as_bytes()));
@@ -281,13 +327,18 @@ impl Server<'_> {
                     Ok(RealmResponse::Done)
                 } else {
                     let message = ipc::realm::Text::truncated(text);
-                    mm_println!(Class::Fault, "memory manager: realm {name} panicked at {message}");
+                    mm_println!(
+                        Class::Fault,
+                        "memory manager: realm {name} thread {} panicked at {message}",
+                        thread.get()
+                    );
                     crate::console::event(
                         Class::Fault,
                         "realm-panicked",
-                        &[("realm", &name), ("message", &message)],
+                        &[("realm", &name), ("thread", &thread.get()), ("message", &message)],
                     );
-                    return self.end(root, index, Ending::Panicked);
+                    text.clear();
+                    return self.thread_fault(root, index, thread, ThreadEnding::Panicked);
                 }
             }
             Ok(Some(RealmRequest::Resources)) => {
@@ -319,7 +370,7 @@ impl Server<'_> {
                     // Split borrows of two fields; `index` is in bounds as `realm` says.
                     #[allow(clippy::indexing_slicing)]
                     let realm = &mut self.realms[index];
-                    match self.sleepers.sleep(realm, index, until_ns) {
+                    match self.sleepers.sleep(realm, index, thread, until_ns) {
                         // Answered by the tick that finds it due.
                         Ok(()) => return,
                         Err(error) => {
@@ -538,11 +589,11 @@ impl Server<'_> {
                 self.sleepers.forget(index);
                 continue;
             }
-            if realm.watch_deadlines
-                && !self.sleepers.is_asleep(index)
-                && self.supervisor.is_running(self.id(index))
-            {
-                deadline::cancel_if_overdue(root, realm, sel4::timestamp::now());
+            if realm.watch_deadlines && self.supervisor.is_running(self.id(index)) {
+                let waiting = realm.threads.running().iter().filter(|&t| !realm.parked.contains(t));
+                for thread in waiting {
+                    deadline::cancel_if_overdue(root, realm, thread, sel4::timestamp::now());
+                }
             }
         }
     }
@@ -561,6 +612,182 @@ impl Server<'_> {
     /// The broker's id of realm `index`.
     fn id(&self, index: usize) -> ipc::RealmId {
         self.realm(index).id
+    }
+
+    /// Thread `thread` of realm `index` asked the realm to end (`Exit`, or `ExitThread` from
+    /// the main thread): the realm ends; or, while the realm aborts, the thread reported.
+    fn realm_exit(
+        &mut self,
+        root: &mut RootResources<'_>,
+        index: usize,
+        thread: ThreadId,
+        ending: Ending,
+    ) {
+        if self.realm(index).threads.realm_aborting() {
+            return self.abort_reported(root, index, thread, ending);
+        }
+        self.end(root, index, ending)
+    }
+
+    /// Thread `thread` of realm `index`, sent to abort with the realm, reported (it exited,
+    /// faulted or panicked): it is suspended, and once every thread sent has reported, the
+    /// supervisor hears that the realm ended (it stops with the ending that began the abort).
+    fn abort_reported(
+        &mut self,
+        root: &mut RootResources<'_>,
+        index: usize,
+        thread: ThreadId,
+        ending: Ending,
+    ) {
+        self.sleepers.forget_thread(index, thread);
+        let realm = self.realm_mut(index);
+        realm.parked.remove(thread);
+        realm.suspend_thread(thread);
+        if realm.threads.abort_reported(thread) {
+            self.end(root, index, ending);
+        }
+    }
+
+    /// Spawned thread `thread` of realm `index` ended with `ending` (it sent `ExitThread`, or
+    /// faulted again while aborting under `stop-thread`): it is suspended, its ending is
+    /// recorded, and a thread joining it is answered. One that was stopped for a fault or a
+    /// panic is said with a `thread-stopped` event.
+    fn thread_ended(
+        &mut self,
+        root: &mut RootResources<'_>,
+        index: usize,
+        thread: ThreadId,
+        ending: ThreadEnding,
+    ) {
+        self.sleepers.forget_thread(index, thread);
+        let realm = self.realm_mut(index);
+        realm.parked.remove(thread);
+        realm.suspend_thread(thread);
+        let Some(ended) = realm.threads.ended(thread, ending) else { return };
+        self.answer_joiner(root, index, ended);
+    }
+
+    /// Says that a thread ended (`thread-stopped` if for a fault or a panic) and answers its
+    /// joiner, if one waits.
+    fn answer_joiner(&mut self, root: &mut RootResources<'_>, index: usize, ended: Ended) {
+        let realm = self.realm_mut(index);
+        if ended.ending != ThreadEnding::Exited {
+            let reason = ended.ending.name();
+            mm_println!(
+                Class::Fault,
+                "memory manager: realm {} thread {} {reason} and is stopped; the realm goes on",
+                realm.name,
+                ended.thread.get()
+            );
+            crate::console::event(
+                Class::Fault,
+                "thread-stopped",
+                &[("realm", &realm.name), ("thread", &ended.thread.get()), ("reason", &reason)],
+            );
+        }
+        if let Some(joiner) = ended.wake {
+            let joined = encode_realm_reply(&Ok(RealmResponse::Joined {
+                thread: ended.thread,
+                ending: ended.ending,
+            }));
+            deadline::unpark(root, realm, joiner, &joined);
+        }
+    }
+
+    /// Thread `thread` of realm `index` faulted or panicked (`ending`): as the realm's
+    /// `on_thread_fault` says for a spawned thread (`stop-thread`: only it is sent to abort,
+    /// `ipc::abi::start::ABORT_THREAD`; a second fault while aborting ends it), else the
+    /// realm ends (its main thread, or `stop-realm`). While the realm aborts, the thread
+    /// reported.
+    fn thread_fault(
+        &mut self,
+        root: &mut RootResources<'_>,
+        index: usize,
+        thread: ThreadId,
+        ending: ThreadEnding,
+    ) {
+        let realm_ending = match ending {
+            ThreadEnding::Faulted => Ending::Faulted,
+            ThreadEnding::Panicked => Ending::Panicked,
+            ThreadEnding::Exited => Ending::Exited,
+        };
+        if self.realm(index).threads.realm_aborting() {
+            return self.abort_reported(root, index, thread, realm_ending);
+        }
+        match self.realm_mut(index).threads.fault(thread, ending) {
+            OnFault::StopRealm => self.end(root, index, realm_ending),
+            OnFault::AbortThread => {
+                self.sleepers.forget_thread(index, thread);
+                let realm = self.realm_mut(index);
+                realm.parked.remove(thread);
+                if let Err(error) = realm.start_thread(root, thread, abi::start::ABORT_THREAD, 0) {
+                    mm_println!(
+                        Class::Fault,
+                        "memory manager: cannot let realm {} thread {} answer its caller: {error}",
+                        realm.name,
+                        thread.get()
+                    );
+                    self.thread_ended(root, index, thread, ending);
+                }
+            }
+            OnFault::Ended(ended) => {
+                self.sleepers.forget_thread(index, thread);
+                let realm = self.realm_mut(index);
+                realm.parked.remove(thread);
+                realm.suspend_thread(thread);
+                self.answer_joiner(root, index, ended);
+            }
+        }
+    }
+
+    /// Thread `caller`'s `Spawn { argument }` for realm `index`: the lowest free index, its
+    /// objects made first if it never had a thread (`Realm::make_index`), then its thread
+    /// started at the program's entry with `start::THREAD` and `argument`. Refused, with a
+    /// `quota-refused` event, when `max_threads` threads exist (`Resource::Threads`) or the
+    /// objects do not fit (the limit they hit); nothing is left behind.
+    fn spawn(&mut self, root: &mut RootResources<'_>, index: usize, argument: u64) -> RealmReply {
+        let realm = self.realm_mut(index);
+        let (what, error) = match realm.threads.spawn() {
+            Err(SpawnRefused::Quota) => (ipc::Resource::Threads, None),
+            Ok((thread, _)) => {
+                let made =
+                    if realm.index_made(thread) { Ok(()) } else { realm.make_index(root, thread) };
+                let started = made
+                    .and_then(|()| realm.start_thread(root, thread, abi::start::THREAD, argument));
+                match started {
+                    Ok(()) => {
+                        realm.threads.spawned(thread);
+                        return Ok(RealmResponse::Spawned { thread });
+                    }
+                    Err(error) => (realm::spawn_resource(&error), Some(error)),
+                }
+            }
+        };
+        let refusal = Refusal {
+            realm: self.id(index),
+            kind: "quota-refused",
+            subject: "thread",
+            rule: what.code() as u8,
+        };
+        if crate::console::refusal(refusal, format_args!("a thread refused ({})", what.name())) {
+            let name = &self.realm(index).name;
+            match error {
+                Some(error) => mm_println!(
+                    Class::Denial,
+                    "memory manager: realm {name} asked for a thread: refused, {error}"
+                ),
+                None => mm_println!(
+                    Class::Denial,
+                    "memory manager: realm {name} asked for a thread: refused, it has max_threads threads"
+                ),
+            }
+            crate::console::event(
+                Class::Denial,
+                "quota-refused",
+                &[("realm", name), ("resource", &what.name()), ("object", &"thread")],
+            );
+        }
+        Err(ipc::Error::QuotaExceeded { what })
     }
 
     /// Realm `index` exited, faulted or panicked: the supervisor decides what follows (see
@@ -585,10 +812,11 @@ fn reply(root: &mut RootResources<'_>, message: &Message) {
     }
 }
 
-/// The machine-readable line of a realm's fault: `realm-faulted realm=... thread=main
-/// fault=vm-fault|cap-fault|unknown-syscall|user-exception` with the fault's own figures.
-fn fault_event(name: &str, fault: &Fault) {
-    let thread = "main";
+/// The machine-readable line of a realm thread's fault: `realm-faulted realm=... thread=N
+/// fault=vm-fault|cap-fault|unknown-syscall|user-exception` with the fault's own figures
+/// (thread 0 is the main thread).
+fn fault_event(name: &str, thread: ThreadId, fault: &Fault) {
+    let thread = thread.get();
     let fields: &[(&str, &dyn core::fmt::Display)] = match fault {
         Fault::VmFault { ip, address, .. } => &[
             ("realm", &name),

@@ -8,6 +8,12 @@
 //! run is over) and carries out, in order, the [`Op`]s it gets back through a [`Sink`],
 //! together with [`Event`]s to log. So every rule of the lifecycle is tested on the host.
 //!
+//! Inside a running realm, the [`threads`] module owns the state of its threads (spawned,
+//! ended, joined, detached, stopped alone under `on_thread_fault = "stop-thread"`, and the
+//! set of threads still answering during the realm's abort): a [`threads::ThreadTable`] per
+//! realm, driven by the root task in the same way, whose answers feed this supervisor when a
+//! thread's ending ends the realm.
+//!
 //! # The rules
 //!
 //! - A realm that ends (exits, faults or panics) and may not owe a client a reply is
@@ -103,6 +109,8 @@
 use core::fmt;
 
 pub use deadlines::{Duration, Instant};
+
+pub mod threads;
 use ipc::RealmId;
 
 /// How long a restartable realm waits before each restart (see "Restart back-off" in the

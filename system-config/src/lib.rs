@@ -69,11 +69,20 @@
 //! | `max_restarts` | no | how many times a restartable realm is restarted, 0 to 255; default 3 |
 //! | `max_connections` | no | most connections it may hold at once, 0 to 255; default [`DEFAULT_MAX_CONNECTIONS`] |
 //! | `max_services` | no | most services it may have registered at once (declared here or not), 0 to 1024; default [`DEFAULT_MAX_SERVICES`]; the services declared for it count |
+//! | `max_threads` | no | most threads it may have at once, 1 to 16 ([`MAX_THREADS_PER_REALM`]), counting the main thread and threads that ended but were not joined yet; default 1 ([`DEFAULT_MAX_THREADS`]): the main thread only |
+//! | `on_thread_fault` | no | what a fault or a panic of a spawned thread does: `"stop-realm"` (default) stops the realm as if its main thread had faulted; `"stop-thread"` stops only that thread (it answers the client it owed a reply with `ABORTED`, its joiner hears `Faulted` or `Panicked`) and the realm goes on. A fault or panic of the main thread always stops the realm |
 //!
 //! Exactly one realm has no `parent`: the root, started by the memory manager. Every other
 //! realm hangs under it, with no cycle. A child never gets more memory or a higher priority than
 //! its parent: each child's budget is held to its parent's budget (not to what the parent's
 //! other children leave over).
+//!
+//! **Threads.** A realm has its main thread only unless it says otherwise: `max_threads`
+//! defaults to 1, so that a realm that spawns threads says so where the reader of the system
+//! description sees it (Microkit's protection domains, one thread each, are the precedent).
+//! Every thread a realm spawns is paid for from its own `memory` (a stack of 16 pages, an IPC
+//! buffer page, a TCB and an endpoint, made on the first use of a thread index and kept for
+//! the next thread in that index), so `max_threads` also bounds what threads can cost it.
 //!
 //! ## `[[service]]`
 //!
@@ -264,10 +273,10 @@
 //! | `too-many-grants` | more than [`MAX_DECLARED_GRANTS`] grants |
 //! | `too-many-allowed-clients` | more than [`MAX_ALLOWED_CLIENTS`] entries in `allowed_clients` |
 //! | `priority-out-of-range` | a priority outside 0 to 253 |
-//! | `quota-out-of-range` | `max_connections` outside 0 to 255 or `max_services` outside 0 to 1024 |
+//! | `quota-out-of-range` | `max_connections` outside 0 to 255, `max_services` outside 0 to 1024, or `max_threads` outside 1 to 16 |
 //! | `service-quota-exceeded` | a realm provides more services than its `max_services` |
 //! | `quotas-exceed-broker` | all realms' `max_services` (or `max_connections`) add up to more than the broker's 1024 |
-//! | `bad-setting` | a `[system]` setting that is not one of its choices |
+//! | `bad-setting` | a setting that is not one of its choices: `run` or `log` of `[system]`, a realm's `on_thread_fault` |
 //! | `priority-inversion` | a grant's client, or an allowed client, has a higher priority than the service's provider, and the service does not set `allow_priority_inversion` |
 //! | `budgets-exceed-memory` | the realms' memory budgets add up to more than the machine's `memory` (points at the budget that makes the sum, in file order, too large) |
 //!
@@ -312,10 +321,11 @@ mod host;
 
 pub use model::{
     AllowedClients, DEFAULT_MACHINE_MEMORY, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_RESTARTS,
-    DEFAULT_MAX_SERVICES, Grant, LogLevel, MAX_ALLOWED_CLIENTS, MAX_CONNECTIONS,
-    MAX_DECLARED_GRANTS, MAX_DECLARED_SERVICES, MAX_NAME_BYTES, MAX_REALM_PRIORITY,
-    MAX_REALM_SERVICES, MAX_REALMS, MAX_REGISTERED_SERVICES, NameText, PAGE_BYTES, Realm, RealmId,
-    RunPolicy, Service, ServiceId, Settings, SystemConfig,
+    DEFAULT_MAX_SERVICES, DEFAULT_MAX_THREADS, Grant, LogLevel, MAX_ALLOWED_CLIENTS,
+    MAX_CONNECTIONS, MAX_DECLARED_GRANTS, MAX_DECLARED_SERVICES, MAX_NAME_BYTES,
+    MAX_REALM_PRIORITY, MAX_REALM_SERVICES, MAX_REALMS, MAX_REGISTERED_SERVICES,
+    MAX_THREADS_PER_REALM, NameText, PAGE_BYTES, Realm, RealmId, RunPolicy, Service, ServiceId,
+    Settings, SystemConfig, ThreadFaultPolicy,
 };
 pub use rules::{CheckedConfig, Finding, Item, Problem, Rule};
 pub use wire::{DecodeError, FORMAT_VERSION, Refusal, decode};

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 pub use vocabulary::limits::{
     MAX_ALLOWED_CLIENTS, MAX_CONNECTIONS, MAX_DECLARED_GRANTS, MAX_DECLARED_SERVICES,
     MAX_NAME_BYTES, MAX_PROGRAM_NAME_BYTES, MAX_REALM_SERVICES, MAX_REALMS,
-    MAX_REGISTERED_SERVICES, PAGE_BYTES,
+    MAX_REGISTERED_SERVICES, MAX_THREADS_PER_REALM, PAGE_BYTES,
 };
 /// The ids, from `vocabulary`: a realm's index in [`SystemConfig::realms`] (parents first,
 /// the root is [`RealmId::ROOT`]) and a declared service's index in
@@ -35,6 +35,10 @@ pub const DEFAULT_MAX_RESTARTS: u8 = 3;
 pub const DEFAULT_MAX_CONNECTIONS: u8 = 16;
 /// `max_services` of a realm that does not set it.
 pub const DEFAULT_MAX_SERVICES: u16 = 4;
+/// `max_threads` of a realm that does not set it: the main thread only. A realm that wants
+/// threads says so, where the reader of the system description sees it (Microkit's protection
+/// domains, one thread each, are the precedent).
+pub const DEFAULT_MAX_THREADS: u8 = 1;
 
 /// The text of a realm or service name ([`vocabulary::Name`]) or of a program name
 /// ([`vocabulary::ProgramName`]) as the encoded description carries it. Kept as text, not as
@@ -69,6 +73,37 @@ pub struct Realm {
     pub max_connections: u8,
     /// Most services this realm may register at once; at most [`MAX_DECLARED_SERVICES`].
     pub max_services: u16,
+    /// Most threads that may exist in the realm at once (`max_threads`), counting the main
+    /// thread and threads that ended but were not joined yet: 1 to [`MAX_THREADS_PER_REALM`]
+    /// (16); default [`DEFAULT_MAX_THREADS`] (the main thread only).
+    pub max_threads: u8,
+    /// What a fault or a panic of a spawned thread does (`on_thread_fault`). A fault or
+    /// panic of the main thread always stops the realm.
+    pub on_thread_fault: ThreadFaultPolicy,
+}
+
+/// What happens when a spawned thread (thread 1 to 15) of a realm faults or panics: a
+/// realm's `on_thread_fault`. The main thread (thread 0) faulting or panicking always stops
+/// the realm, as `main` returning ends it, whatever this says.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum ThreadFaultPolicy {
+    /// `"stop-realm"` (the default): the realm stops as if its main thread had faulted (its
+    /// threads answer what they owe, then it is reclaimed, and restarted if `restartable`).
+    #[default]
+    StopRealm,
+    /// `"stop-thread"`: only that thread stops: it answers the client it owed a reply with
+    /// `ABORTED` and ends (its joiner hears `Faulted` or `Panicked`); the realm goes on.
+    StopThread,
+}
+
+impl ThreadFaultPolicy {
+    /// The value as written in `system.toml`: `stop-realm`, `stop-thread`.
+    pub const fn name(self) -> &'static str {
+        match self {
+            ThreadFaultPolicy::StopRealm => "stop-realm",
+            ThreadFaultPolicy::StopThread => "stop-thread",
+        }
+    }
 }
 
 /// Which realms a service itself accepts, on top of the system's grant policy.

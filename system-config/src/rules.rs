@@ -21,8 +21,8 @@ use core::ops::{ControlFlow, Deref};
 
 use crate::model::{
     AllowedClients, MAX_CONNECTIONS, MAX_NAME_BYTES, MAX_PROGRAM_NAME_BYTES, MAX_REALM_PRIORITY,
-    MAX_REALM_SERVICES, MAX_REGISTERED_SERVICES, PAGE_BYTES, RealmId, Service, ServiceId,
-    SystemConfig,
+    MAX_REALM_SERVICES, MAX_REGISTERED_SERVICES, MAX_THREADS_PER_REALM, PAGE_BYTES, RealmId,
+    Service, ServiceId, SystemConfig,
 };
 use vocabulary::name::{is_name_byte, is_program_name_byte};
 use vocabulary::{Name, ProgramName};
@@ -87,14 +87,15 @@ pub enum Rule {
     TooManyAllowedClients,
     /// A priority outside 0 to [`MAX_REALM_PRIORITY`].
     PriorityOutOfRange,
-    /// `max_connections` outside 0 to 255, or `max_services` outside 0 to
-    /// [`MAX_REALM_SERVICES`].
+    /// `max_connections` outside 0 to 255, `max_services` outside 0 to
+    /// [`MAX_REALM_SERVICES`], or `max_threads` outside 1 to [`MAX_THREADS_PER_REALM`].
     QuotaOutOfRange,
     /// A realm provides more services than its `max_services`.
     ServiceQuotaExceeded,
     /// The realms' `max_services` (or `max_connections`) add up to more than the broker holds.
     QuotasExceedBroker,
-    /// A `[system]` setting outside its choices (`run`, `log`).
+    /// A setting outside its choices: `run` or `log` of `[system]`, a realm's
+    /// `on_thread_fault`.
     BadSetting,
     /// A grant or an allowed client has a higher priority than the service's provider (and
     /// the service does not set `allow_priority_inversion`).
@@ -206,6 +207,7 @@ pub enum Item {
     RealmPriority(RealmId),
     RealmMemory(RealmId),
     RealmMaxServices(RealmId),
+    RealmMaxThreads(RealmId),
     /// A `[[service]]` table (its header).
     Service(ServiceId),
     ServiceName(ServiceId),
@@ -256,6 +258,8 @@ pub enum Problem {
     },
     PriorityOutOfRange,
     MaxServicesOutOfRange,
+    /// A realm's `max_threads` is 0 or above [`MAX_THREADS_PER_REALM`].
+    MaxThreadsOutOfRange,
     DuplicateRealm {
         first: RealmId,
     },
@@ -311,7 +315,7 @@ impl Problem {
             BadName => Rule::BadName,
             BadMemorySize { .. } => Rule::BadMemorySize,
             PriorityOutOfRange => Rule::PriorityOutOfRange,
-            MaxServicesOutOfRange => Rule::QuotaOutOfRange,
+            MaxServicesOutOfRange | MaxThreadsOutOfRange => Rule::QuotaOutOfRange,
             DuplicateRealm { .. } => Rule::DuplicateRealm,
             DuplicateService { .. } => Rule::DuplicateService,
             MemoryAboveParent { .. } => Rule::MemoryAboveParent,
@@ -475,6 +479,9 @@ fn check_realm(config: &SystemConfig, id: RealmId, found: Found<'_>) -> ControlF
     }
     if usize::from(realm.max_services) > MAX_REALM_SERVICES {
         report(found, Item::RealmMaxServices(id), Problem::MaxServicesOutOfRange)?;
+    }
+    if !(1..=MAX_THREADS_PER_REALM).contains(&usize::from(realm.max_threads)) {
+        report(found, Item::RealmMaxThreads(id), Problem::MaxThreadsOutOfRange)?;
     }
     if realm.priority > MAX_REALM_PRIORITY {
         report(found, Item::RealmPriority(id), Problem::PriorityOutOfRange)?;
@@ -741,15 +748,17 @@ pub(crate) fn priority_out_of_range(
     )
 }
 
-/// The sentence of a quota out of range: `key` of `subject` is `value`, above `max`.
+/// The sentence of a quota out of range: `key` of `subject` is `value`, outside `min` to
+/// `max`.
 pub(crate) fn quota_out_of_range(
     f: &mut dyn fmt::Write,
     key: &str,
     subject: &dyn fmt::Display,
     value: &dyn fmt::Display,
+    min: usize,
     max: usize,
 ) -> fmt::Result {
-    write!(f, "`{key}` of {subject} is {value}, outside 0 to {max}")
+    write!(f, "`{key}` of {subject} is {value}, outside {min} to {max}")
 }
 
 /// `realm "kv"` (or `realm number 7` when there is none).
@@ -849,7 +858,8 @@ impl Sentence<'_> {
             | Item::RealmParent(id)
             | Item::RealmPriority(id)
             | Item::RealmMemory(id)
-            | Item::RealmMaxServices(id) => id,
+            | Item::RealmMaxServices(id)
+            | Item::RealmMaxThreads(id) => id,
             _ => RealmId::ROOT,
         }
     }
@@ -956,7 +966,11 @@ impl fmt::Display for Sentence<'_> {
             }
             MaxServicesOutOfRange => {
                 let value = config.realm(realm_id).map_or(0, |r| r.max_services);
-                quota_out_of_range(f, "max_services", &realm, &value, MAX_REALM_SERVICES)
+                quota_out_of_range(f, "max_services", &realm, &value, 0, MAX_REALM_SERVICES)
+            }
+            MaxThreadsOutOfRange => {
+                let value = config.realm(realm_id).map_or(0, |r| r.max_threads);
+                quota_out_of_range(f, "max_threads", &realm, &value, 1, MAX_THREADS_PER_REALM)
             }
             DuplicateRealm { first } => {
                 let name = config.realm(realm_id).map_or("", |r| r.name.as_str());

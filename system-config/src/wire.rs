@@ -46,7 +46,7 @@ impl core::error::Error for DecodeError {}
 
 /// The first byte of every encoded configuration. Bumped whenever the model's layout changes,
 /// so that a memory manager never misreads a configuration built for another version.
-pub const FORMAT_VERSION: u8 = 5;
+pub const FORMAT_VERSION: u8 = 6;
 
 /// Decodes and fully re-checks a configuration made by [`encode`].
 ///

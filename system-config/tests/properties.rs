@@ -8,24 +8,59 @@ use proptest::collection::vec;
 use proptest::prelude::*;
 use system_config::{
     AllowedClients, DecodeError, FORMAT_VERSION, Grant, MAX_ALLOWED_CLIENTS, MAX_DECLARED_GRANTS,
-    MAX_DECLARED_SERVICES, MAX_REALM_PRIORITY, MAX_REALM_SERVICES, MAX_REALMS, NameText,
-    PAGE_BYTES, Realm, RealmId, Rule, Service, ServiceId, SystemConfig, decode, encode, parse,
+    MAX_DECLARED_SERVICES, MAX_REALM_PRIORITY, MAX_REALM_SERVICES, MAX_REALMS,
+    MAX_THREADS_PER_REALM, NameText, PAGE_BYTES, Realm, RealmId, Rule, Service, ServiceId,
+    SystemConfig, ThreadFaultPolicy, decode, encode, parse,
 };
 
 /// One way to break a valid configuration that its text can still say (names still resolve
 /// to the same items): the indices are taken modulo the list they pick from.
 #[derive(Clone, Debug)]
 enum Break {
-    Priority { realm: usize, priority: u8 },
-    Memory { realm: usize, pages: u32 },
-    MaxServices { realm: usize, quota: u16 },
-    MaxConnections { realm: usize, quota: u8 },
-    MachineMemory { pages: u32 },
-    AllowInversion { service: usize, allow: bool },
-    RepeatGrant { grant: usize },
-    RepeatAllowedClient { service: usize, position: usize },
-    AddAllowedClients { service: usize, clients: Vec<u8> },
-    AddGrant { client: u8, service: usize },
+    Priority {
+        realm: usize,
+        priority: u8,
+    },
+    Memory {
+        realm: usize,
+        pages: u32,
+    },
+    MaxServices {
+        realm: usize,
+        quota: u16,
+    },
+    MaxConnections {
+        realm: usize,
+        quota: u8,
+    },
+    /// In range: the thread fields break nothing, but must reach the model from either side.
+    Threads {
+        realm: usize,
+        quota: u8,
+        policy: ThreadFaultPolicy,
+    },
+    MachineMemory {
+        pages: u32,
+    },
+    AllowInversion {
+        service: usize,
+        allow: bool,
+    },
+    RepeatGrant {
+        grant: usize,
+    },
+    RepeatAllowedClient {
+        service: usize,
+        position: usize,
+    },
+    AddAllowedClients {
+        service: usize,
+        clients: Vec<u8>,
+    },
+    AddGrant {
+        client: u8,
+        service: usize,
+    },
 }
 
 fn a_break() -> impl Strategy<Value = Break> {
@@ -37,6 +72,8 @@ fn a_break() -> impl Strategy<Value = Break> {
             .prop_map(|(realm, quota)| Break::MaxServices { realm, quota }),
         (any::<usize>(), any::<u8>())
             .prop_map(|(realm, quota)| Break::MaxConnections { realm, quota }),
+        (any::<usize>(), 1..=MAX_THREADS_PER_REALM as u8, thread_fault_policy())
+            .prop_map(|(realm, quota, policy)| Break::Threads { realm, quota, policy }),
         (1..=1u32 << 22).prop_map(|pages| Break::MachineMemory { pages }),
         (any::<usize>(), any::<bool>())
             .prop_map(|(service, allow)| Break::AllowInversion { service, allow }),
@@ -62,6 +99,10 @@ fn apply(config: &mut SystemConfig, broken: &Break) {
         Break::MaxServices { realm, quota } => config.realms[realm % realms].max_services = quota,
         Break::MaxConnections { realm, quota } => {
             config.realms[realm % realms].max_connections = quota;
+        }
+        Break::Threads { realm, quota, policy } => {
+            config.realms[realm % realms].max_threads = quota;
+            config.realms[realm % realms].on_thread_fault = policy;
         }
         Break::MachineMemory { pages } => {
             config.settings.memory_bytes = u64::from(pages) * PAGE_BYTES;
@@ -128,6 +169,8 @@ struct RealmSeed {
     restartable: bool,
     max_connections: u8,
     spare_services: u8,
+    max_threads: u8,
+    on_thread_fault: ThreadFaultPolicy,
 }
 
 #[derive(Clone, Debug)]
@@ -151,9 +194,20 @@ fn realm_seed() -> impl Strategy<Value = RealmSeed> {
         // the broker's 1024 connections and services (with the at most 64 declared).
         0u8..=32,
         any::<u8>(),
+        (1..=MAX_THREADS_PER_REALM as u8, thread_fault_policy()),
     )
         .prop_map(
-            |(name, program, parent, priority, pages, restartable, max_connections, spare)| {
+            |(
+                name,
+                program,
+                parent,
+                priority,
+                pages,
+                restartable,
+                max_connections,
+                spare,
+                (max_threads, on_thread_fault),
+            )| {
                 RealmSeed {
                     name,
                     program,
@@ -163,9 +217,15 @@ fn realm_seed() -> impl Strategy<Value = RealmSeed> {
                     restartable,
                     max_connections,
                     spare_services: spare,
+                    max_threads,
+                    on_thread_fault,
                 }
             },
         )
+}
+
+fn thread_fault_policy() -> impl Strategy<Value = ThreadFaultPolicy> {
+    prop_oneof![Just(ThreadFaultPolicy::StopRealm), Just(ThreadFaultPolicy::StopThread)]
 }
 
 fn service_seed() -> impl Strategy<Value = ServiceSeed> {
@@ -223,6 +283,8 @@ fn build_realms(seeds: &[RealmSeed]) -> Vec<Realm> {
             max_restarts: 3,
             max_connections: seed.max_connections,
             max_services: 0,
+            max_threads: seed.max_threads,
+            on_thread_fault: seed.on_thread_fault,
         });
     }
     realms
@@ -322,10 +384,19 @@ fn to_toml(config: &SystemConfig) -> String {
         writeln!(
             text,
             "priority = {}\nmemory = {memory}\nrestartable = {}\nmax_connections = {}\n\
-             max_services = {}\n",
+             max_services = {}",
             realm.priority, realm.restartable, realm.max_connections, realm.max_services
         )
         .unwrap();
+        // Defaults are left out on every other realm, to check them too.
+        let write_defaults = index % 2 == 0;
+        if write_defaults || realm.max_threads != system_config::DEFAULT_MAX_THREADS {
+            writeln!(text, "max_threads = {}", realm.max_threads).unwrap();
+        }
+        if write_defaults || realm.on_thread_fault != ThreadFaultPolicy::default() {
+            writeln!(text, "on_thread_fault = \"{}\"", realm.on_thread_fault.name()).unwrap();
+        }
+        writeln!(text).unwrap();
     }
     for service in &config.services {
         let realm = &config.realms[service.realm.index()].name;

@@ -111,7 +111,7 @@ fn unknown_field_in_a_realm() {
         Rule::UnknownField,
         "system.toml:6:1: error[unknown-field]: unknown field `prio` in realm \"init\"; the fields \
          are: name, program, parent, priority, memory, restartable, max_restarts, \
-         max_connections, max_services",
+         max_connections, max_services, max_threads, on_thread_fault",
     );
 }
 
@@ -864,6 +864,75 @@ fn quota_out_of_range() {
         Rule::QuotaOutOfRange,
         "system.toml:7:16: error[quota-out-of-range]: `max_services` of realm \"init\" is 1025, \
          outside 0 to 1024",
+    );
+}
+
+#[test]
+fn max_threads_is_1_to_16_and_defaults_to_the_main_thread_only() {
+    let config = parse("system.toml", INIT, PROGRAMS).expect("valid");
+    assert_eq!(config.realms[0].max_threads, 1);
+    assert_eq!(config.realms[0].max_threads, system_config::DEFAULT_MAX_THREADS);
+    for threads in [1, 7, 16] {
+        let text = with_init(&format!("max_threads = {threads}\n"));
+        let config = parse("system.toml", &text, PROGRAMS).expect("valid");
+        assert_eq!(usize::from(config.realms[0].max_threads), threads);
+    }
+    let text = "[[realm]]\nname = \"init\"\nprogram = \"init\"\npriority = 200\nmemory = \"16 MiB\"\n\
+                max_threads = 0\n\
+                [[realm]]\nname = \"app\"\nprogram = \"app\"\nparent = \"init\"\npriority = 1\nmemory = \"4 KiB\"\n\
+                max_threads = 17\n";
+    let errors = errors(text);
+    assert_eq!(errors.len(), 2, "{errors:#?}");
+    assert_error(
+        &errors[0],
+        Rule::QuotaOutOfRange,
+        "system.toml:6:15: error[quota-out-of-range]: `max_threads` of realm \"init\" is 0, \
+         outside 1 to 16",
+    );
+    assert_error(
+        &errors[1],
+        Rule::QuotaOutOfRange,
+        "system.toml:13:15: error[quota-out-of-range]: `max_threads` of realm \"app\" is 17, \
+         outside 1 to 16",
+    );
+    assert_only_error(
+        &with_init("max_threads = -1\n"),
+        Rule::QuotaOutOfRange,
+        "system.toml:6:15: error[quota-out-of-range]: `max_threads` of realm \"init\" is -1, \
+         outside 1 to 16",
+    );
+    assert_only_error(
+        &with_init("max_threads = \"4\"\n"),
+        Rule::WrongType,
+        "system.toml:6:15: error[wrong-type]: field `max_threads` of realm \"init\" must be an \
+         integer, not a string",
+    );
+}
+
+#[test]
+fn on_thread_fault_is_stop_realm_or_stop_thread_and_defaults_to_stop_realm() {
+    use system_config::ThreadFaultPolicy;
+    let config = parse("system.toml", INIT, PROGRAMS).expect("valid");
+    assert_eq!(config.realms[0].on_thread_fault, ThreadFaultPolicy::StopRealm);
+    for (written, policy) in [
+        ("stop-realm", ThreadFaultPolicy::StopRealm),
+        ("stop-thread", ThreadFaultPolicy::StopThread),
+    ] {
+        let text = with_init(&format!("on_thread_fault = \"{written}\"\n"));
+        let config = parse("system.toml", &text, PROGRAMS).expect("valid");
+        assert_eq!(config.realms[0].on_thread_fault, policy);
+    }
+    assert_only_error(
+        &with_init("on_thread_fault = \"restart-thread\"\n"),
+        Rule::BadSetting,
+        "system.toml:6:19: error[bad-setting]: `on_thread_fault` of realm \"init\" is \
+         \"restart-thread\"; it must be one of \"stop-realm\", \"stop-thread\"",
+    );
+    assert_only_error(
+        &with_init("on_thread_fault = true\n"),
+        Rule::WrongType,
+        "system.toml:6:19: error[wrong-type]: field `on_thread_fault` of realm \"init\" must be \
+         a string, not a boolean",
     );
 }
 

@@ -3,7 +3,8 @@
 
 use system_config::{
     AllowedClients, CheckedConfig, DecodeError, EncodeError, FORMAT_VERSION, Finding, Grant, Item,
-    NameText, Problem, RealmId, Refusal, Rule, ServiceId, SystemConfig, decode, encode, parse,
+    NameText, Problem, RealmId, Refusal, Rule, ServiceId, SystemConfig, ThreadFaultPolicy, decode,
+    encode, parse,
 };
 
 const DEMO: &str = include_str!("../../system.toml");
@@ -56,6 +57,8 @@ fn demo_parses_into_the_expected_system() {
     assert!(kv.restartable);
     assert_eq!(kv.max_connections, system_config::DEFAULT_MAX_CONNECTIONS);
     assert_eq!(kv.program, "kv-store");
+    assert_eq!(kv.max_threads, system_config::DEFAULT_MAX_THREADS);
+    assert_eq!(kv.on_thread_fault, ThreadFaultPolicy::StopRealm);
 
     let log = config.find_service("log").expect("log");
     let logger = config.find_realm("logger").expect("logger");
@@ -298,6 +301,53 @@ fn decode_refuses_budgets_outside_the_rules() {
         |c| c.realms[1].max_services = 0,
         finding(Item::ServiceRealm(ServiceId(0)), Problem::ServiceQuotaExceeded { number: 1 }),
     );
+}
+
+#[test]
+fn decode_refuses_max_threads_outside_1_to_16_and_carries_the_thread_fields() {
+    assert_refused(
+        |c| c.realms[2].max_threads = 0,
+        finding(Item::RealmMaxThreads(RealmId(2)), Problem::MaxThreadsOutOfRange),
+    );
+    assert_refused(
+        |c| c.realms[2].max_threads = 17,
+        finding(Item::RealmMaxThreads(RealmId(2)), Problem::MaxThreadsOutOfRange),
+    );
+    let mut config = demo();
+    config.realms[2].max_threads = 16;
+    config.realms[2].on_thread_fault = ThreadFaultPolicy::StopThread;
+    config.realms[3].max_threads = 1;
+    let decoded = decode(&encode(&config).expect("encodes")).expect("decodes");
+    assert_eq!(decoded.realms[2].max_threads, 16);
+    assert_eq!(decoded.realms[2].on_thread_fault, ThreadFaultPolicy::StopThread);
+    assert_eq!(decoded.realms[3].on_thread_fault, ThreadFaultPolicy::StopRealm);
+    config.realms[2].max_threads = 200;
+    let bytes = encode_unchecked(&config);
+    let Err(DecodeError::Refused(finding)) = decode(&bytes) else { panic!("refused") };
+    assert_eq!(
+        Refusal { bytes: &bytes, finding }.to_string(),
+        "error[quota-out-of-range]: `max_threads` of realm \"kv\" is 200, outside 1 to 16"
+    );
+}
+
+#[test]
+fn decode_refuses_a_thread_fault_policy_that_is_not_one() {
+    // The policy is postcard's variant index, the last byte of the last realm (plugin) before
+    // the services: 0 stop-realm, 1 stop-thread, and no other.
+    let config = demo();
+    let mut plugin = config.clone();
+    plugin.services.clear();
+    plugin.grants.clear();
+    let bytes = encode_unchecked(&plugin);
+    let last = bytes.len() - 3; // then the services' and the grants' lengths, 0 and 0
+    assert_eq!(bytes[last], 0, "plugin stops the realm on a thread fault");
+    let mut stop_thread = bytes.clone();
+    stop_thread[last] = 1;
+    let decoded = decode(&stop_thread).expect("a valid policy");
+    assert_eq!(decoded.realms[4].on_thread_fault, ThreadFaultPolicy::StopThread);
+    let mut unknown = bytes;
+    unknown[last] = 2;
+    assert!(matches!(decode(&unknown), Err(DecodeError::Malformed(_))));
 }
 
 #[test]

@@ -13,7 +13,8 @@ use super::diagnostics::{Diagnostics, Span};
 use super::drafts::{Drafts, GrantDraft, ParentField, RealmDraft, ServiceDraft};
 use super::validate::{Link, Resolved};
 use crate::model::{
-    AllowedClients, Grant, NameText, Realm, RealmId, Service, ServiceId, SystemConfig,
+    AllowedClients, DEFAULT_MAX_THREADS, Grant, NameText, Realm, RealmId, Service, ServiceId,
+    SystemConfig,
 };
 use crate::rules::{Item, Line, Lines};
 
@@ -40,7 +41,8 @@ impl SideTable {
             | Item::RealmParent(id)
             | Item::RealmPriority(id)
             | Item::RealmMemory(id)
-            | Item::RealmMaxServices(id) => Item::Realm(id),
+            | Item::RealmMaxServices(id)
+            | Item::RealmMaxThreads(id) => Item::Realm(id),
             Item::ServiceName(id) | Item::ServiceRealm(id) | Item::ServiceInterface(id) => {
                 Item::Service(id)
             }
@@ -128,6 +130,7 @@ fn record_realm(table: &mut SideTable, id: RealmId, draft: &RealmDraft) {
         (Item::RealmProgram(id), draft.program.as_ref().map(|program| &program.span)),
         (Item::RealmPriority(id), draft.priority.as_ref().map(|priority| &priority.span)),
         (Item::RealmMemory(id), draft.memory.as_ref().map(|memory| &memory.span)),
+        (Item::RealmMaxThreads(id), draft.max_threads.as_ref().map(|threads| &threads.span)),
     ];
     for (item, span) in fields {
         if let Some(span) = span {
@@ -188,6 +191,11 @@ fn build_realm(draft: &RealmDraft, parent: Option<RealmId>) -> Option<Realm> {
         max_restarts: draft.max_restarts,
         max_connections: draft.max_connections,
         max_services: draft.max_services,
+        max_threads: draft
+            .max_threads
+            .as_ref()
+            .map_or(DEFAULT_MAX_THREADS, |threads| threads.value),
+        on_thread_fault: draft.on_thread_fault,
     })
 }
 

@@ -5,6 +5,7 @@
 //! ([`super::validate`]) can still check how the items refer to each other.
 
 use std::format;
+use std::ops::RangeInclusive;
 use std::string::String;
 use std::vec::Vec;
 
@@ -16,7 +17,8 @@ use super::fields::{Fields, Need, report_wrong_type};
 use super::memory_size::{memory_size_from_integer, parse_memory_size};
 use crate::model::{
     DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_RESTARTS, DEFAULT_MAX_SERVICES, LogLevel,
-    MAX_ALLOWED_CLIENTS, MAX_REALM_PRIORITY, MAX_REALM_SERVICES, RunPolicy, Settings,
+    MAX_ALLOWED_CLIENTS, MAX_REALM_PRIORITY, MAX_REALM_SERVICES, MAX_THREADS_PER_REALM, RunPolicy,
+    Settings, ThreadFaultPolicy,
 };
 use crate::rules::{BadNameSentence, priority_out_of_range, quota_out_of_range};
 use std::string::ToString;
@@ -32,6 +34,8 @@ const REALM_FIELDS: &[&str] = &[
     "max_restarts",
     "max_connections",
     "max_services",
+    "max_threads",
+    "on_thread_fault",
 ];
 const SERVICE_FIELDS: &[&str] =
     &["name", "realm", "allowed_clients", "allow_priority_inversion", "interface"];
@@ -61,6 +65,10 @@ pub(crate) struct RealmDraft {
     pub max_restarts: u8,
     pub max_connections: u8,
     pub max_services: u16,
+    /// `max_threads` and where it is written (`None` when absent or broken: the default).
+    pub max_threads: Option<Located<u8>>,
+    /// `on_thread_fault` (the default when absent or broken).
+    pub on_thread_fault: ThreadFaultPolicy,
 }
 
 impl RealmDraft {
@@ -218,25 +226,25 @@ fn read_realm(
         restartable: fields
             .boolean("restartable", Need::Optional, diag)
             .is_some_and(|flag| flag.value),
-        max_restarts: read_quota(&fields, "max_restarts", 255, DEFAULT_MAX_RESTARTS.into(), diag)
-            .try_into()
+        max_restarts: read_quota(&fields, "max_restarts", 0..=255, diag)
+            .and_then(|quota| u8::try_from(quota.value).ok())
             .unwrap_or(DEFAULT_MAX_RESTARTS),
-        max_connections: read_quota(
+        max_connections: read_quota(&fields, "max_connections", 0..=255, diag)
+            .and_then(|quota| u8::try_from(quota.value).ok())
+            .unwrap_or(DEFAULT_MAX_CONNECTIONS),
+        max_services: read_quota(&fields, "max_services", 0..=MAX_REALM_SERVICES, diag)
+            .map_or(DEFAULT_MAX_SERVICES, |quota| quota.value),
+        max_threads: read_quota(&fields, "max_threads", 1..=MAX_THREADS_PER_REALM, diag).and_then(
+            |quota| Some(Located { value: u8::try_from(quota.value).ok()?, span: quota.span }),
+        ),
+        on_thread_fault: read_choice(
             &fields,
-            "max_connections",
-            255,
-            DEFAULT_MAX_CONNECTIONS.into(),
+            "on_thread_fault",
+            &[ThreadFaultPolicy::StopRealm, ThreadFaultPolicy::StopThread]
+                .map(|policy| (policy.name(), policy)),
             diag,
         )
-        .try_into()
-        .unwrap_or(DEFAULT_MAX_CONNECTIONS),
-        max_services: read_quota(
-            &fields,
-            "max_services",
-            MAX_REALM_SERVICES,
-            DEFAULT_MAX_SERVICES,
-            diag,
-        ),
+        .unwrap_or_default(),
     }
 }
 
@@ -305,8 +313,8 @@ fn read_settings(
     (settings, memory.map(|memory| memory.span))
 }
 
-/// An optional string field that must be one of `choices`; a value outside them is reported
-/// with the choices ([`Rule::BadSetting`]).
+/// An optional string field (of `[system]` or of a realm) that must be one of `choices`; a
+/// value outside them is reported with the choices ([`Rule::BadSetting`]).
 fn read_choice<T: Copy>(
     fields: &Fields,
     key: &str,
@@ -322,7 +330,8 @@ fn read_choice<T: Copy>(
         &value.span,
         Rule::BadSetting,
         format!(
-            "`{key}` of [system] is \"{}\"; it must be one of {}",
+            "`{key}` of {} is \"{}\"; it must be one of {}",
+            fields.subject(),
             value.value,
             names.join(", ")
         ),
@@ -387,20 +396,25 @@ fn read_memory(
     }
 }
 
-/// An optional quota in `0..=max`, `default` when absent or broken (a broken one is reported).
-fn read_quota(fields: &Fields, key: &str, max: usize, default: u16, diag: &mut Diagnostics) -> u16 {
-    let Some(quota) = fields.integer(key, Need::Optional, diag) else {
-        return default;
-    };
-    let in_range = usize::try_from(quota.value).is_ok_and(|value| value <= max);
+/// An optional quota in `range` (within `u16`), and where it is written; `None` when absent
+/// or broken (a broken one is reported): the caller's default applies.
+fn read_quota(
+    fields: &Fields,
+    key: &str,
+    range: RangeInclusive<usize>,
+    diag: &mut Diagnostics,
+) -> Option<Located<u16>> {
+    let quota = fields.integer(key, Need::Optional, diag)?;
+    let in_range = usize::try_from(quota.value).is_ok_and(|value| range.contains(&value));
     match u16::try_from(quota.value) {
-        Ok(value) if in_range => value,
+        Ok(value) if in_range => Some(Located { value, span: quota.span }),
         _ => {
             let mut message = String::new();
             let source = diag.source(&quota.span);
-            let _ = quota_out_of_range(&mut message, key, &fields.subject(), &source, max);
+            let (min, max) = (*range.start(), *range.end());
+            let _ = quota_out_of_range(&mut message, key, &fields.subject(), &source, min, max);
             diag.report(&quota.span, Rule::QuotaOutOfRange, message);
-            default
+            None
         }
     }
 }
