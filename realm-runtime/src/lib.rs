@@ -19,14 +19,19 @@ pub mod client;
 mod console;
 #[cfg(target_os = "none")]
 mod entry;
+mod mailbox;
 pub mod notification;
+pub mod router;
 pub mod server;
 pub mod service;
+pub mod thread;
 pub mod time;
 
 pub use client::{CallError, Client};
+pub use ipc::{ThreadEnding, ThreadId};
 pub use server::{Call, DeferError, Deferred, Server};
 pub use service::{Caller, Connection, Service};
+pub use thread::{JoinHandle, SPAWN_CLOSURE_BYTES, ThreadError, Usage};
 
 pub use ::interface;
 pub use ::interface::{Deferrable, Wire, interface};
@@ -67,11 +72,15 @@ impl core::fmt::Display for Error {
 /// The realm's handle on the system, given to its main.
 pub struct Realm {
     ipc: &'static mut IpcBuffer,
+    /// Which thread of the realm this handle is (each thread gets its own).
+    thread: ThreadId,
 }
 
 impl Realm {
-    fn broker() -> Endpoint {
-        Endpoint::from_cptr(slot::BROKER)
+    /// This thread's cap to the memory manager's endpoint: badged with the realm and the
+    /// thread, so the memory manager knows which thread asks.
+    fn broker(&self) -> Endpoint {
+        Endpoint::from_cptr(slot::thread(self.thread).broker)
     }
 
     /// Sends `message` to the memory manager and returns the reply's label and words.
@@ -80,7 +89,7 @@ impl Realm {
             .ipc
             .set_message(message.label(), message.words(), &[])
             .map_err(|_| Error::BadReply(Malformed::UnknownLabel { label: message.label() }))?;
-        let reply = Self::broker().call(self.ipc, info);
+        let reply = self.broker().call(self.ipc, info);
         Ok((reply.label(), self.ipc.message(reply)))
     }
 
@@ -106,14 +115,24 @@ impl Realm {
     /// exits, faults or panics, the memory manager sends its thread back to answer that
     /// client with an error (`ipc::abi::start::ABORT`), which a receive loop of one's own
     /// needs as much as `serve` does.
+    ///
+    /// Each thread that serves calls this (its own flag: the abort path answers for each
+    /// thread that owes a reply); the memory manager is told once, by the first.
     pub fn announce_serving(&mut self) {
-        service::OWES_REPLY.store(true, core::sync::atomic::Ordering::Relaxed);
-        let _ = self.request(RealmRequest::Serving.encode());
+        use core::sync::atomic::Ordering;
+        service::OWES_REPLY[usize::from(self.thread.get())].store(true, Ordering::Relaxed);
+        if !service::ANNOUNCED.swap(true, Ordering::AcqRel) {
+            let _ = self.request(RealmRequest::Serving.encode());
+        }
     }
 
     /// The name of the realm on the other end of `caller`'s connection (one of this realm's
-    /// services' connections).
+    /// services' connections); this realm's own name for an intra-realm caller
+    /// ([`Caller::INTRA_REALM`]).
     pub fn peer(&mut self, caller: Caller) -> Result<Name, Error> {
+        if caller.intra_realm {
+            return self.name();
+        }
         match self.request(RealmRequest::Peer { connection: caller.connection }.encode())? {
             RealmResponse::Identity { name } => Ok(name),
             _ => Err(Error::UnexpectedReply),
@@ -168,7 +187,7 @@ impl Realm {
         let used = ipc::console::encode_line(line.bytes(), line.cut(), &mut words);
         let label = ipc::realm::RealmRequestKind::Print.code();
         if let Ok(info) = self.ipc.set_message(label, &words[..used], &[]) {
-            Self::broker().call(self.ipc, info);
+            self.broker().call(self.ipc, info);
         }
     }
 
@@ -176,7 +195,7 @@ impl Realm {
     pub fn exit(&mut self) -> ! {
         let message = RealmRequest::Exit.encode();
         if let Ok(info) = self.ipc.set_message(message.label(), message.words(), &[]) {
-            Self::broker().call(self.ipc, info);
+            self.broker().call(self.ipc, info);
         }
         stop()
     }
