@@ -267,14 +267,20 @@ impl Sink for Lifecycle<'_, '_> {
         match event {
             Event::Aborting { realm, ending } => {
                 let name = self.name(realm);
+                // Every live thread is sent back (`Op::Abort`, which follows).
+                let threads = self
+                    .index(realm)
+                    .and_then(|index| self.realms.get(index))
+                    .map_or(0, |realm| realm.threads.live().len());
+                let sent = SentBack(threads);
                 mm_println!(
                     Class::Fault,
-                    "memory manager: realm {name} {ending} and may owe a client a reply: its services are withdrawn and it is sent back to answer"
+                    "memory manager: realm {name} {ending} and may owe a client a reply: its services are withdrawn and {sent}"
                 );
                 crate::console::event(
                     Class::Fault,
                     "realm-aborting",
-                    &[("realm", &name), ("ending", &ending_name(ending))],
+                    &[("realm", &name), ("ending", &ending_name(ending)), ("threads", &threads)],
                 );
             }
             Event::AbortFailed { realm } => {
@@ -419,6 +425,18 @@ fn ending_name(ending: supervisor::Ending) -> &'static str {
         supervisor::Ending::Exited => "exited",
         supervisor::Ending::Faulted => "faulted",
         supervisor::Ending::Panicked => "panicked",
+    }
+}
+
+/// How many threads of an aborting realm are sent back to answer, for its sentence.
+struct SentBack(u8);
+
+impl core::fmt::Display for SentBack {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self.0 {
+            0 | 1 => f.write_str("it is sent back to answer"),
+            threads => write!(f, "its {threads} threads are sent back to answer"),
+        }
     }
 }
 

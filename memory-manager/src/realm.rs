@@ -1,10 +1,10 @@
 //! A realm on the kernel: starting it from its program and budget, serving its requests
-//! about itself (pages at run time, its control page, abort), and stopping it so that
-//! everything it used comes back.
+//! about itself (pages at run time, its control page, its threads, abort), and stopping it
+//! so that everything it used comes back. Its spawned threads' objects are `threads.rs`'s.
 //!
 //! Every object of a realm is made from its budget blocks and its caps live in the realm's
 //! own range of the memory manager's slots ([`RealmObjects`]), so stopping a realm is:
-//! suspend its thread, revoke its blocks (the kernel destroys every object made from them
+//! suspend every thread, revoke its blocks (the kernel destroys every object made from them
 //! and every cap to them, wherever it was copied), hand the blocks back to the pool, free the
 //! slot range. Its address space is built by `address_space.rs`; what the memory manager
 //! lends to all of this is `resources.rs`'s `RootResources`.

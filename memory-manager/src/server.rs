@@ -1,12 +1,17 @@
-//! The memory manager's event loop: every message on its endpoint is a realm's request
-//! (about itself, or to the broker) or a realm thread's fault, told apart by the badge the
-//! kernel delivered, never by what the message says.
+//! The memory manager's event loop: every message on its endpoint is a realm thread's
+//! request (about itself, or to the broker) or a realm thread's fault, told apart by the
+//! badge the kernel delivered (which names the realm and the thread), never by what the
+//! message says.
 //!
-//! What happens to a realm that exits, panics or faults is the supervisor's decision
-//! (`supervisor` crate), carried out by [`crate::lifecycle`]: the broker first withdraws its
-//! services and connections (so no client waits on a dead service), a realm that may owe a
-//! reply is sent back to answer it, then its memory comes back, and a restartable realm is
-//! started again. With `run = "until-idle"`, once every realm has stopped or only serves,
+//! What a thread's `ExitThread`, `Exit`, fault or panic leads to is the thread table's
+//! decision (`supervisor::threads`, one per realm): a spawned thread ends (its joiner is
+//! answered) or, under `on_thread_fault = "stop-thread"`, is sent alone to answer the client
+//! it owes (`start::ABORT_THREAD`); otherwise the realm ends. What happens to a realm that
+//! ends is the supervisor's decision (`supervisor` crate), carried out by
+//! [`crate::lifecycle`]: the broker first withdraws its services and connections (so no
+//! client waits on a dead service), a realm that may owe a reply has every live thread sent
+//! back to answer (`start::ABORT`), and once each has reported, its memory comes back, and a
+//! restartable realm is started again. With `run = "until-idle"`, once every realm has stopped or only serves,
 //! nothing can start new work: the servers are stopped the same way and the run ends.
 
 use crate::mm_println;
