@@ -8,7 +8,9 @@
 //!   its own parked reply slot while the main thread is parked joining), the quota, join
 //!   refusals, 200 spawn/join cycles that leave the realm's budget and slots as they were, a
 //!   detach, a stack overflow into a worker's guard page (joined as `Faulted`, the realm goes
-//!   on), and a worker's panic (joined as `Panicked`).
+//!   on), a worker's panic (joined as `Panicked`), and call deadlines per thread: a worker's
+//!   20 ms call and the main thread's 100 ms call to a third thread's inbox, which nobody
+//!   serves, each time out at its own deadline.
 //! - `th-mm-budget`: a first spawn its spent budget cannot hold is refused with the limit
 //!   and leaves nothing.
 //! - `th-mm-crash` (`stop-realm`, no service): a worker's fault stops the realm.
@@ -27,12 +29,15 @@ use realm_runtime::ipc::realm::{RealmRequest, RealmResponse, decode_realm_reply}
 use realm_runtime::ipc::{Error, Missing, Resource};
 use realm_runtime::sel4::MessageInfo;
 use realm_runtime::sel4::syscall::{self, Registers};
-use realm_runtime::{Realm, ThreadEnding, ThreadError, ThreadId, println};
+use realm_runtime::{CallError, Realm, ThreadEnding, ThreadError, ThreadId, println};
+use test_protocols::Echo;
 
 realm_runtime::main!(main);
 
 /// Work the sleepers did (each adds one).
 static DONE: AtomicU64 = AtomicU64::new(0);
+/// The worker's timed-out call: 1 once it returned `TimedOut`, 2 if it returned otherwise.
+static WORKER_CALL: AtomicU64 = AtomicU64::new(0);
 
 fn main(realm: &mut Realm) {
     let name = realm.name().expect("the memory manager knows this realm's name");
@@ -154,6 +159,34 @@ fn threads(realm: &mut Realm) {
     let after = realm.spawn(|_| {}).expect("a thread after the fault");
     assert_eq!(after.join(realm), Ok(ThreadEnding::Exited));
     assert_eq!(usage(realm), (made.0, made.1, 1), "the fault and the panic took nothing");
+
+    // Call deadlines are per thread: a worker's 20 ms and the main thread's 100 ms calls to
+    // the inbox of a thread that sleeps (nobody receives there) each end at their own.
+    let deaf = realm.spawn(|realm| sleeper(realm, 300)).expect("a thread that never serves");
+    let deaf_id = deaf.thread();
+    let caller = realm
+        .spawn(move |realm| {
+            let mut client = realm.thread_client::<Echo>(deaf_id);
+            let answer =
+                realm.with_deadline(Duration::from_millis(20), |realm| client.echo(realm, 1));
+            let code = if answer == Err(CallError::TimedOut) { 1 } else { 2 };
+            WORKER_CALL.store(code, Ordering::SeqCst);
+        })
+        .expect("a thread that calls with a deadline");
+    let mut client = realm.thread_client::<Echo>(deaf_id);
+    let start = realm.now();
+    let answer = realm.with_deadline(Duration::from_millis(100), |realm| client.echo(realm, 2));
+    let took = realm.now().saturating_duration_since(start);
+    assert_eq!(answer, Err(CallError::TimedOut), "the main thread's call");
+    assert!(took >= Duration::from_millis(100), "the main thread's deadline is its own: {took:?}");
+    assert_eq!(WORKER_CALL.load(Ordering::SeqCst), 1, "the worker's call timed out first");
+    assert_eq!(caller.join(realm), Ok(ThreadEnding::Exited));
+    assert_eq!(deaf.join(realm), Ok(ThreadEnding::Exited));
+    println!(
+        realm,
+        "call deadlines per thread: the worker's 20 ms, the main thread's {} ms",
+        took.as_millis()
+    );
     println!(realm, "all thread checks passed");
 }
 
