@@ -264,6 +264,9 @@ pub struct Realm {
     pub threads: ThreadTable,
     /// Which thread the panic message so far is from.
     pub panic_thread: ThreadId,
+    /// Thread indices whose objects the kernel refused to make after the checks passed
+    /// (`threads.rs`): never tried again until the realm stops.
+    broken_indices: ThreadSet,
     /// Its threads whose reply the memory manager keeps (asleep or joining,
     /// `deadline::park`).
     pub parked: ThreadSet,
@@ -312,6 +315,7 @@ impl Realm {
             threads: ThreadTable::new(spec.max_threads, spec.on_thread_fault),
             panic_thread: ThreadId::MAIN,
             parked: ThreadSet::EMPTY,
+            broken_indices: ThreadSet::EMPTY,
         };
         // From here on, a failure must give back what was taken: `stop` does.
         match realm.build(root, spec, &program) {
