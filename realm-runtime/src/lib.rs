@@ -117,11 +117,14 @@ impl Realm {
     /// needs as much as `serve` does.
     ///
     /// Each thread that serves calls this (its own flag: the abort path answers for each
-    /// thread that owes a reply); the memory manager is told once, by the first.
+    /// thread that owes a reply). The memory manager is told only by the main thread, once:
+    /// a realm only serves when its main thread does (a worker or an inbox server started
+    /// while the main thread still works does not make the realm idle for a run
+    /// `until-idle`).
     pub fn announce_serving(&mut self) {
         use core::sync::atomic::Ordering;
         service::OWES_REPLY[usize::from(self.thread.get())].store(true, Ordering::Relaxed);
-        if !service::ANNOUNCED.swap(true, Ordering::AcqRel) {
+        if self.thread.is_main() && !service::ANNOUNCED.swap(true, Ordering::AcqRel) {
             let _ = self.request(RealmRequest::Serving.encode());
         }
     }
