@@ -111,3 +111,35 @@ fn the_router_keeps_each_connection_on_one_handler() {
     }
     assert_eq!(seen, 0b110, "both handlers had connections");
 }
+
+#[test]
+fn a_handler_that_panics_under_stop_thread_answers_its_routed_call_and_the_other_goes_on() {
+    let outcome = threads();
+    let answered = line(outcome, "[client-c] fragile: connections answered by threads ");
+    let crashed = if answered.ends_with("Ok(1) and Ok(2)") {
+        "1"
+    } else if answered.ends_with("Ok(2) and Ok(1)") {
+        "2"
+    } else {
+        panic!("one handler per connection: {answered}")
+    };
+    // The routed call the handler was handling is answered ABORTED (the runtime's abort of
+    // the thread alone): the client hears that its call reached no service while the broker
+    // says the connection is open.
+    assert_printed(outcome, "[client-c] fragile: the crash: Err(Unreachable(UnexpectedReply))");
+    assert_event(outcome, "realm-panicked", &[("realm", "fragile"), ("thread", crashed)]);
+    assert_event(
+        outcome,
+        "thread-stopped",
+        &[("realm", "fragile"), ("thread", crashed), ("reason", "panicked")],
+    );
+    let other: u64 = if crashed == "1" { 2 } else { 1 };
+    assert_printed(
+        outcome,
+        &format!("[client-c] fragile: after it, the other handler: Ok({})", 2 + 1_000_000 * other),
+    );
+    assert!(
+        !outcome.has_event("realm-stopped", &[("realm", "fragile"), ("reason", "panicked")]),
+        "the realm went on"
+    );
+}

@@ -13,6 +13,10 @@
 //!   server thread still running (the realm's abort path stops it).
 //! - `client-a`, `client-b` call "work" 200 times each and "routed" through two connections,
 //!   20 calls each, and print which threads answered.
+//! - `fragile` serves "fragile" as `router` serves "routed", with `on_thread_fault =
+//!   "stop-thread"`; a handler panics on the value [`CRASH`].
+//! - `client-c` opens two connections to "fragile" (one per handler), makes one handler panic
+//!   through the first, then calls through the second.
 #![forbid(unsafe_code)]
 #![no_std]
 #![no_main]
@@ -23,7 +27,7 @@ use core::time::Duration;
 use realm_runtime::ipc::abi::label;
 use realm_runtime::sel4::MessageInfo;
 use realm_runtime::{Call, Realm, Server, ThreadId, println, router};
-use test_protocols::{Echo, EchoServer};
+use test_protocols::{CRASH, Echo, EchoServer};
 
 realm_runtime::main!(main);
 
@@ -34,6 +38,8 @@ fn main(realm: &mut Realm) {
         "router" => routed(realm),
         "basics" => basics(realm),
         "client-a" | "client-b" => client(realm),
+        "fragile" => fragile(realm),
+        "client-c" => client_c(realm),
         _ => println!(realm, "has no part in this test"),
     }
 }
@@ -241,4 +247,53 @@ fn client(realm: &mut Realm) {
             "routed {round} (connection {connection}): 20 calls, {right} right, threads {threads:#b}"
         );
     }
+}
+
+/// A handler of "fragile": as [`Handler`], but [`CRASH`] makes it panic.
+struct Fragile;
+
+impl EchoServer for Fragile {
+    fn echo(&mut self, call: &mut Call<'_>, value: u64) -> u64 {
+        if value == CRASH {
+            panic!("fragile handler {} crashes", call.thread());
+        }
+        answer(call, value)
+    }
+}
+
+fn fragile(realm: &mut Realm) {
+    let registration = match Server::new(Fragile).serve::<Echo>(realm, "fragile") {
+        Ok(server) => server.registration(),
+        Err(error) => return println!(realm, "fragile: register failed: {error}"),
+    };
+    let Some(registration) = registration else {
+        return println!(realm, "fragile: no registration");
+    };
+    let mut handlers = [ThreadId::MAIN; 2];
+    for handler in &mut handlers {
+        let spawned =
+            realm.spawn(move |realm: &mut Realm| Server::handler(registration, Fragile).run(realm));
+        match spawned {
+            Ok(spawned) => {
+                *handler = spawned.thread();
+                let _ = spawned.detach(realm);
+            }
+            Err(error) => return println!(realm, "a handler did not start: {error}"),
+        }
+    }
+    router::run(realm, registration, router::by_connection(&handlers))
+}
+
+fn client_c(realm: &mut Realm) {
+    let (first, second) = (realm.connect::<Echo>("fragile"), realm.connect::<Echo>("fragile"));
+    let (Ok(mut first), Ok(mut second)) = (first, second) else {
+        return println!(realm, "fragile: connect failed");
+    };
+    let thread = |answer: Result<u64, _>| answer.map(|answer| answer / 1_000_000);
+    let (one, other) = (thread(first.echo(realm, 1)), thread(second.echo(realm, 1)));
+    println!(realm, "fragile: connections answered by threads {one:?} and {other:?}");
+    let crash = first.echo(realm, CRASH);
+    println!(realm, "fragile: the crash: {crash:?}");
+    let after = second.echo(realm, 2);
+    println!(realm, "fragile: after it, the other handler: {after:?}");
 }
