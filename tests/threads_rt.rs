@@ -59,6 +59,14 @@ fn spawn_join_cycles_leave_the_realms_usage_as_it_was() {
 }
 
 #[test]
+fn each_thread_has_its_own_call_deadline() {
+    let outcome = threads();
+    // The spawned thread's call timed out (1), it was joined, and the main thread's call to
+    // the same silent inbox timed out at its own deadline.
+    assert_printed(outcome, "[basics] deadlines: (1, Some(Ok(Exited)), Err(TimedOut))");
+}
+
+#[test]
 fn threads_of_a_realm_call_each_other_typed_and_raw_on_their_inboxes() {
     let outcome = threads();
     // 2 * value + the serving thread's id (1), + 1000: the caller is intra-realm.

@@ -26,7 +26,9 @@ use core::time::Duration;
 
 use realm_runtime::ipc::abi::label;
 use realm_runtime::sel4::MessageInfo;
-use realm_runtime::{Call, Realm, Server, ThreadId, println, router};
+use realm_runtime::{
+    Call, CallError, Realm, Server, ThreadEnding, ThreadError, ThreadId, println, router,
+};
 use test_protocols::{CRASH, Echo, EchoServer};
 
 realm_runtime::main!(main);
@@ -179,7 +181,7 @@ fn basics(realm: &mut Realm) {
     let mut exited = 0;
     for _ in 0..100 {
         if let Ok(handle) = realm.spawn(|_: &mut Realm| {})
-            && handle.join(realm) == Ok(realm_runtime::ThreadEnding::Exited)
+            && handle.join(realm) == Ok(ThreadEnding::Exited)
         {
             exited += 1;
         }
@@ -187,6 +189,11 @@ fn basics(realm: &mut Realm) {
     let after = realm.usage();
     let same = before.is_ok() && before == after;
     println!(realm, "cycles: {exited} of 100 exited and joined; usage the same: {same}");
+
+    // Call deadlines per thread: a spawned thread's call to a thread that never receives
+    // times out at its own deadline, and so does one of the main thread's.
+    let deadlines = deadlines(realm);
+    println!(realm, "deadlines: {deadlines:?}");
 
     // A thread serving Echo on its inbox, called typed and raw.
     let server =
@@ -207,6 +214,32 @@ fn basics(realm: &mut Realm) {
     println!(realm, "a call to thread 15: {nobody:?}");
     let detached = server.detach(realm);
     println!(realm, "inbox server detached: {detached:?}; main returns");
+}
+
+/// What the spawned thread's call with a deadline returned: 1 for `TimedOut`, 2 otherwise.
+static TIMED_OUT: AtomicU64 = AtomicU64::new(0);
+
+/// A sleeper (which receives nothing on its inbox for 300 ms) and a thread that calls its
+/// inbox with a 20 ms deadline; then the main thread does the same. Returns the spawned
+/// thread's outcome, its ending, and the main thread's result.
+fn deadlines(
+    realm: &mut Realm,
+) -> (u64, Option<Result<ThreadEnding, ThreadError>>, Result<u64, CallError>) {
+    let sleeper = realm.spawn(|realm: &mut Realm| {
+        let _ = realm.sleep(Duration::from_millis(300));
+    });
+    let Ok(sleeper) = sleeper else { return (0, None, Err(CallError::TimedOut)) };
+    let silent = sleeper.thread();
+    let caller = realm.spawn(move |realm: &mut Realm| {
+        let mut client = realm.thread_client::<Echo>(silent);
+        let result = realm.with_deadline(Duration::from_millis(20), |realm| client.echo(realm, 1));
+        TIMED_OUT.store(if result == Err(CallError::TimedOut) { 1 } else { 2 }, Ordering::SeqCst);
+    });
+    let ending = caller.ok().map(|caller| caller.join(realm));
+    let mut client = realm.thread_client::<Echo>(silent);
+    let main = realm.with_deadline(Duration::from_millis(20), |realm| client.echo(realm, 1));
+    let _ = sleeper.join(realm);
+    (TIMED_OUT.load(Ordering::SeqCst), ending, main)
 }
 
 fn client(realm: &mut Realm) {
