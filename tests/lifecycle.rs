@@ -44,7 +44,7 @@ fn a_client_blocked_in_a_call_to_a_crashing_service_returns() {
     assert_printed("[echo] crashing while a client waits");
     assert_event(
         "realm-faulted",
-        &[("realm", "echo"), ("thread", "main"), ("fault", "vm-fault"), ("address", "0x1000")],
+        &[("realm", "echo"), ("thread", "0"), ("fault", "vm-fault"), ("address", "0x1000")],
     );
     assert_event("realm-aborting", &[("realm", "echo"), ("ending", "faulted")]);
     assert_printed(

@@ -43,12 +43,7 @@ fn realms_run_in_their_own_spaces_and_misbehaving_ones_are_stopped_and_reclaimed
     assert!(
         outcome.has_event(
             "realm-faulted",
-            &[
-                ("realm", "crasher"),
-                ("thread", "main"),
-                ("fault", "vm-fault"),
-                ("address", "0x1000")
-            ]
+            &[("realm", "crasher"), ("thread", "0"), ("fault", "vm-fault"), ("address", "0x1000")]
         ),
         "{}",
         outcome.tail(40)

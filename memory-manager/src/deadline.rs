@@ -4,23 +4,26 @@
 //! - **The clock** is the time-stamp counter in nanoseconds, with the frequency the kernel
 //!   measured at boot (`RootResources::tsc_mhz`): the same clock realms read (`Realm::now` in
 //!   realm-runtime), so a deadline means the same instant on both sides.
-//! - **Sleep**: the memory manager keeps the realm's reply capability (`SaveCaller` into a
-//!   slot of its own CNode, one per realm, taken when the realm is built, so that a sleep
-//!   takes nothing) and a deadline in a bounded queue; the tick that
-//!   finds it expired replies. A realm that stops while asleep loses its slot and its place
-//!   in the queue.
-//! - **Call deadlines**: a realm that asked (`WatchDeadlines`) writes its call's deadline (a
-//!   time-stamp counter reading) and the address of the `syscall` instruction it waits in to
-//!   its control page (`ipc::abi::control`). A tick that finds the deadline passed reads the
-//!   thread's registers (without suspending it: the memory manager runs, the thread does
+//! - **Sleep**: the memory manager keeps the thread's reply capability (`SaveCaller` into
+//!   the thread's parked slot, one per thread, taken when the realm is built for the main
+//!   thread and with the index for a spawned one, so that a sleep takes nothing) and a
+//!   deadline in a bounded queue; the tick that finds it expired replies. A `Join` parks its
+//!   reply in the same slot ([`park`]): a thread waits in one of them at most. A realm that
+//!   stops while asleep loses its slots and its place in the queue; a thread sent to abort
+//!   or ended is no longer parked, and a sleep that falls due then answers nobody.
+//! - **Call deadlines**: a realm that asked (`WatchDeadlines`) writes each thread's call
+//!   deadline (a time-stamp counter reading, word `control::call_deadline(thread)`) and the
+//!   address of the `syscall` instruction every thread waits in to its control page
+//!   (`ipc::abi::control`). Every running thread that is not parked is looked at on each
+//!   tick. A tick that finds a thread's deadline passed reads that thread's registers (without suspending it: the memory manager runs, the thread does
 //!   not). A thread anywhere but at that instruction (it armed the deadline and has not
 //!   reached the call yet, or has returned and not disarmed it, or wrote nonsense) is left
 //!   alone, its system calls untouched, and looked at again on the next tick. A thread at
 //!   the instruction is suspended (seL4's `TCB_Suspend` cancels its IPC: on 5.0.0
 //!   `cancelIPC` deletes the reply capability the service holds, so a late reply reaches
 //!   nobody, `src/object/endpoint.c`), given registers that make the system call return
-//!   [`label::TIMED_OUT`] past the instruction, and resumed. A realm asleep is not looked at
-//!   (its wait is the memory manager's own). A realm that writes nonsense there can only
+//!   [`label::TIMED_OUT`] past the instruction, and resumed. A thread parked (asleep or
+//!   joining) is not looked at (its wait is the memory manager's own). A realm that writes nonsense there can only
 //!   cancel its own calls, at the cost of one register read per tick for the memory
 //!   manager. Nothing is allocated for a call: a cancelled call leaves nothing behind.
 //! - **Timed signals** ([`TimedSignals`]): a realm with a bound notification
@@ -35,10 +38,11 @@ use ::console::Class;
 use deadlines::{Duration, Instant};
 use heapless::Vec;
 use ipc::abi::{control, label};
+use ipc::{Message, ThreadId};
 use sel4::MessageInfo;
 use sel4::cap::Reply;
 use sel4::syscall::SYSCALL_INSTRUCTION_BYTES;
-use vocabulary::limits::MAX_REALMS;
+use vocabulary::limits::{MAX_REALMS, MAX_THREADS_PER_REALM};
 
 use crate::mm_println;
 use crate::realm::Realm;
@@ -53,18 +57,18 @@ pub fn now_ns(root: &RootResources<'_>) -> u64 {
     }
 }
 
-/// The realms asleep and when each wakes: at most one sleep per realm (a realm has one
-/// thread), so the table is bounded by the realms.
+/// The threads asleep and when each wakes: at most one sleep per thread (a thread waits in
+/// one request at a time), so the table is bounded by the realms and their threads.
 #[derive(Default)]
 pub struct Sleepers {
-    /// (realm index in `realms`, wake-up time in ns).
-    waiting: Vec<(usize, u64), MAX_REALMS>,
+    /// (realm index in `realms`, thread, wake-up time in ns).
+    waiting: Vec<(usize, ThreadId, u64), { MAX_REALMS * MAX_THREADS_PER_REALM }>,
 }
 
 /// Why a sleep could not be arranged.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SleepError {
-    /// The realm has no slot for the reply capability (it is not built).
+    /// The thread has no slot for the reply capability (the realm is not built).
     NoSlot,
     /// The kernel refused to save the reply capability.
     Kernel(sel4::Error),
@@ -73,9 +77,35 @@ pub enum SleepError {
 impl core::fmt::Display for SleepError {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self {
-            SleepError::NoSlot => write!(f, "the realm has no slot for the reply"),
+            SleepError::NoSlot => write!(f, "the thread has no slot for the reply"),
             SleepError::Kernel(error) => write!(f, "saving the reply capability: {error}"),
         }
+    }
+}
+
+/// Keeps the reply to the request being handled (thread `thread` of `realm`'s) in the
+/// thread's parked slot (`ThreadObjects::parked`, taken with its index, so that parking
+/// takes nothing), and marks the thread parked. A `Sleep` and a `Join` park here; a thread
+/// waits in one of them at most.
+pub fn park(realm: &mut Realm, thread: ThreadId) -> Result<(), SleepError> {
+    let slot = realm.thread_objects(thread).ok_or(SleepError::NoSlot)?.parked;
+    // A reply left from an earlier wait cannot be there (it was used), but make sure.
+    let _ = own_slot(slot).delete();
+    own_slot(slot).save_caller().map_err(SleepError::Kernel)?;
+    realm.parked.insert(thread);
+    Ok(())
+}
+
+/// Answers thread `thread` of `realm`, parked by [`park`], with `reply`; nothing if it is not
+/// parked (it was sent to abort, or ended, which cancelled its wait).
+pub fn unpark(root: &mut RootResources<'_>, realm: &mut Realm, thread: ThreadId, reply: &Message) {
+    if !realm.parked.remove(thread) {
+        return;
+    }
+    let Some(objects) = realm.thread_objects(thread) else { return };
+    match root.ipc.set_message(reply.label(), reply.words(), &[]) {
+        Ok(info) => Reply::from_cptr(objects.parked).send(root.ipc, info),
+        Err(_) => mm_println!(Class::System, "memory manager: cannot encode a parked reply"),
     }
 }
 
@@ -85,70 +115,69 @@ impl Sleepers {
         self.waiting.is_empty()
     }
 
-    /// Keeps the reply to realm `index`'s current request until `until_ns`.
+    /// Keeps the reply to thread `thread` of realm `index`'s current request until
+    /// `until_ns`.
     pub fn sleep(
         &mut self,
         realm: &mut Realm,
         index: usize,
+        thread: ThreadId,
         until_ns: u64,
     ) -> Result<(), SleepError> {
-        // Taken when the realm was built (`Realm::build`).
-        let slot = realm.sleep_reply.ok_or(SleepError::NoSlot)?;
-        // A reply left from an earlier sleep cannot be there (it was used), but make sure.
-        let _ = own_slot(slot).delete();
-        own_slot(slot).save_caller().map_err(SleepError::Kernel)?;
-        self.waiting.retain(|&(sleeper, _)| sleeper != index);
-        // One entry per realm index, and at most MAX_REALMS realms: it always fits.
-        let _ = self.waiting.push((index, until_ns));
+        park(realm, thread)?;
+        self.waiting.retain(|&(sleeper, each, _)| (sleeper, each) != (index, thread));
+        // One entry per thread of each realm index: it always fits.
+        let _ = self.waiting.push((index, thread, until_ns));
         Ok(())
     }
 
-    /// Whether realm `index` is asleep (its thread waits for the memory manager's answer).
-    pub fn is_asleep(&self, index: usize) -> bool {
-        self.waiting.iter().any(|&(sleeper, _)| sleeper == index)
+    /// Forgets realm `index`'s sleeps (it stopped).
+    pub fn forget(&mut self, index: usize) {
+        self.waiting.retain(|&(sleeper, _, _)| sleeper != index);
     }
 
-    /// Forgets realm `index`'s sleep (it stopped).
-    pub fn forget(&mut self, index: usize) {
-        self.waiting.retain(|&(sleeper, _)| sleeper != index);
+    /// Forgets thread `thread` of realm `index`'s sleep (it ended or was sent to abort).
+    pub fn forget_thread(&mut self, index: usize, thread: ThreadId) {
+        self.waiting.retain(|&(sleeper, each, _)| (sleeper, each) != (index, thread));
     }
 
     /// Answers every sleep that is due at `now`.
-    pub fn wake_due(&mut self, root: &mut RootResources<'_>, realms: &[Realm], now: u64) {
+    pub fn wake_due(&mut self, root: &mut RootResources<'_>, realms: &mut [Realm], now: u64) {
         let mut index = 0;
-        while let Some(&(sleeper, until)) = self.waiting.get(index) {
+        while let Some(&(sleeper, thread, until)) = self.waiting.get(index) {
             if until > now {
                 index += 1;
                 continue;
             }
             self.waiting.swap_remove(index);
-            let Some(slot) = realms.get(sleeper).and_then(|realm| realm.sleep_reply) else {
-                continue;
-            };
+            let Some(realm) = realms.get_mut(sleeper) else { continue };
             let done = ipc::realm::encode_realm_reply(&Ok(ipc::realm::RealmResponse::Done));
-            match root.ipc.set_message(done.label(), done.words(), &[]) {
-                Ok(info) => Reply::from_cptr(slot).send(root.ipc, info),
-                Err(_) => mm_println!(Class::System, "memory manager: cannot encode a wake-up"),
-            }
+            unpark(root, realm, thread, &done);
         }
     }
 }
 
-/// Cancels realm `realm`'s call if its deadline (a time-stamp counter reading) has passed at
-/// counter reading `now` and its thread waits in it (see the module doc). Returns whether it
-/// cancelled one.
+/// Cancels thread `thread` of `realm`'s call if its deadline (a time-stamp counter reading,
+/// `control::call_deadline(thread)`) has passed at counter reading `now` and the thread
+/// waits in it (see the module doc). Returns whether it cancelled one.
 ///
 /// The thread's registers are read first, without suspending it (the memory manager runs,
 /// so the thread does not): a thread anywhere but at the call site is left alone, its
 /// system calls untouched. Only a thread at the site is suspended (which cancels its IPC),
 /// given registers that make its call return [`label::TIMED_OUT`], and resumed.
-pub fn cancel_if_overdue(root: &mut RootResources<'_>, realm: &Realm, now: u64) -> bool {
-    let deadline = realm.control_word(control::call_deadline(ipc::ThreadId::MAIN));
+pub fn cancel_if_overdue(
+    root: &mut RootResources<'_>,
+    realm: &Realm,
+    thread: ThreadId,
+    now: u64,
+) -> bool {
+    let word = control::call_deadline(thread);
+    let deadline = realm.control_word(word);
     if deadline == 0 || now < deadline {
         return false;
     }
     let site = realm.control_word(control::CALL_SITE);
-    let tcb = realm.tcb();
+    let Some(tcb) = realm.thread_objects(thread).map(|objects| objects.tcb) else { return false };
     let Ok(mut registers) = tcb.read_registers(root.ipc, false) else { return false };
     if registers.rip != site {
         return false;
@@ -161,7 +190,7 @@ pub fn cancel_if_overdue(root: &mut RootResources<'_>, realm: &Realm, now: u64) 
     registers.rsi = timed_out.word();
     let cancelled = tcb.write_registers(root.ipc, false, &registers).is_ok();
     if cancelled {
-        realm.set_control_word(control::call_deadline(ipc::ThreadId::MAIN), 0);
+        realm.set_control_word(word, 0);
     }
     let _ = tcb.resume();
     cancelled

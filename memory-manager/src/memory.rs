@@ -297,6 +297,22 @@ impl Budget {
         Err(MemoryError::BudgetExhausted { size_bits: object_bits, free_bytes: self.free_bytes() })
     }
 
+    /// Whether objects of these sizes (`2^bits` bytes each), made in this order, all fit:
+    /// the placements [`Budget::allocate`] would make, tried on a copy. A request of several
+    /// objects of mixed sizes checks with this before it makes any, so that a refusal leaves
+    /// nothing behind. The error is the first object that would not fit, as
+    /// [`Budget::allocate`] would report it.
+    pub fn fits(&self, objects: impl IntoIterator<Item = u8>) -> Result<(), MemoryError> {
+        let mut trial = Budget { blocks: self.blocks.clone() };
+        for object_bits in objects {
+            trial.allocate(object_bits).map_err(|_| MemoryError::BudgetExhausted {
+                size_bits: object_bits,
+                free_bytes: self.free_bytes(),
+            })?;
+        }
+        Ok(())
+    }
+
     pub fn total_bytes(&self) -> u64 {
         self.blocks.iter().map(|block| 1u64 << block.size_bits).sum()
     }
@@ -457,6 +473,34 @@ mod tests {
             budget.allocate(12).unwrap();
         }
         assert_eq!(budget.room_for(12), 0);
+    }
+
+    #[test]
+    fn fits_tries_the_placements_in_order_and_changes_nothing() {
+        let mut budget = Budget::default();
+        budget.add_block(Block { cptr: 7, size_bits: 14 }).unwrap();
+        budget.add_block(Block { cptr: 8, size_bits: 12 }).unwrap();
+        // Five pages fit in the two blocks, and a TCB after four of them too.
+        assert_eq!(budget.fits([12; 5]), Ok(()));
+        assert_eq!(budget.fits([12, 12, 12, 12, 11]), Ok(()));
+        // A TCB first costs the first block half a page: five pages no longer fit.
+        assert_eq!(
+            budget.fits([11, 12, 12, 12, 12, 12]),
+            Err(MemoryError::BudgetExhausted { size_bits: 12, free_bytes: 20 << 10 })
+        );
+        assert_eq!(budget.fits([]), Ok(()));
+        // Nothing was placed: the whole budget is still free.
+        assert_eq!(budget.free_bytes(), 20 << 10);
+        assert_eq!(budget.room_for(12), 5);
+        // What fits is exactly what allocate then places.
+        let objects = [12, 12, 11, 4, 12, 12];
+        assert_eq!(budget.fits(objects), Ok(()));
+        for bits in objects {
+            assert!(budget.allocate(bits).is_ok());
+        }
+        // 16 KiB: page, page, TCB, endpoint, (alignment gap), page; 4 KiB: page. Full.
+        assert_eq!(budget.free_bytes(), 0);
+        assert!(budget.fits([4]).is_err());
     }
 
     #[test]

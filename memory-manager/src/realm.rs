@@ -1,10 +1,10 @@
 //! A realm on the kernel: starting it from its program and budget, serving its requests
-//! about itself (pages at run time, its control page, abort), and stopping it so that
-//! everything it used comes back.
+//! about itself (pages at run time, its control page, its threads, abort), and stopping it
+//! so that everything it used comes back. Its spawned threads' objects are `threads.rs`'s.
 //!
 //! Every object of a realm is made from its budget blocks and its caps live in the realm's
 //! own range of the memory manager's slots ([`RealmObjects`]), so stopping a realm is:
-//! suspend its thread, revoke its blocks (the kernel destroys every object made from them
+//! suspend every thread, revoke its blocks (the kernel destroys every object made from them
 //! and every cap to them, wherever it was copied), hand the blocks back to the pool, free the
 //! slot range. Its address space is built by `address_space.rs`; what the memory manager
 //! lends to all of this is `resources.rs`'s `RootResources`.
@@ -14,20 +14,26 @@ use crate::mm_println;
 use crate::resources::{RootResources, Step, own_slot, retype_from, take_block};
 use ::console::Class;
 use heapless::Vec;
-use ipc::Badge;
 use ipc::abi::notification::TIMER;
 use ipc::abi::{self, PAGE_BYTES, slot};
+use ipc::{Badge, ThreadId};
 use memory_manager::memory::{Budget, MemoryError, budget_blocks, object_bits};
 use memory_manager::paging_plan::{MAX_PAGING_STRUCTURES, PlanError};
 use memory_manager::program::{Program, ProgramError};
 use sel4::cap::tcb::{IpcBufferFrame, TcbConfig};
-use sel4::cap::{CNode, CNodeGuard, CPtr, CSlot, Cap, Notification, ObjectType, Rights, Tcb};
+use sel4::cap::{
+    CNode, CNodeGuard, CPtr, CSlot, Cap, Endpoint, Notification, ObjectType, Rights, Tcb,
+};
 use sel4::kernel::UserContext;
 use sel4_root_task::shared::SharedPage;
 use slots::{RealmObjectSlots, SlotError, SlotRange};
+use supervisor::threads::{ThreadSet, ThreadTable};
 use system_config::{NameText, RealmId, SystemConfig};
 
-use vocabulary::limits::REALM_OBJECT_SLOTS;
+use vocabulary::limits::{MAX_THREADS_PER_REALM, REALM_OBJECT_SLOTS};
+
+mod threads;
+pub use threads::{ThreadObjects, spawn_resource};
 /// Where the realms' slot ranges start (realm `i` has `i * REALM_OBJECT_SLOTS ..` from here).
 pub const REALM_SLOTS_BASE: u64 =
     (1 << 16) - vocabulary::limits::MAX_REALMS as u64 * REALM_OBJECT_SLOTS;
@@ -246,6 +252,24 @@ pub struct Realm {
     /// When its timed signal is due (ns of the realm clock), if one is pending
     /// (`SignalAfter`; the tick that finds it due signals, see `deadline::TimedSignals`).
     pub timed_signal: Option<u64>,
+    /// Its priority, which every thread it spawns runs at.
+    priority: u8,
+    /// The objects of its thread indices 1 to 15, once made (`threads.rs`); entry 0 stays
+    /// empty (the main thread's are `tcb` and `sleep_reply`).
+    thread_index: [Option<ThreadObjects>; MAX_THREADS_PER_REALM],
+    /// The main thread's inbox endpoint, made with the realm's first spawn (the original cap,
+    /// in its slot range; the realm's CNode holds a badged copy).
+    main_inbox: Option<Endpoint>,
+    /// Its threads' states (`supervisor::threads`: which runs, ended, joins, aborts).
+    pub threads: ThreadTable,
+    /// Which thread the panic message so far is from.
+    pub panic_thread: ThreadId,
+    /// Thread indices whose objects the kernel refused to make after the checks passed
+    /// (`threads.rs`): never tried again until the realm stops.
+    broken_indices: ThreadSet,
+    /// Its threads whose reply the memory manager keeps (asleep or joining,
+    /// `deadline::park`).
+    pub parked: ThreadSet,
 }
 
 /// A realm's notification (`ipc::realm`, `BindNotification`): the object, made from the
@@ -285,6 +309,13 @@ impl Realm {
             watch_deadlines: false,
             notification: None,
             timed_signal: None,
+            priority: spec.priority,
+            thread_index: [None; MAX_THREADS_PER_REALM],
+            main_inbox: None,
+            threads: ThreadTable::new(spec.max_threads, spec.on_thread_fault),
+            panic_thread: ThreadId::MAIN,
+            parked: ThreadSet::EMPTY,
+            broken_indices: ThreadSet::EMPTY,
         };
         // From here on, a failure must give back what was taken: `stop` does.
         match realm.build(root, spec, &program) {
@@ -503,11 +534,6 @@ impl Realm {
         self.objects.slots.free_count() as u64
     }
 
-    /// The realm's thread.
-    pub fn tcb(&self) -> Tcb {
-        self.tcb
-    }
-
     /// Slot `index` of the realm's CNode.
     pub fn slot(&self, index: CPtr) -> CSlot {
         realm_slot(self.cnode, index)
@@ -524,17 +550,25 @@ impl Realm {
         self.objects.make_into(root, object, slot)
     }
 
-    /// Sends the realm's thread back to its entry point to answer the client it may owe a
-    /// reply (see `ipc::abi::start::ABORT`); it then asks to exit. Its services and
-    /// connections must already be withdrawn.
-    pub fn abort(&mut self, root: &mut RootResources<'_>) -> Result<(), RealmError> {
-        let registers = UserContext::function_call(
-            self.entry,
-            abi::STACK_TOP,
-            [abi::IPC_BUFFER, abi::start::ABORT],
-        );
-        self.tcb.write_registers(root.ipc, true, &registers).step("sending the thread to abort")?;
-        Ok(())
+    /// Sends each of `threads` (the realm's live threads, running or blocked:
+    /// `ThreadTable::begin_abort`) back to the program's entry to answer the client it may
+    /// owe a reply (see `ipc::abi::start::ABORT`); each then reports (`ExitThread`). Its
+    /// services and connections must already be withdrawn. Returns the threads the kernel
+    /// would not send, with the last error (to be reported as if they had reported).
+    pub fn abort(
+        &mut self,
+        root: &mut RootResources<'_>,
+        threads: ThreadSet,
+    ) -> (ThreadSet, Option<RealmError>) {
+        let mut failed = ThreadSet::EMPTY;
+        let mut error = None;
+        for thread in threads.iter() {
+            if let Err(refused) = self.start_thread(root, thread, abi::start::ABORT, 0) {
+                failed.insert(thread);
+                error = Some(refused);
+            }
+        }
+        (failed, error)
     }
 
     /// Maps `pages` more pages for the realm, read-write, and returns where they start.
@@ -580,9 +614,8 @@ impl Realm {
 
     /// Stops the realm and takes back everything it used.
     pub fn stop(&mut self, root: &mut RootResources<'_>) {
-        if self.tcb.cptr() != 0 {
-            let _ = self.tcb.suspend();
-        }
+        // Every thread stops before the blocks go: none runs while its objects are destroyed.
+        self.suspend_all_threads();
         self.reclaim(root);
         self.built = false;
     }
@@ -609,6 +642,9 @@ impl Realm {
             let _ = root.slots.free(slot);
         }
         self.watch_deadlines = false;
+        self.parked = ThreadSet::EMPTY;
+        self.forget_threads();
+        self.threads.reset();
         let budget = core::mem::take(&mut self.objects.budget);
         for block in budget.into_blocks() {
             if let Err(error) = own_slot(block.cptr).revoke() {

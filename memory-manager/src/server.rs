@@ -1,24 +1,31 @@
-//! The memory manager's event loop: every message on its endpoint is a realm's request
-//! (about itself, or to the broker) or a realm thread's fault, told apart by the badge the
-//! kernel delivered, never by what the message says.
+//! The memory manager's event loop: every message on its endpoint is a realm thread's
+//! request (about itself, or to the broker) or a realm thread's fault, told apart by the
+//! badge the kernel delivered (which names the realm and the thread), never by what the
+//! message says.
 //!
-//! What happens to a realm that exits, panics or faults is the supervisor's decision
-//! (`supervisor` crate), carried out by [`crate::lifecycle`]: the broker first withdraws its
-//! services and connections (so no client waits on a dead service), a realm that may owe a
-//! reply is sent back to answer it, then its memory comes back, and a restartable realm is
-//! started again. With `run = "until-idle"`, once every realm has stopped or only serves,
+//! What a thread's `ExitThread`, `Exit`, fault or panic leads to is the thread table's
+//! decision (`supervisor::threads`, one per realm): a spawned thread ends (its joiner is
+//! answered) or, under `on_thread_fault = "stop-thread"`, is sent alone to answer the client
+//! it owes (`start::ABORT_THREAD`); otherwise the realm ends. What happens to a realm that
+//! ends is the supervisor's decision (`supervisor` crate), carried out by
+//! [`crate::lifecycle`]: the broker first withdraws its services and connections (so no
+//! client waits on a dead service), a realm that may owe a reply has every live thread sent
+//! back to answer (`start::ABORT`), and once each has reported, its memory comes back, and a
+//! restartable realm is started again. With `run = "until-idle"`, once every realm has stopped or only serves,
 //! nothing can start new work: the servers are stopped the same way and the run ends.
 
 use crate::mm_println;
 use ::console::Class;
 use broker::{Broker, Request};
 use heapless::Vec;
+use ipc::abi;
 use ipc::realm::{RealmReply, RealmRequest, RealmResponse, encode_realm_reply};
-use ipc::{Badge, BadgeKind, Message};
+use ipc::{Badge, BadgeKind, Message, ThreadEnding, ThreadId};
 use sel4::MessageInfo;
 use sel4::fault::Fault;
 use service_registry::ConnectionLookup;
 use supervisor::Ending;
+use supervisor::threads::{Join, Next, Spawn, ThreadEvent};
 use system_config::image::BootImage;
 use system_config::{RunPolicy, SystemConfig};
 use vocabulary::limits::MAX_REALMS;
@@ -27,7 +34,7 @@ use crate::brokering::{BROKER_SLOTS, Executor};
 use crate::console::Refusal;
 use crate::deadline::{self, SignalError, Sleepers, TimedSignals};
 use crate::lifecycle::{Lifecycle, PendingRestarts, Realms};
-use crate::realm::Realm;
+use crate::realm::{self, Realm};
 use crate::resources::RootResources;
 use crate::timer::Timer;
 
@@ -77,16 +84,16 @@ impl Server<'_> {
     fn serve_one(&mut self, root: &mut RootResources<'_>) {
         let received = root.endpoint.recv(root.ipc);
         match Badge::decode(received.badge) {
-            Ok(BadgeKind::Realm { realm: id, .. }) => match self.running(id) {
-                Some(index) => self.handle_request(root, index, received.info),
+            Ok(BadgeKind::Realm { realm: id, thread }) => match self.running(id) {
+                Some(index) => self.handle_request(root, index, thread, received.info),
                 None => mm_println!(
                     Class::System,
                     "memory manager: a message from realm {} that is not running; ignored",
                     id.0
                 ),
             },
-            Ok(BadgeKind::Fault { realm: id, .. }) => match self.running(id) {
-                Some(index) => self.handle_fault(root, index, received.info),
+            Ok(BadgeKind::Fault { realm: id, thread }) => match self.running(id) {
+                Some(index) => self.handle_fault(root, index, thread, received.info),
                 None => mm_println!(
                     Class::System,
                     "memory manager: a fault of realm {} that is not running; ignored",
@@ -103,7 +110,8 @@ impl Server<'_> {
             Ok(BadgeKind::Inbox { thread }) => {
                 mm_println!(
                     Class::System,
-                    "memory manager: a message with the badge of thread {thread}'s inbox, not of a realm; ignored"
+                    "memory manager: a message with the badge of thread {}'s inbox, not of a realm; ignored",
+                    thread
                 )
             }
             Ok(BadgeKind::Notification { bits }) => {
@@ -164,17 +172,24 @@ impl Server<'_> {
         self.realms.iter().position(|realm| realm.built && realm.id.0 == id.0)
     }
 
-    fn handle_fault(&mut self, root: &mut RootResources<'_>, index: usize, info: MessageInfo) {
+    fn handle_fault(
+        &mut self,
+        root: &mut RootResources<'_>,
+        index: usize,
+        thread: ThreadId,
+        info: MessageInfo,
+    ) {
         let name = self.realm(index).name.clone();
         match Fault::decode(info, root.ipc.message(info)) {
             Ok(fault) => {
                 mm_println!(
                     Class::Fault,
-                    "memory manager: realm {name} (main thread) faulted: {}",
+                    "memory manager: realm {name} thread {} faulted: {}",
+                    thread,
                     describe(&fault)
                 );
-                fault_event(&name, &fault);
-                self.end(root, index, Ending::Faulted);
+                fault_event(&name, thread, &fault);
+                self.thread_event(root, index, thread, ThreadEvent::Faulted);
             }
             // Not a fault the kernel sends: the realm wrote to its own fault endpoint.
             Err(error) => {
@@ -208,8 +223,15 @@ impl Server<'_> {
         }
     }
 
-    /// Handles one request of realm `index`, replying unless the realm is gone.
-    fn handle_request(&mut self, root: &mut RootResources<'_>, index: usize, info: MessageInfo) {
+    /// Handles one request of thread `thread` of realm `index`, replying unless the realm is
+    /// gone or the thread waits (parked, or ended).
+    fn handle_request(
+        &mut self,
+        root: &mut RootResources<'_>,
+        index: usize,
+        thread: ThreadId,
+        info: MessageInfo,
+    ) {
         let realm_request = RealmRequest::decode(info.label(), root.ipc.message(info));
         let name = self.realm(index).name.clone();
         let answer: RealmReply = match realm_request {
@@ -253,27 +275,52 @@ impl Server<'_> {
                     }
                 }
             }
-            // Until threads can be spawned, a realm is its main thread: ending it ends the
-            // realm, there is nothing to join, and no thread more fits.
-            Ok(Some(RealmRequest::Exit | RealmRequest::ExitThread)) => {
-                return self.end(root, index, Ending::Exited);
+            Ok(Some(RealmRequest::Exit)) => {
+                return self.thread_event(root, index, thread, ThreadEvent::Exit);
             }
-            Ok(Some(RealmRequest::Spawn { .. })) => {
-                Err(ipc::Error::QuotaExceeded { what: ipc::Resource::Threads })
+            Ok(Some(RealmRequest::ExitThread)) => {
+                return self.thread_event(root, index, thread, ThreadEvent::ExitThread);
             }
-            Ok(Some(RealmRequest::Join { .. } | RealmRequest::Detach { .. })) => {
-                Err(ipc::Error::NotFound { what: ipc::Missing::Thread })
+            Ok(Some(RealmRequest::Spawn { argument })) => self.spawn(root, index, argument),
+            Ok(Some(RealmRequest::Join { thread: target })) => {
+                match self.realm_mut(index).threads.join(thread, target) {
+                    Ok(Join::Now(ending)) => Ok(RealmResponse::Joined { thread: target, ending }),
+                    Ok(Join::Parked) => match deadline::park(self.realm_mut(index), thread) {
+                        // Answered when `target` ends (`thread_event`, `Next::Ended`).
+                        Ok(()) => return,
+                        Err(error) => {
+                            mm_println!(
+                                Class::System,
+                                "memory manager: realm {name} thread {thread} cannot wait to join: {error}"
+                            );
+                            Err(ipc::Error::QuotaExceeded { what: ipc::Resource::BrokerSlots })
+                        }
+                    },
+                    Err(refused) => Err(refused.into()),
+                }
+            }
+            Ok(Some(RealmRequest::Detach { thread: target })) => {
+                match self.realm_mut(index).threads.detach(thread, target) {
+                    Ok(_) => Ok(RealmResponse::Done),
+                    Err(refused) => Err(refused.into()),
+                }
             }
             Ok(Some(RealmRequest::Usage)) => {
                 let realm = self.realm(index);
                 Ok(RealmResponse::Usage {
                     budget_free_bytes: realm.budget_free_bytes(),
                     object_slots_free: realm.object_slots_free(),
-                    threads: 1,
+                    threads: realm.threads.threads(),
                 })
             }
             Ok(Some(RealmRequest::Panicked { part })) => {
-                let text = &mut self.realm_mut(index).panic_text;
+                let realm = self.realm_mut(index);
+                if realm.panic_thread != thread {
+                    // Parts of another thread's panic: this one's message starts afresh.
+                    realm.panic_text.clear();
+                    realm.panic_thread = thread;
+                }
+                let text = &mut realm.panic_text;
                 let room = text.capacity() - text.len();
                 let _ =
                     text.extend_from_slice(part.as_bytes().get(..room).unwrap_or(part.as_bytes()));
@@ -281,13 +328,18 @@ impl Server<'_> {
                     Ok(RealmResponse::Done)
                 } else {
                     let message = ipc::realm::Text::truncated(text);
-                    mm_println!(Class::Fault, "memory manager: realm {name} panicked at {message}");
+                    mm_println!(
+                        Class::Fault,
+                        "memory manager: realm {name} thread {} panicked at {message}",
+                        thread
+                    );
                     crate::console::event(
                         Class::Fault,
                         "realm-panicked",
-                        &[("realm", &name), ("message", &message)],
+                        &[("realm", &name), ("thread", &thread), ("message", &message)],
                     );
-                    return self.end(root, index, Ending::Panicked);
+                    text.clear();
+                    return self.thread_event(root, index, thread, ThreadEvent::Panicked);
                 }
             }
             Ok(Some(RealmRequest::Resources)) => {
@@ -319,7 +371,7 @@ impl Server<'_> {
                     // Split borrows of two fields; `index` is in bounds as `realm` says.
                     #[allow(clippy::indexing_slicing)]
                     let realm = &mut self.realms[index];
-                    match self.sleepers.sleep(realm, index, until_ns) {
+                    match self.sleepers.sleep(realm, index, thread, until_ns) {
                         // Answered by the tick that finds it due.
                         Ok(()) => return,
                         Err(error) => {
@@ -538,11 +590,11 @@ impl Server<'_> {
                 self.sleepers.forget(index);
                 continue;
             }
-            if realm.watch_deadlines
-                && !self.sleepers.is_asleep(index)
-                && self.supervisor.is_running(self.id(index))
-            {
-                deadline::cancel_if_overdue(root, realm, sel4::timestamp::now());
+            if realm.watch_deadlines && self.supervisor.is_running(self.id(index)) {
+                let waiting = realm.threads.live().iter().filter(|&t| !realm.parked.contains(t));
+                for thread in waiting {
+                    deadline::cancel_if_overdue(root, realm, thread, sel4::timestamp::now());
+                }
             }
         }
     }
@@ -561,6 +613,142 @@ impl Server<'_> {
     /// The broker's id of realm `index`.
     fn id(&self, index: usize) -> ipc::RealmId {
         self.realm(index).id
+    }
+
+    /// Thread `thread` of realm `index` did `event` (asked to end itself or the realm,
+    /// faulted, or panicked): the thread table (`supervisor::threads`) says what follows, and
+    /// this carries it out. An event of a thread that is not live (a message sent through the
+    /// cap of an ended thread by another thread of the realm, which shares the CSpace) is
+    /// ignored, as is its sender, which then waits for ever: it harms only its own realm.
+    fn thread_event(
+        &mut self,
+        root: &mut RootResources<'_>,
+        index: usize,
+        thread: ThreadId,
+        event: ThreadEvent,
+    ) {
+        let next = self.realm_mut(index).threads.ended(thread, event);
+        let next = match next {
+            Ok(next) => next,
+            Err(error) => {
+                mm_println!(
+                    Class::System,
+                    "memory manager: realm {} thread {thread}: {error}; ignored",
+                    self.realm(index).name
+                );
+                return;
+            }
+        };
+        match next {
+            Next::EndRealm(ending) => self.end(root, index, ending),
+            Next::AbortThread { ending } => {
+                self.stop_waiting(index, thread);
+                let realm = self.realm_mut(index);
+                if let Err(error) = realm.start_thread(root, thread, abi::start::ABORT_THREAD, 0) {
+                    mm_println!(
+                        Class::Fault,
+                        "memory manager: cannot let realm {} thread {thread} answer its caller ({ending}): {error}",
+                        realm.name
+                    );
+                    // As the table says: reported again, so it ends.
+                    self.thread_event(root, index, thread, ThreadEvent::Faulted);
+                }
+            }
+            Next::Ended { ending, joiner, freed: _ } => {
+                self.stop_waiting(index, thread);
+                let realm = self.realm_mut(index);
+                realm.suspend_thread(thread);
+                if ending != ThreadEnding::Exited {
+                    mm_println!(
+                        Class::Fault,
+                        "memory manager: realm {} thread {thread} {ending} and is stopped; the realm goes on",
+                        realm.name
+                    );
+                    crate::console::event(
+                        Class::Fault,
+                        "thread-stopped",
+                        &[("realm", &realm.name), ("thread", &thread), ("reason", &ending.name())],
+                    );
+                }
+                if let Some(joiner) = joiner {
+                    let joined = encode_realm_reply(&Ok(RealmResponse::Joined { thread, ending }));
+                    deadline::unpark(root, realm, joiner, &joined);
+                }
+            }
+            Next::AbortReported { complete } => {
+                self.stop_waiting(index, thread);
+                self.realm_mut(index).suspend_thread(thread);
+                if complete {
+                    // The supervisor stops the realm with the ending that began the abort.
+                    let ending = match event {
+                        ThreadEvent::Faulted => Ending::Faulted,
+                        ThreadEvent::Panicked => Ending::Panicked,
+                        ThreadEvent::Exit | ThreadEvent::ExitThread => Ending::Exited,
+                    };
+                    self.end(root, index, ending);
+                }
+            }
+        }
+    }
+
+    /// Thread `thread` of realm `index` no longer waits for the memory manager: its sleep is
+    /// forgotten and its parked reply dropped (it is sent elsewhere, or stops).
+    fn stop_waiting(&mut self, index: usize, thread: ThreadId) {
+        self.sleepers.forget_thread(index, thread);
+        self.realm_mut(index).parked.remove(thread);
+    }
+
+    /// Thread `caller`'s `Spawn { argument }` for realm `index`: the thread table's index
+    /// (the lowest free one), its objects made first if it never had a thread
+    /// (`Realm::make_index`), then its thread started at the program's entry with
+    /// `start::THREAD` and `argument`. Refused, with a `quota-refused` event, when
+    /// `max_threads` threads exist (`Resource::Threads`) or the objects do not fit (the limit
+    /// they hit); nothing is left behind.
+    fn spawn(&mut self, root: &mut RootResources<'_>, index: usize, argument: u64) -> RealmReply {
+        let realm = self.realm_mut(index);
+        let (what, error) = match realm.threads.spawn() {
+            Err(refused) => (ipc::Resource::Threads, Err(refused)),
+            Ok(Spawn { thread, make }) => {
+                let made = if make { realm.make_index(root, thread) } else { Ok(()) };
+                let started = made
+                    .and_then(|()| realm.start_thread(root, thread, abi::start::THREAD, argument));
+                match started {
+                    Ok(()) => return Ok(RealmResponse::Spawned { thread }),
+                    Err(error) => {
+                        let objects_exist = realm.index_made(thread);
+                        if let Err(table) = realm.threads.spawn_failed(thread, objects_exist) {
+                            mm_println!(Class::System, "memory manager: the thread table: {table}");
+                        }
+                        (realm::spawn_resource(&error), Ok(error))
+                    }
+                }
+            }
+        };
+        let refusal = Refusal {
+            realm: self.id(index),
+            kind: "quota-refused",
+            subject: "thread",
+            rule: what.code() as u8,
+        };
+        if crate::console::refusal(refusal, format_args!("a thread refused ({})", what.name())) {
+            let name = &self.realm(index).name;
+            match error {
+                Ok(error) => mm_println!(
+                    Class::Denial,
+                    "memory manager: realm {name} asked for a thread: refused, {error}"
+                ),
+                Err(_) => mm_println!(
+                    Class::Denial,
+                    "memory manager: realm {name} asked for a thread: refused, it has max_threads threads (or is stopping)"
+                ),
+            }
+            crate::console::event(
+                Class::Denial,
+                "quota-refused",
+                &[("realm", name), ("resource", &what.name()), ("object", &"thread")],
+            );
+        }
+        Err(ipc::Error::QuotaExceeded { what })
     }
 
     /// Realm `index` exited, faulted or panicked: the supervisor decides what follows (see
@@ -585,10 +773,10 @@ fn reply(root: &mut RootResources<'_>, message: &Message) {
     }
 }
 
-/// The machine-readable line of a realm's fault: `realm-faulted realm=... thread=main
-/// fault=vm-fault|cap-fault|unknown-syscall|user-exception` with the fault's own figures.
-fn fault_event(name: &str, fault: &Fault) {
-    let thread = "main";
+/// The machine-readable line of a realm thread's fault: `realm-faulted realm=... thread=N
+/// fault=vm-fault|cap-fault|unknown-syscall|user-exception` with the fault's own figures
+/// (thread 0 is the main thread).
+fn fault_event(name: &str, thread: ThreadId, fault: &Fault) {
     let fields: &[(&str, &dyn core::fmt::Display)] = match fault {
         Fault::VmFault { ip, address, .. } => &[
             ("realm", &name),

@@ -87,6 +87,10 @@ pub struct Client<I> {
 }
 
 impl<I> Client<I> {
+    pub(crate) fn new(connection: Connection) -> Self {
+        Client { connection, interface: PhantomData }
+    }
+
     /// The connection, for its id, its service's name, or raw calls.
     pub fn connection(&self) -> &Connection {
         &self.connection
@@ -229,6 +233,13 @@ impl Realm {
     pub(crate) fn unreachable(&mut self, connection: &Connection) -> CallError {
         if let Some(error) = connection.closed() {
             return error;
+        }
+        if connection.thread().is_some() {
+            // A thread's inbox: no thread objects in the index, or the thread stopped
+            // before answering.
+            return CallError::Unreachable(Error::Refused(ipc::Error::NotFound {
+                what: ipc::Missing::Thread,
+            }));
         }
         let error = self.why_unreachable(connection.id);
         if matches!(

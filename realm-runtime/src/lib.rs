@@ -1,32 +1,44 @@
 //! `realm-runtime`: what a Switchboard realm program links against.
 //!
-//! The memory manager builds every realm as [`ipc::abi`] describes: the thread starts at
+//! The memory manager builds every realm as [`ipc::abi`] describes: each thread starts at
 //! `_start` with rsp at the top of its stack (an unmapped guard page lies below) and rdi
-//! holding its IPC buffer's address; slot [`ipc::abi::slot::BROKER`] of its CNode is its
-//! badged cap to the memory manager's endpoint.
+//! holding its IPC buffer's address, rsi the reason, rdx its thread id and rcx an argument
+//! word (`ipc::abi::start`); slot [`ipc::abi::slot::BROKER`] of its CNode is the main
+//! thread's badged cap to the memory manager's endpoint, and each thread has its own
+//! (`ipc::abi::slot::thread`).
 //!
-//! A program declares `fn main(realm: &mut Realm)` with [`main!`]. [`Realm`] is the realm's
-//! handle on the system: its name, more memory from its budget, and services. A service's
-//! interface is declared once with [`macro@interface`] (the [`mod@interface`] crate's
-//! guide); a client gets one with `realm.connect::<Kv>("kv")` ([`client`]), a service serves
-//! it with a [`Server`] ([`server`]). For raw seL4 IPC there are services and connections
-//! with no interface ([`Realm::register`], [`Realm::connect_raw`], [`service`]). When main returns
-//! the realm exits; a panic is reported to the memory manager, which logs it with the
-//! realm's name and stops the realm.
+//! A program declares `fn main(realm: &mut Realm)` with [`main!`]. [`Realm`] is a thread's
+//! handle on the system: the realm's name, more memory from its budget, services, threads. A
+//! service's interface is declared once with [`macro@interface`] (the [`mod@interface`]
+//! crate's guide); a client gets one with `realm.connect::<Kv>("kv")` ([`client`]), a service
+//! serves it with a [`Server`] ([`server`]), on one thread or several ([`Server::worker`]),
+//! or through a router that hands each call to a handler thread ([`router`]). For raw seL4
+//! IPC there are services and connections with no interface ([`Realm::register`],
+//! [`Realm::connect_raw`], [`service`]). Threads ([`thread`]): `realm.spawn(closure)`,
+//! joined or detached, each with its own stack, IPC buffer and inbox, which other threads of
+//! the realm call typed ([`Realm::thread_client`]) or raw ([`Realm::inbox`]). When main
+//! returns the realm exits; a panic is reported to the memory manager, which logs it with the
+//! realm's name and thread and stops the realm (or, for a spawned thread under
+//! `on_thread_fault = "stop-thread"`, that thread).
 #![cfg_attr(not(test), no_std)]
 
 pub mod client;
 mod console;
 #[cfg(target_os = "none")]
 mod entry;
+mod mailbox;
 pub mod notification;
+pub mod router;
 pub mod server;
 pub mod service;
+pub mod thread;
 pub mod time;
 
 pub use client::{CallError, Client};
+pub use ipc::{ThreadEnding, ThreadId};
 pub use server::{Call, DeferError, Deferred, Server};
 pub use service::{Caller, Connection, Service};
+pub use thread::{JoinHandle, SPAWN_CLOSURE_BYTES, ThreadError, Usage};
 
 pub use ::interface;
 pub use ::interface::{Deferrable, Wire, interface};
@@ -67,11 +79,15 @@ impl core::fmt::Display for Error {
 /// The realm's handle on the system, given to its main.
 pub struct Realm {
     ipc: &'static mut IpcBuffer,
+    /// Which thread of the realm this handle is (each thread gets its own).
+    thread: ThreadId,
 }
 
 impl Realm {
-    fn broker() -> Endpoint {
-        Endpoint::from_cptr(slot::BROKER)
+    /// This thread's cap to the memory manager's endpoint: badged with the realm and the
+    /// thread, so the memory manager knows which thread asks.
+    fn broker(&self) -> Endpoint {
+        Endpoint::from_cptr(slot::thread(self.thread).broker)
     }
 
     /// Sends `message` to the memory manager and returns the reply's label and words.
@@ -80,7 +96,7 @@ impl Realm {
             .ipc
             .set_message(message.label(), message.words(), &[])
             .map_err(|_| Error::BadReply(Malformed::UnknownLabel { label: message.label() }))?;
-        let reply = Self::broker().call(self.ipc, info);
+        let reply = self.broker().call(self.ipc, info);
         Ok((reply.label(), self.ipc.message(reply)))
     }
 
@@ -106,14 +122,27 @@ impl Realm {
     /// exits, faults or panics, the memory manager sends its thread back to answer that
     /// client with an error (`ipc::abi::start::ABORT`), which a receive loop of one's own
     /// needs as much as `serve` does.
+    ///
+    /// Each thread that serves calls this (its own flag: the abort path answers for each
+    /// thread that owes a reply). The memory manager is told only by the main thread, once:
+    /// a realm only serves when its main thread does (a worker or an inbox server started
+    /// while the main thread still works does not make the realm idle for a run
+    /// `until-idle`).
     pub fn announce_serving(&mut self) {
-        service::OWES_REPLY.store(true, core::sync::atomic::Ordering::Relaxed);
-        let _ = self.request(RealmRequest::Serving.encode());
+        use core::sync::atomic::Ordering;
+        service::OWES_REPLY[usize::from(self.thread.get())].store(true, Ordering::Relaxed);
+        if self.thread.is_main() && !service::ANNOUNCED.swap(true, Ordering::AcqRel) {
+            let _ = self.request(RealmRequest::Serving.encode());
+        }
     }
 
     /// The name of the realm on the other end of `caller`'s connection (one of this realm's
-    /// services' connections).
+    /// services' connections); this realm's own name for an intra-realm caller
+    /// ([`Caller::INTRA_REALM`]).
     pub fn peer(&mut self, caller: Caller) -> Result<Name, Error> {
+        if caller.intra_realm {
+            return self.name();
+        }
         match self.request(RealmRequest::Peer { connection: caller.connection }.encode())? {
             RealmResponse::Identity { name } => Ok(name),
             _ => Err(Error::UnexpectedReply),
@@ -168,7 +197,7 @@ impl Realm {
         let used = ipc::console::encode_line(line.bytes(), line.cut(), &mut words);
         let label = ipc::realm::RealmRequestKind::Print.code();
         if let Ok(info) = self.ipc.set_message(label, &words[..used], &[]) {
-            Self::broker().call(self.ipc, info);
+            self.broker().call(self.ipc, info);
         }
     }
 
@@ -176,7 +205,7 @@ impl Realm {
     pub fn exit(&mut self) -> ! {
         let message = RealmRequest::Exit.encode();
         if let Ok(info) = self.ipc.set_message(message.label(), message.words(), &[]) {
-            Self::broker().call(self.ipc, info);
+            self.broker().call(self.ipc, info);
         }
         stop()
     }

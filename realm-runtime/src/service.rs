@@ -8,24 +8,30 @@
 use core::cell::Cell;
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-use ipc::{ConnectionId, Malformed, Name, Request, Response, ServiceIndex};
+use ipc::{ConnectionId, Malformed, Name, Request, Response, ServiceIndex, ThreadId};
 use sel4::cap::Endpoint;
 
 pub use crate::client::CallError;
+use crate::thread::MAX_THREADS;
 use crate::{Error, Realm};
 
-/// Whether this realm's thread may hold a client's reply cap: set when the realm announces
-/// that it serves (`Realm::announce_serving`, which `Server::run` calls, and which a receive
-/// loop of one's own must call first) and never cleared (a thread that waits for the next request has
-/// sent its reply; the abort path only runs for a thread that exited, faulted or panicked,
-/// which a waiting thread cannot do). The abort path (`entry.rs`) replies only when it is set,
-/// so a realm that registered a service and exits without ever serving makes no reply that no
-/// one is owed. (A request a hostile client delivered with `Send` rather than `Call` leaves no
+/// Whether each thread of this realm may hold a client's reply cap, by thread id: set when
+/// the thread announces that it serves (`Realm::announce_serving`, which `Server::run` calls,
+/// and which a receive loop of one's own must call first) and cleared only when a new thread
+/// starts in its index (a thread that waits for the next request has sent its reply; the
+/// abort path only runs for a thread that exited, faulted or panicked, which a waiting thread
+/// cannot do). The abort path (`entry.rs`) replies only for a thread whose flag is set, so a
+/// realm that registered a service and exits without ever serving makes no reply that no one
+/// is owed. (A request a hostile client delivered with `Send` rather than `Call` leaves no
 /// reply capability, and seL4 5.0.0 does not tell a receiver which it was: if the realm then
 /// dies, its abort replies to no one, which a debug kernel reports and nothing else notices.)
 /// It lives in a static so that it survives the memory manager sending the thread back to
 /// its entry.
-pub(crate) static OWES_REPLY: AtomicBool = AtomicBool::new(false);
+pub(crate) static OWES_REPLY: [AtomicBool; MAX_THREADS] =
+    [const { AtomicBool::new(false) }; MAX_THREADS];
+
+/// Whether the main thread told the memory manager that the realm serves (once).
+pub(crate) static ANNOUNCED: AtomicBool = AtomicBool::new(false);
 
 /// A service this realm registered: it receives on the service's endpoint.
 #[derive(Debug)]
@@ -53,6 +59,9 @@ pub struct Connection {
     /// asking the broker again. (The broker keeps the slot reserved, empty, until this
     /// realm lets go of the connection, so the slot never reaches a newer connection.)
     closed: Cell<Option<CallError>>,
+    /// Not a connection but this thread's way to another thread's inbox
+    /// (`Realm::thread_client`): nothing to let go of, no broker to ask.
+    inbox: Option<ThreadId>,
 }
 
 /// Connections dropped without [`Realm::disconnect`]: their ids (`to_word() + 1`, 0 for a
@@ -63,6 +72,9 @@ static DROPPED: [AtomicU64; 16] = [const { AtomicU64::new(0) }; 16];
 
 impl Drop for Connection {
     fn drop(&mut self) {
+        if self.inbox.is_some() {
+            return;
+        }
         let word = self.id.to_word().saturating_add(1);
         if let Some(place) = DROPPED.iter().find(|place| place.load(Ordering::Relaxed) == 0) {
             place.store(word, Ordering::Relaxed);
@@ -72,7 +84,31 @@ impl Drop for Connection {
 
 impl Connection {
     pub(crate) fn new(slot: u64, id: ConnectionId, service: Name) -> Connection {
-        Connection { endpoint: Endpoint::from_cptr(slot), id, service, closed: Cell::new(None) }
+        Connection {
+            endpoint: Endpoint::from_cptr(slot),
+            id,
+            service,
+            closed: Cell::new(None),
+            inbox: None,
+        }
+    }
+
+    /// The way to thread `thread`'s inbox, through `endpoint`: its `id` is
+    /// [`Caller::INTRA_REALM`]'s placeholder and its `service` is named `inbox`.
+    pub(crate) fn inbox(endpoint: Endpoint, thread: ThreadId) -> Connection {
+        Connection {
+            endpoint,
+            id: Caller::INTRA_REALM.connection,
+            // Not stopped: `inbox` follows the name rule (a test says so).
+            service: Name::new(INBOX_NAME).unwrap_or_else(|_| crate::stop()),
+            closed: Cell::new(None),
+            inbox: Some(thread),
+        }
+    }
+
+    /// The thread whose inbox this reaches, for a typed client between threads.
+    pub fn thread(&self) -> Option<ThreadId> {
+        self.inbox
     }
 
     /// The endpoint cap, for raw seL4 calls with the binding.
@@ -92,6 +128,9 @@ impl Connection {
     }
 }
 
+/// The `service` of a way to a thread's inbox.
+pub(crate) const INBOX_NAME: &str = "inbox";
+
 /// Who sent a request to a service.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Caller {
@@ -99,6 +138,24 @@ pub struct Caller {
     pub connection: ConnectionId,
     /// Which of the endpoint's services it reaches (from the badge's kind).
     pub service: ServiceIndex,
+    /// The request came from a thread of this realm, on the serving thread's inbox
+    /// ([`Caller::INTRA_REALM`]): `connection` and `service` then name no connection.
+    pub intra_realm: bool,
+}
+
+impl Caller {
+    /// The caller of a request made on a thread's inbox by a thread of the same realm
+    /// (`Realm::thread_client`): no connection (index 0, generation 1, which [`Realm::peer`]
+    /// and [`Realm::close`] do not take for a connection). The kernel does not say which
+    /// thread called: a handler that must know has it passed as an argument.
+    pub const INTRA_REALM: Caller = Caller {
+        connection: match ConnectionId::new(0, 1) {
+            Some(connection) => connection,
+            None => panic!("connection 0 of generation 1 is a valid id"),
+        },
+        service: ServiceIndex::FIRST,
+        intra_realm: true,
+    };
 }
 
 /// Checks a service name with the one name rule ([`Name::new`]: 1 to 32 bytes of `a-z`,
@@ -171,6 +228,10 @@ impl Realm {
     pub fn disconnect(&mut self, connection: impl Into<Connection>) -> Result<(), Error> {
         let connection: Connection = connection.into();
         let id = connection.id;
+        if connection.inbox.is_some() {
+            // A way to a thread's inbox: nothing to let go of.
+            return Ok(());
+        }
         // Let go of here, not by `Drop`.
         core::mem::forget(connection);
         self.broker_request(Request::Disconnect { connection: id }).map(|_| ())
@@ -188,7 +249,13 @@ impl Realm {
 
     /// As a service's owner, closes one client's connection (revokes that client's access;
     /// its next call fails with `disconnected`, the service's other clients go on).
+    ///
+    /// An intra-realm caller ([`Caller::INTRA_REALM`]) has no connection to close: refused
+    /// with `NotFound { what: Connection }`, nothing sent.
     pub fn close(&mut self, caller: Caller) -> Result<(), Error> {
+        if caller.intra_realm {
+            return Err(Error::Refused(ipc::Error::NotFound { what: ipc::Missing::Connection }));
+        }
         self.broker_request(Request::Disconnect { connection: caller.connection }).map(|_| ())
     }
 
@@ -207,5 +274,15 @@ impl Realm {
     pub fn revoke_grant(&mut self, child: &str, service: &str) -> Result<(), Error> {
         let (child, service) = (name(child)?, name(service)?);
         self.broker_request(Request::RevokeGrant { child, service }).map(|_| ())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_inbox_name_follows_the_name_rule() {
+        assert!(Name::new(INBOX_NAME).is_ok());
     }
 }

@@ -12,7 +12,9 @@
 //!   the deadline (a time-stamp counter reading) to its control page, where it wrote once
 //!   the address of the `syscall` instruction every typed call waits in; the memory
 //!   manager's timer cancels a call if the thread is still there at the deadline, and the
-//!   call returns [`CallError::TimedOut`]. No IPC is added to the calls (the first deadline
+//!   call returns [`CallError::TimedOut`]. Each thread has its own deadline word
+//!   (`ipc::abi::control::call_deadline(thread)`), checked against that thread's registers;
+//!   the call site is one word, as every thread runs the same code. No IPC is added to the calls (the first deadline
 //!   of a realm tells the memory manager, once, to watch its control page).
 
 use core::sync::atomic::{AtomicBool, Ordering};
@@ -63,7 +65,7 @@ fn read_control(index: usize) -> u64 {
 }
 
 #[inline(always)]
-fn write_control(index: usize, value: u64) {
+pub(crate) fn write_control(index: usize, value: u64) {
     // SAFETY: as in `read_control`; the memory manager reads these words concurrently,
     // hence the volatile write.
     unsafe { core::ptr::write_volatile(control_word(index), value) }
@@ -120,11 +122,12 @@ impl Realm {
         // Inlined into the caller with `calls`: on the way, one flag read, one counter
         // read, a multiplication and a division by a constant, two control-page stores.
         self.watched()?;
-        let outer = read_control(control::call_deadline(crate::ipc::ThreadId::MAIN));
+        let word = control::call_deadline(self.thread);
+        let outer = read_control(word);
         let deadline = sel4::timestamp::now().saturating_add(cycles(timeout));
-        arm(if outer == 0 { deadline } else { deadline.min(outer) });
+        arm(word, if outer == 0 { deadline } else { deadline.min(outer) });
         let result = calls(self);
-        write_control(control::call_deadline(crate::ipc::ThreadId::MAIN), outer);
+        write_control(word, outer);
         result
     }
 
@@ -160,11 +163,11 @@ fn cycles(duration: Duration) -> u64 {
     clock::tsc::ns_to_cycles(nanos, read_control(control::TSC_MHZ))
 }
 
-/// Arms the deadline of the calls about to be made, in time-stamp counter cycles (see the
-/// module doc).
+/// Arms the deadline of the calls about to be made by the thread whose control word is
+/// `word`, in time-stamp counter cycles (see the module doc).
 #[inline(always)]
-fn arm(deadline_cycles: u64) {
-    write_control(control::call_deadline(crate::ipc::ThreadId::MAIN), deadline_cycles.max(1));
+fn arm(word: usize, deadline_cycles: u64) {
+    write_control(word, deadline_cycles.max(1));
 }
 
 #[cfg(test)]

@@ -203,17 +203,41 @@ pub const fn write_registers(
 
 impl UserContext {
     /// Registers that start a thread in the caller's address space at
-    /// `entry(arguments[0], arguments[1])`, an `extern "C" fn` that never returns, on the stack
-    /// that ends at `stack_top`. The stack pointer is set as if `entry` had just been called
-    /// (16-byte aligned before the pushed return address), as the System V ABI expects.
-    pub const fn function_call(entry: u64, stack_top: u64, arguments: [u64; 2]) -> UserContext {
-        UserContext {
-            rip: entry,
-            rsp: (stack_top & !0xf) - 8,
-            rdi: arguments[0],
-            rsi: arguments[1],
-            ..UserContext::from_words(&[0; UserContext::WORDS])
+    /// `entry(arguments[0], .., arguments[N - 1])`, an `extern "C" fn` that never returns, on
+    /// the stack that ends at `stack_top`. The arguments go in the System V ABI's argument
+    /// registers in order (`rdi`, `rsi`, `rdx`, `rcx`, `r8`, `r9`: at most six, checked at
+    /// compile time); every other register is zero. The stack pointer is set as if `entry`
+    /// had just been called (16-byte aligned before the pushed return address), as the ABI
+    /// expects.
+    ///
+    /// All of them reach the thread: on x86_64, seL4 5.0.0's `TCB_WriteRegisters` makes a
+    /// thread other than the caller return to user mode by the interrupt path, which
+    /// reloads every register (`invokeTCB_WriteRegisters`, `src/object/tcb.c`, sets its
+    /// `Error` register to 0; the `sysret` path would load `rcx` and `r11` from the next
+    /// instruction pointer and the flags, `src/arch/x86/64/c_traps.c`).
+    pub const fn function_call<const N: usize>(
+        entry: u64,
+        stack_top: u64,
+        arguments: [u64; N],
+    ) -> UserContext {
+        const { assert!(N <= 6, "x86_64 passes at most six arguments in registers") };
+        let mut context = UserContext::from_words(&[0; UserContext::WORDS]);
+        context.rip = entry;
+        context.rsp = (stack_top & !0xf) - 8;
+        let mut index = 0;
+        while index < N {
+            let register = match index {
+                0 => &mut context.rdi,
+                1 => &mut context.rsi,
+                2 => &mut context.rdx,
+                3 => &mut context.rcx,
+                4 => &mut context.r8,
+                _ => &mut context.r9,
+            };
+            *register = arguments[index];
+            index += 1;
         }
+        context
     }
 }
 
@@ -277,5 +301,12 @@ mod tests {
         // An unaligned top is rounded down first.
         let unaligned = UserContext::function_call(1, 0x80_0009, [0, 0]);
         assert_eq!(unaligned.rsp, 0x80_0000 - 8);
+        // Up to six arguments, in the ABI's order; the rest stays zero.
+        let six = UserContext::function_call(1, 0x1000, [1, 2, 3, 4, 5, 6]);
+        assert_eq!((six.rdi, six.rsi, six.rdx, six.rcx, six.r8, six.r9), (1, 2, 3, 4, 5, 6));
+        let four = UserContext::function_call(1, 0x1000, [9, 8, 7, 6]);
+        assert_eq!((four.rdx, four.rcx, four.r8, four.r9, four.rax), (7, 6, 0, 0, 0));
+        let none = UserContext::function_call(1, 0x1000, []);
+        assert_eq!((none.rdi, none.rsi), (0, 0));
     }
 }
