@@ -1,6 +1,5 @@
-//! The memory manager's side of threads on the real kernel, driven with the raw realm
-//! requests by tests/realms/th-mm-realm (see its doc), all from one boot of
-//! tests/systems/th-mm.toml. The realm checks every answer itself and panics on a wrong
+//! The memory manager's side of threads on the real kernel, driven by
+//! tests/realms/th-mm-realm (see its doc), all from one boot of tests/systems/th-mm.toml. The realm checks every answer itself and panics on a wrong
 //! one; here the events say what the memory manager decided.
 
 use std::sync::OnceLock;
@@ -36,10 +35,21 @@ fn spawn_join_quota_and_cycles_pass_the_realms_checks() {
     system_tests::assert_printed(outcome, "[th-mm-threads] all thread checks passed");
     system_tests::assert_event(
         outcome,
+        "thread-stopped",
+        &[("realm", "th-mm-threads"), ("thread", "1"), ("reason", "panicked")],
+    );
+    system_tests::assert_event(
+        outcome,
+        "realm-panicked",
+        &[("realm", "th-mm-threads"), ("thread", "1")],
+    );
+    system_tests::assert_event(
+        outcome,
         "realm-stopped",
         &[("realm", "th-mm-threads"), ("reason", "exited")],
     );
-    assert!(!outcome.has_event("realm-panicked", &[]), "{}", outcome.tail(60));
+    // Only the worker that panics on purpose panicked; the main thread never did.
+    assert!(!outcome.has_event("realm-panicked", &[("thread", "0")]), "{}", outcome.tail(60));
 }
 
 #[test]
@@ -49,6 +59,22 @@ fn a_thread_beyond_max_threads_is_refused() {
         "quota-refused",
         &[("realm", "th-mm-threads"), ("resource", "threads"), ("object", "thread")],
     );
+}
+
+#[test]
+fn a_spawn_beyond_the_budget_is_refused_and_leaves_nothing() {
+    let outcome = run();
+    system_tests::assert_event(
+        outcome,
+        "quota-refused",
+        &[("realm", "th-mm-budget"), ("resource", "realm-memory"), ("object", "thread")],
+    );
+    system_tests::assert_event(
+        outcome,
+        "realm-stopped",
+        &[("realm", "th-mm-budget"), ("reason", "exited")],
+    );
+    assert!(!outcome.has_event("realm-panicked", &[("realm", "th-mm-budget")]));
 }
 
 #[test]
@@ -83,6 +109,28 @@ fn stop_realm_stops_the_realm_for_a_threads_fault() {
         &[("realm", "th-mm-crash"), ("reason", "faulted")],
     );
     assert!(!outcome.has_event("thread-stopped", &[("realm", "th-mm-crash")]));
+}
+
+#[test]
+fn stop_realm_with_a_service_aborts_every_live_thread() {
+    let outcome = run();
+    system_tests::assert_event(
+        outcome,
+        "realm-faulted",
+        &[("realm", "th-mm-abort"), ("thread", "2"), ("fault", "vm-fault")],
+    );
+    assert_guard_page_fault(outcome, "th-mm-abort", 2);
+    // The main thread (parked in a join), the sleeping worker and the faulted one.
+    system_tests::assert_event(
+        outcome,
+        "realm-aborting",
+        &[("realm", "th-mm-abort"), ("ending", "faulted"), ("threads", "3")],
+    );
+    system_tests::assert_event(
+        outcome,
+        "realm-stopped",
+        &[("realm", "th-mm-abort"), ("reason", "faulted")],
+    );
 }
 
 #[test]

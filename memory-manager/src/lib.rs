@@ -1,7 +1,7 @@
 //! The memory manager's bookkeeping, kept apart from the kernel so that it is tested on the
 //! host: which untyped memory is free and how it is carved ([`memory`]), how a realm's
 //! program is loaded ([`program`]), which paging structures a range of pages needs
-//! ([`paging_plan`]), when realms' timed signals are due ([`timed_signals`]), what the first spawn into a thread index makes ([`thread_index`]) and the states of a realm's threads ([`thread_table`]). The slots of the memory manager's CSpace are handed out by the `slots`
+//! ([`paging_plan`]), when realms' timed signals are due ([`timed_signals`]), and what the first spawn into a thread index makes ([`thread_index`]; which thread runs, ended or is joined is `supervisor::threads`'). The slots of the memory manager's CSpace are handed out by the `slots`
 //! crate (shared with the broker). The root task (`main.rs`) performs the kernel operations
 //! these modules decide on.
 #![forbid(unsafe_code)]
@@ -16,5 +16,4 @@ pub mod memory;
 pub mod paging_plan;
 pub mod program;
 pub mod thread_index;
-pub mod thread_table;
 pub mod timed_signals;

@@ -8,6 +8,7 @@
 use ::console::Class;
 use broker::Broker;
 use heapless::Vec;
+use supervisor::threads::ThreadSet;
 use supervisor::{Event, Op, Sink, StopReason, Supervisor};
 use system_config::SystemConfig;
 use system_config::image::BootImage;
@@ -206,17 +207,26 @@ impl Sink for Lifecycle<'_, '_> {
             }
             Op::Abort(id) => {
                 // Every live thread is sent to abort; the realm has ended once each of them
-                // has reported (`server.rs`, `abort_reported`).
+                // has reported (`server.rs`). A thread the kernel would not send counts as
+                // reported; if none could be sent, the abort failed.
                 let aborted = match self.index(id).and_then(|index| self.realms.get_mut(index)) {
-                    Some(realm) => {
-                        let threads = realm.threads.abort_realm();
-                        realm.parked = Default::default();
-                        let sent = realm.abort(self.root, threads.iter());
-                        if let Ok(sent) = sent {
-                            realm.threads.abort_sent(sent);
+                    Some(realm) => match realm.threads.begin_abort() {
+                        Ok(threads) => {
+                            realm.parked = ThreadSet::EMPTY;
+                            let (failed, error) = realm.abort(self.root, threads);
+                            let complete = failed
+                                .iter()
+                                .any(|thread| realm.threads.abort_reported(thread) == Ok(true));
+                            match error {
+                                Some(error) if complete => Err(error),
+                                _ => Ok(()),
+                            }
                         }
-                        sent.map(|_| ())
-                    }
+                        Err(error) => {
+                            mm_println!(Class::System, "memory manager: the thread table: {error}");
+                            Err(RealmError::NotBuilt)
+                        }
+                    },
                     None => Err(RealmError::NotBuilt),
                 };
                 if let Err(error) = aborted {
@@ -257,14 +267,20 @@ impl Sink for Lifecycle<'_, '_> {
         match event {
             Event::Aborting { realm, ending } => {
                 let name = self.name(realm);
+                // Every live thread is sent back (`Op::Abort`, which follows).
+                let threads = self
+                    .index(realm)
+                    .and_then(|index| self.realms.get(index))
+                    .map_or(0, |realm| realm.threads.live().len());
+                let sent = SentBack(threads);
                 mm_println!(
                     Class::Fault,
-                    "memory manager: realm {name} {ending} and may owe a client a reply: its services are withdrawn and it is sent back to answer"
+                    "memory manager: realm {name} {ending} and may owe a client a reply: its services are withdrawn and {sent}"
                 );
                 crate::console::event(
                     Class::Fault,
                     "realm-aborting",
-                    &[("realm", &name), ("ending", &ending_name(ending))],
+                    &[("realm", &name), ("ending", &ending_name(ending)), ("threads", &threads)],
                 );
             }
             Event::AbortFailed { realm } => {
@@ -409,6 +425,18 @@ fn ending_name(ending: supervisor::Ending) -> &'static str {
         supervisor::Ending::Exited => "exited",
         supervisor::Ending::Faulted => "faulted",
         supervisor::Ending::Panicked => "panicked",
+    }
+}
+
+/// How many threads of an aborting realm are sent back to answer, for its sentence.
+struct SentBack(u8);
+
+impl core::fmt::Display for SentBack {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self.0 {
+            0 | 1 => f.write_str("it is sent back to answer"),
+            threads => write!(f, "its {threads} threads are sent back to answer"),
+        }
     }
 }
 

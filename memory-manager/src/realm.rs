@@ -1,10 +1,10 @@
 //! A realm on the kernel: starting it from its program and budget, serving its requests
-//! about itself (pages at run time, its control page, abort), and stopping it so that
-//! everything it used comes back.
+//! about itself (pages at run time, its control page, its threads, abort), and stopping it
+//! so that everything it used comes back. Its spawned threads' objects are `threads.rs`'s.
 //!
 //! Every object of a realm is made from its budget blocks and its caps live in the realm's
 //! own range of the memory manager's slots ([`RealmObjects`]), so stopping a realm is:
-//! suspend its thread, revoke its blocks (the kernel destroys every object made from them
+//! suspend every thread, revoke its blocks (the kernel destroys every object made from them
 //! and every cap to them, wherever it was copied), hand the blocks back to the pool, free the
 //! slot range. Its address space is built by `address_space.rs`; what the memory manager
 //! lends to all of this is `resources.rs`'s `RootResources`.
@@ -20,7 +20,6 @@ use ipc::{Badge, ThreadId};
 use memory_manager::memory::{Budget, MemoryError, budget_blocks, object_bits};
 use memory_manager::paging_plan::{MAX_PAGING_STRUCTURES, PlanError};
 use memory_manager::program::{Program, ProgramError};
-use memory_manager::thread_table::{Policy, ThreadSet, ThreadTable};
 use sel4::cap::tcb::{IpcBufferFrame, TcbConfig};
 use sel4::cap::{
     CNode, CNodeGuard, CPtr, CSlot, Cap, Endpoint, Notification, ObjectType, Rights, Tcb,
@@ -28,7 +27,7 @@ use sel4::cap::{
 use sel4::kernel::UserContext;
 use sel4_root_task::shared::SharedPage;
 use slots::{RealmObjectSlots, SlotError, SlotRange};
-use system_config::ThreadFaultPolicy;
+use supervisor::threads::{ThreadSet, ThreadTable};
 use system_config::{NameText, RealmId, SystemConfig};
 
 use vocabulary::limits::{MAX_THREADS_PER_REALM, REALM_OBJECT_SLOTS};
@@ -261,10 +260,13 @@ pub struct Realm {
     /// The main thread's inbox endpoint, made with the realm's first spawn (the original cap,
     /// in its slot range; the realm's CNode holds a badged copy).
     main_inbox: Option<Endpoint>,
-    /// Its threads' states, as `supervisor::threads` keeps them.
+    /// Its threads' states (`supervisor::threads`: which runs, ended, joins, aborts).
     pub threads: ThreadTable,
     /// Which thread the panic message so far is from.
     pub panic_thread: ThreadId,
+    /// Thread indices whose objects the kernel refused to make after the checks passed
+    /// (`threads.rs`): never tried again until the realm stops.
+    broken_indices: ThreadSet,
     /// Its threads whose reply the memory manager keeps (asleep or joining,
     /// `deadline::park`).
     pub parked: ThreadSet,
@@ -310,9 +312,10 @@ impl Realm {
             priority: spec.priority,
             thread_index: [None; MAX_THREADS_PER_REALM],
             main_inbox: None,
-            threads: ThreadTable::new(spec.max_threads, thread_policy(spec.on_thread_fault)),
+            threads: ThreadTable::new(spec.max_threads, spec.on_thread_fault),
             panic_thread: ThreadId::MAIN,
             parked: ThreadSet::EMPTY,
+            broken_indices: ThreadSet::EMPTY,
         };
         // From here on, a failure must give back what was taken: `stop` does.
         match realm.build(root, spec, &program) {
@@ -547,27 +550,25 @@ impl Realm {
         self.objects.make_into(root, object, slot)
     }
 
-    /// Sends each of `threads` (the realm's live threads, running or blocked) back to the
-    /// program's entry to answer the client it may owe a reply (see `ipc::abi::start::ABORT`);
-    /// each then asks to exit. Its services and connections must already be withdrawn.
-    /// Returns the threads it sent (an error if it could send none).
+    /// Sends each of `threads` (the realm's live threads, running or blocked:
+    /// `ThreadTable::begin_abort`) back to the program's entry to answer the client it may
+    /// owe a reply (see `ipc::abi::start::ABORT`); each then reports (`ExitThread`). Its
+    /// services and connections must already be withdrawn. Returns the threads the kernel
+    /// would not send, with the last error (to be reported as if they had reported).
     pub fn abort(
         &mut self,
         root: &mut RootResources<'_>,
-        threads: impl IntoIterator<Item = ThreadId>,
-    ) -> Result<ThreadSet, RealmError> {
-        let mut sent = ThreadSet::EMPTY;
-        let mut failure = None;
-        for thread in threads {
-            match self.start_thread(root, thread, abi::start::ABORT, 0) {
-                Ok(()) => sent.insert(thread),
-                Err(error) => failure = Some(error),
+        threads: ThreadSet,
+    ) -> (ThreadSet, Option<RealmError>) {
+        let mut failed = ThreadSet::EMPTY;
+        let mut error = None;
+        for thread in threads.iter() {
+            if let Err(refused) = self.start_thread(root, thread, abi::start::ABORT, 0) {
+                failed.insert(thread);
+                error = Some(refused);
             }
         }
-        match failure {
-            Some(error) if sent.is_empty() => Err(error),
-            _ => Ok(sent),
-        }
+        (failed, error)
     }
 
     /// Maps `pages` more pages for the realm, read-write, and returns where they start.
@@ -643,6 +644,7 @@ impl Realm {
         self.watch_deadlines = false;
         self.parked = ThreadSet::EMPTY;
         self.forget_threads();
+        self.threads.reset();
         let budget = core::mem::take(&mut self.objects.budget);
         for block in budget.into_blocks() {
             if let Err(error) = own_slot(block.cptr).revoke() {
@@ -681,12 +683,4 @@ fn realm_cspace_guard() -> Result<CNodeGuard, RealmError> {
 /// CNode has no guard, so the index is `REALM_CNODE_BITS` deep).
 fn realm_slot(cnode: CNode, index: CPtr) -> CSlot {
     CSlot::new(cnode, index, abi::REALM_CNODE_BITS)
-}
-
-/// The thread table's policy for a realm's `on_thread_fault`.
-fn thread_policy(policy: ThreadFaultPolicy) -> Policy {
-    match policy {
-        ThreadFaultPolicy::StopRealm => Policy::StopRealm,
-        ThreadFaultPolicy::StopThread => Policy::StopThread,
-    }
 }

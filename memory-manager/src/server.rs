@@ -1,12 +1,17 @@
-//! The memory manager's event loop: every message on its endpoint is a realm's request
-//! (about itself, or to the broker) or a realm thread's fault, told apart by the badge the
-//! kernel delivered, never by what the message says.
+//! The memory manager's event loop: every message on its endpoint is a realm thread's
+//! request (about itself, or to the broker) or a realm thread's fault, told apart by the
+//! badge the kernel delivered (which names the realm and the thread), never by what the
+//! message says.
 //!
-//! What happens to a realm that exits, panics or faults is the supervisor's decision
-//! (`supervisor` crate), carried out by [`crate::lifecycle`]: the broker first withdraws its
-//! services and connections (so no client waits on a dead service), a realm that may owe a
-//! reply is sent back to answer it, then its memory comes back, and a restartable realm is
-//! started again. With `run = "until-idle"`, once every realm has stopped or only serves,
+//! What a thread's `ExitThread`, `Exit`, fault or panic leads to is the thread table's
+//! decision (`supervisor::threads`, one per realm): a spawned thread ends (its joiner is
+//! answered) or, under `on_thread_fault = "stop-thread"`, is sent alone to answer the client
+//! it owes (`start::ABORT_THREAD`); otherwise the realm ends. What happens to a realm that
+//! ends is the supervisor's decision (`supervisor` crate), carried out by
+//! [`crate::lifecycle`]: the broker first withdraws its services and connections (so no
+//! client waits on a dead service), a realm that may owe a reply has every live thread sent
+//! back to answer (`start::ABORT`), and once each has reported, its memory comes back, and a
+//! restartable realm is started again. With `run = "until-idle"`, once every realm has stopped or only serves,
 //! nothing can start new work: the servers are stopped the same way and the run ends.
 
 use crate::mm_println;
@@ -16,11 +21,11 @@ use heapless::Vec;
 use ipc::abi;
 use ipc::realm::{RealmReply, RealmRequest, RealmResponse, encode_realm_reply};
 use ipc::{Badge, BadgeKind, Message, ThreadEnding, ThreadId};
-use memory_manager::thread_table::{Ended, NoSuchThread, OnFault, SpawnRefused};
 use sel4::MessageInfo;
 use sel4::fault::Fault;
 use service_registry::ConnectionLookup;
 use supervisor::Ending;
+use supervisor::threads::{Join, Next, Spawn, ThreadEvent};
 use system_config::image::BootImage;
 use system_config::{RunPolicy, SystemConfig};
 use vocabulary::limits::MAX_REALMS;
@@ -106,7 +111,7 @@ impl Server<'_> {
                 mm_println!(
                     Class::System,
                     "memory manager: a message with the badge of thread {}'s inbox, not of a realm; ignored",
-                    thread.get()
+                    thread
                 )
             }
             Ok(BadgeKind::Notification { bits }) => {
@@ -180,11 +185,11 @@ impl Server<'_> {
                 mm_println!(
                     Class::Fault,
                     "memory manager: realm {name} thread {} faulted: {}",
-                    thread.get(),
+                    thread,
                     describe(&fault)
                 );
                 fault_event(&name, thread, &fault);
-                self.thread_fault(root, index, thread, ThreadEnding::Faulted);
+                self.thread_event(root, index, thread, ThreadEvent::Faulted);
             }
             // Not a fault the kernel sends: the realm wrote to its own fault endpoint.
             Err(error) => {
@@ -271,37 +276,33 @@ impl Server<'_> {
                 }
             }
             Ok(Some(RealmRequest::Exit)) => {
-                return self.realm_exit(root, index, thread, Ending::Exited);
+                return self.thread_event(root, index, thread, ThreadEvent::Exit);
             }
             Ok(Some(RealmRequest::ExitThread)) => {
-                if thread == ThreadId::MAIN || self.realm(index).threads.realm_aborting() {
-                    return self.realm_exit(root, index, thread, Ending::Exited);
-                }
-                return self.thread_ended(root, index, thread, ThreadEnding::Exited);
+                return self.thread_event(root, index, thread, ThreadEvent::ExitThread);
             }
             Ok(Some(RealmRequest::Spawn { argument })) => self.spawn(root, index, argument),
             Ok(Some(RealmRequest::Join { thread: target })) => {
                 match self.realm_mut(index).threads.join(thread, target) {
-                    Ok(Some(ending)) => Ok(RealmResponse::Joined { thread: target, ending }),
-                    Ok(None) => match deadline::park(self.realm_mut(index), thread) {
-                        // Answered when `target` ends (`thread_ended`).
+                    Ok(Join::Now(ending)) => Ok(RealmResponse::Joined { thread: target, ending }),
+                    Ok(Join::Parked) => match deadline::park(self.realm_mut(index), thread) {
+                        // Answered when `target` ends (`thread_event`, `Next::Ended`).
                         Ok(()) => return,
                         Err(error) => {
                             mm_println!(
                                 Class::System,
-                                "memory manager: realm {name} thread {} cannot wait to join: {error}",
-                                thread.get()
+                                "memory manager: realm {name} thread {thread} cannot wait to join: {error}"
                             );
                             Err(ipc::Error::QuotaExceeded { what: ipc::Resource::BrokerSlots })
                         }
                     },
-                    Err(NoSuchThread) => Err(ipc::Error::NotFound { what: ipc::Missing::Thread }),
+                    Err(refused) => Err(refused.into()),
                 }
             }
             Ok(Some(RealmRequest::Detach { thread: target })) => {
                 match self.realm_mut(index).threads.detach(thread, target) {
-                    Ok(()) => Ok(RealmResponse::Done),
-                    Err(NoSuchThread) => Err(ipc::Error::NotFound { what: ipc::Missing::Thread }),
+                    Ok(_) => Ok(RealmResponse::Done),
+                    Err(refused) => Err(refused.into()),
                 }
             }
             Ok(Some(RealmRequest::Usage)) => {
@@ -309,7 +310,7 @@ impl Server<'_> {
                 Ok(RealmResponse::Usage {
                     budget_free_bytes: realm.budget_free_bytes(),
                     object_slots_free: realm.object_slots_free(),
-                    threads: realm.threads.live(),
+                    threads: realm.threads.threads(),
                 })
             }
             Ok(Some(RealmRequest::Panicked { part })) => {
@@ -330,15 +331,15 @@ impl Server<'_> {
                     mm_println!(
                         Class::Fault,
                         "memory manager: realm {name} thread {} panicked at {message}",
-                        thread.get()
+                        thread
                     );
                     crate::console::event(
                         Class::Fault,
                         "realm-panicked",
-                        &[("realm", &name), ("thread", &thread.get()), ("message", &message)],
+                        &[("realm", &name), ("thread", &thread), ("message", &message)],
                     );
                     text.clear();
-                    return self.thread_fault(root, index, thread, ThreadEnding::Panicked);
+                    return self.thread_event(root, index, thread, ThreadEvent::Panicked);
                 }
             }
             Ok(Some(RealmRequest::Resources)) => {
@@ -590,7 +591,7 @@ impl Server<'_> {
                 continue;
             }
             if realm.watch_deadlines && self.supervisor.is_running(self.id(index)) {
-                let waiting = realm.threads.running().iter().filter(|&t| !realm.parked.contains(t));
+                let waiting = realm.threads.live().iter().filter(|&t| !realm.parked.contains(t));
                 for thread in waiting {
                     deadline::cancel_if_overdue(root, realm, thread, sel4::timestamp::now());
                 }
@@ -614,152 +615,112 @@ impl Server<'_> {
         self.realm(index).id
     }
 
-    /// Thread `thread` of realm `index` asked the realm to end (`Exit`, or `ExitThread` from
-    /// the main thread): the realm ends; or, while the realm aborts, the thread reported.
-    fn realm_exit(
+    /// Thread `thread` of realm `index` did `event` (asked to end itself or the realm,
+    /// faulted, or panicked): the thread table (`supervisor::threads`) says what follows, and
+    /// this carries it out. An event of a thread that is not live (a message sent through the
+    /// cap of an ended thread by another thread of the realm, which shares the CSpace) is
+    /// ignored, as is its sender, which then waits for ever: it harms only its own realm.
+    fn thread_event(
         &mut self,
         root: &mut RootResources<'_>,
         index: usize,
         thread: ThreadId,
-        ending: Ending,
+        event: ThreadEvent,
     ) {
-        if self.realm(index).threads.realm_aborting() {
-            return self.abort_reported(root, index, thread, ending);
-        }
-        self.end(root, index, ending)
-    }
-
-    /// Thread `thread` of realm `index`, sent to abort with the realm, reported (it exited,
-    /// faulted or panicked): it is suspended, and once every thread sent has reported, the
-    /// supervisor hears that the realm ended (it stops with the ending that began the abort).
-    fn abort_reported(
-        &mut self,
-        root: &mut RootResources<'_>,
-        index: usize,
-        thread: ThreadId,
-        ending: Ending,
-    ) {
-        self.sleepers.forget_thread(index, thread);
-        let realm = self.realm_mut(index);
-        realm.parked.remove(thread);
-        realm.suspend_thread(thread);
-        if realm.threads.abort_reported(thread) {
-            self.end(root, index, ending);
-        }
-    }
-
-    /// Spawned thread `thread` of realm `index` ended with `ending` (it sent `ExitThread`, or
-    /// faulted again while aborting under `stop-thread`): it is suspended, its ending is
-    /// recorded, and a thread joining it is answered. One that was stopped for a fault or a
-    /// panic is said with a `thread-stopped` event.
-    fn thread_ended(
-        &mut self,
-        root: &mut RootResources<'_>,
-        index: usize,
-        thread: ThreadId,
-        ending: ThreadEnding,
-    ) {
-        self.sleepers.forget_thread(index, thread);
-        let realm = self.realm_mut(index);
-        realm.parked.remove(thread);
-        realm.suspend_thread(thread);
-        let Some(ended) = realm.threads.ended(thread, ending) else { return };
-        self.answer_joiner(root, index, ended);
-    }
-
-    /// Says that a thread ended (`thread-stopped` if for a fault or a panic) and answers its
-    /// joiner, if one waits.
-    fn answer_joiner(&mut self, root: &mut RootResources<'_>, index: usize, ended: Ended) {
-        let realm = self.realm_mut(index);
-        if ended.ending != ThreadEnding::Exited {
-            let reason = ended.ending.name();
-            mm_println!(
-                Class::Fault,
-                "memory manager: realm {} thread {} {reason} and is stopped; the realm goes on",
-                realm.name,
-                ended.thread.get()
-            );
-            crate::console::event(
-                Class::Fault,
-                "thread-stopped",
-                &[("realm", &realm.name), ("thread", &ended.thread.get()), ("reason", &reason)],
-            );
-        }
-        if let Some(joiner) = ended.wake {
-            let joined = encode_realm_reply(&Ok(RealmResponse::Joined {
-                thread: ended.thread,
-                ending: ended.ending,
-            }));
-            deadline::unpark(root, realm, joiner, &joined);
-        }
-    }
-
-    /// Thread `thread` of realm `index` faulted or panicked (`ending`): as the realm's
-    /// `on_thread_fault` says for a spawned thread (`stop-thread`: only it is sent to abort,
-    /// `ipc::abi::start::ABORT_THREAD`; a second fault while aborting ends it), else the
-    /// realm ends (its main thread, or `stop-realm`). While the realm aborts, the thread
-    /// reported.
-    fn thread_fault(
-        &mut self,
-        root: &mut RootResources<'_>,
-        index: usize,
-        thread: ThreadId,
-        ending: ThreadEnding,
-    ) {
-        let realm_ending = match ending {
-            ThreadEnding::Faulted => Ending::Faulted,
-            ThreadEnding::Panicked => Ending::Panicked,
-            ThreadEnding::Exited => Ending::Exited,
+        let next = self.realm_mut(index).threads.ended(thread, event);
+        let next = match next {
+            Ok(next) => next,
+            Err(error) => {
+                mm_println!(
+                    Class::System,
+                    "memory manager: realm {} thread {thread}: {error}; ignored",
+                    self.realm(index).name
+                );
+                return;
+            }
         };
-        if self.realm(index).threads.realm_aborting() {
-            return self.abort_reported(root, index, thread, realm_ending);
-        }
-        match self.realm_mut(index).threads.fault(thread, ending) {
-            OnFault::StopRealm => self.end(root, index, realm_ending),
-            OnFault::AbortThread => {
-                self.sleepers.forget_thread(index, thread);
+        match next {
+            Next::EndRealm(ending) => self.end(root, index, ending),
+            Next::AbortThread { ending } => {
+                self.stop_waiting(index, thread);
                 let realm = self.realm_mut(index);
-                realm.parked.remove(thread);
                 if let Err(error) = realm.start_thread(root, thread, abi::start::ABORT_THREAD, 0) {
                     mm_println!(
                         Class::Fault,
-                        "memory manager: cannot let realm {} thread {} answer its caller: {error}",
-                        realm.name,
-                        thread.get()
+                        "memory manager: cannot let realm {} thread {thread} answer its caller ({ending}): {error}",
+                        realm.name
                     );
-                    self.thread_ended(root, index, thread, ending);
+                    // As the table says: reported again, so it ends.
+                    self.thread_event(root, index, thread, ThreadEvent::Faulted);
                 }
             }
-            OnFault::Ended(ended) => {
-                self.sleepers.forget_thread(index, thread);
+            Next::Ended { ending, joiner, freed: _ } => {
+                self.stop_waiting(index, thread);
                 let realm = self.realm_mut(index);
-                realm.parked.remove(thread);
                 realm.suspend_thread(thread);
-                self.answer_joiner(root, index, ended);
+                if ending != ThreadEnding::Exited {
+                    mm_println!(
+                        Class::Fault,
+                        "memory manager: realm {} thread {thread} {ending} and is stopped; the realm goes on",
+                        realm.name
+                    );
+                    crate::console::event(
+                        Class::Fault,
+                        "thread-stopped",
+                        &[("realm", &realm.name), ("thread", &thread), ("reason", &ending.name())],
+                    );
+                }
+                if let Some(joiner) = joiner {
+                    let joined = encode_realm_reply(&Ok(RealmResponse::Joined { thread, ending }));
+                    deadline::unpark(root, realm, joiner, &joined);
+                }
+            }
+            Next::AbortReported { complete } => {
+                self.stop_waiting(index, thread);
+                self.realm_mut(index).suspend_thread(thread);
+                if complete {
+                    // The supervisor stops the realm with the ending that began the abort.
+                    let ending = match event {
+                        ThreadEvent::Faulted => Ending::Faulted,
+                        ThreadEvent::Panicked => Ending::Panicked,
+                        ThreadEvent::Exit | ThreadEvent::ExitThread => Ending::Exited,
+                    };
+                    self.end(root, index, ending);
+                }
             }
         }
     }
 
-    /// Thread `caller`'s `Spawn { argument }` for realm `index`: the lowest free index, its
-    /// objects made first if it never had a thread (`Realm::make_index`), then its thread
-    /// started at the program's entry with `start::THREAD` and `argument`. Refused, with a
-    /// `quota-refused` event, when `max_threads` threads exist (`Resource::Threads`) or the
-    /// objects do not fit (the limit they hit); nothing is left behind.
+    /// Thread `thread` of realm `index` no longer waits for the memory manager: its sleep is
+    /// forgotten and its parked reply dropped (it is sent elsewhere, or stops).
+    fn stop_waiting(&mut self, index: usize, thread: ThreadId) {
+        self.sleepers.forget_thread(index, thread);
+        self.realm_mut(index).parked.remove(thread);
+    }
+
+    /// Thread `caller`'s `Spawn { argument }` for realm `index`: the thread table's index
+    /// (the lowest free one), its objects made first if it never had a thread
+    /// (`Realm::make_index`), then its thread started at the program's entry with
+    /// `start::THREAD` and `argument`. Refused, with a `quota-refused` event, when
+    /// `max_threads` threads exist (`Resource::Threads`) or the objects do not fit (the limit
+    /// they hit); nothing is left behind.
     fn spawn(&mut self, root: &mut RootResources<'_>, index: usize, argument: u64) -> RealmReply {
         let realm = self.realm_mut(index);
         let (what, error) = match realm.threads.spawn() {
-            Err(SpawnRefused::Quota) => (ipc::Resource::Threads, None),
-            Ok((thread, _)) => {
-                let made =
-                    if realm.index_made(thread) { Ok(()) } else { realm.make_index(root, thread) };
+            Err(refused) => (ipc::Resource::Threads, Err(refused)),
+            Ok(Spawn { thread, make }) => {
+                let made = if make { realm.make_index(root, thread) } else { Ok(()) };
                 let started = made
                     .and_then(|()| realm.start_thread(root, thread, abi::start::THREAD, argument));
                 match started {
-                    Ok(()) => {
-                        realm.threads.spawned(thread);
-                        return Ok(RealmResponse::Spawned { thread });
+                    Ok(()) => return Ok(RealmResponse::Spawned { thread }),
+                    Err(error) => {
+                        let objects_exist = realm.index_made(thread);
+                        if let Err(table) = realm.threads.spawn_failed(thread, objects_exist) {
+                            mm_println!(Class::System, "memory manager: the thread table: {table}");
+                        }
+                        (realm::spawn_resource(&error), Ok(error))
                     }
-                    Err(error) => (realm::spawn_resource(&error), Some(error)),
                 }
             }
         };
@@ -772,13 +733,13 @@ impl Server<'_> {
         if crate::console::refusal(refusal, format_args!("a thread refused ({})", what.name())) {
             let name = &self.realm(index).name;
             match error {
-                Some(error) => mm_println!(
+                Ok(error) => mm_println!(
                     Class::Denial,
                     "memory manager: realm {name} asked for a thread: refused, {error}"
                 ),
-                None => mm_println!(
+                Err(_) => mm_println!(
                     Class::Denial,
-                    "memory manager: realm {name} asked for a thread: refused, it has max_threads threads"
+                    "memory manager: realm {name} asked for a thread: refused, it has max_threads threads (or is stopping)"
                 ),
             }
             crate::console::event(
@@ -816,7 +777,6 @@ fn reply(root: &mut RootResources<'_>, message: &Message) {
 /// fault=vm-fault|cap-fault|unknown-syscall|user-exception` with the fault's own figures
 /// (thread 0 is the main thread).
 fn fault_event(name: &str, thread: ThreadId, fault: &Fault) {
-    let thread = thread.get();
     let fields: &[(&str, &dyn core::fmt::Display)] = match fault {
         Fault::VmFault { ip, address, .. } => &[
             ("realm", &name),

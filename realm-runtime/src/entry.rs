@@ -6,7 +6,9 @@
 //! thread id, `rcx` = an argument word:
 //! - `RUN` (the main thread at boot): `main`, then the realm exits;
 //! - `THREAD` (a spawned thread): the closure in spawn-mailbox entry `rcx`, then the thread
-//!   ends (`ExitThread`);
+//!   ends (`ExitThread`). A thread a raw `Spawn` request started (not `Realm::spawn`), whose
+//!   argument names no posted closure, runs `main` instead, with its own `Realm`
+//!   (`realm.thread()` is not the main thread's), then ends;
 //! - `ABORT` (the realm is stopping): the thread answers `ABORTED` to the client it owes a
 //!   reply, if any (its `OWES_REPLY`) and to the routed call it was handling; the first
 //!   thread there also answers every deferred caller; then it ends;
@@ -58,7 +60,12 @@ extern "C" fn realm_entry(ipc_buffer: usize, reason: u64, thread: u64, argument:
         }
         start::THREAD => {
             thread_starts(thread);
-            crate::thread::MAILBOX.run(argument, &mut realm);
+            if !crate::thread::MAILBOX.run(argument, &mut realm) {
+                // Started by a raw `Spawn` (not `Realm::spawn`): no closure, so `main`, which
+                // tells the thread by `realm.thread()`.
+                // SAFETY: as for `RUN`.
+                unsafe { __switchboard_realm_main(&mut realm) };
+            }
             realm.exit_thread()
         }
         start::ABORT => {

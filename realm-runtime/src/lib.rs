@@ -1,18 +1,25 @@
 //! `realm-runtime`: what a Switchboard realm program links against.
 //!
-//! The memory manager builds every realm as [`ipc::abi`] describes: the thread starts at
+//! The memory manager builds every realm as [`ipc::abi`] describes: each thread starts at
 //! `_start` with rsp at the top of its stack (an unmapped guard page lies below) and rdi
-//! holding its IPC buffer's address; slot [`ipc::abi::slot::BROKER`] of its CNode is its
-//! badged cap to the memory manager's endpoint.
+//! holding its IPC buffer's address, rsi the reason, rdx its thread id and rcx an argument
+//! word (`ipc::abi::start`); slot [`ipc::abi::slot::BROKER`] of its CNode is the main
+//! thread's badged cap to the memory manager's endpoint, and each thread has its own
+//! (`ipc::abi::slot::thread`).
 //!
-//! A program declares `fn main(realm: &mut Realm)` with [`main!`]. [`Realm`] is the realm's
-//! handle on the system: its name, more memory from its budget, and services. A service's
-//! interface is declared once with [`macro@interface`] (the [`mod@interface`] crate's
-//! guide); a client gets one with `realm.connect::<Kv>("kv")` ([`client`]), a service serves
-//! it with a [`Server`] ([`server`]). For raw seL4 IPC there are services and connections
-//! with no interface ([`Realm::register`], [`Realm::connect_raw`], [`service`]). When main returns
-//! the realm exits; a panic is reported to the memory manager, which logs it with the
-//! realm's name and stops the realm.
+//! A program declares `fn main(realm: &mut Realm)` with [`main!`]. [`Realm`] is a thread's
+//! handle on the system: the realm's name, more memory from its budget, services, threads. A
+//! service's interface is declared once with [`macro@interface`] (the [`mod@interface`]
+//! crate's guide); a client gets one with `realm.connect::<Kv>("kv")` ([`client`]), a service
+//! serves it with a [`Server`] ([`server`]), on one thread or several ([`Server::worker`]),
+//! or through a router that hands each call to a handler thread ([`router`]). For raw seL4
+//! IPC there are services and connections with no interface ([`Realm::register`],
+//! [`Realm::connect_raw`], [`service`]). Threads ([`thread`]): `realm.spawn(closure)`,
+//! joined or detached, each with its own stack, IPC buffer and inbox, which other threads of
+//! the realm call typed ([`Realm::thread_client`]) or raw ([`Realm::inbox`]). When main
+//! returns the realm exits; a panic is reported to the memory manager, which logs it with the
+//! realm's name and thread and stops the realm (or, for a spawned thread under
+//! `on_thread_fault = "stop-thread"`, that thread).
 #![cfg_attr(not(test), no_std)]
 
 pub mod client;
@@ -117,11 +124,14 @@ impl Realm {
     /// needs as much as `serve` does.
     ///
     /// Each thread that serves calls this (its own flag: the abort path answers for each
-    /// thread that owes a reply); the memory manager is told once, by the first.
+    /// thread that owes a reply). The memory manager is told only by the main thread, once:
+    /// a realm only serves when its main thread does (a worker or an inbox server started
+    /// while the main thread still works does not make the realm idle for a run
+    /// `until-idle`).
     pub fn announce_serving(&mut self) {
         use core::sync::atomic::Ordering;
         service::OWES_REPLY[usize::from(self.thread.get())].store(true, Ordering::Relaxed);
-        if !service::ANNOUNCED.swap(true, Ordering::AcqRel) {
+        if self.thread.is_main() && !service::ANNOUNCED.swap(true, Ordering::AcqRel) {
             let _ = self.request(RealmRequest::Serving.encode());
         }
     }

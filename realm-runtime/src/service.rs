@@ -30,7 +30,7 @@ use crate::{Error, Realm};
 pub(crate) static OWES_REPLY: [AtomicBool; MAX_THREADS] =
     [const { AtomicBool::new(false) }; MAX_THREADS];
 
-/// Whether the realm told the memory manager that it serves (once for all its threads).
+/// Whether the main thread told the memory manager that the realm serves (once).
 pub(crate) static ANNOUNCED: AtomicBool = AtomicBool::new(false);
 
 /// A service this realm registered: it receives on the service's endpoint.

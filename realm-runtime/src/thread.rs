@@ -29,7 +29,8 @@
 //! free index. The thread starts at the program's entry with `ipc::abi::start::THREAD`,
 //! takes its closure and runs it with its own [`Realm`] handle; when the closure returns the
 //! thread ends ([`Realm::exit_thread`]). A realm ends when its main returns, or when any
-//! thread calls [`Realm::exit`].
+//! thread calls [`Realm::exit`]. (A thread started by a raw `Spawn` request, whose argument
+//! names no closure in the mailbox, runs `main` with its own handle instead.)
 //!
 //! A [`JoinHandle`] is `#[must_use]`: [`JoinHandle::join`] waits for the thread's end and
 //! frees its index; [`JoinHandle::detach`] frees it as soon as the thread ends. A handle

@@ -33,10 +33,12 @@
 //!   freed) and parks the caller otherwise, to be woken exactly once, when that thread ends.
 //!   **Detach** ([`ThreadTable::detach`]) frees an ended thread's index at once, or marks a
 //!   running one to be freed when it ends. Both refuse ([`Refused::NotJoinable`]) thread 0,
-//!   the caller itself (or a caller parked in a join), an index that is free (never spawned, joined already, or detached and
-//!   ended), a detached thread, a thread another thread is joining already, and, while the
-//!   realm is being aborted, any thread; a join that would wait for ever (the target waits,
-//!   through joins, for the caller) is refused too. Ids from 16: [`Refused::OutOfRange`].
+//!   the caller itself (or a caller parked in a join), an index that is free (never
+//!   spawned, joined already, or detached and ended), a detached thread, a thread another
+//!   thread is joining already, and, while the realm is being aborted, any thread; a join
+//!   that would wait for ever (the target waits, through joins, for the caller) is refused
+//!   too. Ids from 16 never get here: [`ThreadId`] stops at 15, and the request decoder
+//!   refuses a larger one as malformed.
 //! - **The realm's abort** ([`ThreadTable::begin_abort`]): when the supervisor aborts the
 //!   realm ([`Op::Abort`](crate::Op::Abort)), every thread that exists and has not ended
 //!   (running, parked, or being stopped alone) is sent to `start::ABORT`; the table keeps the
@@ -74,11 +76,27 @@
 //! );
 //! // The next spawn reuses index 1 and its objects.
 //! assert_eq!(threads.spawn(), Ok(Spawn { thread, make: false }));
-//! // The main thread exits: the realm ends (the supervisor decides what follows).
+//! // The main thread exits: the realm ends; the memory manager tells the supervisor.
 //! assert_eq!(
 //!     threads.ended(ThreadId::MAIN, ThreadEvent::Exit),
 //!     Ok(Next::EndRealm(Ending::Exited))
 //! );
+//! // The realm owns a service, so the supervisor aborts it (`Op::Abort`): threads 0 and 1
+//! // are sent to `start::ABORT`, and the realm is done once both have reported.
+//! let sent = threads.begin_abort().unwrap();
+//! assert_eq!(sent.iter().collect::<Vec<_>>(), [ThreadId::MAIN, thread]);
+//! assert_eq!(
+//!     threads.ended(thread, ThreadEvent::ExitThread),
+//!     Ok(Next::AbortReported { complete: false })
+//! );
+//! assert_eq!(
+//!     threads.ended(ThreadId::MAIN, ThreadEvent::Exit),
+//!     Ok(Next::AbortReported { complete: true })
+//! );
+//! // The memory manager reports the realm's second ending to the supervisor, which
+//! // reclaims it; the table starts over with the realm.
+//! threads.reset();
+//! assert_eq!(threads.spawn(), Ok(Spawn { thread, make: true }));
 //! ```
 
 use core::fmt;

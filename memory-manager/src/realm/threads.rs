@@ -17,7 +17,7 @@
 //! then the budget with the placements the objects will take, then the slot range), so a
 //! refusal leaves nothing behind and names the limit the realm hit. Should the kernel refuse
 //! a step after the checks (the memory manager's failure, not the realm's), what was made
-//! stays charged to the realm until it stops, and the index is not used.
+//! stays charged to the realm until it stops, and the index is never tried again.
 //!
 //! seL4 facts this relies on: `TCB_WriteRegisters` with resume restarts a thread wherever it
 //! was (`restart`, `src/kernel/thread.c`: a thread blocked in a call has its IPC cancelled,
@@ -28,12 +28,13 @@
 use ipc::abi::{self, slot};
 use ipc::{Badge, ThreadId};
 use memory_manager::memory::MemoryError;
+use memory_manager::paging_plan::PagingPlan;
 use memory_manager::thread_index::IndexObjects;
 use sel4::cap::tcb::{IpcBufferFrame, TcbConfig};
 use sel4::cap::{CPtr, Cap, Endpoint, ObjectType, Rights, Tcb};
 use sel4::kernel::UserContext;
 
-use super::{Realm, RealmError, realm_cspace_guard, realm_slot};
+use super::{Realm, RealmError, ThreadSet, realm_cspace_guard, realm_slot};
 use crate::address_space::NO_CONTENTS;
 use crate::resources::{RootResources, Step, own_slot};
 
@@ -79,6 +80,12 @@ impl Realm {
         if !self.built || thread == ThreadId::MAIN || self.index_made(thread) {
             return Err(RealmError::NotBuilt);
         }
+        if self.broken_indices.contains(thread) {
+            return Err(RealmError::Kernel {
+                step: "a thread index the kernel refused to make before",
+                error: sel4::Error::IllegalOperation,
+            });
+        }
         let stack = self
             .address_space
             .plan(abi::thread::stack_bottom(thread), abi::thread::THREAD_STACK_PAGES)?;
@@ -91,9 +98,25 @@ impl Realm {
             return Err(RealmError::RealmSlotsUsedUp);
         }
 
-        // The checks passed: from here on only the kernel can refuse.
+        // The checks passed: from here on only the kernel can refuse. If it does, what was
+        // made stays charged to the realm until it stops, and the index is never tried again
+        // (a second try would find half of it made).
+        let made = self.make_checked_index(root, thread, &stack);
+        if made.is_err() {
+            self.broken_indices.insert(thread);
+        }
+        made
+    }
+
+    /// The kernel's part of [`Realm::make_index`], once the checks passed.
+    fn make_checked_index(
+        &mut self,
+        root: &mut RootResources<'_>,
+        thread: ThreadId,
+        stack: &PagingPlan,
+    ) -> Result<(), RealmError> {
         let objects = &mut self.objects;
-        self.address_space.map_zeroed(root, objects, &stack, Rights::READ_WRITE, |_| {})?;
+        self.address_space.map_zeroed(root, objects, stack, Rights::READ_WRITE, |_| {})?;
         let buffer_address = abi::thread::ipc_buffer(thread);
         let buffer = self.address_space.map_page(
             root,
@@ -227,6 +250,7 @@ impl Realm {
             let _ = own_slot(objects.parked).delete();
         }
         self.main_inbox = None;
+        self.broken_indices = ThreadSet::EMPTY;
     }
 }
 

@@ -1,46 +1,60 @@
-//! The memory manager's side of threads, driven with the raw realm requests (`ipc::realm`,
-//! `Spawn`, `ExitThread`, `Join`, `Detach`, `Usage`) on each thread's own broker cap
-//! (`ipc::abi::slot::thread`), so that it tests the memory manager alone, whatever the
-//! runtime's spawn does (tests/th_mm.rs, tests/systems/th-mm.toml).
+//! The memory manager's side of threads on the real kernel (tests/th_mm.rs,
+//! tests/systems/th-mm.toml). Threads are spawned with the runtime (`Realm::spawn`); what
+//! the runtime's handles cannot ask (a join of the main thread, of an index never spawned, a
+//! second join) goes as raw realm requests (`ipc::realm`) on the main thread's broker cap.
+//! Every check panics on a wrong answer (the test sees the panic event).
 //!
-//! Every thread starts at the program's entry; the runtime's entry runs `main` for every
-//! reason but `ABORT`, so `main` tells the threads apart by their IPC buffer's address
-//! (`ipc::abi::thread::ipc_buffer`), and a spawned thread that enters a second time was sent
-//! back by the memory manager (`start::ABORT_THREAD`, policy `stop-thread`): it exits.
-//! The job of the next spawned thread is in [`JOB`]. Every check panics on a wrong answer
-//! (the test sees the panic event), and the main thread ends with `exit`.
-//!
-//! Realm `th-mm-threads` (`max_threads = 3`, `stop-thread`): two workers at once, the quota,
-//! joins and a detach, 200 spawn/join cycles that must leave the realm's budget and slots as
-//! they were, a worker that faults (reported as its thread, joined as `Faulted`, the realm
-//! goes on). A fault is a stack overflow into the guard page. Realm `th-mm-crash` (`stop-realm`): a worker that faults stops the realm.
+//! - `th-mm-threads` (`max_threads = 3`, `stop-thread`): two workers asleep at once (each in
+//!   its own parked reply slot while the main thread is parked joining), the quota, join
+//!   refusals, 200 spawn/join cycles that leave the realm's budget and slots as they were, a
+//!   detach, a stack overflow into a worker's guard page (joined as `Faulted`, the realm goes
+//!   on), a worker's panic (joined as `Panicked`), and call deadlines per thread: a worker's
+//!   20 ms call and the main thread's 100 ms call to a third thread's inbox, which nobody
+//!   serves, each time out at its own deadline.
+//! - `th-mm-budget`: a first spawn its spent budget cannot hold is refused with the limit
+//!   and leaves nothing.
+//! - `th-mm-crash` (`stop-realm`, no service): a worker's fault stops the realm.
+//! - `th-mm-abort` (`stop-realm`, owns a service): a worker's fault aborts the realm, which
+//!   sends every live thread (the main thread parked in a join, a sleeping worker, the
+//!   faulted one) to its abort entry, and stops only once each of them has reported.
 #![forbid(unsafe_code)]
 #![no_std]
 #![no_main]
 
-use core::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicU64, Ordering};
+use core::time::Duration;
 
-use realm_runtime::ipc::abi::{self, slot};
+use realm_runtime::ipc::abi;
 use realm_runtime::ipc::realm::{RealmRequest, RealmResponse, decode_realm_reply};
-use realm_runtime::ipc::{Error, Missing, Resource, ThreadEnding, ThreadId};
+use realm_runtime::ipc::{Error, Missing, Resource};
 use realm_runtime::sel4::MessageInfo;
 use realm_runtime::sel4::syscall::{self, Registers};
-use realm_runtime::{Realm, println};
+use realm_runtime::{CallError, Realm, ThreadEnding, ThreadError, ThreadId, println};
+use test_protocols::Echo;
 
 realm_runtime::main!(main);
 
-/// What the next spawned thread does: set by the spawner, taken by the thread.
-static JOB: AtomicU8 = AtomicU8::new(TAKEN);
-const TAKEN: u8 = u8::MAX;
-const EXIT: u8 = 0;
-const SLEEP_THEN_EXIT: u8 = 1;
-const FAULT: u8 = 2;
-/// How many times each thread index entered the program since its spawn.
-static ENTRIES: [AtomicU8; ThreadId::LIMIT] = [const { AtomicU8::new(0) }; ThreadId::LIMIT];
 /// Work the sleepers did (each adds one).
 static DONE: AtomicU64 = AtomicU64::new(0);
-/// When the sleepers wake (the realm clock's nanoseconds), set by the main thread.
-static WAKE_NS: AtomicU64 = AtomicU64::new(0);
+/// The worker's timed-out call: 1 once it returned `TimedOut`, 2 if it returned otherwise.
+static WORKER_CALL: AtomicU64 = AtomicU64::new(0);
+
+fn main(realm: &mut Realm) {
+    let name = realm.name().expect("the memory manager knows this realm's name");
+    match name.as_str() {
+        "th-mm-crash" => crash(realm),
+        "th-mm-abort" => abort(realm),
+        "th-mm-budget" => budget(realm),
+        _ => threads(realm),
+    }
+}
+
+/// Sleeps (no time, then `milliseconds`), then counts itself done.
+fn sleeper(realm: &mut Realm, milliseconds: u64) {
+    realm.sleep(Duration::ZERO).expect("a sleep of no time");
+    realm.sleep(Duration::from_millis(milliseconds)).expect("a sleep");
+    DONE.fetch_add(1, Ordering::SeqCst);
+}
 
 /// Recurses until the stack runs into its guard page (`ipc::abi::thread`: unmapped below
 /// every spawned thread's stack), which faults; each frame writes its 512 bytes, so the
@@ -53,49 +67,15 @@ fn overflow(depth: u64) -> u64 {
     overflow(depth + 1).wrapping_add(core::hint::black_box(frame)[63])
 }
 
-fn main(realm: &mut Realm) {
-    let buffer = realm.ipc_buffer() as *const _ as u64;
-    let thread = (0..ThreadId::LIMIT as u8)
-        .filter_map(ThreadId::new)
-        .find(|&thread| abi::thread::ipc_buffer(thread) == buffer)
-        .expect("the IPC buffer is a thread's");
-    if thread.is_main() {
-        let name = realm.name().expect("the memory manager knows this realm's name");
-        match name.as_str() {
-            "th-mm-crash" => crash(realm),
-            _ => threads(realm),
-        }
-    } else {
-        worker(thread)
-    }
+fn faulter(_: &mut Realm) {
+    let depth = overflow(0);
+    panic!("a recursion of depth {depth} did not overflow the stack");
 }
 
-/// A spawned thread: its job, then `ExitThread`; sent back after a fault, just `ExitThread`.
-fn worker(thread: ThreadId) -> ! {
-    let cap = slot::thread(thread).broker;
-    if ENTRIES[thread.index()].fetch_add(1, Ordering::SeqCst) == 0 {
-        match JOB.swap(TAKEN, Ordering::SeqCst) {
-            SLEEP_THEN_EXIT => {
-                request(cap, RealmRequest::Sleep { until_ns: 0 }).expect("a sleep of no time");
-                let until_ns = WAKE_NS.load(Ordering::SeqCst);
-                request(cap, RealmRequest::Sleep { until_ns }).expect("a sleep of 2 ms");
-                DONE.fetch_add(1, Ordering::SeqCst);
-            }
-            FAULT => {
-                let depth = overflow(0);
-                panic!("a recursion of depth {depth} did not overflow the stack");
-            }
-            _ => {}
-        }
-    }
-    let _ = request(cap, RealmRequest::ExitThread);
-    unreachable!("ExitThread returned")
-}
-
-/// One raw realm request on broker cap `cap`, its reply decoded.
-fn request(cap: u64, request: RealmRequest) -> Result<RealmResponse, Error> {
+/// One raw realm request on the main thread's broker cap, its reply decoded.
+fn request(request: RealmRequest) -> Result<RealmResponse, Error> {
     let message = request.encode();
-    let mut registers = Registers { cap_or_badge: cap, ..Registers::default() };
+    let mut registers = Registers { cap_or_badge: abi::slot::BROKER, ..Registers::default() };
     registers.message[..message.words().len()].copy_from_slice(message.words());
     registers.info = MessageInfo::new(message.label(), 0, message.words().len())
         .expect("a realm request fits the registers")
@@ -106,130 +86,167 @@ fn request(cap: u64, request: RealmRequest) -> Result<RealmResponse, Error> {
     decode_realm_reply(info.label(), words).expect("a well-formed reply")
 }
 
-fn main_request(request_: RealmRequest) -> Result<RealmResponse, Error> {
-    request(slot::BROKER, request_)
-}
-
-/// Spawns a thread that does `job`, once the last one spawned has taken its job.
-fn spawn(job: u8) -> Result<ThreadId, Error> {
-    while JOB.load(Ordering::SeqCst) != TAKEN {
-        syscall::syscall(syscall::number::YIELD, Registers::default());
-    }
-    JOB.store(job, Ordering::SeqCst);
-    match main_request(RealmRequest::Spawn { argument: 0 }) {
-        Ok(RealmResponse::Spawned { thread }) => Ok(thread),
-        Ok(other) => panic!("Spawn answered {other:?}"),
-        Err(error) => {
-            JOB.store(TAKEN, Ordering::SeqCst);
-            Err(error)
-        }
-    }
-}
-
-fn join(thread: ThreadId) -> Result<ThreadEnding, Error> {
-    match main_request(RealmRequest::Join { thread })? {
-        RealmResponse::Joined { thread: joined, ending } => {
-            assert_eq!(joined, thread, "Join answered for another thread");
-            // The index is free: its next thread starts afresh.
-            ENTRIES[thread.index()].store(0, Ordering::SeqCst);
-            Ok(ending)
-        }
-        other => panic!("Join answered {other:?}"),
-    }
-}
-
-/// (budget free bytes, object slots free, live threads).
-fn usage() -> (u64, u64, u8) {
-    match main_request(RealmRequest::Usage).expect("Usage") {
-        RealmResponse::Usage { budget_free_bytes, object_slots_free, threads } => {
-            (budget_free_bytes, object_slots_free, threads)
-        }
-        other => panic!("Usage answered {other:?}"),
-    }
+/// (budget free bytes, object slots free, threads).
+fn usage(realm: &mut Realm) -> (u64, u64, u8) {
+    let usage = realm.usage().expect("Usage");
+    (usage.budget_free_bytes, usage.object_slots_free, usage.threads)
 }
 
 fn thread(index: u8) -> ThreadId {
     ThreadId::new(index).expect("a thread id")
 }
 
-/// The realm clock `milliseconds` from now, in nanoseconds.
-fn in_ms(realm: &Realm, milliseconds: u64) -> u64 {
-    realm.now().as_nanos() + milliseconds * 1_000_000
+fn not_found() -> Result<RealmResponse, Error> {
+    Err(Error::NotFound { what: Missing::Thread })
 }
 
 fn threads(realm: &mut Realm) {
-    WAKE_NS.store(in_ms(realm, 2), Ordering::SeqCst);
-    let before = usage();
+    let before = usage(realm);
     assert_eq!(before.2, 1, "the main thread alone");
     // Two workers at once, which sleep in their own parked slots while main joins.
-    let first = spawn(SLEEP_THEN_EXIT).expect("a first thread");
-    let second = spawn(SLEEP_THEN_EXIT).expect("a second thread");
-    assert_eq!((first, second), (thread(1), thread(2)), "the lowest free indices");
-    let made = usage();
+    let start = realm.now();
+    let first = realm.spawn(|realm| sleeper(realm, 2)).expect("a first thread");
+    let made_first = realm.now().saturating_duration_since(start);
+    let second = realm.spawn(|realm| sleeper(realm, 2)).expect("a second thread");
+    let (one, two) = (first.thread(), second.thread());
+    assert_eq!((one, two), (thread(1), thread(2)), "the lowest free indices");
+    let made = usage(realm);
     assert_eq!(made.2, 3);
     assert!(made.0 < before.0 && made.1 < before.1, "the indices' objects came from the budget");
-    println!(realm, "spawned threads {first} and {second}; usage {made:?}");
+    println!(realm, "spawned threads {one} and {two}; usage {made:?}");
     // max_threads = 3: no fourth.
     assert_eq!(
-        spawn(EXIT),
-        Err(Error::QuotaExceeded { what: Resource::Threads }),
+        realm.spawn(|_| {}).map(|handle| handle.thread()),
+        Err(ThreadError::Refused(Error::QuotaExceeded { what: Resource::Threads })),
         "a thread beyond max_threads"
     );
-    // Join refusals: itself, the main thread, an index never spawned.
+    // Join refusals: the main thread (the caller itself), an index never spawned.
     for target in [ThreadId::MAIN, thread(5)] {
-        assert_eq!(
-            main_request(RealmRequest::Join { thread: target }),
-            Err(Error::NotFound { what: Missing::Thread })
-        );
+        assert_eq!(request(RealmRequest::Join { thread: target }), not_found());
     }
-    assert_eq!(join(first), Ok(ThreadEnding::Exited));
-    assert_eq!(join(second), Ok(ThreadEnding::Exited));
+    assert_eq!(first.join(realm), Ok(ThreadEnding::Exited));
+    assert_eq!(second.join(realm), Ok(ThreadEnding::Exited));
     assert_eq!(DONE.load(Ordering::SeqCst), 2, "both workers slept and worked");
-    assert_eq!(join(first), Err(Error::NotFound { what: Missing::Thread }), "joined twice");
-    assert_eq!(usage(), (made.0, made.1, 1), "joined threads keep their objects, not their ids");
+    assert_eq!(request(RealmRequest::Join { thread: one }), not_found(), "joined twice");
+    assert_eq!(usage(realm), (made.0, made.1, 1), "joined threads keep their objects, not ids");
 
     // Spawn/join cycles reuse the indices: nothing more is taken.
+    let start = realm.now();
     for _ in 0..200 {
-        let worker = spawn(EXIT).expect("a cycle's thread");
-        assert_eq!(worker, first, "the lowest free index, made already");
-        assert_eq!(join(worker), Ok(ThreadEnding::Exited));
+        let worker = realm.spawn(|_| {}).expect("a cycle's thread");
+        assert_eq!(worker.thread(), one, "the lowest free index, made already");
+        assert_eq!(worker.join(realm), Ok(ThreadEnding::Exited));
     }
-    assert_eq!(usage(), (made.0, made.1, 1), "200 spawn/join cycles took nothing");
-    println!(realm, "200 spawn/join cycles: usage {:?}", usage());
+    let cycles = realm.now().saturating_duration_since(start);
+    assert_eq!(usage(realm), (made.0, made.1, 1), "200 spawn/join cycles took nothing");
+    println!(realm, "200 spawn/join cycles: usage {:?}", usage(realm));
+    println!(
+        realm,
+        "time: a first spawn (objects made) {} us; a spawn and join into a made index {} us",
+        made_first.as_micros(),
+        cycles.as_micros() / 200
+    );
 
     // A detached thread frees its index when it ends; it cannot be joined.
-    WAKE_NS.store(in_ms(realm, 2), Ordering::SeqCst);
-    let detached = spawn(SLEEP_THEN_EXIT).expect("a thread to detach");
-    assert_eq!(main_request(RealmRequest::Detach { thread: detached }), Ok(RealmResponse::Done));
-    assert_eq!(
-        main_request(RealmRequest::Join { thread: detached }),
-        Err(Error::NotFound { what: Missing::Thread })
-    );
-    while DONE.load(Ordering::SeqCst) < 3 {
-        main_request(RealmRequest::Sleep { until_ns: in_ms(realm, 1) }).expect("a sleep");
+    let detached = realm.spawn(|realm| sleeper(realm, 2)).expect("a thread to detach");
+    let id = detached.thread();
+    detached.detach(realm).expect("a detach");
+    assert_eq!(request(RealmRequest::Join { thread: id }), not_found());
+    while DONE.load(Ordering::SeqCst) < 3 || usage(realm).2 != 1 {
+        realm.sleep(Duration::from_millis(1)).expect("a sleep");
     }
-    // It may still be on its way to ExitThread: wait until its index is free.
-    while usage().2 != 1 {
-        main_request(RealmRequest::Sleep { until_ns: in_ms(realm, 1) }).expect("a sleep");
-    }
-    ENTRIES[detached.index()].store(0, Ordering::SeqCst);
 
     // stop-thread: a worker that faults is sent back, exits, and is joined as Faulted.
-    let faulty = spawn(FAULT).expect("a thread to fault");
-    assert_eq!(join(faulty), Ok(ThreadEnding::Faulted));
-    println!(realm, "thread {faulty} faulted and was joined: the realm goes on");
-    let after = spawn(EXIT).expect("a thread after the fault");
-    assert_eq!(join(after), Ok(ThreadEnding::Exited));
-    assert_eq!(usage(), (made.0, made.1, 1), "the fault took nothing either");
+    let faulty = realm.spawn(faulter).expect("a thread to fault");
+    let id = faulty.thread();
+    assert_eq!(faulty.join(realm), Ok(ThreadEnding::Faulted));
+    println!(realm, "thread {id} faulted and was joined: the realm goes on");
+    // And one that panics, as Panicked.
+    let panicky = realm.spawn(|_| panic!("a worker's panic")).expect("a thread to panic");
+    let id = panicky.thread();
+    assert_eq!(panicky.join(realm), Ok(ThreadEnding::Panicked));
+    println!(realm, "thread {id} panicked and was joined: the realm goes on");
+    let after = realm.spawn(|_| {}).expect("a thread after the fault");
+    assert_eq!(after.join(realm), Ok(ThreadEnding::Exited));
+    assert_eq!(usage(realm), (made.0, made.1, 1), "the fault and the panic took nothing");
+
+    // Call deadlines are per thread: a worker's 20 ms and the main thread's 100 ms calls to
+    // the inbox of a thread that sleeps (nobody receives there) each end at their own.
+    let deaf = realm.spawn(|realm| sleeper(realm, 300)).expect("a thread that never serves");
+    let deaf_id = deaf.thread();
+    let caller = realm
+        .spawn(move |realm| {
+            let mut client = realm.thread_client::<Echo>(deaf_id);
+            let answer =
+                realm.with_deadline(Duration::from_millis(20), |realm| client.echo(realm, 1));
+            let code = if answer == Err(CallError::TimedOut) { 1 } else { 2 };
+            WORKER_CALL.store(code, Ordering::SeqCst);
+        })
+        .expect("a thread that calls with a deadline");
+    let mut client = realm.thread_client::<Echo>(deaf_id);
+    let start = realm.now();
+    let answer = realm.with_deadline(Duration::from_millis(100), |realm| client.echo(realm, 2));
+    let took = realm.now().saturating_duration_since(start);
+    assert_eq!(answer, Err(CallError::TimedOut), "the main thread's call");
+    assert!(took >= Duration::from_millis(100), "the main thread's deadline is its own: {took:?}");
+    assert_eq!(WORKER_CALL.load(Ordering::SeqCst), 1, "the worker's call timed out first");
+    assert_eq!(caller.join(realm), Ok(ThreadEnding::Exited));
+    assert_eq!(deaf.join(realm), Ok(ThreadEnding::Exited));
+    println!(
+        realm,
+        "call deadlines per thread: the worker's 20 ms, the main thread's {} ms",
+        took.as_millis()
+    );
     println!(realm, "all thread checks passed");
 }
 
+/// A first spawn into an index whose objects the budget cannot hold is refused with the
+/// limit, and leaves the budget, the slots and the threads as they were.
+fn budget(realm: &mut Realm) {
+    // Leave the budget room for 16 pages: some of a thread's objects would fit, not all.
+    while usage(realm).0 > 16 * abi::PAGE_BYTES {
+        realm.allocate_pages(1).expect("a page of the budget");
+    }
+    let before = usage(realm);
+    assert!(before.0 >= 8 * abi::PAGE_BYTES, "room for some of the objects: {before:?}");
+    assert_eq!(
+        realm.spawn(|_| {}).map(|handle| handle.thread()),
+        Err(ThreadError::Refused(Error::QuotaExceeded { what: Resource::RealmMemory })),
+        "a thread whose stack does not fit"
+    );
+    assert_eq!(usage(realm), before, "a refused spawn leaves nothing behind");
+    println!(realm, "a spawn beyond the budget was refused and left {before:?} as it was");
+}
+
+/// stop-realm, no service: a worker's fault stops the realm at once.
 fn crash(realm: &mut Realm) {
-    WAKE_NS.store(in_ms(realm, 50), Ordering::SeqCst);
-    let worker = spawn(SLEEP_THEN_EXIT).expect("a worker");
-    let faulty = spawn(FAULT).expect("a thread to fault");
-    println!(realm, "spawned {worker} and {faulty}; the fault stops the realm (stop-realm)");
-    let _ = join(worker);
-    let _ = join(faulty);
+    let worker = realm.spawn(|realm| sleeper(realm, 50)).expect("a worker");
+    let faulty = realm.spawn(faulter).expect("a thread to fault");
+    println!(
+        realm,
+        "spawned {} and {}; the fault stops the realm",
+        worker.thread(),
+        faulty.thread()
+    );
+    let _ = worker.join(realm);
+    let _ = faulty.join(realm);
+    panic!("the realm went on after a thread's fault under stop-realm");
+}
+
+/// stop-realm with a service: the fault aborts every live thread.
+fn abort(realm: &mut Realm) {
+    let _service = realm.register("th-mm-abort").expect("registering a service");
+    let worker = realm.spawn(|realm| sleeper(realm, 10_000)).expect("a worker");
+    // Let the worker reach its long sleep before the fault.
+    realm.sleep(Duration::from_millis(5)).expect("a sleep");
+    let faulty = realm.spawn(faulter).expect("a thread to fault");
+    println!(
+        realm,
+        "spawned {} and {}; the fault aborts the realm",
+        worker.thread(),
+        faulty.thread()
+    );
+    let _ = worker.join(realm);
+    let _ = faulty.join(realm);
     panic!("the realm went on after a thread's fault under stop-realm");
 }
