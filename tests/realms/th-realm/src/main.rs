@@ -304,7 +304,9 @@ fn work_server(realm: &mut Realm) {
     }
     let spawned = handles.iter().flatten().count();
     println!(realm, "report work-server workers={spawned}");
-    // The workers serve until the run ends; the main thread waits for the first.
+    // The workers serve until the run ends; the main thread waits for the first. The realm
+    // only serves once its main thread says so (a run `until-idle` then stops it at the end).
+    realm.announce_serving();
     if let Some(first) = handles.into_iter().flatten().next() {
         let ending = first.join(realm);
         println!(realm, "report work-server first-worker={}", join_outcome(&ending));
@@ -849,7 +851,9 @@ fn hold_server(realm: &mut Realm, service: &str, workers: usize) {
         println!(realm, "report hold-server event=main-exit-thread");
         realm.exit_thread()
     }
-    // Join the workers in order (a worker that serves until the run ends keeps this waiting).
+    // Join the workers in order (a worker that serves until the run ends keeps this waiting);
+    // the realm only serves from now on.
+    realm.announce_serving();
     for handle in handles.into_iter().flatten() {
         let thread = handle.thread();
         let ending = handle.join(realm);
