@@ -151,3 +151,13 @@ fn a_handler_that_panics_under_stop_thread_answers_its_routed_call_and_the_other
         "the realm went on"
     );
 }
+
+#[test]
+fn a_router_by_operation_hands_a_deferred_call_to_the_handler_that_answers_it_later() {
+    let outcome = threads();
+    // `which` goes to the second handler (thread 2), `wait` and `release` to the first.
+    assert_printed(outcome, "[client-d] relay: which answered Ok(2)");
+    // The routed `wait` was deferred by its handler and answered at the routed `release`.
+    assert_printed(outcome, "[client-e] relay: release(7, 77) answered Ok(1)");
+    assert_printed(outcome, "[client-d] relay: wait(7) answered Ok(77)");
+}

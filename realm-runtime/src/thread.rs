@@ -48,11 +48,17 @@
 //!
 //! # Identity
 //!
-//! A connection belongs to the realm, not to a thread: every thread of the realm can call
-//! through it, and its service sees the same badge whichever thread calls. A client that
-//! wants its service to tell its threads apart opens one connection per thread (each
-//! `connect` mints a new badge, so each thread gets its own `Caller` at the service). The
-//! threads of one realm share its `max_connections`.
+//! A connection belongs to the realm, not to a thread: its cap is in the realm's CSpace, any
+//! thread of the realm can call through it, and its service sees the same badge (the same
+//! `Caller`) whichever thread calls. The threads of one realm share its `max_connections`.
+//! A service therefore cannot tell a client's threads apart by their calls. A client that
+//! wants per-thread identity opens one connection per thread: each `connect` mints a new
+//! badge, so each thread's calls reach the service as another `Caller` (this is what CAmkES
+//! users miss when two clients share one badge).
+//!
+//! A connection *handle* ([`crate::Connection`], a typed client) is one thread's at a time:
+//! it is `Send` (move it into a spawned closure), not `Clone` (dropping a handle lets go of
+//! the connection). Two threads that call one service each hold their own connection.
 //!
 //! # Signals
 //!
@@ -337,6 +343,15 @@ mod tests {
         }
         assert_eq!(thread_of_stack(ipc::abi::STACK_TOP - 8), ThreadId::MAIN);
         assert_eq!(thread_of_stack(ipc::abi::STACK_BOTTOM), ThreadId::MAIN);
+    }
+
+    #[test]
+    fn what_threads_hand_each_other_can_move_between_threads() {
+        fn movable<T: Send>() {}
+        movable::<JoinHandle>();
+        movable::<Connection>();
+        movable::<crate::server::Registration<((), ())>>();
+        movable::<ThreadError>();
     }
 
     #[test]

@@ -17,6 +17,11 @@
 //!   "stop-thread"`; a handler panics on the value [`CRASH`].
 //! - `client-c` opens two connections to "fragile" (one per handler), makes one handler panic
 //!   through the first, then calls through the second.
+//! - `relay` serves "th-relay" ([`Relay`]) through a router by operation: `wait` and
+//!   `release` go to one handler, which defers each `wait` and answers it at the matching
+//!   `release`; `which` goes to the other handler.
+//! - `client-d` asks `which`, then waits on ticket 7; `client-e` releases ticket 7 with 77
+//!   (trying again every millisecond until `client-d` waits).
 #![forbid(unsafe_code)]
 #![no_std]
 #![no_main]
@@ -24,10 +29,11 @@
 use core::sync::atomic::{AtomicU64, Ordering};
 use core::time::Duration;
 
+use realm_runtime::interface::Deferrable;
 use realm_runtime::ipc::abi::label;
 use realm_runtime::sel4::MessageInfo;
 use realm_runtime::{
-    Call, CallError, Realm, Server, ThreadEnding, ThreadError, ThreadId, println, router,
+    Call, CallError, Deferred, Realm, Server, ThreadEnding, ThreadError, ThreadId, println, router,
 };
 use test_protocols::{CRASH, Echo, EchoServer};
 
@@ -42,6 +48,9 @@ fn main(realm: &mut Realm) {
         "client-a" | "client-b" => client(realm),
         "fragile" => fragile(realm),
         "client-c" => client_c(realm),
+        "relay" => relay(realm),
+        "client-d" => client_d(realm),
+        "client-e" => client_e(realm),
         _ => println!(realm, "has no part in this test"),
     }
 }
@@ -329,4 +338,105 @@ fn client_c(realm: &mut Realm) {
     println!(realm, "fragile: the crash: {crash:?}");
     let after = second.echo(realm, 2);
     println!(realm, "fragile: after it, the other handler: {after:?}");
+}
+
+/// A relay between clients: answers kept for later, through a router.
+#[realm_runtime::interface(name = "th-relay")]
+pub trait Relay {
+    /// Waits until a `release` of `ticket`; answers the value the release gave.
+    #[deferrable]
+    fn wait(ticket: u64) -> u64;
+    /// Answers the caller waiting on `ticket` with `value`; how many were waiting (0 or 1).
+    fn release(ticket: u64, value: u64) -> u32;
+    /// The thread that answers.
+    fn which() -> u64;
+}
+
+/// A handler of "th-relay": the one caller it keeps waiting.
+#[derive(Default)]
+struct Relayer {
+    waiting: Option<(u64, Deferred<u64>)>,
+}
+
+impl RelayServer for Relayer {
+    fn wait(&mut self, call: &mut Call<'_>, ticket: u64) -> Deferrable<u64> {
+        if self.waiting.is_some() {
+            return Deferrable::Now(0);
+        }
+        match call.defer::<u64>() {
+            Ok(deferred) => {
+                self.waiting = Some((ticket, deferred));
+                Deferrable::Later
+            }
+            Err(_) => Deferrable::Now(0),
+        }
+    }
+
+    fn release(&mut self, call: &mut Call<'_>, ticket: u64, value: u64) -> u32 {
+        match self.waiting.take() {
+            Some((waiting, deferred)) if waiting == ticket => {
+                call.answer(deferred, value);
+                1
+            }
+            other => {
+                self.waiting = other;
+                0
+            }
+        }
+    }
+
+    fn which(&mut self, call: &mut Call<'_>) -> u64 {
+        u64::from(call.thread().get())
+    }
+}
+
+fn relay(realm: &mut Realm) {
+    let registration = match Server::new(Relayer::default()).serve::<Relay>(realm, "th-relay") {
+        Ok(server) => server.registration(),
+        Err(error) => return println!(realm, "th-relay: register failed: {error}"),
+    };
+    let Some(registration) = registration else {
+        return println!(realm, "th-relay: no registration");
+    };
+    let mut handlers = [ThreadId::MAIN; 2];
+    for handler in &mut handlers {
+        let spawned = realm.spawn(move |realm: &mut Realm| {
+            Server::handler(registration, Relayer::default()).run(realm)
+        });
+        match spawned {
+            Ok(spawned) => {
+                *handler = spawned.thread();
+                let _ = spawned.detach(realm);
+            }
+            Err(error) => return println!(realm, "a handler did not start: {error}"),
+        }
+    }
+    let [keeper, other] = handlers;
+    let table = [(Relay::WAIT, keeper), (Relay::RELEASE, keeper), (Relay::WHICH, other)];
+    router::run(realm, registration, router::by_operation(&table, keeper))
+}
+
+fn client_d(realm: &mut Realm) {
+    let Ok(mut relay) = realm.connect::<Relay>("th-relay") else {
+        return println!(realm, "th-relay: connect failed");
+    };
+    let which = relay.which(realm);
+    println!(realm, "relay: which answered {which:?}");
+    let waited = relay.wait(realm, 7);
+    println!(realm, "relay: wait(7) answered {waited:?}");
+}
+
+fn client_e(realm: &mut Realm) {
+    let Ok(mut relay) = realm.connect::<Relay>("th-relay") else {
+        return println!(realm, "th-relay: connect failed");
+    };
+    for _ in 0..2000 {
+        match relay.release(realm, 7, 77) {
+            Ok(0) => {
+                let _ = realm.sleep(Duration::from_millis(1));
+            }
+            released => return println!(realm, "relay: release(7, 77) answered {released:?}"),
+        }
+    }
+    println!(realm, "relay: nobody waited on ticket 7");
 }
