@@ -1,9 +1,10 @@
 //! The benchmark: in one run on seL4, the cycles of a round trip over a broker-minted cap
 //! with raw seL4 Call/ReplyRecv and with a typed interface's generated client and server
-//! (`bench-echo`, the same words on the wire), a typed call with and without a deadline, and
-//! the cycles of `connect` with few and with many services registered. Prints a table;
-//! ratios taken in the same run are what counts (absolute cycles under QEMU's emulation are
-//! noise).
+//! (`bench-echo`, the same words on the wire), a typed call with and without a deadline, the
+//! cycles of `connect` with few and with many services registered, and a raw round trip
+//! between two threads of this realm (a call to a thread's inbox) next to the raw round trip
+//! to another realm. Prints a table; ratios taken in the same run are what counts (absolute
+//! cycles under QEMU's emulation are noise).
 #![forbid(unsafe_code)]
 #![no_std]
 #![no_main]
@@ -12,8 +13,9 @@ use core::fmt::Write;
 
 use bench_protocol::{Echo, EchoClient, Text};
 use realm_runtime::println;
+use realm_runtime::sel4::cap::Endpoint;
 use realm_runtime::sel4::{MessageInfo, ipc::yield_now, timestamp};
-use realm_runtime::{Connection, Realm, Wire};
+use realm_runtime::{Realm, Wire};
 
 realm_runtime::main!(main);
 
@@ -53,22 +55,22 @@ fn when_ready<T, E>(realm: &mut Realm, mut attempt: impl FnMut(&mut Realm) -> Re
     }
 }
 
-/// Median cycles per round trip of raw Calls carrying `value`'s encoding (the words the
-/// typed call sends), and the message's length in words. Like the typed call, each round
-/// writes its request's words into the IPC buffer (encoded once, before the measure: the
-/// raw client sends words it already has), sends them with the binding's ordinary
-/// `Endpoint::call` and checks the reply's message info.
-fn raw_round_trip(realm: &mut Realm, raw: &Connection, value: &impl Wire) -> (u64, usize) {
+/// Median cycles per round trip of raw Calls on `endpoint` carrying `value`'s encoding (the
+/// words the typed call sends), and the message's length in words. Like the typed call, each
+/// round writes its request's words into the IPC buffer (encoded once, before the measure:
+/// the raw client sends words it already has), sends them with the binding's ordinary
+/// `Endpoint::call` and checks the reply's message info. `endpoint` is a connection's (to
+/// `raw-echo`, another realm) or a thread's inbox (to [`inbox_echo`], a thread of this realm).
+fn raw_round_trip(realm: &mut Realm, endpoint: Endpoint, value: &impl Wire) -> (u64, usize) {
     let mut message = [0u64; 16];
     let words = value.encode(&mut message).expect("the value fits");
     let message = &message[..words];
     let info = MessageInfo::new(0, 0, words).expect("a short message");
-    let endpoint = raw.endpoint();
     let cycles = measure(realm, |realm| {
         let buffer = realm.ipc_buffer();
         buffer.msg_mut()[..words].copy_from_slice(message);
         if endpoint.call(buffer, info).word() != info.word() {
-            fail("raw-echo answered with another message");
+            fail("the raw echo answered with another message");
         }
     });
     (cycles, words)
@@ -121,7 +123,7 @@ fn main(realm: &mut Realm) {
         "operation                      words   raw seL4   interface   ratio    target"
     );
 
-    let (raw_cycles, words) = raw_round_trip(realm, &raw, &7u64);
+    let (raw_cycles, words) = raw_round_trip(realm, raw.endpoint(), &7u64);
     let typed = measure(realm, |realm| {
         let Ok(answer) = echo.small(realm, 7) else { fail("echo failed") };
         if answer != 7 {
@@ -131,7 +133,7 @@ fn main(realm: &mut Realm) {
     row(realm, "interface u64 -> u64", words, raw_cycles, typed, "1.05");
 
     let large = [u64::MAX; 8];
-    let (raw_cycles, words) = raw_round_trip(realm, &raw, &large);
+    let (raw_cycles, words) = raw_round_trip(realm, raw.endpoint(), &large);
     let typed = measure(realm, |realm| {
         let Ok(answer) = echo.large(realm, large) else { fail("echo failed") };
         if answer[7] != u64::MAX {
@@ -142,7 +144,7 @@ fn main(realm: &mut Realm) {
 
     let mut text = Text::new();
     while text.push('x').is_ok() {}
-    let (raw_cycles, words) = raw_round_trip(realm, &raw, &text);
+    let (raw_cycles, words) = raw_round_trip(realm, raw.endpoint(), &text);
     let typed = measure(realm, |realm| {
         let Ok(answer) = echo.text(realm, text.clone()) else { fail("echo failed") };
         if answer.len() != 64 {
@@ -176,6 +178,8 @@ fn main(realm: &mut Realm) {
         ratio(timeout_cycles, call_cycles)
     );
 
+    intra_realm_rows(realm, raw.endpoint());
+
     println!(realm, "connect, cycles (median of {CONNECTS})");
     println!(realm, "services registered   connect   ratio to the first");
     let mut first = 0;
@@ -203,5 +207,51 @@ fn row(realm: &mut Realm, label: &str, words: usize, raw: u64, typed: u64, targe
         realm,
         "{label:<30} {words:>5} {raw:>10}   {typed:>9}   {}   {target}",
         ratio(typed, raw)
+    );
+}
+
+/// The echo thread of this realm for the intra-realm rows: answers every message on its inbox
+/// with the same words, with nothing but seL4 ReplyRecv, as `raw-echo` does on its service's
+/// endpoint (the same code: `bench/realms/bench-raw-echo`).
+fn inbox_echo(realm: &mut Realm) {
+    let inbox = realm.inbox(realm.thread());
+    let buffer = realm.ipc_buffer();
+    let mut received = inbox.recv(buffer);
+    loop {
+        // The words are still in the buffer: reply with the same label-0 message.
+        let echo =
+            MessageInfo::new(0, 0, received.info.length()).unwrap_or(MessageInfo::from_word(0));
+        received = inbox.reply_recv(buffer, echo);
+    }
+}
+
+/// Issue 14's rows: the raw round trip to a thread of this realm (the main thread calls the
+/// inbox of a spawned thread running [`inbox_echo`]) next to the raw round trip to another
+/// realm (`raw-echo`, over the broker-minted cap), the same words with the same calls,
+/// measured one after the other in this run. Both echo servers run at this realm's priority.
+fn intra_realm_rows(realm: &mut Realm, inter: Endpoint) {
+    let echo = realm.spawn(inbox_echo).expect("spawning the inbox echo thread");
+    let inbox = realm.inbox(echo.thread());
+    echo.detach(realm).expect("detaching the inbox echo thread");
+    println!(realm, "intra-realm round trip, cycles (median of {BATCHES} batches of {ROUNDS})");
+    println!(
+        realm,
+        "operation                      words   inter-realm raw   intra-realm raw   ratio    target"
+    );
+    let (inter_cycles, words) = raw_round_trip(realm, inter, &7u64);
+    let (intra_cycles, _) = raw_round_trip(realm, inbox, &7u64);
+    intra_row(realm, "raw u64 echo", words, inter_cycles, intra_cycles);
+    let large = [u64::MAX; 8];
+    let (inter_cycles, words) = raw_round_trip(realm, inter, &large);
+    let (intra_cycles, _) = raw_round_trip(realm, inbox, &large);
+    intra_row(realm, "raw [u64; 8] echo", words, inter_cycles, intra_cycles);
+}
+
+/// One row of the intra-realm table (target: at most 1.05 times the inter-realm round trip).
+fn intra_row(realm: &mut Realm, label: &str, words: usize, inter: u64, intra: u64) {
+    println!(
+        realm,
+        "{label:<30} {words:>5} {inter:>17}   {intra:>15}   {}   1.05",
+        ratio(intra, inter)
     );
 }
