@@ -297,6 +297,29 @@ fn a_thread_that_faults_in_its_abort_path_still_lets_the_realm_stop() {
     );
 }
 
+/// Storms of spawns past the budget: refused for memory after the same number of threads
+/// each time, and later storms reuse the made indices without taking more.
+#[test]
+fn spawn_storms_past_the_budget_are_refused_and_take_nothing_more() {
+    let outcome = run();
+    assert_checks(
+        outcome,
+        "th-rv-budget",
+        &[
+            "a storm past the budget is refused for memory",
+            "the storm's threads are joined",
+            "20 more storms took nothing",
+        ],
+        &[],
+    );
+    system_tests::assert_printed(outcome, "[th-rv-budget] budget: done");
+    system_tests::assert_event(
+        outcome,
+        "quota-refused",
+        &[("realm", "th-rv-budget"), ("resource", "realm-memory"), ("object", "thread")],
+    );
+}
+
 #[test]
 fn every_object_comes_back() {
     system_tests::assert_event(run(), "resources-checked", &[("result", "all-back")]);

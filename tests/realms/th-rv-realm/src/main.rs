@@ -31,6 +31,8 @@
 //! - `th-rv-abortfault` (th-rv.toml) owns a service; its spawned thread spins while the main
 //!   thread deletes that thread's broker cap and exits: the thread faults in its abort path.
 //!   `th-rv-hang2` (th-rv-hang.toml) does the same and deletes its fault cap too.
+//! - `th-rv-budget` (`max_threads = 16`, 512 KiB) spawns until its budget refuses, joins,
+//!   and does it 20 times more: the same number each time, nothing more taken.
 //! - `th-rv-hclient` calls "rv-hang" with a deadline; `th-rv-bystander` spawns and joins
 //!   after that, to show the memory manager still serves.
 #![no_std]
@@ -69,6 +71,7 @@ fn main(realm: &mut Realm) {
         "th-rv-hclient" => hclient(realm),
         "th-rv-bystander" => bystander(realm),
         "th-rv-abortfault" => abort_fault(realm, false),
+        "th-rv-budget" => budget_storm(realm),
         "th-rv-hang2" => abort_fault(realm, true),
         _ => println!(realm, "has no part in this test"),
     }
@@ -384,6 +387,68 @@ impl Ids {
 
 fn heapless_ids() -> Ids {
     Ids { ids: [ThreadId::MAIN; 8], len: 0 }
+}
+
+// ---------------------------------------------------------------------------------------
+// th-rv-budget
+
+/// Spawns sleeping threads until refused; returns how many started and the refusal.
+fn spawn_all(
+    realm: &mut Realm,
+    handles: &mut [Option<realm_runtime::JoinHandle>],
+) -> (usize, Option<realm_runtime::ThreadError>) {
+    let mut started = 0;
+    for handle in handles.iter_mut() {
+        match realm.spawn(|realm| {
+            let _ = realm.sleep(Duration::from_millis(20));
+        }) {
+            Ok(spawned) => {
+                *handle = Some(spawned);
+                started += 1;
+            }
+            Err(error) => return (started, Some(error)),
+        }
+    }
+    (started, None)
+}
+
+/// Joins every handle; how many ended `Exited`.
+fn join_all(realm: &mut Realm, handles: &mut [Option<realm_runtime::JoinHandle>]) -> usize {
+    let mut exited = 0;
+    for handle in handles.iter_mut() {
+        if let Some(handle) = handle.take()
+            && handle.join(realm) == Ok(ThreadEnding::Exited)
+        {
+            exited += 1;
+        }
+    }
+    exited
+}
+
+/// A spawn storm past the budget (`max_threads = 16`, 512 KiB): refused with the budget's
+/// limit; the made indices are reused by every later storm, which takes nothing more.
+fn budget_storm(realm: &mut Realm) {
+    let mut handles: [Option<realm_runtime::JoinHandle>; 16] = [const { None }; 16];
+    let (made, refusal) = spawn_all(realm, &mut handles);
+    println!(realm, "budget: {made} threads started, then {refusal:?}");
+    let memory = Some(realm_runtime::ThreadError::Refused(Error::QuotaExceeded {
+        what: Resource::RealmMemory,
+    }));
+    check(realm, "a storm past the budget is refused for memory", refusal == memory, &refusal);
+    let exited = join_all(realm, &mut handles);
+    check(realm, "the storm's threads are joined", exited == made, &(exited, made));
+    let after_first = usage(realm);
+    for _ in 0..20 {
+        let (again, refusal) = spawn_all(realm, &mut handles);
+        let exited = join_all(realm, &mut handles);
+        if again != made || exited != made || refusal != memory {
+            println!(realm, "check later storms: FAILED, got {again} {exited} {refusal:?}");
+            break;
+        }
+    }
+    let after = usage(realm);
+    check(realm, "20 more storms took nothing", after == after_first, &(after_first, after));
+    println!(realm, "budget: done");
 }
 
 // ---------------------------------------------------------------------------------------
