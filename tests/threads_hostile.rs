@@ -320,6 +320,27 @@ fn spawn_storms_past_the_budget_are_refused_and_take_nothing_more() {
     );
 }
 
+/// A fault forged through the fault cap of a thread parked in a join is ignored (the
+/// memory manager says so); the join is answered as if nothing happened.
+#[test]
+fn a_forged_fault_of_a_parked_thread_is_ignored() {
+    let outcome = run();
+    assert_checks(
+        outcome,
+        "th-rv-forge",
+        &[
+            "forge: a forged fault of a parked joiner is ignored",
+            "forge: only the main thread is left",
+        ],
+        &[],
+    );
+    system_tests::assert_printed(
+        outcome,
+        "memory manager: realm th-rv-forge thread 2: thread 2 is parked in a join of thread 1; ignored",
+    );
+    assert!(!outcome.has_event("thread-stopped", &[("realm", "th-rv-forge")]));
+}
+
 #[test]
 fn every_object_comes_back() {
     system_tests::assert_event(run(), "resources-checked", &[("result", "all-back")]);

@@ -33,6 +33,8 @@
 //!   `th-rv-hang2` (th-rv-hang.toml) does the same and deletes its fault cap too.
 //! - `th-rv-budget` (`max_threads = 16`, 512 KiB) spawns until its budget refuses, joins,
 //!   and does it 20 times more: the same number each time, nothing more taken.
+//! - `th-rv-forge` (`stop-thread`): thread X joins Y; a fault forged through X's fault cap
+//!   while X is parked in its join is ignored: X's join is answered when Y ends.
 //! - `th-rv-hclient` calls "rv-hang" with a deadline; `th-rv-bystander` spawns and joins
 //!   after that, to show the memory manager still serves.
 #![no_std]
@@ -72,6 +74,7 @@ fn main(realm: &mut Realm) {
         "th-rv-bystander" => bystander(realm),
         "th-rv-abortfault" => abort_fault(realm, false),
         "th-rv-budget" => budget_storm(realm),
+        "th-rv-forge" => forge(realm),
         "th-rv-hang2" => abort_fault(realm, true),
         _ => println!(realm, "has no part in this test"),
     }
@@ -387,6 +390,49 @@ impl Ids {
 
 fn heapless_ids() -> Ids {
     Ids { ids: [ThreadId::MAIN; 8], len: 0 }
+}
+
+// ---------------------------------------------------------------------------------------
+// th-rv-forge
+
+/// X's raw join of Y: 1 answered, 2 refused.
+static X_JOIN: AtomicU64 = AtomicU64::new(0);
+
+/// A fault forged through the fault cap of a thread parked in a join (X joins Y): the
+/// memory manager ignores it, X's join is answered when Y ends, and X exits.
+fn forge(realm: &mut Realm) {
+    let joined = realm
+        .spawn(|realm| {
+            let _ = realm.sleep(Duration::from_millis(100));
+        })
+        .expect("Y");
+    let y = joined.thread();
+    let joiner = realm
+        .spawn(move |realm| {
+            let answer = request(realm, RealmRequest::Join { thread: y });
+            let good =
+                answer == Ok(RealmResponse::Joined { thread: y, ending: ThreadEnding::Exited });
+            X_JOIN.store(if good { 1 } else { 2 }, Ordering::SeqCst);
+        })
+        .expect("X");
+    let x = joiner.thread();
+    let _ = realm.sleep(Duration::from_millis(10));
+    let mut registers = Registers { cap_or_badge: slot::thread(x).fault, ..Registers::default() };
+    registers.message = [0x40_1000, 0x1000, 0, 4];
+    registers.info = MessageInfo::new(5, 0, 4).expect("fits").word();
+    syscall::syscall(syscall::number::SEND, registers);
+    let ending = joiner.join(realm);
+    let x_join = X_JOIN.load(Ordering::SeqCst);
+    check(
+        realm,
+        "forge: a forged fault of a parked joiner is ignored",
+        ending == Ok(ThreadEnding::Exited) && x_join == 1,
+        &(ending, x_join),
+    );
+    let _ = joined; // joined by X
+    let end_usage = usage(realm);
+    check(realm, "forge: only the main thread is left", end_usage.2 == 1, &end_usage);
+    println!(realm, "forge: done");
 }
 
 // ---------------------------------------------------------------------------------------
