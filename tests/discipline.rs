@@ -17,6 +17,7 @@ const NEEDS_UNSAFE: &[(&str, &str)] = &[
     ("tests/realms/fault-probe", "faults on purpose"),
     ("tests/realms/lc-echo", "faults on purpose to test restarts"),
     ("tests/realms/run-client", "hostile modes that fault on purpose"),
+    ("tests/realms/th-rv-realm", "faults on purpose, writes the control page's deadline words"),
     ("tests/realms/ib-kv-v1", "records its interfaces by hand, with #[unsafe(link_section)]"),
     ("tests/realms/ib-kv-v2", "records its interfaces by hand, with #[unsafe(link_section)]"),
 ];
