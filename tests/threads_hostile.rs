@@ -346,12 +346,11 @@ fn every_object_comes_back() {
     system_tests::assert_event(run(), "resources-checked", &[("result", "all-back")]);
 }
 
-/// A worker's handler calls `exit_thread` while it owes its caller a reply: the thread ends
-/// (`ExitThread`), its reply capability goes with it, and on seL4 5.0.0 nothing wakes the
-/// caller: the client waits until its own deadline (here 2 s) and would wait for ever
-/// without one.
+/// A worker's handler calls `exit_thread` while it owes its caller a reply: the thread
+/// answers its caller `ABORTED` before it ends (`Realm::exit_thread`), so the client gets an
+/// error at once, not its own deadline's `TimedOut` (here 2 s; without a deadline it would
+/// wait for ever: on seL4 5.0.0 a reply capability that goes with its thread wakes no one).
 #[test]
-#[ignore = "bug: a worker that ends (exit_thread) owing a reply leaves its client waiting for ever"]
 fn a_worker_that_exits_without_replying_fails_its_client() {
     assert_checks(
         run(),
@@ -396,18 +395,24 @@ fn a_realm_stuck_in_its_abort_path_does_not_stop_the_others() {
     );
 }
 
-/// A realm's abort path that never reports keeps the realm aborting for ever: it is never
-/// stopped, its memory never comes back, a restartable realm is never restarted, and a run
-/// `until-idle` never ends. th-rv-hang's deferred slot holds an inbox cap, so the abort's
-/// Send to the "caller" waits for ever (a thread that spins there is the same);
-/// th-rv-hang2's thread faults in its abort path with no fault cap, so the kernel has
-/// nowhere to send the fault and the thread never reports.
+/// A realm's abort path that never reports would keep the realm aborting for ever (never
+/// stopped, its memory never back, a run `until-idle` never over) without the abort's due
+/// time (`memory_manager::realm::ABORT_TIMEOUT_NS`, 1 s): then its threads still answering
+/// are stopped (`realm-abort-timeout`) and the realm stops with the ending that began the
+/// abort. th-rv-hang's deferred slot holds an inbox cap, so the abort's Send to the
+/// "caller" waits for ever (a thread that spins there is the same); th-rv-hang2's thread
+/// faults in its abort path with no fault cap, so the kernel has nowhere to send the fault
+/// and the thread never reports.
 #[test]
-#[ignore = "bug: an abort path that never reports keeps its realm aborting for ever (no deadline on the abort)"]
 fn a_realm_whose_abort_path_never_ends_is_still_stopped() {
     let outcome =
         system_tests::boot_system_for("tests/systems/th-rv-hang.toml", Duration::from_secs(30));
-    for realm in ["th-rv-hang", "th-rv-hang2"] {
+    for (realm, threads) in [("th-rv-hang", "1"), ("th-rv-hang2", "1")] {
+        system_tests::assert_event(
+            &outcome,
+            "realm-abort-timeout",
+            &[("realm", realm), ("threads", threads)],
+        );
         system_tests::assert_event(
             &outcome,
             "realm-stopped",

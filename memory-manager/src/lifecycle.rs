@@ -16,7 +16,7 @@ use vocabulary::limits::MAX_REALMS;
 
 use crate::brokering::Executor;
 use crate::mm_println;
-use crate::realm::{Realm, RealmError};
+use crate::realm::{ABORT_TIMEOUT_NS, Realm, RealmError};
 use crate::resources::RootResources;
 
 /// The supervisor of every realm of the system.
@@ -213,6 +213,8 @@ impl Sink for Lifecycle<'_, '_> {
                     Some(realm) => match realm.threads.begin_abort() {
                         Ok(threads) => {
                             realm.parked = ThreadSet::EMPTY;
+                            let now = crate::deadline::now_ns(self.root);
+                            realm.abort_due = Some(now.saturating_add(ABORT_TIMEOUT_NS));
                             let (failed, error) = realm.abort(self.root, threads);
                             let complete = failed
                                 .iter()

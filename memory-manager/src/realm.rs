@@ -270,7 +270,20 @@ pub struct Realm {
     /// Its threads whose reply the memory manager keeps (asleep or joining,
     /// `deadline::park`).
     pub parked: ThreadSet,
+    /// While its threads are sent back to answer their callers (`Realm::abort`): when the
+    /// memory manager stops waiting for those that have not reported (ns of the realm
+    /// clock, [`ABORT_TIMEOUT_NS`] after the abort began; `Server::on_tick`).
+    pub abort_due: Option<u64>,
 }
+
+/// How long an aborting realm's threads have to answer their callers and report, in
+/// nanoseconds (1 s of the realm clock). An abort path is a few non-blocking replies, so a
+/// thread that has not reported by then spins, waits in a blocking call, or faulted where
+/// no one hears it: the memory manager stops it as if it had reported (event
+/// `realm-abort-timeout`), and the realm's stop goes on. The clients such a thread owed a
+/// reply are not woken (seL4 5.0.0 non-MCS: deleting a server's reply capability does not
+/// wake its caller); their own call deadlines end their wait.
+pub const ABORT_TIMEOUT_NS: u64 = 1_000_000_000;
 
 /// A realm's notification (`ipc::realm`, `BindNotification`): the object, made from the
 /// realm's budget and bound to its thread, and the memory manager's cap to signal it, badged
@@ -309,6 +322,7 @@ impl Realm {
             watch_deadlines: false,
             notification: None,
             timed_signal: None,
+            abort_due: None,
             priority: spec.priority,
             thread_index: [None; MAX_THREADS_PER_REALM],
             main_inbox: None,
@@ -642,6 +656,7 @@ impl Realm {
             let _ = root.slots.free(slot);
         }
         self.watch_deadlines = false;
+        self.abort_due = None;
         self.parked = ThreadSet::EMPTY;
         self.forget_threads();
         self.threads.reset();

@@ -590,6 +590,10 @@ impl Server<'_> {
                 self.sleepers.forget(index);
                 continue;
             }
+            if realm.abort_due.is_some_and(|due| due <= now) {
+                self.abort_timed_out(root, index);
+                continue;
+            }
             if realm.watch_deadlines && self.supervisor.is_running(self.id(index)) {
                 let waiting = realm.threads.live().iter().filter(|&t| !realm.parked.contains(t));
                 for thread in waiting {
@@ -599,15 +603,53 @@ impl Server<'_> {
         }
     }
 
+    /// Realm `index`'s abort is past its due time (`realm::ABORT_TIMEOUT_NS`): each thread
+    /// that has not reported is stopped and counted as reported, so the realm's stop goes on
+    /// (the supervisor stops it with the ending that began the abort, whatever is passed
+    /// here). Logged as `realm-abort-timeout realm=NAME threads=N`, N the threads stopped.
+    fn abort_timed_out(&mut self, root: &mut RootResources<'_>, index: usize) {
+        let realm = self.realm_mut(index);
+        realm.abort_due = None;
+        let Some(remaining) = realm.threads.aborting() else { return };
+        let threads = remaining.len();
+        mm_println!(
+            Class::Fault,
+            "memory manager: realm {} did not finish answering its callers within {} ms: the {} of its threads still answering {} stopped, and the realm stops",
+            realm.name,
+            crate::realm::ABORT_TIMEOUT_NS / 1_000_000,
+            threads,
+            if threads == 1 { "is" } else { "are" }
+        );
+        crate::console::event(
+            Class::Fault,
+            "realm-abort-timeout",
+            &[("realm", &realm.name), ("threads", &threads)],
+        );
+        for thread in remaining.iter() {
+            self.stop_waiting(index, thread);
+            let realm = self.realm_mut(index);
+            realm.suspend_thread(thread);
+            match realm.threads.abort_reported(thread) {
+                Ok(true) => self.end(root, index, Ending::Exited),
+                Ok(false) => {}
+                Err(error) => {
+                    mm_println!(Class::System, "memory manager: the thread table: {error}")
+                }
+            }
+        }
+    }
+
     /// Whether the timer has work: a realm asleep, a restart waiting, a realm whose call
-    /// deadlines are watched or whose timed signal is pending.
+    /// deadlines are watched, whose timed signal is pending or whose abort has a due time.
     pub fn needs_ticks(&self) -> bool {
         !self.sleepers.is_empty()
             || !self.restarts.is_empty()
-            || self
-                .realms
-                .iter()
-                .any(|realm| realm.built && (realm.watch_deadlines || realm.timed_signal.is_some()))
+            || self.realms.iter().any(|realm| {
+                realm.built
+                    && (realm.watch_deadlines
+                        || realm.timed_signal.is_some()
+                        || realm.abort_due.is_some())
+            })
     }
 
     /// The broker's id of realm `index`.

@@ -97,9 +97,10 @@ fn thread_starts(thread: ThreadId) {
 
 /// Answers `ABORTED` to the client this thread owes a reply (it served requests: a thread
 /// that never received one owes none, and makes none) and to the routed call it was
-/// handling, if any.
-fn answer_owed(realm: &mut Realm) {
-    if crate::service::OWES_REPLY[usize::from(realm.thread.get())].load(Ordering::Relaxed) {
+/// handling, if any. Once: the flag is cleared, so the abort path after an `exit_thread`
+/// that already answered makes no second reply.
+pub(crate) fn answer_owed(realm: &mut Realm) {
+    if crate::service::OWES_REPLY[usize::from(realm.thread.get())].swap(false, Ordering::Relaxed) {
         let info = MessageInfo::new(label::ABORTED, 0, 0).unwrap_or(MessageInfo::from_word(0));
         sel4::ipc::reply(realm.ipc, info);
     }

@@ -245,7 +245,13 @@ impl Realm {
 
     /// Ends this thread. From the main thread it ends the realm, as [`Realm::exit`] does
     /// (every other thread is stopped, and answers the clients it owes replies).
+    ///
+    /// A thread that serves and ends in the middle of a request (its handler calls this
+    /// before replying) first answers that client `ABORTED`, and the routed call it was
+    /// handling, as the abort path would: its client gets an error, never a hang.
     pub fn exit_thread(&mut self) -> ! {
+        #[cfg(target_os = "none")]
+        crate::entry::answer_owed(self);
         let message = RealmRequest::ExitThread.encode();
         if let Ok(info) = self.ipc.set_message(message.label(), message.words(), &[]) {
             self.broker().call(self.ipc, info);
